@@ -1,0 +1,59 @@
+import type { JobSpec } from "../domain/index.js";
+
+/** What an executor is asked to run: one lease's workload on exact GPUs. */
+export interface WorkloadSpec {
+  leaseId: string;
+  jobId: string;
+  spec: JobSpec;
+  /** Catalogue id of the GPU model, e.g. "H100" (executors map it to gres types / node labels). */
+  gpuModel: string;
+  /** GPU indices on this node that the lease holds (local executor pins CUDA_VISIBLE_DEVICES to these). */
+  gpuIndices: number[];
+  /** Hard limit on run time in seconds, if any. */
+  maxRuntimeS?: number;
+}
+
+export type WorkloadPhase = "starting" | "running" | "succeeded" | "failed" | "cancelled";
+
+/** What an executor knows of one workload. */
+export interface WorkloadStatus {
+  leaseId: string;
+  phase: WorkloadPhase;
+  /** Engine's own id (pid, Slurm job id, Kubernetes Job name). */
+  externalId?: string;
+  /** GPU indices the engine actually gave the workload (Slurm may choose). */
+  gpuIndices?: number[];
+  exitCode?: number | null;
+  /** Signal that ended it, e.g. "SIGKILL". */
+  signal?: string | null;
+  /** Why it ended or could not start, in words. */
+  reason?: string;
+  startedAt?: number;
+  endedAt?: number;
+}
+
+/** A chunk of log output. */
+export interface LogChunk {
+  leaseId: string;
+  stream: "stdout" | "stderr";
+  text: string;
+}
+
+/** Engine behind the agent: local processes, Slurm or Kubernetes. Owned by the agent. */
+export interface Executor {
+  readonly kind: "local" | "slurm" | "kubernetes";
+  /** Starts the workload; resolves once the engine accepted it (not when it ends). */
+  start(w: WorkloadSpec): Promise<WorkloadStatus>;
+  /** Current status of one workload (undefined if the executor never heard of it). */
+  status(leaseId: string): Promise<WorkloadStatus | undefined>;
+  /** Sends the checkpoint notice (SIGTERM for local; signal via scancel for Slurm; ...). */
+  notify(leaseId: string): Promise<void>;
+  /** Stops the workload: notice, then hard kill after graceS seconds. Resolves when it has ended. */
+  stop(leaseId: string, graceS: number): Promise<WorkloadStatus | undefined>;
+  /** Log output produced since the last call (drains; capped by the executor). */
+  drainLogs(leaseId: string): Promise<LogChunk[]>;
+  /** Rebuilds the view of workloads this agent started before a restart (by lease id labels/state files). */
+  recover(): Promise<WorkloadStatus[]>;
+  /** Releases resources (watchers, timers). Workloads keep running. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,167 @@
+import type { Jurisdiction } from "./countries.js";
+import type { Minor } from "./money.js";
+
+/** Roles an API key can hold. */
+export type Role = "admin" | "operator" | "tenant" | "node";
+
+/** Cooling of a hall; informs PUE and WUE reporting. */
+export type Cooling = "air" | "immersion" | "direct-liquid" | "hybrid";
+
+/** A hall (site) of one operator. */
+export interface Site {
+  id: string;
+  operatorId: string;
+  name: string;
+  /** ISO 3166-1 alpha-2. */
+  country: string;
+  lat: number;
+  lon: number;
+  /** Contracted grid power in kW (facility side). */
+  powerKw: number;
+  /** Power usage effectiveness, >= 1. */
+  pue: number;
+  cooling: Cooling;
+  /** Per-node overhead (CPUs, fans, NICs) in watts, IT side. */
+  nodeOverheadW: number;
+  /** Current grid carbon intensity, gCO2e/kWh, when known. */
+  carbonGPerKwh?: number | null;
+  createdAt: number;
+}
+
+/** Prices one site asks for one GPU model. */
+export interface Price {
+  siteId: string;
+  gpuModel: string;
+  /** On-demand price, minor units per GPU-hour. */
+  onDemandMinorPerGpuHour: Minor;
+  /** Interruptible (spot) floor price, minor units per GPU-hour. */
+  interruptibleMinorPerGpuHour: Minor;
+}
+
+/** One GPU as discovered on a node. */
+export interface Gpu {
+  index: number;
+  uuid: string;
+  model: string;
+  name: string;
+  memoryMb: number;
+  powerLimitW: number;
+  pciBusId?: string;
+  healthy: boolean;
+}
+
+export type NodeState = "pending" | "ready" | "draining" | "offline";
+
+/** A GPU server enrolled at a site. */
+export interface Node {
+  id: string;
+  siteId: string;
+  name: string;
+  state: NodeState;
+  /** Why the node is draining/offline, in words. */
+  stateReason?: string | null;
+  gpus: Gpu[];
+  executor: "local" | "slurm" | "kubernetes";
+  lastHeartbeatAt?: number | null;
+  driverVersion?: string | null;
+}
+
+export type JobClass = "on-demand" | "interruptible";
+
+/** What a tenant asks for; the scheduler's input. */
+export interface JobRequest {
+  /** Acceptable GPU models, in order of preference. */
+  gpuModels: string[];
+  /** Total GPUs (the gang size). */
+  gpus: number;
+  /** GPUs per node for multi-node gangs; default: all on one node. */
+  gpusPerNode?: number;
+  minGpuMemoryGb?: number;
+  class: JobClass;
+  /** Highest price the tenant accepts, minor units per GPU-hour. */
+  maxPriceMinorPerGpuHour?: Minor;
+  jurisdiction?: Jurisdiction;
+  /** ISO codes the job may run in. */
+  countries?: string[];
+  /** Highest grid carbon intensity accepted, gCO2e/kWh. */
+  maxCarbonGPerKwh?: number;
+  /** Tenant's runtime estimate in seconds (never the true duration). */
+  runtimeEstimateS?: number;
+  /** Epoch ms by which the job must finish (flexible jobs). */
+  deadlineAt?: number;
+}
+
+/** How the workload is run. */
+export interface JobSpec {
+  /** argv; argv[0] is the program. */
+  command: string[];
+  /** Run `command` joined through /bin/sh -c (only when the tenant asks). */
+  shell?: boolean;
+  env?: Record<string, string>;
+  /** Container image for Kubernetes executors. */
+  image?: string;
+  /** Seconds between the checkpoint notice (SIGTERM/SIGUSR1) and the kill. */
+  gracePeriodS?: number;
+}
+
+export type JobState = "pending" | "scheduled" | "running" | "succeeded" | "failed" | "cancelled" | "preempted";
+
+export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(["succeeded", "failed", "cancelled"]);
+
+export interface Job {
+  id: string;
+  tenantId: string;
+  name: string;
+  request: JobRequest;
+  spec: JobSpec;
+  state: JobState;
+  /** Why the job is in its state (exit code, cancel, reasons it waits). */
+  stateReason?: string | null;
+  /** Scheduler reasons while pending, verbatim. */
+  reasons: string[];
+  submittedAt: number;
+  startedAt?: number | null;
+  endedAt?: number | null;
+  exitCode?: number | null;
+}
+
+export type LeaseState = "assigned" | "running" | "stopping" | "ended";
+
+/** A job's hold on GPUs of one node; price and place are locked at its start. */
+export interface Lease {
+  id: string;
+  jobId: string;
+  tenantId: string;
+  siteId: string;
+  nodeId: string;
+  country: string;
+  gpuModel: string;
+  gpuIndices: number[];
+  class: JobClass;
+  priceMinorPerGpuHour: Minor;
+  currency: string;
+  state: LeaseState;
+  createdAt: number;
+  startedAt?: number | null;
+  endedAt?: number | null;
+  /** Stop requested (cancel, preemption, curtailment) and why. */
+  stopReason?: string | null;
+  /** Epoch ms after which the agent kills the workload. */
+  stopDeadlineAt?: number | null;
+}
+
+/** One metered interval of one lease, sent by an agent; idempotent on (nodeId, seq). */
+export interface UsageRecord {
+  nodeId: string;
+  seq: number;
+  leaseId: string;
+  /** Interval start and end, epoch ms. */
+  fromMs: number;
+  toMs: number;
+  /** GPU-milliseconds in the interval (GPUs x ms). */
+  gpuMs: number;
+  /** Energy in milliwatt-hours (integer), measured or modelled. */
+  energyMwh: number;
+  /** "measured" (nvidia-smi) or "modelled" (power model). */
+  energySource: "measured" | "modelled";
+}

@@ -1,0 +1,124 @@
+import type { JobClass, JobRequest, Minor } from "../domain/index.js";
+
+/** A site as the scheduler sees it in one cycle. */
+export interface SiteView {
+  id: string;
+  name: string;
+  country: string;
+  pue: number;
+  /** Facility power the site may draw now, kW (contracted minus curtailment). */
+  powerCapKw: number;
+  /** Per-node IT overhead in watts. */
+  nodeOverheadW: number;
+  /** Grid carbon intensity now, gCO2e/kWh (undefined when unknown). */
+  carbonGPerKwh?: number;
+  /** Prices per GPU model id. */
+  prices: Record<string, { onDemandMinorPerGpuHour: Minor; interruptibleMinorPerGpuHour: Minor }>;
+}
+
+/** A node as the scheduler sees it. */
+export interface NodeView {
+  id: string;
+  siteId: string;
+  gpuModel: string;
+  gpuMemoryGb: number;
+  /** GPU indices on the node that are healthy. */
+  gpuIndices: number[];
+  /** Per-GPU power used for budgets, watts (TDP or measured). */
+  gpuPowerW: number;
+  /** False when draining, offline or unhealthy: no new work. */
+  schedulable: boolean;
+}
+
+/** A running (or assigned) lease. */
+export interface LeaseView {
+  id: string;
+  jobId: string;
+  tenantId: string;
+  nodeId: string;
+  siteId: string;
+  gpuIndices: number[];
+  class: JobClass;
+  priceMinorPerGpuHour: Minor;
+  startedAt: number;
+  /** A stop was already requested (preemption notice sent). */
+  stopping?: boolean;
+}
+
+/** Everything one cycle decides on; a copy, never mutated by the scheduler. */
+export interface Snapshot {
+  sites: SiteView[];
+  nodes: NodeView[];
+  leases: LeaseView[];
+  /** GPU-seconds used so far per tenant (fair share), optional. */
+  tenantUsageGpuS?: Record<string, number>;
+}
+
+/** A job waiting for placement. */
+export interface PendingJob {
+  id: string;
+  tenantId: string;
+  submittedAt: number;
+  request: JobRequest;
+}
+
+/** Scheduling policy knobs. */
+export interface Policy {
+  /** Weight of price in site choice (higher: cheaper wins). */
+  priceWeight: number;
+  /** Weight of carbon intensity in site choice. */
+  carbonWeight: number;
+  /** Weight of packing (best fit) in node choice. */
+  packingWeight: number;
+  /** Allow on-demand work to preempt interruptible work. */
+  preemption: boolean;
+  /** Grace period given with a checkpoint notice, seconds. */
+  preemptionGraceS: number;
+  /** Tenant weights for fair share (default 1). */
+  tenantWeights?: Record<string, number>;
+}
+
+export const DEFAULT_POLICY: Policy = {
+  priceWeight: 1,
+  carbonWeight: 0.2,
+  packingWeight: 0.5,
+  preemption: true,
+  preemptionGraceS: 30,
+};
+
+/** GPUs of one node given to a job. */
+export interface NodePlacement {
+  nodeId: string;
+  gpuIndices: number[];
+}
+
+/** The scheduler's answer for one job. */
+export type Decision =
+  | {
+      kind: "place";
+      jobId: string;
+      siteId: string;
+      gpuModel: string;
+      placements: NodePlacement[];
+      priceMinorPerGpuHour: Minor;
+      /** Why this site and these GPUs, in words. */
+      reasons: string[];
+    }
+  | {
+      kind: "preempt";
+      /** The lease to stop (with a checkpoint notice). */
+      leaseId: string;
+      /** The job that needs its GPUs. */
+      forJobId: string;
+      graceS: number;
+      reason: string;
+    }
+  | {
+      kind: "wait";
+      jobId: string;
+      /** Why nothing fits, in words a tenant reads verbatim. */
+      reasons: string[];
+    };
+
+/** The scheduler interface: pure, deterministic. */
+export type ScheduleFn = (snapshot: Snapshot, pending: PendingJob[], policy: Policy, now: number) => Decision[];
