@@ -1,0 +1,60 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from "kysely";
+import pg from "pg";
+import type { Database } from "./schema.js";
+import { migrations } from "./migrations.js";
+
+/** Where the control plane keeps its state. */
+export type StoreConfig = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string; poolSize?: number };
+
+/** An open database with its dialect. */
+export interface Db {
+  kysely: Kysely<Database>;
+  dialect: "sqlite" | "postgres";
+  close(): Promise<void>;
+}
+
+// PostgreSQL returns BIGINT (int8) as strings; every bigint we store is a safe integer (ms, minor units).
+pg.types.setTypeParser(20, (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`bigint ${v} is outside the safe integer range`);
+  return n;
+});
+
+/** Opens the database and brings its schema to the latest migration. */
+export async function openDb(config: StoreConfig): Promise<Db> {
+  let kysely: Kysely<Database>;
+  if (config.kind === "sqlite") {
+    if (config.path !== ":memory:") mkdirSync(dirname(config.path), { recursive: true });
+    const sqlite = new BetterSqlite3(config.path);
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("synchronous = NORMAL");
+    sqlite.pragma("foreign_keys = ON");
+    sqlite.pragma("busy_timeout = 5000");
+    kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  } else {
+    const pool = new pg.Pool({ connectionString: config.url, max: config.poolSize ?? 10 });
+    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
+  const dialect = config.kind;
+  const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations({ dialect })) };
+  const migrator = new Migrator({ db: kysely, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    await kysely.destroy();
+    const failed = results?.find((r) => r.status === "Error");
+    throw new Error(
+      `database migration ${failed?.migrationName ?? "?"} failed: ${(error as Error).message ?? String(error)}`,
+    );
+  }
+  return { kysely, dialect, close: () => kysely.destroy() };
+}
+
+/** Parses a store URL: `sqlite:PATH` or a `postgres://` URL. */
+export function parseStoreUrl(url: string): StoreConfig {
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) return { kind: "postgres", url };
+  if (url.startsWith("sqlite:")) return { kind: "sqlite", path: url.slice("sqlite:".length) };
+  throw new Error(`store URL "${url}" is neither sqlite:PATH nor postgres://USER@HOST:PORT/DB`);
+}

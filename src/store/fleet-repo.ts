@@ -1,0 +1,208 @@
+import type { Kysely } from "kysely";
+import type { Cooling, Gpu, Node, NodeState, Price, Site } from "../domain/index.js";
+import { hashSecret } from "./accounts-repo.js";
+import type { Database } from "./schema.js";
+
+const siteRow = (r: Database["sites"]): Site => ({
+  id: r.id,
+  operatorId: r.operator_id,
+  name: r.name,
+  country: r.country,
+  lat: r.lat,
+  lon: r.lon,
+  powerKw: r.power_kw,
+  pue: r.pue,
+  cooling: r.cooling as Cooling,
+  nodeOverheadW: r.node_overhead_w,
+  carbonGPerKwh: r.carbon_g_per_kwh,
+  createdAt: r.created_at,
+});
+
+const nodeRow = (r: Database["nodes"]): Node => ({
+  id: r.id,
+  siteId: r.site_id,
+  name: r.name,
+  state: r.state as NodeState,
+  stateReason: r.state_reason,
+  executor: r.executor as Node["executor"],
+  gpus: JSON.parse(r.gpus_json) as Gpu[],
+  driverVersion: r.driver_version,
+  lastHeartbeatAt: r.last_heartbeat_at,
+});
+
+const priceRow = (r: Database["prices"]): Price => ({
+  siteId: r.site_id,
+  gpuModel: r.gpu_model,
+  onDemandMinorPerGpuHour: r.on_demand_minor,
+  interruptibleMinorPerGpuHour: r.interruptible_minor,
+});
+
+/** Sites, prices, enrolment tokens and nodes. */
+export class FleetRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async createSite(s: Site): Promise<Site> {
+    await this.db
+      .insertInto("sites")
+      .values({
+        id: s.id,
+        operator_id: s.operatorId,
+        name: s.name,
+        country: s.country,
+        lat: s.lat,
+        lon: s.lon,
+        power_kw: s.powerKw,
+        pue: s.pue,
+        cooling: s.cooling,
+        node_overhead_w: s.nodeOverheadW,
+        carbon_g_per_kwh: s.carbonGPerKwh ?? null,
+        created_at: s.createdAt,
+      })
+      .execute();
+    return s;
+  }
+  async updateSite(id: string, patch: Partial<Omit<Site, "id" | "operatorId" | "createdAt">>): Promise<void> {
+    const set: Partial<Database["sites"]> = {};
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.country !== undefined) set.country = patch.country;
+    if (patch.lat !== undefined) set.lat = patch.lat;
+    if (patch.lon !== undefined) set.lon = patch.lon;
+    if (patch.powerKw !== undefined) set.power_kw = patch.powerKw;
+    if (patch.pue !== undefined) set.pue = patch.pue;
+    if (patch.cooling !== undefined) set.cooling = patch.cooling;
+    if (patch.nodeOverheadW !== undefined) set.node_overhead_w = patch.nodeOverheadW;
+    if (patch.carbonGPerKwh !== undefined) set.carbon_g_per_kwh = patch.carbonGPerKwh;
+    if (Object.keys(set).length === 0) return;
+    await this.db.updateTable("sites").set(set).where("id", "=", id).execute();
+  }
+  async getSite(id: string): Promise<Site | undefined> {
+    const r = await this.db.selectFrom("sites").selectAll().where("id", "=", id).executeTakeFirst();
+    return r && siteRow(r);
+  }
+  async listSites(operatorId?: string): Promise<Site[]> {
+    let q = this.db.selectFrom("sites").selectAll();
+    if (operatorId) q = q.where("operator_id", "=", operatorId);
+    return (await q.orderBy("created_at").orderBy("id").execute()).map(siteRow);
+  }
+
+  async setPrice(p: Price, now: number): Promise<Price> {
+    await this.db
+      .insertInto("prices")
+      .values({
+        site_id: p.siteId,
+        gpu_model: p.gpuModel,
+        on_demand_minor: p.onDemandMinorPerGpuHour,
+        interruptible_minor: p.interruptibleMinorPerGpuHour,
+        updated_at: now,
+      })
+      .onConflict((oc) =>
+        oc.columns(["site_id", "gpu_model"]).doUpdateSet({
+          on_demand_minor: p.onDemandMinorPerGpuHour,
+          interruptible_minor: p.interruptibleMinorPerGpuHour,
+          updated_at: now,
+        }),
+      )
+      .execute();
+    return p;
+  }
+  async listPrices(siteId?: string): Promise<Price[]> {
+    let q = this.db.selectFrom("prices").selectAll();
+    if (siteId) q = q.where("site_id", "=", siteId);
+    return (await q.orderBy("site_id").orderBy("gpu_model").execute()).map(priceRow);
+  }
+
+  async createEnrolmentToken(siteId: string, token: string, now: number, expiresAt: number): Promise<void> {
+    await this.db
+      .insertInto("enrolment_tokens")
+      .values({ token_hash: hashSecret(token), site_id: siteId, created_at: now, expires_at: expiresAt, used_at: null, node_id: null })
+      .execute();
+  }
+
+  /**
+   * Trades a one-time token for a node: marks the token used and creates the node, atomically.
+   * Returns the site id, or a reason when the token is unknown, used or expired.
+   */
+  async consumeEnrolmentToken(
+    token: string,
+    node: Omit<Node, "siteId" | "lastHeartbeatAt">,
+    now: number,
+  ): Promise<{ ok: true; siteId: string } | { ok: false; reason: string }> {
+    return this.db.transaction().execute(async (trx) => {
+      const t = await trx.selectFrom("enrolment_tokens").selectAll().where("token_hash", "=", hashSecret(token)).executeTakeFirst();
+      if (!t) return { ok: false as const, reason: "unknown enrolment token; ask the operator for a new one (zumbido nodes token --site ID)" };
+      if (t.used_at !== null) return { ok: false as const, reason: "this enrolment token was already used; tokens are one-time, ask for a new one" };
+      if (t.expires_at <= now) return { ok: false as const, reason: "this enrolment token has expired; ask the operator for a new one" };
+      const upd = await trx
+        .updateTable("enrolment_tokens")
+        .set({ used_at: now, node_id: node.id })
+        .where("token_hash", "=", t.token_hash)
+        .where("used_at", "is", null)
+        .executeTakeFirst();
+      if (Number(upd.numUpdatedRows) !== 1) return { ok: false as const, reason: "this enrolment token was already used" };
+      await trx
+        .insertInto("nodes")
+        .values({
+          id: node.id,
+          site_id: t.site_id,
+          name: node.name,
+          state: node.state,
+          state_reason: node.stateReason ?? null,
+          executor: node.executor,
+          gpus_json: JSON.stringify(node.gpus),
+          driver_version: node.driverVersion ?? null,
+          last_heartbeat_at: now,
+          created_at: now,
+        })
+        .execute();
+      return { ok: true as const, siteId: t.site_id };
+    });
+  }
+
+  async getNode(id: string): Promise<Node | undefined> {
+    const r = await this.db.selectFrom("nodes").selectAll().where("id", "=", id).executeTakeFirst();
+    return r && nodeRow(r);
+  }
+  async listNodes(siteIds?: string[]): Promise<Node[]> {
+    let q = this.db.selectFrom("nodes").selectAll();
+    if (siteIds) {
+      if (siteIds.length === 0) return [];
+      q = q.where("site_id", "in", siteIds);
+    }
+    return (await q.orderBy("created_at").orderBy("id").execute()).map(nodeRow);
+  }
+  /** Records a heartbeat: GPUs as seen now, and the state the agent's health check implies. */
+  async heartbeat(id: string, gpus: Gpu[], driverVersion: string | null, now: number, health: { healthy: boolean; reasons: string[] }): Promise<void> {
+    const node = await this.getNode(id);
+    if (!node) return;
+    let state: NodeState = node.state;
+    let reason = node.stateReason ?? null;
+    if (!health.healthy) {
+      state = "draining";
+      reason = `unhealthy: ${health.reasons.join("; ")}`;
+    } else if (node.state === "offline" || node.state === "pending" || (node.state === "draining" && reason?.startsWith("unhealthy"))) {
+      state = "ready";
+      reason = null;
+    }
+    await this.db
+      .updateTable("nodes")
+      .set({ gpus_json: JSON.stringify(gpus), driver_version: driverVersion, last_heartbeat_at: now, state, state_reason: reason })
+      .where("id", "=", id)
+      .execute();
+  }
+  async setNodeState(id: string, state: NodeState, reason: string | null): Promise<void> {
+    await this.db.updateTable("nodes").set({ state, state_reason: reason }).where("id", "=", id).execute();
+  }
+  /** Marks nodes whose last heartbeat is older than the cutoff as offline; returns their ids. */
+  async markStaleNodesOffline(cutoff: number): Promise<string[]> {
+    const stale = await this.db
+      .selectFrom("nodes")
+      .select("id")
+      .where("state", "in", ["ready", "draining", "pending"])
+      .where("last_heartbeat_at", "<", cutoff)
+      .execute();
+    if (stale.length === 0) return [];
+    const ids = stale.map((s) => s.id);
+    await this.db.updateTable("nodes").set({ state: "offline", state_reason: "no heartbeat" }).where("id", "in", ids).execute();
+    return ids;
+  }
+}

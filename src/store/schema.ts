@@ -1,0 +1,154 @@
+import type { ColumnType, Generated } from "kysely";
+
+/** Integer columns that PostgreSQL returns as bigint; we parse them to numbers (safe integers). */
+type Int = number;
+
+export interface OperatorsTable {
+  id: string;
+  name: string;
+  created_at: Int;
+}
+export interface TenantsTable {
+  id: string;
+  name: string;
+  country: string;
+  vat_id: string | null;
+  credit_limit_minor: Int;
+  created_at: Int;
+}
+export interface ApiKeysTable {
+  id: string;
+  key_hash: string;
+  prefix: string;
+  role: string;
+  owner_id: string | null;
+  name: string;
+  created_at: Int;
+  expires_at: Int | null;
+  revoked_at: Int | null;
+}
+export interface SitesTable {
+  id: string;
+  operator_id: string;
+  name: string;
+  country: string;
+  lat: number;
+  lon: number;
+  power_kw: number;
+  pue: number;
+  cooling: string;
+  node_overhead_w: number;
+  carbon_g_per_kwh: number | null;
+  created_at: Int;
+}
+export interface PricesTable {
+  site_id: string;
+  gpu_model: string;
+  on_demand_minor: Int;
+  interruptible_minor: Int;
+  updated_at: Int;
+}
+export interface EnrolmentTokensTable {
+  token_hash: string;
+  site_id: string;
+  created_at: Int;
+  expires_at: Int;
+  used_at: Int | null;
+  node_id: string | null;
+}
+export interface NodesTable {
+  id: string;
+  site_id: string;
+  name: string;
+  state: string;
+  state_reason: string | null;
+  executor: string;
+  gpus_json: string;
+  driver_version: string | null;
+  last_heartbeat_at: Int | null;
+  created_at: Int;
+}
+export interface JobsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  request_json: string;
+  spec_json: string;
+  state: string;
+  state_reason: string | null;
+  reasons_json: string;
+  submitted_at: Int;
+  started_at: Int | null;
+  ended_at: Int | null;
+  exit_code: Int | null;
+}
+export interface LeasesTable {
+  id: string;
+  job_id: string;
+  tenant_id: string;
+  site_id: string;
+  operator_id: string;
+  node_id: string;
+  country: string;
+  gpu_model: string;
+  gpu_indices_json: string;
+  class: string;
+  price_minor: Int;
+  currency: string;
+  state: string;
+  created_at: Int;
+  started_at: Int | null;
+  ended_at: Int | null;
+  stop_reason: string | null;
+  stop_requested_at: Int | null;
+  stop_deadline_at: Int | null;
+}
+export interface UsageTable {
+  node_id: string;
+  seq: Int;
+  lease_id: string;
+  from_ms: Int;
+  to_ms: Int;
+  gpu_ms: Int;
+  energy_mwh: Int;
+  energy_source: string;
+  received_at: Int;
+}
+export interface JobEventsTable {
+  id: Generated<Int>;
+  job_id: string;
+  at: Int;
+  state: string;
+  message: string;
+}
+export interface LogsTable {
+  id: Generated<Int>;
+  job_id: string;
+  lease_id: string;
+  stream: string;
+  text: string;
+  at: Int;
+}
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+/** The whole control-plane database as Kysely sees it. */
+export interface Database {
+  operators: OperatorsTable;
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  sites: SitesTable;
+  prices: PricesTable;
+  enrolment_tokens: EnrolmentTokensTable;
+  nodes: NodesTable;
+  jobs: JobsTable;
+  leases: LeasesTable;
+  usage: UsageTable;
+  job_events: JobEventsTable;
+  logs: LogsTable;
+  settings: SettingsTable;
+}
+
+export type { ColumnType };

@@ -1,0 +1,33 @@
+import { AccountsRepo } from "./accounts-repo.js";
+import { openDb, type Db, type StoreConfig } from "./db.js";
+import { FleetRepo } from "./fleet-repo.js";
+import { JobsRepo } from "./jobs-repo.js";
+import { UsageRepo } from "./usage-repo.js";
+
+/** The control plane's repositories over one database (SQLite or PostgreSQL). */
+export class Store {
+  readonly accounts: AccountsRepo;
+  readonly fleet: FleetRepo;
+  readonly jobs: JobsRepo;
+  readonly usage: UsageRepo;
+
+  private constructor(readonly db: Db) {
+    this.accounts = new AccountsRepo(db.kysely);
+    this.fleet = new FleetRepo(db.kysely);
+    this.jobs = new JobsRepo(db.kysely);
+    this.usage = new UsageRepo(db.kysely);
+  }
+
+  /** Opens (and migrates) the store. */
+  static async open(config: StoreConfig): Promise<Store> {
+    return new Store(await openDb(config));
+  }
+
+  get dialect(): "sqlite" | "postgres" {
+    return this.db.dialect;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
