@@ -54,6 +54,8 @@ export interface Executor {
   drainLogs(leaseId: string): Promise<LogChunk[]>;
   /** Rebuilds the view of workloads this agent started before a restart (by lease id labels/state files). */
   recover(): Promise<WorkloadStatus[]>;
+  /** Optional: deletes what the executor kept of an ended workload (state, log files) once the agent shipped it. */
+  forget?(leaseId: string): Promise<void>;
   /** Releases resources (watchers, timers). Workloads keep running. */
   close(): Promise<void>;
 }

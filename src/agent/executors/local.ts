@@ -1,0 +1,415 @@
+import { spawn as nodeSpawn } from "node:child_process";
+import type { ChildProcess, SpawnOptions } from "node:child_process";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import type { Executor, LogChunk, WorkloadPhase, WorkloadSpec, WorkloadStatus } from "../executor.js";
+import { LogTail } from "./log-tail.js";
+import type { LogTailState } from "./log-tail.js";
+import { groupAlive, killGroup, processAlive, processStartTicks } from "./proc.js";
+
+/** Options of the local executor. */
+export interface LocalExecutorOptions {
+  /** Folder for one sub-folder per lease (state.json, stdout.log, stderr.log); survives agent restarts. */
+  stateDir: string;
+  /** Bytes of log output shipped per lease before a single truncation notice (default 1 MiB). */
+  logCapBytes?: number;
+  /** Clock in epoch ms (injected; the agent passes its clock). */
+  now: () => number;
+  /** Environment every workload starts from (default: PATH, HOME, LANG, LC_ALL, TZ, TMPDIR of the agent). */
+  baseEnv?: Record<string, string>;
+  /** How often a recovered workload (not our child) is checked for exit, in ms (default 500). */
+  pollIntervalMs?: number;
+  /** Replaces child_process.spawn (tests of odd failures only). */
+  spawn?: (cmd: string, args: string[], opts: SpawnOptions) => ChildProcess;
+}
+
+/** What the local executor writes to state.json for each workload it started. */
+export interface LocalWorkloadRecord {
+  leaseId: string;
+  jobId: string;
+  pid: number;
+  pgid: number;
+  /** Start time of the process in clock ticks since boot (/proc/<pid>/stat field 22), to detect pid reuse. */
+  procStartTicks?: number;
+  startedAt: number;
+  gpuIndices: number[];
+  maxRuntimeS?: number;
+  /** Set once the agent saw the workload end. */
+  ended?: {
+    phase: WorkloadPhase;
+    exitCode: number | null;
+    signal: string | null;
+    reason: string;
+    endedAt: number;
+  };
+  stopRequested?: boolean;
+  /** How much of the log files was shipped. */
+  logs?: LogTailState;
+  /** The max run time passed and the agent stopped it. */
+  deadlineHit?: boolean;
+}
+
+const DEFAULT_CAP = 1024 * 1024;
+const SAFE_ENV_KEYS = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+
+/** The minimal environment a workload inherits from the agent: PATH, HOME, locale, TZ, TMPDIR. */
+export function minimalEnv(from: Record<string, string | undefined>): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  };
+  for (const k of SAFE_ENV_KEYS) {
+    const v = from[k];
+    if (v !== undefined) env[k] = v;
+  }
+  return env;
+}
+
+/** The environment of a workload: base, then the tenant's, then the GPU pinning that the tenant cannot override. */
+export function workloadEnv(base: Record<string, string>, w: WorkloadSpec): Record<string, string> {
+  const gpus = w.gpuIndices.join(",");
+  return {
+    ...base,
+    ...(w.spec.env ?? {}),
+    // nvidia-smi numbers GPUs in PCI bus order; CUDA's default order is "fastest first". Align them.
+    CUDA_DEVICE_ORDER: "PCI_BUS_ID",
+    CUDA_VISIBLE_DEVICES: gpus,
+    NVIDIA_VISIBLE_DEVICES: gpus === "" ? "void" : gpus,
+    ZUMBIDO_LEASE_ID: w.leaseId,
+    ZUMBIDO_JOB_ID: w.jobId,
+    ZUMBIDO_GPU_MODEL: w.gpuModel,
+  };
+}
+
+interface Entry {
+  rec: LocalWorkloadRecord;
+  dir: string;
+  child?: ChildProcess;
+  logs: LogTail;
+  phase: WorkloadPhase;
+  exited: Promise<void>;
+  markExited: () => void;
+  timers: NodeJS.Timeout[];
+}
+
+/**
+ * Runs each lease's workload as a detached child process (its own process group) pinned to its GPUs.
+ * The workload survives an agent restart; `recover()` adopts it again from stateDir.
+ * Checkpoint notice = SIGTERM to the whole group: workloads should checkpoint when they get SIGTERM.
+ */
+export class LocalExecutor implements Executor {
+  readonly kind = "local" as const;
+  private readonly entries = new Map<string, Entry>();
+  private readonly cap: number;
+  private readonly baseEnv: Record<string, string>;
+  private readonly pollMs: number;
+  private readonly spawnFn: (cmd: string, args: string[], opts: SpawnOptions) => ChildProcess;
+  private closed = false;
+
+  constructor(private readonly opts: LocalExecutorOptions) {
+    this.cap = opts.logCapBytes ?? DEFAULT_CAP;
+    this.baseEnv = opts.baseEnv ?? minimalEnv(process.env);
+    this.pollMs = opts.pollIntervalMs ?? 500;
+    this.spawnFn = opts.spawn ?? nodeSpawn;
+    mkdirSync(this.leasesDir(), { recursive: true });
+  }
+
+  /** Starts the workload; resolves once the process exists (or with phase "failed" if it could not start). */
+  async start(w: WorkloadSpec): Promise<WorkloadStatus> {
+    const existing = this.entries.get(w.leaseId);
+    if (existing) return this.toStatus(existing);
+    const dir = join(this.leasesDir(), encodeURIComponent(w.leaseId));
+    mkdirSync(dir, { recursive: true });
+    const startedAt = this.opts.now();
+    const rec: LocalWorkloadRecord = {
+      leaseId: w.leaseId,
+      jobId: w.jobId,
+      pid: 0,
+      pgid: 0,
+      startedAt,
+      gpuIndices: [...w.gpuIndices],
+      maxRuntimeS: w.maxRuntimeS,
+    };
+    const entry = this.newEntry(rec, dir);
+    this.entries.set(w.leaseId, entry);
+
+    const argv = w.spec.shell ? ["/bin/sh", "-c", w.spec.command.join(" ")] : w.spec.command;
+    const [cmd, ...args] = argv;
+    if (!cmd) {
+      this.end(entry, "failed", null, null, "command is empty: give spec.command as [program, ...args]");
+      return this.toStatus(entry);
+    }
+    const workDir = join(dir, "work");
+    mkdirSync(workDir, { recursive: true });
+    const out = openSync(join(dir, "stdout.log"), "a");
+    const err = openSync(join(dir, "stderr.log"), "a");
+    let child: ChildProcess;
+    try {
+      child = this.spawnFn(cmd, args, {
+        detached: true,
+        stdio: ["ignore", out, err],
+        env: workloadEnv(this.baseEnv, w),
+        cwd: workDir,
+      });
+    } catch (e) {
+      closeSync(out);
+      closeSync(err);
+      this.end(entry, "failed", null, null, spawnFailure(cmd, e));
+      return this.toStatus(entry);
+    }
+    const outcome = await new Promise<{ ok: true } | { ok: false; reason: string }>((resolve) => {
+      child.once("spawn", () => resolve({ ok: true }));
+      child.once("error", (e) => resolve({ ok: false, reason: spawnFailure(cmd, e) }));
+    });
+    closeSync(out);
+    closeSync(err);
+    if (!outcome.ok || child.pid === undefined) {
+      this.end(entry, "failed", null, null, outcome.ok ? `could not start ${cmd}` : outcome.reason);
+      return this.toStatus(entry);
+    }
+    child.unref();
+    entry.child = child;
+    rec.pid = child.pid;
+    rec.pgid = child.pid; // detached: the child leads its own process group
+    rec.procStartTicks = processStartTicks(child.pid);
+    entry.phase = "running";
+    this.save(entry);
+    child.once("exit", (code, signal) => {
+      if (this.closed) return; // the "agent" is gone: recovery will find out
+      this.onExit(entry, code, signal);
+    });
+    this.armDeadline(entry, w.spec.gracePeriodS ?? 10);
+    return this.toStatus(entry);
+  }
+
+  /** Current status of one workload. */
+  status(leaseId: string): Promise<WorkloadStatus | undefined> {
+    const e = this.entries.get(leaseId);
+    return Promise.resolve(e ? this.toStatus(e) : undefined);
+  }
+
+  /** Checkpoint notice: SIGTERM to the workload's process group. */
+  notify(leaseId: string): Promise<void> {
+    const e = this.entries.get(leaseId);
+    if (e && !e.rec.ended && e.rec.pgid > 0) killGroup(e.rec.pgid, "SIGTERM");
+    return Promise.resolve();
+  }
+
+  /** SIGTERM to the group, SIGKILL after graceS; resolves with the final status once the workload ended. */
+  async stop(leaseId: string, graceS: number): Promise<WorkloadStatus | undefined> {
+    const e = this.entries.get(leaseId);
+    if (!e) return undefined;
+    if (e.rec.ended) return this.toStatus(e);
+    e.rec.stopRequested = true;
+    this.save(e);
+    killGroup(e.rec.pgid, "SIGTERM");
+    const ended = await waitFor(e.exited, graceS * 1000);
+    if (!ended) {
+      killGroup(e.rec.pgid, "SIGKILL");
+      await e.exited;
+    } else if (groupAlive(e.rec.pgid)) {
+      killGroup(e.rec.pgid, "SIGKILL"); // the leader left, its children must not keep the GPUs
+    }
+    return this.toStatus(e);
+  }
+
+  /** Log output written since the last call, capped at logCapBytes per lease, then one truncation notice. */
+  drainLogs(leaseId: string): Promise<LogChunk[]> {
+    const e = this.entries.get(leaseId);
+    if (!e) return Promise.resolve([]);
+    const chunks = e.logs.drain();
+    if (chunks.length > 0) {
+      e.rec.logs = e.logs.state();
+      this.save(e);
+    }
+    return Promise.resolve(chunks);
+  }
+
+  /** Adopts workloads recorded in stateDir: live ones are watched again, ones that died meanwhile end with an unknown exit. */
+  recover(): Promise<WorkloadStatus[]> {
+    const out: WorkloadStatus[] = [];
+    for (const name of readdirSync(this.leasesDir())) {
+      const dir = join(this.leasesDir(), name);
+      const file = join(dir, "state.json");
+      if (!existsSync(file)) continue;
+      let rec: LocalWorkloadRecord;
+      try {
+        rec = JSON.parse(readFileSync(file, "utf8")) as LocalWorkloadRecord;
+      } catch {
+        continue; // a torn write cannot happen (rename), but a hand-edited file can: skip it
+      }
+      let entry = this.entries.get(rec.leaseId);
+      if (!entry) {
+        entry = this.newEntry(rec, dir);
+        this.entries.set(rec.leaseId, entry);
+        if (rec.ended) {
+          entry.phase = rec.ended.phase;
+          entry.markExited();
+        } else if (rec.pid > 0 && processAlive(rec.pid, rec.procStartTicks)) {
+          entry.phase = "running";
+          this.watchAdopted(entry);
+          this.armDeadline(entry, 10);
+        } else {
+          const leftovers = rec.pgid > 0 && groupAlive(rec.pgid);
+          if (leftovers) killGroup(rec.pgid, "SIGKILL");
+          this.end(
+            entry,
+            rec.stopRequested ? "cancelled" : "failed",
+            null,
+            null,
+            "ended while the agent was down; exit code unknown" +
+              (leftovers ? " (killed the processes it left behind)" : ""),
+          );
+        }
+      }
+      out.push(this.toStatus(entry));
+    }
+    return Promise.resolve(out);
+  }
+
+  /** Removes the state and log files of an ended workload (after the agent shipped its end and logs). */
+  forget(leaseId: string): Promise<void> {
+    const e = this.entries.get(leaseId);
+    if (e?.rec.ended) {
+      for (const t of e.timers) clearTimeout(t);
+      this.entries.delete(leaseId);
+      rmSync(e.dir, { recursive: true, force: true });
+    }
+    return Promise.resolve();
+  }
+
+  /** Stops timers and listeners; workloads keep running and are found again by recover(). */
+  close(): Promise<void> {
+    this.closed = true;
+    for (const e of this.entries.values()) for (const t of e.timers) clearTimeout(t);
+    this.entries.clear();
+    return Promise.resolve();
+  }
+
+  private leasesDir(): string {
+    return join(this.opts.stateDir, "leases");
+  }
+
+  private newEntry(rec: LocalWorkloadRecord, dir: string): Entry {
+    let markExited = (): void => {};
+    const exited = new Promise<void>((r) => (markExited = r));
+    return {
+      rec,
+      dir,
+      phase: "starting",
+      exited,
+      markExited,
+      timers: [],
+      logs: new LogTail(dir, this.cap, rec.leaseId, rec.logs),
+    };
+  }
+
+  private onExit(e: Entry, code: number | null, signal: NodeJS.Signals | null): void {
+    if (e.rec.ended) return;
+    const stopped = e.rec.stopRequested === true;
+    const phase: WorkloadPhase = stopped ? "cancelled" : code === 0 ? "succeeded" : "failed";
+    const reason = signal ? `killed by ${signal}` : `exited with code ${code ?? "unknown"}`;
+    this.end(e, phase, code, signal, stopped ? `stopped by the agent; ${reason}` : reason);
+  }
+
+  private end(
+    e: Entry,
+    phase: WorkloadPhase,
+    exitCode: number | null,
+    signal: string | null,
+    reason: string,
+  ): void {
+    if (e.rec.ended) return;
+    const overran = e.rec.deadlineHit === true;
+    e.rec.ended = {
+      phase: overran ? "failed" : phase,
+      exitCode,
+      signal,
+      reason: overran ? `max run time of ${e.rec.maxRuntimeS}s reached; ${reason}` : reason,
+      endedAt: this.opts.now(),
+    };
+    e.phase = e.rec.ended.phase;
+    for (const t of e.timers) clearTimeout(t);
+    this.save(e);
+    e.markExited();
+  }
+
+  private watchAdopted(e: Entry): void {
+    const tick = (): void => {
+      if (this.closed || e.rec.ended) return;
+      if (!processAlive(e.rec.pid, e.rec.procStartTicks)) {
+        this.end(
+          e,
+          e.rec.stopRequested ? "cancelled" : "failed",
+          null,
+          null,
+          "ended after an agent restart (not a child of this agent); exit code unknown",
+        );
+        return;
+      }
+      const t = setTimeout(tick, this.pollMs);
+      t.unref();
+      e.timers.push(t);
+    };
+    tick();
+  }
+
+  private armDeadline(e: Entry, graceS: number): void {
+    const max = e.rec.maxRuntimeS;
+    if (max === undefined) return;
+    const left = Math.max(0, e.rec.startedAt + max * 1000 - this.opts.now());
+    const t = setTimeout(() => {
+      e.rec.deadlineHit = true;
+      void this.stop(e.rec.leaseId, graceS);
+    }, left);
+    t.unref();
+    e.timers.push(t);
+  }
+
+  private save(e: Entry): void {
+    const tmp = join(e.dir, "state.json.tmp");
+    writeFileSync(tmp, JSON.stringify(e.rec));
+    renameSync(tmp, join(e.dir, "state.json"));
+  }
+
+  private toStatus(e: Entry): WorkloadStatus {
+    const r = e.rec;
+    return {
+      leaseId: r.leaseId,
+      phase: e.phase,
+      externalId: r.pid > 0 ? String(r.pid) : undefined,
+      gpuIndices: [...r.gpuIndices],
+      exitCode: r.ended?.exitCode ?? null,
+      signal: r.ended?.signal ?? null,
+      reason: r.ended?.reason,
+      startedAt: r.startedAt,
+      endedAt: r.ended?.endedAt,
+    };
+  }
+}
+
+function spawnFailure(cmd: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOENT") return `command not found: ${cmd}`;
+  if (code === "EACCES") return `permission denied: ${cmd} is not executable`;
+  return `could not start ${cmd}: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+function waitFor(p: Promise<void>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    void p.then(() => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
