@@ -3,6 +3,7 @@ import fc from "fast-check";
 import {
   HOUR_MS,
   daysFromCivil,
+  formatIsoUtc,
   integrate,
   mean,
   meanOver,
@@ -124,6 +125,7 @@ describe("timestamps and calendar", () => {
         const iso = new Date(sec * 1000).toISOString();
         expect(tryParseTimestamp(iso)).toBe(sec * 1000);
         expect(utcMonth(sec * 1000)).toBe(iso.slice(0, 7));
+        expect(formatIsoUtc(sec * 1000 + 7)).toBe(new Date(sec * 1000 + 7).toISOString());
       }),
     );
   });

@@ -255,9 +255,8 @@ export function daysFromCivil(y: number, m: number, d: number): number {
   return era * 146097 + doe - 719468;
 }
 
-/** The UTC calendar month ("YYYY-MM") holding an epoch-ms instant. */
-export function utcMonth(ms: number): string {
-  // civil_from_days, H. Hinnant.
+/** Civil UTC date of an epoch-ms instant (H. Hinnant's civil_from_days). */
+function civilFromMs(ms: number): { y: number; m: number; d: number } {
   const z = Math.floor(ms / 86_400_000) + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
@@ -266,9 +265,27 @@ export function utcMonth(ms: number): string {
   );
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const m = mp + (mp < 10 ? 3 : -9);
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}`;
+  return { y: yoe + era * 400 + (m <= 2 ? 1 : 0), m, d };
+}
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
+
+/** The UTC calendar month ("YYYY-MM") holding an epoch-ms instant. */
+export function utcMonth(ms: number): string {
+  const { y, m } = civilFromMs(ms);
+  return `${pad(y, 4)}-${pad(m)}`;
+}
+
+/** ISO 8601 UTC text of an epoch-ms instant, like Date.prototype.toISOString (years 0000-9999). */
+export function formatIsoUtc(ms: number): string {
+  const { y, m, d } = civilFromMs(ms);
+  const t = ((ms % 86_400_000) + 86_400_000) % 86_400_000;
+  const h = Math.floor(t / HOUR_MS);
+  const mi = Math.floor((t % HOUR_MS) / 60_000);
+  const s = Math.floor((t % 60_000) / 1000);
+  return `${pad(y, 4)}-${pad(m)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(t % 1000, 3)}Z`;
 }
 
 function daysInMonth(y: number, m: number): number {
