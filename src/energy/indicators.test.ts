@@ -122,7 +122,7 @@ describe("exports", () => {
   it("CSV has one header and one row per site-period, quoting notices", () => {
     const csv = indicatorsToCsv([
       computeIndicators(hall),
-      computeIndicators({ ...hall, siteId: "tiny", installedItPowerKw: 100, eReuseKwh: undefined }),
+      computeIndicators({ ...hall, siteId: 'tiny, "b"', installedItPowerKw: 100, eReuseKwh: undefined }),
     ]);
     const lines = csv.trimEnd().split("\n");
     expect(lines).toHaveLength(3);
@@ -131,7 +131,7 @@ describe("exports", () => {
       "asturias,2024-01-01T00:00:00.000Z,2025-01-01T00:00:00.000Z,12500000,10000000,7500000,1250000,2000,1200,1.25,0.6,0.1,0.2,true,",
     );
     expect(lines[2]).toMatch(
-      /^tiny,.*,100,1.25,0.6,,0.2,false,"installed IT power 100 kW is under 500 kW.*ERF/,
+      /^"tiny, ""b""",.*,100,1.25,0.6,,0.2,false,installed IT power 100 kW is under 500 kW.* \| ERF/,
     );
   });
 });
