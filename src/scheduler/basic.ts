@@ -21,7 +21,11 @@ export function freeGpus(snapshot: Snapshot): Map<string, number[]> {
 }
 
 /** Price a job would pay at a site for a model, or undefined when the site does not sell it. */
-export function priceAt(site: SiteView, model: string, cls: PendingJob["request"]["class"]): number | undefined {
+export function priceAt(
+  site: SiteView,
+  model: string,
+  cls: PendingJob["request"]["class"],
+): number | undefined {
   const p = site.prices[model];
   if (!p) return undefined;
   return cls === "interruptible" ? p.interruptibleMinorPerGpuHour : p.onDemandMinorPerGpuHour;
@@ -34,7 +38,11 @@ export function siteRejection(site: SiteView, job: PendingJob): string | null {
     return `outside ${r.jurisdiction} (${site.country})`;
   if (r.countries && r.countries.length > 0 && !r.countries.includes(site.country))
     return `country ${site.country} not in ${r.countries.join(",")}`;
-  if (r.maxCarbonGPerKwh !== undefined && site.carbonGPerKwh !== undefined && site.carbonGPerKwh > r.maxCarbonGPerKwh)
+  if (
+    r.maxCarbonGPerKwh !== undefined &&
+    site.carbonGPerKwh !== undefined &&
+    site.carbonGPerKwh > r.maxCarbonGPerKwh
+  )
     return `carbon ${site.carbonGPerKwh} g/kWh above cap ${r.maxCarbonGPerKwh}`;
   return null;
 }
@@ -43,7 +51,12 @@ export function siteRejection(site: SiteView, job: PendingJob): string | null {
  * The first scheduler: single-node placement by model, count, price cap and jurisdiction,
  * cheapest site first, best-fit node. No preemption, no gangs across nodes.
  */
-export function scheduleBasic(snapshot: Snapshot, pending: PendingJob[], _policy: Policy, _now: number): Decision[] {
+export function scheduleBasic(
+  snapshot: Snapshot,
+  pending: PendingJob[],
+  _policy: Policy,
+  _now: number,
+): Decision[] {
   const free = freeGpus(snapshot);
   const sites = new Map(snapshot.sites.map((s) => [s.id, s]));
   const nodesBySite = new Map<string, NodeView[]>();
@@ -64,7 +77,13 @@ export function scheduleBasic(snapshot: Snapshot, pending: PendingJob[], _policy
     for (const site of snapshot.sites) {
       const rej = siteRejection(site, job);
       if (rej) {
-        note(rej.startsWith("outside") ? `outside ${r.jurisdiction}` : rej.split(" ")[0] === "country" ? "country not allowed" : "carbon above cap");
+        note(
+          rej.startsWith("outside")
+            ? `outside ${r.jurisdiction}`
+            : rej.split(" ")[0] === "country"
+              ? "country not allowed"
+              : "carbon above cap",
+        );
         continue;
       }
       for (const model of r.gpuModels) {
@@ -103,7 +122,8 @@ export function scheduleBasic(snapshot: Snapshot, pending: PendingJob[], _policy
     if (!best) {
       const modelsSeen = snapshot.nodes.some((n) => r.gpuModels.includes(n.gpuModel));
       const reasons = modelsSeen ? [] : [`no site offers ${r.gpuModels.join(" or ")}`];
-      for (const [reason, n] of [...counts.entries()].sort()) reasons.push(`${reason} (${n} ${n === 1 ? "place" : "places"})`);
+      for (const [reason, n] of [...counts.entries()].sort())
+        reasons.push(`${reason} (${n} ${n === 1 ? "place" : "places"})`);
       decisions.push({ kind: "wait", jobId: job.id, reasons });
       continue;
     }

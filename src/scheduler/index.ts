@@ -1,7 +1,19 @@
 export * from "./types.js";
 export { scheduleBasic, freeGpus, priceAt, siteRejection } from "./basic.js";
-import { scheduleBasic } from "./basic.js";
+export { ClusterState, siteAllows, staticScore } from "./cluster-state.js";
+export type { Candidate } from "./cluster-state.js";
+export {
+  scheduleFast,
+  stateFromSnapshot,
+  requestProblem,
+  planPreemption,
+  reserveForHead,
+} from "./schedule.js";
+export { scheduleReference, referencePlacement } from "./reference.js";
+export { explainNoFit } from "./explain.js";
+export { fairShareOrder } from "./fair-share.js";
+import { scheduleFast } from "./schedule.js";
 import type { ScheduleFn } from "./types.js";
 
-/** The scheduler the control plane uses. */
-export const schedule: ScheduleFn = scheduleBasic;
+/** The scheduler the control plane uses: the fast indexed scheduler. */
+export const schedule: ScheduleFn = scheduleFast;

@@ -76,8 +76,11 @@ export interface Policy {
   preemptionGraceS: number;
   /** Tenant weights for fair share (default 1). */
   tenantWeights?: Record<string, number>;
+  /** Keep the first blocked job's nodes for it so later jobs backfill only elsewhere (default true). */
+  backfill?: boolean;
 }
 
+/** The policy the control plane uses unless configured otherwise. */
 export const DEFAULT_POLICY: Policy = {
   priceWeight: 1,
   carbonWeight: 0.2,
@@ -121,4 +124,9 @@ export type Decision =
     };
 
 /** The scheduler interface: pure, deterministic. */
-export type ScheduleFn = (snapshot: Snapshot, pending: PendingJob[], policy: Policy, now: number) => Decision[];
+export type ScheduleFn = (
+  snapshot: Snapshot,
+  pending: PendingJob[],
+  policy: Policy,
+  now: number,
+) => Decision[];

@@ -1,0 +1,436 @@
+import { inJurisdiction } from "../domain/index.js";
+import type { JobRequest } from "../domain/index.js";
+import type { NodeView, Policy, SiteView } from "./types.js";
+
+/**
+ * Power is kept in integer milliwatts so that incremental sums and fresh sums agree exactly:
+ * per-GPU facility draw = round(gpuPowerW × pue × 1000), node overhead = round(nodeOverheadW × pue × 1000),
+ * site cap = round(powerCapKw × 1e6).
+ */
+export function gpuFacilityMw(node: NodeView, site: SiteView): number {
+  return Math.round(node.gpuPowerW * site.pue * 1000);
+}
+/** Facility milliwatts of one busy node's overhead. */
+export function overheadFacilityMw(site: SiteView): number {
+  return Math.round(site.nodeOverheadW * site.pue * 1000);
+}
+/** A site's cap in facility milliwatts. */
+export function capMw(site: SiteView): number {
+  return Math.round(site.powerCapKw * 1e6);
+}
+
+/** A placement the state found for a request: nodes (by index) and GPUs taken on each. */
+export interface Candidate {
+  group: number;
+  siteIdx: number;
+  model: string;
+  nodes: number[];
+  takes: number[];
+  price: number;
+  /** priceWeight × price + carbonWeight × carbon + packingWeight × leftover. */
+  score: number;
+}
+
+/** Nodes of one site that are interchangeable for placement: same model, memory, power and size. */
+interface Group {
+  siteIdx: number;
+  model: string;
+  memGb: number;
+  powerMw: number;
+  cap: number;
+  nodes: number[];
+  words: number;
+  /** buckets[f] is a bitset over the group's nodes that have f free GPUs and take new work. */
+  buckets: Uint32Array[];
+  counts: Int32Array;
+  lo: Int32Array;
+  firstNode: number;
+}
+
+/** Order of groups for one (model, class), by static score then first node. */
+interface Order {
+  ids: number[];
+  staticScore: number[];
+  prices: number[];
+}
+
+const lowBit = (w: number): number => 31 - Math.clz32(w & -w);
+
+/**
+ * Incremental scheduler state: free GPUs per node, indexed by (site, model, free count) buckets,
+ * and facility draw per site. Both the pure `schedule()` and the simulator drive it.
+ */
+export class ClusterState {
+  readonly siteIndex = new Map<string, number>();
+  readonly nodeIndex = new Map<string, number>();
+  readonly nodeFreeMask: Uint32Array;
+  readonly nodeFree: Int32Array;
+  readonly nodeCap: Int32Array;
+  readonly nodeGroup: Int32Array;
+  readonly nodeLocal: Int32Array;
+  readonly nodeOpen: Uint8Array;
+  readonly siteDrawMw: Float64Array;
+  readonly siteCapMw: Float64Array;
+  readonly siteOverheadMw: Float64Array;
+  readonly groups: Group[] = [];
+  private readonly groupsByModel = new Map<string, number[]>();
+  private readonly orders = new Map<string, Order>();
+  private reserved: number[] = [];
+  freeTotal = 0;
+
+  constructor(
+    readonly sites: SiteView[],
+    readonly nodes: NodeView[],
+    private policy: Policy,
+  ) {
+    sites.forEach((s, i) => {
+      if (this.siteIndex.has(s.id)) throw new Error(`site ${s.id} appears twice in the snapshot`);
+      this.siteIndex.set(s.id, i);
+    });
+    const n = nodes.length;
+    this.nodeFreeMask = new Uint32Array(n);
+    this.nodeFree = new Int32Array(n);
+    this.nodeCap = new Int32Array(n);
+    this.nodeGroup = new Int32Array(n);
+    this.nodeLocal = new Int32Array(n);
+    this.nodeOpen = new Uint8Array(n);
+    this.siteDrawMw = new Float64Array(sites.length);
+    this.siteCapMw = new Float64Array(sites.length);
+    this.siteOverheadMw = new Float64Array(sites.length);
+    sites.forEach((s, i) => {
+      this.siteCapMw[i] = capMw(s);
+      this.siteOverheadMw[i] = overheadFacilityMw(s);
+    });
+    const keyToGroup = new Map<string, number>();
+    nodes.forEach((node, i) => {
+      if (this.nodeIndex.has(node.id)) throw new Error(`node ${node.id} appears twice in the snapshot`);
+      this.nodeIndex.set(node.id, i);
+      const si = this.siteIndex.get(node.siteId);
+      if (si === undefined)
+        throw new Error(`node ${node.id} names site ${node.siteId}, which is not in the snapshot`);
+      const cap = node.gpuIndices.length;
+      if (cap > 32) throw new Error(`node ${node.id} has ${cap} GPUs; at most 32 per node are supported`);
+      const powerMw = gpuFacilityMw(node, sites[si]!);
+      const key = `${si}|${node.gpuModel}|${node.gpuMemoryGb}|${powerMw}|${cap}`;
+      let g = keyToGroup.get(key);
+      if (g === undefined) {
+        g = this.groups.length;
+        keyToGroup.set(key, g);
+        this.groups.push({
+          siteIdx: si,
+          model: node.gpuModel,
+          memGb: node.gpuMemoryGb,
+          powerMw,
+          cap,
+          nodes: [],
+          words: 0,
+          buckets: [],
+          counts: new Int32Array(0),
+          lo: new Int32Array(0),
+          firstNode: i,
+        });
+        const list = this.groupsByModel.get(node.gpuModel) ?? [];
+        list.push(g);
+        this.groupsByModel.set(node.gpuModel, list);
+      }
+      const grp = this.groups[g]!;
+      this.nodeGroup[i] = g;
+      this.nodeLocal[i] = grp.nodes.length;
+      grp.nodes.push(i);
+      this.nodeCap[i] = cap;
+      this.nodeFree[i] = cap;
+      this.nodeFreeMask[i] = cap === 32 ? 0xffffffff : (1 << cap) - 1;
+      this.freeTotal += cap;
+    });
+    for (const grp of this.groups) {
+      grp.words = (grp.nodes.length + 31) >>> 5;
+      grp.buckets = Array.from({ length: grp.cap + 1 }, () => new Uint32Array(grp.words));
+      grp.counts = new Int32Array(grp.cap + 1);
+      grp.lo = new Int32Array(grp.cap + 1);
+    }
+    nodes.forEach((node, i) => {
+      if (node.schedulable) this.open(i);
+    });
+  }
+
+  /** Changes the policy weights (invalidates the cached site order). */
+  setPolicy(policy: Policy): void {
+    this.policy = policy;
+    this.orders.clear();
+  }
+
+  /** Sets a site's current carbon intensity (invalidates the cached site order). */
+  setCarbon(siteIdx: number, gPerKwh: number | undefined): void {
+    this.sites[siteIdx]!.carbonGPerKwh = gPerKwh;
+    this.orders.clear();
+  }
+
+  /** Sets a site's power cap now, kW (curtailment). */
+  setPowerCap(siteIdx: number, kw: number): void {
+    this.sites[siteIdx]!.powerCapKw = kw;
+    this.siteCapMw[siteIdx] = capMw(this.sites[siteIdx]!);
+  }
+
+  private bucketAdd(i: number): void {
+    const grp = this.groups[this.nodeGroup[i]!]!;
+    const f = this.nodeFree[i]!;
+    const l = this.nodeLocal[i]!;
+    const w = l >>> 5;
+    grp.buckets[f]![w]! |= 1 << (l & 31);
+    grp.counts[f]!++;
+    if (w < grp.lo[f]!) grp.lo[f] = w;
+  }
+
+  private bucketRemove(i: number): void {
+    const grp = this.groups[this.nodeGroup[i]!]!;
+    const f = this.nodeFree[i]!;
+    const l = this.nodeLocal[i]!;
+    grp.buckets[f]![l >>> 5]! &= ~(1 << (l & 31));
+    grp.counts[f]!--;
+  }
+
+  private open(i: number): void {
+    if (this.nodeOpen[i]) return;
+    this.nodeOpen[i] = 1;
+    this.bucketAdd(i);
+  }
+
+  private close(i: number): void {
+    if (!this.nodeOpen[i]) return;
+    this.nodeOpen[i] = 0;
+    this.bucketRemove(i);
+  }
+
+  /** Marks node i as taking (or not taking) new work. */
+  setSchedulable(i: number, on: boolean): void {
+    if (on) this.open(i);
+    else this.close(i);
+  }
+
+  /** Keeps node i out of placements until `clearReservations()` (backfill reservation for a blocked head). */
+  reserve(i: number): void {
+    if (!this.nodeOpen[i]) return;
+    this.close(i);
+    this.reserved.push(i);
+  }
+
+  /** Returns every reserved node to placement. */
+  clearReservations(): void {
+    for (const i of this.reserved) this.open(i);
+    this.reserved = [];
+  }
+
+  /** Takes specific GPUs (by position mask on the node) out of the free pool; used for existing leases. */
+  occupyMask(i: number, mask: number): void {
+    const m = mask >>> 0;
+    if ((this.nodeFreeMask[i]! & m) >>> 0 !== m)
+      throw new Error(`GPU of node ${this.nodes[i]!.id} is held by two leases`);
+    this.changeFree(i, -popcount(m), m, 0);
+  }
+
+  /** Takes `count` free GPUs (lowest positions first) on node i; returns their position mask. */
+  takeGpus(i: number, count: number): number {
+    let free = this.nodeFreeMask[i]!;
+    let m = 0;
+    for (let k = 0; k < count; k++) {
+      const b = free & -free;
+      if (b === 0) throw new Error(`node ${this.nodes[i]!.id} has fewer than ${count} free GPUs`);
+      m |= b;
+      free &= ~b;
+    }
+    this.changeFree(i, -count, m >>> 0, 0);
+    return m >>> 0;
+  }
+
+  /** Returns GPUs (position mask) of node i to the free pool. */
+  releaseMask(i: number, mask: number): void {
+    const m = mask >>> 0;
+    if ((this.nodeFreeMask[i]! & m) !== 0) throw new Error(`GPU of node ${this.nodes[i]!.id} released twice`);
+    this.changeFree(i, popcount(m), 0, m);
+  }
+
+  private changeFree(i: number, delta: number, takeMask: number, giveMask: number): void {
+    const open = this.nodeOpen[i] === 1;
+    if (open) this.bucketRemove(i);
+    const before = this.nodeFree[i]!;
+    const cap = this.nodeCap[i]!;
+    const after = before + delta;
+    this.nodeFree[i] = after;
+    this.nodeFreeMask[i] = ((this.nodeFreeMask[i]! & ~takeMask) | giveMask) >>> 0;
+    this.freeTotal += delta;
+    const grp = this.groups[this.nodeGroup[i]!]!;
+    const si = grp.siteIdx;
+    let d = -delta * grp.powerMw;
+    if (before === cap && after < cap) d += this.siteOverheadMw[si]!;
+    if (before < cap && after === cap) d -= this.siteOverheadMw[si]!;
+    this.siteDrawMw[si]! += d;
+    if (open) this.bucketAdd(i);
+  }
+
+  /** Facility milliwatts that taking `takes` on `nodes` would add. */
+  extraMw(nodes: number[], takes: number[]): number {
+    let d = 0;
+    for (let k = 0; k < nodes.length; k++) {
+      const i = nodes[k]!;
+      const grp = this.groups[this.nodeGroup[i]!]!;
+      d += takes[k]! * grp.powerMw;
+      if (this.nodeFree[i] === this.nodeCap[i] && takes[k]! > 0) d += this.siteOverheadMw[grp.siteIdx]!;
+    }
+    return d;
+  }
+
+  private order(model: string, cls: JobRequest["class"]): Order {
+    const key = `${model}|${cls}`;
+    let o = this.orders.get(key);
+    if (o) return o;
+    const rows: { id: number; s: number; p: number; first: number }[] = [];
+    for (const g of this.groupsByModel.get(model) ?? []) {
+      const grp = this.groups[g]!;
+      const site = this.sites[grp.siteIdx]!;
+      const pr = site.prices[model];
+      if (!pr) continue;
+      const p = cls === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
+      rows.push({ id: g, s: staticScore(this.policy, p, site), p, first: grp.firstNode });
+    }
+    rows.sort((a, b) => a.s - b.s || a.first - b.first);
+    o = { ids: rows.map((r) => r.id), staticScore: rows.map((r) => r.s), prices: rows.map((r) => r.p) };
+    this.orders.set(key, o);
+    return o;
+  }
+
+  /** First node (lowest local index) in bucket f of a group, skipping `skip`; -1 when none. */
+  private firstIn(grp: Group, f: number, skip: number[] | null): number {
+    if (grp.counts[f] === 0) return -1;
+    const bs = grp.buckets[f]!;
+    let w = grp.lo[f]!;
+    while (w < grp.words && bs[w] === 0) w++;
+    grp.lo[f] = w;
+    for (; w < grp.words; w++) {
+      let word = bs[w]!;
+      while (word !== 0) {
+        const b = lowBit(word);
+        const node = grp.nodes[(w << 5) | b]!;
+        if (!skip || !skip.includes(node)) return node;
+        word &= word - 1;
+      }
+    }
+    return -1;
+  }
+
+  /** Collects up to `want` nodes with at least `min` free GPUs, in (free asc, index asc) order. */
+  private collect(grp: Group, min: number, want: number, out: number[]): void {
+    for (let f = min; f <= grp.cap && out.length < want; f++) {
+      if (grp.counts[f] === 0) continue;
+      const bs = grp.buckets[f]!;
+      for (let w = grp.lo[f]!; w < grp.words && out.length < want; w++) {
+        let word = bs[w]!;
+        while (word !== 0 && out.length < want) {
+          out.push(grp.nodes[(w << 5) | lowBit(word)]!);
+          word &= word - 1;
+        }
+      }
+    }
+  }
+
+  /** The best placement in one group, or null (constraints on the site are checked by the caller). */
+  private inGroup(
+    grp: Group,
+    gpus: number,
+    gpusPerNode: number | undefined,
+  ): { nodes: number[]; takes: number[]; leftover: number } | null {
+    const per = gpusPerNode ?? (gpus <= grp.cap ? gpus : grp.cap);
+    if (per > grp.cap || per <= 0) return null;
+    const m = Math.ceil(gpus / per);
+    const rem = gpus - per * (m - 1);
+    let nodes: number[];
+    let takes: number[];
+    if (m === 1) {
+      let node = -1;
+      for (let f = gpus; f <= grp.cap && node < 0; f++) node = this.firstIn(grp, f, null);
+      if (node < 0) return null;
+      nodes = [node];
+      takes = [gpus];
+    } else {
+      nodes = [];
+      this.collect(grp, per, rem === per ? m : m - 1, nodes);
+      if (rem === per) {
+        if (nodes.length < m) return null;
+      } else {
+        if (nodes.length < m - 1) return null;
+        let last = -1;
+        for (let f = rem; f <= grp.cap && last < 0; f++) last = this.firstIn(grp, f, nodes);
+        if (last < 0) return null;
+        nodes.push(last);
+      }
+      takes = nodes.map((_, k) => (k === m - 1 ? rem : per));
+    }
+    const si = grp.siteIdx;
+    if (this.siteDrawMw[si]! + this.extraMw(nodes, takes) > this.siteCapMw[si]!) return null;
+    let leftover = 0;
+    for (let k = 0; k < nodes.length; k++) leftover += this.nodeFree[nodes[k]!]! - takes[k]!;
+    return { nodes, takes, leftover };
+  }
+
+  /** The best placement for a request now, or null when nothing fits. Never mutates the state. */
+  findPlacement(r: JobRequest): Candidate | null {
+    const pw = this.policy.packingWeight;
+    for (const model of r.gpuModels) {
+      const o = this.order(model, r.class);
+      let best: Candidate | null = null;
+      for (let k = 0; k < o.ids.length; k++) {
+        const s = o.staticScore[k]!;
+        if (best && s > best.score) break;
+        const price = o.prices[k]!;
+        if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) continue;
+        const g = o.ids[k]!;
+        const grp = this.groups[g]!;
+        if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
+        if (!siteAllows(this.sites[grp.siteIdx]!, r)) continue;
+        const hit = this.inGroup(grp, r.gpus, r.gpusPerNode);
+        if (!hit) continue;
+        const score = s + pw * hit.leftover;
+        if (!best || score < best.score || (score === best.score && hit.nodes[0]! < best.nodes[0]!)) {
+          best = { group: g, siteIdx: grp.siteIdx, model, nodes: hit.nodes, takes: hit.takes, price, score };
+        }
+      }
+      if (best) return best;
+    }
+    return null;
+  }
+
+  /** Takes the candidate's GPUs; returns the position mask taken on each node. */
+  commit(c: Candidate): number[] {
+    return c.nodes.map((i, k) => this.takeGpus(i, c.takes[k]!));
+  }
+
+  /** The group key of a node: nodes of one gang must share it. */
+  groupOf(i: number): number {
+    return this.nodeGroup[i]!;
+  }
+}
+
+/** Site score before packing: priceWeight × price + carbonWeight × carbon (unknown carbon counts 0). */
+export function staticScore(policy: Policy, price: number, site: SiteView): number {
+  return policy.priceWeight * price + policy.carbonWeight * (site.carbonGPerKwh ?? 0);
+}
+
+/** True when the site passes the request's jurisdiction, country and carbon constraints. */
+export function siteAllows(site: SiteView, r: JobRequest): boolean {
+  if (r.jurisdiction && !inJurisdiction(site.country, r.jurisdiction)) return false;
+  if (r.countries && r.countries.length > 0 && !r.countries.includes(site.country)) return false;
+  if (
+    r.maxCarbonGPerKwh !== undefined &&
+    site.carbonGPerKwh !== undefined &&
+    site.carbonGPerKwh > r.maxCarbonGPerKwh
+  )
+    return false;
+  return true;
+}
+
+/** Number of set bits. */
+export function popcount(x: number): number {
+  let v = x >>> 0;
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}

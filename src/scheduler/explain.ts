@@ -1,0 +1,92 @@
+import type { JobRequest } from "../domain/index.js";
+import { formatMajor, inJurisdiction } from "../domain/index.js";
+import type { ClusterState } from "./cluster-state.js";
+
+const STAGES = [
+  "jurisdiction",
+  "country",
+  "carbon",
+  "model",
+  "price-missing",
+  "price-cap",
+  "memory",
+  "size",
+  "draining",
+  "free",
+  "power",
+] as const;
+type Stage = (typeof STAGES)[number];
+
+/**
+ * Why a request fits nowhere, in words a tenant reads verbatim: for every site, the first
+ * constraint that rules it out (the furthest any of its node classes got), counted per reason.
+ */
+export function explainNoFit(state: ClusterState, r: JobRequest): string[] {
+  const models = r.gpuModels.join(" or ");
+  const perSite: Stage[] = [];
+  const groupsBySite = new Map<number, number[]>();
+  state.groups.forEach((g, i) => {
+    const l = groupsBySite.get(g.siteIdx);
+    if (l) l.push(i);
+    else groupsBySite.set(g.siteIdx, [i]);
+  });
+  state.sites.forEach((site, si) => {
+    if (r.jurisdiction && !inJurisdiction(site.country, r.jurisdiction))
+      return void perSite.push("jurisdiction");
+    if (r.countries && r.countries.length > 0 && !r.countries.includes(site.country))
+      return void perSite.push("country");
+    if (
+      r.maxCarbonGPerKwh !== undefined &&
+      site.carbonGPerKwh !== undefined &&
+      site.carbonGPerKwh > r.maxCarbonGPerKwh
+    )
+      return void perSite.push("carbon");
+    let furthest = 3; // "model"
+    for (const gi of groupsBySite.get(si) ?? []) {
+      const g = state.groups[gi]!;
+      if (!r.gpuModels.includes(g.model)) continue;
+      furthest = Math.max(furthest, groupStage(state, gi, r));
+    }
+    perSite.push(STAGES[furthest]!);
+  });
+  const counts = new Map<Stage, number>();
+  for (const s of perSite) counts.set(s, (counts.get(s) ?? 0) + 1);
+  const sites = (n: number): string => `${n} site${n === 1 ? "" : "s"}`;
+  const text: Record<Stage, string> = {
+    jurisdiction: `outside ${r.jurisdiction ?? ""}`,
+    country: `country not in ${(r.countries ?? []).join(",")}`,
+    carbon: `grid carbon above the ${r.maxCarbonGPerKwh ?? 0} g/kWh cap`,
+    model: `no ${models} offered`,
+    "price-missing": `no ${r.class} price for ${models}`,
+    "price-cap": `price cap ${formatMajor(r.maxPriceMinorPerGpuHour ?? 0)} EUR/GPU-h below every offer`,
+    memory: `GPU memory below ${r.minGpuMemoryGb ?? 0} GB`,
+    size: r.gpusPerNode
+      ? `nodes too small for ${r.gpusPerNode} GPUs per node`
+      : `no node class can hold a ${r.gpus}-GPU gang`,
+    draining: "no node taking new work",
+    free: `not enough free ${models} GPUs for a ${r.gpus}-GPU gang`,
+    power: "site power budget would be exceeded",
+  };
+  if (state.sites.length === 0) return ["no sites in the federation"];
+  return STAGES.filter((s) => counts.has(s)).map((s) => `${text[s]} (${sites(counts.get(s)!)})`);
+}
+
+function groupStage(state: ClusterState, gi: number, r: JobRequest): number {
+  const g = state.groups[gi]!;
+  const site = state.sites[g.siteIdx]!;
+  const pr = site.prices[g.model];
+  if (!pr) return 4;
+  const price = r.class === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
+  if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) return 5;
+  if (r.minGpuMemoryGb !== undefined && g.memGb < r.minGpuMemoryGb) return 6;
+  const per = r.gpusPerNode ?? Math.min(r.gpus, g.cap);
+  if (per > g.cap || Math.ceil(r.gpus / per) > g.nodes.length) return 7;
+  if (!g.nodes.some((i) => state.nodeOpen[i] === 1)) return 8;
+  // Would it fit ignoring power? Count open nodes with enough free GPUs.
+  const m = Math.ceil(r.gpus / per);
+  const rem = r.gpus - per * (m - 1);
+  const enough = g.nodes.filter((i) => state.nodeOpen[i] === 1 && state.nodeFree[i]! >= per).length;
+  const enoughRem = g.nodes.filter((i) => state.nodeOpen[i] === 1 && state.nodeFree[i]! >= rem).length;
+  if (m === 1 ? enoughRem < 1 : enough < m - 1 || enoughRem < m) return 9;
+  return 10;
+}

@@ -1,0 +1,131 @@
+import type { JobRequest } from "../domain/index.js";
+import { capMw, gpuFacilityMw, overheadFacilityMw, siteAllows, staticScore } from "./cluster-state.js";
+import type { Decision, NodeView, PendingJob, Policy, SiteView, Snapshot } from "./types.js";
+import { fairShareOrder } from "./fair-share.js";
+
+/**
+ * The reference scheduler: plain linear scans over every site and node for every job, with the
+ * same placement rule as the fast one (model preference, then lowest priceWeight × price +
+ * carbonWeight × carbon + packingWeight × leftover GPUs, then lowest first node index; best fit
+ * inside a node class; power budget in facility milliwatts). No preemption, no backfill
+ * reservation. Slow on purpose: it exists to check the fast scheduler.
+ */
+export function scheduleReference(
+  snapshot: Snapshot,
+  pending: PendingJob[],
+  policy: Policy,
+  _now: number,
+): Decision[] {
+  const free = new Map<string, Set<number>>();
+  for (const n of snapshot.nodes) free.set(n.id, new Set(n.gpuIndices));
+  for (const l of snapshot.leases) for (const g of l.gpuIndices) free.get(l.nodeId)?.delete(g);
+  const decisions: Decision[] = [];
+  for (const job of fairShareOrder(pending, snapshot.tenantUsageGpuS, policy.tenantWeights)) {
+    const pick = referencePlacement(snapshot.sites, snapshot.nodes, free, policy, job.request);
+    if (!pick) {
+      decisions.push({ kind: "wait", jobId: job.id, reasons: ["no placement (reference scheduler)"] });
+      continue;
+    }
+    const placements = pick.nodes.map((node, k) => {
+      const f = [...free.get(node.id)!].sort(
+        (a, b) => node.gpuIndices.indexOf(a) - node.gpuIndices.indexOf(b),
+      );
+      const take = f.slice(0, pick.takes[k]);
+      for (const g of take) free.get(node.id)!.delete(g);
+      return { nodeId: node.id, gpuIndices: take };
+    });
+    decisions.push({
+      kind: "place",
+      jobId: job.id,
+      siteId: pick.site.id,
+      gpuModel: pick.model,
+      placements,
+      priceMinorPerGpuHour: pick.price,
+      reasons: [],
+    });
+  }
+  return decisions;
+}
+
+/** Facility draw of a site in milliwatts from scratch, given free GPUs per node. */
+export function referenceDrawMw(site: SiteView, nodes: NodeView[], free: Map<string, Set<number>>): number {
+  let d = 0;
+  for (const n of nodes) {
+    if (n.siteId !== site.id) continue;
+    const busy = n.gpuIndices.length - free.get(n.id)!.size;
+    if (busy > 0) d += busy * gpuFacilityMw(n, site) + overheadFacilityMw(site);
+  }
+  return d;
+}
+
+/** The reference placement for one request given free GPUs per node, or null. */
+export function referencePlacement(
+  sites: SiteView[],
+  nodes: NodeView[],
+  free: Map<string, Set<number>>,
+  policy: Policy,
+  r: JobRequest,
+): { site: SiteView; model: string; nodes: NodeView[]; takes: number[]; price: number } | null {
+  const nodeIdx = new Map(nodes.map((n, i) => [n.id, i]));
+  for (const model of r.gpuModels) {
+    let best: {
+      site: SiteView;
+      model: string;
+      nodes: NodeView[];
+      takes: number[];
+      price: number;
+      score: number;
+      first: number;
+    } | null = null;
+    for (const site of sites) {
+      if (!siteAllows(site, r)) continue;
+      const pr = site.prices[model];
+      if (!pr) continue;
+      const price =
+        r.class === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
+      if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) continue;
+      const draw = referenceDrawMw(site, nodes, free);
+      // Node classes: same model, memory, power and size.
+      const classes = new Map<string, NodeView[]>();
+      for (const n of nodes) {
+        if (n.siteId !== site.id || n.gpuModel !== model || !n.schedulable) continue;
+        if (r.minGpuMemoryGb !== undefined && n.gpuMemoryGb < r.minGpuMemoryGb) continue;
+        const key = `${n.gpuMemoryGb}|${gpuFacilityMw(n, site)}|${n.gpuIndices.length}`;
+        classes.set(key, [...(classes.get(key) ?? []), n]);
+      }
+      for (const members of classes.values()) {
+        const cap = members[0]!.gpuIndices.length;
+        const per = r.gpusPerNode ?? (r.gpus <= cap ? r.gpus : cap);
+        if (per > cap || per <= 0) continue;
+        const m = Math.ceil(r.gpus / per);
+        const rem = r.gpus - per * (m - 1);
+        const sorted = [...members].sort(
+          (a, b) => free.get(a.id)!.size - free.get(b.id)!.size || nodeIdx.get(a.id)! - nodeIdx.get(b.id)!,
+        );
+        const chosen = sorted.filter((n) => free.get(n.id)!.size >= per).slice(0, rem === per ? m : m - 1);
+        if (chosen.length < (rem === per ? m : m - 1)) continue;
+        if (rem !== per) {
+          const last = sorted.find((n) => free.get(n.id)!.size >= rem && !chosen.includes(n));
+          if (!last) continue;
+          chosen.push(last);
+        }
+        const takes = chosen.map((_, k) => (k === m - 1 ? rem : per));
+        let extra = 0;
+        chosen.forEach((n, k) => {
+          extra += takes[k]! * gpuFacilityMw(n, site);
+          if (free.get(n.id)!.size === n.gpuIndices.length) extra += overheadFacilityMw(site);
+        });
+        if (draw + extra > capMw(site)) continue;
+        let leftover = 0;
+        chosen.forEach((n, k) => (leftover += free.get(n.id)!.size - takes[k]!));
+        const score = staticScore(policy, price, site) + policy.packingWeight * leftover;
+        const first = nodeIdx.get(chosen[0]!.id)!;
+        if (!best || score < best.score || (score === best.score && first < best.first)) {
+          best = { site, model, nodes: chosen, takes, price, score, first };
+        }
+      }
+    }
+    if (best) return best;
+  }
+  return null;
+}

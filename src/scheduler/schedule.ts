@@ -1,0 +1,227 @@
+import type { JobRequest } from "../domain/index.js";
+import { ClusterState, siteAllows } from "./cluster-state.js";
+import { explainNoFit } from "./explain.js";
+import { fairShareOrder } from "./fair-share.js";
+import type { Decision, LeaseView, PendingJob, Policy, Snapshot } from "./types.js";
+
+/** Builds the incremental state for a snapshot: its sites and nodes, with every lease's GPUs taken. */
+export function stateFromSnapshot(snapshot: Snapshot, policy: Policy): ClusterState {
+  const sites = snapshot.sites.map((s) => ({ ...s }));
+  const state = new ClusterState(sites, snapshot.nodes, policy);
+  const masks = new Map<number, number>();
+  for (const l of snapshot.leases) {
+    const i = state.nodeIndex.get(l.nodeId);
+    if (i === undefined) continue; // the node left the federation; its lease holds nothing we place on
+    const node = snapshot.nodes[i]!;
+    let m = masks.get(i) ?? 0;
+    for (const g of l.gpuIndices) {
+      const p = node.gpuIndices.indexOf(g);
+      if (p < 0) continue; // an unhealthy GPU is not placeable anyway
+      const bit = 1 << p;
+      if (m & bit) throw new Error(`GPU ${g} of node ${l.nodeId} is held by two leases in the snapshot`);
+      m |= bit;
+    }
+    masks.set(i, m);
+  }
+  for (const [i, m] of masks) state.occupyMask(i, m);
+  return state;
+}
+
+/** Checks the parts of a request the scheduler relies on; returns what is wrong, or null. */
+export function requestProblem(r: JobRequest): string | null {
+  if (!Number.isInteger(r.gpus) || r.gpus < 1)
+    return `request.gpus must be a whole number of at least 1, got ${r.gpus}`;
+  if (r.gpusPerNode !== undefined && (!Number.isInteger(r.gpusPerNode) || r.gpusPerNode < 1))
+    return `request.gpusPerNode must be a whole number of at least 1, got ${r.gpusPerNode}`;
+  if (r.gpuModels.length === 0) return "request.gpuModels is empty: name at least one GPU model";
+  return null;
+}
+
+/**
+ * The fast scheduler: weighted fair-share order, indexed best-fit gang placement under power
+ * budgets, a backfill reservation for the first blocked job, and preemption of the cheapest
+ * interruptible leases for on-demand jobs. Pure and deterministic.
+ */
+export function scheduleFast(
+  snapshot: Snapshot,
+  pending: PendingJob[],
+  policy: Policy,
+  now: number,
+): Decision[] {
+  // 1. Build the indexed state from the snapshot.
+  const state = stateFromSnapshot(snapshot, policy);
+  const leasesByNode = indexLeases(state, snapshot.leases);
+  const stopping = new Set(snapshot.leases.filter((l) => l.stopping).map((l) => l.id));
+  const decisions: Decision[] = [];
+  let reservedForHead = false;
+  // 2. Order the queue by weighted fair share.
+  for (const job of fairShareOrder(pending, snapshot.tenantUsageGpuS, policy.tenantWeights)) {
+    const r = job.request;
+    const problem = requestProblem(r);
+    if (problem) {
+      decisions.push({ kind: "wait", jobId: job.id, reasons: [problem] });
+      continue;
+    }
+    // 3. Place where it fits best.
+    const c = state.findPlacement(r);
+    if (c) {
+      const masks = state.commit(c);
+      const site = state.sites[c.siteIdx]!;
+      decisions.push({
+        kind: "place",
+        jobId: job.id,
+        siteId: site.id,
+        gpuModel: c.model,
+        placements: c.nodes.map((i, k) => ({
+          nodeId: state.nodes[i]!.id,
+          gpuIndices: gpusOfMask(state, i, masks[k]!),
+        })),
+        priceMinorPerGpuHour: c.price,
+        reasons: [
+          `${c.model} at ${site.name} (${site.country}) for ${c.price} minor/GPU-h: best price, carbon and packing score among eligible sites`,
+        ],
+      });
+      continue;
+    }
+    // 4. On-demand work may preempt interruptible work.
+    if (r.class === "on-demand" && policy.preemption) {
+      const plan = planPreemption(state, leasesByNode, stopping, r, now);
+      if (plan) {
+        for (const l of plan.victims) {
+          stopping.add(l.id);
+          decisions.push({
+            kind: "preempt",
+            leaseId: l.id,
+            forJobId: job.id,
+            graceS: policy.preemptionGraceS,
+            reason: `on-demand job ${job.id} needs ${r.gpus} GPU(s) on node ${state.nodes[plan.node]!.id}; interruptible lease stopped after a ${policy.preemptionGraceS} s checkpoint notice`,
+          });
+        }
+        state.reserve(plan.node);
+        decisions.push({
+          kind: "wait",
+          jobId: job.id,
+          reasons: [
+            plan.victims.length > 0
+              ? `preempting ${plan.victims.length} interruptible lease(s) on node ${state.nodes[plan.node]!.id} (checkpoint notice, ${policy.preemptionGraceS} s grace)`
+              : `waiting for preempted work on node ${state.nodes[plan.node]!.id} to stop`,
+          ],
+        });
+        continue;
+      }
+    }
+    // 5. Say why it waits; keep the first blocked job's best nodes for it (backfill never delays it).
+    decisions.push({ kind: "wait", jobId: job.id, reasons: explainNoFit(state, r) });
+    if (!reservedForHead && policy.backfill !== false) {
+      reservedForHead = true;
+      reserveForHead(state, r);
+    }
+  }
+  return decisions;
+}
+
+function gpusOfMask(state: ClusterState, i: number, mask: number): number[] {
+  const idx = state.nodes[i]!.gpuIndices;
+  const out: number[] = [];
+  for (let p = 0; p < idx.length; p++) if (mask & (1 << p)) out.push(idx[p]!);
+  return out;
+}
+
+function indexLeases(state: ClusterState, leases: LeaseView[]): Map<number, LeaseView[]> {
+  const m = new Map<number, LeaseView[]>();
+  for (const l of leases) {
+    const i = state.nodeIndex.get(l.nodeId);
+    if (i === undefined) continue;
+    const list = m.get(i);
+    if (list) list.push(l);
+    else m.set(i, [l]);
+  }
+  return m;
+}
+
+/**
+ * Keeps, for the blocked head, the nodes of its first eligible class that are closest to fitting
+ * (most free GPUs), so that later jobs backfill only elsewhere.
+ */
+export function reserveForHead(state: ClusterState, r: JobRequest): void {
+  for (const model of r.gpuModels) {
+    for (let g = 0; g < state.groups.length; g++) {
+      const grp = state.groups[g]!;
+      if (grp.model !== model || !siteAllows(state.sites[grp.siteIdx]!, r)) continue;
+      if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
+      const per = r.gpusPerNode ?? Math.min(r.gpus, grp.cap);
+      if (per > grp.cap) continue;
+      const m = Math.ceil(r.gpus / per);
+      if (m > grp.nodes.length) continue;
+      const open = grp.nodes.filter((i) => state.nodeOpen[i] === 1);
+      if (open.length < m) continue;
+      open.sort((a, b) => state.nodeFree[b]! - state.nodeFree[a]! || a - b);
+      for (const i of open.slice(0, m)) state.reserve(i);
+      return;
+    }
+  }
+}
+
+/**
+ * The cheapest set of interruptible leases on one node whose stop lets a single-node on-demand
+ * request fit (cost: GPU-seconds of work since each victim started, i.e. what a lost checkpoint
+ * would cost at most). Nodes already being freed by stopping leases are used first, with no new
+ * victims. Returns null when preemption cannot help.
+ */
+export function planPreemption(
+  state: ClusterState,
+  leasesByNode: Map<number, LeaseView[]>,
+  stopping: Set<string>,
+  r: JobRequest,
+  now: number,
+): { node: number; victims: LeaseView[] } | null {
+  let best: { node: number; victims: LeaseView[]; cost: number } | null = null;
+  for (const model of r.gpuModels) {
+    for (const grp of state.groups) {
+      if (grp.model !== model) continue;
+      const site = state.sites[grp.siteIdx]!;
+      if (!siteAllows(site, r)) continue;
+      if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
+      const pr = site.prices[model];
+      if (!pr) continue;
+      if (r.maxPriceMinorPerGpuHour !== undefined && pr.onDemandMinorPerGpuHour > r.maxPriceMinorPerGpuHour)
+        continue;
+      if (r.gpus > grp.cap || (r.gpusPerNode !== undefined && r.gpusPerNode < r.gpus)) continue;
+      for (const i of grp.nodes) {
+        if (state.nodeOpen[i] !== 1) continue;
+        const leases = leasesByNode.get(i) ?? [];
+        let have = state.nodeFree[i]!;
+        let freeing = 0;
+        for (const l of leases) if (stopping.has(l.id)) freeing += l.gpuIndices.length;
+        have += freeing;
+        const victims: LeaseView[] = [];
+        let cost = 0;
+        if (have >= r.gpus && freeing === 0) continue; // fits by count already: power or a reservation blocks it, not work
+        if (have < r.gpus) {
+          const cands = leases
+            .filter((l) => l.class === "interruptible" && !stopping.has(l.id))
+            .sort(
+              (a, b) =>
+                (now - a.startedAt) * a.gpuIndices.length - (now - b.startedAt) * b.gpuIndices.length ||
+                (a.id < b.id ? -1 : 1),
+            );
+          for (const l of cands) {
+            if (have >= r.gpus) break;
+            victims.push(l);
+            have += l.gpuIndices.length;
+            cost += Math.max(0, now - l.startedAt) * l.gpuIndices.length;
+          }
+          if (have < r.gpus) continue;
+        }
+        // The site's budget must hold once the freed GPUs are reused (the node stays busy).
+        const freed = have - state.nodeFree[i]!;
+        const after = state.siteDrawMw[grp.siteIdx]! + (r.gpus - freed) * grp.powerMw;
+        if (after > state.siteCapMw[grp.siteIdx]!) continue;
+        if (!best || cost < best.cost) best = { node: i, victims, cost };
+      }
+    }
+    const found = best as { node: number; victims: LeaseView[] } | null;
+    if (found) return { node: found.node, victims: found.victims };
+  }
+  return null;
+}
