@@ -1,0 +1,171 @@
+/**
+ * Cash-flow series and the finance on them: NPV, IRR, payback, yearly roll-up.
+ * A series has one slot for the start (t = 0, where capex sits) and one per month end (t = k/12 years).
+ */
+
+/** Cash flows in USD: index 0 is the start of the plan, index k the end of month k. */
+export interface Flows {
+  revenue: number[];
+  /** Electricity bought. */
+  power: number[];
+  /** Other operating costs (staff, maintenance, fees; for hosting the part of revenue the NOI margin leaves out). */
+  opex: number[];
+  capex: number[];
+  /** Book value of the assets left at the end of the horizon, counted as an inflow in the last month. */
+  residual: number[];
+  /** Depreciation (not a cash flow; for EBIT only). */
+  depreciation: number[];
+}
+
+/** A series of zeros over `months` months. */
+export function emptyFlows(months: number): Flows {
+  const z = (): number[] => new Array<number>(months + 1).fill(0);
+  return { revenue: z(), power: z(), opex: z(), capex: z(), residual: z(), depreciation: z() };
+}
+
+/** Element-wise sum of series of the same length. */
+export function addFlows(a: Flows, b: Flows): Flows {
+  const add = (x: number[], y: number[]): number[] => x.map((v, i) => v + (y[i] ?? 0));
+  return {
+    revenue: add(a.revenue, b.revenue),
+    power: add(a.power, b.power),
+    opex: add(a.opex, b.opex),
+    capex: add(a.capex, b.capex),
+    residual: add(a.residual, b.residual),
+    depreciation: add(a.depreciation, b.depreciation),
+  };
+}
+
+/** Net cash flow per slot: revenue - power - opex - capex + residual. */
+export function netFlows(f: Flows): number[] {
+  return f.revenue.map((r, i) => r - f.power[i]! - f.opex[i]! - f.capex[i]! + f.residual[i]!);
+}
+
+/** Net present value at a yearly rate: sum of net[k] / (1 + rate)^(k/12). */
+export function npv(net: readonly number[], rate: number): number {
+  let s = 0;
+  for (let k = 0; k < net.length; k++) s += net[k]! / (1 + rate) ** (k / 12);
+  return s;
+}
+
+/** Yearly internal rate of return (NPV = 0) by bisection on [-99%, 1000%]; null without a sign change. */
+export function irr(net: readonly number[]): number | null {
+  let lo = -0.99;
+  let hi = 10;
+  let flo = npv(net, lo);
+  const fhi = npv(net, hi);
+  if (!Number.isFinite(flo) || !Number.isFinite(fhi) || Math.sign(flo) === Math.sign(fhi) || flo === 0)
+    return flo === 0 ? lo : null;
+  for (let i = 0; i < 200; i++) {
+    const mid = (lo + hi) / 2;
+    const fm = npv(net, mid);
+    if (fm === 0) return mid;
+    if (Math.sign(fm) === Math.sign(flo)) {
+      lo = mid;
+      flo = fm;
+    } else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/** Years until cumulative undiscounted cash turns non-negative for good (linear within the month); null if never, 0 if never negative. */
+export function paybackYears(net: readonly number[]): number | null {
+  let cum = 0;
+  let lastNegEnd = -1;
+  const cums: number[] = [];
+  for (let k = 0; k < net.length; k++) {
+    cum += net[k]!;
+    cums.push(cum);
+    if (cum < 0) lastNegEnd = k;
+  }
+  if (lastNegEnd === -1) return 0;
+  if (lastNegEnd === net.length - 1) return null;
+  const before = cums[lastNegEnd]!;
+  const step = net[lastNegEnd + 1]!;
+  const frac = step > 0 ? -before / step : 1;
+  return (lastNegEnd + frac) / 12;
+}
+
+/** One year of a cash-flow table (year 0 is the start: capex). */
+export interface YearRow {
+  year: number;
+  revenueUsd: number;
+  powerUsd: number;
+  opexUsd: number;
+  /** Revenue - power - opex (EBITDA; NOI for hosting). */
+  ebitdaUsd: number;
+  depreciationUsd: number;
+  capexUsd: number;
+  residualUsd: number;
+  cashFlowUsd: number;
+  cumulativeUsd: number;
+}
+
+/** One month of a cash-flow table (month 0 is the start). */
+export type MonthRow = Omit<YearRow, "year"> & { month: number };
+
+function row(f: Flows, from: number, to: number): Omit<YearRow, "year" | "cumulativeUsd"> {
+  let revenue = 0;
+  let power = 0;
+  let opex = 0;
+  let capex = 0;
+  let residual = 0;
+  let dep = 0;
+  for (let k = from; k < to; k++) {
+    revenue += f.revenue[k]!;
+    power += f.power[k]!;
+    opex += f.opex[k]!;
+    capex += f.capex[k]!;
+    residual += f.residual[k]!;
+    dep += f.depreciation[k]!;
+  }
+  const ebitda = revenue - power - opex;
+  return {
+    revenueUsd: usd(revenue),
+    powerUsd: usd(power),
+    opexUsd: usd(opex),
+    ebitdaUsd: usd(ebitda),
+    depreciationUsd: usd(dep),
+    capexUsd: usd(capex),
+    residualUsd: usd(residual),
+    cashFlowUsd: usd(ebitda - capex + residual),
+  };
+}
+
+/** Yearly table: year 0 is the start slot, year y sums months 12(y-1)+1 .. 12y. */
+export function yearly(f: Flows): YearRow[] {
+  const months = f.revenue.length - 1;
+  const out: YearRow[] = [];
+  let cum = 0;
+  for (let y = 0; y * 12 < months + 1; y++) {
+    const r = y === 0 ? row(f, 0, 1) : row(f, 12 * (y - 1) + 1, Math.min(12 * y + 1, months + 1));
+    cum += r.cashFlowUsd;
+    out.push({ year: y, ...r, cumulativeUsd: cum });
+  }
+  return out;
+}
+
+/** Monthly table: one row per slot. */
+export function monthly(f: Flows): MonthRow[] {
+  const out: MonthRow[] = [];
+  let cum = 0;
+  for (let k = 0; k < f.revenue.length; k++) {
+    const r = row(f, k, k + 1);
+    cum += r.cashFlowUsd;
+    out.push({ month: k, ...r, cumulativeUsd: cum });
+  }
+  return out;
+}
+
+/** Rounds a USD figure to whole dollars (output only; -0 becomes 0). */
+export function usd(x: number): number {
+  const r = Math.round(x);
+  return r === 0 ? 0 : r;
+}
+
+/** Rounds to `digits` decimals (output only). */
+export function roundTo(x: number, digits: number): number {
+  const f = 10 ** digits;
+  const r = Math.round(x * f) / f;
+  return r === 0 ? 0 : r;
+}
