@@ -112,7 +112,7 @@ export function executorConformance(
   const suite = opts.skipReason ? describe.skip : describe;
   if (opts.skipReason) console.warn(`[executor conformance] ${name}: not run: ${opts.skipReason}`);
 
-  suite(`executor conformance: ${name}`, () => {
+  suite(`executor conformance: ${name}${opts.skipReason ? ` — not run: ${opts.skipReason}` : ""}`, () => {
     afterAll(async () => {
       for (const ex of open) await ex.close();
     });

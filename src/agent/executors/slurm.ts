@@ -1,0 +1,439 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Executor, LogChunk, WorkloadPhase, WorkloadSpec, WorkloadStatus } from "../executor.js";
+import { minimalEnv } from "./local.js";
+import { LogTail } from "./log-tail.js";
+import type { LogTailState } from "./log-tail.js";
+import {
+  parseIndexList,
+  parseScontrolJob,
+  phaseOfSlurmState,
+  shQuote,
+  signalName,
+  slurmTimeLimit,
+} from "./slurm-parse.js";
+import type { SlurmJobInfo } from "./slurm-parse.js";
+
+/** Options of the Slurm executor. */
+export interface SlurmExecutorOptions {
+  /** Folder for each lease's batch script, output files and state; must be on a filesystem the compute nodes share. */
+  logDir: string;
+  /** Clock in epoch ms (injected). */
+  now: () => number;
+  /** Tag written into each job's comment; recover() adopts only jobs with this tag (default "zumbido"). */
+  agentId?: string;
+  /** Catalogue id -> Slurm GRES type (default: the id in lower case, "H100" -> "h100"). */
+  gresTypes?: Record<string, string>;
+  partition?: string;
+  /** SLURM_CONF for sbatch/squeue/scontrol/scancel (default: none, Slurm's own default). */
+  slurmConf?: string;
+  /** Signal of the checkpoint notice (default "USR1"), sent with `scancel --signal=<sig> --full`. */
+  noticeSignal?: string;
+  /** Bytes of log output shipped per lease before one truncation notice (default 1 MiB). */
+  logCapBytes?: number;
+  /** Limit for each Slurm command, in ms (default 15 s). */
+  commandTimeoutMs?: number;
+  /** Poll interval while stop() waits for the job to end, in ms (default 250). */
+  pollIntervalMs?: number;
+  /** Environment of the Slurm commands, and so of the job (sbatch exports it); default: PATH, HOME, locale. */
+  baseEnv?: Record<string, string>;
+}
+
+interface SlurmLeaseRecord {
+  leaseId: string;
+  jobId: string;
+  slurmJobId?: string;
+  submittedAt: number;
+  startedAt?: number;
+  gpuIndices?: number[];
+  stopRequested?: boolean;
+  ended?: {
+    phase: WorkloadPhase;
+    exitCode: number | null;
+    signal: string | null;
+    reason: string;
+    endedAt: number;
+  };
+  logs?: LogTailState;
+}
+
+interface Entry {
+  rec: SlurmLeaseRecord;
+  dir: string;
+  logs: LogTail;
+  phase: WorkloadPhase;
+}
+
+const RESERVED_ENV = new Set([
+  "CUDA_VISIBLE_DEVICES",
+  "NVIDIA_VISIBLE_DEVICES",
+  "CUDA_DEVICE_ORDER",
+  "ZUMBIDO_LEASE_ID",
+  "ZUMBIDO_JOB_ID",
+  "ZUMBIDO_GPU_MODEL",
+]);
+
+/** The batch script for one lease: tenant env, Zumbido's env, a note of the GPUs, then exec of the command. */
+export function batchScript(w: WorkloadSpec, dir: string): string {
+  const lines = ["#!/bin/sh", `# zumbido lease ${w.leaseId.replace(/\n/g, " ")}`];
+  for (const [k, v] of Object.entries(w.spec.env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+      throw new Error(`spec.env: "${k}" is not a valid environment variable name; use letters, digits and _`);
+    if (!RESERVED_ENV.has(k)) lines.push(`export ${k}=${shQuote(v)}`);
+  }
+  lines.push(
+    `export ZUMBIDO_LEASE_ID=${shQuote(w.leaseId)} ZUMBIDO_JOB_ID=${shQuote(w.jobId)} ZUMBIDO_GPU_MODEL=${shQuote(w.gpuModel)} CUDA_DEVICE_ORDER=PCI_BUS_ID`,
+  );
+  lines.push(`export NVIDIA_VISIBLE_DEVICES="\${CUDA_VISIBLE_DEVICES:-void}"`);
+  // Slurm shows the GPU indices (IDX) only while the job holds them: note them for a job that ends between two polls.
+  lines.push(
+    `printf '%s\\n' "\${SLURM_JOB_GPUS:-\${CUDA_VISIBLE_DEVICES:-}}" > ${shQuote(join(dir, "gpus"))}`,
+  );
+  const argv = w.spec.shell ? ["/bin/sh", "-c", w.spec.command.join(" ")] : w.spec.command;
+  // exec: the workload becomes the batch step's process, so signals from scancel reach it directly.
+  lines.push(`exec ${argv.map(shQuote).join(" ")}`);
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Runs each lease as a Slurm batch job (sbatch --gres=gpu:<type>:<n>); Slurm chooses the GPU indices.
+ * Checkpoint notice: SIGUSR1 (configurable) to the batch script and all steps; stop: notice, then
+ * after the grace period scancel with SIGKILL. Jobs carry the lease id in their comment, so a
+ * restarted agent finds them again with squeue.
+ */
+export class SlurmExecutor implements Executor {
+  readonly kind = "slurm" as const;
+  private readonly entries = new Map<string, Entry>();
+  private readonly agentId: string;
+  private readonly env: Record<string, string>;
+  private readonly cap: number;
+
+  constructor(private readonly opts: SlurmExecutorOptions) {
+    this.agentId = opts.agentId ?? "zumbido";
+    if (!/^[A-Za-z0-9._-]+$/.test(this.agentId))
+      throw new Error(`agentId "${this.agentId}": use letters, digits, ".", "_" or "-"`);
+    this.env = {
+      ...(opts.baseEnv ?? minimalEnv(process.env)),
+      ...(opts.slurmConf ? { SLURM_CONF: opts.slurmConf } : {}),
+    };
+    this.cap = opts.logCapBytes ?? 1024 * 1024;
+    mkdirSync(opts.logDir, { recursive: true });
+  }
+
+  /** The Slurm GRES type for a catalogue GPU model. */
+  gresType(gpuModel: string): string {
+    return this.opts.gresTypes?.[gpuModel] ?? gpuModel.toLowerCase();
+  }
+
+  /** Submits the batch job; resolves with phase "starting" once sbatch accepted it, or "failed" with sbatch's words. */
+  async start(w: WorkloadSpec): Promise<WorkloadStatus> {
+    const known = this.entries.get(w.leaseId);
+    if (known) return this.toStatus(known);
+    const dir = join(this.opts.logDir, encodeURIComponent(w.leaseId));
+    mkdirSync(join(dir, "work"), { recursive: true });
+    const rec: SlurmLeaseRecord = { leaseId: w.leaseId, jobId: w.jobId, submittedAt: this.opts.now() };
+    const e = this.newEntry(rec, dir);
+    this.entries.set(w.leaseId, e);
+    if (w.spec.command.length === 0) {
+      this.end(e, "failed", null, null, "command is empty: give spec.command as [program, ...args]");
+      return this.toStatus(e);
+    }
+    const script = join(dir, "job.sh");
+    try {
+      writeFileSync(script, batchScript(w, dir), { mode: 0o755 });
+    } catch (err) {
+      this.end(e, "failed", null, null, err instanceof Error ? err.message : String(err));
+      return this.toStatus(e);
+    }
+    const args = [
+      "--parsable",
+      `--job-name=zumbido-${w.leaseId}`,
+      `--comment=zumbido-lease=${w.leaseId} zumbido-agent=${this.agentId}`,
+      `--output=${join(dir, "stdout.log")}`,
+      `--error=${join(dir, "stderr.log")}`,
+      "--open-mode=append",
+      `--chdir=${join(dir, "work")}`,
+      "--export=ALL", // the commands run with this.env only, so ALL is that minimal set
+    ];
+    if (w.gpuIndices.length > 0) args.push(`--gres=gpu:${this.gresType(w.gpuModel)}:${w.gpuIndices.length}`);
+    if (this.opts.partition) args.push(`--partition=${this.opts.partition}`);
+    if (w.maxRuntimeS !== undefined) {
+      args.push(`--time=${slurmTimeLimit(w.maxRuntimeS)}`);
+      args.push(`--signal=B:${this.noticeSignal()}@${Math.max(1, Math.round(w.spec.gracePeriodS ?? 60))}`);
+    }
+    args.push(script);
+    const r = await this.run("sbatch", args);
+    const id = r.code === 0 ? /^(\d+)/.exec(r.stdout.trim())?.[1] : undefined;
+    if (!id) {
+      this.end(
+        e,
+        "failed",
+        null,
+        null,
+        `sbatch refused the job: ${(r.stderr || r.stdout).trim() || `exit ${r.code}`}`,
+      );
+      return this.toStatus(e);
+    }
+    rec.slurmJobId = id;
+    e.phase = "starting";
+    this.save(e);
+    return this.toStatus(e);
+  }
+
+  /** Asks Slurm (scontrol -d show job) for the job's state, exit code and GPU indices. */
+  async status(leaseId: string): Promise<WorkloadStatus | undefined> {
+    const e = this.entries.get(leaseId);
+    if (!e) return undefined;
+    if (!e.rec.ended) await this.refresh(e);
+    return this.toStatus(e);
+  }
+
+  /** Checkpoint notice: `scancel --signal=<notice> --full` (batch script and every step). */
+  async notify(leaseId: string): Promise<void> {
+    const e = this.entries.get(leaseId);
+    if (!e?.rec.slurmJobId || e.rec.ended) return;
+    await this.run("scancel", [`--signal=${this.noticeSignal()}`, "--full", e.rec.slurmJobId]);
+  }
+
+  /** Notice, then after graceS `scancel --signal=KILL --full` and `scancel`; resolves once Slurm reports the end. */
+  async stop(leaseId: string, graceS: number): Promise<WorkloadStatus | undefined> {
+    const e = this.entries.get(leaseId);
+    if (!e) return undefined;
+    await this.refresh(e);
+    const id = e.rec.slurmJobId;
+    if (e.rec.ended || !id) return this.toStatus(e);
+    e.rec.stopRequested = true;
+    this.save(e);
+    if (e.phase === "starting") {
+      await this.run("scancel", [id]); // not running yet: nothing to notify
+    } else {
+      await this.run("scancel", [`--signal=${this.noticeSignal()}`, "--full", id]);
+      if (!(await this.waitEnd(e, graceS * 1000))) {
+        await this.run("scancel", ["--signal=KILL", "--full", id]);
+        await this.run("scancel", [id]);
+      }
+    }
+    await this.waitEnd(e, 120_000);
+    return this.toStatus(e);
+  }
+
+  /** Output the job wrote to its --output/--error files since the last call, capped per lease. */
+  drainLogs(leaseId: string): Promise<LogChunk[]> {
+    const e = this.entries.get(leaseId);
+    if (!e) return Promise.resolve([]);
+    const chunks = e.logs.drain();
+    if (chunks.length > 0) {
+      e.rec.logs = e.logs.state();
+      this.save(e);
+    }
+    return Promise.resolve(chunks);
+  }
+
+  /** Finds this agent's jobs with `squeue -t all` (by the comment tag) plus the lease folders, and reads their state. */
+  async recover(): Promise<WorkloadStatus[]> {
+    const r = await this.run("squeue", ["-h", "-t", "all", "-o", "%i|%k"]);
+    if (r.code !== 0)
+      throw new Error(`squeue failed (${r.code}): ${r.stderr.trim()}; is Slurm up and SLURM_CONF right?`);
+    const seen = new Set<string>();
+    for (const line of r.stdout.split("\n")) {
+      const [jobId, comment = ""] = line.split("|");
+      const lease = /zumbido-lease=(\S+)/.exec(comment)?.[1];
+      if (!jobId || !lease || !comment.includes(`zumbido-agent=${this.agentId}`)) continue;
+      seen.add(lease);
+      this.adopt(lease, jobId.trim());
+    }
+    for (const name of readdirSync(this.opts.logDir)) {
+      const lease = decodeURIComponent(name);
+      if (!seen.has(lease) && existsSync(join(this.opts.logDir, name, "state.json")))
+        this.adopt(lease, undefined);
+    }
+    const out: WorkloadStatus[] = [];
+    for (const e of this.entries.values()) {
+      if (!e.rec.ended) await this.refresh(e);
+      out.push(this.toStatus(e));
+    }
+    return out;
+  }
+
+  /** Deletes the lease folder of an ended workload. */
+  forget(leaseId: string): Promise<void> {
+    const e = this.entries.get(leaseId);
+    if (e?.rec.ended) {
+      this.entries.delete(leaseId);
+      rmSync(e.dir, { recursive: true, force: true });
+    }
+    return Promise.resolve();
+  }
+
+  /** Nothing runs in the background; forgets the in-memory view. Jobs keep running in Slurm. */
+  close(): Promise<void> {
+    this.entries.clear();
+    return Promise.resolve();
+  }
+
+  private noticeSignal(): string {
+    return (this.opts.noticeSignal ?? "USR1").replace(/^SIG/, "");
+  }
+
+  private adopt(leaseId: string, slurmJobId: string | undefined): void {
+    if (this.entries.has(leaseId)) return;
+    const dir = join(this.opts.logDir, encodeURIComponent(leaseId));
+    let rec: SlurmLeaseRecord | undefined;
+    try {
+      rec = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as SlurmLeaseRecord;
+    } catch {
+      rec = undefined;
+    }
+    rec ??= { leaseId, jobId: "", submittedAt: this.opts.now() };
+    if (slurmJobId) rec.slurmJobId = slurmJobId;
+    mkdirSync(dir, { recursive: true });
+    const e = this.newEntry(rec, dir);
+    if (rec.ended) e.phase = rec.ended.phase;
+    this.entries.set(leaseId, e);
+  }
+
+  private async refresh(e: Entry): Promise<void> {
+    const id = e.rec.slurmJobId;
+    if (e.rec.ended || !id) return;
+    const r = await this.run("scontrol", ["-d", "show", "job", id]);
+    const info = r.code === 0 ? parseScontrolJob(r.stdout) : undefined;
+    if (!info) {
+      if (/invalid job id/i.test(r.stderr))
+        this.end(
+          e,
+          "failed",
+          null,
+          null,
+          `Slurm no longer knows job ${id} (purged after MinJobAge); exit code unknown`,
+        );
+      return; // a transient failure of scontrol: keep the last view
+    }
+    this.apply(e, info);
+  }
+
+  private apply(e: Entry, info: SlurmJobInfo): void {
+    let dirty = false;
+    if (
+      info.gpuIndices &&
+      info.gpuIndices.length > 0 &&
+      e.rec.gpuIndices?.join() !== info.gpuIndices.join()
+    ) {
+      e.rec.gpuIndices = info.gpuIndices;
+      dirty = true;
+    }
+    const phase = phaseOfSlurmState(info.state);
+    if (phase !== "starting" && e.rec.startedAt === undefined) {
+      e.rec.startedAt = slurmTime(info.startTime) ?? this.opts.now();
+      dirty = true;
+    }
+    if (phase === "starting" || phase === "running") {
+      e.phase = phase;
+      if (dirty) this.save(e);
+      return;
+    }
+    if (!e.rec.gpuIndices) e.rec.gpuIndices = this.noteOfGpus(e);
+    const signal = info.signalNo > 0 ? signalName(info.signalNo) : null;
+    const how = signal
+      ? `killed by ${signal}`
+      : info.exitCode === 127
+        ? "exited with code 127 (command not found)"
+        : `exited with code ${info.exitCode ?? "unknown"}`;
+    const reason = e.rec.stopRequested
+      ? `stopped by the agent; Slurm state ${info.state}`
+      : phase === "succeeded"
+        ? how
+        : `Slurm state ${info.state}${info.reason && info.reason !== "None" ? ` (${info.reason})` : ""}; ${how}`;
+    this.end(
+      e,
+      e.rec.stopRequested ? "cancelled" : phase,
+      info.exitCode,
+      signal,
+      reason,
+      slurmTime(info.endTime),
+    );
+  }
+
+  private noteOfGpus(e: Entry): number[] | undefined {
+    try {
+      const s = readFileSync(join(e.dir, "gpus"), "utf8").trim();
+      return s ? parseIndexList(s) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private end(
+    e: Entry,
+    phase: WorkloadPhase,
+    exitCode: number | null,
+    signal: string | null,
+    reason: string,
+    endedAt?: number,
+  ): void {
+    if (e.rec.ended) return;
+    e.rec.ended = { phase, exitCode, signal, reason, endedAt: endedAt ?? this.opts.now() };
+    e.phase = phase;
+    this.save(e);
+  }
+
+  private async waitEnd(e: Entry, ms: number): Promise<boolean> {
+    const step = this.opts.pollIntervalMs ?? 250;
+    for (let waited = 0; ; waited += step) {
+      await this.refresh(e);
+      if (e.rec.ended) return true;
+      if (waited >= ms) return false;
+      await new Promise((r) => setTimeout(r, step));
+    }
+  }
+
+  private newEntry(rec: SlurmLeaseRecord, dir: string): Entry {
+    return { rec, dir, phase: "starting", logs: new LogTail(dir, this.cap, rec.leaseId, rec.logs) };
+  }
+
+  private save(e: Entry): void {
+    const tmp = join(e.dir, "state.json.tmp");
+    writeFileSync(tmp, JSON.stringify(e.rec));
+    renameSync(tmp, join(e.dir, "state.json"));
+  }
+
+  private toStatus(e: Entry): WorkloadStatus {
+    const r = e.rec;
+    return {
+      leaseId: r.leaseId,
+      phase: e.phase,
+      externalId: r.slurmJobId,
+      gpuIndices: r.gpuIndices ? [...r.gpuIndices] : undefined,
+      exitCode: r.ended?.exitCode ?? null,
+      signal: r.ended?.signal ?? null,
+      reason: r.ended?.reason,
+      startedAt: r.startedAt ?? r.submittedAt,
+      endedAt: r.ended?.endedAt,
+    };
+  }
+
+  private run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        cmd,
+        args,
+        { env: this.env, timeout: this.opts.commandTimeoutMs ?? 15_000, maxBuffer: 16 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+          const why =
+            err && typeof err.code === "string"
+              ? `${cmd}: ${err.code === "ENOENT" ? "not installed (not on PATH)" : err.code}`
+              : "";
+          resolve({ code, stdout, stderr: stderr || why || (err?.killed ? `${cmd} timed out` : "") });
+        },
+      );
+    });
+  }
+}
+
+/** Slurm prints local times without a zone ("2026-11-27T23:10:06"); Date parses that form as local time. */
+function slurmTime(s: string | undefined): number | undefined {
+  if (!s) return undefined;
+  const t = new Date(s).getTime();
+  return Number.isFinite(t) ? t : undefined;
+}

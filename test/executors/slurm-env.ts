@@ -1,0 +1,26 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+/** Where the tests find Slurm: SLURM_CONF, else the folder scripts/ci/setup-slurm.sh uses. */
+export function slurmConfPath(): string | undefined {
+  if (process.env.SLURM_CONF) return process.env.SLURM_CONF;
+  const dflt = `${process.env.ZUMBIDO_SLURM_DIR ?? "/tmp/zumbido-slurm"}/etc/slurm.conf`;
+  return existsSync(dflt) ? dflt : undefined;
+}
+
+/** Why Slurm cannot be used here, or undefined when `sinfo` answers with a usable node. */
+export function slurmUnavailable(conf: string | undefined): string | undefined {
+  const env = { ...process.env, ...(conf ? { SLURM_CONF: conf } : {}) };
+  const r = spawnSync("sinfo", ["-h", "-o", "%T %G"], { env, timeout: 5_000, encoding: "utf8" });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT")
+    return `sinfo did not answer within 5 s (SLURM_CONF=${conf ?? "unset"}; controller down?); run scripts/ci/setup-slurm.sh as root`;
+  if (r.error)
+    return `sinfo cannot run (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}); run scripts/ci/setup-slurm.sh as root`;
+  if (r.status !== 0)
+    return `sinfo failed: ${(r.stderr || "").trim() || `exit ${r.status}`}; run scripts/ci/setup-slurm.sh`;
+  const out = r.stdout.trim();
+  if (!/(idle|mixed|allocated)/.test(out)) return `no usable Slurm node (sinfo: "${out}")`;
+  if (!/gpu:h100:/.test(out))
+    return `the Slurm node has no gpu:h100 GRES (sinfo: "${out}"); use scripts/ci/setup-slurm.sh`;
+  return undefined;
+}
