@@ -1,0 +1,58 @@
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { who } from "../auth.js";
+import { CountryCode, IdParam } from "../schemas.js";
+import type { Services } from "../server.js";
+
+/** Operators, tenants, keys and the fee (admin), and "who am I" for everyone. */
+export async function accountRoutes(app: FastifyInstance, s: Services): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.get("/v1/me", { schema: { tags: ["accounts"], summary: "The caller's role and account" } }, async (req) => {
+    const p = who(req);
+    let name: string | null = null;
+    if (p.role === "operator") name = (await s.ctx.store.accounts.getOperator(p.ownerId ?? ""))?.name ?? null;
+    if (p.role === "tenant") name = (await s.ctx.store.accounts.getTenant(p.ownerId ?? ""))?.name ?? null;
+    return { role: p.role, ownerId: p.ownerId, name, keyId: p.keyId };
+  });
+  r.post(
+    "/v1/operators",
+    { schema: { tags: ["accounts"], summary: "Create an operator and its first key (admin)", body: z.object({ name: z.string().min(1).max(120) }).strict() } },
+    async (req, reply) => reply.status(201).send(await s.accounts.createOperator(who(req), req.body.name)),
+  );
+  r.get("/v1/operators", { schema: { tags: ["accounts"] } }, async (req) => s.accounts.listOperators(who(req)));
+  r.post(
+    "/v1/tenants",
+    {
+      schema: {
+        tags: ["accounts"],
+        summary: "Create a tenant and its first key (admin)",
+        body: z.object({ name: z.string().min(1).max(120), country: CountryCode, vatId: z.string().max(20).nullable().optional(), creditLimitMinor: z.number().int().nonnegative().optional() }).strict(),
+      },
+    },
+    async (req, reply) => reply.status(201).send(await s.accounts.createTenant(who(req), req.body)),
+  );
+  r.get("/v1/tenants", { schema: { tags: ["accounts"] } }, async (req) => s.accounts.listTenants(who(req)));
+  r.post(
+    "/v1/keys",
+    {
+      schema: {
+        tags: ["accounts"],
+        summary: "Create an API key (shown once)",
+        body: z.object({ role: z.enum(["admin", "operator", "tenant"]), ownerId: z.string().nullable().optional(), name: z.string().min(1).max(120), expiresAt: z.number().int().nullable().optional() }).strict(),
+      },
+    },
+    async (req, reply) => reply.status(201).send(await s.accounts.createKey(who(req), req.body)),
+  );
+  r.get("/v1/keys", { schema: { tags: ["accounts"] } }, async (req) => s.accounts.listKeys(who(req)));
+  r.delete("/v1/keys/:id", { schema: { tags: ["accounts"], params: IdParam } }, async (req, reply) => {
+    await s.accounts.revokeKey(who(req), req.params.id);
+    return reply.status(204).send();
+  });
+  r.get("/v1/settings/fee", { schema: { tags: ["accounts"] } }, async () => ({ feeBps: await s.accounts.getFeeBps() }));
+  r.put(
+    "/v1/settings/fee",
+    { schema: { tags: ["accounts"], summary: "Set the platform fee in basis points (admin)", body: z.object({ feeBps: z.number().int() }).strict() } },
+    async (req) => ({ feeBps: await s.accounts.setFeeBps(who(req), req.body.feeBps) }),
+  );
+}

@@ -1,0 +1,162 @@
+import { z } from "zod";
+
+/** ISO 3166-1 alpha-2 code, upper-cased. */
+export const CountryCode = z
+  .string()
+  .regex(/^[A-Za-z]{2}$/, "use a two-letter ISO 3166-1 code such as ES")
+  .transform((s) => s.toUpperCase());
+
+/** Integer minor units (cents). */
+export const MinorUnits = z.number().int("use whole minor units (cents), e.g. 250 for 2.50").nonnegative();
+
+export const SiteInput = z
+  .object({
+    name: z.string().min(1).max(120),
+    country: CountryCode,
+    lat: z.number().min(-90).max(90),
+    lon: z.number().min(-180).max(180),
+    powerKw: z.number().positive("contracted power must be positive (kW)"),
+    pue: z.number().min(1, "PUE cannot be below 1 (facility energy / IT energy)").max(5),
+    cooling: z.enum(["air", "immersion", "direct-liquid", "hybrid"]),
+    nodeOverheadW: z.number().nonnegative().max(20_000).optional(),
+    carbonGPerKwh: z.number().nonnegative().max(2000).nullable().optional(),
+    operatorId: z.string().optional(),
+  })
+  .strict();
+
+export const SitePatch = SiteInput.omit({ operatorId: true }).partial().strict();
+
+export const Site = z.object({
+  id: z.string(),
+  operatorId: z.string(),
+  name: z.string(),
+  country: z.string(),
+  lat: z.number(),
+  lon: z.number(),
+  powerKw: z.number(),
+  pue: z.number(),
+  cooling: z.string(),
+  nodeOverheadW: z.number(),
+  carbonGPerKwh: z.number().nullable().optional(),
+  createdAt: z.number(),
+});
+
+export const PriceInput = z
+  .object({
+    onDemandMinorPerGpuHour: MinorUnits.positive(),
+    interruptibleMinorPerGpuHour: MinorUnits.positive(),
+  })
+  .strict();
+
+export const Price = z.object({
+  siteId: z.string(),
+  gpuModel: z.string(),
+  onDemandMinorPerGpuHour: z.number(),
+  interruptibleMinorPerGpuHour: z.number(),
+});
+
+export const Gpu = z.object({
+  index: z.number().int().nonnegative(),
+  uuid: z.string(),
+  model: z.string(),
+  name: z.string(),
+  memoryMb: z.number().nonnegative(),
+  powerLimitW: z.number().nonnegative(),
+  pciBusId: z.string().optional(),
+  healthy: z.boolean(),
+});
+
+export const Node = z.object({
+  id: z.string(),
+  siteId: z.string(),
+  name: z.string(),
+  state: z.string(),
+  stateReason: z.string().nullable().optional(),
+  executor: z.string(),
+  gpus: z.array(Gpu),
+  lastHeartbeatAt: z.number().nullable().optional(),
+  driverVersion: z.string().nullable().optional(),
+});
+
+export const JobSubmit = z
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    gpus: z.number().int("gpus must be a whole number").min(1, "gpus must be at least 1").max(4096),
+    gpuModels: z.array(z.string().min(1)).min(1, "name at least one GPU model, e.g. [\"H100\"]").max(8),
+    gpusPerNode: z.number().int().min(1).optional(),
+    minGpuMemoryGb: z.number().positive().optional(),
+    class: z.enum(["on-demand", "interruptible"]).default("on-demand"),
+    maxPriceMinorPerGpuHour: z.number().int("use whole cents").positive().optional(),
+    jurisdiction: z.enum(["EU", "EEA"]).optional(),
+    countries: z.array(CountryCode).min(1).optional(),
+    maxCarbonGPerKwh: z.number().positive().optional(),
+    runtimeEstimateS: z.number().int().positive().optional(),
+    deadlineAt: z.number().int().positive().optional(),
+    command: z.array(z.string()).min(1, "give the command to run, e.g. [\"python\", \"train.py\"]").max(1000),
+    shell: z.boolean().optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and _"), z.string()).optional(),
+    image: z.string().max(500).optional(),
+    gracePeriodS: z.number().int().min(0).max(3600).optional(),
+  })
+  .strict();
+
+export const Job = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  name: z.string(),
+  request: z.any(),
+  spec: z.any(),
+  state: z.string(),
+  stateReason: z.string().nullable().optional(),
+  reasons: z.array(z.string()),
+  submittedAt: z.number(),
+  startedAt: z.number().nullable().optional(),
+  endedAt: z.number().nullable().optional(),
+  exitCode: z.number().nullable().optional(),
+});
+
+export const UsageRecord = z
+  .object({
+    nodeId: z.string(),
+    seq: z.number().int().positive(),
+    leaseId: z.string(),
+    fromMs: z.number().int().nonnegative(),
+    toMs: z.number().int().nonnegative(),
+    gpuMs: z.number().int().nonnegative(),
+    energyMwh: z.number().int().nonnegative(),
+    energySource: z.enum(["measured", "modelled"]),
+  })
+  .strict();
+
+export const WorkloadReport = z.object({
+  leaseId: z.string(),
+  phase: z.enum(["starting", "running", "succeeded", "failed", "cancelled"]),
+  exitCode: z.number().int().nullable().optional(),
+  signal: z.string().nullable().optional(),
+  reason: z.string().optional(),
+  startedAt: z.number().int().optional(),
+  endedAt: z.number().int().optional(),
+});
+
+export const Heartbeat = z.object({
+  gpus: z.array(Gpu),
+  driverVersion: z.string().nullable().optional(),
+  health: z.object({ healthy: z.boolean(), reasons: z.array(z.string()) }),
+  workloads: z.array(WorkloadReport),
+});
+
+export const Enrol = z
+  .object({
+    token: z.string().min(8),
+    name: z.string().min(1).max(120),
+    gpus: z.array(Gpu),
+    executor: z.enum(["local", "slurm", "kubernetes"]).default("local"),
+    driverVersion: z.string().nullable().optional(),
+  })
+  .strict();
+
+export const LogChunks = z.object({
+  chunks: z.array(z.object({ leaseId: z.string(), stream: z.enum(["stdout", "stderr"]), text: z.string().max(1_048_576) })).max(10_000),
+});
+
+export const IdParam = z.object({ id: z.string().min(1).max(100) });

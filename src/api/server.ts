@@ -1,0 +1,87 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import type { Logger } from "pino";
+import { AccountsService, AgentService, FleetService, JobsService, type Ctx } from "../control/index.js";
+import { authenticate } from "./auth.js";
+import { Metrics } from "./metrics.js";
+import { problem, sendProblem, toProblem } from "./problem.js";
+import { accountRoutes } from "./routes/accounts.js";
+import { agentRoutes } from "./routes/agent.js";
+import { fleetRoutes } from "./routes/fleet.js";
+import { jobRoutes } from "./routes/jobs.js";
+import { metaRoutes } from "./routes/meta.js";
+
+/** The services every route uses. */
+export interface Services {
+  ctx: Ctx;
+  fleet: FleetService;
+  jobs: JobsService;
+  agent: AgentService;
+  accounts: AccountsService;
+  metrics: Metrics;
+}
+
+/** Creates the services over one context. */
+export function makeServices(ctx: Ctx, metrics = new Metrics()): Services {
+  return { ctx, fleet: new FleetService(ctx), jobs: new JobsService(ctx), agent: new AgentService(ctx), accounts: new AccountsService(ctx), metrics };
+}
+
+/** Extra route plugins (planner, billing, energy, console) registered by their parts. */
+export type RoutePlugin = (app: FastifyInstance, services: Services) => Promise<void>;
+
+/** Routes that need no API key. */
+const PUBLIC = [/^\/healthz$/, /^\/metrics$/, /^\/openapi\.json$/, /^\/docs/, /^\/v1\/agent\/enrol$/, /^\/v1\/gpu-models$/];
+
+/** Builds the HTTP API (not listening yet). */
+export async function buildApi(services: Services, opts: { logger?: Logger | boolean; plugins?: RoutePlugin[]; bodyLimit?: number } = {}): Promise<FastifyInstance> {
+  const bodyLimit = opts.bodyLimit ?? 1_048_576;
+  const app: FastifyInstance =
+    typeof opts.logger === "object"
+      ? (Fastify({ loggerInstance: opts.logger, bodyLimit }) as unknown as FastifyInstance)
+      : Fastify({ logger: opts.logger ?? false, bodyLimit });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: { title: "Zumbido API", version: "0.1.0", description: "Open GPU cloud for converted mining farms." },
+      components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+
+  app.decorateRequest("principal", null);
+  app.addHook("onRequest", async (req) => {
+    (req as { startNs?: bigint }).startNs = process.hrtime.bigint();
+    const path = req.url.split("?")[0]!;
+    if (!path.startsWith("/v1/") || PUBLIC.some((r) => r.test(path))) return;
+    req.principal = await authenticate(services.ctx.store, req, services.ctx.clock.now());
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    services.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    const start = (req as { startNs?: bigint }).startNs;
+    if (start) services.metrics.httpDuration.observe({ method: req.method, route }, Number(process.hrtime.bigint() - start) / 1e9);
+  });
+  app.setErrorHandler(async (err, req, reply) => {
+    const p = toProblem(err, req);
+    if (p.status >= 500) req.log.error({ err }, "request failed");
+    await sendProblem(reply, p);
+  });
+  app.setNotFoundHandler(async (req, reply) => {
+    await sendProblem(reply, problem(404, "no-route", `no route ${req.method} ${req.url.split("?")[0]}; see /docs for the API`, { instance: req.url }));
+  });
+
+  await metaRoutes(app, services);
+  await accountRoutes(app, services);
+  await fleetRoutes(app, services);
+  await jobRoutes(app, services);
+  await agentRoutes(app, services);
+  for (const plugin of opts.plugins ?? []) await plugin(app, services);
+  return app;
+}

@@ -1,0 +1,78 @@
+import type { Role } from "../domain/index.js";
+import { DomainError, invalid, isKnownCountry, notFound } from "../domain/index.js";
+import type { ApiKeyRecord, OperatorRecord, TenantRecord } from "../store/index.js";
+import { requireRole, type Ctx, type Principal } from "./context.js";
+
+/** Platform fee setting key; value is basis points of gross. */
+export const FEE_SETTING = "platform_fee_bps";
+
+/** Admin's side: operators, tenants, keys, the platform fee. */
+export class AccountsService {
+  constructor(private readonly ctx: Ctx) {}
+
+  async createOperator(p: Principal, name: string): Promise<{ operator: OperatorRecord; key: string }> {
+    requireRole(p, "admin");
+    const operator = await this.ctx.store.accounts.createOperator({ id: this.ctx.ids("op"), name, createdAt: this.ctx.clock.now() });
+    const { key } = await this.ctx.store.accounts.createKey({ id: this.ctx.ids("key"), role: "operator", ownerId: operator.id, name: `${name} (first key)`, now: this.ctx.clock.now() });
+    return { operator, key };
+  }
+
+  async createTenant(p: Principal, input: { name: string; country: string; vatId?: string | null; creditLimitMinor?: number }): Promise<{ tenant: TenantRecord; key: string }> {
+    requireRole(p, "admin");
+    const country = input.country.toUpperCase();
+    if (!isKnownCountry(country)) throw invalid(`unknown country code "${input.country}"; use ISO 3166-1 alpha-2 such as ES`, { field: "country" });
+    const tenant = await this.ctx.store.accounts.createTenant({
+      id: this.ctx.ids("tn"),
+      name: input.name,
+      country,
+      vatId: input.vatId ?? null,
+      creditLimitMinor: input.creditLimitMinor ?? 0,
+      createdAt: this.ctx.clock.now(),
+    });
+    const { key } = await this.ctx.store.accounts.createKey({ id: this.ctx.ids("key"), role: "tenant", ownerId: tenant.id, name: `${input.name} (first key)`, now: this.ctx.clock.now() });
+    return { tenant, key };
+  }
+
+  async listOperators(p: Principal): Promise<OperatorRecord[]> {
+    requireRole(p, "admin");
+    return this.ctx.store.accounts.listOperators();
+  }
+  async listTenants(p: Principal): Promise<TenantRecord[]> {
+    requireRole(p, "admin");
+    return this.ctx.store.accounts.listTenants();
+  }
+
+  /** Creates a key: admins for anyone; operators and tenants for their own account. */
+  async createKey(p: Principal, input: { role: Role; ownerId?: string | null; name: string; expiresAt?: number | null }): Promise<{ key: string; record: ApiKeyRecord }> {
+    if (input.role === "node") throw invalid("node keys come from enrolment (zumbido agent --token), not from this route", { field: "role" });
+    let ownerId = input.ownerId ?? null;
+    if (p.role !== "admin") {
+      if (input.role !== p.role) throw new DomainError("forbidden", `a ${p.role} key can only create ${p.role} keys`);
+      ownerId = p.ownerId;
+    } else if (input.role === "operator" ? !(await this.ctx.store.accounts.getOperator(ownerId ?? "")) : input.role === "tenant" ? !(await this.ctx.store.accounts.getTenant(ownerId ?? "")) : false) {
+      throw notFound(input.role, ownerId ?? "(none)");
+    }
+    return this.ctx.store.accounts.createKey({ id: this.ctx.ids("key"), role: input.role, ownerId, name: input.name, now: this.ctx.clock.now(), expiresAt: input.expiresAt ?? null });
+  }
+
+  async listKeys(p: Principal): Promise<ApiKeyRecord[]> {
+    if (p.role === "admin") return this.ctx.store.accounts.listKeys();
+    return this.ctx.store.accounts.listKeys(p.ownerId ?? "-");
+  }
+
+  async revokeKey(p: Principal, id: string): Promise<void> {
+    const keys = await this.listKeys(p);
+    if (!keys.some((k) => k.id === id)) throw notFound("key", id);
+    await this.ctx.store.accounts.revokeKey(id, this.ctx.clock.now());
+  }
+
+  async getFeeBps(): Promise<number> {
+    return Number((await this.ctx.store.accounts.getSetting(FEE_SETTING)) ?? "1000");
+  }
+  async setFeeBps(p: Principal, bps: number): Promise<number> {
+    requireRole(p, "admin");
+    if (!Number.isInteger(bps) || bps < 0 || bps > 5000) throw invalid("fee must be a whole number of basis points between 0 and 5000 (50%)", { field: "feeBps" });
+    await this.ctx.store.accounts.setSetting(FEE_SETTING, String(bps));
+    return bps;
+  }
+}

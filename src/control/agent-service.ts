@@ -1,0 +1,155 @@
+import type { Gpu, JobSpec, UsageRecord } from "../domain/index.js";
+import { DomainError, forbidden, invalid } from "../domain/index.js";
+import type { LeaseRecord } from "../store/index.js";
+import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+
+/** A lease the agent must run, with the workload spec. */
+export interface Assignment {
+  leaseId: string;
+  jobId: string;
+  gpuModel: string;
+  gpuIndices: number[];
+  spec: JobSpec;
+}
+
+/** A lease the agent must stop, with how long the workload has to checkpoint. */
+export interface StopOrder {
+  leaseId: string;
+  reason: string;
+  graceS: number;
+}
+
+/** What the agent reports of a workload. */
+export interface WorkloadReport {
+  leaseId: string;
+  phase: "starting" | "running" | "succeeded" | "failed" | "cancelled";
+  exitCode?: number | null;
+  signal?: string | null;
+  reason?: string;
+  startedAt?: number;
+  endedAt?: number;
+}
+
+/** The node side of the API: heartbeats, assignments, workload reports, usage and logs. */
+export class AgentService {
+  constructor(private readonly ctx: Ctx) {}
+
+  private nodeId(p: Principal): string {
+    requireRole(p, "node");
+    return ownerOf(p);
+  }
+
+  private async ownLease(nodeId: string, leaseId: string): Promise<LeaseRecord> {
+    const lease = await this.ctx.store.jobs.getLease(leaseId);
+    if (!lease || lease.nodeId !== nodeId) throw forbidden(`lease ${leaseId} is not held by this node`);
+    return lease;
+  }
+
+  /** Records a heartbeat and answers with what to run and what to stop. */
+  async heartbeat(
+    p: Principal,
+    hb: { gpus: Gpu[]; driverVersion?: string | null; health: { healthy: boolean; reasons: string[] }; workloads: WorkloadReport[] },
+  ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number }> {
+    const nodeId = this.nodeId(p);
+    const now = this.ctx.clock.now();
+    await this.ctx.store.fleet.heartbeat(nodeId, hb.gpus, hb.driverVersion ?? null, now, hb.health);
+    for (const w of hb.workloads) await this.report(p, w);
+    const active = await this.ctx.store.jobs.activeLeases(nodeId);
+    const reported = new Set(hb.workloads.map((w) => w.leaseId));
+    const assignments: Assignment[] = [];
+    for (const l of active.filter((x) => x.state === "assigned" && !reported.has(x.id))) {
+      const job = await this.ctx.store.jobs.getJob(l.jobId);
+      if (job) assignments.push({ leaseId: l.id, jobId: l.jobId, gpuModel: l.gpuModel, gpuIndices: l.gpuIndices, spec: job.spec });
+    }
+    const stops: StopOrder[] = active
+      .filter((l) => l.state === "stopping")
+      .map((l) => ({ leaseId: l.id, reason: l.stopReason ?? "stop", graceS: Math.max(0, Math.ceil(((l.stopDeadlineAt ?? now) - now) / 1000)) }));
+    // Workloads the agent still runs for leases that ended here (e.g. lost while offline) must stop.
+    const activeIds = new Set(active.map((l) => l.id));
+    for (const w of hb.workloads) {
+      if ((w.phase === "running" || w.phase === "starting") && !activeIds.has(w.leaseId)) stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
+    }
+    if (assignments.length === 0 && hb.workloads.length > 0) this.ctx.nudge();
+    return { assignments, stops, serverTime: now };
+  }
+
+  /** Applies one workload report to its lease and job. Idempotent. */
+  async report(p: Principal, w: WorkloadReport): Promise<void> {
+    const nodeId = this.nodeId(p);
+    const lease = await this.ownLease(nodeId, w.leaseId);
+    const now = this.ctx.clock.now();
+    if (lease.state === "ended") return;
+    if ((w.phase === "running" || w.phase === "starting") && lease.state === "assigned") {
+      await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt ?? now);
+      return;
+    }
+    if (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled") {
+      if (lease.state === "assigned" && w.startedAt !== undefined) await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt);
+      const endedAt = w.endedAt ?? now;
+      const before = await this.ctx.store.jobs.endLease(lease.id, endedAt);
+      if (!before) return;
+      await this.finishJob(before, w, endedAt);
+      this.ctx.nudge();
+    }
+  }
+
+  /** Moves the job to its final (or requeued) state once all its leases ended. */
+  private async finishJob(lease: LeaseRecord, w: WorkloadReport, endedAt: number): Promise<void> {
+    const jobs = this.ctx.store.jobs;
+    const others = (await jobs.leasesForJob(lease.jobId)).filter((l) => l.id !== lease.id && l.state !== "ended");
+    const from = ["scheduled", "running"] as const;
+    const stop = lease.stopReason;
+    if (stop?.startsWith("preempted") || stop?.startsWith("curtailment")) {
+      // Gang members of a preempted job stop together; the job goes back to the queue.
+      for (const o of others) await jobs.requestLeaseStop(o.id, stop, endedAt, endedAt);
+      await jobs.transitionJob(lease.jobId, [...from], "preempted", endedAt, `${stop}; requeued`);
+      return;
+    }
+    if (others.length > 0) {
+      if (w.phase !== "succeeded") for (const o of others) await jobs.requestLeaseStop(o.id, `gang member ${lease.id} ended`, endedAt, endedAt + this.ctx.config.stopGraceS * 1000);
+      return;
+    }
+    if (stop) {
+      await jobs.transitionJob(lease.jobId, [...from], "cancelled", endedAt, stop, { endedAt, exitCode: w.exitCode ?? null });
+    } else if (w.phase === "succeeded") {
+      await jobs.transitionJob(lease.jobId, [...from], "succeeded", endedAt, "exited with code 0", { endedAt, exitCode: 0 });
+    } else {
+      const why = w.reason ?? (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
+      await jobs.transitionJob(lease.jobId, [...from], "failed", endedAt, why, { endedAt, exitCode: w.exitCode ?? null });
+    }
+  }
+
+  /** Stores a batch of usage records; every record must be for a lease this node holds (else nothing is stored). */
+  async usage(p: Principal, records: UsageRecord[]): Promise<{ accepted: number; duplicates: number }> {
+    const nodeId = this.nodeId(p);
+    const leaseIds = [...new Set(records.map((r) => r.leaseId))];
+    const leases = await this.ctx.store.jobs.leasesByIds(leaseIds);
+    const held = new Set(leases.filter((l) => l.nodeId === nodeId).map((l) => l.id));
+    for (const r of records) {
+      if (r.nodeId !== nodeId) throw forbidden(`record seq ${r.seq} names node ${r.nodeId}, but this key belongs to node ${nodeId}`);
+      if (!held.has(r.leaseId)) throw forbidden(`record seq ${r.seq} is for lease ${r.leaseId}, which this node does not hold; the batch was not stored`);
+      if (r.toMs < r.fromMs) throw invalid(`record seq ${r.seq}: toMs is before fromMs`, { field: "records.toMs" });
+    }
+    return this.ctx.store.usage.insertBatch(records, this.ctx.clock.now());
+  }
+
+  /** Appends shipped log chunks (capped per job). */
+  async logs(p: Principal, chunks: { leaseId: string; stream: "stdout" | "stderr"; text: string }[]): Promise<{ stored: number }> {
+    const nodeId = this.nodeId(p);
+    const byLease = new Map<string, typeof chunks>();
+    for (const c of chunks) byLease.set(c.leaseId, [...(byLease.get(c.leaseId) ?? []), c]);
+    let stored = 0;
+    for (const [leaseId, cs] of byLease) {
+      const lease = await this.ownLease(nodeId, leaseId);
+      stored += await this.ctx.store.jobs.appendLogs(lease.jobId, cs, this.ctx.clock.now(), this.ctx.config.logCapBytes);
+    }
+    return { stored };
+  }
+
+  /** The node's own record (for the agent's status command). */
+  async self(p: Principal): Promise<{ nodeId: string }> {
+    const nodeId = this.nodeId(p);
+    if (!(await this.ctx.store.fleet.getNode(nodeId))) throw new DomainError("unauthorized", "this node was removed; enrol again");
+    return { nodeId };
+  }
+}

@@ -1,0 +1,50 @@
+import type { Clock, Role } from "../domain/index.js";
+import { DomainError, forbidden } from "../domain/index.js";
+import type { Policy } from "../scheduler/index.js";
+import type { Store } from "../store/index.js";
+import type { IdGen } from "./ids.js";
+
+/** Who is calling: resolved from an API key. */
+export interface Principal {
+  role: Role;
+  /** Operator id, tenant id or node id; null for admin. */
+  ownerId: string | null;
+  keyId: string;
+}
+
+/** Settings of the control plane (parsed once in main()). */
+export interface ControlConfig {
+  currency: string;
+  /** Log bytes kept per job. */
+  logCapBytes: number;
+  /** A node with no heartbeat for this long is offline. */
+  heartbeatTimeoutMs: number;
+  /** Grace between checkpoint notice and kill, seconds. */
+  stopGraceS: number;
+  /** Enrolment tokens live this long. */
+  enrolmentTokenTtlMs: number;
+  policy: Policy;
+}
+
+/** What every service needs: the store, the clock, ids and config. */
+export interface Ctx {
+  store: Store;
+  clock: Clock;
+  ids: IdGen;
+  config: ControlConfig;
+  /** Called when something happened that the scheduler should look at soon. */
+  nudge: () => void;
+}
+
+/** Throws 403 unless the principal has one of the roles. */
+export function requireRole(p: Principal, ...roles: Role[]): void {
+  if (!roles.includes(p.role)) {
+    throw new DomainError("forbidden", `this needs a ${roles.join(" or ")} key; yours is a ${p.role} key`);
+  }
+}
+
+/** The owner id of a non-admin principal (throws for keys without one). */
+export function ownerOf(p: Principal): string {
+  if (!p.ownerId) throw forbidden(`this ${p.role} key is not tied to an account`);
+  return p.ownerId;
+}

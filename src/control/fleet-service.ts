@@ -1,0 +1,159 @@
+import { randomBytes } from "node:crypto";
+import type { Cooling, Gpu, Node, Price, Site } from "../domain/index.js";
+import { DomainError, findGpuModel, invalid, isKnownCountry, notFound } from "../domain/index.js";
+import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+
+/** Input to register a site. */
+export interface SiteInput {
+  name: string;
+  country: string;
+  lat: number;
+  lon: number;
+  powerKw: number;
+  pue: number;
+  cooling: Cooling;
+  nodeOverheadW?: number;
+  carbonGPerKwh?: number | null;
+  /** Admin only: register the site for this operator. */
+  operatorId?: string;
+}
+
+/** Sites, prices, enrolment and nodes, with ownership checks. */
+export class FleetService {
+  constructor(private readonly ctx: Ctx) {}
+
+  private async ownSite(p: Principal, siteId: string): Promise<Site> {
+    const site = await this.ctx.store.fleet.getSite(siteId);
+    if (!site) throw notFound("site", siteId);
+    if (p.role === "admin") return site;
+    if (p.role === "operator" && site.operatorId === p.ownerId) return site;
+    if (p.role === "operator") throw new DomainError("forbidden", `site ${siteId} belongs to another operator`);
+    throw new DomainError("forbidden", `only the site's operator or an admin may change site ${siteId}`);
+  }
+
+  async createSite(p: Principal, input: SiteInput): Promise<Site> {
+    requireRole(p, "operator", "admin");
+    const operatorId = p.role === "admin" ? input.operatorId : ownerOf(p);
+    if (!operatorId) throw invalid("an admin must name the operator: set operatorId");
+    if (!(await this.ctx.store.accounts.getOperator(operatorId))) throw notFound("operator", operatorId);
+    checkSite(input);
+    const site: Site = {
+      id: this.ctx.ids("site"),
+      operatorId,
+      name: input.name,
+      country: input.country,
+      lat: input.lat,
+      lon: input.lon,
+      powerKw: input.powerKw,
+      pue: input.pue,
+      cooling: input.cooling,
+      nodeOverheadW: input.nodeOverheadW ?? 500,
+      carbonGPerKwh: input.carbonGPerKwh ?? null,
+      createdAt: this.ctx.clock.now(),
+    };
+    return this.ctx.store.fleet.createSite(site);
+  }
+
+  async updateSite(p: Principal, siteId: string, patch: Partial<SiteInput>): Promise<Site> {
+    const site = await this.ownSite(p, siteId);
+    checkSite({ ...site, ...patch });
+    await this.ctx.store.fleet.updateSite(siteId, patch);
+    this.ctx.nudge();
+    return (await this.ctx.store.fleet.getSite(siteId))!;
+  }
+
+  /** Sites visible to the caller: operators see their own, everyone else sees all (the marketplace). */
+  async listSites(p: Principal): Promise<Site[]> {
+    return this.ctx.store.fleet.listSites(p.role === "operator" ? ownerOf(p) : undefined);
+  }
+
+  async getSite(p: Principal, siteId: string): Promise<Site> {
+    const site = await this.ctx.store.fleet.getSite(siteId);
+    if (!site || (p.role === "operator" && site.operatorId !== p.ownerId)) throw notFound("site", siteId);
+    return site;
+  }
+
+  async setPrice(p: Principal, siteId: string, gpuModel: string, onDemand: number, interruptible: number): Promise<Price> {
+    await this.ownSite(p, siteId);
+    const model = findGpuModel(gpuModel);
+    if (!model) throw invalid(`unknown GPU model "${gpuModel}"`, { field: "gpuModel" });
+    if (interruptible > onDemand)
+      throw invalid("the interruptible floor must not exceed the on-demand price", { field: "interruptibleMinorPerGpuHour" });
+    const price = await this.ctx.store.fleet.setPrice(
+      { siteId, gpuModel: model.id, onDemandMinorPerGpuHour: onDemand, interruptibleMinorPerGpuHour: interruptible },
+      this.ctx.clock.now(),
+    );
+    this.ctx.nudge();
+    return price;
+  }
+
+  async listPrices(p: Principal, siteId?: string): Promise<Price[]> {
+    if (siteId) await this.getSite(p, siteId);
+    const prices = await this.ctx.store.fleet.listPrices(siteId);
+    if (p.role !== "operator") return prices;
+    const own = new Set((await this.listSites(p)).map((s) => s.id));
+    return prices.filter((x) => own.has(x.siteId));
+  }
+
+  /** A one-time token an agent trades for a node credential. */
+  async createEnrolmentToken(p: Principal, siteId: string): Promise<{ token: string; siteId: string; expiresAt: number }> {
+    await this.ownSite(p, siteId);
+    const token = `zet_${randomBytes(18).toString("base64url")}`;
+    const now = this.ctx.clock.now();
+    const expiresAt = now + this.ctx.config.enrolmentTokenTtlMs;
+    await this.ctx.store.fleet.createEnrolmentToken(siteId, token, now, expiresAt);
+    return { token, siteId, expiresAt };
+  }
+
+  /** An agent trades its token for a node id and a node key (shown once). */
+  async enrol(input: { token: string; name: string; gpus: Gpu[]; executor: Node["executor"]; driverVersion?: string | null }): Promise<{
+    nodeId: string;
+    siteId: string;
+    key: string;
+  }> {
+    const nodeId = this.ctx.ids("node");
+    const now = this.ctx.clock.now();
+    const r = await this.ctx.store.fleet.consumeEnrolmentToken(
+      input.token,
+      { id: nodeId, name: input.name, state: "ready", stateReason: null, executor: input.executor, gpus: input.gpus, driverVersion: input.driverVersion ?? null },
+      now,
+    );
+    if (!r.ok) throw new DomainError("unauthorized", r.reason);
+    const { key } = await this.ctx.store.accounts.createKey({ id: this.ctx.ids("key"), role: "node", ownerId: nodeId, name: `node ${input.name}`, now });
+    this.ctx.nudge();
+    return { nodeId, siteId: r.siteId, key };
+  }
+
+  async listNodes(p: Principal, siteId?: string): Promise<Node[]> {
+    requireRole(p, "operator", "admin");
+    if (siteId) await this.ownSite(p, siteId);
+    const siteIds = siteId ? [siteId] : p.role === "operator" ? (await this.listSites(p)).map((s) => s.id) : undefined;
+    return this.ctx.store.fleet.listNodes(siteIds);
+  }
+
+  async getNode(p: Principal, nodeId: string): Promise<Node> {
+    const node = await this.ctx.store.fleet.getNode(nodeId);
+    if (!node) throw notFound("node", nodeId);
+    if (p.role === "node" && p.ownerId === nodeId) return node;
+    requireRole(p, "operator", "admin");
+    const site = await this.ctx.store.fleet.getSite(node.siteId);
+    if (p.role === "operator" && site?.operatorId !== p.ownerId) throw notFound("node", nodeId);
+    return node;
+  }
+
+  /** Operator drains (no new work) or returns a node to service. */
+  async setNodeDrain(p: Principal, nodeId: string, drain: boolean, reason?: string): Promise<Node> {
+    const node = await this.getNode(p, nodeId);
+    requireRole(p, "operator", "admin");
+    await this.ctx.store.fleet.setNodeState(nodeId, drain ? "draining" : "ready", drain ? reason ?? "drained by operator" : null);
+    this.ctx.nudge();
+    return { ...node, state: drain ? "draining" : "ready" };
+  }
+}
+
+/** Domain checks beyond the schema: the figures must make physical sense. */
+function checkSite(s: Pick<SiteInput, "country" | "pue" | "powerKw" | "lat" | "lon">): void {
+  if (!isKnownCountry(s.country)) throw invalid(`unknown country code "${s.country}"; use an ISO 3166-1 alpha-2 code such as ES, FI or PY`, { field: "country" });
+  if (!(s.pue >= 1)) throw invalid(`PUE ${s.pue} is below 1, which is physically impossible; PUE = facility energy / IT energy`, { field: "pue" });
+  if (!(s.powerKw > 0)) throw invalid("powerKw (contracted power) must be positive", { field: "powerKw" });
+}

@@ -1,0 +1,140 @@
+import type { Logger } from "pino";
+import { schedule as defaultSchedule, type ScheduleFn } from "../scheduler/index.js";
+import type { Ctx } from "./context.js";
+import { readSnapshot } from "./snapshot.js";
+
+/** What one cycle did, for logs, metrics and tests. */
+export interface CycleReport {
+  pending: number;
+  placed: number;
+  waiting: number;
+  preempted: number;
+  conflicts: number;
+  nodesOffline: number;
+  phasesMs: Record<string, number>;
+}
+
+/** The scheduling loop: snapshot, schedule, commit decisions, requeue. */
+export class SchedulerLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<CycleReport> | undefined;
+  private again = false;
+  private nudgeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly log?: Logger,
+    private readonly scheduleFn: ScheduleFn = defaultSchedule,
+    private readonly onCycle?: (r: CycleReport) => void,
+  ) {}
+
+  /** Runs one cycle; concurrent calls coalesce into one extra cycle. */
+  async tick(): Promise<CycleReport> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.cycle();
+    try {
+      return await this.running;
+    } finally {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.nudge();
+      }
+    }
+  }
+
+  private async cycle(): Promise<CycleReport> {
+    const { store, clock, ids, config } = this.ctx;
+    const phases: Record<string, number> = {};
+    const t = (name: string, since: number): number => {
+      const n = performance.now();
+      phases[name] = Math.round((n - since) * 1000) / 1000;
+      return n;
+    };
+    let mark = performance.now();
+    const now = clock.now();
+
+    // 1. Nodes that stopped sending heartbeats go offline (no new work for them).
+    const offline = await store.fleet.markStaleNodesOffline(now - config.heartbeatTimeoutMs);
+    mark = t("failureDetection", mark);
+
+    // 2. Take a snapshot of sites, nodes, leases and the queue.
+    const { snapshot, pending, siteOperator, siteCountry } = await readSnapshot(store);
+    mark = t("snapshot", mark);
+
+    // 3. Decide, purely.
+    const decisions = pending.length ? this.scheduleFn(snapshot, pending, config.policy, now) : [];
+    mark = t("schedule", mark);
+
+    // 4. Commit placements (each atomic; a conflict leaves the job pending for the next cycle).
+    const report: CycleReport = { pending: pending.length, placed: 0, waiting: 0, preempted: 0, conflicts: 0, nodesOffline: offline.length, phasesMs: phases };
+    const tenantOf = new Map(pending.map((p) => [p.id, p]));
+    for (const d of decisions) {
+      if (d.kind === "place") {
+        const job = tenantOf.get(d.jobId)!;
+        const ok = await store.jobs.commitPlacement(
+          d.jobId,
+          d.placements.map((pl) => ({
+            id: ids("lease"),
+            jobId: d.jobId,
+            tenantId: job.tenantId,
+            siteId: d.siteId,
+            operatorId: siteOperator.get(d.siteId) ?? "",
+            nodeId: pl.nodeId,
+            country: siteCountry.get(d.siteId) ?? "",
+            gpuModel: d.gpuModel,
+            gpuIndices: pl.gpuIndices,
+            class: job.request.class,
+            priceMinorPerGpuHour: d.priceMinorPerGpuHour,
+            currency: config.currency,
+            createdAt: now,
+          })),
+          now,
+          d.reasons.join("; "),
+        );
+        if (ok) report.placed++;
+        else report.conflicts++;
+      } else if (d.kind === "preempt") {
+        // 5. Preemptions: a checkpoint notice now, the kill after the grace period.
+        const ok = await store.jobs.requestLeaseStop(d.leaseId, `preempted: ${d.reason}`, now, now + d.graceS * 1000);
+        if (ok) report.preempted++;
+      } else {
+        // 6. Jobs that wait keep their reasons, verbatim, for the tenant.
+        await store.jobs.setWaitReasons(d.jobId, d.reasons, now);
+        report.waiting++;
+      }
+    }
+    t("commit", mark);
+    this.log?.debug({ cycle: report }, "scheduling cycle");
+    this.onCycle?.(report);
+    return report;
+  }
+
+  /** Asks for a cycle soon (coalesces bursts of submissions and heartbeats). */
+  nudge(): void {
+    if (this.nudgeTimer) return;
+    this.nudgeTimer = setTimeout(() => {
+      this.nudgeTimer = undefined;
+      this.tick().catch((err: unknown) => this.log?.error({ err }, "scheduling cycle failed"));
+    }, 20);
+  }
+
+  /** Starts periodic cycles. */
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      this.tick().catch((err: unknown) => this.log?.error({ err }, "scheduling cycle failed"));
+    }, intervalMs);
+  }
+
+  /** Stops the loop and waits for a cycle in flight. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.nudgeTimer) clearTimeout(this.nudgeTimer);
+    this.timer = undefined;
+    this.nudgeTimer = undefined;
+    if (this.running) await this.running.catch(() => undefined);
+  }
+}

@@ -1,0 +1,66 @@
+import { findGpuModel } from "../domain/index.js";
+import type { PendingJob, Snapshot } from "../scheduler/index.js";
+import type { Store } from "../store/index.js";
+
+/** Reads the scheduler's view of the world from the store (one consistent-enough read per cycle). */
+export async function readSnapshot(store: Store): Promise<{ snapshot: Snapshot; pending: PendingJob[]; siteOperator: Map<string, string>; siteCountry: Map<string, string> }> {
+  const [sites, nodes, leases, prices, jobs] = await Promise.all([
+    store.fleet.listSites(),
+    store.fleet.listNodes(),
+    store.jobs.activeLeases(),
+    store.fleet.listPrices(),
+    store.jobs.pendingJobs(),
+  ]);
+  const priceMap = new Map<string, Snapshot["sites"][number]["prices"]>();
+  for (const p of prices) {
+    const m = priceMap.get(p.siteId) ?? {};
+    m[p.gpuModel] = { onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour, interruptibleMinorPerGpuHour: p.interruptibleMinorPerGpuHour };
+    priceMap.set(p.siteId, m);
+  }
+  const snapshot: Snapshot = {
+    sites: sites.map((s) => ({
+      id: s.id,
+      name: s.name,
+      country: s.country,
+      pue: s.pue,
+      powerCapKw: s.powerKw,
+      nodeOverheadW: s.nodeOverheadW,
+      ...(s.carbonGPerKwh != null ? { carbonGPerKwh: s.carbonGPerKwh } : {}),
+      prices: priceMap.get(s.id) ?? {},
+    })),
+    nodes: nodes
+      .filter((n) => n.gpus.length > 0)
+      .map((n) => {
+        const model = n.gpus[0]!.model;
+        const cat = findGpuModel(model);
+        return {
+          id: n.id,
+          siteId: n.siteId,
+          gpuModel: model,
+          gpuMemoryGb: cat?.memoryGb ?? Math.round(n.gpus[0]!.memoryMb / 1024),
+          gpuIndices: n.gpus.filter((g) => g.healthy).map((g) => g.index),
+          gpuPowerW: n.gpus[0]!.powerLimitW || cat?.tdpW || 700,
+          schedulable: n.state === "ready",
+        };
+      }),
+    leases: leases.map((l) => ({
+      id: l.id,
+      jobId: l.jobId,
+      tenantId: l.tenantId,
+      nodeId: l.nodeId,
+      siteId: l.siteId,
+      gpuIndices: l.gpuIndices,
+      class: l.class,
+      priceMinorPerGpuHour: l.priceMinorPerGpuHour,
+      startedAt: l.startedAt ?? l.createdAt,
+      stopping: l.state === "stopping",
+    })),
+  };
+  const pending: PendingJob[] = jobs.map((j) => ({ id: j.id, tenantId: j.tenantId, submittedAt: j.submittedAt, request: j.request }));
+  return {
+    snapshot,
+    pending,
+    siteOperator: new Map(sites.map((s) => [s.id, s.operatorId])),
+    siteCountry: new Map(sites.map((s) => [s.id, s.country])),
+  };
+}
