@@ -31,7 +31,7 @@ function num(hint: string, rule: Rule = {}): z.ZodNumber {
 function show(v: unknown): string {
   if (v === undefined) return "nothing";
   const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 40 ? `${s.slice(0, 37)}...` : s;
+  return s === undefined ? typeof v : s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
 const asicIds = asicModels()
