@@ -171,7 +171,26 @@ export class ClusterState {
     this.siteCapMw[siteIdx] = capMw(this.sites[siteIdx]!);
   }
 
+  private maxOpenFreeCache = -1;
+
+  /** The most free GPUs on any node taking new work (cached until the next change). */
+  maxOpenFree(): number {
+    if (this.maxOpenFreeCache >= 0) return this.maxOpenFreeCache;
+    let m = 0;
+    for (const grp of this.groups) {
+      for (let f = grp.cap; f > m; f--) {
+        if (grp.counts[f]! > 0) {
+          m = f;
+          break;
+        }
+      }
+    }
+    this.maxOpenFreeCache = m;
+    return m;
+  }
+
   private bucketAdd(i: number): void {
+    this.maxOpenFreeCache = -1;
     const grp = this.groups[this.nodeGroup[i]!]!;
     const f = this.nodeFree[i]!;
     const l = this.nodeLocal[i]!;
@@ -182,6 +201,7 @@ export class ClusterState {
   }
 
   private bucketRemove(i: number): void {
+    this.maxOpenFreeCache = -1;
     const grp = this.groups[this.nodeGroup[i]!]!;
     const f = this.nodeFree[i]!;
     const l = this.nodeLocal[i]!;

@@ -1,0 +1,415 @@
+import type { JobRequest } from "../domain/index.js";
+import { ClusterState, DEFAULT_POLICY, reserveForHead } from "../scheduler/index.js";
+import type { Policy } from "../scheduler/index.js";
+import type { Fleet } from "./fleet.js";
+import { EventHeap } from "./heap.js";
+import { levelRule } from "./policies.js";
+import type { SimPolicyName } from "./policies.js";
+import type { TraceJob } from "./trace.js";
+
+/** One GPU hand-over in the replay, for the independent checker. */
+export interface LogEntry {
+  t: number;
+  job: number;
+  start: boolean;
+  nodes: number[];
+  masks: number[];
+}
+
+/** Hooks the energy layer plugs into the replay (all optional). */
+export interface SimHooks {
+  /** Called before a pass: may change site carbon (ordering) and power caps. */
+  beforePass?(t: number, state: ClusterState): void;
+  /** May hold a waiting job back at time t (carbon-aware deferral). */
+  defer?(job: number, t: number): boolean;
+  /** Next time at which a deferred job should be looked at again, after t. */
+  nextWake?(t: number): number;
+  /** Called whenever busy GPUs of a site change, with the time (for energy integration). */
+  onBusyChange?(t: number, siteIdx: number, busyGpuPowerMw: number): void;
+  /** Extra event times the engine must wake at (curtailment starts, ends). */
+  wakeTimes?: number[];
+  /** Called at each wake time: may stop jobs through `stop`. */
+  onWake?(t: number, ctl: SimControl): void;
+}
+
+/** What a hook may do to the running replay. */
+export interface SimControl {
+  state: ClusterState;
+  /** Jobs running now. */
+  running(): number[];
+  /** Stops a running job now with a checkpoint notice; its GPUs are freed at once (curtailment). */
+  stopNow(job: number, t: number): void;
+  isInterruptible(job: number): boolean;
+}
+
+/** Options of one replay. */
+export interface SimOptions {
+  policy: SimPolicyName;
+  /** Checkpoint notice given on preemption; the GPUs stay held (and wasted) that long. */
+  graceS?: number;
+  /** Number of time-series samples for the report. */
+  samples?: number;
+  /** Job classes (interruptible may be preempted by on-demand in the control plane; all are preemptible in the sim). */
+  interruptible?: Uint8Array;
+  hooks?: SimHooks;
+  onProgress?: (finished: number, total: number) => void;
+}
+
+/** Raw outcome of a replay. */
+export interface SimRun {
+  policy: SimPolicyName;
+  jobs: TraceJob[];
+  totalGpus: number;
+  start: Float64Array;
+  finish: Float64Array;
+  preemptions: number;
+  wastedGpuS: number;
+  busyGpuS: number;
+  log: LogEntry[];
+  series: { t: number[]; queue: number[]; busy: number[] };
+  wallS: number;
+}
+
+const FINISH = 0;
+const FREE = 1;
+const PRIO = 2;
+const WAKE = 3;
+
+/** Replays a trace on a fleet through the scheduler's ClusterState, in simulated time. */
+export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRun {
+  const t0 = performance.now();
+  const rule = levelRule(opts.policy);
+  const grace = opts.graceS ?? DEFAULT_POLICY.preemptionGraceS;
+  const policy: Policy = { ...DEFAULT_POLICY, preemptionGraceS: grace };
+  const sites = fleet.sites.map((s) => ({ ...s, prices: { ...s.prices } }));
+  const state = new ClusterState(sites, fleet.nodes, policy);
+  const n = trace.length;
+  const models = [...new Set(fleet.nodes.map((x) => x.gpuModel))];
+  const totalGpus = fleet.nodes.reduce((a, x) => a + x.gpuIndices.length, 0);
+  const maxCap = Math.max(...fleet.nodes.map((x) => x.gpuIndices.length));
+  const reqs: JobRequest[] = trace.map((j) => ({ gpuModels: j.gpuModel ? [j.gpuModel] : models, gpus: j.gpus, class: j.class ?? "on-demand" }));
+  const st = new Uint8Array(n); // 0 future, 1 waiting, 2 running, 3 stopping, 4 done
+  const done = new Float64Array(n);
+  const runStart = new Float64Array(n);
+  const start = new Float64Array(n).fill(-1);
+  const finish = new Float64Array(n).fill(-1);
+  const ver = new Int32Array(n);
+  const runLevel = new Int32Array(n);
+  const claimOf = new Int32Array(n).fill(-1);
+  const nodeClaim = new Int32Array(fleet.nodes.length).fill(-1);
+  const jobNodes: number[][] = new Array<number[]>(n);
+  const jobMasks: number[][] = new Array<number[]>(n);
+  const nodeJobs: number[][] = fleet.nodes.map(() => []);
+  const runningGpusByLevel = new Float64Array(rule.levels);
+  const waitQ: number[][] = Array.from({ length: rule.levels }, () => []);
+  const runningSet = new Set<number>();
+  const heap = new EventHeap();
+  const evJob: number[] = [];
+  const evType: number[] = [];
+  const evVer: number[] = [];
+  const push = (t: number, job: number, type: number): void => {
+    evJob.push(job);
+    evType.push(type);
+    evVer.push(job >= 0 ? ver[job]! : 0);
+    heap.push(t, evJob.length - 1);
+  };
+  const log: LogEntry[] = [];
+  const hooks = opts.hooks ?? {};
+  for (const w of hooks.wakeTimes ?? []) push(w, -1, WAKE);
+  let waiting = 0;
+  let finished = 0;
+  let preemptions = 0;
+  let wastedGpuS = 0;
+  let busyGpuS = 0;
+  let lastT = trace[0]?.submitS ?? 0;
+  let busy = 0;
+  const series = { t: [] as number[], queue: [] as number[], busy: [] as number[] };
+  const span = n > 0 ? Math.max(1, trace[n - 1]!.submitS - trace[0]!.submitS) : 1;
+  const sampleEvery = span / (opts.samples ?? 300);
+  let nextSample = lastT;
+
+  const attained = (j: number, t: number): number => trace[j]!.gpus * (done[j]! + (st[j] === 2 ? t - runStart[j]! : 0));
+  const remaining = (j: number, t: number): number => trace[j]!.gpus * (trace[j]!.durationS - done[j]! - (st[j] === 2 ? t - runStart[j]! : 0));
+  const levelOf = (j: number, t: number): number => rule.level(attained(j, t), remaining(j, t));
+
+  const siteBusyChanged = (t: number, nodes: number[]): void => {
+    if (!hooks.onBusyChange) return;
+    const seen = new Set<number>();
+    for (const i of nodes) seen.add(state.groups[state.groupOf(i)]!.siteIdx);
+    for (const si of seen) hooks.onBusyChange(t, si, state.siteDrawMw[si]!);
+  };
+
+  const enqueue = (j: number, t: number): void => {
+    const l = levelOf(j, t);
+    const q = waitQ[l]!;
+    if (q.length === 0 || q[q.length - 1]! < j) q.push(j);
+    else {
+      let lo = 0;
+      let hi = q.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (q[mid]! < j) lo = mid + 1;
+        else hi = mid;
+      }
+      q.splice(lo, 0, j);
+    }
+    st[j] = 1;
+    waiting++;
+  };
+
+  const startJob = (j: number, t: number, nodes: number[], masks: number[]): void => {
+    st[j] = 2;
+    waiting--;
+    runStart[j] = t;
+    if (start[j]! < 0) start[j] = t;
+    jobNodes[j] = nodes;
+    jobMasks[j] = masks;
+    for (const i of nodes) nodeJobs[i]!.push(j);
+    runningSet.add(j);
+    busy += trace[j]!.gpus;
+    const l = levelOf(j, t);
+    runLevel[j] = l;
+    runningGpusByLevel[l]! += trace[j]!.gpus;
+    ver[j]!++;
+    push(t + (trace[j]!.durationS - done[j]!), j, FINISH);
+    const th = rule.nextThreshold(l);
+    if (th !== Infinity) push(t + (th - attained(j, t)) / trace[j]!.gpus, j, PRIO);
+    if (claimOf[j]! >= 0) {
+      nodeClaim[claimOf[j]!] = -1;
+      claimOf[j] = -1;
+    }
+    log.push({ t, job: j, start: true, nodes, masks });
+    siteBusyChanged(t, nodes);
+  };
+
+  const releaseJob = (j: number, t: number): void => {
+    const nodes = jobNodes[j]!;
+    const masks = jobMasks[j]!;
+    nodes.forEach((i, k) => {
+      state.releaseMask(i, masks[k]!);
+      const list = nodeJobs[i]!;
+      list.splice(list.indexOf(j), 1);
+    });
+    busy -= trace[j]!.gpus;
+    log.push({ t, job: j, start: false, nodes, masks });
+    siteBusyChanged(t, nodes);
+  };
+
+  const leaveRunning = (j: number, t: number): void => {
+    runningSet.delete(j);
+    runningGpusByLevel[runLevel[j]!]! -= trace[j]!.gpus;
+    done[j]! += t - runStart[j]!;
+    ver[j]!++;
+  };
+
+  const preempt = (j: number, t: number): void => {
+    leaveRunning(j, t);
+    st[j] = 3;
+    preemptions++;
+    wastedGpuS += trace[j]!.gpus * grace;
+    push(t + grace, j, FREE);
+  };
+
+  const ctl: SimControl = {
+    state,
+    running: () => [...runningSet].sort((a, b) => a - b),
+    stopNow: (j, t) => {
+      if (st[j] !== 2) return;
+      leaveRunning(j, t);
+      preemptions++;
+      releaseJob(j, t);
+      enqueue(j, t);
+    },
+    isInterruptible: (j) => (opts.interruptible ? opts.interruptible[j] === 1 : false),
+  };
+
+  const tryPlace = (j: number, t: number): boolean => {
+    if (hooks.defer?.(j, t)) return false;
+    const c = state.findPlacement(reqs[j]!);
+    if (!c) return false;
+    startJob(j, t, c.nodes, state.commit(c));
+    return true;
+  };
+
+  /** Node-aware preemption for a single-node job: the node needing the fewest lower-priority victim GPUs. */
+  const planPreempt = (j: number, l: number, t: number): boolean => {
+    const g = trace[j]!.gpus;
+    if (g > maxCap) return false;
+    let bestNode = -1;
+    let bestVictims: number[] = [];
+    let bestGpus = Infinity;
+    for (let i = 0; i < fleet.nodes.length; i++) {
+      if (nodeClaim[i] !== -1 || state.nodeOpen[i] !== 1 || state.nodeCap[i]! < g) continue;
+      if (!reqs[j]!.gpuModels.includes(fleet.nodes[i]!.gpuModel)) continue;
+      let have = state.nodeFree[i]!;
+      if (have >= g) continue;
+      const cands = nodeJobs[i]!.filter((v) => st[v] === 2 && jobNodes[v]!.length === 1 && levelOf(v, t) > l);
+      if (cands.length === 0) continue;
+      cands.sort((a, b) => levelOf(b, t) - levelOf(a, t) || runStart[b]! - runStart[a]! || b - a);
+      const victims: number[] = [];
+      let vg = 0;
+      for (const v of cands) {
+        if (have >= g) break;
+        victims.push(v);
+        have += trace[v]!.gpus;
+        vg += trace[v]!.gpus;
+      }
+      if (have < g || vg >= bestGpus) continue;
+      bestNode = i;
+      bestVictims = victims;
+      bestGpus = vg;
+      if (vg === 1) break;
+    }
+    if (bestNode < 0) return false;
+    for (const v of bestVictims) preempt(v, t);
+    nodeClaim[bestNode] = j;
+    claimOf[j] = bestNode;
+    return true;
+  };
+
+  const claimants: number[] = [];
+  const pass = (t: number): void => {
+    hooks.beforePass?.(t, state);
+    // 1. Jobs that preempted work go first, on any node (their claimed node is kept for them).
+    for (let k = claimants.length - 1; k >= 0; k--) {
+      const j = claimants[k]!;
+      if (st[j] !== 1 || claimOf[j]! < 0) {
+        claimants.splice(k, 1);
+        continue;
+      }
+      if (tryPlace(j, t)) claimants.splice(k, 1);
+      else if (!nodeJobs[claimOf[j]!]!.some((v) => st[v] === 3)) {
+        nodeClaim[claimOf[j]!] = -1;
+        claimOf[j] = -1;
+        claimants.splice(k, 1);
+      }
+    }
+    for (const j of claimants) state.reserve(claimOf[j]!);
+    // 2. Levels in order, FIFO inside; preempt lower levels when the policy says so.
+    let headReserved = false;
+    let lowerGpus = 0;
+    for (let l = 0; l < rule.levels; l++) lowerGpus += runningGpusByLevel[l]!;
+    let failPreemptFrom = Infinity;
+    outer: for (let l = 0; l < rule.levels; l++) {
+      lowerGpus -= runningGpusByLevel[l]!;
+      const q = waitQ[l]!;
+      let w = 0;
+      for (let r = 0; r < q.length; r++) {
+        const j = q[r]!;
+        if (st[j] !== 1) continue;
+        q[w++] = j;
+        if (claimOf[j]! >= 0) continue;
+        const mof = state.maxOpenFree();
+        const g = trace[j]!.gpus;
+        const noRoom = g <= maxCap ? mof < g : mof < maxCap;
+        if (mof === 0 && (!rule.preemptive || lowerGpus <= 0)) {
+          for (r++; r < q.length; r++) q[w++] = q[r]!;
+          q.length = w;
+          break outer;
+        }
+        if (!noRoom && tryPlace(j, t)) {
+          w--;
+          continue;
+        }
+        if (rule.preemptive && lowerGpus > 0 && trace[j]!.gpus < failPreemptFrom && !hooks.defer?.(j, t)) {
+          if (planPreempt(j, l, t)) {
+            claimants.push(j);
+            state.reserve(claimOf[j]!);
+            continue;
+          }
+          failPreemptFrom = trace[j]!.gpus;
+        }
+        if (rule.strict) {
+          for (r++; r < q.length; r++) q[w++] = q[r]!;
+          q.length = w;
+          break outer;
+        }
+        if (rule.reserveHead && !headReserved && !hooks.defer?.(j, t)) {
+          headReserved = true;
+          reserveForHead(state, reqs[j]!);
+        }
+      }
+      q.length = w;
+    }
+    state.clearReservations();
+  };
+
+  let next = 0;
+  let lastProgress = 0;
+  const queuedWakes = new Set<number>();
+  const wakeHeapTimes = (t: number): void => {
+    const w = hooks.nextWake?.(t);
+    if (w !== undefined && w > t && w !== Infinity && !queuedWakes.has(w)) {
+      queuedWakes.add(w);
+      push(w, -1, WAKE);
+    }
+  };
+  while (next < n || heap.size > 0) {
+    const ta = next < n ? trace[next]!.submitS : Infinity;
+    const t = Math.min(ta, heap.peekTime());
+    busyGpuS += busy * (t - lastT);
+    lastT = t;
+    while (next < n && trace[next]!.submitS === t) enqueue(next++, t);
+    let woke = false;
+    while (heap.size > 0 && heap.peekTime() === t) {
+      const e = heap.pop();
+      const j = evJob[e]!;
+      const type = evType[e]!;
+      if (type === WAKE) {
+        queuedWakes.delete(t);
+        woke = true;
+        continue;
+      }
+      if (evVer[e] !== ver[j]) continue;
+      if (type === FINISH) {
+        leaveRunning(j, t);
+        st[j] = 4;
+        finish[j] = t;
+        finished++;
+        releaseJob(j, t);
+      } else if (type === FREE) {
+        releaseJob(j, t);
+        enqueue(j, t);
+      } else if (type === PRIO) {
+        const l = levelOf(j, t);
+        runningGpusByLevel[runLevel[j]!]! -= trace[j]!.gpus;
+        runLevel[j] = l;
+        runningGpusByLevel[l]! += trace[j]!.gpus;
+        const th = rule.nextThreshold(l);
+        if (th !== Infinity) push(t + Math.max(1e-9, (th - attained(j, t)) / trace[j]!.gpus), j, PRIO);
+      }
+    }
+    if (woke) hooks.onWake?.(t, ctl);
+    pass(t);
+    if (woke || waiting > 0) wakeHeapTimes(t);
+    if (t >= nextSample) {
+      series.t.push(t);
+      series.queue.push(waiting);
+      series.busy.push(busy);
+      nextSample = t + sampleEvery;
+    }
+    if (opts.onProgress && finished - lastProgress >= 2000) {
+      lastProgress = finished;
+      opts.onProgress(finished, n);
+    }
+    if (next >= n && heap.size === 0 && waiting > 0) {
+      // Nothing left to wake the queue: jobs that can never fit.
+      const stuck = waitQ.flat().filter((j) => st[j] === 1);
+      throw new Error(`${stuck.length} job(s) can never be placed on this fleet (e.g. ${trace[stuck[0]!]?.id} needs ${trace[stuck[0]!]?.gpus} GPUs)`);
+    }
+  }
+  opts.onProgress?.(finished, n);
+  return {
+    policy: opts.policy,
+    jobs: trace,
+    totalGpus,
+    start,
+    finish,
+    preemptions,
+    wastedGpuS,
+    busyGpuS,
+    log,
+    series,
+    wallS: (performance.now() - t0) / 1000,
+  };
+}

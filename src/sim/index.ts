@@ -1,0 +1,11 @@
+export { parseTraceCsv, TraceError } from "./trace.js";
+export type { TraceJob } from "./trace.js";
+export { parseFleet, uniformFleet, FleetError } from "./fleet.js";
+export type { Fleet, FleetSpec } from "./fleet.js";
+export { replay } from "./engine.js";
+export type { SimRun, SimOptions, SimHooks, LogEntry } from "./engine.js";
+export { SIM_POLICIES, levelRule } from "./policies.js";
+export type { SimPolicyName } from "./policies.js";
+export { checkReplay } from "./checker.js";
+export { summarise, tenantSlowdowns, jcts, percentile } from "./result.js";
+export type { SimResult } from "./result.js";
