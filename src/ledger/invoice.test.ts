@@ -65,14 +65,27 @@ function parseCsv(text: string): string[][] {
   let q = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
-    if (q) {
-      if (c === '"' && text[i + 1] === '"') ((f += '"'), i++);
-      else if (c === '"') q = false;
-      else f += c;
-    } else if (c === '"') q = true;
-    else if (c === ",") (row.push(f), (f = ""));
-    else if (c === "\r" && text[i + 1] === "\n") (row.push(f), rows.push(row), (row = []), (f = ""), i++);
-    else f += c;
+    if (q && c === '"' && text[i + 1] === '"') {
+      f += '"';
+      i++;
+    } else if (q && c === '"') {
+      q = false;
+    } else if (q) {
+      f += c;
+    } else if (c === '"') {
+      q = true;
+    } else if (c === ",") {
+      row.push(f);
+      f = "";
+    } else if (c === "\r" && text[i + 1] === "\n") {
+      row.push(f);
+      rows.push(row);
+      row = [];
+      f = "";
+      i++;
+    } else {
+      f += c;
+    }
   }
   return rows;
 }
