@@ -1,0 +1,237 @@
+import type { Clock, Gpu } from "../domain/index.js";
+import type { Assignment, StopOrder, WorkloadReport } from "../control/agent-service.js";
+import { ApiClient, ApiError } from "./client.js";
+import type { EnergyMeter } from "./energy-model.js";
+import type { Executor, WorkloadStatus } from "./executor.js";
+import { AgentStore } from "./outbox.js";
+
+/** Where the agent's GPUs come from (nvidia-smi on real nodes, a spec when simulated). */
+export interface GpuSource {
+  discover(): Promise<{ gpus: Gpu[]; driverVersion: string | null }>;
+  health(): Promise<{ healthy: boolean; reasons: string[] }>;
+}
+
+export interface AgentOptions {
+  server: string;
+  /** One-time enrolment token; needed only the first time (the node key is kept in stateDir). */
+  token?: string;
+  name: string;
+  stateDir: string;
+  executor: Executor;
+  gpus: GpuSource;
+  meter: EnergyMeter;
+  clock: Clock;
+  heartbeatMs?: number;
+  meterMs?: number;
+  usageBatch?: number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * The node agent: enrols once, then loops: meter running workloads into the durable outbox,
+ * ship usage and logs, heartbeat (report workloads, receive assignments and stops), act on them.
+ * If the control plane is unreachable, workloads keep running and everything waits in the outbox.
+ */
+export class Agent {
+  private readonly store: AgentStore;
+  private readonly client: ApiClient;
+  private nodeId = "";
+  private timer: NodeJS.Timeout | undefined;
+  private lastMeter = 0;
+  private busy: Promise<void> | undefined;
+  private stopping = new Set<string>();
+  private connected: boolean | undefined;
+  private gpuCache: { gpus: Gpu[]; driverVersion: string | null } | undefined;
+
+  constructor(private readonly o: AgentOptions) {
+    this.store = new AgentStore(o.stateDir);
+    this.client = new ApiClient(o.server, null, 10_000);
+  }
+
+  private log(msg: string, fields?: Record<string, unknown>): void {
+    this.o.log?.(msg, fields);
+  }
+
+  /** Enrols if needed and restores the view of workloads from before a restart. */
+  async init(): Promise<{ nodeId: string }> {
+    const key = this.store.getMeta("nodeKey");
+    const nodeId = this.store.getMeta("nodeId");
+    this.gpuCache = await this.o.gpus.discover();
+    if (key && nodeId) {
+      this.client.setToken(key);
+      this.nodeId = nodeId;
+    } else {
+      if (!this.o.token) throw new Error("this agent is not enrolled yet: pass --token with a one-time token from `zumbido nodes token --site SITE`");
+      const r = await this.client.post<{ nodeId: string; key: string; siteId: string }>("/v1/agent/enrol", {
+        token: this.o.token,
+        name: this.o.name,
+        gpus: this.gpuCache.gpus,
+        executor: this.o.executor.kind,
+        driverVersion: this.gpuCache.driverVersion,
+      });
+      this.store.setMeta("nodeKey", r.key);
+      this.store.setMeta("nodeId", r.nodeId);
+      this.store.setMeta("siteId", r.siteId);
+      this.client.setToken(r.key);
+      this.nodeId = r.nodeId;
+      this.log("enrolled", { nodeId: r.nodeId, siteId: r.siteId, gpus: this.gpuCache.gpus.length });
+    }
+    const recovered = await this.o.executor.recover();
+    for (const w of recovered) this.observe(w);
+    if (recovered.length) this.log("recovered workloads", { leases: recovered.map((w) => `${w.leaseId}:${w.phase}`) });
+    return { nodeId: this.nodeId };
+  }
+
+  /** Starts the loop. */
+  start(): void {
+    const every = this.o.heartbeatMs ?? 1000;
+    const run = (): void => {
+      this.busy = this.tick()
+        .catch((err: unknown) => this.log("tick failed", { err: (err as Error).message }))
+        .finally(() => {
+          this.busy = undefined;
+          if (this.timer !== undefined) this.timer = setTimeout(run, every);
+        });
+    };
+    this.timer = setTimeout(run, 0);
+  }
+
+  /** Stops the loop (workloads keep running). */
+  async stop(): Promise<void> {
+    const t = this.timer;
+    this.timer = undefined;
+    if (t) clearTimeout(t);
+    await this.busy;
+    await this.o.executor.close();
+    this.store.close();
+  }
+
+  /** Records what the executor says of a workload in the durable lease table. */
+  private observe(w: WorkloadStatus): void {
+    if (!this.store.leases().some((l) => l.leaseId === w.leaseId)) return;
+    if (w.startedAt !== undefined) this.store.setStarted(w.leaseId, w.startedAt, w.gpuIndices);
+    if (w.endedAt !== undefined && (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled")) {
+      this.store.setEnded(w.leaseId, w.endedAt);
+    }
+  }
+
+  /** One round: observe, meter, ship, heartbeat, act. */
+  async tick(): Promise<void> {
+    const now = this.o.clock.now();
+    // 1. Observe workloads.
+    const statuses: WorkloadStatus[] = [];
+    for (const l of this.store.leases()) {
+      const st = await this.o.executor.status(l.leaseId);
+      if (st) {
+        statuses.push(st);
+        this.observe(st);
+      }
+    }
+    // 2. Meter: running leases every meterMs, ended ones once, up to their end.
+    const meterDue = now - this.lastMeter >= (this.o.meterMs ?? 5000);
+    for (const l of this.store.leases()) {
+      if (l.startedAt == null) continue;
+      if (l.endedAt == null && !meterDue) continue;
+      const to = l.endedAt ?? now;
+      this.store.appendUsage(this.nodeId, l.leaseId, to, (from, until) => ({
+        gpuMs: l.gpuIndices.length * (until - from),
+        ...this.o.meter.energyMwh(l.gpuIndices, l.gpuModel, from, until),
+      }));
+    }
+    if (meterDue) this.lastMeter = now;
+    // 3. Logs into the outbox.
+    for (const l of this.store.leases()) {
+      const chunks = await this.o.executor.drainLogs(l.leaseId);
+      if (chunks.length) this.store.appendLogs(chunks);
+    }
+    // 4. Ship, then heartbeat. Failures leave everything in the outbox for the next round.
+    try {
+      await this.flush();
+      const reports: WorkloadReport[] = statuses.map((s) => ({
+        leaseId: s.leaseId,
+        phase: s.phase,
+        ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}),
+        ...(s.signal !== undefined ? { signal: s.signal } : {}),
+        ...(s.reason !== undefined ? { reason: s.reason } : {}),
+        ...(s.startedAt !== undefined ? { startedAt: s.startedAt } : {}),
+        ...(s.endedAt !== undefined ? { endedAt: s.endedAt } : {}),
+      }));
+      const gpus = this.gpuCache ?? (await this.o.gpus.discover());
+      const health = await this.o.gpus.health();
+      const res = await this.client.post<{ assignments: Assignment[]; stops: StopOrder[] }>("/v1/agent/heartbeat", {
+        gpus: gpus.gpus,
+        driverVersion: gpus.driverVersion,
+        health,
+        workloads: reports,
+      });
+      if (this.connected !== true) this.log("connected to control plane", { server: this.o.server });
+      this.connected = true;
+      // 5. Forget ended workloads the server has now heard of, once their usage is shipped.
+      for (const s of statuses) {
+        const ended = s.phase === "succeeded" || s.phase === "failed" || s.phase === "cancelled";
+        if (ended && this.store.pendingUsageFor(s.leaseId) === 0) {
+          this.store.untrack(s.leaseId);
+          this.stopping.delete(s.leaseId);
+          await this.o.executor.forget?.(s.leaseId);
+        }
+      }
+      // 6. Act: start assignments, stop what must stop.
+      for (const a of res.assignments) await this.startAssignment(a);
+      for (const s of res.stops) this.stopLease(s);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        this.log("the control plane refused this node's key; re-enrol with a new token", { detail: err.detail });
+      } else if (this.connected !== false) {
+        this.log("control plane unreachable; workloads keep running and usage waits in the outbox", { err: (err as Error).message });
+      }
+      this.connected = false;
+    }
+  }
+
+  private async startAssignment(a: Assignment): Promise<void> {
+    if (this.store.leases().some((l) => l.leaseId === a.leaseId)) return;
+    this.store.track({ leaseId: a.leaseId, jobId: a.jobId, gpuIndices: a.gpuIndices, gpuModel: a.gpuModel });
+    const st = await this.o.executor.start({ leaseId: a.leaseId, jobId: a.jobId, spec: a.spec, gpuModel: a.gpuModel, gpuIndices: a.gpuIndices });
+    this.observe(st);
+    this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });
+  }
+
+  private stopLease(s: StopOrder): void {
+    if (this.stopping.has(s.leaseId)) return;
+    this.stopping.add(s.leaseId);
+    this.log("stopping workload", { leaseId: s.leaseId, reason: s.reason, graceS: s.graceS });
+    void this.o.executor.stop(s.leaseId, s.graceS).catch((err: unknown) => {
+      this.stopping.delete(s.leaseId);
+      this.log("stop failed", { leaseId: s.leaseId, err: (err as Error).message });
+    });
+  }
+
+  /** Sends the outbox: usage in batches, then logs. */
+  async flush(): Promise<{ usage: number }> {
+    let sent = 0;
+    for (;;) {
+      const batch = this.store.pendingUsage(this.o.usageBatch ?? 1000);
+      if (batch.length === 0) break;
+      await this.client.post<{ accepted: number; duplicates: number }>("/v1/agent/usage", { records: batch });
+      this.store.ackUsage(batch.map((r) => r.seq));
+      sent += batch.length;
+      if (batch.length < (this.o.usageBatch ?? 1000)) break;
+    }
+    for (;;) {
+      const logs = this.store.pendingLogs(200);
+      if (logs.length === 0) break;
+      try {
+        await this.client.post("/v1/agent/logs", { chunks: logs.map(({ leaseId, stream, text }) => ({ leaseId, stream, text })) });
+      } catch (err) {
+        // Logs for a lease this node no longer holds are dropped; anything else is retried later.
+        if (err instanceof ApiError && err.status === 403) {
+          for (const l of logs) this.store.dropLogsFor(l.leaseId);
+          continue;
+        }
+        throw err;
+      }
+      this.store.ackLogs(logs[logs.length - 1]!.id);
+    }
+    return { usage: sent };
+  }
+}

@@ -1,0 +1,20 @@
+import { findGpuModel } from "../domain/index.js";
+
+/** Energy of a lease's GPUs over an interval, in integer milliwatt-hours, and where the figure comes from. */
+export interface EnergyMeter {
+  energyMwh(gpuIndices: number[], gpuModel: string, fromMs: number, toMs: number): { energyMwh: number; energySource: "measured" | "modelled" };
+}
+
+/**
+ * The documented power model for simulated GPUs: a GPU held by a lease draws a constant share
+ * (default 80%) of its catalogue TDP. Energy (mWh) = GPUs x TDP (W) x share x ms / 3,600,
+ * rounded to the nearest mWh once per record. Real GPUs use measured samples instead.
+ */
+export class ModelledEnergyMeter implements EnergyMeter {
+  constructor(private readonly busyShare = 0.8) {}
+  energyMwh(gpuIndices: number[], gpuModel: string, fromMs: number, toMs: number): { energyMwh: number; energySource: "modelled" } {
+    const tdp = findGpuModel(gpuModel)?.tdpW ?? 700;
+    const mwh = (gpuIndices.length * tdp * this.busyShare * (toMs - fromMs)) / 3600;
+    return { energyMwh: Math.round(mwh), energySource: "modelled" };
+  }
+}

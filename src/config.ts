@@ -1,0 +1,52 @@
+import { z } from "zod";
+
+/** The server's configuration, parsed once from the environment (and flags) in main(). */
+export const ServerConfig = z.object({
+  host: z.string().default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  store: z.string().default("sqlite:./.zumbido/zumbido.db"),
+  currency: z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR").default("EUR"),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  scheduleIntervalMs: z.coerce.number().int().min(50).default(1000),
+  heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
+  stopGraceS: z.coerce.number().int().min(0).max(3600).default(10),
+  logCapBytes: z.coerce.number().int().min(1024).default(1_048_576),
+  /** Bootstrap admin key: created on first start if given (else one is generated and printed). */
+  adminKey: z.string().min(20).optional(),
+  /** Seed the demo federation and run its agents in-process. */
+  demo: z.coerce.boolean().default(false),
+  /** Folder for demo agents' state. */
+  dataDir: z.string().default("./.zumbido"),
+});
+export type ServerConfig = z.infer<typeof ServerConfig>;
+
+const ENV: Record<keyof ServerConfig, string> = {
+  host: "ZUMBIDO_HOST",
+  port: "ZUMBIDO_PORT",
+  store: "ZUMBIDO_STORE",
+  currency: "ZUMBIDO_CURRENCY",
+  logLevel: "ZUMBIDO_LOG_LEVEL",
+  scheduleIntervalMs: "ZUMBIDO_SCHEDULE_INTERVAL_MS",
+  heartbeatTimeoutMs: "ZUMBIDO_HEARTBEAT_TIMEOUT_MS",
+  stopGraceS: "ZUMBIDO_STOP_GRACE_S",
+  logCapBytes: "ZUMBIDO_LOG_CAP_BYTES",
+  adminKey: "ZUMBIDO_ADMIN_KEY",
+  demo: "ZUMBIDO_DEMO",
+  dataDir: "ZUMBIDO_DATA",
+};
+
+/** Parses config from env and overrides; every problem is reported with its variable name. */
+export function parseServerConfig(env: Record<string, string | undefined>, overrides: Partial<Record<keyof ServerConfig, unknown>> = {}): ServerConfig {
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(ENV)) if (env[v] !== undefined && env[v] !== "") raw[k] = env[v];
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) raw[k] = v;
+  const r = ServerConfig.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => {
+      const key = String(i.path[0]) as keyof ServerConfig;
+      return `  ${ENV[key] ?? key} (--${key}): ${i.message}`;
+    });
+    throw new Error(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return r.data;
+}

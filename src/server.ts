@@ -1,0 +1,74 @@
+import type { AddressInfo } from "node:net";
+import pino from "pino";
+import { buildApi, makeServices, type RoutePlugin, type Services } from "./api/server.js";
+import { SchedulerLoop, randomIds, type Ctx } from "./control/index.js";
+import type { Clock } from "./domain/index.js";
+import { DEFAULT_POLICY } from "./scheduler/index.js";
+import { Store, parseStoreUrl } from "./store/index.js";
+import type { ServerConfig } from "./config.js";
+import { Metrics } from "./api/metrics.js";
+
+/** A running control plane. */
+export interface ServerHandle {
+  url: string;
+  services: Services;
+  store: Store;
+  loop: SchedulerLoop;
+  log: pino.Logger;
+  /** The admin key, when this start created it (first start). */
+  bootstrapAdminKey?: string;
+  close(): Promise<void>;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+/** Opens the store, builds the API, starts the scheduling loop and listens. */
+export async function startServer(config: ServerConfig, opts: { plugins?: RoutePlugin[]; clock?: Clock } = {}): Promise<ServerHandle> {
+  const log = pino({ level: config.logLevel, base: { svc: "zumbido" } });
+  const store = await Store.open(parseStoreUrl(config.store));
+  let loop: SchedulerLoop | undefined;
+  const ctx: Ctx = {
+    store,
+    clock: opts.clock ?? systemClock,
+    ids: randomIds(),
+    config: {
+      currency: config.currency,
+      logCapBytes: config.logCapBytes,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      stopGraceS: config.stopGraceS,
+      enrolmentTokenTtlMs: 24 * 3_600_000,
+      policy: { ...DEFAULT_POLICY, preemptionGraceS: config.stopGraceS },
+    },
+    nudge: () => loop?.nudge(),
+  };
+  const metrics = new Metrics();
+  const services = makeServices(ctx, metrics);
+  loop = new SchedulerLoop(ctx, log.child({ part: "scheduler" }), undefined, (r) => metrics.onCycle(r));
+
+  // First start: make sure an admin key exists.
+  let bootstrapAdminKey: string | undefined;
+  const keys = await store.accounts.listKeys();
+  if (!keys.some((k) => k.role === "admin" && k.revokedAt === null)) {
+    const { key } = await store.accounts.createKey({ id: ctx.ids("key"), role: "admin", ownerId: null, name: "bootstrap admin", now: ctx.clock.now(), ...(config.adminKey ? { secret: config.adminKey } : {}) });
+    bootstrapAdminKey = key;
+  }
+
+  const app = await buildApi(services, { logger: log.child({ part: "api" }), plugins: opts.plugins ?? [] });
+  await app.listen({ host: config.host, port: config.port });
+  const addr = app.server.address() as AddressInfo;
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${addr.port}`;
+  loop.start(config.scheduleIntervalMs);
+  return {
+    url,
+    services,
+    store,
+    loop,
+    log,
+    ...(bootstrapAdminKey ? { bootstrapAdminKey } : {}),
+    async close() {
+      await loop.stop();
+      await app.close();
+      await store.close();
+    },
+  };
+}
