@@ -1,0 +1,55 @@
+/** POST /v1/plans: runs the conversion planner on a scenario and returns the same JSON as `zumbido plan --json`. */
+/* eslint-disable @typescript-eslint/require-await -- Fastify plugins and handlers are async by contract; the planner itself is synchronous and pure. */
+import type { FastifyInstance } from "fastify";
+import { invalid } from "../../domain/errors.js";
+import { formatErrors, parseScenario, plan } from "../../planner/index.js";
+
+/** Query options of POST /v1/plans. */
+interface PlansQuery {
+  seed?: string;
+  runs?: string;
+  monthly?: string;
+}
+
+function intParam(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw invalid(`query ${name} must be a whole number from ${min} to ${max}`, {
+      errors: [
+        { path: `query.${name}`, message: `must be a whole number from ${min} to ${max} (got "${v}")` },
+      ],
+    });
+  }
+  return Number(v);
+}
+
+/** Registers POST /v1/plans. */
+export async function plansRoutes(app: FastifyInstance): Promise<void> {
+  app.post<{ Body: unknown; Querystring: PlansQuery }>(
+    "/v1/plans",
+    {
+      schema: {
+        tags: ["planner"],
+        summary:
+          "Plan a mining site's conversion (mining, AI hosting, GPU cloud, hybrid); body: scenario JSON (docs/planner.md)",
+      },
+    },
+    async (req) => {
+      const seed = intParam("seed", req.query.seed, 0, 4_294_967_295);
+      const runs = intParam("runs", req.query.runs, 1, 20_000);
+      const r = parseScenario(req.body);
+      if (!r.ok) {
+        const errors = r.errors.map((e) => ({
+          path: e.path ? `body.${e.path}` : "body",
+          message: e.message,
+        }));
+        throw invalid(`the scenario is invalid: ${formatErrors(r.errors).replace(/\n/g, "; ")}`, { errors });
+      }
+      return plan(r.scenario, {
+        ...(seed !== undefined ? { seed } : {}),
+        ...(runs !== undefined ? { runs } : {}),
+        monthly: req.query.monthly === "true",
+      });
+    },
+  );
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { planAction } from "./plan.js";
+import type { PlanIo } from "./plan.js";
+
+function memIo(
+  files: Record<string, string>,
+): PlanIo & { stdout: string; stderr: string; written: Record<string, string> } {
+  const io = {
+    stdout: "",
+    stderr: "",
+    written: {} as Record<string, string>,
+    readFile(p: string): string {
+      const t = files[p];
+      if (t === undefined) throw new Error(`ENOENT: no such file ${p}`);
+      return t;
+    },
+    writeFile(p: string, t: string): void {
+      io.written[p] = t;
+    },
+    out(t: string): void {
+      io.stdout += t;
+    },
+    err(t: string): void {
+      io.stderr += t;
+    },
+  };
+  return io;
+}
+
+const scenario = JSON.stringify({
+  name: "cli test",
+  site: { powerMw: 5, pue: 1.1, electricityUsdPerMwh: 50 },
+  mining: { asic: "S21 XP", hashpriceUsdPerPhDay: 50 },
+  gpuCloud: { gpu: "H200", priceUsdPerGpuHour: 3 },
+  monteCarlo: { runs: 40 },
+});
+
+describe("zumbido plan (action)", () => {
+  it("prints a summary table by default", () => {
+    const io = memIo({ "s.json": scenario });
+    expect(planAction({ input: "s.json" }, io)).toBe(0);
+    expect(io.stdout).toMatch(/^cli test: start 2026-01-01, 10 years/);
+    expect(io.stdout).toMatch(/mining \(\d+ x S21 XP\)/);
+    expect(io.stdout).toMatch(/GPU cloud \(\d+ x H200\)/);
+    expect(io.stdout).toMatch(/recommendation: /);
+    expect(io.stderr).toBe("");
+  });
+
+  it("--json prints parseable JSON with the issue's fields; same seed, same bytes", () => {
+    const a = memIo({ "s.json": scenario });
+    const b = memIo({ "s.json": scenario });
+    planAction({ input: "s.json", json: true, seed: "9" }, a);
+    planAction({ input: "s.json", json: true, seed: "9" }, b);
+    expect(a.stdout).toBe(b.stdout);
+    const r = JSON.parse(a.stdout);
+    expect(r.mining.hashpriceUsdPerPhDay).toBe(50);
+    expect(typeof r.mining.breakevenUsdPerKwh).toBe("number");
+    expect(typeof r.mining.revenueUsdPerMwYear).toBe("number");
+    expect(r.monteCarlo.seed).toBe(9);
+  });
+
+  it("--report writes a deterministic HTML page with the four charts", () => {
+    const a = memIo({ "s.json": scenario });
+    const b = memIo({ "s.json": scenario });
+    planAction({ input: "s.json", report: "r.html" }, a);
+    planAction({ input: "s.json", report: "r.html" }, b);
+    const html = a.written["r.html"]!;
+    expect(html).toBe(b.written["r.html"]);
+    expect(html.match(/<svg /g)).toHaveLength(4);
+    expect(html).not.toMatch(/<script/);
+    expect(a.stderr).toMatch(/report written to r.html/);
+  });
+
+  it("bad input: names the field, exit code 2", () => {
+    const io = memIo({
+      "bad.json": JSON.stringify({
+        site: { powerMw: 0, electricityUsdPerMwh: 50 },
+        mining: { asic: "S21", hashpriceUsdPerPhDay: 50 },
+      }),
+    });
+    expect(planAction({ input: "bad.json" }, io)).toBe(2);
+    expect(io.stderr).toMatch(/^zumbido: bad.json: site.powerMw: must be a number > 0/);
+    expect(io.stdout).toBe("");
+  });
+
+  it("missing file, broken JSON and a bad seed are exit code 2 with the fix", () => {
+    const io = memIo({ "broken.json": "{" });
+    expect(planAction({ input: "nope.json" }, io)).toBe(2);
+    expect(planAction({ input: "broken.json" }, io)).toBe(2);
+    expect(planAction({ input: "broken.json", seed: "x" }, io)).toBe(2);
+    expect(io.stderr).toMatch(/cannot read nope.json/);
+    expect(io.stderr).toMatch(/broken.json is not valid JSON/);
+    expect(io.stderr).toMatch(/--seed must be a whole number/);
+  });
+});
