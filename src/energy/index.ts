@@ -4,3 +4,4 @@ export * from "./job-energy.js";
 export * from "./indicators.js";
 export * from "./curtailment.js";
 export * from "./deferral.js";
+export * from "./energy-csv.js";

@@ -169,3 +169,12 @@ describe("reading a series", () => {
     );
   });
 });
+
+describe("valueIndex", () => {
+  it("picks a column by index, with or without header, and refuses the timestamp column", () => {
+    expect(parseSeriesCsv("2030-03-01,1,2", { valueIndex: 2 }).values).toEqual([2]);
+    expect(parseSeriesCsv("t,a,b\n2030-03-01,1,2", { valueIndex: 2 }).values).toEqual([2]);
+    expect(() => parseSeriesCsv("2030-03-01,1,2", { valueIndex: 0 })).toThrow(/valueIndex/);
+    expect(() => parseSeriesCsv("t,a\n2030-03-01,1", { valueIndex: 3 })).toThrow(/header has 2 column/);
+  });
+});

@@ -26,6 +26,8 @@ export interface ParseSeriesOptions {
   basis?: CarbonBasis;
   /** Generic CSV with a header: the value column's name; default the second column. */
   valueColumn?: string;
+  /** Generic CSV: the value column's 0-based index (1 = second column), with or without a header. */
+  valueIndex?: number;
   /** Step for a one-row series; default one hour. Longer series infer it from the first two rows. */
   stepMs?: number;
   /** "error" (default): a missing step or empty value is an error; "carry-forward": repeat the last value. */
@@ -90,7 +92,7 @@ export function parseSeriesCsvDetailed(text: string, options: ParseSeriesOptions
           { field: "valueColumn" },
         );
       valueCol = i;
-    }
+    } else if (options.valueIndex !== undefined) valueCol = options.valueIndex;
     if (valueCol >= header.length)
       throw invalid(
         `the header has ${header.length} column(s); a series needs a timestamp and a value column`,
@@ -100,7 +102,14 @@ export function parseSeriesCsvDetailed(text: string, options: ParseSeriesOptions
     throw invalid(`valueColumn "${options.valueColumn}" was given but the CSV has no header line`, {
       field: "valueColumn",
     });
+  } else if (options.valueIndex !== undefined) {
+    valueCol = options.valueIndex;
+    column = `column ${valueCol + 1}`;
   }
+  if (!Number.isSafeInteger(valueCol) || valueCol < 1 || valueCol === timeCol)
+    throw invalid(`valueIndex must be a column index >= 1 other than the timestamp's, got ${valueCol}`, {
+      field: "valueIndex",
+    });
 
   // 3. Parse rows, check the regular step, fill or refuse gaps.
   const parsed: { line: number; t: number; v: number | null }[] = rows.map(({ line, fields }) => {
