@@ -87,7 +87,11 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   const models = [...new Set(fleet.nodes.map((x) => x.gpuModel))];
   const totalGpus = fleet.nodes.reduce((a, x) => a + x.gpuIndices.length, 0);
   const maxCap = Math.max(...fleet.nodes.map((x) => x.gpuIndices.length));
-  const reqs: JobRequest[] = trace.map((j) => ({ gpuModels: j.gpuModel ? [j.gpuModel] : models, gpus: j.gpus, class: j.class ?? "on-demand" }));
+  const reqs: JobRequest[] = trace.map((j) => ({
+    gpuModels: j.gpuModel ? [j.gpuModel] : models,
+    gpus: j.gpus,
+    class: j.class ?? "on-demand",
+  }));
   const st = new Uint8Array(n); // 0 future, 1 waiting, 2 running, 3 stopping, 4 done
   const done = new Float64Array(n);
   const runStart = new Float64Array(n);
@@ -128,8 +132,10 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   const sampleEvery = span / (opts.samples ?? 300);
   let nextSample = lastT;
 
-  const attained = (j: number, t: number): number => trace[j]!.gpus * (done[j]! + (st[j] === 2 ? t - runStart[j]! : 0));
-  const remaining = (j: number, t: number): number => trace[j]!.gpus * (trace[j]!.durationS - done[j]! - (st[j] === 2 ? t - runStart[j]! : 0));
+  const attained = (j: number, t: number): number =>
+    trace[j]!.gpus * (done[j]! + (st[j] === 2 ? t - runStart[j]! : 0));
+  const remaining = (j: number, t: number): number =>
+    trace[j]!.gpus * (trace[j]!.durationS - done[j]! - (st[j] === 2 ? t - runStart[j]! : 0));
   const levelOf = (j: number, t: number): number => rule.level(attained(j, t), remaining(j, t));
 
   const siteBusyChanged = (t: number, nodes: number[]): void => {
@@ -395,7 +401,9 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     if (next >= n && heap.size === 0 && waiting > 0) {
       // Nothing left to wake the queue: jobs that can never fit.
       const stuck = waitQ.flat().filter((j) => st[j] === 1);
-      throw new Error(`${stuck.length} job(s) can never be placed on this fleet (e.g. ${trace[stuck[0]!]?.id} needs ${trace[stuck[0]!]?.gpus} GPUs)`);
+      throw new Error(
+        `${stuck.length} job(s) can never be placed on this fleet (e.g. ${trace[stuck[0]!]?.id} needs ${trace[stuck[0]!]?.gpus} GPUs)`,
+      );
     }
   }
   opts.onProgress?.(finished, n);

@@ -27,7 +27,8 @@ export class FleetError extends Error {}
 
 /** N GPUs as 8-GPU nodes (the last one smaller when N is not a multiple of 8) of one model in one site. */
 export function uniformFleet(gpus: number, model = "H100", pue = 1.2): Fleet {
-  if (!Number.isInteger(gpus) || gpus < 1) throw new FleetError(`--gpus must be a whole number of at least 1, got ${gpus}`);
+  if (!Number.isInteger(gpus) || gpus < 1)
+    throw new FleetError(`--gpus must be a whole number of at least 1, got ${gpus}`);
   const m = findGpuModel(model);
   const site: SiteView = {
     id: "sim",
@@ -64,13 +65,15 @@ export function parseFleet(json: string): Fleet {
   } catch (e) {
     throw new FleetError(`fleet file is not valid JSON: ${(e as Error).message}`);
   }
-  if (!spec || !Array.isArray(spec.sites) || spec.sites.length === 0) throw new FleetError("fleet.sites must be a non-empty array");
+  if (!spec || !Array.isArray(spec.sites) || spec.sites.length === 0)
+    throw new FleetError("fleet.sites must be a non-empty array");
   const sites: SiteView[] = [];
   const nodes: NodeView[] = [];
   spec.sites.forEach((s, si) => {
     const at = `fleet.sites[${si}]`;
     if (typeof s.id !== "string" || !s.id) throw new FleetError(`${at}.id must be a non-empty string`);
-    if (!Array.isArray(s.nodes) || s.nodes.length === 0) throw new FleetError(`${at}.nodes must be a non-empty array`);
+    if (!Array.isArray(s.nodes) || s.nodes.length === 0)
+      throw new FleetError(`${at}.nodes must be a non-empty array`);
     const pue = s.pue ?? 1.2;
     if (!(pue >= 1)) throw new FleetError(`${at}.pue must be at least 1, got ${pue}`);
     const prices: SiteView["prices"] = {};
@@ -78,7 +81,8 @@ export function parseFleet(json: string): Fleet {
     s.nodes.forEach((n, ni) => {
       const m = findGpuModel(n.model);
       if (!m) throw new FleetError(`${at}.nodes[${ni}].model "${n.model}" is not a known GPU model`);
-      if (!Number.isInteger(n.gpus) || n.gpus < 1 || n.gpus > 32) throw new FleetError(`${at}.nodes[${ni}].gpus must be a whole number from 1 to 32`);
+      if (!Number.isInteger(n.gpus) || n.gpus < 1 || n.gpus > 32)
+        throw new FleetError(`${at}.nodes[${ni}].gpus must be a whole number from 1 to 32`);
       const count = n.count ?? 1;
       for (let k = 0; k < count; k++) {
         nodes.push({
@@ -93,7 +97,9 @@ export function parseFleet(json: string): Fleet {
         fullW += n.gpus * (n.gpuPowerW ?? m.tdpW) + (s.nodeOverheadW ?? 0);
       }
       const p = s.prices?.[n.model] ?? s.prices?.[m.id];
-      prices[m.id] = p ? { onDemandMinorPerGpuHour: p.onDemand, interruptibleMinorPerGpuHour: p.interruptible } : { onDemandMinorPerGpuHour: 200, interruptibleMinorPerGpuHour: 100 };
+      prices[m.id] = p
+        ? { onDemandMinorPerGpuHour: p.onDemand, interruptibleMinorPerGpuHour: p.interruptible }
+        : { onDemandMinorPerGpuHour: 200, interruptibleMinorPerGpuHour: 100 };
     });
     sites.push({
       id: s.id,

@@ -40,7 +40,11 @@ export class EventHeap {
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
-      if (c + 1 < n && (this.t[c + 1]! < this.t[c]! || (this.t[c + 1] === this.t[c] && this.seq[c + 1]! < this.seq[c]!))) c++;
+      if (
+        c + 1 < n &&
+        (this.t[c + 1]! < this.t[c]! || (this.t[c + 1] === this.t[c] && this.seq[c + 1]! < this.seq[c]!))
+      )
+        c++;
       if (t < this.t[c]! || (t === this.t[c] && s < this.seq[c]!)) break;
       this.t[i] = this.t[c]!;
       this.id[i] = this.id[c]!;

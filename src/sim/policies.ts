@@ -1,5 +1,12 @@
 /** Simulator policies. */
-export const SIM_POLICIES = ["fifo", "fifo-backfill", "las", "srtf-oracle", "zumbido", "zumbido-carbon"] as const;
+export const SIM_POLICIES = [
+  "fifo",
+  "fifo-backfill",
+  "las",
+  "srtf-oracle",
+  "zumbido",
+  "zumbido-carbon",
+] as const;
 /** A simulator policy name. */
 export type SimPolicyName = (typeof SIM_POLICIES)[number];
 
@@ -27,9 +34,23 @@ const Z_LEVELS = 20;
 export function levelRule(p: SimPolicyName): LevelRule {
   switch (p) {
     case "fifo":
-      return { preemptive: false, reserveHead: false, strict: true, levels: 1, level: () => 0, nextThreshold: () => Infinity };
+      return {
+        preemptive: false,
+        reserveHead: false,
+        strict: true,
+        levels: 1,
+        level: () => 0,
+        nextThreshold: () => Infinity,
+      };
     case "fifo-backfill":
-      return { preemptive: false, reserveHead: true, strict: false, levels: 1, level: () => 0, nextThreshold: () => Infinity };
+      return {
+        preemptive: false,
+        reserveHead: true,
+        strict: false,
+        levels: 1,
+        level: () => 0,
+        nextThreshold: () => Infinity,
+      };
     case "las":
       return {
         preemptive: true,

@@ -30,7 +30,9 @@ export function parseTraceCsv(text: string): TraceJob[] {
   if (!philly) {
     for (const need of ["job_id", "submit_s", "duration_s", "num_gpus"]) {
       if (col(need) < 0)
-        throw new TraceError(`trace header lacks column "${need}"; expected job_id,submit_s,duration_s,num_gpus[,vc,gpu_model,class] (got: ${header.join(",")})`);
+        throw new TraceError(
+          `trace header lacks column "${need}"; expected job_id,submit_s,duration_s,num_gpus[,vc,gpu_model,class] (got: ${header.join(",")})`,
+        );
     }
   }
   const cId = col("job_id");
@@ -48,17 +50,20 @@ export function parseTraceCsv(text: string): TraceJob[] {
     const f = line.split(",");
     const num = (c: number, name: string, min: number): number => {
       const v = Number(f[c]);
-      if (!Number.isFinite(v) || v < min) throw new TraceError(`trace line ${i + 1}: ${name} must be a number >= ${min}, got "${f[c] ?? ""}"`);
+      if (!Number.isFinite(v) || v < min)
+        throw new TraceError(`trace line ${i + 1}: ${name} must be a number >= ${min}, got "${f[c] ?? ""}"`);
       return v;
     };
     let submitS: number;
     if (philly) {
       const ms = Date.parse(`${(f[cTs] ?? "").trim().replace(" ", "T")}Z`);
-      if (!Number.isFinite(ms)) throw new TraceError(`trace line ${i + 1}: timestamp "${f[cTs] ?? ""}" is not YYYY-MM-DD HH:MM:SS`);
+      if (!Number.isFinite(ms))
+        throw new TraceError(`trace line ${i + 1}: timestamp "${f[cTs] ?? ""}" is not YYYY-MM-DD HH:MM:SS`);
       submitS = ms / 1000;
     } else submitS = num(cSubmit, "submit_s", 0);
     const gpus = num(cGpus, "num_gpus", 1);
-    if (!Number.isInteger(gpus)) throw new TraceError(`trace line ${i + 1}: num_gpus must be a whole number, got "${f[cGpus] ?? ""}"`);
+    if (!Number.isInteger(gpus))
+      throw new TraceError(`trace line ${i + 1}: num_gpus must be a whole number, got "${f[cGpus] ?? ""}"`);
     const cls = cClass >= 0 ? (f[cClass] ?? "").trim() : "";
     if (cls !== "" && cls !== "on-demand" && cls !== "interruptible")
       throw new TraceError(`trace line ${i + 1}: class must be on-demand or interruptible, got "${cls}"`);
