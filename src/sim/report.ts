@@ -52,7 +52,7 @@ export function renderReport(title: string, entries: { result: SimResult; run: S
   const table = `<table><tr><th>policy</th>${cols.map((k) => `<th>${esc(k)}</th>`).join("")}</tr>${entries
     .map(
       (e) =>
-        `<tr><td>${esc(e.result.policy)}</td>${cols.map((k) => `<td>${esc(String(e.result[k] ?? ""))}</td>`).join("")}</tr>`,
+        `<tr><td>${esc(e.result.policy)}</td>${cols.map((k) => `<td>${esc(cell(e.result[k]))}</td>`).join("")}</tr>`,
     )
     .join("")}</table>`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
@@ -69,4 +69,8 @@ ${barChart(
   slow.map((s) => ({ name: s.name, values: tenants.map((t) => s.sd[t] ?? 0) })),
 )}
 </div></body></html>`;
+}
+
+function cell(v: unknown): string {
+  return typeof v === "number" || typeof v === "string" || typeof v === "boolean" ? String(v) : "";
 }
