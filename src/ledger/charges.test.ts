@@ -4,7 +4,7 @@ import type { UsageRecord } from "../domain/types.js";
 import { billableGpuSeconds } from "../domain/money.js";
 import { operatorPayable, PLATFORM_FEES, tenantAccount, vatPayable } from "./accounts.js";
 import type { BillableLease } from "./charges.js";
-import { aggregateUsage, chargeUsage, dedupeUsage, feeMinor, lineStates } from "./charges.js";
+import { aggregateUsage, chargeTotals, chargeUsage, dedupeUsage, feeMinor, lineStates } from "./charges.js";
 import { buildInvoices, buildPayoutStatements } from "./invoice.js";
 import { periodBounds } from "./periods.js";
 import { balanceOf, balancesOf, postingsOf } from "./postings.js";
@@ -171,6 +171,24 @@ describe("chargeUsage: rules", () => {
     );
     expect(feeMinor(10, 500)).toBe(1); // 0.5 -> 1
     expect(feeMinor(86, 1500)).toBe(13);
+  });
+});
+
+describe("chargeTotals (the store sums the records)", () => {
+  it("charges from per-lease-month totals exactly as from the records", () => {
+    const { records, ledger } = example();
+    const ctx = {
+      ledger: [],
+      leases: [lease("L1")],
+      tenants: TENANTS,
+      config: { ...config, closedPeriods: new Set<string>() },
+      at: OCT + 200_000,
+    };
+    const r = chargeTotals({ ...ctx, totals: aggregateUsage(records) });
+    expect(r.transactions).toEqual(ledger);
+    expect(() =>
+      chargeTotals({ ...ctx, totals: [...aggregateUsage(records), ...aggregateUsage(records)] }),
+    ).toThrow(/one total per lease and month/);
   });
 });
 

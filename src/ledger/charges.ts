@@ -215,17 +215,21 @@ export function lineStates(transactions: Iterable<Transaction>): Map<string, Lin
   return m;
 }
 
-/** Input of a charge run. */
-export interface ChargeRunInput {
-  /** The ledger so far (only transactions with a usage line matter). */
+/** Settings and context shared by both charge entry points. */
+export interface ChargeContext {
+  /** The ledger so far; only transactions with a usage line matter, and only those of the leases charged. */
   ledger: Iterable<Transaction>;
-  /** Every usage record known for the leases to charge: any order, duplicates welcome. */
-  usage: readonly UsageRecord[];
   leases: readonly BillableLease[];
   tenants: readonly TenantTaxProfile[];
   config: ChargeConfig;
   /** Epoch ms stamped on the new transactions. */
   at: number;
+}
+
+/** Input of a charge run from raw records. */
+export interface ChargeRunInput extends ChargeContext {
+  /** Every usage record known for the leases to charge: any order, duplicates welcome. */
+  usage: readonly UsageRecord[];
 }
 
 /** Output of a charge run. */
@@ -252,6 +256,18 @@ interface Target {
 
 /** Computes the transactions that bring every charge line to its target (see the design above). */
 export function chargeUsage(input: ChargeRunInput): ChargeRunResult {
+  const { records, conflicts } = dedupeUsage(input.usage);
+  return { ...chargeTotals({ ...input, totals: aggregateUsage(records) }), conflicts };
+}
+
+/**
+ * The same from per-(lease, usage period) totals of DISTINCT records (e.g. summed by the store with
+ * SQL over a table whose primary key is (nodeId, seq)). Each total must cover all the records of
+ * its lease and month, not an increment.
+ */
+export function chargeTotals(
+  input: ChargeContext & { totals: readonly UsageTotal[] },
+): Omit<ChargeRunResult, "conflicts"> {
   const { config } = input;
   if (!Number.isSafeInteger(input.at) || input.at < 0)
     throw invalid("at must be epoch milliseconds", { field: "at" });
@@ -264,11 +280,29 @@ export function chargeUsage(input: ChargeRunInput): ChargeRunResult {
     const k = `${s.latest.leaseId}\u0000${s.latest.usagePeriod}`;
     byUsage.set(k, [...(byUsage.get(k) ?? []), s]);
   }
-  const { records, conflicts } = dedupeUsage(input.usage);
   const out: Transaction[] = [];
   const unbilled: UsageTotal[] = [];
   const notes: string[] = [];
-  for (const total of aggregateUsage(records)) {
+  const seenTotals = new Set<string>();
+  input.totals.forEach((t, i) => {
+    if (!Number.isSafeInteger(t.gpuMs) || t.gpuMs < 0)
+      throw invalid(`totals[${i}].gpuMs must be a non-negative integer, got ${t.gpuMs}`, {
+        field: `totals[${i}].gpuMs`,
+      });
+    const k = `${t.leaseId}\u0000${t.usagePeriod}`;
+    if (seenTotals.has(k))
+      throw invalid(
+        `totals[${i}] repeats lease ${t.leaseId} in ${t.usagePeriod}; give one total per lease and month`,
+        {
+          field: `totals[${i}]`,
+        },
+      );
+    seenTotals.add(k);
+  });
+  const totals = [...input.totals].sort(
+    (a, b) => cmpStr(a.leaseId, b.leaseId) || cmpStr(a.usagePeriod, b.usagePeriod),
+  );
+  for (const total of totals) {
     const lease = leases.get(total.leaseId);
     if (!lease) {
       unbilled.push(total);
@@ -325,7 +359,7 @@ export function chargeUsage(input: ChargeRunInput): ChargeRunResult {
     );
     if (tx) out.push(tx);
   }
-  return { transactions: out, unbilled, conflicts, notes };
+  return { transactions: out, unbilled, notes };
 }
 
 function deltaTransaction(
