@@ -136,8 +136,8 @@ export function meterJob(job: JobMeter, site: SiteEnergyProfile): JobEnergy {
       itByMonth.set(m, (itByMonth.get(m) ?? 0) + (itWh * f) / 1000);
     }
   });
-  const fromMs = job.intervals.length ? Math.min(...job.intervals.map((x) => x.fromMs)) : 0;
-  const toMs = job.intervals.length ? Math.max(...job.intervals.map((x) => x.toMs)) : 0;
+  const fromMs = job.intervals.reduce((m, x) => Math.min(m, x.fromMs), job.intervals[0]?.fromMs ?? 0);
+  const toMs = job.intervals.reduce((m, x) => Math.max(m, x.toMs), job.intervals[0]?.toMs ?? 0);
   return assemble(
     { jobId: job.jobId, tenantId: job.tenantId, siteId: job.siteId, fromMs, toMs },
     parts,
