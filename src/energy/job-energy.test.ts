@@ -55,6 +55,25 @@ describe("meterJob", () => {
     expect(e.lines.map((l) => l.month)).toEqual(["1970-01"]);
   });
 
+  it("takes a per-record node share for gangs metered node by node", () => {
+    // Two nodes, each fully held for one hour at 500 W overhead: 2 x (1,000 + 500) Wh x 1.2 = 3.6 kWh.
+    const gang = meterJob(
+      {
+        ...j2,
+        nodeShare: 99,
+        intervals: [
+          { fromMs: 0, toMs: H, gpuWh: 1000, nodeShare: 1 },
+          { fromMs: 0, toMs: H, gpuWh: 1000, nodeShare: 1 },
+        ],
+      },
+      site,
+    );
+    expect(gang.facilityKwh).toBeCloseTo(3.6, 12);
+    expect(() =>
+      meterJob({ ...j2, intervals: [{ fromMs: 0, toMs: H, gpuWh: 1, nodeShare: -1 }] }, site),
+    ).toThrow(/intervals\[0\].*nodeShare/);
+  });
+
   it("has null cost without a price series", () => {
     const { price: _p, ...noPrice } = site;
     expect(meterJob(j1, noPrice).costMinor).toBeNull();

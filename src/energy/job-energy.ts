@@ -29,6 +29,8 @@ export interface MeteredInterval {
   toMs: number;
   /** GPU energy measured (or modelled) over the interval, Wh. */
   gpuWh: number;
+  /** Node-equivalents this record covers (one record per node of a gang: that node's share); default the job's nodeShare. */
+  nodeShare?: number;
 }
 
 /** A job's metering at one site. */
@@ -115,7 +117,10 @@ export function meterJob(job: JobMeter, site: SiteEnergyProfile): JobEnergy {
     if (!(iv.gpuWh >= 0) || !Number.isFinite(iv.gpuWh))
       throw invalid(`${where}: gpuWh must be a number >= 0, got ${iv.gpuWh}`, { field: "gpuWh" });
     const dur = iv.toMs - iv.fromMs;
-    const overheadWh = (site.nodeOverheadW * job.nodeShare * dur) / HOUR_MS;
+    const share = iv.nodeShare ?? job.nodeShare;
+    if (!(share >= 0) || !Number.isFinite(share))
+      throw invalid(`${where}: nodeShare must be a number >= 0, got ${share}`, { field: "nodeShare" });
+    const overheadWh = (site.nodeOverheadW * share * dur) / HOUR_MS;
     const itWh = iv.gpuWh + overheadWh;
     const facWh = itWh * site.pue;
     for (const [a, b] of splitAtSteps(iv.fromMs, iv.toMs, site.carbon, site.price)) {
