@@ -1,6 +1,23 @@
 import type { Command } from "commander";
+import { registerAdminCommands } from "./admin.js";
+import { registerAgentCommand } from "./agent.js";
+import { registerBillingCommands } from "./billing.js";
+import { registerDemoCommand } from "./demo.js";
+import { registerFleetCommands } from "./fleet.js";
+import { registerJobsCommand } from "./jobs.js";
+import { registerServeCommand } from "./serve.js";
 
 /** Registers every subcommand on the program. */
-export function registerCommands(_program: Command): void {
-  // Subcommands are added here as they land.
+export function registerCommands(program: Command): void {
+  program
+    .option("--url <url>", "server URL (ZUMBIDO_URL, or the config file)")
+    .option("--token <key>", "API key (ZUMBIDO_TOKEN, or the config file)")
+    .option("--json", "print data as JSON");
+  registerServeCommand(program);
+  registerAgentCommand(program);
+  registerJobsCommand(program);
+  registerFleetCommands(program);
+  registerBillingCommands(program);
+  registerAdminCommands(program);
+  registerDemoCommand(program);
 }

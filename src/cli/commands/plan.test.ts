@@ -1,5 +1,9 @@
-import { describe, expect, it } from "vitest";
-import { planAction } from "./plan.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { describe, expect, it, vi } from "vitest";
+import { planAction, registerPlanCommand } from "./plan.js";
 import type { PlanIo } from "./plan.js";
 
 function memIo(
@@ -91,5 +95,26 @@ describe("zumbido plan (action)", () => {
     expect(io.stderr).toMatch(/cannot read nope.json/);
     expect(io.stderr).toMatch(/broken.json is not valid JSON/);
     expect(io.stderr).toMatch(/--seed must be a whole number/);
+  });
+});
+
+describe("registerPlanCommand", () => {
+  it("reads --json even when the program defines a global --json", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "zumbido-plan-"));
+    const file = join(dir, "s.json");
+    writeFileSync(file, scenario);
+    const program = new Command().name("zumbido").option("--json", "print data as JSON").exitOverride();
+    registerPlanCommand(program);
+    let out = "";
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    });
+    try {
+      await program.parseAsync(["plan", "--input", file, "--json", "--runs", "10"], { from: "user" });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(JSON.parse(out).monteCarlo.runs).toBe(10);
   });
 });

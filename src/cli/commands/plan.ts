@@ -112,7 +112,7 @@ const money = (x: number): string => {
   return x < 0 ? `-${s}` : s;
 };
 const pct = (x: number | null): string => (x === null ? "n/a" : `${(x * 100).toFixed(1)}%`);
-const yrs = (x: number | null): string => (x === null ? "never" : `${x.toFixed(1)} y`);
+const yrs = (x: number | null): string => (x === null ? "never" : x === 0 ? "immediate" : `${x.toFixed(1)} y`);
 
 function grid(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
@@ -215,8 +215,9 @@ export function registerPlanCommand(program: Command): void {
     .option("--seed <n>", "Monte Carlo seed (overrides monteCarlo.seed)")
     .option("--runs <n>", "Monte Carlo draws (overrides monteCarlo.runs)")
     .option("--monthly", "include monthly cash-flow tables in the JSON")
-    .action((opts: PlanCliOptions) => {
-      const code = planAction(opts);
+    .action((_opts: PlanCliOptions, cmd: Command) => {
+      // optsWithGlobals: the program also defines --json, and commander hands it to the program.
+      const code = planAction(cmd.optsWithGlobals<PlanCliOptions>());
       if (code !== 0) process.exitCode = code;
     });
 }

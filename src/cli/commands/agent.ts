@@ -1,0 +1,69 @@
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { Command, Option } from "commander";
+import { Agent } from "../../agent/agent.js";
+import { ModelledEnergyMeter } from "../../agent/energy-model.js";
+import { LocalExecutor } from "../../agent/executors/local.js";
+import { hasNvidiaGpus, nvidiaGpuSource, simulatedGpuSource } from "../../agent/gpu-source.js";
+import type { Executor } from "../../agent/executor.js";
+import { UsageError } from "../context.js";
+
+/** `zumbido agent`: the node agent. */
+export function registerAgentCommand(program: Command): void {
+  program
+    .command("agent")
+    .description("run the node agent: discover GPUs, enrol, run assigned jobs, meter and report")
+    .option("--server <url>", "control plane URL (ZUMBIDO_URL)")
+    .option("--token <token>", "one-time enrolment token (first start only)")
+    .option("--simulate-gpus <spec>", "made-up GPUs, e.g. H100x8 or A100x4,L40Sx2 (default when nvidia-smi is absent)")
+    .option("--state-dir <dir>", "where the agent keeps its key, outbox and workload state", "./.zumbido/agent")
+    .option("--name <name>", "node name", hostname())
+    .addOption(new Option("--executor <kind>", "how workloads run").choices(["local", "slurm"]).default("local"))
+    .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
+    .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
+    .action(async (_o: unknown, cmd: Command) => {
+      // --token is also a global option (the API key), so read it with the globals.
+      const o = cmd.optsWithGlobals<{ server?: string; token?: string; simulateGpus?: string; stateDir: string; name: string; executor: string; heartbeatMs: number; meterMs: number }>();
+      const server = o.server ?? process.env.ZUMBIDO_URL;
+      if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
+      const clock = { now: () => Date.now() };
+      let gpus = o.simulateGpus ? simulatedGpuSource(o.simulateGpus) : undefined;
+      if (!gpus) {
+        if (await hasNvidiaGpus()) gpus = nvidiaGpuSource();
+        else {
+          console.error("zumbido agent: nvidia-smi found no GPUs here; pass --simulate-gpus H100x8 to run with simulated GPUs");
+          process.exitCode = 2;
+          return;
+        }
+      }
+      let executor: Executor;
+      if (o.executor === "slurm") {
+        const { SlurmExecutor } = await import("../../agent/executors/slurm.js");
+        executor = new SlurmExecutor({ logDir: join(o.stateDir, "slurm"), now: clock.now });
+      } else {
+        executor = new LocalExecutor({ stateDir: join(o.stateDir, "workloads"), now: clock.now });
+      }
+      const agent = new Agent({
+        server,
+        ...(o.token ? { token: o.token } : {}),
+        name: o.name,
+        stateDir: o.stateDir,
+        executor,
+        gpus,
+        meter: new ModelledEnergyMeter(),
+        clock,
+        heartbeatMs: o.heartbeatMs,
+        meterMs: o.meterMs,
+        log: (msg, f) => console.log(JSON.stringify({ t: new Date().toISOString(), msg, ...f })),
+      });
+      const { nodeId } = await agent.init();
+      console.log(JSON.stringify({ t: new Date().toISOString(), msg: "agent ready", nodeId, server, executor: executor.kind }));
+      agent.start();
+      const stop = async (): Promise<void> => {
+        await agent.stop();
+        process.exit(0);
+      };
+      process.once("SIGINT", () => void stop());
+      process.once("SIGTERM", () => void stop());
+    });
+}
