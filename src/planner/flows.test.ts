@@ -19,6 +19,9 @@ describe("finance", () => {
     expect(npv(net, r)).toBeCloseTo(0, 6);
     expect(r).toBeCloseTo(0.1307, 3);
     expect(irr([1, 2, 3])).toBeNull();
+    expect(irr([0, 5, -1])).toBeNull(); // no investment first: no IRR
+    const late = [-100, 60, 60, -5];
+    expect(npv(late, irr(late)!)).toBeCloseTo(0, 6);
   });
   it("payback interpolates within the month; null when never repaid", () => {
     expect(paybackYears([-100, 50, 50, 50])).toBeCloseTo(2 / 12, 9);

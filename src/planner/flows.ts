@@ -48,24 +48,41 @@ export function npv(net: readonly number[], rate: number): number {
   return s;
 }
 
-/** Yearly internal rate of return (NPV = 0) by bisection on [-99%, 1000%]; null without a sign change. */
+/** Rates scanned (high to low) to bracket the IRR before bisection. */
+const IRR_GRID = [10, 5, 2, 1, 0.5, 0.3, 0.2, 0.1, 0.05, 0, -0.1, -0.2, -0.3, -0.5, -0.7, -0.9, -0.99];
+
+/**
+ * Yearly internal rate of return: the highest rate on [-99%, 1000%] where NPV crosses zero, found
+ * by scanning IRR_GRID downwards and bisecting the first bracket. Null unless the first non-zero flow
+ * is an outflow (an investment) and NPV changes sign.
+ */
 export function irr(net: readonly number[]): number | null {
-  let lo = -0.99;
-  let hi = 10;
-  let flo = npv(net, lo);
-  const fhi = npv(net, hi);
-  if (!Number.isFinite(flo) || !Number.isFinite(fhi) || Math.sign(flo) === Math.sign(fhi) || flo === 0)
-    return flo === 0 ? lo : null;
-  for (let i = 0; i < 200; i++) {
-    const mid = (lo + hi) / 2;
-    const fm = npv(net, mid);
-    if (fm === 0) return mid;
-    if (Math.sign(fm) === Math.sign(flo)) {
-      lo = mid;
-      flo = fm;
-    } else hi = mid;
+  const first = net.find((x) => x !== 0);
+  if (first === undefined || first > 0) return null;
+  let hi = IRR_GRID[0]!;
+  let fhi = npv(net, hi);
+  for (const lo of IRR_GRID.slice(1)) {
+    const flo = npv(net, lo);
+    if (flo === 0) return lo;
+    if (Math.sign(flo) !== Math.sign(fhi)) {
+      let a = lo;
+      let b = hi;
+      let fa = flo;
+      for (let i = 0; i < 200; i++) {
+        const mid = (a + b) / 2;
+        const fm = npv(net, mid);
+        if (fm === 0) return mid;
+        if (Math.sign(fm) === Math.sign(fa)) {
+          a = mid;
+          fa = fm;
+        } else b = mid;
+      }
+      return (a + b) / 2;
+    }
+    hi = lo;
+    fhi = flo;
   }
-  return (lo + hi) / 2;
+  return null;
 }
 
 /** Years until cumulative undiscounted cash turns non-negative for good (linear within the month); null if never, 0 if never negative. */

@@ -389,19 +389,26 @@ export function plan(s: Scenario, opts: PlanOptions = {}): PlanResult {
 
 function summaryText(s: Scenario, option: Recommendation["option"], cfg: Config, npvValue: number): string {
   const rate = `${pct(s.discountRate)} over ${s.horizonYears} years`;
+  let what: string;
   switch (option) {
     case "mining":
-      return `Keep mining: NPV ${musd(npvValue)} at ${rate}.`;
+      what = "keep mining";
+      break;
     case "hosting":
-      return `Lease the site to an AI tenant (hosting): NPV ${musd(npvValue)} at ${rate}.`;
+      what = "lease the site to an AI tenant (hosting)";
+      break;
     case "gpuCloud":
-      return `Run your own GPU cloud: NPV ${musd(npvValue)} at ${rate}.`;
+      what = "run your own GPU cloud";
+      break;
     case "hybrid": {
       const p = s.site!.powerMw;
       const ai = cfg.aiMode === "hosting" ? "AI hosting" : "GPU cloud";
-      return `Split the site: ${pct(cfg.miningShare)} mining (${(cfg.miningShare * p).toFixed(1)} MW), ${pct(1 - cfg.miningShare)} ${ai} (${((1 - cfg.miningShare) * p).toFixed(1)} MW): NPV ${musd(npvValue)} at ${rate}.`;
+      what = `split the site: ${pct(cfg.miningShare)} mining (${(cfg.miningShare * p).toFixed(1)} MW), ${pct(1 - cfg.miningShare)} ${ai} (${((1 - cfg.miningShare) * p).toFixed(1)} MW)`;
     }
   }
+  if (npvValue < 0)
+    return `No option earns the ${pct(s.discountRate)} discount rate; the least bad is to ${what}: NPV ${musd(npvValue)} at ${rate}.`;
+  return `${what.charAt(0).toUpperCase()}${what.slice(1)}: NPV ${musd(npvValue)} at ${rate}.`;
 }
 
 /** Validates raw JSON and plans it; throws a DomainError "validation" listing every {path, message}. */

@@ -24,7 +24,8 @@ export interface ReportOptions {
 const usdCell = (x: number): string => `$${groupThousands(x)}`.replace("$-", "-$");
 const pctCell = (x: number | null): string =>
   x === null ? "n/a" : `${(Math.round(x * 1000) / 10).toFixed(1)}%`;
-const yrsCell = (x: number | null): string => (x === null ? "never" : `${x.toFixed(1)} y`);
+const yrsCell = (x: number | null): string =>
+  x === null ? "never" : x === 0 ? "immediate" : `${x.toFixed(1)} y`;
 const LABEL: Record<string, string> = {
   mining: "Mining",
   hosting: "AI hosting",

@@ -112,7 +112,8 @@ const money = (x: number): string => {
   return x < 0 ? `-${s}` : s;
 };
 const pct = (x: number | null): string => (x === null ? "n/a" : `${(x * 100).toFixed(1)}%`);
-const yrs = (x: number | null): string => (x === null ? "never" : x === 0 ? "immediate" : `${x.toFixed(1)} y`);
+const yrs = (x: number | null): string =>
+  x === null ? "never" : x === 0 ? "immediate" : `${x.toFixed(1)} y`;
 
 function grid(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
