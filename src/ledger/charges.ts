@@ -80,21 +80,25 @@ export function feeMinor(grossMinor: number, feeBps: number): number {
   return Number(divRoundHalfUp(BigInt(grossMinor) * BigInt(feeBps), 10_000n));
 }
 
+function badRecord(i: number, name: string, msg: string): never {
+  throw invalid(`usage[${i}].${name} ${msg}`, { field: `usage[${i}].${name}` });
+}
+
 function checkRecord(r: UsageRecord, i: number): void {
-  const f = (name: string, msg: string): never => {
-    throw invalid(`usage[${i}].${name} ${msg}`, { field: `usage[${i}].${name}` });
-  };
-  if (typeof r.nodeId !== "string" || r.nodeId.length === 0) f("nodeId", "must be a non-empty string");
-  if (!Number.isSafeInteger(r.seq) || r.seq < 0) f("seq", `must be a non-negative integer, got ${r.seq}`);
-  if (typeof r.leaseId !== "string" || r.leaseId.length === 0) f("leaseId", "must be a non-empty string");
+  if (typeof r.nodeId !== "string" || r.nodeId.length === 0)
+    badRecord(i, "nodeId", "must be a non-empty string");
+  if (!Number.isSafeInteger(r.seq) || r.seq < 0)
+    badRecord(i, "seq", `must be a non-negative integer, got ${r.seq}`);
+  if (typeof r.leaseId !== "string" || r.leaseId.length === 0)
+    badRecord(i, "leaseId", "must be a non-empty string");
   if (!Number.isSafeInteger(r.fromMs) || r.fromMs < 0)
-    f("fromMs", `must be epoch milliseconds, got ${r.fromMs}`);
+    badRecord(i, "fromMs", `must be epoch milliseconds, got ${r.fromMs}`);
   if (!Number.isSafeInteger(r.toMs) || r.toMs < r.fromMs)
-    f("toMs", `must be epoch milliseconds >= fromMs, got ${r.toMs}`);
+    badRecord(i, "toMs", `must be epoch milliseconds >= fromMs, got ${r.toMs}`);
   if (!Number.isSafeInteger(r.gpuMs) || r.gpuMs < 0)
-    f("gpuMs", `must be a non-negative integer, got ${r.gpuMs}`);
+    badRecord(i, "gpuMs", `must be a non-negative integer, got ${r.gpuMs}`);
   if (!Number.isSafeInteger(r.energyMwh) || r.energyMwh < 0)
-    f("energyMwh", `must be a non-negative integer, got ${r.energyMwh}`);
+    badRecord(i, "energyMwh", `must be a non-negative integer, got ${r.energyMwh}`);
 }
 
 /** Records after dedupe, and the keys whose copies disagreed. */
@@ -104,27 +108,31 @@ export interface DedupedUsage {
   conflicts: string[];
 }
 
-/** Dedupes records by (nodeId, seq), independent of order (see rule 1 above); sorted by key. */
+/** Dedupes records by (nodeId, seq); which copy wins is independent of order (rule 1 above); records in first-seen order. */
 export function dedupeUsage(usage: readonly UsageRecord[]): DedupedUsage {
-  const byKey = new Map<string, { rec: UsageRecord; canon: string; conflict: boolean }>();
+  // Canonical JSON is only computed for keys seen more than once (rare), to keep the common path fast.
+  const byKey = new Map<string, { rec: UsageRecord; canon: string | null; conflict: boolean }>();
   usage.forEach((r, i) => {
     checkRecord(r, i);
     const key = `${r.nodeId}#${r.seq}`;
-    const canon = canonicalJson(r);
     const prev = byKey.get(key);
     if (!prev) {
-      byKey.set(key, { rec: r, canon, conflict: false });
+      byKey.set(key, { rec: r, canon: null, conflict: false });
       return;
     }
+    prev.canon ??= canonicalJson(prev.rec);
+    const canon = canonicalJson(r);
     if (prev.canon === canon) return;
     const wins = r.gpuMs > prev.rec.gpuMs || (r.gpuMs === prev.rec.gpuMs && canon < prev.canon);
     byKey.set(key, wins ? { rec: r, canon, conflict: true } : { ...prev, conflict: true });
   });
-  const keys = [...byKey.keys()].sort(cmpStr);
-  return {
-    records: keys.map((k) => byKey.get(k)!.rec),
-    conflicts: keys.filter((k) => byKey.get(k)!.conflict),
-  };
+  const records: UsageRecord[] = [];
+  const conflicts: string[] = [];
+  for (const [k, v] of byKey) {
+    records.push(v.rec);
+    if (v.conflict) conflicts.push(k);
+  }
+  return { records, conflicts: conflicts.sort(cmpStr) };
 }
 
 /** Metered totals of one lease in one usage period. */
