@@ -1,0 +1,383 @@
+import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import type { KubeConfig, V1Job, V1Pod } from "@kubernetes/client-node";
+import type { Executor, LogChunk, WorkloadPhase, WorkloadSpec, WorkloadStatus } from "../executor.js";
+import { buildJobManifest, K8S_KEYS, labelValue } from "./k8s-manifest.js";
+
+/** Options of the Kubernetes executor. */
+export interface KubernetesExecutorOptions {
+  /** Loaded cluster config (KubeConfig.loadFromDefault() in main; tests point it at a local server). */
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** Label value tying Jobs to this agent; recover() adopts only Jobs with it. */
+  agentId: string;
+  /** Image for job specs that name none. */
+  defaultImage: string;
+  now: () => number;
+  gpuProductLabels?: Record<string, string>;
+  /** Bytes of pod log shipped per lease before one truncation notice (default 1 MiB). */
+  logCapBytes?: number;
+  /** Poll interval while stop() waits, in ms (default 500). */
+  pollIntervalMs?: number;
+}
+
+interface Entry {
+  leaseId: string;
+  jobName: string;
+  phase: WorkloadPhase;
+  stopRequested: boolean;
+  startedAt?: number;
+  ended?: {
+    phase: WorkloadPhase;
+    exitCode: number | null;
+    signal: string | null;
+    reason: string;
+    endedAt: number;
+  };
+  podName?: string;
+  shippedChars: number;
+  truncated: boolean;
+  /** Logs read just before the pod was deleted, not yet drained. */
+  pending: LogChunk[];
+}
+
+const errCode = (e: unknown): number | undefined =>
+  typeof (e as { code?: unknown })?.code === "number" ? (e as { code: number }).code : undefined;
+
+/**
+ * Runs each lease as a batch/v1 Job (one pod, GPUs via nvidia.com/gpu limits on nodes of the right
+ * product). Checkpoint notice: an annotation, visible to the workload in $ZUMBIDO_NOTICE_FILE (the
+ * downward API refreshes it); stop: the pod is deleted with the grace period, so the container gets
+ * SIGTERM and SIGKILL after the grace, then the Job is deleted (propagation Background).
+ */
+export class KubernetesExecutor implements Executor {
+  readonly kind = "kubernetes" as const;
+  private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
+  private readonly entries = new Map<string, Entry>();
+  private readonly cap: number;
+
+  constructor(private readonly opts: KubernetesExecutorOptions) {
+    this.batch = opts.kubeConfig.makeApiClient(BatchV1Api);
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.cap = opts.logCapBytes ?? 1024 * 1024;
+  }
+
+  /** Creates the Job; resolves "starting" once the API server accepted it, or "failed" with the API's words. */
+  async start(w: WorkloadSpec): Promise<WorkloadStatus> {
+    const known = this.entries.get(w.leaseId);
+    if (known) return this.toStatus(known);
+    const e = this.newEntry(w.leaseId, "");
+    this.entries.set(w.leaseId, e);
+    let body: V1Job;
+    try {
+      body = buildJobManifest(w, {
+        namespace: this.opts.namespace,
+        agentId: this.opts.agentId,
+        defaultImage: this.opts.defaultImage,
+        gpuProductLabels: this.opts.gpuProductLabels,
+      });
+    } catch (err) {
+      this.end(e, "failed", null, null, err instanceof Error ? err.message : String(err), this.opts.now());
+      return this.toStatus(e);
+    }
+    e.jobName = body.metadata!.name!;
+    try {
+      await this.batch.createNamespacedJob({ namespace: this.opts.namespace, body });
+    } catch (err) {
+      if (errCode(err) !== 409) {
+        this.end(
+          e,
+          "failed",
+          null,
+          null,
+          `the API server refused the Job: ${apiMessage(err)}`,
+          this.opts.now(),
+        );
+        return this.toStatus(e);
+      }
+      // 409: it already exists (a retried start after a lost answer): adopt it.
+    }
+    return this.toStatus(e);
+  }
+
+  /** Reads the Job and its pod and maps them to a phase. */
+  async status(leaseId: string): Promise<WorkloadStatus | undefined> {
+    const e = this.entries.get(leaseId);
+    if (!e) return undefined;
+    if (!e.ended) await this.refresh(e);
+    return this.toStatus(e);
+  }
+
+  /** Checkpoint notice: annotates the Job and its pod; the workload sees it in $ZUMBIDO_NOTICE_FILE. */
+  async notify(leaseId: string): Promise<void> {
+    const e = this.entries.get(leaseId);
+    if (!e || e.ended) return;
+    await this.annotate(e, K8S_KEYS.checkpoint);
+  }
+
+  /** Annotates, deletes the pod with gracePeriodSeconds=graceS (SIGTERM, then SIGKILL), deletes the Job; waits for the end. */
+  async stop(leaseId: string, graceS: number): Promise<WorkloadStatus | undefined> {
+    const e = this.entries.get(leaseId);
+    if (!e) return undefined;
+    await this.refresh(e);
+    if (e.ended) return this.toStatus(e);
+    e.stopRequested = true;
+    await this.annotate(e, K8S_KEYS.stop);
+    e.pending.push(...(await this.readLogs(e))); // pod logs go with the pod
+    const grace = Math.max(0, Math.round(graceS));
+    for (const p of await this.pods(e)) {
+      await this.core
+        .deleteNamespacedPod({
+          name: p.metadata!.name!,
+          namespace: this.opts.namespace,
+          gracePeriodSeconds: grace,
+        })
+        .catch(ignore404);
+    }
+    await this.batch
+      .deleteNamespacedJob({
+        name: e.jobName,
+        namespace: this.opts.namespace,
+        propagationPolicy: "Background",
+        gracePeriodSeconds: grace,
+      })
+      .catch(ignore404);
+    const step = this.opts.pollIntervalMs ?? 500;
+    for (let waited = 0; !e.ended && waited <= (grace + 60) * 1000; waited += step) {
+      await this.refresh(e);
+      if (!e.ended) await new Promise((r) => setTimeout(r, step));
+    }
+    return this.toStatus(e);
+  }
+
+  /** Pod log written since the last call, capped per lease (Kubernetes merges stdout and stderr: all reported as stdout). */
+  async drainLogs(leaseId: string): Promise<LogChunk[]> {
+    const e = this.entries.get(leaseId);
+    if (!e) return [];
+    const out = e.pending.splice(0);
+    out.push(...(await this.readLogs(e)));
+    return out;
+  }
+
+  /** Lists this agent's Jobs (label zumbido.io/agent) and adopts them. */
+  async recover(): Promise<WorkloadStatus[]> {
+    const list = await this.batch.listNamespacedJob({
+      namespace: this.opts.namespace,
+      labelSelector: `${K8S_KEYS.agent}=${labelValue(this.opts.agentId)}`,
+    });
+    for (const job of list.items) {
+      const lease = job.metadata?.annotations?.[K8S_KEYS.lease];
+      if (!lease || this.entries.has(lease) || !job.metadata?.name) continue;
+      const e = this.newEntry(lease, job.metadata.name);
+      e.stopRequested = job.metadata.annotations?.[K8S_KEYS.stop] !== undefined;
+      this.entries.set(lease, e);
+    }
+    const out: WorkloadStatus[] = [];
+    for (const e of this.entries.values()) {
+      if (!e.ended) await this.refresh(e);
+      out.push(this.toStatus(e));
+    }
+    return out;
+  }
+
+  /** Deletes an ended lease's Job (if still there) and forgets it. */
+  async forget(leaseId: string): Promise<void> {
+    const e = this.entries.get(leaseId);
+    if (!e?.ended) return;
+    this.entries.delete(leaseId);
+    await this.batch
+      .deleteNamespacedJob({
+        name: e.jobName,
+        namespace: this.opts.namespace,
+        propagationPolicy: "Background",
+      })
+      .catch(ignore404);
+  }
+
+  /** No watchers run in the background; forgets the in-memory view. Jobs keep running. */
+  close(): Promise<void> {
+    this.entries.clear();
+    return Promise.resolve();
+  }
+
+  private newEntry(leaseId: string, jobName: string): Entry {
+    return {
+      leaseId,
+      jobName,
+      phase: "starting",
+      stopRequested: false,
+      shippedChars: 0,
+      truncated: false,
+      pending: [],
+    };
+  }
+
+  private async pods(e: Entry): Promise<V1Pod[]> {
+    const r = await this.core.listNamespacedPod({
+      namespace: this.opts.namespace,
+      labelSelector: `job-name=${e.jobName}`,
+    });
+    return [...r.items].sort(
+      (a, b) => time(a.metadata?.creationTimestamp) - time(b.metadata?.creationTimestamp),
+    );
+  }
+
+  private async refresh(e: Entry): Promise<void> {
+    if (e.ended || !e.jobName) return;
+    let job: V1Job | undefined;
+    try {
+      job = await this.batch.readNamespacedJob({ name: e.jobName, namespace: this.opts.namespace });
+    } catch (err) {
+      if (errCode(err) !== 404) return; // transient: keep the last view
+    }
+    const pods = await this.pods(e).catch(() => [] as V1Pod[]);
+    const pod = pods.at(-1);
+    if (pod?.metadata?.name) e.podName = pod.metadata.name;
+    const started = time(pod?.status?.startTime ?? job?.status?.startTime);
+    if (started > 0 && e.startedAt === undefined) e.startedAt = started;
+    const term = pod?.status?.containerStatuses?.find((c) => c.name === "workload")?.state?.terminated;
+    const exitCode = term?.exitCode ?? null;
+    const signal = term?.signal
+      ? `signal ${term.signal}`
+      : exitCode !== null && exitCode > 128
+        ? `exit ${exitCode} (signal ${exitCode - 128})`
+        : null;
+    const endedAt = time(term?.finishedAt ?? job?.status?.completionTime) || this.opts.now();
+    if (!job) {
+      if (pod && !term && pod.status?.phase !== "Succeeded" && pod.status?.phase !== "Failed") return; // pod still terminating
+      if (e.stopRequested)
+        this.end(e, "cancelled", exitCode, signal, "stopped by the agent; Job deleted", endedAt);
+      else this.end(e, "failed", exitCode, signal, "the Job was deleted outside Zumbido", endedAt);
+      return;
+    }
+    const cond = (t: string): { reason?: string; message?: string } | undefined =>
+      job.status?.conditions?.find((c) => c.type === t && c.status === "True");
+    const failed = cond("Failed");
+    if (cond("Complete")) {
+      this.end(
+        e,
+        e.stopRequested ? "cancelled" : "succeeded",
+        exitCode ?? 0,
+        null,
+        "exited with code 0",
+        endedAt,
+      );
+    } else if (failed || pod?.status?.phase === "Failed") {
+      const why =
+        [
+          failed?.reason ? `${failed.reason}${failed.message ? `: ${failed.message}` : ""}` : "",
+          term?.reason ?? "",
+          term?.message ?? "",
+        ]
+          .filter(Boolean)
+          .join("; ") || "pod failed";
+      this.end(
+        e,
+        e.stopRequested ? "cancelled" : "failed",
+        exitCode,
+        signal,
+        `${why}${exitCode !== null ? `; exit code ${exitCode}` : ""}`,
+        endedAt,
+      );
+    } else if (pod?.status?.phase === "Running") {
+      e.phase = "running";
+    } else {
+      e.phase = "starting";
+    }
+  }
+
+  private async annotate(e: Entry, key: string): Promise<void> {
+    const body = { metadata: { annotations: { [key]: new Date(this.opts.now()).toISOString() } } };
+    const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+    await this.batch
+      .patchNamespacedJob({ name: e.jobName, namespace: this.opts.namespace, body }, merge)
+      .catch(ignore404);
+    for (const p of await this.pods(e)) {
+      await this.core
+        .patchNamespacedPod({ name: p.metadata!.name!, namespace: this.opts.namespace, body }, merge)
+        .catch(ignore404);
+    }
+  }
+
+  private async readLogs(e: Entry): Promise<LogChunk[]> {
+    if (e.truncated || !e.podName) return [];
+    let text: string;
+    try {
+      text = await this.core.readNamespacedPodLog({
+        name: e.podName,
+        namespace: this.opts.namespace,
+        container: "workload",
+        limitBytes: this.cap,
+      });
+    } catch {
+      return []; // not started yet, or gone
+    }
+    const out: LogChunk[] = [];
+    if (text.length > e.shippedChars) {
+      out.push({ leaseId: e.leaseId, stream: "stdout", text: text.slice(e.shippedChars) });
+      e.shippedChars = text.length;
+    }
+    if (Buffer.byteLength(text) >= this.cap) {
+      e.truncated = true;
+      out.push({
+        leaseId: e.leaseId,
+        stream: "stderr",
+        text: `\n[zumbido] log output truncated: the cap of ${this.cap} bytes per lease was reached; further output is dropped\n`,
+      });
+    }
+    return out;
+  }
+
+  private end(
+    e: Entry,
+    phase: WorkloadPhase,
+    exitCode: number | null,
+    signal: string | null,
+    reason: string,
+    endedAt: number,
+  ): void {
+    if (e.ended) return;
+    e.ended = { phase, exitCode, signal, reason, endedAt };
+    e.phase = phase;
+  }
+
+  private toStatus(e: Entry): WorkloadStatus {
+    return {
+      leaseId: e.leaseId,
+      phase: e.phase,
+      externalId: e.jobName || undefined,
+      // The device plugin does not tell the API which host GPUs it gave: indices stay unknown here.
+      gpuIndices: undefined,
+      exitCode: e.ended?.exitCode ?? null,
+      signal: e.ended?.signal ?? null,
+      reason: e.ended?.reason,
+      startedAt: e.startedAt,
+      endedAt: e.ended?.endedAt,
+    };
+  }
+}
+
+function time(v: Date | string | undefined): number {
+  if (!v) return 0;
+  const t = v instanceof Date ? v.getTime() : new Date(v).getTime();
+  return Number.isFinite(t) ? t : 0;
+}
+
+function ignore404(err: unknown): void {
+  if (errCode(err) !== 404) throw err;
+}
+
+function apiMessage(err: unknown): string {
+  const body = (err as { body?: unknown })?.body;
+  if (typeof body === "string") {
+    try {
+      const parsed = JSON.parse(body) as { message?: string };
+      if (parsed.message) return parsed.message;
+    } catch {
+      return body.slice(0, 300);
+    }
+  }
+  if (body && typeof body === "object" && "message" in body)
+    return String((body as { message: unknown }).message);
+  return err instanceof Error ? err.message : String(err);
+}
