@@ -64,7 +64,7 @@ describe("GPU health", () => {
   });
 
   it("drains on a serious Xid mapped to its GPU, ignores an application's Xid 13", () => {
-    const xids = parseXids(fixture("kernel-xid.log"));
+    const xids = parseXids(fixture("kernel-xid.txt"));
     expect(xids.map((x) => x.xid)).toEqual([79, 13]);
     const v = assessHealth({
       query: { ok: true, stdout: fixture("health-ok.csv") },
