@@ -80,7 +80,13 @@ describe("chargeUsage: the worked example", () => {
     });
     expect(r.transactions).toHaveLength(1);
     // 3,338,765 ms -> 3,339 s -> 185.5 -> 186 cents in total; 100 more than before
-    expect(r.transactions[0]!.line).toMatchObject({ gpuSeconds: 1800, grossMinor: 100, lineSeq: 1 });
+    expect(r.transactions[0]!.line).toMatchObject({
+      gpuSeconds: 1800,
+      grossMinor: 100,
+      feeMinor: 15,
+      vatMinor: 21,
+      lineSeq: 1,
+    });
     expect(r.transactions[0]!.idempotencyKey).toBe("usage-charge:L1:2026-10:2026-10:1");
   });
 });
