@@ -32,7 +32,7 @@ export interface Candidate {
 }
 
 /** Nodes of one site that are interchangeable for placement: same model, memory, power and size. */
-interface Group {
+export interface Group {
   siteIdx: number;
   model: string;
   memGb: number;
@@ -73,6 +73,8 @@ export class ClusterState {
   readonly siteCapMw: Float64Array;
   readonly siteOverheadMw: Float64Array;
   readonly groups: Group[] = [];
+  /** Group ids per site index. */
+  readonly groupsBySite: number[][] = [];
   private readonly groupsByModel = new Map<string, number[]>();
   private readonly orders = new Map<string, Order>();
   private reserved: number[] = [];
@@ -142,6 +144,8 @@ export class ClusterState {
       this.nodeFreeMask[i] = cap === 32 ? 0xffffffff : (1 << cap) - 1;
       this.freeTotal += cap;
     });
+    for (let s = 0; s < sites.length; s++) this.groupsBySite.push([]);
+    this.groups.forEach((g, gi) => this.groupsBySite[g.siteIdx]!.push(gi));
     for (const grp of this.groups) {
       grp.words = (grp.nodes.length + 31) >>> 5;
       grp.buckets = Array.from({ length: grp.cap + 1 }, () => new Uint32Array(grp.words));

@@ -24,12 +24,6 @@ type Stage = (typeof STAGES)[number];
 export function explainNoFit(state: ClusterState, r: JobRequest): string[] {
   const models = r.gpuModels.join(" or ");
   const perSite: Stage[] = [];
-  const groupsBySite = new Map<number, number[]>();
-  state.groups.forEach((g, i) => {
-    const l = groupsBySite.get(g.siteIdx);
-    if (l) l.push(i);
-    else groupsBySite.set(g.siteIdx, [i]);
-  });
   state.sites.forEach((site, si) => {
     if (r.jurisdiction && !inJurisdiction(site.country, r.jurisdiction))
       return void perSite.push("jurisdiction");
@@ -42,7 +36,7 @@ export function explainNoFit(state: ClusterState, r: JobRequest): string[] {
     )
       return void perSite.push("carbon");
     let furthest = 3; // "model"
-    for (const gi of groupsBySite.get(si) ?? []) {
+    for (const gi of state.groupsBySite[si]!) {
       const g = state.groups[gi]!;
       if (!r.gpuModels.includes(g.model)) continue;
       furthest = Math.max(furthest, groupStage(state, gi, r));
@@ -81,12 +75,18 @@ function groupStage(state: ClusterState, gi: number, r: JobRequest): number {
   if (r.minGpuMemoryGb !== undefined && g.memGb < r.minGpuMemoryGb) return 6;
   const per = r.gpusPerNode ?? Math.min(r.gpus, g.cap);
   if (per > g.cap || Math.ceil(r.gpus / per) > g.nodes.length) return 7;
-  if (!g.nodes.some((i) => state.nodeOpen[i] === 1)) return 8;
+  let open = 0;
+  for (let f = 0; f <= g.cap; f++) open += g.counts[f]!;
+  if (open === 0) return 8;
   // Would it fit ignoring power? Count open nodes with enough free GPUs.
   const m = Math.ceil(r.gpus / per);
   const rem = r.gpus - per * (m - 1);
-  const enough = g.nodes.filter((i) => state.nodeOpen[i] === 1 && state.nodeFree[i]! >= per).length;
-  const enoughRem = g.nodes.filter((i) => state.nodeOpen[i] === 1 && state.nodeFree[i]! >= rem).length;
+  let enough = 0;
+  let enoughRem = 0;
+  for (let f = 0; f <= g.cap; f++) {
+    if (f >= per) enough += g.counts[f]!;
+    if (f >= rem) enoughRem += g.counts[f]!;
+  }
   if (m === 1 ? enoughRem < 1 : enough < m - 1 || enoughRem < m) return 9;
   return 10;
 }

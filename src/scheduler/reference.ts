@@ -67,6 +67,13 @@ export function referencePlacement(
   r: JobRequest,
 ): { site: SiteView; model: string; nodes: NodeView[]; takes: number[]; price: number } | null {
   const nodeIdx = new Map(nodes.map((n, i) => [n.id, i]));
+  const siteById = new Map(sites.map((s) => [s.id, s]));
+  const drawBySite = new Map<string, number>();
+  for (const n of nodes) {
+    const busy = n.gpuIndices.length - free.get(n.id)!.size;
+    const s = siteById.get(n.siteId);
+    if (busy > 0 && s) drawBySite.set(s.id, (drawBySite.get(s.id) ?? 0) + busy * gpuFacilityMw(n, s) + overheadFacilityMw(s));
+  }
   for (const model of r.gpuModels) {
     let best: {
       site: SiteView;
@@ -84,7 +91,7 @@ export function referencePlacement(
       const price =
         r.class === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
       if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) continue;
-      const draw = referenceDrawMw(site, nodes, free);
+      const draw = drawBySite.get(site.id) ?? 0;
       // Node classes: same model, memory, power and size.
       const classes = new Map<string, NodeView[]>();
       for (const n of nodes) {

@@ -63,7 +63,7 @@ export function checkReplay(fleet: Fleet, jobs: TraceJob[], log: LogEntry[], cap
       for (const s of sitesUsed) {
         drawW[s] = recompute(s);
         const cap = (capAt ? capAt(s, e.t) : fleet.sites[s]!.powerCapKw) * 1000;
-        if (drawW[s]! > cap + 1e-3)
+        if (drawW[s]! > cap + 1)
           out.push(
             `${j.id}: site ${fleet.sites[s]!.id} draws ${drawW[s]!.toFixed(0)} W above its cap ${cap.toFixed(0)} W at ${e.t}`,
           );
