@@ -7,7 +7,7 @@ import type { BillableLease } from "./charges.js";
 import { aggregateUsage, chargeTotals, chargeUsage, dedupeUsage, feeMinor, lineStates } from "./charges.js";
 import { buildInvoices, buildPayoutStatements } from "./invoice.js";
 import { periodBounds } from "./periods.js";
-import { balanceOf, balancesOf, postingsOf } from "./postings.js";
+import { balanceOf, balancesOf, correctionOf, postingsOf } from "./postings.js";
 import type { Transaction } from "./postings.js";
 import { renderInvoiceCsv, renderInvoiceHtml, renderJson } from "./render.js";
 import { appendAll, chargeInBatches, lease, tenant, usage } from "./testkit.js";
@@ -133,6 +133,27 @@ describe("chargeUsage: rules", () => {
     expect(inv!.vat).toEqual([
       expect.objectContaining({ kind: "reverse-charge", vatMinor: 0, baseMinor: 200 }),
     ]);
+  });
+  it("re-rates a line after a correction reverses its charge, ending at the same figures", () => {
+    const { ledger, records } = example();
+    const fix = correctionOf(ledger[0]!, { id: "c1", at: OCT + 1, idempotencyKey: "c1", memo: "re-rate" });
+    const corrected = appendAll(ledger, [fix]);
+    expect(balanceOf(corrected, tenantAccount("t1"), "EUR")).toBe(0);
+    const r = chargeUsage({
+      ledger: corrected,
+      usage: records,
+      leases: [lease("L1")],
+      tenants: TENANTS,
+      config: { ...config, closedPeriods: new Set() },
+      at: OCT + 2,
+    });
+    const after = appendAll(corrected, r.transactions);
+    expect(after).toHaveLength(3);
+    expect(r.transactions[0]!.idempotencyKey).toBe("usage-charge:L1:2026-10:2026-10:2");
+    expect(balanceOf(after, tenantAccount("t1"), "EUR")).toBe(-104);
+    expect(
+      buildInvoices({ transactions: after, tenantId: "t1", period: "2026-10" })[0]!.totals.totalMinor,
+    ).toBe(104);
   });
   it("dedupes conflicting copies the same way in any order, and reports them", () => {
     const a = usage("n1", 7, "L1", OCT, 1000);

@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { admitJob, availableMinor, canAfford, decideSpend, hourCostMinor } from "./spend.js";
+import { admitJob, availableMinor, canAfford, decideSpend, decideSpendAll, hourCostMinor } from "./spend.js";
 
 const eightH100 = { leaseId: "L1", gpus: 8, priceMinorPerGpuHour: 200 }; // 16.00 per hour
 
@@ -76,6 +76,22 @@ describe("spend limits", () => {
         },
       ),
     );
+  });
+});
+
+describe("decideSpendAll", () => {
+  it("decides for every tenant, sorted, with each tenant's own leases", () => {
+    const ds = decideSpendAll(
+      [
+        { tenantId: "b", balanceMinor: 100 },
+        { tenantId: "a", balanceMinor: 100_000 },
+      ],
+      new Map([["b", [eightH100]]]),
+    );
+    expect(ds.map((d) => [d.tenantId, d.decision])).toEqual([
+      ["a", "ok"],
+      ["b", "notice"],
+    ]);
   });
 });
 

@@ -149,3 +149,14 @@ export function admitJob(
       : `the first hour costs ${firstHour} minor units but only ${available} are available after running jobs' next hour; top up or raise the credit limit`,
   };
 }
+
+/** Decisions for many tenants at once, sorted by tenant id; leases are matched by tenant id. */
+export function decideSpendAll(
+  funds: readonly TenantFunds[],
+  runningByTenant: ReadonlyMap<string, readonly RunningBurn[]>,
+  policy: SpendPolicy = {},
+): SpendDecision[] {
+  return [...funds]
+    .sort((a, b) => (a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : 0))
+    .map((f) => decideSpend(f, runningByTenant.get(f.tenantId) ?? [], policy));
+}
