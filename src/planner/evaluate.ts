@@ -2,7 +2,7 @@
  * Evaluates a configuration of the site (share of power mining, what the rest does) into cash
  * flows, and searches the hybrid split with the best NPV.
  */
-import { addFlows, emptyFlows, netFlows, npv } from "./flows.js";
+import { addInto, emptyFlows, netFlows, npv } from "./flows.js";
 import type { Flows } from "./flows.js";
 import { gpuCloudFlows, gpuSetup, gpusFor } from "./gpu-cloud.js";
 import type { GpuSetup } from "./gpu-cloud.js";
@@ -69,11 +69,11 @@ export function configFlows(
   lv: Levers = NEUTRAL,
 ): Flows {
   const { s } = ctx;
-  let f = emptyFlows(s.horizonYears * 12);
+  const f = emptyFlows(s.horizonYears * 12);
   if (cfg.miningShare > 0 && ctx.mining)
-    f = addFlows(f, miningFlows(s, ctx.mining, cfg.miningShare * s.site!.powerMw, path, lv).flows);
-  if (cfg.aiMode === "hosting") f = addFlows(f, hostingFlows(s, aiItMw(ctx, cfg), lv));
-  if (cfg.aiMode === "gpuCloud") f = addFlows(f, gpuCloudFlows(s, ctx.gpu!, aiGpus(ctx, cfg), lv));
+    addInto(f, miningFlows(s, ctx.mining, cfg.miningShare * s.site!.powerMw, path, lv).flows);
+  if (cfg.aiMode === "hosting") addInto(f, hostingFlows(s, aiItMw(ctx, cfg), lv));
+  if (cfg.aiMode === "gpuCloud") addInto(f, gpuCloudFlows(s, ctx.gpu!, aiGpus(ctx, cfg), lv));
   return f;
 }
 

@@ -23,28 +23,40 @@ export function emptyFlows(months: number): Flows {
   return { revenue: z(), power: z(), opex: z(), capex: z(), residual: z(), depreciation: z() };
 }
 
-/** Element-wise sum of series of the same length. */
+/** Element-wise sum of series of the same length (a new series). */
 export function addFlows(a: Flows, b: Flows): Flows {
-  const add = (x: number[], y: number[]): number[] => x.map((v, i) => v + (y[i] ?? 0));
-  return {
-    revenue: add(a.revenue, b.revenue),
-    power: add(a.power, b.power),
-    opex: add(a.opex, b.opex),
-    capex: add(a.capex, b.capex),
-    residual: add(a.residual, b.residual),
-    depreciation: add(a.depreciation, b.depreciation),
-  };
+  const out = emptyFlows(a.revenue.length - 1);
+  addInto(out, a);
+  addInto(out, b);
+  return out;
+}
+
+/** Adds `b` into `a`, slot by slot. */
+export function addInto(a: Flows, b: Flows): void {
+  for (const key of ["revenue", "power", "opex", "capex", "residual", "depreciation"] as const) {
+    const x = a[key];
+    const y = b[key];
+    for (let i = 0; i < x.length; i++) x[i]! += y[i] ?? 0;
+  }
 }
 
 /** Net cash flow per slot: revenue - power - opex - capex + residual. */
 export function netFlows(f: Flows): number[] {
-  return f.revenue.map((r, i) => r - f.power[i]! - f.opex[i]! - f.capex[i]! + f.residual[i]!);
+  const out = new Array<number>(f.revenue.length);
+  for (let i = 0; i < out.length; i++)
+    out[i] = f.revenue[i]! - f.power[i]! - f.opex[i]! - f.capex[i]! + f.residual[i]!;
+  return out;
 }
 
 /** Net present value at a yearly rate: sum of net[k] / (1 + rate)^(k/12). */
 export function npv(net: readonly number[], rate: number): number {
+  const monthly = (1 + rate) ** (-1 / 12);
   let s = 0;
-  for (let k = 0; k < net.length; k++) s += net[k]! / (1 + rate) ** (k / 12);
+  let d = 1;
+  for (let k = 0; k < net.length; k++) {
+    s += net[k]! * d;
+    d *= monthly;
+  }
   return s;
 }
 

@@ -65,9 +65,11 @@ export function gpuCloudFlows(
   const facilityKw =
     ((gpus * g.itWattsPerGpu) / 1000) * (c.idlePowerShare + (1 - c.idlePowerShare) * util) * g.pue;
   f.capex[0] = itCapex + retrofit;
+  const monthlyChange = (1 + c.priceChangePerYear) ** (1 / 12);
+  let price = price0 * (1 + c.priceChangePerYear) ** (0.5 / 12);
   for (let k = 0; k < months; k++) {
+    if (k > 0) price *= monthlyChange;
     if (k >= c.buildMonths) {
-      const price = price0 * (1 + c.priceChangePerYear) ** ((k + 0.5) / 12);
       const revenue = gpus * hours * util * price;
       f.revenue[k + 1] = revenue;
       f.power[k + 1] = facilityKw * hours * usdPerKwh;
