@@ -4,7 +4,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
-import { migrations } from "./migrations.js";
+import { migrations } from "./migrations/index.js";
 
 /** Where the control plane keeps its state. */
 export type StoreConfig = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string; poolSize?: number };

@@ -4,3 +4,5 @@ export * from "./accounts-repo.js";
 export * from "./fleet-repo.js";
 export * from "./jobs-repo.js";
 export * from "./usage-repo.js";
+export * from "./ledger-repo.js";
+export * from "./energy-repo.js";

@@ -1,4 +1,6 @@
 import type { ColumnType, Generated } from "kysely";
+import type { EnergyTables } from "./schema-energy.js";
+import type { LedgerTables } from "./schema-ledger.js";
 
 /** Integer columns that PostgreSQL returns as bigint; we parse them to numbers (safe integers). */
 type Int = number;
@@ -135,7 +137,7 @@ export interface SettingsTable {
 }
 
 /** The whole control-plane database as Kysely sees it. */
-export interface Database {
+export interface Database extends LedgerTables, EnergyTables {
   operators: OperatorsTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;

@@ -1,7 +1,9 @@
 import { AccountsRepo } from "./accounts-repo.js";
 import { openDb, type Db, type StoreConfig } from "./db.js";
 import { FleetRepo } from "./fleet-repo.js";
+import { EnergyRepo } from "./energy-repo.js";
 import { JobsRepo } from "./jobs-repo.js";
+import { LedgerRepo } from "./ledger-repo.js";
 import { UsageRepo } from "./usage-repo.js";
 
 /** The control plane's repositories over one database (SQLite or PostgreSQL). */
@@ -10,12 +12,16 @@ export class Store {
   readonly fleet: FleetRepo;
   readonly jobs: JobsRepo;
   readonly usage: UsageRepo;
+  readonly ledger: LedgerRepo;
+  readonly energy: EnergyRepo;
 
   private constructor(readonly db: Db) {
     this.accounts = new AccountsRepo(db.kysely);
     this.fleet = new FleetRepo(db.kysely);
     this.jobs = new JobsRepo(db.kysely);
     this.usage = new UsageRepo(db.kysely);
+    this.ledger = new LedgerRepo(db.kysely);
+    this.energy = new EnergyRepo(db.kysely);
   }
 
   /** Opens (and migrates) the store. */

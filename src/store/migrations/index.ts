@@ -1,0 +1,16 @@
+import type { Migration } from "kysely";
+import { core } from "./0001-core.js";
+import { ledger } from "./0002-ledger.js";
+import { energy } from "./0003-energy.js";
+import type { MigrationContext } from "./context.js";
+
+export type { MigrationContext } from "./context.js";
+
+/** Numbered migrations; never edit a released one, add the next number. */
+export function migrations(ctx: MigrationContext): Record<string, Migration> {
+  return {
+    "0001_core": core(ctx),
+    "0002_ledger": ledger(ctx),
+    "0003_energy": energy(ctx),
+  };
+}
