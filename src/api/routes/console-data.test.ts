@@ -112,11 +112,21 @@ describe("console data routes (in-process, SQLite)", () => {
     const r = await call(h.app, w.operatorKey, "GET", "/v1/operator/summary");
     expect(r.status).toBe(200);
     expect(r.json.month).toBe("2026-11");
-    const es = r.json.sites.find((x: { id: string }) => x.id === w.sites.es);
+    type SiteSummary = {
+      id: string;
+      gpusTotal: number;
+      gpusBusy: number;
+      powerDrawKw: number;
+      contractedKw: number;
+      revenue: unknown;
+      nodes: { gpus: { busy: boolean; jobId: string | null }[] }[];
+    };
+    const es = (r.json.sites as SiteSummary[]).find((x) => x.id === w.sites.es)!;
     expect(es.gpusTotal).toBe(8);
     expect(es.gpusBusy).toBe(2);
-    expect(es.nodes[0].gpus.filter((g: { busy: boolean }) => g.busy)).toHaveLength(2);
-    expect(es.nodes[0].gpus.find((g: { busy: boolean }) => g.busy).jobId).toBe(jobId);
+    const busy = es.nodes[0]!.gpus.filter((g) => g.busy);
+    expect(busy).toHaveLength(2);
+    expect(busy[0]!.jobId).toBe(jobId);
     // (2 × 700 W + 500 W) × PUE 1.2 = 2.28 kW against 500 kW contracted.
     expect(es.powerDrawKw).toBe(2.28);
     expect(es.contractedKw).toBe(500);
