@@ -5,7 +5,9 @@ import { registerBillingCommands } from "./billing.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerFleetCommands } from "./fleet.js";
 import { registerJobsCommand } from "./jobs.js";
+import { registerPlanCommand } from "./plan.js";
 import { registerServeCommand } from "./serve.js";
+import { registerSimCommand } from "./sim.js";
 
 /** Registers every subcommand on the program. */
 export function registerCommands(program: Command): void {
@@ -20,4 +22,6 @@ export function registerCommands(program: Command): void {
   registerBillingCommands(program);
   registerAdminCommands(program);
   registerDemoCommand(program);
+  registerPlanCommand(program);
+  registerSimCommand(program);
 }
