@@ -113,15 +113,20 @@ export function simulate(
   return out;
 }
 
-/** Histogram of a sample: `bins` equal-width bins between its min and max. */
+/** Histogram of a sample: `bins` equal-width bins from its 1st to its 99th percentile; the edge bins also hold the tails. */
 export function histogram(
   values: readonly number[],
   bins: number,
 ): { fromUsd: number; toUsd: number; count: number }[] {
-  const min = Math.min(...values);
-  const max = Math.max(...values);
+  const sorted = [...values].sort((a, b) => a - b);
+  let min = percentile(sorted, 0.01);
+  let max = percentile(sorted, 0.99);
+  if (!(max > min)) {
+    min = sorted[0]!;
+    max = sorted[sorted.length - 1]!;
+  }
   const width = max > min ? (max - min) / bins : 1;
   const counts = new Array<number>(bins).fill(0);
-  for (const v of values) counts[Math.min(bins - 1, Math.floor((v - min) / width))]! += 1;
+  for (const v of sorted) counts[Math.max(0, Math.min(bins - 1, Math.floor((v - min) / width)))]! += 1;
   return counts.map((count, i) => ({ fromUsd: min + i * width, toUsd: min + (i + 1) * width, count }));
 }

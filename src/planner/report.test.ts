@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { histogram } from "./monte-carlo.js";
 import { plan } from "./plan.js";
 import { renderReport } from "./report.js";
 import { parseScenario } from "./schema.js";
@@ -88,5 +89,15 @@ describe("plan output", () => {
       ),
       { numRuns: 30 },
     );
+  });
+});
+
+describe("Monte Carlo histogram", () => {
+  it("counts every draw, tails in the edge bins", () => {
+    const values = Array.from({ length: 1000 }, (_, i) => (i === 999 ? 1e9 : i));
+    const h = histogram(values, 10);
+    expect(h.reduce((a, b) => a + b.count, 0)).toBe(1000);
+    expect(h[9]!.toUsd).toBeLessThan(1000);
+    expect(h[0]!.fromUsd).toBeGreaterThan(0);
   });
 });
