@@ -52,6 +52,32 @@ interface Order {
   ids: number[];
   staticScore: number[];
   prices: number[];
+  /** Max segment tree over each group's placeable GPUs on one node (free and power allowing). */
+  size: number;
+  tree: Int32Array;
+}
+
+/** Smallest position >= pos whose leaf is >= need, or -1. */
+function nextAtLeast(o: Order, pos: number, need: number): number {
+  const size = o.size;
+  const tree = o.tree;
+  if (pos >= size) return -1;
+  let i = pos + size;
+  if (tree[i]! < need) {
+    for (;;) {
+      if ((i & 1) === 0 && tree[i + 1]! >= need) {
+        i++;
+        break;
+      }
+      i >>= 1;
+      if (i <= 1) return -1;
+    }
+    while (i < size) {
+      i <<= 1;
+      if (tree[i]! < need) i++;
+    }
+  }
+  return i - size;
 }
 
 const lowBit = (w: number): number => 31 - Math.clz32(w & -w);
@@ -78,6 +104,12 @@ export class ClusterState {
   private readonly groupsByModel = new Map<string, number[]>();
   private readonly orders = new Map<string, Order>();
   private reserved: number[] = [];
+  /** Where each group sits in the cached orders. */
+  private groupSlots: { o: Order; pos: number }[][] = [];
+  private dirty: number[] = [];
+  private dirtyMark: Uint8Array = new Uint8Array(0);
+  /** Largest node size per model in the federation: a job of at most this many GPUs never splits. */
+  readonly maxCapByModel = new Map<string, number>();
   freeTotal = 0;
 
   constructor(
@@ -145,6 +177,10 @@ export class ClusterState {
       this.freeTotal += cap;
     });
     for (let s = 0; s < sites.length; s++) this.groupsBySite.push([]);
+    this.groupSlots = this.groups.map(() => []);
+    this.dirtyMark = new Uint8Array(this.groups.length);
+    for (const g of this.groups)
+      this.maxCapByModel.set(g.model, Math.max(this.maxCapByModel.get(g.model) ?? 0, g.cap));
     this.groups.forEach((g, gi) => this.groupsBySite[g.siteIdx]!.push(gi));
     for (const grp of this.groups) {
       grp.words = (grp.nodes.length + 31) >>> 5;
@@ -160,19 +196,62 @@ export class ClusterState {
   /** Changes the policy weights (invalidates the cached site order). */
   setPolicy(policy: Policy): void {
     this.policy = policy;
+    this.dropOrders();
+  }
+
+  private dropOrders(): void {
     this.orders.clear();
+    for (const slots of this.groupSlots) slots.length = 0;
+  }
+
+  /** GPUs one node of group g could take now: its most free open node, bounded by site power headroom. */
+  private placeable(g: number): number {
+    const grp = this.groups[g]!;
+    let f = grp.cap;
+    while (f > 0 && grp.counts[f] === 0) f--;
+    if (f === 0) return 0;
+    const head = this.siteCapMw[grp.siteIdx]! - this.siteDrawMw[grp.siteIdx]!;
+    const byPower = grp.powerMw > 0 ? Math.floor(head / grp.powerMw) : f;
+    return Math.max(0, Math.min(f, byPower));
+  }
+
+  private markDirty(g: number): void {
+    if (this.dirtyMark[g]) return;
+    this.dirtyMark[g] = 1;
+    this.dirty.push(g);
+  }
+
+  private flush(): void {
+    for (const g of this.dirty) {
+      this.dirtyMark[g] = 0;
+      const slots = this.groupSlots[g]!;
+      if (slots.length === 0) continue;
+      const v = this.placeable(g);
+      for (const { o, pos } of slots) {
+        let i = pos + o.size;
+        if (o.tree[i] === v) continue;
+        o.tree[i] = v;
+        for (i >>= 1; i >= 1; i >>= 1) {
+          const m = Math.max(o.tree[2 * i]!, o.tree[2 * i + 1]!);
+          if (o.tree[i] === m) break;
+          o.tree[i] = m;
+        }
+      }
+    }
+    this.dirty.length = 0;
   }
 
   /** Sets a site's current carbon intensity (invalidates the cached site order). */
   setCarbon(siteIdx: number, gPerKwh: number | undefined): void {
     this.sites[siteIdx]!.carbonGPerKwh = gPerKwh;
-    this.orders.clear();
+    this.dropOrders();
   }
 
   /** Sets a site's power cap now, kW (curtailment). */
   setPowerCap(siteIdx: number, kw: number): void {
     this.sites[siteIdx]!.powerCapKw = kw;
     this.siteCapMw[siteIdx] = capMw(this.sites[siteIdx]!);
+    for (const g of this.groupsBySite[siteIdx] ?? []) this.markDirty(g);
   }
 
   private maxOpenFreeCache = -1;
@@ -195,6 +274,7 @@ export class ClusterState {
 
   private bucketAdd(i: number): void {
     this.maxOpenFreeCache = -1;
+    this.markDirty(this.nodeGroup[i]!);
     const grp = this.groups[this.nodeGroup[i]!]!;
     const f = this.nodeFree[i]!;
     const l = this.nodeLocal[i]!;
@@ -206,6 +286,7 @@ export class ClusterState {
 
   private bucketRemove(i: number): void {
     this.maxOpenFreeCache = -1;
+    this.markDirty(this.nodeGroup[i]!);
     const grp = this.groups[this.nodeGroup[i]!]!;
     const f = this.nodeFree[i]!;
     const l = this.nodeLocal[i]!;
@@ -287,7 +368,10 @@ export class ClusterState {
     let d = -delta * grp.powerMw;
     if (before === cap && after < cap) d += this.siteOverheadMw[si]!;
     if (before < cap && after === cap) d -= this.siteOverheadMw[si]!;
-    this.siteDrawMw[si]! += d;
+    if (d !== 0) {
+      this.siteDrawMw[si]! += d;
+      for (const g of this.groupsBySite[si]!) this.markDirty(g);
+    }
     if (open) this.bucketAdd(i);
   }
 
@@ -303,8 +387,8 @@ export class ClusterState {
     return d;
   }
 
-  private order(model: string, cls: JobRequest["class"]): Order {
-    const key = `${model}|${cls}`;
+  private order(model: string, cls: JobRequest["class"], jurisdiction: JobRequest["jurisdiction"]): Order {
+    const key = `${model}|${cls}|${jurisdiction ?? ""}`;
     let o = this.orders.get(key);
     if (o) return o;
     const rows: { id: number; s: number; p: number; first: number }[] = [];
@@ -313,11 +397,26 @@ export class ClusterState {
       const site = this.sites[grp.siteIdx]!;
       const pr = site.prices[model];
       if (!pr) continue;
+      if (jurisdiction && !inJurisdiction(site.country, jurisdiction)) continue;
       const p = cls === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
       rows.push({ id: g, s: staticScore(this.policy, p, site), p, first: grp.firstNode });
     }
     rows.sort((a, b) => a.s - b.s || a.first - b.first);
-    o = { ids: rows.map((r) => r.id), staticScore: rows.map((r) => r.s), prices: rows.map((r) => r.p) };
+    let size = 2;
+    while (size < rows.length) size <<= 1;
+    o = {
+      ids: rows.map((r) => r.id),
+      staticScore: rows.map((r) => r.s),
+      prices: rows.map((r) => r.p),
+      size,
+      tree: new Int32Array(2 * size),
+    };
+    this.flush();
+    rows.forEach((r, pos) => {
+      o!.tree[size + pos] = this.placeable(r.id);
+      this.groupSlots[r.id]!.push({ o: o!, pos });
+    });
+    for (let i = size - 1; i >= 1; i--) o.tree[i] = Math.max(o.tree[2 * i]!, o.tree[2 * i + 1]!);
     this.orders.set(key, o);
     return o;
   }
@@ -362,7 +461,7 @@ export class ClusterState {
     gpus: number,
     gpusPerNode: number | undefined,
   ): { nodes: number[]; takes: number[]; leftover: number } | null {
-    const per = gpusPerNode ?? (gpus <= grp.cap ? gpus : grp.cap);
+    const per = perNodeFor(grp.cap, this.maxCapByModel.get(grp.model) ?? 0, gpus, gpusPerNode);
     if (per > grp.cap || per <= 0) return null;
     const m = Math.ceil(gpus / per);
     const rem = gpus - per * (m - 1);
@@ -398,10 +497,13 @@ export class ClusterState {
   /** The best placement for a request now, or null when nothing fits. Never mutates the state. */
   findPlacement(r: JobRequest): Candidate | null {
     const pw = this.policy.packingWeight;
+    this.flush();
     for (const model of r.gpuModels) {
-      const o = this.order(model, r.class);
+      const o = this.order(model, r.class, r.jurisdiction);
+      const single = r.gpusPerNode === undefined && r.gpus <= (this.maxCapByModel.get(model) ?? 0);
+      const need = single ? r.gpus : 1;
       let best: Candidate | null = null;
-      for (let k = 0; k < o.ids.length; k++) {
+      for (let k = nextAtLeast(o, 0, need); k >= 0; k = nextAtLeast(o, k + 1, need)) {
         const s = o.staticScore[k]!;
         if (best && s > best.score) break;
         const price = o.prices[k]!;
@@ -431,6 +533,22 @@ export class ClusterState {
   groupOf(i: number): number {
     return this.nodeGroup[i]!;
   }
+}
+
+/**
+ * GPUs per node for a gang in a node class of `cap` GPUs: as asked, else all on one node when the
+ * job fits the model's largest node (it never splits then), else whole nodes of the class.
+ * Returns 0 when the class cannot take the job.
+ */
+export function perNodeFor(
+  cap: number,
+  modelMaxCap: number,
+  gpus: number,
+  gpusPerNode: number | undefined,
+): number {
+  if (gpusPerNode !== undefined) return gpusPerNode;
+  if (gpus <= cap) return gpus;
+  return gpus <= modelMaxCap ? 0 : cap;
 }
 
 /** Site score before packing: priceWeight × price + carbonWeight × carbon (unknown carbon counts 0). */

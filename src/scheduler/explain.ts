@@ -1,6 +1,7 @@
 import type { JobRequest } from "../domain/index.js";
 import { formatMajor, inJurisdiction } from "../domain/index.js";
 import type { ClusterState } from "./cluster-state.js";
+import { perNodeFor } from "./cluster-state.js";
 
 const STAGES = [
   "jurisdiction",
@@ -73,8 +74,8 @@ function groupStage(state: ClusterState, gi: number, r: JobRequest): number {
   const price = r.class === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
   if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) return 5;
   if (r.minGpuMemoryGb !== undefined && g.memGb < r.minGpuMemoryGb) return 6;
-  const per = r.gpusPerNode ?? Math.min(r.gpus, g.cap);
-  if (per > g.cap || Math.ceil(r.gpus / per) > g.nodes.length) return 7;
+  const per = perNodeFor(g.cap, state.maxCapByModel.get(g.model) ?? 0, r.gpus, r.gpusPerNode);
+  if (per <= 0 || per > g.cap || Math.ceil(r.gpus / per) > g.nodes.length) return 7;
   let open = 0;
   for (let f = 0; f <= g.cap; f++) open += g.counts[f]!;
   if (open === 0) return 8;

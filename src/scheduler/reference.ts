@@ -1,5 +1,12 @@
 import type { JobRequest } from "../domain/index.js";
-import { capMw, gpuFacilityMw, overheadFacilityMw, siteAllows, staticScore } from "./cluster-state.js";
+import {
+  capMw,
+  gpuFacilityMw,
+  overheadFacilityMw,
+  perNodeFor,
+  siteAllows,
+  staticScore,
+} from "./cluster-state.js";
 import type { Decision, NodeView, PendingJob, Policy, SiteView, Snapshot } from "./types.js";
 import { fairShareOrder } from "./fair-share.js";
 
@@ -72,9 +79,18 @@ export function referencePlacement(
   for (const n of nodes) {
     const busy = n.gpuIndices.length - free.get(n.id)!.size;
     const s = siteById.get(n.siteId);
-    if (busy > 0 && s) drawBySite.set(s.id, (drawBySite.get(s.id) ?? 0) + busy * gpuFacilityMw(n, s) + overheadFacilityMw(s));
+    if (busy > 0 && s)
+      drawBySite.set(s.id, (drawBySite.get(s.id) ?? 0) + busy * gpuFacilityMw(n, s) + overheadFacilityMw(s));
+  }
+  const nodesBySite = new Map<string, NodeView[]>();
+  for (const n of nodes) {
+    const list = nodesBySite.get(n.siteId);
+    if (list) list.push(n);
+    else nodesBySite.set(n.siteId, [n]);
   }
   for (const model of r.gpuModels) {
+    let modelMax = 0;
+    for (const n of nodes) if (n.gpuModel === model) modelMax = Math.max(modelMax, n.gpuIndices.length);
     let best: {
       site: SiteView;
       model: string;
@@ -94,15 +110,15 @@ export function referencePlacement(
       const draw = drawBySite.get(site.id) ?? 0;
       // Node classes: same model, memory, power and size.
       const classes = new Map<string, NodeView[]>();
-      for (const n of nodes) {
-        if (n.siteId !== site.id || n.gpuModel !== model || !n.schedulable) continue;
+      for (const n of nodesBySite.get(site.id) ?? []) {
+        if (n.gpuModel !== model || !n.schedulable) continue;
         if (r.minGpuMemoryGb !== undefined && n.gpuMemoryGb < r.minGpuMemoryGb) continue;
         const key = `${n.gpuMemoryGb}|${gpuFacilityMw(n, site)}|${n.gpuIndices.length}`;
         classes.set(key, [...(classes.get(key) ?? []), n]);
       }
       for (const members of classes.values()) {
         const cap = members[0]!.gpuIndices.length;
-        const per = r.gpusPerNode ?? (r.gpus <= cap ? r.gpus : cap);
+        const per = perNodeFor(cap, modelMax, r.gpus, r.gpusPerNode);
         if (per > cap || per <= 0) continue;
         const m = Math.ceil(r.gpus / per);
         const rem = r.gpus - per * (m - 1);

@@ -1,5 +1,5 @@
 import type { JobRequest } from "../domain/index.js";
-import { ClusterState, siteAllows } from "./cluster-state.js";
+import { ClusterState, perNodeFor, siteAllows } from "./cluster-state.js";
 import { explainNoFit } from "./explain.js";
 import { fairShareOrder } from "./fair-share.js";
 import type { Decision, LeaseView, PendingJob, Policy, Snapshot } from "./types.js";
@@ -149,8 +149,8 @@ export function reserveForHead(state: ClusterState, r: JobRequest): void {
       const grp = state.groups[g]!;
       if (grp.model !== model || !siteAllows(state.sites[grp.siteIdx]!, r)) continue;
       if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
-      const per = r.gpusPerNode ?? Math.min(r.gpus, grp.cap);
-      if (per > grp.cap) continue;
+      const per = perNodeFor(grp.cap, state.maxCapByModel.get(grp.model) ?? 0, r.gpus, r.gpusPerNode);
+      if (per <= 0 || per > grp.cap) continue;
       const m = Math.ceil(r.gpus / per);
       if (m > grp.nodes.length) continue;
       const open = grp.nodes.filter((i) => state.nodeOpen[i] === 1);

@@ -38,16 +38,20 @@ export async function lpLowerBound(state: ClusterState, jobs: JobRequest[]): Pro
       if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) return;
       const pr = site.prices[grp.model];
       if (!pr) return;
-      const price = r.class === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
+      const price =
+        r.class === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
       if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) return;
       const v = `x${j}_${g}`;
       vars.push(v);
       terms.push(v);
       obj.push(`${price * r.gpus} ${v}`);
       (groupRows.get(g) ?? groupRows.set(g, []).get(g)!).push(`${r.gpus} ${v}`);
-      (siteRows.get(grp.siteIdx) ?? siteRows.set(grp.siteIdx, []).get(grp.siteIdx)!).push(`${(r.gpus * grp.powerMw) / 1e6} ${v}`);
+      (siteRows.get(grp.siteIdx) ?? siteRows.set(grp.siteIdx, []).get(grp.siteIdx)!).push(
+        `${(r.gpus * grp.powerMw) / 1e6} ${v}`,
+      );
     });
-    if (terms.length === 0) throw new Error(`job ${j} has no eligible node class; the LP bound needs every job placeable`);
+    if (terms.length === 0)
+      throw new Error(`job ${j} has no eligible node class; the LP bound needs every job placeable`);
     assign.push(` a${j}: ${terms.join("\n + ")} = 1`);
   });
   const rows: string[] = [...assign];
@@ -57,7 +61,8 @@ export async function lpLowerBound(state: ClusterState, jobs: JobRequest[]): Pro
     for (const i of grp.nodes) if (state.nodeOpen[i] === 1) free += state.nodeFree[i]!;
     rows.push(` g${g}: ${terms.join("\n + ")} <= ${free}`);
   }
-  for (const [s, terms] of siteRows) rows.push(` s${s}: ${terms.join("\n + ")} <= ${(state.siteCapMw[s]! - state.siteDrawMw[s]!) / 1e6}`);
+  for (const [s, terms] of siteRows)
+    rows.push(` s${s}: ${terms.join("\n + ")} <= ${(state.siteCapMw[s]! - state.siteDrawMw[s]!) / 1e6}`);
   const lp = `Minimize\n obj: ${obj.join("\n + ")}\nSubject To\n${rows.join("\n")}\nBounds\n${vars.map((v) => ` 0 <= ${v} <= 1`).join("\n")}\nEnd\n`;
   const highs = await loadHighs();
   const res = highs.solve(lp, { output_flag: false });
