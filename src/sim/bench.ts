@@ -172,7 +172,6 @@ export async function runSchedulerBench(opts: {
   const expiry = new Map<number, { nodes: number[]; masks: number[] }[]>();
   const fastPicks: (string | null)[] = [];
   let placed = 0;
-  let busyTotal = 0;
   const checker = new PlacementChecker(input.sites, input.nodes);
   let violations = 0;
   for (let k = 0; k < input.jobs.length; k++) {
@@ -194,7 +193,6 @@ export async function runSchedulerBench(opts: {
     }
     if (c && masks) {
       placed++;
-      busyTotal += r.gpus;
       violations += checker.place(r, c.nodes, masks, c.siteIdx, c.price);
       const at = k + input.lifetimes[k]!;
       const list = expiry.get(at) ?? [];
