@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { seededRng } from "../domain/index.js";
+import { replay } from "./engine.js";
+import { checkReplay } from "./checker.js";
+import { uniformFleet } from "./fleet.js";
+import { SIM_POLICIES } from "./policies.js";
+import { summarise } from "./result.js";
+import type { TraceJob } from "./trace.js";
+
+/** A small synthetic trace: mostly 1-GPU jobs with heavy-tailed durations, a few gangs. */
+function synthetic(n: number, seed: number, maxGpus = 16): TraceJob[] {
+  const rng = seededRng(seed);
+  let t = 0;
+  return Array.from({ length: n }, (_, k) => {
+    t += Math.floor(rng.next() * 120);
+    const u = rng.next();
+    const gpus = Math.min(maxGpus, u < 0.8 ? 1 : u < 0.9 ? 2 : u < 0.95 ? 4 : u < 0.98 ? 8 : 16);
+    return {
+      id: `j${k}`,
+      submitS: t,
+      durationS: 1 + Math.floor(60 / (rng.next() + 0.01)),
+      gpus,
+      tenant: `t${k % 3}`,
+    };
+  });
+}
+
+describe("replay", () => {
+  for (const policy of SIM_POLICIES) {
+    it(`${policy}: every job runs to completion with no broken invariant`, () => {
+      const trace = synthetic(400, 7);
+      const fleet = uniformFleet(32);
+      const run = replay(trace, fleet, { policy });
+      expect(checkReplay(fleet, trace, run.log)).toEqual([]);
+      const r = summarise(run, 0);
+      expect(r.jobs).toBe(400);
+      trace.forEach((j, k) => expect(run.finish[k]! - j.submitS).toBeGreaterThanOrEqual(j.durationS - 1e-6));
+      expect(r.utilization).toBeGreaterThan(0);
+      expect(r.utilization).toBeLessThanOrEqual(1);
+    });
+  }
+
+  it("strict FIFO starts jobs in submit order", () => {
+    const trace = synthetic(300, 3);
+    const run = replay(trace, uniformFleet(16), { policy: "fifo" });
+    for (let k = 1; k < trace.length; k++) expect(run.start[k]!).toBeGreaterThanOrEqual(run.start[k - 1]!);
+  });
+
+  it("LAS lets a short job past a long one by preemption, and pays the grace period", () => {
+    const trace: TraceJob[] = [
+      { id: "long", submitS: 0, durationS: 100_000, gpus: 8, tenant: "a" },
+      { id: "short", submitS: 10_000, durationS: 60, gpus: 8, tenant: "b" },
+    ];
+    const fleet = uniformFleet(8);
+    for (const policy of ["las", "zumbido"] as const) {
+      const run = replay(trace, fleet, { policy, graceS: 30 });
+      expect(run.finish[1]).toBe(10_000 + 30 + 60);
+      expect(run.preemptions).toBe(1);
+      expect(run.wastedGpuS).toBe(8 * 30);
+      expect(checkReplay(fleet, trace, run.log)).toEqual([]);
+    }
+    const fifo = replay(trace, fleet, { policy: "fifo" });
+    expect(fifo.finish[1]).toBe(100_000 + 60);
+  });
+
+  it("the oracle is a lower bound on average JCT in practice; zumbido beats FIFO on a loaded cluster", () => {
+    const trace = synthetic(800, 11, 8);
+    const fleet = uniformFleet(16);
+    const avg = (p: (typeof SIM_POLICIES)[number]) =>
+      summarise(replay(trace, fleet, { policy: p }), 0).avgJctS;
+    const fifo = avg("fifo");
+    const zumbido = avg("zumbido");
+    const oracle = avg("srtf-oracle");
+    expect(zumbido).toBeLessThan(fifo);
+    expect(oracle).toBeLessThanOrEqual(zumbido * 1.05);
+  });
+
+  it("property: any small trace replays with zero violations under every policy", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            gap: fc.nat(300),
+            dur: fc.integer({ min: 1, max: 5000 }),
+            gpus: fc.constantFrom(1, 2, 3, 4, 8, 12, 16),
+            t: fc.constantFrom("a", "b"),
+          }),
+          { minLength: 1, maxLength: 40 },
+        ),
+        fc.constantFrom(...SIM_POLICIES),
+        (rows, policy) => {
+          let t = 0;
+          const trace = rows.map((r, k) => ({
+            id: `j${k}`,
+            submitS: (t += r.gap),
+            durationS: r.dur,
+            gpus: r.gpus,
+            tenant: r.t,
+          }));
+          const fleet = uniformFleet(20);
+          const run = replay(trace, fleet, { policy });
+          expect(checkReplay(fleet, trace, run.log)).toEqual([]);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("refuses a job that can never fit, naming it", () => {
+    expect(() =>
+      replay([{ id: "huge", submitS: 0, durationS: 5, gpus: 64, tenant: "a" }], uniformFleet(16), {
+        policy: "fifo",
+      }),
+    ).toThrow(/huge needs 64 GPUs/);
+  });
+});
