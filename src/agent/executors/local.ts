@@ -60,6 +60,7 @@ export interface LocalWorkloadRecord {
 }
 
 const DEFAULT_CAP = 1024 * 1024;
+const KILL_WAIT_MS = 30_000;
 const SAFE_ENV_KEYS = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
 
 /** The minimal environment a workload inherits from the agent: PATH, HOME, locale, TZ, TMPDIR. */
@@ -215,7 +216,9 @@ export class LocalExecutor implements Executor {
     const ended = await waitFor(e.exited, graceS * 1000);
     if (!ended) {
       killGroup(e.rec.pgid, "SIGKILL");
-      await e.exited;
+      // SIGKILL cannot be caught, but a process stuck in the kernel (a hung GPU driver) can outlive it:
+      // do not wait forever; the status then still says running and health checks take over.
+      await waitFor(e.exited, KILL_WAIT_MS);
     } else if (groupAlive(e.rec.pgid)) {
       killGroup(e.rec.pgid, "SIGKILL"); // the leader left, its children must not keep the GPUs
     }
