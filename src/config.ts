@@ -15,6 +15,8 @@ export const ServerConfig = z.object({
   adminKey: z.string().min(20).optional(),
   /** Seed the demo federation and run its agents in-process. */
   demo: z.coerce.boolean().default(false),
+  /** Where this control plane runs (logs are kept here), reported to tenants. */
+  region: z.string().default("EU (ES)"),
   /** Folder for demo agents' state. */
   dataDir: z.string().default("./.zumbido"),
 });
@@ -33,6 +35,7 @@ const ENV: Record<keyof ServerConfig, string> = {
   adminKey: "ZUMBIDO_ADMIN_KEY",
   demo: "ZUMBIDO_DEMO",
   dataDir: "ZUMBIDO_DATA",
+  region: "ZUMBIDO_REGION",
 };
 
 /** Parses config from env and overrides; every problem is reported with its variable name. */

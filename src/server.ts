@@ -38,6 +38,7 @@ export async function startServer(config: ServerConfig, opts: { plugins?: RouteP
       stopGraceS: config.stopGraceS,
       enrolmentTokenTtlMs: 24 * 3_600_000,
       policy: { ...DEFAULT_POLICY, preemptionGraceS: config.stopGraceS },
+      region: config.region,
     },
     nudge: () => loop?.nudge(),
   };

@@ -9,6 +9,7 @@ import { Metrics } from "./metrics.js";
 import { problem, sendProblem, toProblem } from "./problem.js";
 import { accountRoutes } from "./routes/accounts.js";
 import { agentRoutes } from "./routes/agent.js";
+import { energyRoutes } from "./routes/energy.js";
 import { fleetRoutes } from "./routes/fleet.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { metaRoutes } from "./routes/meta.js";
@@ -82,6 +83,7 @@ export async function buildApi(services: Services, opts: { logger?: Logger | boo
   await fleetRoutes(app, services);
   await jobRoutes(app, services);
   await agentRoutes(app, services);
+  await energyRoutes(app, services);
   for (const plugin of opts.plugins ?? []) await plugin(app, services);
   return app;
 }

@@ -24,6 +24,8 @@ export interface ControlConfig {
   /** Enrolment tokens live this long. */
   enrolmentTokenTtlMs: number;
   policy: Policy;
+  /** Where the control plane (and so the job logs) lives, in words, e.g. "EU (ES)". */
+  region: string;
 }
 
 /** What every service needs: the store, the clock, ids and config. */

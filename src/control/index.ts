@@ -8,3 +8,6 @@ export * from "./loop.js";
 export * from "./snapshot.js";
 export * from "./accounts-service.js";
 export * from "./billing-service.js";
+export * from "./energy-service.js";
+export * from "./power.js";
+export * from "./curtailment-executor.js";

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { schedule as defaultSchedule, type ScheduleFn } from "../scheduler/index.js";
 import type { Ctx } from "./context.js";
+import { enforceCurtailments } from "./curtailment-executor.js";
 import { readSnapshot } from "./snapshot.js";
 
 /** What one cycle did, for logs, metrics and tests. */
@@ -9,6 +10,7 @@ export interface CycleReport {
   placed: number;
   waiting: number;
   preempted: number;
+  curtailmentNotices: number;
   conflicts: number;
   nodesOffline: number;
   phasesMs: Record<string, number>;
@@ -61,16 +63,20 @@ export class SchedulerLoop {
     const offline = await store.fleet.markStaleNodesOffline(now - config.heartbeatTimeoutMs);
     mark = t("failureDetection", mark);
 
-    // 2. Take a snapshot of sites, nodes, leases and the queue.
-    const { snapshot, pending, siteOperator, siteCountry } = await readSnapshot(store);
+    // 2. Curtailment: sites with a cap in force (or within its notice) shed load, interruptible first.
+    const { noticesSent } = await enforceCurtailments(this.ctx, now);
+    mark = t("curtailment", mark);
+
+    // 3. Take a snapshot of sites, nodes, leases and the queue.
+    const { snapshot, pending, siteOperator, siteCountry } = await readSnapshot(store, now);
     mark = t("snapshot", mark);
 
-    // 3. Decide, purely.
+    // 4. Decide, purely.
     const decisions = pending.length ? this.scheduleFn(snapshot, pending, config.policy, now) : [];
     mark = t("schedule", mark);
 
-    // 4. Commit placements (each atomic; a conflict leaves the job pending for the next cycle).
-    const report: CycleReport = { pending: pending.length, placed: 0, waiting: 0, preempted: 0, conflicts: 0, nodesOffline: offline.length, phasesMs: phases };
+    // 5. Commit placements (each atomic; a conflict leaves the job pending for the next cycle).
+    const report: CycleReport = { pending: pending.length, placed: 0, waiting: 0, preempted: 0, curtailmentNotices: noticesSent, conflicts: 0, nodesOffline: offline.length, phasesMs: phases };
     const tenantOf = new Map(pending.map((p) => [p.id, p]));
     for (const d of decisions) {
       if (d.kind === "place") {
@@ -98,11 +104,11 @@ export class SchedulerLoop {
         if (ok) report.placed++;
         else report.conflicts++;
       } else if (d.kind === "preempt") {
-        // 5. Preemptions: a checkpoint notice now, the kill after the grace period.
+        // 6. Preemptions: a checkpoint notice now, the kill after the grace period.
         const ok = await store.jobs.requestLeaseStop(d.leaseId, `preempted: ${d.reason}`, now, now + d.graceS * 1000);
         if (ok) report.preempted++;
       } else {
-        // 6. Jobs that wait keep their reasons, verbatim, for the tenant.
+        // 7. Jobs that wait keep their reasons, verbatim, for the tenant.
         await store.jobs.setWaitReasons(d.jobId, d.reasons, now);
         report.waiting++;
       }

@@ -1,16 +1,27 @@
 import { findGpuModel } from "../domain/index.js";
+import { powerBudgetAt, valueAt } from "../energy/index.js";
 import type { PendingJob, Snapshot } from "../scheduler/index.js";
 import type { Store } from "../store/index.js";
 
 /** Reads the scheduler's view of the world from the store (one consistent-enough read per cycle). */
-export async function readSnapshot(store: Store): Promise<{ snapshot: Snapshot; pending: PendingJob[]; siteOperator: Map<string, string>; siteCountry: Map<string, string> }> {
-  const [sites, nodes, leases, prices, jobs] = await Promise.all([
+export async function readSnapshot(store: Store, now: number): Promise<{ snapshot: Snapshot; pending: PendingJob[]; siteOperator: Map<string, string>; siteCountry: Map<string, string> }> {
+  const [sites, nodes, leases, prices, jobs, curtailments, series] = await Promise.all([
     store.fleet.listSites(),
     store.fleet.listNodes(),
     store.jobs.activeLeases(),
     store.fleet.listPrices(),
     store.jobs.pendingJobs(),
+    store.energy.curtailments({ activeAt: now }),
+    store.energy.series(),
   ]);
+  // A cap applies from its notice time: no new work is placed that would have to stop at its start.
+  const capKw = (siteId: string, contracted: number): number =>
+    powerBudgetAt(
+      contracted,
+      curtailments.filter((c) => c.siteId === siteId).map((c) => ({ startMs: c.startMs - c.noticeS * 1000, endMs: c.endMs, maxKw: c.maxKw })),
+      now,
+    );
+  const carbonNow = new Map(series.filter((x) => x.kind === "carbon").map((x) => [x.siteId, valueAt(x.series, now)]));
   const priceMap = new Map<string, Snapshot["sites"][number]["prices"]>();
   for (const p of prices) {
     const m = priceMap.get(p.siteId) ?? {};
@@ -23,9 +34,9 @@ export async function readSnapshot(store: Store): Promise<{ snapshot: Snapshot; 
       name: s.name,
       country: s.country,
       pue: s.pue,
-      powerCapKw: s.powerKw,
+      powerCapKw: capKw(s.id, s.powerKw),
       nodeOverheadW: s.nodeOverheadW,
-      ...(s.carbonGPerKwh != null ? { carbonGPerKwh: s.carbonGPerKwh } : {}),
+      ...(carbonNow.has(s.id) ? { carbonGPerKwh: carbonNow.get(s.id)! } : s.carbonGPerKwh != null ? { carbonGPerKwh: s.carbonGPerKwh } : {}),
       prices: priceMap.get(s.id) ?? {},
     })),
     nodes: nodes

@@ -27,7 +27,7 @@ export async function startHarness(factory: StoreFactory, plugins: RoutePlugin[]
     store,
     clock,
     ids: sequentialIds(),
-    config: { currency: "EUR", logCapBytes: 64 * 1024, heartbeatTimeoutMs: 30_000, stopGraceS: 10, enrolmentTokenTtlMs: 3_600_000, policy: DEFAULT_POLICY },
+    config: { currency: "EUR", logCapBytes: 64 * 1024, heartbeatTimeoutMs: 30_000, stopGraceS: 10, enrolmentTokenTtlMs: 3_600_000, policy: DEFAULT_POLICY, region: "EU (ES)" },
     nudge: () => undefined,
   };
   const services = makeServices(ctx, new Metrics(false));
