@@ -23,10 +23,12 @@ export interface ServerHandle {
 const systemClock: Clock = { now: () => Date.now() };
 
 /** Opens the store, builds the API, starts the scheduling loop and listens. */
-export async function startServer(config: ServerConfig, opts: { plugins?: RoutePlugin[]; clock?: Clock } = {}): Promise<ServerHandle> {
+export async function startServer(
+  config: ServerConfig,
+  opts: { plugins?: RoutePlugin[]; clock?: Clock } = {},
+): Promise<ServerHandle> {
   const log = pino({ level: config.logLevel, base: { svc: "zumbido" } });
   const store = await Store.open(parseStoreUrl(config.store));
-  let loop: SchedulerLoop | undefined;
   const ctx: Ctx = {
     store,
     clock: opts.clock ?? systemClock,
@@ -40,17 +42,24 @@ export async function startServer(config: ServerConfig, opts: { plugins?: RouteP
       policy: { ...DEFAULT_POLICY, preemptionGraceS: config.stopGraceS },
       region: config.region,
     },
-    nudge: () => loop?.nudge(),
+    nudge: () => loop.nudge(),
   };
   const metrics = new Metrics();
   const services = makeServices(ctx, metrics);
-  loop = new SchedulerLoop(ctx, log.child({ part: "scheduler" }), undefined, (r) => metrics.onCycle(r));
+  const loop = new SchedulerLoop(ctx, log.child({ part: "scheduler" }), undefined, (r) => metrics.onCycle(r));
 
   // First start: make sure an admin key exists.
   let bootstrapAdminKey: string | undefined;
   const keys = await store.accounts.listKeys();
   if (!keys.some((k) => k.role === "admin" && k.revokedAt === null)) {
-    const { key } = await store.accounts.createKey({ id: ctx.ids("key"), role: "admin", ownerId: null, name: "bootstrap admin", now: ctx.clock.now(), ...(config.adminKey ? { secret: config.adminKey } : {}) });
+    const { key } = await store.accounts.createKey({
+      id: ctx.ids("key"),
+      role: "admin",
+      ownerId: null,
+      name: "bootstrap admin",
+      now: ctx.clock.now(),
+      ...(config.adminKey ? { secret: config.adminKey } : {}),
+    });
     bootstrapAdminKey = key;
   }
 

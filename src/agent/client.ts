@@ -23,22 +23,55 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const { text, res } = await this.send(
+      method,
+      path,
+      body !== undefined ? JSON.stringify(body) : undefined,
+      "application/json",
+    );
+    return this.parse<T>(res, text);
+  }
+
+  /** Sends a raw body (e.g. CSV) and returns the parsed JSON answer. */
+  async requestRaw<T>(method: string, path: string, body: string, contentType: string): Promise<T> {
+    const { text, res } = await this.send(method, path, body, contentType);
+    return this.parse<T>(res, text);
+  }
+
+  /** GETs a text document (CSV, HTML). */
+  async getText(path: string): Promise<string> {
+    const { text, res } = await this.send("GET", path, undefined, "application/json");
+    if (!res.ok) this.parse(res, text);
+    return text;
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    body: string | undefined,
+    contentType: string,
+  ): Promise<{ res: Response; text: string }> {
     let res: Response;
     try {
       res = await fetch(new URL(path, this.baseUrl), {
         method,
         headers: {
           ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          ...(body !== undefined ? { "content-type": contentType } : {}),
         },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(body !== undefined ? { body } : {}),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw new Error(`cannot reach the Zumbido server at ${this.baseUrl} (${cause}); is it running? Set --server or ZUMBIDO_URL`);
+      throw new Error(
+        `cannot reach the Zumbido server at ${this.baseUrl} (${cause}); is it running? Set --server or ZUMBIDO_URL`,
+      );
     }
-    const text = await res.text();
+    return { res, text: await res.text() };
+  }
+
+  private parse<T>(res: Response, text: string): T {
     let json: unknown = undefined;
     if (text) {
       try {
@@ -48,7 +81,9 @@ export class ApiClient {
       }
     }
     if (!res.ok) {
-      const detail = (json as { detail?: string } | undefined)?.detail ?? (typeof json === "string" ? json : res.statusText);
+      const detail =
+        (json as { detail?: string } | undefined)?.detail ??
+        (typeof json === "string" ? json : res.statusText);
       throw new ApiError(res.status, detail, json);
     }
     return json as T;

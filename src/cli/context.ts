@@ -6,7 +6,10 @@ import { ApiClient, ApiError } from "../agent/client.js";
 
 /** Where `zumbido login` keeps the server URL and key. */
 export function configPath(): string {
-  return process.env.ZUMBIDO_CONFIG ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "zumbido", "config.json");
+  return (
+    process.env.ZUMBIDO_CONFIG ??
+    join(process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config"), "zumbido", "config.json")
+  );
 }
 
 /** Reads the CLI's config file, if any. */
@@ -41,7 +44,10 @@ export function clientFor(cmd: Command): ApiClient {
   const file = readCliConfig();
   const url = o.url ?? process.env.ZUMBIDO_URL ?? file.url ?? "http://127.0.0.1:8080";
   const token = o.token ?? process.env.ZUMBIDO_TOKEN ?? file.token ?? null;
-  if (!token) throw new UsageError("no API key: pass --token, set ZUMBIDO_TOKEN, or run `zumbido login --url URL --token KEY`");
+  if (!token)
+    throw new UsageError(
+      "no API key: pass --token, set ZUMBIDO_TOKEN, or run `zumbido login --url URL --token KEY`",
+    );
   return new ApiClient(url, token, 30_000);
 }
 
@@ -55,14 +61,18 @@ export function output(cmd: Command, data: unknown, human: (d: never) => string)
 }
 
 /** Wraps an action: API errors and usage errors become one clear line and an exit code. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);
     } catch (err) {
       if (err instanceof ApiError) {
         const errors = (err.body as { errors?: { path: string; message: string }[] } | undefined)?.errors;
-        console.error(`zumbido: ${err.detail}${errors && errors.length > 1 ? `\n${errors.map((e) => `  ${e.path}: ${e.message}`).join("\n")}` : ""}`);
+        console.error(
+          `zumbido: ${err.detail}${errors && errors.length > 1 ? `\n${errors.map((e) => `  ${e.path}: ${e.message}`).join("\n")}` : ""}`,
+        );
         process.exitCode = err.status === 401 || err.status === 403 ? 3 : err.status === 404 ? 4 : 2;
       } else if (err instanceof UsageError) {
         console.error(`zumbido: ${err.message}`);
@@ -78,9 +88,19 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
 /** A plain text table. */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   if (rows.length === 0) return "(none)";
-  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? "-" : String(c))))];
+  const cells = [
+    headers,
+    ...rows.map((r) => r.map((c) => (c === null || c === undefined ? "-" : String(c)))),
+  ];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  return cells.map((r) => r.map((c, i) => (c ?? "").padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return cells
+    .map((r) =>
+      r
+        .map((c, i) => (c ?? "").padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 /** Formats minor units as "2.40 EUR". */

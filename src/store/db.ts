@@ -62,7 +62,7 @@ export async function openDb(config: StoreConfig): Promise<Db> {
     await kysely.destroy();
     const failed = results?.find((r) => r.status === "Error");
     throw new Error(
-      `database migration ${failed?.migrationName ?? "?"} failed: ${(error as Error).message ?? String(error)}`,
+      `database migration ${failed?.migrationName ?? "?"} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
     );
   }
   rawHandles.set(kysely, raw);
@@ -76,7 +76,8 @@ export function parseStoreUrl(url: string): StoreConfig {
     // sqlite:PATH?synchronous=FULL makes every commit fsync the WAL (survives power loss; NORMAL survives a process crash).
     const [path, query] = url.slice("sqlite:".length).split("?", 2) as [string, string | undefined];
     const sync = query ? new URLSearchParams(query).get("synchronous")?.toUpperCase() : undefined;
-    if (sync !== undefined && sync !== "NORMAL" && sync !== "FULL") throw new Error(`store URL "${url}": synchronous must be NORMAL or FULL`);
+    if (sync !== undefined && sync !== "NORMAL" && sync !== "FULL")
+      throw new Error(`store URL "${url}": synchronous must be NORMAL or FULL`);
     return sync ? { kind: "sqlite", path, synchronous: sync } : { kind: "sqlite", path };
   }
   throw new Error(`store URL "${url}" is neither sqlite:PATH nor postgres://USER@HOST:PORT/DB`);

@@ -22,18 +22,31 @@ export interface Harness {
 export async function startHarness(factory: StoreFactory, plugins: RoutePlugin[] = []): Promise<Harness> {
   const { store, cleanup } = await factory.open();
   const clock = new ManualClock(Date.UTC(2026, 10, 2, 8, 0, 0));
-  let loop: SchedulerLoop | undefined;
   const ctx: Ctx = {
     store,
     clock,
     ids: sequentialIds(),
-    config: { currency: "EUR", logCapBytes: 64 * 1024, heartbeatTimeoutMs: 30_000, stopGraceS: 10, enrolmentTokenTtlMs: 3_600_000, policy: DEFAULT_POLICY, region: "EU (ES)" },
+    config: {
+      currency: "EUR",
+      logCapBytes: 64 * 1024,
+      heartbeatTimeoutMs: 30_000,
+      stopGraceS: 10,
+      enrolmentTokenTtlMs: 3_600_000,
+      policy: DEFAULT_POLICY,
+      region: "EU (ES)",
+    },
     nudge: () => undefined,
   };
   const services = makeServices(ctx, new Metrics(false));
-  loop = new SchedulerLoop(ctx);
+  const loop = new SchedulerLoop(ctx);
   const app = await buildApi(services, { plugins });
-  const { key: adminKey } = await store.accounts.createKey({ id: "key_admin", role: "admin", ownerId: null, name: "admin", now: clock.now() });
+  const { key: adminKey } = await store.accounts.createKey({
+    id: "key_admin",
+    role: "admin",
+    ownerId: null,
+    name: "admin",
+    now: clock.now(),
+  });
   return {
     app,
     store,
@@ -59,7 +72,10 @@ export async function call(
   const res = await app.inject({
     method,
     url,
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    headers: {
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
     ...(body !== undefined ? { payload: typeof body === "string" ? body : JSON.stringify(body) } : {}),
   });
   let json: unknown = undefined;

@@ -15,11 +15,19 @@ export interface ServerProc {
 }
 
 /** Starts `zumbido serve` and waits for its ready line. */
-export async function startServerProc(store: string, port = 0, env: Record<string, string> = {}): Promise<ServerProc> {
-  const proc = spawn(process.execPath, [BIN, "serve", "--port", String(port), "--store", store, "--ready-json", "--log-level", "warn"], {
-    env: { ...process.env, ZUMBIDO_SCHEDULE_INTERVAL_MS: "200", ZUMBIDO_STOP_GRACE_S: "2", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+export async function startServerProc(
+  store: string,
+  port = 0,
+  env: Record<string, string> = {},
+): Promise<ServerProc> {
+  const proc = spawn(
+    process.execPath,
+    [BIN, "serve", "--port", String(port), "--store", store, "--ready-json", "--log-level", "warn"],
+    {
+      env: { ...process.env, ZUMBIDO_SCHEDULE_INTERVAL_MS: "200", ZUMBIDO_STOP_GRACE_S: "2", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stderr = "";
   proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const line = await new Promise<string>((res, rej) => {
@@ -31,12 +39,32 @@ export async function startServerProc(store: string, port = 0, env: Record<strin
     });
   });
   const r = JSON.parse(line) as { url: string; adminKey?: string };
-  return { proc, url: r.url, port: Number(new URL(r.url).port), ...(r.adminKey ? { adminKey: r.adminKey } : {}) };
+  return {
+    proc,
+    url: r.url,
+    port: Number(new URL(r.url).port),
+    ...(r.adminKey ? { adminKey: r.adminKey } : {}),
+  };
 }
 
 /** Starts `zumbido agent` with simulated GPUs. */
 export function startAgentProc(server: string, stateDir: string, gpus: string, token?: string): ChildProcess {
-  const args = [BIN, "agent", "--server", server, "--simulate-gpus", gpus, "--state-dir", stateDir, "--heartbeat-ms", "200", "--meter-ms", "500", "--name", "e2e-node"];
+  const args = [
+    BIN,
+    "agent",
+    "--server",
+    server,
+    "--simulate-gpus",
+    gpus,
+    "--state-dir",
+    stateDir,
+    "--heartbeat-ms",
+    "200",
+    "--meter-ms",
+    "500",
+    "--name",
+    "e2e-node",
+  ];
   if (token) args.push("--token", token);
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   proc.stdout!.resume();
@@ -54,7 +82,11 @@ export async function kill(proc: ChildProcess, signal: NodeJS.Signals = "SIGTERM
 }
 
 /** Polls until check() is truthy, or fails saying what it waited for. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -64,7 +96,10 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false>, wh
     } catch (err) {
       last = err;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }

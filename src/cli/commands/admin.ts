@@ -13,7 +13,11 @@ export function registerAdminCommands(program: Command): void {
       action(async (o: { url: string; token: string }, cmd: Command) => {
         const me = await new ApiClient(o.url, o.token).get<{ role: string; name: string | null }>("/v1/me");
         const path = writeCliConfig({ url: o.url, token: o.token });
-        output(cmd, { ...me, config: path }, () => `signed in as ${me.role}${me.name ? ` (${me.name})` : ""}; saved to ${path}`);
+        output(
+          cmd,
+          { ...me, config: path },
+          () => `signed in as ${me.role}${me.name ? ` (${me.name})` : ""}; saved to ${path}`,
+        );
       }),
     );
   program
@@ -21,8 +25,14 @@ export function registerAdminCommands(program: Command): void {
     .description("who your key belongs to")
     .action(
       action(async (_o: unknown, cmd: Command) => {
-        const me = await clientFor(cmd).get<{ role: string; ownerId: string | null; name: string | null }>("/v1/me");
-        output(cmd, me, (x: typeof me) => `${x.role}${x.name ? ` ${x.name}` : ""}${x.ownerId ? ` (${x.ownerId})` : ""}`);
+        const me = await clientFor(cmd).get<{ role: string; ownerId: string | null; name: string | null }>(
+          "/v1/me",
+        );
+        output(
+          cmd,
+          me,
+          (x: typeof me) => `${x.role}${x.name ? ` ${x.name}` : ""}${x.ownerId ? ` (${x.ownerId})` : ""}`,
+        );
       }),
     );
 
@@ -32,7 +42,9 @@ export function registerAdminCommands(program: Command): void {
     .argument("<name>")
     .action(
       action(async (name: string, _o: unknown, cmd: Command) => {
-        const r = await clientFor(cmd).post<{ operator: { id: string }; key: string }>("/v1/operators", { name });
+        const r = await clientFor(cmd).post<{ operator: { id: string }; key: string }>("/v1/operators", {
+          name,
+        });
         output(cmd, r, (x: typeof r) => `operator ${x.operator.id}\nkey (shown once): ${x.key}`);
       }),
     );
@@ -59,8 +71,15 @@ export function registerAdminCommands(program: Command): void {
       .description(`list ${what}`)
       .action(
         action(async (_o: unknown, cmd: Command) => {
-          const l = await clientFor(cmd).get<{ id: string; name: string; createdAt: number }[]>(`/v1/${what}`);
-          output(cmd, l, (x: typeof l) => table(["ID", "NAME", "CREATED"], x.map((r) => [r.id, r.name, time(r.createdAt)])));
+          const l = await clientFor(cmd).get<{ id: string; name: string; createdAt: number }[]>(
+            `/v1/${what}`,
+          );
+          output(cmd, l, (x: typeof l) =>
+            table(
+              ["ID", "NAME", "CREATED"],
+              x.map((r) => [r.id, r.name, time(r.createdAt)]),
+            ),
+          );
         }),
       );
   }
@@ -69,8 +88,22 @@ export function registerAdminCommands(program: Command): void {
     .description("list keys (prefixes only; secrets are never stored)")
     .action(
       action(async (_o: unknown, cmd: Command) => {
-        const l = await clientFor(cmd).get<{ id: string; prefix: string; role: string; ownerId: string | null; name: string; revokedAt: number | null }[]>("/v1/keys");
-        output(cmd, l, (x: typeof l) => table(["ID", "PREFIX", "ROLE", "OWNER", "NAME", "REVOKED"], x.map((k) => [k.id, `${k.prefix}…`, k.role, k.ownerId, k.name, time(k.revokedAt)])));
+        const l = await clientFor(cmd).get<
+          {
+            id: string;
+            prefix: string;
+            role: string;
+            ownerId: string | null;
+            name: string;
+            revokedAt: number | null;
+          }[]
+        >("/v1/keys");
+        output(cmd, l, (x: typeof l) =>
+          table(
+            ["ID", "PREFIX", "ROLE", "OWNER", "NAME", "REVOKED"],
+            x.map((k) => [k.id, `${k.prefix}…`, k.role, k.ownerId, k.name, time(k.revokedAt)]),
+          ),
+        );
       }),
     );
   admin
@@ -89,8 +122,12 @@ export function registerAdminCommands(program: Command): void {
     .action(
       action(async (bps: string | undefined, _o: unknown, cmd: Command) => {
         const c = clientFor(cmd);
-        if (bps !== undefined && !/^\d+$/.test(bps)) throw new UsageError(`fee "${bps}" must be whole basis points, e.g. 1000 for 10%`);
-        const r = bps === undefined ? await c.get<{ feeBps: number }>("/v1/settings/fee") : await c.put<{ feeBps: number }>("/v1/settings/fee", { feeBps: Number(bps) });
+        if (bps !== undefined && !/^\d+$/.test(bps))
+          throw new UsageError(`fee "${bps}" must be whole basis points, e.g. 1000 for 10%`);
+        const r =
+          bps === undefined
+            ? await c.get<{ feeBps: number }>("/v1/settings/fee")
+            : await c.put<{ feeBps: number }>("/v1/settings/fee", { feeBps: Number(bps) });
         output(cmd, r, (x: typeof r) => `platform fee: ${x.feeBps} bps (${x.feeBps / 100}%)`);
       }),
     );

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { Command, Option } from "commander";
+import { Option, type Command } from "commander";
 import { Agent } from "../../agent/agent.js";
 import { ModelledEnergyMeter } from "../../agent/energy-model.js";
 import { LocalExecutor } from "../../agent/executors/local.js";
@@ -15,15 +15,33 @@ export function registerAgentCommand(program: Command): void {
     .description("run the node agent: discover GPUs, enrol, run assigned jobs, meter and report")
     .option("--server <url>", "control plane URL (ZUMBIDO_URL)")
     .option("--token <token>", "one-time enrolment token (first start only)")
-    .option("--simulate-gpus <spec>", "made-up GPUs, e.g. H100x8 or A100x4,L40Sx2 (default when nvidia-smi is absent)")
-    .option("--state-dir <dir>", "where the agent keeps its key, outbox and workload state", "./.zumbido/agent")
+    .option(
+      "--simulate-gpus <spec>",
+      "made-up GPUs, e.g. H100x8 or A100x4,L40Sx2 (default when nvidia-smi is absent)",
+    )
+    .option(
+      "--state-dir <dir>",
+      "where the agent keeps its key, outbox and workload state",
+      "./.zumbido/agent",
+    )
     .option("--name <name>", "node name", hostname())
-    .addOption(new Option("--executor <kind>", "how workloads run").choices(["local", "slurm"]).default("local"))
+    .addOption(
+      new Option("--executor <kind>", "how workloads run").choices(["local", "slurm"]).default("local"),
+    )
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
     .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
     .action(async (_o: unknown, cmd: Command) => {
       // --token is also a global option (the API key), so read it with the globals.
-      const o = cmd.optsWithGlobals<{ server?: string; token?: string; simulateGpus?: string; stateDir: string; name: string; executor: string; heartbeatMs: number; meterMs: number }>();
+      const o = cmd.optsWithGlobals<{
+        server?: string;
+        token?: string;
+        simulateGpus?: string;
+        stateDir: string;
+        name: string;
+        executor: string;
+        heartbeatMs: number;
+        meterMs: number;
+      }>();
       const server = o.server ?? process.env.ZUMBIDO_URL;
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
       const clock = { now: () => Date.now() };
@@ -31,7 +49,9 @@ export function registerAgentCommand(program: Command): void {
       if (!gpus) {
         if (await hasNvidiaGpus()) gpus = nvidiaGpuSource();
         else {
-          console.error("zumbido agent: nvidia-smi found no GPUs here; pass --simulate-gpus H100x8 to run with simulated GPUs");
+          console.error(
+            "zumbido agent: nvidia-smi found no GPUs here; pass --simulate-gpus H100x8 to run with simulated GPUs",
+          );
           process.exitCode = 2;
           return;
         }
@@ -57,7 +77,15 @@ export function registerAgentCommand(program: Command): void {
         log: (msg, f) => console.log(JSON.stringify({ t: new Date().toISOString(), msg, ...f })),
       });
       const { nodeId } = await agent.init();
-      console.log(JSON.stringify({ t: new Date().toISOString(), msg: "agent ready", nodeId, server, executor: executor.kind }));
+      console.log(
+        JSON.stringify({
+          t: new Date().toISOString(),
+          msg: "agent ready",
+          nodeId,
+          server,
+          executor: executor.kind,
+        }),
+      );
       agent.start();
       const stop = async (): Promise<void> => {
         await agent.stop();

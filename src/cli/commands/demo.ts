@@ -16,7 +16,13 @@ interface JobDetail {
   state: string;
   stateReason?: string | null;
   reasons: string[];
-  leases: { siteId: string; country: string; gpuModel: string; gpuIndices: number[]; priceMinorPerGpuHour: number }[];
+  leases: {
+    siteId: string;
+    country: string;
+    gpuModel: string;
+    gpuIndices: number[];
+    priceMinorPerGpuHour: number;
+  }[];
   request: { gpus: number; gpuModels: string[] };
   usage: { gpuSeconds: number; costMinor: number; energyWh: number; currency: string };
 }
@@ -39,11 +45,46 @@ const work = (seconds: number, label: string): string[] => [
 /** The scripted scenario: what each job shows. */
 function scenario(): Scenario[] {
   return [
-    { key: "eu-training", expect: "EU-only: lands in the EU although Paraguay is cheaper", body: { name: "eu-training", gpus: 8, gpuModels: ["H100"], jurisdiction: "EU", maxPriceMinorPerGpuHour: 250, command: work(4, "eu-training") } },
-    { key: "a100-batch", expect: "succeeds on A100s", body: { name: "a100-batch", gpus: 8, gpuModels: ["A100"], command: work(3, "a100-batch") } },
-    { key: "cheapest-anywhere", expect: "no constraint: the cheapest offer (outside the EU)", body: { name: "cheapest-anywhere", gpus: 4, gpuModels: ["H100"], command: work(3, "cheapest") } },
-    { key: "too-big", expect: "cannot fit: stays pending with reasons", body: { name: "too-big", gpus: 16, gpuModels: ["H100"], jurisdiction: "EU", command: work(1, "never") } },
-    { key: "cancelled", expect: "cancelled while running, billed up to the cancel", body: { name: "cancelled", gpus: 8, gpuModels: ["H100"], countries: ["SE"], command: work(120, "long"), gracePeriodS: 2 }, cancelAfterRunningMs: 3000 },
+    {
+      key: "eu-training",
+      expect: "EU-only: lands in the EU although Paraguay is cheaper",
+      body: {
+        name: "eu-training",
+        gpus: 8,
+        gpuModels: ["H100"],
+        jurisdiction: "EU",
+        maxPriceMinorPerGpuHour: 250,
+        command: work(4, "eu-training"),
+      },
+    },
+    {
+      key: "a100-batch",
+      expect: "succeeds on A100s",
+      body: { name: "a100-batch", gpus: 8, gpuModels: ["A100"], command: work(3, "a100-batch") },
+    },
+    {
+      key: "cheapest-anywhere",
+      expect: "no constraint: the cheapest offer (outside the EU)",
+      body: { name: "cheapest-anywhere", gpus: 4, gpuModels: ["H100"], command: work(3, "cheapest") },
+    },
+    {
+      key: "too-big",
+      expect: "cannot fit: stays pending with reasons",
+      body: { name: "too-big", gpus: 16, gpuModels: ["H100"], jurisdiction: "EU", command: work(1, "never") },
+    },
+    {
+      key: "cancelled",
+      expect: "cancelled while running, billed up to the cancel",
+      body: {
+        name: "cancelled",
+        gpus: 8,
+        gpuModels: ["H100"],
+        countries: ["SE"],
+        command: work(120, "long"),
+        gracePeriodS: 2,
+      },
+      cancelAfterRunningMs: 3000,
+    },
   ];
 }
 
@@ -51,7 +92,9 @@ function scenario(): Scenario[] {
 export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
-    .description("run a scripted end-to-end scenario (real server, agents and workloads in a temporary folder) and print what happened")
+    .description(
+      "run a scripted end-to-end scenario (real server, agents and workloads in a temporary folder) and print what happened",
+    )
     .option("--keep", "keep the temporary folder")
     .action(async (o: { keep?: boolean }, cmd: Command) => {
       const json = cmd.optsWithGlobals<{ json?: boolean }>().json ?? false;
@@ -60,10 +103,24 @@ export function registerDemoCommand(program: Command): void {
       const children: ChildProcess[] = [];
       try {
         say(`working in ${dir}`);
-        const server = spawn(node, [BIN, "serve", "--port", "0", "--store", `sqlite:${join(dir, "zumbido.db")}`, "--ready-json", "--log-level", "warn"], {
-          env: { ...process.env, ZUMBIDO_SCHEDULE_INTERVAL_MS: "200", ZUMBIDO_STOP_GRACE_S: "2" },
-          stdio: ["ignore", "pipe", "inherit"],
-        });
+        const server = spawn(
+          node,
+          [
+            BIN,
+            "serve",
+            "--port",
+            "0",
+            "--store",
+            `sqlite:${join(dir, "zumbido.db")}`,
+            "--ready-json",
+            "--log-level",
+            "warn",
+          ],
+          {
+            env: { ...process.env, ZUMBIDO_SCHEDULE_INTERVAL_MS: "200", ZUMBIDO_STOP_GRACE_S: "2" },
+            stdio: ["ignore", "pipe", "inherit"],
+          },
+        );
         children.push(server);
         const ready = await firstLine(server, 60_000);
         const { url, adminKey } = JSON.parse(ready) as { url: string; adminKey: string };
@@ -71,14 +128,43 @@ export function registerDemoCommand(program: Command): void {
         const seed = await seedDemo(url, adminKey);
         for (const [i, s] of seed.sites.entries()) {
           const token = await enrolmentToken(url, seed.operatorKey, s.id);
-          const agent = spawn(node, [BIN, "agent", "--server", url, "--token", token, "--simulate-gpus", s.gpus, "--state-dir", join(dir, `agent-${i + 1}`), "--name", `demo-node-${i + 1}`, "--heartbeat-ms", "250", "--meter-ms", "1000"], {
-            stdio: ["ignore", "ignore", "inherit"],
-          });
+          const agent = spawn(
+            node,
+            [
+              BIN,
+              "agent",
+              "--server",
+              url,
+              "--token",
+              token,
+              "--simulate-gpus",
+              s.gpus,
+              "--state-dir",
+              join(dir, `agent-${i + 1}`),
+              "--name",
+              `demo-node-${i + 1}`,
+              "--heartbeat-ms",
+              "250",
+              "--meter-ms",
+              "1000",
+            ],
+            {
+              stdio: ["ignore", "ignore", "inherit"],
+            },
+          );
           children.push(agent);
         }
         const operator = new ApiClient(url, seed.operatorKey);
-        await until(async () => (await operator.get<{ state: string }[]>("/v1/nodes")).filter((n) => n.state === "ready").length === seed.sites.length, 60_000, "agents to enrol");
-        say(`${seed.sites.length} agents enrolled: ${seed.sites.map((s) => `${s.name} (${s.country}, ${s.gpus})`).join(", ")}`);
+        await until(
+          async () =>
+            (await operator.get<{ state: string }[]>("/v1/nodes")).filter((n) => n.state === "ready")
+              .length === seed.sites.length,
+          60_000,
+          "agents to enrol",
+        );
+        say(
+          `${seed.sites.length} agents enrolled: ${seed.sites.map((s) => `${s.name} (${s.country}, ${s.gpus})`).join(", ")}`,
+        );
         const tenant = new ApiClient(url, seed.tenantKey);
         const jobs = scenario();
         const ids = new Map<string, string>();
@@ -89,16 +175,26 @@ export function registerDemoCommand(program: Command): void {
         }
         for (const j of jobs.filter((x) => x.cancelAfterRunningMs !== undefined)) {
           const id = ids.get(j.key)!;
-          await until(async () => (await tenant.get<JobDetail>(`/v1/jobs/${id}`)).state === "running", 60_000, `${j.key} to run`);
+          await until(
+            async () => (await tenant.get<JobDetail>(`/v1/jobs/${id}`)).state === "running",
+            60_000,
+            `${j.key} to run`,
+          );
           await new Promise((r) => setTimeout(r, j.cancelAfterRunningMs));
           await tenant.post(`/v1/jobs/${id}/cancel`);
           say(`cancelled ${j.key}`);
         }
         const waitFor = jobs.filter((j) => j.key !== "too-big").map((j) => ids.get(j.key)!);
-        await until(async () => {
-          const states = await Promise.all(waitFor.map(async (id) => (await tenant.get<JobDetail>(`/v1/jobs/${id}`)).state));
-          return states.every((s) => ["succeeded", "failed", "cancelled"].includes(s));
-        }, 120_000, "jobs to finish");
+        await until(
+          async () => {
+            const states = await Promise.all(
+              waitFor.map(async (id) => (await tenant.get<JobDetail>(`/v1/jobs/${id}`)).state),
+            );
+            return states.every((s) => ["succeeded", "failed", "cancelled"].includes(s));
+          },
+          120_000,
+          "jobs to finish",
+        );
         // Let the agents ship their last usage records.
         await new Promise((r) => setTimeout(r, 1500));
         const sites = new Map(seed.sites.map((s) => [s.id, s]));
@@ -112,7 +208,7 @@ export function registerDemoCommand(program: Command): void {
             expect: j.expect,
             state: d.state,
             stateReason: d.stateReason ?? null,
-            site: lease ? sites.get(lease.siteId)?.name ?? lease.siteId : null,
+            site: lease ? (sites.get(lease.siteId)?.name ?? lease.siteId) : null,
             country: lease?.country ?? null,
             gpuModel: lease?.gpuModel ?? d.request.gpuModels[0],
             gpus: d.request.gpus,
@@ -127,7 +223,9 @@ export function registerDemoCommand(program: Command): void {
         if (json) console.log(JSON.stringify(out, null, 2));
         else {
           for (const j of out.jobs) {
-            console.log(`${String(j.name).padEnd(18)} ${String(j.state).padEnd(10)} ${String(j.site ?? "-").padEnd(17)} ${String(j.country ?? "-").padEnd(3)} ${String(j.gpus)}x${String(j.gpuModel)}  ${String(j.gpuSeconds)} GPU-s  ${String(j.costMinor)} cents  ${String(j.energyWh)} Wh  ${(j.reasons as string[]).join("; ")}`);
+            console.log(
+              `${String(j.name).padEnd(18)} ${String(j.state).padEnd(10)} ${String((j.site as string | null) ?? "-").padEnd(17)} ${String((j.country as string | null) ?? "-").padEnd(3)} ${String(j.gpus)}x${String(j.gpuModel)}  ${String(j.gpuSeconds)} GPU-s  ${String(j.costMinor)} cents  ${String(j.energyWh)} Wh  ${(j.reasons as string[]).join("; ")}`,
+            );
           }
         }
       } finally {
@@ -142,8 +240,13 @@ export function registerDemoCommand(program: Command): void {
 async function firstLine(child: ChildProcess, timeoutMs: number): Promise<string> {
   const rl = createInterface({ input: child.stdout! });
   return new Promise((resolveLine, reject) => {
-    const t = setTimeout(() => reject(new Error(`the server did not start within ${timeoutMs / 1000} s`)), timeoutMs);
-    child.once("exit", (code) => reject(new Error(`the server exited with code ${code} before it was ready`)));
+    const t = setTimeout(
+      () => reject(new Error(`the server did not start within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+    child.once("exit", (code) =>
+      reject(new Error(`the server exited with code ${code} before it was ready`)),
+    );
     rl.once("line", (line) => {
       clearTimeout(t);
       resolveLine(line);

@@ -55,7 +55,12 @@ export function registerFleetCommands(program: Command): void {
           ...(o.nodeOverheadW !== undefined ? { nodeOverheadW: o.nodeOverheadW } : {}),
           ...(o.carbon !== undefined ? { carbonGPerKwh: o.carbon } : {}),
         });
-        output(cmd, s, (x: SiteOut) => `registered site ${x.id} (${x.name}, ${x.country}); next: zumbido prices set --site ${x.id} --model H100 --on-demand 2.40 --interruptible 1.20`);
+        output(
+          cmd,
+          s,
+          (x: SiteOut) =>
+            `registered site ${x.id} (${x.name}, ${x.country}); next: zumbido prices set --site ${x.id} --model H100 --on-demand 2.40 --interruptible 1.20`,
+        );
       }),
     );
   sites
@@ -64,11 +69,18 @@ export function registerFleetCommands(program: Command): void {
     .action(
       action(async (_o: unknown, cmd: Command) => {
         const l = await clientFor(cmd).get<SiteOut[]>("/v1/sites");
-        output(cmd, l, (x: SiteOut[]) => table(["ID", "NAME", "COUNTRY", "POWER kW", "PUE", "COOLING", "gCO2e/kWh"], x.map((s) => [s.id, s.name, s.country, s.powerKw, s.pue, s.cooling, s.carbonGPerKwh])));
+        output(cmd, l, (x: SiteOut[]) =>
+          table(
+            ["ID", "NAME", "COUNTRY", "POWER kW", "PUE", "COOLING", "gCO2e/kWh"],
+            x.map((s) => [s.id, s.name, s.country, s.powerKw, s.pue, s.cooling, s.carbonGPerKwh]),
+          ),
+        );
       }),
     );
 
-  const prices = program.command("prices").description("set and list prices per GPU model per site (operator)");
+  const prices = program
+    .command("prices")
+    .description("set and list prices per GPU model per site (operator)");
   prices
     .command("set")
     .requiredOption("--site <id>")
@@ -76,28 +88,56 @@ export function registerFleetCommands(program: Command): void {
     .requiredOption("--on-demand <amount>", "price per GPU-hour, e.g. 2.40")
     .requiredOption("--interruptible <amount>", "interruptible floor per GPU-hour, e.g. 1.20")
     .action(
-      action(async (o: { site: string; model: string; onDemand: string; interruptible: string }, cmd: Command) => {
-        const conv = (v: string, flag: string): number => {
-          try {
-            return parseMajor(v);
-          } catch {
-            throw new UsageError(`${flag} "${v}" is not an amount like 2.40`);
-          }
-        };
-        const p = await clientFor(cmd).put<{ gpuModel: string; onDemandMinorPerGpuHour: number; interruptibleMinorPerGpuHour: number }>(`/v1/sites/${o.site}/prices/${o.model}`, {
-          onDemandMinorPerGpuHour: conv(o.onDemand, "--on-demand"),
-          interruptibleMinorPerGpuHour: conv(o.interruptible, "--interruptible"),
-        });
-        output(cmd, p, (x: typeof p) => `${x.gpuModel} at ${o.site}: ${money(x.onDemandMinorPerGpuHour)}/GPU-h on demand, ${money(x.interruptibleMinorPerGpuHour)}/GPU-h interruptible`);
-      }),
+      action(
+        async (o: { site: string; model: string; onDemand: string; interruptible: string }, cmd: Command) => {
+          const conv = (v: string, flag: string): number => {
+            try {
+              return parseMajor(v);
+            } catch {
+              throw new UsageError(`${flag} "${v}" is not an amount like 2.40`);
+            }
+          };
+          const p = await clientFor(cmd).put<{
+            gpuModel: string;
+            onDemandMinorPerGpuHour: number;
+            interruptibleMinorPerGpuHour: number;
+          }>(`/v1/sites/${o.site}/prices/${o.model}`, {
+            onDemandMinorPerGpuHour: conv(o.onDemand, "--on-demand"),
+            interruptibleMinorPerGpuHour: conv(o.interruptible, "--interruptible"),
+          });
+          output(
+            cmd,
+            p,
+            (x: typeof p) =>
+              `${x.gpuModel} at ${o.site}: ${money(x.onDemandMinorPerGpuHour)}/GPU-h on demand, ${money(x.interruptibleMinorPerGpuHour)}/GPU-h interruptible`,
+          );
+        },
+      ),
     );
   prices
     .command("list")
     .option("--site <id>")
     .action(
       action(async (o: { site?: string }, cmd: Command) => {
-        const l = await clientFor(cmd).get<{ siteId: string; gpuModel: string; onDemandMinorPerGpuHour: number; interruptibleMinorPerGpuHour: number }[]>(o.site ? `/v1/sites/${o.site}/prices` : "/v1/prices");
-        output(cmd, l, (x: typeof l) => table(["SITE", "MODEL", "ON-DEMAND/GPU-h", "INTERRUPTIBLE/GPU-h"], x.map((p) => [p.siteId, p.gpuModel, money(p.onDemandMinorPerGpuHour), money(p.interruptibleMinorPerGpuHour)])));
+        const l = await clientFor(cmd).get<
+          {
+            siteId: string;
+            gpuModel: string;
+            onDemandMinorPerGpuHour: number;
+            interruptibleMinorPerGpuHour: number;
+          }[]
+        >(o.site ? `/v1/sites/${o.site}/prices` : "/v1/prices");
+        output(cmd, l, (x: typeof l) =>
+          table(
+            ["SITE", "MODEL", "ON-DEMAND/GPU-h", "INTERRUPTIBLE/GPU-h"],
+            x.map((p) => [
+              p.siteId,
+              p.gpuModel,
+              money(p.onDemandMinorPerGpuHour),
+              money(p.interruptibleMinorPerGpuHour),
+            ]),
+          ),
+        );
       }),
     );
 
@@ -110,7 +150,12 @@ export function registerFleetCommands(program: Command): void {
       action(async (o: { site: string }, cmd: Command) => {
         const c = clientFor(cmd);
         const t = await c.post<{ token: string; expiresAt: number }>(`/v1/sites/${o.site}/enrolment-tokens`);
-        output(cmd, t, (x: typeof t) => `${x.token}\n(valid until ${time(x.expiresAt)}, once) on the node run: zumbido agent --server ${c.baseUrl} --token ${x.token}`);
+        output(
+          cmd,
+          t,
+          (x: typeof t) =>
+            `${x.token}\n(valid until ${time(x.expiresAt)}, once) on the node run: zumbido agent --server ${c.baseUrl} --token ${x.token}`,
+        );
       }),
     );
   nodes
@@ -122,7 +167,15 @@ export function registerFleetCommands(program: Command): void {
         output(cmd, l, (x: NodeOut[]) =>
           table(
             ["ID", "NAME", "SITE", "STATE", "GPUS", "LAST HEARTBEAT", "WHY"],
-            x.map((n) => [n.id, n.name, n.siteId, n.state, `${n.gpus.filter((g) => g.healthy).length}/${n.gpus.length} ${n.gpus[0]?.model ?? ""}`, time(n.lastHeartbeatAt), n.stateReason]),
+            x.map((n) => [
+              n.id,
+              n.name,
+              n.siteId,
+              n.state,
+              `${n.gpus.filter((g) => g.healthy).length}/${n.gpus.length} ${n.gpus[0]?.model ?? ""}`,
+              time(n.lastHeartbeatAt),
+              n.stateReason,
+            ]),
           ),
         );
       }),
@@ -138,7 +191,10 @@ export function registerFleetCommands(program: Command): void {
       .option("--reason <text>")
       .action(
         action(async (id: string, o: { reason?: string }, cmd: Command) => {
-          const n = await clientFor(cmd).post<NodeOut>(`/v1/nodes/${id}/drain`, { drain, ...(o.reason ? { reason: o.reason } : {}) });
+          const n = await clientFor(cmd).post<NodeOut>(`/v1/nodes/${id}/drain`, {
+            drain,
+            ...(o.reason ? { reason: o.reason } : {}),
+          });
           output(cmd, n, (x: NodeOut) => `${x.id}: ${x.state}`);
         }),
       );
@@ -153,7 +209,15 @@ export function registerFleetCommands(program: Command): void {
         output(cmd, l, (x: typeof l) =>
           table(
             ["SITE", "COUNTRY", "MODEL", "FREE/TOTAL", "ON-DEMAND/GPU-h", "INTERRUPTIBLE/GPU-h", "gCO2e/kWh"],
-            x.map((r) => [r.siteName, r.country, r.gpuModel, `${r.freeGpus}/${r.totalGpus}`, money(Number(r.onDemandMinorPerGpuHour)), money(Number(r.interruptibleMinorPerGpuHour)), r.carbonGPerKwh]),
+            x.map((r) => [
+              r.siteName,
+              r.country,
+              r.gpuModel,
+              `${r.freeGpus}/${r.totalGpus}`,
+              money(Number(r.onDemandMinorPerGpuHour)),
+              money(Number(r.interruptibleMinorPerGpuHour)),
+              r.carbonGPerKwh,
+            ]),
           ),
         );
       }),

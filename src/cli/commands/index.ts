@@ -3,6 +3,7 @@ import { registerAdminCommands } from "./admin.js";
 import { registerAgentCommand } from "./agent.js";
 import { registerBillingCommands } from "./billing.js";
 import { registerDemoCommand } from "./demo.js";
+import { registerEnergyCommands } from "./energy.js";
 import { registerFleetCommands } from "./fleet.js";
 import { registerJobsCommand } from "./jobs.js";
 import { registerPlanCommand } from "./plan.js";
@@ -20,6 +21,7 @@ export function registerCommands(program: Command): void {
   registerJobsCommand(program);
   registerFleetCommands(program);
   registerBillingCommands(program);
+  registerEnergyCommands(program);
   registerAdminCommands(program);
   registerDemoCommand(program);
   registerPlanCommand(program);

@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Option, type Command } from "commander";
 import { parseMajor } from "../../domain/index.js";
 import { action, clientFor, money, output, table, time, UsageError } from "../context.js";
 
@@ -12,12 +12,32 @@ interface JobOut {
   startedAt?: number | null;
   endedAt?: number | null;
   exitCode?: number | null;
-  request: { gpus: number; gpuModels: string[]; class: string; jurisdiction?: string; countries?: string[]; maxPriceMinorPerGpuHour?: number };
-  leases?: { siteId: string; nodeId: string; country: string; gpuIndices: number[]; priceMinorPerGpuHour: number; state: string }[];
+  request: {
+    gpus: number;
+    gpuModels: string[];
+    class: string;
+    jurisdiction?: string;
+    countries?: string[];
+    maxPriceMinorPerGpuHour?: number;
+  };
+  leases?: {
+    siteId: string;
+    nodeId: string;
+    country: string;
+    gpuIndices: number[];
+    priceMinorPerGpuHour: number;
+    state: string;
+  }[];
   usage?: { gpuSeconds: number; costMinor: number; energyWh: number; currency: string };
 }
 
-const collect = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(",").map((s) => s.trim()).filter(Boolean)];
+const collect = (v: string, prev: string[] = []): string[] => [
+  ...prev,
+  ...v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 /** Parses "2.50" (major units) into minor units with a clear error. */
 function price(v: string): number {
@@ -36,7 +56,11 @@ export function registerJobsCommand(program: Command): void {
     .command("submit")
     .description("submit a job: zumbido jobs submit --gpus 2 --model H100 -- python train.py")
     .requiredOption("--gpus <n>", "number of GPUs (the whole gang)", (v) => Number(v))
-    .option("--model <ids>", "acceptable GPU model(s), in order of preference (repeat or comma-separate)", collect)
+    .option(
+      "--model <ids>",
+      "acceptable GPU model(s), in order of preference (repeat or comma-separate)",
+      collect,
+    )
     .option("--gpus-per-node <n>", "GPUs per node for multi-node gangs", (v) => Number(v))
     .option("--min-gpu-memory <gb>", "minimum GPU memory in GB", (v) => Number(v))
     .option("--max-price <amount>", "highest price per GPU-hour, e.g. 2.50")
@@ -47,7 +71,11 @@ export function registerJobsCommand(program: Command): void {
     .option("--runtime <s>", "your runtime estimate in seconds", (v) => Number(v))
     .option("--grace <s>", "seconds between the checkpoint notice (SIGTERM) and the kill", (v) => Number(v))
     .option("--shell", "run the command through /bin/sh -c")
-    .option("--env <KEY=VALUE>", "environment variable for the workload (repeatable)", (v: string, p: string[] = []) => [...p, v])
+    .option(
+      "--env <KEY=VALUE>",
+      "environment variable for the workload (repeatable)",
+      (v: string, p: string[] = []) => [...p, v],
+    )
     .option("--name <name>", "a name for the job")
     .option("--follow", "wait for the job to end, printing its logs")
     .argument("<command...>", "the program and its arguments (after --)")
@@ -79,7 +107,12 @@ export function registerJobsCommand(program: Command): void {
         const c = clientFor(cmd);
         const job = await c.post<JobOut>("/v1/jobs", body);
         if (!o.follow) {
-          output(cmd, job, (j: JobOut) => `submitted ${j.id} (${j.request.gpus}x ${j.request.gpuModels.join("|")}, ${j.request.class}); follow it with: zumbido jobs logs -f ${j.id}`);
+          output(
+            cmd,
+            job,
+            (j: JobOut) =>
+              `submitted ${j.id} (${j.request.gpus}x ${j.request.gpuModels.join("|")}, ${j.request.class}); follow it with: zumbido jobs logs -f ${j.id}`,
+          );
           return;
         }
         const end = await follow(c, job.id, !cmd.optsWithGlobals<{ json?: boolean }>().json);
@@ -98,7 +131,14 @@ export function registerJobsCommand(program: Command): void {
         output(cmd, list, (l: JobOut[]) =>
           table(
             ["ID", "STATE", "GPUS", "CLASS", "SUBMITTED", "REASON"],
-            l.map((j) => [j.id, j.state, `${j.request.gpus}x${j.request.gpuModels.join("|")}`, j.request.class, time(j.submittedAt), j.state === "pending" ? j.reasons.join("; ") || j.stateReason : j.stateReason]),
+            l.map((j) => [
+              j.id,
+              j.state,
+              `${j.request.gpus}x${j.request.gpuModels.join("|")}`,
+              j.request.class,
+              time(j.submittedAt),
+              j.state === "pending" ? j.reasons.join("; ") || j.stateReason : j.stateReason,
+            ]),
           ),
         );
       }),
@@ -120,8 +160,15 @@ export function registerJobsCommand(program: Command): void {
     .argument("<id>")
     .action(
       action(async (id: string, _o: unknown, cmd: Command) => {
-        const ev = await clientFor(cmd).get<{ at: number; state: string; message: string }[]>(`/v1/jobs/${id}/events`);
-        output(cmd, ev, (e: typeof ev) => table(["TIME", "STATE", "MESSAGE"], e.map((x) => [time(x.at), x.state, x.message])));
+        const ev = await clientFor(cmd).get<{ at: number; state: string; message: string }[]>(
+          `/v1/jobs/${id}/events`,
+        );
+        output(cmd, ev, (e: typeof ev) =>
+          table(
+            ["TIME", "STATE", "MESSAGE"],
+            e.map((x) => [time(x.at), x.state, x.message]),
+          ),
+        );
       }),
     );
 
@@ -135,7 +182,8 @@ export function registerJobsCommand(program: Command): void {
         const c = clientFor(cmd);
         if (o.follow) {
           const end = await follow(c, id, true);
-          if (end.state !== "succeeded") console.error(`zumbido: job ${id} ${end.state}: ${end.stateReason ?? ""}`);
+          if (end.state !== "succeeded")
+            console.error(`zumbido: job ${id} ${end.state}: ${end.stateReason ?? ""}`);
           return;
         }
         const lines = await c.get<{ id: number; stream: string; text: string }[]>(`/v1/jobs/${id}/logs`);
@@ -160,15 +208,20 @@ export function registerJobsCommand(program: Command): void {
 async function follow(c: ReturnType<typeof clientFor>, id: string, print: boolean): Promise<JobOut> {
   let after = 0;
   for (;;) {
-    const lines = await c.get<{ id: number; stream: string; text: string }[]>(`/v1/jobs/${id}/logs?after=${after}`);
+    const lines = await c.get<{ id: number; stream: string; text: string }[]>(
+      `/v1/jobs/${id}/logs?after=${after}`,
+    );
     for (const l of lines) {
       if (print) (l.stream === "stderr" ? process.stderr : process.stdout).write(l.text);
       after = l.id;
     }
     const job = await c.get<JobOut>(`/v1/jobs/${id}`);
     if (["succeeded", "failed", "cancelled"].includes(job.state)) {
-      const rest = await c.get<{ id: number; stream: string; text: string }[]>(`/v1/jobs/${id}/logs?after=${after}`);
-      for (const l of rest) if (print) (l.stream === "stderr" ? process.stderr : process.stdout).write(l.text);
+      const rest = await c.get<{ id: number; stream: string; text: string }[]>(
+        `/v1/jobs/${id}/logs?after=${after}`,
+      );
+      for (const l of rest)
+        if (print) (l.stream === "stderr" ? process.stderr : process.stdout).write(l.text);
       return job;
     }
     await new Promise((r) => setTimeout(r, 1000));
@@ -176,11 +229,24 @@ async function follow(c: ReturnType<typeof clientFor>, id: string, print: boolea
 }
 
 function summary(j: JobOut): string {
-  const lines = [`${j.id}  ${j.name}`, `  state      ${j.state}${j.stateReason ? ` (${j.stateReason})` : ""}`];
-  lines.push(`  asks       ${j.request.gpus}x ${j.request.gpuModels.join(" or ")}, ${j.request.class}${j.request.jurisdiction ? `, ${j.request.jurisdiction} only` : ""}${j.request.countries ? `, in ${j.request.countries.join(",")}` : ""}${j.request.maxPriceMinorPerGpuHour ? `, at most ${money(j.request.maxPriceMinorPerGpuHour)}/GPU-h` : ""}`);
+  const lines = [
+    `${j.id}  ${j.name}`,
+    `  state      ${j.state}${j.stateReason ? ` (${j.stateReason})` : ""}`,
+  ];
+  lines.push(
+    `  asks       ${j.request.gpus}x ${j.request.gpuModels.join(" or ")}, ${j.request.class}${j.request.jurisdiction ? `, ${j.request.jurisdiction} only` : ""}${j.request.countries ? `, in ${j.request.countries.join(",")}` : ""}${j.request.maxPriceMinorPerGpuHour ? `, at most ${money(j.request.maxPriceMinorPerGpuHour)}/GPU-h` : ""}`,
+  );
   if (j.reasons.length) lines.push(`  waits for  ${j.reasons.join("\n             ")}`);
-  for (const l of j.leases ?? []) lines.push(`  runs on    node ${l.nodeId} at site ${l.siteId} (${l.country}), GPUs ${l.gpuIndices.join(",")}, ${money(l.priceMinorPerGpuHour)}/GPU-h, lease ${l.state}`);
-  lines.push(`  times      submitted ${time(j.submittedAt)}, started ${time(j.startedAt)}, ended ${time(j.endedAt)}`);
-  if (j.usage) lines.push(`  usage      ${j.usage.gpuSeconds} GPU-s, ${money(j.usage.costMinor, j.usage.currency)}, ${j.usage.energyWh} Wh`);
+  for (const l of j.leases ?? [])
+    lines.push(
+      `  runs on    node ${l.nodeId} at site ${l.siteId} (${l.country}), GPUs ${l.gpuIndices.join(",")}, ${money(l.priceMinorPerGpuHour)}/GPU-h, lease ${l.state}`,
+    );
+  lines.push(
+    `  times      submitted ${time(j.submittedAt)}, started ${time(j.startedAt)}, ended ${time(j.endedAt)}`,
+  );
+  if (j.usage)
+    lines.push(
+      `  usage      ${j.usage.gpuSeconds} GPU-s, ${money(j.usage.costMinor, j.usage.currency)}, ${j.usage.energyWh} Wh`,
+    );
   return lines.join("\n");
 }

@@ -13,19 +13,34 @@ export function registerServeCommand(program: Command): void {
     .option("--store <url>", "sqlite:PATH or postgres://... (ZUMBIDO_STORE)")
     .option("--log-level <level>", "pino level (ZUMBIDO_LOG_LEVEL)")
     .option("--ready-json", "print one JSON line {url, adminKey?} once listening (for scripts)")
-    .action(async (o: { host?: string; port?: string; store?: string; logLevel?: string; readyJson?: boolean }) => {
-      const config = parseServerConfig(process.env, { host: o.host, port: o.port, store: o.store, logLevel: o.logLevel, demo: "false" });
-      const server = await startServer(config, { plugins: extraRoutePlugins() });
-      if (o.readyJson) console.log(JSON.stringify({ url: server.url, ...(server.bootstrapAdminKey ? { adminKey: server.bootstrapAdminKey } : {}) }));
-      else {
-        console.log(`Zumbido control plane at ${server.url} (store ${config.store})`);
-        if (server.bootstrapAdminKey) console.log(`admin key (shown once, keep it): ${server.bootstrapAdminKey}`);
-      }
-      const stop = async (): Promise<void> => {
-        await server.close();
-        process.exit(0);
-      };
-      process.once("SIGINT", () => void stop());
-      process.once("SIGTERM", () => void stop());
-    });
+    .action(
+      async (o: { host?: string; port?: string; store?: string; logLevel?: string; readyJson?: boolean }) => {
+        const config = parseServerConfig(process.env, {
+          host: o.host,
+          port: o.port,
+          store: o.store,
+          logLevel: o.logLevel,
+          demo: "false",
+        });
+        const server = await startServer(config, { plugins: extraRoutePlugins() });
+        if (o.readyJson)
+          console.log(
+            JSON.stringify({
+              url: server.url,
+              ...(server.bootstrapAdminKey ? { adminKey: server.bootstrapAdminKey } : {}),
+            }),
+          );
+        else {
+          console.log(`Zumbido control plane at ${server.url} (store ${config.store})`);
+          if (server.bootstrapAdminKey)
+            console.log(`admin key (shown once, keep it): ${server.bootstrapAdminKey}`);
+        }
+        const stop = async (): Promise<void> => {
+          await server.close();
+          process.exit(0);
+        };
+        process.once("SIGINT", () => void stop());
+        process.once("SIGTERM", () => void stop());
+      },
+    );
 }

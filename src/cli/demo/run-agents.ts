@@ -7,7 +7,13 @@ import type { Clock } from "../../domain/index.js";
 import { enrolmentToken, type DemoSeed } from "./federation.js";
 
 /** Starts one in-process agent with simulated GPUs per demo site (enrolling those not yet enrolled). */
-export async function startDemoAgents(server: string, seed: DemoSeed, dataDir: string, clock: Clock, log: (msg: string, f?: Record<string, unknown>) => void): Promise<Agent[]> {
+export async function startDemoAgents(
+  server: string,
+  seed: DemoSeed,
+  dataDir: string,
+  clock: Clock,
+  log: (msg: string, f?: Record<string, unknown>) => void,
+): Promise<Agent[]> {
   const agents: Agent[] = [];
   for (const [i, s] of seed.sites.entries()) {
     const stateDir = join(dataDir, "agents", `node-${i + 1}`);
@@ -32,7 +38,12 @@ export async function startDemoAgents(server: string, seed: DemoSeed, dataDir: s
   return agents;
 }
 
-async function tokenIfNeeded(stateDir: string, server: string, operatorKey: string, siteId: string): Promise<string | undefined> {
+async function tokenIfNeeded(
+  stateDir: string,
+  server: string,
+  operatorKey: string,
+  siteId: string,
+): Promise<string | undefined> {
   const { existsSync } = await import("node:fs");
   if (existsSync(join(stateDir, "agent.db"))) return undefined;
   return enrolmentToken(server, operatorKey, siteId);
