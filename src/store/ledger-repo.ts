@@ -61,7 +61,8 @@ export class LedgerRepo {
             tenant_id: t.line?.tenantId ?? t.references.tenantId ?? null,
             operator_id: t.line?.operatorId ?? t.references.operatorId ?? null,
             lease_id: t.line?.leaseId ?? t.references.leaseId ?? null,
-            billing_period: t.line?.billingPeriod ?? t.references.billingPeriod ?? t.references.period ?? null,
+            billing_period:
+              t.line?.billingPeriod ?? t.references.billingPeriod ?? t.references.period ?? null,
             body: JSON.stringify(t),
           })
           .onConflict((oc) => oc.doNothing())
@@ -70,7 +71,15 @@ export class LedgerRepo {
         if (ins) {
           await trx
             .insertInto("ledger_postings")
-            .values(t.postings.map((p, idx) => ({ txn_id: t.id, idx, account: p.account, currency: p.currency, amount_minor: p.amountMinor })))
+            .values(
+              t.postings.map((p, idx) => ({
+                txn_id: t.id,
+                idx,
+                account: p.account,
+                currency: p.currency,
+                amount_minor: p.amountMinor,
+              })),
+            )
             .execute();
           out.appended.push(t.id);
           continue;
@@ -91,7 +100,10 @@ export class LedgerRepo {
   async appendOne(t: Transaction): Promise<{ appended: boolean; transaction: Transaction }> {
     const r = await this.append([t]);
     if (r.conflicts.length > 0)
-      throw conflict(`idempotency key "${t.idempotencyKey}" (or id ${t.id}) was already used with other content`, { idempotencyKey: t.idempotencyKey });
+      throw conflict(
+        `idempotency key "${t.idempotencyKey}" (or id ${t.id}) was already used with other content`,
+        { idempotencyKey: t.idempotencyKey },
+      );
     if (r.appended.length > 0) return { appended: true, transaction: t };
     const stored = await this.byIdempotencyKey(t.idempotencyKey);
     return { appended: false, transaction: stored ?? t };
@@ -99,7 +111,11 @@ export class LedgerRepo {
 
   /** The transaction stored under an idempotency key. */
   async byIdempotencyKey(key: string): Promise<Transaction | undefined> {
-    const r = await this.db.selectFrom("ledger_transactions").select("body").where("idempotency_key", "=", key).executeTakeFirst();
+    const r = await this.db
+      .selectFrom("ledger_transactions")
+      .select("body")
+      .where("idempotency_key", "=", key)
+      .executeTakeFirst();
     return r ? (JSON.parse(r.body) as Transaction) : undefined;
   }
 
@@ -117,7 +133,8 @@ export class LedgerRepo {
     };
     if (!f.leaseIds) return run();
     const out: Transaction[] = [];
-    for (let i = 0; i < f.leaseIds.length; i += CHUNK) out.push(...(await run(f.leaseIds.slice(i, i + CHUNK))));
+    for (let i = 0; i < f.leaseIds.length; i += CHUNK)
+      out.push(...(await run(f.leaseIds.slice(i, i + CHUNK))));
     return out;
   }
 
@@ -135,6 +152,20 @@ export class LedgerRepo {
     return rows.map((r) => ({ account: r.account, currency: r.currency, rawMinor: toSafe(r.sum) }));
   }
 
+  /** Sum of one account's postings in one currency from transactions of the given kinds (debit positive). */
+  async accountSum(account: string, currency: string, kinds: readonly string[]): Promise<number> {
+    if (kinds.length === 0) return 0;
+    const r = await this.db
+      .selectFrom("ledger_postings as p")
+      .innerJoin("ledger_transactions as t", "t.id", "p.txn_id")
+      .select((eb) => eb.fn.sum<string | number | null>("p.amount_minor").as("sum"))
+      .where("p.account", "=", account)
+      .where("p.currency", "=", currency)
+      .where("t.kind", "in", kinds)
+      .executeTakeFirst();
+    return toSafe(r?.sum ?? 0);
+  }
+
   /** Sum of every posting per currency (0 when the books balance). */
   async trialBalance(): Promise<{ currency: string; sumMinor: number }[]> {
     const rows = await this.db
@@ -148,7 +179,9 @@ export class LedgerRepo {
 
   /** Number of stored transactions (for checks). */
   async count(kind?: string): Promise<number> {
-    let q = this.db.selectFrom("ledger_transactions").select((eb) => eb.fn.countAll<number | string>().as("n"));
+    let q = this.db
+      .selectFrom("ledger_transactions")
+      .select((eb) => eb.fn.countAll<number | string>().as("n"));
     if (kind) q = q.where("kind", "=", kind);
     return Number((await q.executeTakeFirstOrThrow()).n);
   }
@@ -184,6 +217,7 @@ export class LedgerRepo {
 
 function toSafe(v: string | number | null | bigint): number {
   const n = Number(v ?? 0);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`ledger sum ${String(v)} is outside the safe integer range`);
+  if (!Number.isSafeInteger(n))
+    throw new RangeError(`ledger sum ${String(v)} is outside the safe integer range`);
   return n;
 }

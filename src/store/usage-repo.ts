@@ -52,7 +52,10 @@ export class UsageRepo {
    * Returns how many were new and how many were duplicates. When it returns, the transaction has
    * committed (durability as the store's synchronous setting gives: see docs/billing.md).
    */
-  async insertBatch(records: UsageRecord[], receivedAt: number): Promise<{ accepted: number; duplicates: number }> {
+  async insertBatch(
+    records: UsageRecord[],
+    receivedAt: number,
+  ): Promise<{ accepted: number; duplicates: number }> {
     if (records.length === 0) return { accepted: 0, duplicates: 0 };
     let accepted: number;
     if (this.raw.sqlite) accepted = await this.insertSqlite(records, receivedAt);
@@ -67,7 +70,9 @@ export class UsageRepo {
     if (!this.sqliteInsert) {
       const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
       const stmt = (n: number): SqliteStmt =>
-        handle.prepare(`INSERT INTO usage (${COLS}) VALUES ${Array.from({ length: n }, () => row).join(", ")} ON CONFLICT (node_id, seq) DO NOTHING`);
+        handle.prepare(
+          `INSERT INTO usage (${COLS}) VALUES ${Array.from({ length: n }, () => row).join(", ")} ON CONFLICT (node_id, seq) DO NOTHING`,
+        );
       this.sqliteStmts = { many: stmt(SQLITE_ROWS), one: stmt(1) };
       const { many, one } = this.sqliteStmts;
       const params: unknown[] = new Array<unknown>(SQLITE_ROWS * 9);
@@ -92,7 +97,17 @@ export class UsageRepo {
         }
         for (; i < recs.length; i++) {
           const r = recs[i]!;
-          n += one.run(r.nodeId, r.seq, r.leaseId, r.fromMs, r.toMs, r.gpuMs, r.energyMwh, r.energySource, at).changes;
+          n += one.run(
+            r.nodeId,
+            r.seq,
+            r.leaseId,
+            r.fromMs,
+            r.toMs,
+            r.gpuMs,
+            r.energyMwh,
+            r.energySource,
+            at,
+          ).changes;
         }
         return n;
       });
@@ -101,7 +116,8 @@ export class UsageRepo {
     // Hold Kysely's single connection so no Kysely transaction is open on it while ours runs (it
     // would turn ours into a savepoint of theirs, committed or rolled back with it).
     return this.db.connection().execute(async () => {
-      if (handle.inTransaction) throw new Error("usage insert: the SQLite connection is inside another transaction");
+      if (handle.inTransaction)
+        throw new Error("usage insert: the SQLite connection is inside another transaction");
       return insert(records, receivedAt);
     });
   }
@@ -109,7 +125,16 @@ export class UsageRepo {
   /** PostgreSQL: one INSERT ... SELECT FROM UNNEST(arrays) ON CONFLICT DO NOTHING (one statement, one transaction). */
   private async insertPg(records: UsageRecord[], receivedAt: number): Promise<number> {
     const n = records.length;
-    const cols = { node: new Array<string>(n), seq: new Array<number>(n), lease: new Array<string>(n), from: new Array<number>(n), to: new Array<number>(n), gpu: new Array<number>(n), mwh: new Array<number>(n), src: new Array<string>(n) };
+    const cols = {
+      node: new Array<string>(n),
+      seq: new Array<number>(n),
+      lease: new Array<string>(n),
+      from: new Array<number>(n),
+      to: new Array<number>(n),
+      gpu: new Array<number>(n),
+      mwh: new Array<number>(n),
+      src: new Array<string>(n),
+    };
     for (let i = 0; i < n; i++) {
       const r = records[i]!;
       cols.node[i] = r.nodeId;
@@ -205,8 +230,23 @@ export class UsageRepo {
 
   /** Leases with usage that arrived at or after `sinceMs` (the charge run's work list). */
   async leasesWithUsageSince(sinceMs: number): Promise<string[]> {
-    const rows = await this.db.selectFrom("usage").select("lease_id").distinct().where("received_at", ">=", sinceMs).execute();
+    const rows = await this.db
+      .selectFrom("usage")
+      .select("lease_id")
+      .distinct()
+      .where("received_at", ">=", sinceMs)
+      .execute();
     return rows.map((r) => r.lease_id).sort();
+  }
+
+  /** Leases whose billing window changed (stop requested or ended) at or after `sinceMs`. */
+  async leasesWindowChangedSince(sinceMs: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("leases")
+      .select("id")
+      .where((eb) => eb.or([eb("stop_requested_at", ">=", sinceMs), eb("ended_at", ">=", sinceMs)]))
+      .execute();
+    return rows.map((r) => r.id).sort();
   }
 
   /** Every lease that has usage. */
@@ -240,7 +280,14 @@ export class UsageRepo {
     end`;
     for (let i = 0; i < leaseIds.length; i += CHUNK) {
       const ids = leaseIds.slice(i, i + CHUNK);
-      const res = await sql<{ lease_id: string; period: string; gpu_ms: string | number; metered: string | number; mwh: string | number; n: string | number }>`
+      const res = await sql<{
+        lease_id: string;
+        period: string;
+        gpu_ms: string | number;
+        metered: string | number;
+        mwh: string | number;
+        n: string | number;
+      }>`
         select u.lease_id as lease_id, ${month} as period, sum(${clipped}) as gpu_ms, sum(u.gpu_ms) as metered,
                sum(u.energy_mwh) as mwh, count(*) as n
         from usage u join leases l on l.id = u.lease_id
@@ -248,7 +295,14 @@ export class UsageRepo {
         group by u.lease_id, ${month}
         order by u.lease_id, period`.execute(this.db);
       for (const r of res.rows)
-        out.push({ leaseId: r.lease_id, usagePeriod: r.period, gpuMs: Number(r.gpu_ms), meteredGpuMs: Number(r.metered), energyMwh: Number(r.mwh), records: Number(r.n) });
+        out.push({
+          leaseId: r.lease_id,
+          usagePeriod: r.period,
+          gpuMs: Number(r.gpu_ms),
+          meteredGpuMs: Number(r.metered),
+          energyMwh: Number(r.mwh),
+          records: Number(r.n),
+        });
     }
     return out;
   }

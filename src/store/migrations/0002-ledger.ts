@@ -25,7 +25,11 @@ export function ledger(ctx: MigrationContext): Migration {
         .addColumn("billing_period", "text")
         .addColumn("body", "text", (c) => c.notNull())
         .execute();
-      await db.schema.createIndex("ledger_tx_lease_idx").on("ledger_transactions").columns(["lease_id"]).execute();
+      await db.schema
+        .createIndex("ledger_tx_lease_idx")
+        .on("ledger_transactions")
+        .columns(["lease_id"])
+        .execute();
       await db.schema
         .createIndex("ledger_tx_tenant_idx")
         .on("ledger_transactions")

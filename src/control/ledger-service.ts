@@ -1,0 +1,541 @@
+import { DomainError, invalid, notFound } from "../domain/index.js";
+import {
+  buildInvoices,
+  buildPayoutStatements,
+  canAfford,
+  chargeTotals,
+  decideSpendAll,
+  displayBalance,
+  hourCostMinor,
+  normalizeVatId,
+  parsePeriod,
+  periodBounds,
+  tenantAccount,
+  topupTransaction,
+  vatTreatment,
+  type BillableLease,
+  type Invoice,
+  type PayoutStatement,
+  type RunningBurn,
+  type SpendDecision,
+  type SpendPolicy,
+  type TenantFunds,
+  type TenantTaxProfile,
+  type Transaction,
+} from "../ledger/index.js";
+import type { LeaseRecord, TenantRecord } from "../store/index.js";
+import { AccountsService } from "./accounts-service.js";
+import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+
+/** What one charge run did. */
+export interface ChargeRunSummary {
+  at: number;
+  /** Whether the run looked at every lease with usage (else only those with recent usage or window changes). */
+  full: boolean;
+  leases: number;
+  /** Transactions written by this run. */
+  posted: number;
+  /** Transactions another run had already written (same key, same content). */
+  duplicates: number;
+  /** Keys another run had written with other content (re-checked next run). */
+  conflicts: number;
+  /** Leases whose usage could not be billed (lease unknown). */
+  unbilled: number;
+  notes: string[];
+}
+
+/** A tenant's money position, for GET /v1/balance. */
+export interface TenantBalance {
+  tenantId: string;
+  currency: string;
+  /** Prepaid money left on tenant:<id> (negative when the credit line is in use). */
+  balanceMinor: number;
+  /** Everything charged for usage so far (gross + VAT, corrections included). */
+  spentMinor: number;
+  /** Top-ups and refunds received so far. */
+  paidInMinor: number;
+  creditLimitMinor: number;
+  /** balance + credit limit. */
+  availableMinor: number;
+  runningLeases: number;
+  burnMinorPerHour: number;
+  /** Whole minutes the available money lasts at the current burn; null when nothing runs. */
+  minutesLeft: number | null;
+  decision: SpendDecision["decision"];
+  reason: string;
+}
+
+/** Admission answer for a job's first hour. */
+export interface AdmissionDecision {
+  ok: boolean;
+  tenantId: string;
+  firstHourCostMinor: number;
+  /** Money left after the running leases' next hour. */
+  availableMinor: number;
+  reason: string;
+}
+
+/** Settings of the ledger service. */
+export interface LedgerServiceOptions {
+  /** Notice and stop thresholds (minutes of burn left). */
+  spend?: SpendPolicy;
+  /** Usage that arrived this long before the previous run is looked at again (late commits, clock skew). */
+  marginMs?: number;
+  /** Every n-th periodic run looks at every lease with usage. */
+  fullEvery?: number;
+}
+
+const LIVE_LEASE_STATES = new Set(["assigned", "running"]);
+
+/**
+ * The product's billing: turns stored usage into ledger transactions (chargeTotals), and serves
+ * balances, top-ups, invoices, payout statements, month closing, spend decisions and admission.
+ *
+ * Crash safety: a run reads the ledger and the usage sums, computes per-line deltas and appends them
+ * in ONE database transaction under unique idempotency keys (`usage-charge:<lease>:<usage month>:
+ * <billing month>:<n>`). A crash before the commit leaves nothing (the next run recomputes); a crash
+ * after leaves the deltas (the next run computes zero). Two runs racing from the same state write
+ * the same keys; the store keeps the first.
+ */
+export class LedgerService {
+  private queue: Promise<unknown> = Promise.resolve();
+  private lastRunStart: number | null = null;
+  private retry = new Set<string>();
+  private runs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly spend: SpendPolicy;
+  private readonly marginMs: number;
+  private readonly fullEvery: number;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly accounts: AccountsService = new AccountsService(ctx),
+    opts: LedgerServiceOptions = {},
+  ) {
+    this.spend = opts.spend ?? { noticeMinutes: 60, stopMinutes: 1 };
+    this.marginMs = opts.marginMs ?? 5 * 60_000;
+    this.fullEvery = opts.fullEvery ?? 360;
+  }
+
+  /** Runs charge() every intervalMs until stop(). */
+  start(intervalMs: number): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.runs += 1;
+      this.charge({ all: this.runs % this.fullEvery === 0 }).catch(() => undefined);
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the periodic runs and waits for the one in flight. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.queue.catch(() => undefined);
+  }
+
+  /**
+   * One charge run (runs never overlap in this process): aggregates usage per lease and month in
+   * SQL (records clipped to each lease's billing window), computes the deltas and appends them.
+   * `all` looks at every lease with usage; otherwise leases with usage received since the previous
+   * run (less a margin), leases whose billing window changed, and those a previous run must retry.
+   */
+  charge(opts: { all?: boolean; leaseIds?: readonly string[] } = {}): Promise<ChargeRunSummary> {
+    const run = this.queue.then(() => this.chargeOnce(opts));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async chargeOnce(opts: { all?: boolean; leaseIds?: readonly string[] }): Promise<ChargeRunSummary> {
+    const { store } = this.ctx;
+    const at = this.ctx.clock.now();
+    const full = opts.leaseIds === undefined && (opts.all === true || this.lastRunStart === null);
+    let ids: string[];
+    if (opts.leaseIds) ids = [...new Set(opts.leaseIds)].sort();
+    else if (full) ids = await store.usage.leasesWithUsage();
+    else {
+      const since = (this.lastRunStart ?? 0) - this.marginMs;
+      const set = new Set([
+        ...(await store.usage.leasesWithUsageSince(since)),
+        ...(await store.usage.leasesWindowChangedSince(since)),
+        ...this.retry,
+      ]);
+      ids = [...set].sort();
+    }
+    const summary: ChargeRunSummary = {
+      at,
+      full,
+      leases: ids.length,
+      posted: 0,
+      duplicates: 0,
+      conflicts: 0,
+      unbilled: 0,
+      notes: [],
+    };
+    if (ids.length > 0) {
+      const totals = await store.usage.monthTotals(ids);
+      const leaseRows = await store.jobs.leasesByIds(ids);
+      const ledger = await store.ledger.transactions({ leaseIds: ids });
+      const closedPeriods = await store.ledger.closedPeriods();
+      const feeBps = await this.accounts.getFeeBps();
+      const lockedFees = new Map<string, number>();
+      for (const t of ledger)
+        if (t.line && !lockedFees.has(t.line.leaseId)) lockedFees.set(t.line.leaseId, t.line.feeBps);
+      const tenants = await this.taxProfiles(new Set(leaseRows.map((l) => l.tenantId)));
+      const result = chargeTotals({
+        ledger,
+        leases: leaseRows.map((l) => billable(l, lockedFees)),
+        tenants,
+        config: { feeBps, closedPeriods },
+        totals: totals.map((t) => ({
+          leaseId: t.leaseId,
+          usagePeriod: t.usagePeriod,
+          gpuMs: t.gpuMs,
+          energyMwh: t.energyMwh,
+          records: t.records,
+        })),
+        at,
+      });
+      const appended = await store.ledger.append(result.transactions);
+      const conflicted = new Set(appended.conflicts);
+      const retry = new Set<string>(result.unbilled.map((u) => u.leaseId));
+      for (const t of result.transactions) if (conflicted.has(t.id) && t.line) retry.add(t.line.leaseId);
+      if (!opts.leaseIds) this.retry = retry;
+      else for (const id of retry) this.retry.add(id);
+      Object.assign(summary, {
+        posted: appended.appended.length,
+        duplicates: appended.duplicates.length,
+        conflicts: appended.conflicts.length,
+        unbilled: result.unbilled.length,
+        notes: result.notes,
+      });
+    }
+    if (!opts.leaseIds) this.lastRunStart = at;
+    return summary;
+  }
+
+  private async taxProfiles(ids: Set<string>): Promise<TenantTaxProfile[]> {
+    const out: TenantTaxProfile[] = [];
+    for (const id of ids) {
+      const t = await this.ctx.store.accounts.getTenant(id);
+      if (t) out.push({ tenantId: t.id, country: t.country, vatId: t.vatId });
+    }
+    return out;
+  }
+
+  private tenantOf(p: Principal, tenantId: string | undefined, what: string): string {
+    if (p.role === "tenant") {
+      if (tenantId && tenantId !== p.ownerId)
+        throw new DomainError("forbidden", `a tenant can only read its own ${what}`);
+      return ownerOf(p);
+    }
+    requireRole(p, "admin");
+    if (!tenantId) throw invalid(`name the tenant whose ${what} you want: tenantId`, { field: "tenantId" });
+    return tenantId;
+  }
+
+  private async tenant(id: string): Promise<TenantRecord> {
+    const t = await this.ctx.store.accounts.getTenant(id);
+    if (!t) throw notFound("tenant", id);
+    return t;
+  }
+
+  /** A tenant's invoice for a month in one currency (default: the marketplace's), charging fresh usage first. */
+  async invoice(
+    p: Principal,
+    month: string,
+    opts: { tenantId?: string; currency?: string } = {},
+  ): Promise<Invoice> {
+    const tid = this.tenantOf(p, opts.tenantId, "invoices");
+    parsePeriod(month, "month");
+    const tenant = await this.tenant(tid);
+    await this.charge();
+    const currency = opts.currency ?? this.ctx.config.currency;
+    const transactions = await this.ctx.store.ledger.transactions({ tenantId: tid, billingPeriod: month });
+    const customer = { country: tenant.country, vatId: tenant.vatId };
+    const inv = buildInvoices({ transactions, tenantId: tid, period: month, customer }).find(
+      (i) => i.currency === currency,
+    );
+    return inv ?? emptyInvoice(tid, month, currency, customer);
+  }
+
+  /** An operator's payout statement for a month (admin names the operator). */
+  async payout(
+    p: Principal,
+    month: string,
+    opts: { operatorId?: string; currency?: string } = {},
+  ): Promise<PayoutStatement> {
+    let oid: string;
+    if (p.role === "operator") {
+      if (opts.operatorId && opts.operatorId !== p.ownerId)
+        throw new DomainError("forbidden", "an operator can only read its own payout statements");
+      oid = ownerOf(p);
+    } else {
+      requireRole(p, "admin");
+      if (!opts.operatorId)
+        throw invalid("name the operator whose statement you want: operatorId", { field: "operatorId" });
+      oid = opts.operatorId;
+    }
+    parsePeriod(month, "month");
+    if (!(await this.ctx.store.accounts.getOperator(oid))) throw notFound("operator", oid);
+    await this.charge();
+    const currency = opts.currency ?? this.ctx.config.currency;
+    const transactions = await this.ctx.store.ledger.transactions({ operatorId: oid, billingPeriod: month });
+    const st = buildPayoutStatements({ transactions, operatorId: oid, period: month }).find(
+      (s) => s.currency === currency,
+    );
+    return (
+      st ?? {
+        operatorId: oid,
+        period: month,
+        currency,
+        rows: [],
+        totals: { gpuSeconds: 0, grossMinor: 0, feeMinor: 0, netMinor: 0 },
+      }
+    );
+  }
+
+  /** Admin: credits a tenant's prepaid account; idempotent on idempotencyKey. */
+  async topup(
+    p: Principal,
+    tenantId: string,
+    input: { amountMinor: number; idempotencyKey?: string; via?: string; memo?: string },
+  ): Promise<{ transaction: Transaction; appended: boolean; balanceMinor: number }> {
+    requireRole(p, "admin");
+    await this.tenant(tenantId);
+    const key = input.idempotencyKey ?? this.ctx.ids("topup");
+    if (!/^[A-Za-z0-9._:-]{1,100}$/.test(key))
+      throw invalid("idempotencyKey must be 1 to 100 letters, digits or . _ : -", {
+        field: "idempotencyKey",
+      });
+    const tx = topupTransaction({
+      id: `topup:${tenantId}:${key}`,
+      idempotencyKey: `topup:${tenantId}:${key}`,
+      at: this.ctx.clock.now(),
+      tenantId,
+      amountMinor: input.amountMinor,
+      currency: this.ctx.config.currency,
+      ...(input.via ? { via: input.via } : {}),
+      ...(input.memo ? { memo: input.memo } : {}),
+    });
+    const r = await this.ctx.store.ledger.appendOne(tx);
+    return {
+      transaction: r.transaction,
+      appended: r.appended,
+      balanceMinor: await this.balanceMinor(tenantId),
+    };
+  }
+
+  private async balanceMinor(tenantId: string): Promise<number> {
+    const acc = tenantAccount(tenantId);
+    const b = (await this.ctx.store.ledger.balances([acc])).find(
+      (x) => x.currency === this.ctx.config.currency,
+    );
+    return displayBalance(acc, b?.rawMinor ?? 0);
+  }
+
+  /** Admin: closes a month that has ended, after charging every lease; late usage then goes to the next open month. */
+  async closeMonth(
+    p: Principal,
+    month: string,
+  ): Promise<{ period: string; closed: boolean; alreadyClosed: boolean; charge: ChargeRunSummary }> {
+    requireRole(p, "admin");
+    parsePeriod(month, "month");
+    const now = this.ctx.clock.now();
+    if (periodBounds(month).endMs > now)
+      throw new DomainError(
+        "invalid-state",
+        `${month} has not ended yet; a month can be closed from its last day's midnight (UTC) on`,
+        { field: "month" },
+      );
+    const charge = await this.charge({ all: true });
+    const closed = await this.ctx.store.ledger.closePeriod(month, now, p.keyId);
+    return { period: month, closed, alreadyClosed: !closed, charge };
+  }
+
+  /** Admin: every account's balance (raw: debit positive; balanceMinor: as people read it) and the trial balance. */
+  async balances(
+    p: Principal,
+  ): Promise<{
+    accounts: { account: string; currency: string; rawMinor: number; balanceMinor: number }[];
+    trialBalance: { currency: string; sumMinor: number }[];
+  }> {
+    requireRole(p, "admin");
+    const rows = await this.ctx.store.ledger.balances();
+    return {
+      accounts: rows.map((r) => ({ ...r, balanceMinor: displayBalance(r.account, r.rawMinor) })),
+      trialBalance: await this.ctx.store.ledger.trialBalance(),
+    };
+  }
+
+  /** Funds and running burns of tenants (all tenants with live leases, plus those named). */
+  private async fundsAndBurns(
+    tenantIds?: readonly string[],
+  ): Promise<{ funds: TenantFunds[]; burns: Map<string, RunningBurn[]> }> {
+    const live = (await this.ctx.store.jobs.activeLeases()).filter(
+      (l) =>
+        LIVE_LEASE_STATES.has(l.state) &&
+        l.stopRequestedAt == null &&
+        (!tenantIds || tenantIds.includes(l.tenantId)),
+    );
+    const ids = new Set([...(tenantIds ?? []), ...live.map((l) => l.tenantId)]);
+    const tenants = new Map<string, TenantRecord>();
+    for (const id of ids) {
+      const t = await this.ctx.store.accounts.getTenant(id);
+      if (t) tenants.set(id, t);
+    }
+    const accounts = [...tenants.keys()].map(tenantAccount);
+    const raw = new Map(
+      (await this.ctx.store.ledger.balances(accounts))
+        .filter((b) => b.currency === this.ctx.config.currency)
+        .map((b) => [b.account, b.rawMinor]),
+    );
+    const funds = [...tenants.values()].map((t) => ({
+      tenantId: t.id,
+      balanceMinor: displayBalance(tenantAccount(t.id), raw.get(tenantAccount(t.id)) ?? 0),
+      creditLimitMinor: t.creditLimitMinor,
+    }));
+    const burns = new Map<string, RunningBurn[]>();
+    for (const l of live) {
+      const t = tenants.get(l.tenantId);
+      if (!t) continue;
+      const vat = vatTreatment({ siteCountry: l.country, tenantCountry: t.country, tenantVatId: t.vatId });
+      const list = burns.get(l.tenantId) ?? [];
+      list.push({
+        leaseId: l.id,
+        gpus: Math.max(1, l.gpuIndices.length),
+        priceMinorPerGpuHour: l.priceMinorPerGpuHour,
+        vatRateBps: vat.rateBps,
+      });
+      burns.set(l.tenantId, list);
+    }
+    return { funds, burns };
+  }
+
+  /**
+   * Spend-limit decisions for every tenant with live leases (charging fresh usage first): `notice`
+   * lists the leases to warn, `stop` the leases to stop. The scheduling loop acts on them.
+   */
+  async spendDecisions(): Promise<SpendDecision[]> {
+    await this.charge();
+    const { funds, burns } = await this.fundsAndBurns();
+    return decideSpendAll(
+      funds.filter((f) => burns.has(f.tenantId)),
+      burns,
+      this.spend,
+    );
+  }
+
+  /** Whether a tenant can pay for a new job's first hour after its running leases' next hour. */
+  async canAdmit(tenantId: string, firstHourCostMinor: number): Promise<AdmissionDecision> {
+    const { funds, burns } = await this.fundsAndBurns([tenantId]);
+    const f = funds.find((x) => x.tenantId === tenantId);
+    if (!f) throw notFound("tenant", tenantId);
+    const running = (burns.get(tenantId) ?? []).reduce((s, b) => s + hourCostMinor(b), 0);
+    const available = f.balanceMinor + (f.creditLimitMinor ?? 0) - running;
+    const ok = canAfford(firstHourCostMinor, available);
+    return {
+      ok,
+      tenantId,
+      firstHourCostMinor,
+      availableMinor: available,
+      reason: ok
+        ? "the first hour is covered"
+        : `the first hour costs ${firstHourCostMinor} minor units but only ${available} are available after running jobs' next hour; top up or raise the credit limit`,
+    };
+  }
+
+  /** One hour of `gpus` GPUs at a price, with the VAT this tenant pays at a site in `siteCountry`. */
+  async firstHourCostMinor(
+    tenantId: string,
+    gpus: number,
+    priceMinorPerGpuHour: number,
+    siteCountry: string,
+  ): Promise<number> {
+    const t = await this.tenant(tenantId);
+    const vat = vatTreatment({ siteCountry, tenantCountry: t.country, tenantVatId: t.vatId });
+    return hourCostMinor({ gpus, priceMinorPerGpuHour, vatRateBps: vat.rateBps });
+  }
+
+  /** A tenant's money position (what GET /v1/balance should return). */
+  async tenantBalance(p: Principal, tenantId?: string): Promise<TenantBalance> {
+    const tid = this.tenantOf(p, tenantId, "balance");
+    await this.tenant(tid);
+    await this.charge();
+    const { funds, burns } = await this.fundsAndBurns([tid]);
+    const f = funds[0]!;
+    const running = burns.get(tid) ?? [];
+    const [d] = decideSpendAll([f], burns, this.spend);
+    const acc = tenantAccount(tid);
+    const currency = this.ctx.config.currency;
+    const spent = await this.ctx.store.ledger.accountSum(acc, currency, ["usage-charge", "correction"]);
+    const paidIn = -(await this.ctx.store.ledger.accountSum(acc, currency, [
+      "topup",
+      "refund",
+      "adjustment",
+    ]));
+    return {
+      tenantId: tid,
+      currency,
+      balanceMinor: f.balanceMinor,
+      spentMinor: spent,
+      paidInMinor: paidIn,
+      creditLimitMinor: f.creditLimitMinor ?? 0,
+      availableMinor: d!.availableMinor,
+      runningLeases: running.length,
+      burnMinorPerHour: d!.burnMinorPerHour,
+      minutesLeft: d!.minutesLeft,
+      decision: d!.decision,
+      reason: d!.reason,
+    };
+  }
+}
+
+/** The lease as billing sees it; the fee is locked by the first charge posted for the lease. */
+function billable(l: LeaseRecord, lockedFees: ReadonlyMap<string, number>): BillableLease {
+  const feeBps = lockedFees.get(l.id);
+  return {
+    id: l.id,
+    jobId: l.jobId,
+    tenantId: l.tenantId,
+    operatorId: l.operatorId,
+    siteId: l.siteId,
+    country: l.country,
+    gpuModel: l.gpuModel,
+    class: l.class,
+    priceMinorPerGpuHour: l.priceMinorPerGpuHour,
+    currency: l.currency,
+    ...(feeBps !== undefined ? { feeBps } : {}),
+  };
+}
+
+function emptyInvoice(
+  tenantId: string,
+  period: string,
+  currency: string,
+  customer: { country: string; vatId: string | null },
+): Invoice {
+  return {
+    number: `${tenantId}-${period}-${currency}`,
+    tenantId,
+    period,
+    currency,
+    customer: { country: customer.country, vatId: customer.vatId ? normalizeVatId(customer.vatId) : null },
+    lines: [],
+    vat: [],
+    totals: { gpuSeconds: 0, netMinor: 0, vatMinor: 0, totalMinor: 0 },
+    notes: [],
+  };
+}
+
+const services = new WeakMap<Ctx, LedgerService>();
+
+/** The one LedgerService of a control-plane context (shared by the billing routes and the loop). */
+export function ledgerServiceFor(ctx: Ctx): LedgerService {
+  let s = services.get(ctx);
+  if (!s) {
+    s = new LedgerService(ctx);
+    services.set(ctx, s);
+  }
+  return s;
+}
