@@ -1,0 +1,165 @@
+import { useMemo, useState, type ReactNode } from "react";
+import { Chart, type ChartOption } from "../components/chart.js";
+import { Card, Loaded, PageHeader, Stat } from "../components/ui.js";
+import { clock, num, when } from "../lib/format.js";
+import { Link } from "../lib/router.js";
+import type { Site, Utilisation } from "../lib/types.js";
+import { useApi } from "../lib/use-api.js";
+
+const WINDOWS = [
+  { hours: 1, label: "Last hour" },
+  { hours: 24, label: "Last 24 hours" },
+  { hours: 168, label: "Last 7 days" },
+];
+
+/** Operator: one site's GPU utilisation and estimated power draw over time, against its contract. */
+export function SitePage({ id }: { id: string }): ReactNode {
+  const [hours, setHours] = useState(1);
+  const site = useApi<Site>(`/v1/sites/${encodeURIComponent(id)}`);
+  const util = useApi<Utilisation>(`/v1/sites/${encodeURIComponent(id)}/utilisation?hours=${hours}`, 5000);
+  return (
+    <>
+      <PageHeader
+        title={site.data?.name ?? "Site"}
+        subtitle={
+          site.data
+            ? `${site.data.country} · ${site.data.cooling} cooling · PUE ${site.data.pue.toFixed(2)} · contracted ${num(site.data.powerKw)} kW`
+            : undefined
+        }
+        actions={
+          <>
+            <label htmlFor="util-window" className="sr-only">
+              Time window
+            </label>
+            <select id="util-window" value={hours} onChange={(e) => setHours(Number(e.target.value))}>
+              {WINDOWS.map((w) => (
+                <option key={w.hours} value={w.hours}>
+                  {w.label}
+                </option>
+              ))}
+            </select>
+            <Link className="btn" to="/operator">
+              All sites
+            </Link>
+          </>
+        }
+      />
+      <Loaded
+        state={util}
+        what="utilisation"
+        feature="Utilisation history"
+        endpoint={`GET /v1/sites/${id}/utilisation`}
+      >
+        {(u) => <SiteCharts u={u} />}
+      </Loaded>
+    </>
+  );
+}
+
+function SiteCharts({ u }: { u: Utilisation }): ReactNode {
+  const fmt = (ms: number): string => (u.to - u.from > 36 * 3_600_000 ? when(ms).slice(0, 12) : clock(ms));
+  const peak = Math.max(0, ...u.points.map((p) => p.busyPeak));
+  const avg = u.points.length ? u.points.reduce((a, p) => a + p.busyAvg, 0) / u.points.length : 0;
+  const maxKw = Math.max(0, ...u.points.map((p) => p.powerKw));
+  const gpuOption: ChartOption = useMemo(
+    () => ({
+      legend: { top: 0, left: 0 },
+      xAxis: {
+        type: "category",
+        data: u.points.map((p) => fmt(p.at)),
+        boundaryGap: false,
+        axisLabel: { hideOverlap: true },
+      },
+      yAxis: { type: "value", name: "GPUs", min: 0, max: Math.max(u.totalGpus, 1), minInterval: 1 },
+      series: [
+        {
+          name: "Busy (peak)",
+          type: "line",
+          step: "end",
+          data: u.points.map((p) => p.busyPeak),
+          areaStyle: { opacity: 0.15 },
+          symbol: "none",
+        },
+        {
+          name: "Busy (mean)",
+          type: "line",
+          data: u.points.map((p) => p.busyAvg),
+          symbol: "none",
+          lineStyle: { width: 1.5 },
+        },
+        {
+          name: "Installed",
+          type: "line",
+          data: u.points.map(() => u.totalGpus),
+          symbol: "none",
+          lineStyle: { type: "dashed", color: "#94a3b8" },
+          itemStyle: { color: "#94a3b8" },
+        },
+      ],
+    }),
+    [u],
+  );
+  const powerOption: ChartOption = useMemo(
+    () => ({
+      legend: { top: 0, left: 0 },
+      xAxis: {
+        type: "category",
+        data: u.points.map((p) => fmt(p.at)),
+        boundaryGap: false,
+        axisLabel: { hideOverlap: true },
+      },
+      yAxis: { type: "value", name: "kW", min: 0, max: (v: { max: number }) => Math.max(v.max * 1.2, 1) },
+      series: [
+        {
+          name: "Estimated draw",
+          type: "line",
+          data: u.points.map((p) => p.powerKw),
+          areaStyle: { opacity: 0.15 },
+          symbol: "none",
+          markLine: {
+            symbol: "none",
+            label: { formatter: `budget ${num(u.contractedKw)} kW`, position: "insideEndTop" },
+            lineStyle: { color: "#ef4444", type: "dashed" },
+            data: [{ yAxis: u.contractedKw }],
+          },
+        },
+      ],
+    }),
+    [u],
+  );
+  return (
+    <>
+      <div className="stats">
+        <Stat label="Installed GPUs" value={num(u.totalGpus)} />
+        <Stat label="Peak busy" value={num(peak)} hint={`mean ${num(avg, 2)} GPUs`} />
+        <Stat
+          label="Peak draw (est.)"
+          value={`${num(maxKw, 2)} kW`}
+          hint={`budget ${num(u.contractedKw)} kW (${num(u.contractedKw ? (100 * maxKw) / u.contractedKw : 0, 2)}%)`}
+        />
+      </div>
+      <Card title="GPU utilisation">
+        <Chart
+          option={gpuOption}
+          label={`Busy GPUs over time, peak ${peak} of ${u.totalGpus}`}
+          testId="chart-utilisation"
+        />
+        <p className="hint">
+          Buckets of {num(u.stepMs / 60_000)} min. Peak = most GPUs leased at once in the bucket; mean =
+          time-weighted.
+        </p>
+      </Card>
+      <Card title="Power draw against budget">
+        <Chart
+          option={powerOption}
+          label={`Estimated power draw over time, peak ${num(maxKw, 2)} kW against a budget of ${u.contractedKw} kW`}
+          testId="chart-power"
+        />
+        <p className="hint">
+          Busy GPUs × board power plus the overhead of busy nodes, times the site's PUE. The dashed line is
+          the contracted power the scheduler keeps under.
+        </p>
+      </Card>
+    </>
+  );
+}
