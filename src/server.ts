@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import pino from "pino";
 import { buildApi, makeServices, type RoutePlugin, type Services } from "./api/server.js";
-import { SchedulerLoop, randomIds, type Ctx } from "./control/index.js";
+import { PgAdvisoryLeadership, SchedulerLoop, randomIds, soleLeader, type Ctx } from "./control/index.js";
 import type { Clock } from "./domain/index.js";
 import { DEFAULT_POLICY } from "./scheduler/index.js";
 import { Store, parseStoreUrl } from "./store/index.js";
@@ -46,7 +46,15 @@ export async function startServer(
   };
   const metrics = new Metrics();
   const services = makeServices(ctx, metrics);
-  const loop = new SchedulerLoop(ctx, log.child({ part: "scheduler" }), undefined, (r) => metrics.onCycle(r));
+  const storeConfig = parseStoreUrl(config.store);
+  const leadership = storeConfig.kind === "postgres" ? new PgAdvisoryLeadership(storeConfig.url) : soleLeader;
+  const loop = new SchedulerLoop(
+    ctx,
+    log.child({ part: "scheduler" }),
+    undefined,
+    (r) => metrics.onCycle(r),
+    leadership,
+  );
 
   // First start: make sure an admin key exists.
   let bootstrapAdminKey: string | undefined;

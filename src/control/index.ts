@@ -11,3 +11,4 @@ export * from "./billing-service.js";
 export * from "./energy-service.js";
 export * from "./power.js";
 export * from "./curtailment-executor.js";
+export * from "./leader.js";

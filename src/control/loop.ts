@@ -2,7 +2,19 @@ import type { Logger } from "pino";
 import { schedule as defaultSchedule, type ScheduleFn } from "../scheduler/index.js";
 import type { Ctx } from "./context.js";
 import { enforceCurtailments } from "./curtailment-executor.js";
+import { soleLeader, type Leadership } from "./leader.js";
 import { readSnapshot } from "./snapshot.js";
+
+const IDLE: CycleReport = {
+  pending: 0,
+  placed: 0,
+  waiting: 0,
+  preempted: 0,
+  curtailmentNotices: 0,
+  conflicts: 0,
+  nodesOffline: 0,
+  phasesMs: {},
+};
 
 /** What one cycle did, for logs, metrics and tests. */
 export interface CycleReport {
@@ -28,7 +40,11 @@ export class SchedulerLoop {
     private readonly log?: Logger,
     private readonly scheduleFn: ScheduleFn = defaultSchedule,
     private readonly onCycle?: (r: CycleReport) => void,
+    private readonly leadership: Leadership = soleLeader,
   ) {}
+
+  /** Whether this replica led the last cycle it tried (several replicas share one PostgreSQL). */
+  leading = false;
 
   /** Runs one cycle; concurrent calls coalesce into one extra cycle. */
   async tick(): Promise<CycleReport> {
@@ -36,7 +52,15 @@ export class SchedulerLoop {
       this.again = true;
       return this.running;
     }
-    this.running = this.cycle();
+    this.running = this.leadership.isLeader().then((lead) => {
+      if (lead !== this.leading)
+        this.log?.info(
+          { leader: lead },
+          lead ? "this replica now runs the scheduler" : "another replica runs the scheduler",
+        );
+      this.leading = lead;
+      return lead ? this.cycle() : IDLE;
+    });
     try {
       return await this.running;
     } finally {
@@ -76,7 +100,16 @@ export class SchedulerLoop {
     mark = t("schedule", mark);
 
     // 5. Commit placements (each atomic; a conflict leaves the job pending for the next cycle).
-    const report: CycleReport = { pending: pending.length, placed: 0, waiting: 0, preempted: 0, curtailmentNotices: noticesSent, conflicts: 0, nodesOffline: offline.length, phasesMs: phases };
+    const report: CycleReport = {
+      pending: pending.length,
+      placed: 0,
+      waiting: 0,
+      preempted: 0,
+      curtailmentNotices: noticesSent,
+      conflicts: 0,
+      nodesOffline: offline.length,
+      phasesMs: phases,
+    };
     const tenantOf = new Map(pending.map((p) => [p.id, p]));
     for (const d of decisions) {
       if (d.kind === "place") {
@@ -105,7 +138,12 @@ export class SchedulerLoop {
         else report.conflicts++;
       } else if (d.kind === "preempt") {
         // 6. Preemptions: a checkpoint notice now, the kill after the grace period.
-        const ok = await store.jobs.requestLeaseStop(d.leaseId, `preempted: ${d.reason}`, now, now + d.graceS * 1000);
+        const ok = await store.jobs.requestLeaseStop(
+          d.leaseId,
+          `preempted: ${d.reason}`,
+          now,
+          now + d.graceS * 1000,
+        );
         if (ok) report.preempted++;
       } else {
         // 7. Jobs that wait keep their reasons, verbatim, for the tenant.
@@ -142,5 +180,6 @@ export class SchedulerLoop {
     this.timer = undefined;
     this.nudgeTimer = undefined;
     if (this.running) await this.running.catch(() => undefined);
+    await this.leadership.close();
   }
 }
