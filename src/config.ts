@@ -5,7 +5,10 @@ export const ServerConfig = z.object({
   host: z.string().default("127.0.0.1"),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   store: z.string().default("sqlite:./.zumbido/zumbido.db"),
-  currency: z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR").default("EUR"),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR")
+    .default("EUR"),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   scheduleIntervalMs: z.coerce.number().int().min(50).default(1000),
   heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
@@ -15,6 +18,11 @@ export const ServerConfig = z.object({
   adminKey: z.string().min(20).optional(),
   /** Seed the demo federation and run its agents in-process. */
   demo: z.coerce.boolean().default(false),
+  /** Hold flexible jobs (interruptible, with deadline and runtime estimate) for cleaner hours. */
+  deferFlexible: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
   /** Where this control plane runs (logs are kept here), reported to tenants. */
   region: z.string().default("EU (ES)"),
   /** Folder for demo agents' state. */
@@ -36,10 +44,14 @@ const ENV: Record<keyof ServerConfig, string> = {
   demo: "ZUMBIDO_DEMO",
   dataDir: "ZUMBIDO_DATA",
   region: "ZUMBIDO_REGION",
+  deferFlexible: "ZUMBIDO_DEFER_FLEXIBLE",
 };
 
 /** Parses config from env and overrides; every problem is reported with its variable name. */
-export function parseServerConfig(env: Record<string, string | undefined>, overrides: Partial<Record<keyof ServerConfig, unknown>> = {}): ServerConfig {
+export function parseServerConfig(
+  env: Record<string, string | undefined>,
+  overrides: Partial<Record<keyof ServerConfig, unknown>> = {},
+): ServerConfig {
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(ENV)) if (env[v] !== undefined && env[v] !== "") raw[k] = env[v];
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) raw[k] = v;

@@ -41,6 +41,7 @@ export async function startServer(
       enrolmentTokenTtlMs: 24 * 3_600_000,
       policy: { ...DEFAULT_POLICY, preemptionGraceS: config.stopGraceS },
       region: config.region,
+      deferFlexible: config.deferFlexible,
     },
     nudge: () => loop.nudge(),
   };

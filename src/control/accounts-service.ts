@@ -12,15 +12,31 @@ export class AccountsService {
 
   async createOperator(p: Principal, name: string): Promise<{ operator: OperatorRecord; key: string }> {
     requireRole(p, "admin");
-    const operator = await this.ctx.store.accounts.createOperator({ id: this.ctx.ids("op"), name, createdAt: this.ctx.clock.now() });
-    const { key } = await this.ctx.store.accounts.createKey({ id: this.ctx.ids("key"), role: "operator", ownerId: operator.id, name: `${name} (first key)`, now: this.ctx.clock.now() });
+    const operator = await this.ctx.store.accounts.createOperator({
+      id: this.ctx.ids("op"),
+      name,
+      createdAt: this.ctx.clock.now(),
+    });
+    const { key } = await this.ctx.store.accounts.createKey({
+      id: this.ctx.ids("key"),
+      role: "operator",
+      ownerId: operator.id,
+      name: `${name} (first key)`,
+      now: this.ctx.clock.now(),
+    });
     return { operator, key };
   }
 
-  async createTenant(p: Principal, input: { name: string; country: string; vatId?: string | null; creditLimitMinor?: number }): Promise<{ tenant: TenantRecord; key: string }> {
+  async createTenant(
+    p: Principal,
+    input: { name: string; country: string; vatId?: string | null; creditLimitMinor?: number },
+  ): Promise<{ tenant: TenantRecord; key: string }> {
     requireRole(p, "admin");
     const country = input.country.toUpperCase();
-    if (!isKnownCountry(country)) throw invalid(`unknown country code "${input.country}"; use ISO 3166-1 alpha-2 such as ES`, { field: "country" });
+    if (!isKnownCountry(country))
+      throw invalid(`unknown country code "${input.country}"; use ISO 3166-1 alpha-2 such as ES`, {
+        field: "country",
+      });
     const tenant = await this.ctx.store.accounts.createTenant({
       id: this.ctx.ids("tn"),
       name: input.name,
@@ -29,7 +45,13 @@ export class AccountsService {
       creditLimitMinor: input.creditLimitMinor ?? 0,
       createdAt: this.ctx.clock.now(),
     });
-    const { key } = await this.ctx.store.accounts.createKey({ id: this.ctx.ids("key"), role: "tenant", ownerId: tenant.id, name: `${input.name} (first key)`, now: this.ctx.clock.now() });
+    const { key } = await this.ctx.store.accounts.createKey({
+      id: this.ctx.ids("key"),
+      role: "tenant",
+      ownerId: tenant.id,
+      name: `${input.name} (first key)`,
+      now: this.ctx.clock.now(),
+    });
     return { tenant, key };
   }
 
@@ -43,16 +65,36 @@ export class AccountsService {
   }
 
   /** Creates a key: admins for anyone; operators and tenants for their own account. */
-  async createKey(p: Principal, input: { role: Role; ownerId?: string | null; name: string; expiresAt?: number | null }): Promise<{ key: string; record: ApiKeyRecord }> {
-    if (input.role === "node") throw invalid("node keys come from enrolment (zumbido agent --token), not from this route", { field: "role" });
+  async createKey(
+    p: Principal,
+    input: { role: Role; ownerId?: string | null; name: string; expiresAt?: number | null },
+  ): Promise<{ key: string; record: ApiKeyRecord }> {
+    if (input.role === "node")
+      throw invalid("node keys come from enrolment (zumbido agent --token), not from this route", {
+        field: "role",
+      });
     let ownerId = input.ownerId ?? null;
     if (p.role !== "admin") {
-      if (input.role !== p.role) throw new DomainError("forbidden", `a ${p.role} key can only create ${p.role} keys`);
+      if (input.role !== p.role)
+        throw new DomainError("forbidden", `a ${p.role} key can only create ${p.role} keys`);
       ownerId = p.ownerId;
-    } else if (input.role === "operator" ? !(await this.ctx.store.accounts.getOperator(ownerId ?? "")) : input.role === "tenant" ? !(await this.ctx.store.accounts.getTenant(ownerId ?? "")) : false) {
+    } else if (
+      input.role === "operator"
+        ? !(await this.ctx.store.accounts.getOperator(ownerId ?? ""))
+        : input.role === "tenant"
+          ? !(await this.ctx.store.accounts.getTenant(ownerId ?? ""))
+          : false
+    ) {
       throw notFound(input.role, ownerId ?? "(none)");
     }
-    return this.ctx.store.accounts.createKey({ id: this.ctx.ids("key"), role: input.role, ownerId, name: input.name, now: this.ctx.clock.now(), expiresAt: input.expiresAt ?? null });
+    return this.ctx.store.accounts.createKey({
+      id: this.ctx.ids("key"),
+      role: input.role,
+      ownerId,
+      name: input.name,
+      now: this.ctx.clock.now(),
+      expiresAt: input.expiresAt ?? null,
+    });
   }
 
   async listKeys(p: Principal): Promise<ApiKeyRecord[]> {
@@ -71,7 +113,10 @@ export class AccountsService {
   }
   async setFeeBps(p: Principal, bps: number): Promise<number> {
     requireRole(p, "admin");
-    if (!Number.isInteger(bps) || bps < 0 || bps > 5000) throw invalid("fee must be a whole number of basis points between 0 and 5000 (50%)", { field: "feeBps" });
+    if (!Number.isInteger(bps) || bps < 0 || bps > 5000)
+      throw invalid("fee must be a whole number of basis points between 0 and 5000 (50%)", {
+        field: "feeBps",
+      });
     await this.ctx.store.accounts.setSetting(FEE_SETTING, String(bps));
     return bps;
   }

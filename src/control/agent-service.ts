@@ -48,7 +48,12 @@ export class AgentService {
   /** Records a heartbeat and answers with what to run and what to stop. */
   async heartbeat(
     p: Principal,
-    hb: { gpus: Gpu[]; driverVersion?: string | null; health: { healthy: boolean; reasons: string[] }; workloads: WorkloadReport[] },
+    hb: {
+      gpus: Gpu[];
+      driverVersion?: string | null;
+      health: { healthy: boolean; reasons: string[] };
+      workloads: WorkloadReport[];
+    },
   ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
@@ -59,15 +64,27 @@ export class AgentService {
     const assignments: Assignment[] = [];
     for (const l of active.filter((x) => x.state === "assigned" && !reported.has(x.id))) {
       const job = await this.ctx.store.jobs.getJob(l.jobId);
-      if (job) assignments.push({ leaseId: l.id, jobId: l.jobId, gpuModel: l.gpuModel, gpuIndices: l.gpuIndices, spec: job.spec });
+      if (job)
+        assignments.push({
+          leaseId: l.id,
+          jobId: l.jobId,
+          gpuModel: l.gpuModel,
+          gpuIndices: l.gpuIndices,
+          spec: job.spec,
+        });
     }
     const stops: StopOrder[] = active
       .filter((l) => l.state === "stopping")
-      .map((l) => ({ leaseId: l.id, reason: l.stopReason ?? "stop", graceS: Math.max(0, Math.ceil(((l.stopDeadlineAt ?? now) - now) / 1000)) }));
+      .map((l) => ({
+        leaseId: l.id,
+        reason: l.stopReason ?? "stop",
+        graceS: Math.max(0, Math.ceil(((l.stopDeadlineAt ?? now) - now) / 1000)),
+      }));
     // Workloads the agent still runs for leases that ended here (e.g. lost while offline) must stop.
     const activeIds = new Set(active.map((l) => l.id));
     for (const w of hb.workloads) {
-      if ((w.phase === "running" || w.phase === "starting") && !activeIds.has(w.leaseId)) stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
+      if ((w.phase === "running" || w.phase === "starting") && !activeIds.has(w.leaseId))
+        stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
     }
     if (assignments.length === 0 && hb.workloads.length > 0) this.ctx.nudge();
     return { assignments, stops, serverTime: now };
@@ -84,7 +101,8 @@ export class AgentService {
       return;
     }
     if (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled") {
-      if (lease.state === "assigned" && w.startedAt !== undefined) await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt);
+      if (lease.state === "assigned" && w.startedAt !== undefined)
+        await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt);
       const endedAt = w.endedAt ?? now;
       const before = await this.ctx.store.jobs.endLease(lease.id, endedAt);
       if (!before) return;
@@ -96,7 +114,9 @@ export class AgentService {
   /** Moves the job to its final (or requeued) state once all its leases ended. */
   private async finishJob(lease: LeaseRecord, w: WorkloadReport, endedAt: number): Promise<void> {
     const jobs = this.ctx.store.jobs;
-    const others = (await jobs.leasesForJob(lease.jobId)).filter((l) => l.id !== lease.id && l.state !== "ended");
+    const others = (await jobs.leasesForJob(lease.jobId)).filter(
+      (l) => l.id !== lease.id && l.state !== "ended",
+    );
     const from = ["scheduled", "running"] as const;
     const stop = lease.stopReason;
     if (stop?.startsWith("preempted") || stop?.startsWith("curtailment")) {
@@ -106,16 +126,33 @@ export class AgentService {
       return;
     }
     if (others.length > 0) {
-      if (w.phase !== "succeeded") for (const o of others) await jobs.requestLeaseStop(o.id, `gang member ${lease.id} ended`, endedAt, endedAt + this.ctx.config.stopGraceS * 1000);
+      if (w.phase !== "succeeded")
+        for (const o of others)
+          await jobs.requestLeaseStop(
+            o.id,
+            `gang member ${lease.id} ended`,
+            endedAt,
+            endedAt + this.ctx.config.stopGraceS * 1000,
+          );
       return;
     }
     if (stop) {
-      await jobs.transitionJob(lease.jobId, [...from], "cancelled", endedAt, stop, { endedAt, exitCode: w.exitCode ?? null });
+      await jobs.transitionJob(lease.jobId, [...from], "cancelled", endedAt, stop, {
+        endedAt,
+        exitCode: w.exitCode ?? null,
+      });
     } else if (w.phase === "succeeded") {
-      await jobs.transitionJob(lease.jobId, [...from], "succeeded", endedAt, "exited with code 0", { endedAt, exitCode: 0 });
+      await jobs.transitionJob(lease.jobId, [...from], "succeeded", endedAt, "exited with code 0", {
+        endedAt,
+        exitCode: 0,
+      });
     } else {
-      const why = w.reason ?? (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
-      await jobs.transitionJob(lease.jobId, [...from], "failed", endedAt, why, { endedAt, exitCode: w.exitCode ?? null });
+      const why =
+        w.reason ?? (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
+      await jobs.transitionJob(lease.jobId, [...from], "failed", endedAt, why, {
+        endedAt,
+        exitCode: w.exitCode ?? null,
+      });
     }
   }
 
@@ -126,22 +163,35 @@ export class AgentService {
     const leases = await this.ctx.store.jobs.leasesByIds(leaseIds);
     const held = new Set(leases.filter((l) => l.nodeId === nodeId).map((l) => l.id));
     for (const r of records) {
-      if (r.nodeId !== nodeId) throw forbidden(`record seq ${r.seq} names node ${r.nodeId}, but this key belongs to node ${nodeId}`);
-      if (!held.has(r.leaseId)) throw forbidden(`record seq ${r.seq} is for lease ${r.leaseId}, which this node does not hold; the batch was not stored`);
-      if (r.toMs < r.fromMs) throw invalid(`record seq ${r.seq}: toMs is before fromMs`, { field: "records.toMs" });
+      if (r.nodeId !== nodeId)
+        throw forbidden(`record seq ${r.seq} names node ${r.nodeId}, but this key belongs to node ${nodeId}`);
+      if (!held.has(r.leaseId))
+        throw forbidden(
+          `record seq ${r.seq} is for lease ${r.leaseId}, which this node does not hold; the batch was not stored`,
+        );
+      if (r.toMs < r.fromMs)
+        throw invalid(`record seq ${r.seq}: toMs is before fromMs`, { field: "records.toMs" });
     }
     return this.ctx.store.usage.insertBatch(records, this.ctx.clock.now());
   }
 
   /** Appends shipped log chunks (capped per job). */
-  async logs(p: Principal, chunks: { leaseId: string; stream: "stdout" | "stderr"; text: string }[]): Promise<{ stored: number }> {
+  async logs(
+    p: Principal,
+    chunks: { leaseId: string; stream: "stdout" | "stderr"; text: string }[],
+  ): Promise<{ stored: number }> {
     const nodeId = this.nodeId(p);
     const byLease = new Map<string, typeof chunks>();
     for (const c of chunks) byLease.set(c.leaseId, [...(byLease.get(c.leaseId) ?? []), c]);
     let stored = 0;
     for (const [leaseId, cs] of byLease) {
       const lease = await this.ownLease(nodeId, leaseId);
-      stored += await this.ctx.store.jobs.appendLogs(lease.jobId, cs, this.ctx.clock.now(), this.ctx.config.logCapBytes);
+      stored += await this.ctx.store.jobs.appendLogs(
+        lease.jobId,
+        cs,
+        this.ctx.clock.now(),
+        this.ctx.config.logCapBytes,
+      );
     }
     return { stored };
   }
@@ -149,7 +199,8 @@ export class AgentService {
   /** The node's own record (for the agent's status command). */
   async self(p: Principal): Promise<{ nodeId: string }> {
     const nodeId = this.nodeId(p);
-    if (!(await this.ctx.store.fleet.getNode(nodeId))) throw new DomainError("unauthorized", "this node was removed; enrol again");
+    if (!(await this.ctx.store.fleet.getNode(nodeId)))
+      throw new DomainError("unauthorized", "this node was removed; enrol again");
     return { nodeId };
   }
 }

@@ -17,7 +17,8 @@ export interface Statement {
 /** Parses "YYYY-MM" into [start, end) epoch ms (UTC). */
 export function monthRange(month: string): { from: number; to: number } {
   const m = /^(\d{4})-(\d{2})$/.exec(month);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 12) throw invalid(`month "${month}" is not of the form YYYY-MM, e.g. 2026-11`, { field: "month" });
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 12)
+    throw invalid(`month "${month}" is not of the form YYYY-MM, e.g. 2026-11`, { field: "month" });
   const y = Number(m[1]);
   const mo = Number(m[2]) - 1;
   return { from: Date.UTC(y, mo, 1), to: Date.UTC(y, mo + 1, 1) };
@@ -29,7 +30,8 @@ export class BillingService {
 
   private tenantOf(p: Principal, tenantId?: string): string {
     if (p.role === "tenant") {
-      if (tenantId && tenantId !== p.ownerId) throw new DomainError("forbidden", "a tenant can only read its own statements");
+      if (tenantId && tenantId !== p.ownerId)
+        throw new DomainError("forbidden", "a tenant can only read its own statements");
       return ownerOf(p);
     }
     requireRole(p, "admin");
@@ -44,7 +46,11 @@ export class BillingService {
     return leases
       .map((l) => {
         const w = billingWindow(l);
-        const clipped: LeaseRecord = { ...l, startedAt: Math.max(w?.from ?? from, from), stopRequestedAt: Math.min(w?.to ?? to, to) };
+        const clipped: LeaseRecord = {
+          ...l,
+          startedAt: Math.max(w?.from ?? from, from),
+          stopRequestedAt: Math.min(w?.to ?? to, to),
+        };
         return chargeForLease(clipped, records);
       })
       .filter((c) => c.meteredGpuMs > 0 || c.billedGpuMs > 0);
@@ -66,13 +72,30 @@ export class BillingService {
   }
 
   /** Spend to date and what is left of the credit line. */
-  async balance(p: Principal, tenantId?: string): Promise<{ tenantId: string; currency: string; spentMinor: number; creditLimitMinor: number; availableMinor: number; runningLeases: number }> {
+  async balance(
+    p: Principal,
+    tenantId?: string,
+  ): Promise<{
+    tenantId: string;
+    currency: string;
+    spentMinor: number;
+    creditLimitMinor: number;
+    availableMinor: number;
+    runningLeases: number;
+  }> {
     const tid = this.tenantOf(p, tenantId);
     const tenant = await this.ctx.store.accounts.getTenant(tid);
     const lines = await this.charges(tid, 0, this.ctx.clock.now() + 1);
     const spent = lines.reduce((a, l) => a + l.costMinor, 0);
     const running = (await this.ctx.store.jobs.activeLeases()).filter((l) => l.tenantId === tid).length;
     const limit = tenant?.creditLimitMinor ?? 0;
-    return { tenantId: tid, currency: this.ctx.config.currency, spentMinor: spent, creditLimitMinor: limit, availableMinor: limit - spent, runningLeases: running };
+    return {
+      tenantId: tid,
+      currency: this.ctx.config.currency,
+      spentMinor: spent,
+      creditLimitMinor: limit,
+      availableMinor: limit - spent,
+      runningLeases: running,
+    };
   }
 }

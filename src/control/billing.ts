@@ -6,14 +6,19 @@ import type { LeaseRecord } from "../store/index.js";
  * A tenant's cancel, a preemption or a curtailment stops billing at the moment it is asked for;
  * the grace period the workload gets to checkpoint is not billed.
  */
-export function billingWindow(lease: Pick<LeaseRecord, "startedAt" | "endedAt" | "stopRequestedAt">): { from: number; to: number } | null {
+export function billingWindow(
+  lease: Pick<LeaseRecord, "startedAt" | "endedAt" | "stopRequestedAt">,
+): { from: number; to: number } | null {
   if (lease.startedAt == null) return null;
   const ends = [lease.stopRequestedAt, lease.endedAt].filter((x): x is number => x != null);
   return { from: lease.startedAt, to: ends.length ? Math.min(...ends) : Number.POSITIVE_INFINITY };
 }
 
 /** GPU-milliseconds of one record inside a window (pro rata, rounded down to the millisecond). */
-export function clipGpuMs(r: Pick<UsageRecord, "fromMs" | "toMs" | "gpuMs">, w: { from: number; to: number }): number {
+export function clipGpuMs(
+  r: Pick<UsageRecord, "fromMs" | "toMs" | "gpuMs">,
+  w: { from: number; to: number },
+): number {
   if (r.toMs <= r.fromMs) return r.fromMs >= w.from && r.fromMs < w.to ? r.gpuMs : 0;
   const overlap = Math.min(r.toMs, w.to) - Math.max(r.fromMs, w.from);
   if (overlap <= 0) return 0;

@@ -24,6 +24,8 @@ export interface ControlConfig {
   /** Enrolment tokens live this long. */
   enrolmentTokenTtlMs: number;
   policy: Policy;
+  /** Hold flexible jobs (interruptible with a deadline) for cleaner hours. */
+  deferFlexible: boolean;
   /** Where the control plane (and so the job logs) lives, in words, e.g. "EU (ES)". */
   region: string;
 }

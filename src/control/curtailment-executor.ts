@@ -12,12 +12,18 @@ import { leaseFacilityKw, siteDrawKw } from "./power.js";
  */
 export async function enforceCurtailments(ctx: Ctx, now: number): Promise<{ noticesSent: number }> {
   const { store } = ctx;
-  const events = (await store.energy.curtailments({ activeAt: now })).filter((c) => now >= c.startMs - c.noticeS * 1000);
+  const events = (await store.energy.curtailments({ activeAt: now })).filter(
+    (c) => now >= c.startMs - c.noticeS * 1000,
+  );
   if (events.length === 0) {
     await endPast(ctx, now);
     return { noticesSent: 0 };
   }
-  const [sites, nodes, leases] = await Promise.all([store.fleet.listSites(), store.fleet.listNodes(), store.jobs.activeLeases()]);
+  const [sites, nodes, leases] = await Promise.all([
+    store.fleet.listSites(),
+    store.fleet.listNodes(),
+    store.jobs.activeLeases(),
+  ]);
   const nodeMap = new Map<string, Node>(nodes.map((n) => [n.id, n]));
   let noticesSent = 0;
   for (const c of events) {
@@ -45,9 +51,22 @@ export async function enforceCurtailments(ctx: Ctx, now: number): Promise<{ noti
       const deadline = Math.max(now, c.startMs);
       for (const v of plan.victims) {
         const lease = running.find((l) => l.id === v.id)!;
-        if (await store.jobs.requestLeaseStop(v.id, `curtailment ${c.id}: site capped at ${c.maxKw} kW from ${new Date(c.startMs).toISOString()}`, now, deadline)) {
+        if (
+          await store.jobs.requestLeaseStop(
+            v.id,
+            `curtailment ${c.id}: site capped at ${c.maxKw} kW from ${new Date(c.startMs).toISOString()}`,
+            now,
+            deadline,
+          )
+        ) {
           noticesSent++;
-          next.stopped.push({ leaseId: v.id, jobId: lease.jobId, class: v.class, facilityKw: Math.round(v.facilityKw * 1000) / 1000, at: now });
+          next.stopped.push({
+            leaseId: v.id,
+            jobId: lease.jobId,
+            class: v.class,
+            facilityKw: Math.round(v.facilityKw * 1000) / 1000,
+            at: now,
+          });
         }
       }
       next.reasoning.push(...plan.reasoning);
@@ -66,6 +85,7 @@ export async function enforceCurtailments(ctx: Ctx, now: number): Promise<{ noti
 
 async function endPast(ctx: Ctx, now: number): Promise<void> {
   for (const c of await ctx.store.energy.curtailments()) {
-    if (c.endMs <= now && c.state !== "ended" && c.state !== "met" && c.state !== "unmet") await ctx.store.energy.updateCurtailment({ ...c, state: "ended" });
+    if (c.endMs <= now && c.state !== "ended" && c.state !== "met" && c.state !== "unmet")
+      await ctx.store.energy.updateCurtailment({ ...c, state: "ended" });
   }
 }

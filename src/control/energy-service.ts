@@ -29,12 +29,18 @@ export class EnergyService {
     const site = await this.ctx.store.fleet.getSite(siteId);
     if (!site) throw notFound("site", siteId);
     if (p.role === "admin" || (p.role === "operator" && site.operatorId === p.ownerId)) return site;
-    if (p.role === "operator") throw new DomainError("forbidden", `site ${siteId} belongs to another operator`);
+    if (p.role === "operator")
+      throw new DomainError("forbidden", `site ${siteId} belongs to another operator`);
     throw new DomainError("forbidden", "only the site's operator or an admin may do this");
   }
 
   /** Imports an hourly carbon (gCO2e/kWh) or price (EUR/MWh) series from CSV. */
-  async importSeries(p: Principal, siteId: string, kind: "carbon" | "price", csv: string): Promise<{ siteId: string; kind: string; hours: number; startMs: number; mean: number; format: string }> {
+  async importSeries(
+    p: Principal,
+    siteId: string,
+    kind: "carbon" | "price",
+    csv: string,
+  ): Promise<{ siteId: string; kind: string; hours: number; startMs: number; mean: number; format: string }> {
     await this.ownSite(p, siteId);
     let series: HourlySeries;
     let format: string;
@@ -54,18 +60,39 @@ export class EnergyService {
     await this.ctx.store.energy.setSeries(siteId, kind, series, format, this.ctx.clock.now());
     this.ctx.nudge();
     const mean = series.values.reduce((a, b) => a + b, 0) / series.values.length;
-    return { siteId, kind, hours: series.values.length, startMs: series.startMs, mean: Math.round(mean * 100) / 100, format };
+    return {
+      siteId,
+      kind,
+      hours: series.values.length,
+      startMs: series.startMs,
+      mean: Math.round(mean * 100) / 100,
+      format,
+    };
   }
 
-  async seriesInfo(p: Principal, siteId: string): Promise<{ kind: string; hours: number; startMs: number; source: string; now: number }[]> {
+  async seriesInfo(
+    p: Principal,
+    siteId: string,
+  ): Promise<{ kind: string; hours: number; startMs: number; source: string; now: number }[]> {
     await this.ownSite(p, siteId);
     const now = this.ctx.clock.now();
-    return (await this.ctx.store.energy.series(siteId)).map((s) => ({ kind: s.kind, hours: s.series.values.length, startMs: s.series.startMs, source: s.source, now: valueAt(s.series, now) }));
+    return (await this.ctx.store.energy.series(siteId)).map((s) => ({
+      kind: s.kind,
+      hours: s.series.values.length,
+      startMs: s.series.startMs,
+      source: s.source,
+      now: valueAt(s.series, now),
+    }));
   }
 
-  async addContract(p: Principal, siteId: string, c: Omit<ContractRecord, "id" | "siteId">): Promise<ContractRecord> {
+  async addContract(
+    p: Principal,
+    siteId: string,
+    c: Omit<ContractRecord, "id" | "siteId">,
+  ): Promise<ContractRecord> {
     await this.ownSite(p, siteId);
-    if (!(c.periodEndMs > c.periodStartMs)) throw invalid("periodEndMs must be after periodStartMs", { field: "periodEndMs" });
+    if (!(c.periodEndMs > c.periodStartMs))
+      throw invalid("periodEndMs must be after periodStartMs", { field: "periodEndMs" });
     if (!(c.kwh >= 0)) throw invalid("kwh must be >= 0", { field: "kwh" });
     const rec: ContractRecord = { ...c, id: this.ctx.ids("ppa"), siteId };
     await this.ctx.store.energy.addContract(rec, this.ctx.clock.now());
@@ -75,14 +102,26 @@ export class EnergyService {
   /** The site's energy profile for the energy core: its carbon series, or a flat one from its current figure. */
   private async profile(site: Site): Promise<SiteEnergyProfile> {
     const series = await this.ctx.store.energy.series(site.id);
-    const carbon = series.find((s) => s.kind === "carbon")?.series ?? { startMs: 0, stepMs: HOUR, values: [site.carbonGPerKwh ?? 0] };
+    const carbon = series.find((s) => s.kind === "carbon")?.series ?? {
+      startMs: 0,
+      stepMs: HOUR,
+      values: [site.carbonGPerKwh ?? 0],
+    };
     const price = series.find((s) => s.kind === "price")?.series;
-    return { siteId: site.id, pue: site.pue, nodeOverheadW: site.nodeOverheadW, carbon, ...(price ? { price } : {}) };
+    return {
+      siteId: site.id,
+      pue: site.pue,
+      nodeOverheadW: site.nodeOverheadW,
+      carbon,
+      ...(price ? { price } : {}),
+    };
   }
 
   /** Energy, cost and emissions of every job that ran at a site in a window, market-based after its contracts. */
   private async siteJobs(site: Site, from: number, to: number): Promise<JobEnergy[]> {
-    const leases = (await this.ctx.store.jobs.leasesOverlapping(from, to)).filter((l) => l.siteId === site.id);
+    const leases = (await this.ctx.store.jobs.leasesOverlapping(from, to)).filter(
+      (l) => l.siteId === site.id,
+    );
     if (leases.length === 0) return [];
     const records = await this.ctx.store.usage.forLeases(leases.map((l) => l.id));
     const nodes = new Map((await this.ctx.store.fleet.listNodes([site.id])).map((n) => [n.id, n]));
@@ -96,24 +135,61 @@ export class EnergyService {
         .map((r) => {
           const l = ls.find((x) => x.id === r.leaseId)!;
           const n = nodes.get(l.nodeId)?.gpus.length || l.gpuIndices.length;
-          return { fromMs: r.fromMs, toMs: Math.max(r.toMs, r.fromMs + 1), gpuWh: r.energyMwh / 1000, nodeShare: l.gpuIndices.length / n };
+          return {
+            fromMs: r.fromMs,
+            toMs: Math.max(r.toMs, r.fromMs + 1),
+            gpuWh: r.energyMwh / 1000,
+            nodeShare: l.gpuIndices.length / n,
+          };
         });
       if (intervals.length === 0) continue;
-      jobs.push(meterJob({ jobId, tenantId: ls[0]!.tenantId, siteId: site.id, nodeShare: intervals[0]!.nodeShare, intervals }, prof));
+      jobs.push(
+        meterJob(
+          {
+            jobId,
+            tenantId: ls[0]!.tenantId,
+            siteId: site.id,
+            nodeShare: intervals[0]!.nodeShare,
+            intervals,
+          },
+          prof,
+        ),
+      );
     }
     const contracts = await this.ctx.store.energy.contracts(site.id);
     if (contracts.length === 0) return jobs;
     return applyContracts(
       jobs,
-      contracts.map((c) => ({ kind: c.kind, periodStartMs: c.periodStartMs, periodEndMs: c.periodEndMs, kwh: c.kwh, ...(c.gPerKwh !== null ? { gPerKwh: c.gPerKwh } : {}) })),
+      contracts.map((c) => ({
+        kind: c.kind,
+        periodStartMs: c.periodStartMs,
+        periodEndMs: c.periodEndMs,
+        kwh: c.kwh,
+        ...(c.gPerKwh !== null ? { gPerKwh: c.gPerKwh } : {}),
+      })),
     ).jobs;
   }
 
   /** A job's energy and carbon at each site it ran (the tenant's own jobs; operators see jobs on their sites). */
-  async jobEnergy(p: Principal, jobId: string): Promise<{ jobId: string; facilityKwh: number; gpuKwh: number; locationKgCo2e: number; marketKgCo2e: number; energyCostMinor: number | null; sites: JobEnergy[] }> {
+  async jobEnergy(
+    p: Principal,
+    jobId: string,
+  ): Promise<{
+    jobId: string;
+    facilityKwh: number;
+    gpuKwh: number;
+    locationKgCo2e: number;
+    marketKgCo2e: number;
+    energyCostMinor: number | null;
+    sites: JobEnergy[];
+  }> {
     const job = await this.ctx.store.jobs.getJob(jobId);
     const leases = job ? await this.ctx.store.jobs.leasesForJob(jobId) : [];
-    const visible = job && (p.role === "admin" || (p.role === "tenant" && job.tenantId === p.ownerId) || (p.role === "operator" && leases.some((l) => l.operatorId === p.ownerId)));
+    const visible =
+      job &&
+      (p.role === "admin" ||
+        (p.role === "tenant" && job.tenantId === p.ownerId) ||
+        (p.role === "operator" && leases.some((l) => l.operatorId === p.ownerId)));
     if (!job || !visible) throw notFound("job", jobId);
     const out: JobEnergy[] = [];
     for (const siteId of [...new Set(leases.map((l) => l.siteId))]) {
@@ -128,7 +204,8 @@ export class EnergyService {
       const j = (await this.siteJobs(site, mFrom, mTo)).find((x) => x.jobId === jobId);
       if (j) out.push({ ...j, parts: [] });
     }
-    const sum = (f: (j: JobEnergy) => number): number => Math.round(out.reduce((a, j) => a + f(j), 0) * 1e6) / 1e6;
+    const sum = (f: (j: JobEnergy) => number): number =>
+      Math.round(out.reduce((a, j) => a + f(j), 0) * 1e6) / 1e6;
     const costs = out.map((j) => j.costMinor);
     return {
       jobId,
@@ -142,7 +219,11 @@ export class EnergyService {
   }
 
   /** Energy and carbon per tenant, site or job for a month (what the caller may see). */
-  async summary(p: Principal, month: string, by: "tenant" | "site" | "job"): Promise<ReturnType<typeof rollupEnergy>> {
+  async summary(
+    p: Principal,
+    month: string,
+    by: "tenant" | "site" | "job",
+  ): Promise<ReturnType<typeof rollupEnergy>> {
     const { from, to } = monthRange(month);
     let sites = await this.ctx.store.fleet.listSites(p.role === "operator" ? ownerOf(p) : undefined);
     if (p.role === "node") throw new DomainError("forbidden", "nodes have no energy reports");
@@ -166,7 +247,10 @@ export class EnergyService {
   private async computeFor(site: Site, m: MeterReading): Promise<SiteIndicators> {
     const { from, to } = monthRange(m.month);
     const jobs = await this.siteJobs(site, from, to);
-    const zumbidoItKwh = jobs.reduce((a, j) => a + j.lines.filter((l) => l.month === m.month).reduce((b, l) => b + l.itKwh, 0), 0);
+    const zumbidoItKwh = jobs.reduce(
+      (a, j) => a + j.lines.filter((l) => l.month === m.month).reduce((b, l) => b + l.itKwh, 0),
+      0,
+    );
     return computeIndicators({
       siteId: site.id,
       periodStartMs: from,
@@ -182,9 +266,15 @@ export class EnergyService {
   }
 
   /** The EU indicators of the caller's sites for a month, as JSON rows or CSV. */
-  async indicators(p: Principal, month: string, siteId?: string): Promise<{ json: ReturnType<typeof indicatorsToJson>; csv: string; missing: string[] }> {
+  async indicators(
+    p: Principal,
+    month: string,
+    siteId?: string,
+  ): Promise<{ json: ReturnType<typeof indicatorsToJson>; csv: string; missing: string[] }> {
     requireRole(p, "operator", "admin");
-    const sites = siteId ? [await this.ownSite(p, siteId)] : await this.ctx.store.fleet.listSites(p.role === "operator" ? ownerOf(p) : undefined);
+    const sites = siteId
+      ? [await this.ownSite(p, siteId)]
+      : await this.ctx.store.fleet.listSites(p.role === "operator" ? ownerOf(p) : undefined);
     const rows: SiteIndicators[] = [];
     const missing: string[] = [];
     for (const s of sites) {
@@ -196,13 +286,27 @@ export class EnergyService {
   }
 
   /** Declares a curtailment: the site must draw at most maxKw in [startMs, endMs). */
-  async declareCurtailment(p: Principal, input: { siteId: string; startMs: number; endMs: number; maxKw: number; noticeS?: number; reason?: string }): Promise<Curtailment> {
+  async declareCurtailment(
+    p: Principal,
+    input: {
+      siteId: string;
+      startMs: number;
+      endMs: number;
+      maxKw: number;
+      noticeS?: number;
+      reason?: string;
+    },
+  ): Promise<Curtailment> {
     const site = await this.ownSite(p, input.siteId);
     const now = this.ctx.clock.now();
     if (!(input.endMs > input.startMs)) throw invalid("end must be after start", { field: "endMs" });
     if (input.endMs <= now) throw invalid("this window is already over", { field: "endMs" });
     if (!(input.maxKw >= 0)) throw invalid("maxKw must be >= 0", { field: "maxKw" });
-    if (input.maxKw >= site.powerKw) throw invalid(`maxKw ${input.maxKw} is not below the site's contracted ${site.powerKw} kW: nothing to curtail`, { field: "maxKw" });
+    if (input.maxKw >= site.powerKw)
+      throw invalid(
+        `maxKw ${input.maxKw} is not below the site's contracted ${site.powerKw} kW: nothing to curtail`,
+        { field: "maxKw" },
+      );
     const c: Curtailment = {
       id: this.ctx.ids("curt"),
       siteId: site.id,

@@ -27,7 +27,8 @@ export class FleetService {
     if (!site) throw notFound("site", siteId);
     if (p.role === "admin") return site;
     if (p.role === "operator" && site.operatorId === p.ownerId) return site;
-    if (p.role === "operator") throw new DomainError("forbidden", `site ${siteId} belongs to another operator`);
+    if (p.role === "operator")
+      throw new DomainError("forbidden", `site ${siteId} belongs to another operator`);
     throw new DomainError("forbidden", `only the site's operator or an admin may change site ${siteId}`);
   }
 
@@ -73,14 +74,27 @@ export class FleetService {
     return site;
   }
 
-  async setPrice(p: Principal, siteId: string, gpuModel: string, onDemand: number, interruptible: number): Promise<Price> {
+  async setPrice(
+    p: Principal,
+    siteId: string,
+    gpuModel: string,
+    onDemand: number,
+    interruptible: number,
+  ): Promise<Price> {
     await this.ownSite(p, siteId);
     const model = findGpuModel(gpuModel);
     if (!model) throw invalid(`unknown GPU model "${gpuModel}"`, { field: "gpuModel" });
     if (interruptible > onDemand)
-      throw invalid("the interruptible floor must not exceed the on-demand price", { field: "interruptibleMinorPerGpuHour" });
+      throw invalid("the interruptible floor must not exceed the on-demand price", {
+        field: "interruptibleMinorPerGpuHour",
+      });
     const price = await this.ctx.store.fleet.setPrice(
-      { siteId, gpuModel: model.id, onDemandMinorPerGpuHour: onDemand, interruptibleMinorPerGpuHour: interruptible },
+      {
+        siteId,
+        gpuModel: model.id,
+        onDemandMinorPerGpuHour: onDemand,
+        interruptibleMinorPerGpuHour: interruptible,
+      },
       this.ctx.clock.now(),
     );
     this.ctx.nudge();
@@ -96,7 +110,10 @@ export class FleetService {
   }
 
   /** A one-time token an agent trades for a node credential. */
-  async createEnrolmentToken(p: Principal, siteId: string): Promise<{ token: string; siteId: string; expiresAt: number }> {
+  async createEnrolmentToken(
+    p: Principal,
+    siteId: string,
+  ): Promise<{ token: string; siteId: string; expiresAt: number }> {
     await this.ownSite(p, siteId);
     const token = `zet_${randomBytes(18).toString("base64url")}`;
     const now = this.ctx.clock.now();
@@ -106,7 +123,13 @@ export class FleetService {
   }
 
   /** An agent trades its token for a node id and a node key (shown once). */
-  async enrol(input: { token: string; name: string; gpus: Gpu[]; executor: Node["executor"]; driverVersion?: string | null }): Promise<{
+  async enrol(input: {
+    token: string;
+    name: string;
+    gpus: Gpu[];
+    executor: Node["executor"];
+    driverVersion?: string | null;
+  }): Promise<{
     nodeId: string;
     siteId: string;
     key: string;
@@ -115,11 +138,25 @@ export class FleetService {
     const now = this.ctx.clock.now();
     const r = await this.ctx.store.fleet.consumeEnrolmentToken(
       input.token,
-      { id: nodeId, name: input.name, state: "ready", stateReason: null, executor: input.executor, gpus: input.gpus, driverVersion: input.driverVersion ?? null },
+      {
+        id: nodeId,
+        name: input.name,
+        state: "ready",
+        stateReason: null,
+        executor: input.executor,
+        gpus: input.gpus,
+        driverVersion: input.driverVersion ?? null,
+      },
       now,
     );
     if (!r.ok) throw new DomainError("unauthorized", r.reason);
-    const { key } = await this.ctx.store.accounts.createKey({ id: this.ctx.ids("key"), role: "node", ownerId: nodeId, name: `node ${input.name}`, now });
+    const { key } = await this.ctx.store.accounts.createKey({
+      id: this.ctx.ids("key"),
+      role: "node",
+      ownerId: nodeId,
+      name: `node ${input.name}`,
+      now,
+    });
     this.ctx.nudge();
     return { nodeId, siteId: r.siteId, key };
   }
@@ -127,7 +164,11 @@ export class FleetService {
   async listNodes(p: Principal, siteId?: string): Promise<Node[]> {
     requireRole(p, "operator", "admin");
     if (siteId) await this.ownSite(p, siteId);
-    const siteIds = siteId ? [siteId] : p.role === "operator" ? (await this.listSites(p)).map((s) => s.id) : undefined;
+    const siteIds = siteId
+      ? [siteId]
+      : p.role === "operator"
+        ? (await this.listSites(p)).map((s) => s.id)
+        : undefined;
     return this.ctx.store.fleet.listNodes(siteIds);
   }
 
@@ -145,7 +186,11 @@ export class FleetService {
   async setNodeDrain(p: Principal, nodeId: string, drain: boolean, reason?: string): Promise<Node> {
     const node = await this.getNode(p, nodeId);
     requireRole(p, "operator", "admin");
-    await this.ctx.store.fleet.setNodeState(nodeId, drain ? "draining" : "ready", drain ? reason ?? "drained by operator" : null);
+    await this.ctx.store.fleet.setNodeState(
+      nodeId,
+      drain ? "draining" : "ready",
+      drain ? (reason ?? "drained by operator") : null,
+    );
     this.ctx.nudge();
     return { ...node, state: drain ? "draining" : "ready" };
   }
@@ -153,7 +198,15 @@ export class FleetService {
 
 /** Domain checks beyond the schema: the figures must make physical sense. */
 function checkSite(s: Pick<SiteInput, "country" | "pue" | "powerKw" | "lat" | "lon">): void {
-  if (!isKnownCountry(s.country)) throw invalid(`unknown country code "${s.country}"; use an ISO 3166-1 alpha-2 code such as ES, FI or PY`, { field: "country" });
-  if (!(s.pue >= 1)) throw invalid(`PUE ${s.pue} is below 1, which is physically impossible; PUE = facility energy / IT energy`, { field: "pue" });
+  if (!isKnownCountry(s.country))
+    throw invalid(
+      `unknown country code "${s.country}"; use an ISO 3166-1 alpha-2 code such as ES, FI or PY`,
+      { field: "country" },
+    );
+  if (!(s.pue >= 1))
+    throw invalid(
+      `PUE ${s.pue} is below 1, which is physically impossible; PUE = facility energy / IT energy`,
+      { field: "pue" },
+    );
   if (!(s.powerKw > 0)) throw invalid("powerKw (contracted power) must be positive", { field: "powerKw" });
 }

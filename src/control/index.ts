@@ -12,3 +12,4 @@ export * from "./energy-service.js";
 export * from "./power.js";
 export * from "./curtailment-executor.js";
 export * from "./leader.js";
+export * from "./deferral.js";

@@ -1,5 +1,12 @@
 import type { Job, JobRequest, JobSpec } from "../domain/index.js";
-import { DomainError, findGpuModel, invalid, isKnownCountry, notFound, TERMINAL_JOB_STATES } from "../domain/index.js";
+import {
+  DomainError,
+  findGpuModel,
+  invalid,
+  isKnownCountry,
+  notFound,
+  TERMINAL_JOB_STATES,
+} from "../domain/index.js";
 import type { JobEvent, LeaseRecord, LogLine } from "../store/index.js";
 import { chargeForLease, type LeaseCharge } from "./billing.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
@@ -21,7 +28,9 @@ export class JobsService {
     const tenantId = ownerOf(p);
     const request = normaliseRequest(input.request);
     if (input.spec.command.length === 0 || input.spec.command[0] === "")
-      throw invalid("command is empty: give the program and its arguments, e.g. -- python train.py", { field: "spec.command" });
+      throw invalid("command is empty: give the program and its arguments, e.g. -- python train.py", {
+        field: "spec.command",
+      });
     const job: Job = {
       id: this.ctx.ids("job"),
       tenantId,
@@ -72,7 +81,13 @@ export class JobsService {
         currency: this.ctx.config.currency,
         lines,
       },
-      placements: leases.map((l) => ({ siteId: l.siteId, country: l.country, nodeId: l.nodeId, from: l.startedAt ?? null, to: l.endedAt ?? null })),
+      placements: leases.map((l) => ({
+        siteId: l.siteId,
+        country: l.country,
+        nodeId: l.nodeId,
+        from: l.startedAt ?? null,
+        to: l.endedAt ?? null,
+      })),
     };
   }
 
@@ -91,23 +106,47 @@ export class JobsService {
     const job = await this.visibleJob(p, jobId);
     if (p.role !== "admin" && !(p.role === "tenant" && job.tenantId === p.ownerId))
       throw new DomainError("forbidden", "only the job's tenant or an admin may cancel it");
-    if (TERMINAL_JOB_STATES.has(job.state)) throw new DomainError("invalid-state", `job ${jobId} already ended (${job.state}); nothing to cancel`);
+    if (TERMINAL_JOB_STATES.has(job.state))
+      throw new DomainError("invalid-state", `job ${jobId} already ended (${job.state}); nothing to cancel`);
     const now = this.ctx.clock.now();
-    if (await this.ctx.store.jobs.transitionJob(jobId, ["pending", "preempted"], "cancelled", now, "cancelled before it started", { endedAt: now })) {
+    if (
+      await this.ctx.store.jobs.transitionJob(
+        jobId,
+        ["pending", "preempted"],
+        "cancelled",
+        now,
+        "cancelled before it started",
+        { endedAt: now },
+      )
+    ) {
       return (await this.ctx.store.jobs.getJob(jobId))!;
     }
     const leases = await this.ctx.store.jobs.leasesForJob(jobId);
     const deadline = now + (job.spec.gracePeriodS ?? this.ctx.config.stopGraceS) * 1000;
-    for (const l of leases) await this.ctx.store.jobs.requestLeaseStop(l.id, "cancelled by tenant", now, deadline);
+    for (const l of leases)
+      await this.ctx.store.jobs.requestLeaseStop(l.id, "cancelled by tenant", now, deadline);
     // A lease the agent never picked up ends now: there is no workload to wait for.
     for (const l of leases.filter((x) => x.state === "assigned")) {
       await this.ctx.store.jobs.endLease(l.id, now);
     }
     const active = (await this.ctx.store.jobs.leasesForJob(jobId)).filter((l) => l.state !== "ended");
     if (active.length === 0) {
-      await this.ctx.store.jobs.transitionJob(jobId, ["scheduled", "running"], "cancelled", now, "cancelled by tenant", { endedAt: now });
+      await this.ctx.store.jobs.transitionJob(
+        jobId,
+        ["scheduled", "running"],
+        "cancelled",
+        now,
+        "cancelled by tenant",
+        { endedAt: now },
+      );
     } else {
-      await this.ctx.store.jobs.transitionJob(jobId, ["scheduled", "running"], job.state, now, "cancelling: checkpoint notice sent");
+      await this.ctx.store.jobs.transitionJob(
+        jobId,
+        ["scheduled", "running"],
+        job.state,
+        now,
+        "cancelling: checkpoint notice sent",
+      );
     }
     return (await this.ctx.store.jobs.getJob(jobId))!;
   }
@@ -115,20 +154,35 @@ export class JobsService {
 
 /** Validates a request beyond its schema and puts model ids into canonical form. */
 export function normaliseRequest(r: JobRequest): JobRequest {
-  if (!Number.isInteger(r.gpus) || r.gpus < 1) throw invalid(`gpus must be a whole number of at least 1, got ${r.gpus}`, { field: "request.gpus" });
-  if (r.gpuModels.length === 0) throw invalid("name at least one GPU model, e.g. H100", { field: "request.gpuModels" });
+  if (!Number.isInteger(r.gpus) || r.gpus < 1)
+    throw invalid(`gpus must be a whole number of at least 1, got ${r.gpus}`, { field: "request.gpus" });
+  if (r.gpuModels.length === 0)
+    throw invalid("name at least one GPU model, e.g. H100", { field: "request.gpuModels" });
   const gpuModels = r.gpuModels.map((m) => {
     const model = findGpuModel(m);
-    if (!model) throw invalid(`unknown GPU model "${m}"; see GET /v1/gpu-models for the catalogue`, { field: "request.gpuModels" });
+    if (!model)
+      throw invalid(`unknown GPU model "${m}"; see GET /v1/gpu-models for the catalogue`, {
+        field: "request.gpuModels",
+      });
     return model.id;
   });
   const countries = r.countries?.map((c) => c.toUpperCase());
   for (const c of countries ?? []) {
-    if (!isKnownCountry(c)) throw invalid(`unknown country code "${c}"; use ISO 3166-1 alpha-2 codes such as ES or FI`, { field: "request.countries" });
+    if (!isKnownCountry(c))
+      throw invalid(`unknown country code "${c}"; use ISO 3166-1 alpha-2 codes such as ES or FI`, {
+        field: "request.countries",
+      });
   }
   if (r.gpusPerNode !== undefined && (r.gpusPerNode < 1 || r.gpus % r.gpusPerNode !== 0))
-    throw invalid(`gpus (${r.gpus}) must be a multiple of gpusPerNode (${r.gpusPerNode})`, { field: "request.gpusPerNode" });
-  if (r.maxPriceMinorPerGpuHour !== undefined && (!Number.isInteger(r.maxPriceMinorPerGpuHour) || r.maxPriceMinorPerGpuHour <= 0))
-    throw invalid("maxPriceMinorPerGpuHour must be a positive whole number of minor units (cents)", { field: "request.maxPriceMinorPerGpuHour" });
+    throw invalid(`gpus (${r.gpus}) must be a multiple of gpusPerNode (${r.gpusPerNode})`, {
+      field: "request.gpusPerNode",
+    });
+  if (
+    r.maxPriceMinorPerGpuHour !== undefined &&
+    (!Number.isInteger(r.maxPriceMinorPerGpuHour) || r.maxPriceMinorPerGpuHour <= 0)
+  )
+    throw invalid("maxPriceMinorPerGpuHour must be a positive whole number of minor units (cents)", {
+      field: "request.maxPriceMinorPerGpuHour",
+    });
   return { ...r, gpuModels, ...(countries ? { countries } : {}) };
 }

@@ -79,7 +79,7 @@ export interface AdmissionDecision {
 export interface LedgerServiceOptions {
   /** Notice and stop thresholds (minutes of burn left). */
   spend?: SpendPolicy;
-  /** Usage that arrived this long before the previous run is looked at again (late commits, clock skew). */
+  /** Leases whose window changed this long before the previous run are looked at again (late usage, clock skew). */
   marginMs?: number;
   /** Every n-th periodic run looks at every lease with usage. */
   fullEvery?: number;
@@ -137,8 +137,10 @@ export class LedgerService {
   /**
    * One charge run (runs never overlap in this process): aggregates usage per lease and month in
    * SQL (records clipped to each lease's billing window), computes the deltas and appends them.
-   * `all` looks at every lease with usage; otherwise leases with usage received since the previous
-   * run (less a margin), leases whose billing window changed, and those a previous run must retry.
+   * `all` looks at every lease with usage; otherwise the active leases, those whose billing window
+   * changed (stop asked, ended) since the previous run less a margin, and those a previous run must
+   * retry. Usage arriving much later for a long-ended lease is picked up by the periodic full run,
+   * by month closing, and by invoices and payout statements (they charge the month's leases first).
    */
   charge(opts: { all?: boolean; leaseIds?: readonly string[] } = {}): Promise<ChargeRunSummary> {
     const run = this.queue.then(() => this.chargeOnce(opts));
@@ -155,8 +157,9 @@ export class LedgerService {
     else if (full) ids = await store.usage.leasesWithUsage();
     else {
       const since = (this.lastRunStart ?? 0) - this.marginMs;
+      const live = (await store.jobs.activeLeases()).filter((l) => l.startedAt != null).map((l) => l.id);
       const set = new Set([
-        ...(await store.usage.leasesWithUsageSince(since)),
+        ...live,
         ...(await store.usage.leasesWindowChangedSince(since)),
         ...this.retry,
       ]);
@@ -214,6 +217,13 @@ export class LedgerService {
     return summary;
   }
 
+  /** Charges the leases that started before the end of a month and pass the filter (late usage included). */
+  private async chargeMonth(month: string, pick: (l: LeaseRecord) => boolean): Promise<void> {
+    const { endMs } = periodBounds(month);
+    const leases = (await this.ctx.store.jobs.leasesOverlapping(0, endMs)).filter(pick);
+    await this.charge({ leaseIds: leases.map((l) => l.id) });
+  }
+
   private async taxProfiles(ids: Set<string>): Promise<TenantTaxProfile[]> {
     const out: TenantTaxProfile[] = [];
     for (const id of ids) {
@@ -249,7 +259,7 @@ export class LedgerService {
     const tid = this.tenantOf(p, opts.tenantId, "invoices");
     parsePeriod(month, "month");
     const tenant = await this.tenant(tid);
-    await this.charge();
+    await this.chargeMonth(month, (l) => l.tenantId === tid);
     const currency = opts.currency ?? this.ctx.config.currency;
     const transactions = await this.ctx.store.ledger.transactions({ tenantId: tid, billingPeriod: month });
     const customer = { country: tenant.country, vatId: tenant.vatId };
@@ -278,7 +288,7 @@ export class LedgerService {
     }
     parsePeriod(month, "month");
     if (!(await this.ctx.store.accounts.getOperator(oid))) throw notFound("operator", oid);
-    await this.charge();
+    await this.chargeMonth(month, (l) => l.operatorId === oid);
     const currency = opts.currency ?? this.ctx.config.currency;
     const transactions = await this.ctx.store.ledger.transactions({ operatorId: oid, billingPeriod: month });
     const st = buildPayoutStatements({ transactions, operatorId: oid, period: month }).find(
@@ -354,9 +364,7 @@ export class LedgerService {
   }
 
   /** Admin: every account's balance (raw: debit positive; balanceMinor: as people read it) and the trial balance. */
-  async balances(
-    p: Principal,
-  ): Promise<{
+  async balances(p: Principal): Promise<{
     accounts: { account: string; currency: string; rawMinor: number; balanceMinor: number }[];
     trialBalance: { currency: string; sumMinor: number }[];
   }> {

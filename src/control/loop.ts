@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { schedule as defaultSchedule, type ScheduleFn } from "../scheduler/index.js";
 import type { Ctx } from "./context.js";
 import { enforceCurtailments } from "./curtailment-executor.js";
+import { deferFlexible } from "./deferral.js";
 import { soleLeader, type Leadership } from "./leader.js";
 import { readSnapshot } from "./snapshot.js";
 
@@ -92,8 +93,14 @@ export class SchedulerLoop {
     mark = t("curtailment", mark);
 
     // 3. Take a snapshot of sites, nodes, leases and the queue.
-    const { snapshot, pending, siteOperator, siteCountry } = await readSnapshot(store, now);
+    const { snapshot, pending: queue, siteOperator, siteCountry, carbon } = await readSnapshot(store, now);
     mark = t("snapshot", mark);
+
+    // 3b. Flexible jobs wait for the cleanest hour their deadline allows.
+    const { ready: pending, deferred } = config.deferFlexible
+      ? deferFlexible(queue, snapshot.sites, carbon, now)
+      : { ready: queue, deferred: [] };
+    for (const d of deferred) await store.jobs.setWaitReasons(d.jobId, [d.reason], now);
 
     // 4. Decide, purely.
     const decisions = pending.length ? this.scheduleFn(snapshot, pending, config.policy, now) : [];

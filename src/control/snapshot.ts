@@ -1,10 +1,19 @@
 import { findGpuModel } from "../domain/index.js";
-import { powerBudgetAt, valueAt } from "../energy/index.js";
+import { powerBudgetAt, valueAt, type HourlySeries } from "../energy/index.js";
 import type { PendingJob, Snapshot } from "../scheduler/index.js";
 import type { Store } from "../store/index.js";
 
 /** Reads the scheduler's view of the world from the store (one consistent-enough read per cycle). */
-export async function readSnapshot(store: Store, now: number): Promise<{ snapshot: Snapshot; pending: PendingJob[]; siteOperator: Map<string, string>; siteCountry: Map<string, string> }> {
+export async function readSnapshot(
+  store: Store,
+  now: number,
+): Promise<{
+  snapshot: Snapshot;
+  pending: PendingJob[];
+  siteOperator: Map<string, string>;
+  siteCountry: Map<string, string>;
+  carbon: Map<string, HourlySeries>;
+}> {
   const [sites, nodes, leases, prices, jobs, curtailments, series] = await Promise.all([
     store.fleet.listSites(),
     store.fleet.listNodes(),
@@ -18,14 +27,21 @@ export async function readSnapshot(store: Store, now: number): Promise<{ snapsho
   const capKw = (siteId: string, contracted: number): number =>
     powerBudgetAt(
       contracted,
-      curtailments.filter((c) => c.siteId === siteId).map((c) => ({ startMs: c.startMs - c.noticeS * 1000, endMs: c.endMs, maxKw: c.maxKw })),
+      curtailments
+        .filter((c) => c.siteId === siteId)
+        .map((c) => ({ startMs: c.startMs - c.noticeS * 1000, endMs: c.endMs, maxKw: c.maxKw })),
       now,
     );
-  const carbonNow = new Map(series.filter((x) => x.kind === "carbon").map((x) => [x.siteId, valueAt(x.series, now)]));
+  const carbonNow = new Map(
+    series.filter((x) => x.kind === "carbon").map((x) => [x.siteId, valueAt(x.series, now)]),
+  );
   const priceMap = new Map<string, Snapshot["sites"][number]["prices"]>();
   for (const p of prices) {
     const m = priceMap.get(p.siteId) ?? {};
-    m[p.gpuModel] = { onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour, interruptibleMinorPerGpuHour: p.interruptibleMinorPerGpuHour };
+    m[p.gpuModel] = {
+      onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour,
+      interruptibleMinorPerGpuHour: p.interruptibleMinorPerGpuHour,
+    };
     priceMap.set(p.siteId, m);
   }
   const snapshot: Snapshot = {
@@ -36,7 +52,11 @@ export async function readSnapshot(store: Store, now: number): Promise<{ snapsho
       pue: s.pue,
       powerCapKw: capKw(s.id, s.powerKw),
       nodeOverheadW: s.nodeOverheadW,
-      ...(carbonNow.has(s.id) ? { carbonGPerKwh: carbonNow.get(s.id)! } : s.carbonGPerKwh != null ? { carbonGPerKwh: s.carbonGPerKwh } : {}),
+      ...(carbonNow.has(s.id)
+        ? { carbonGPerKwh: carbonNow.get(s.id)! }
+        : s.carbonGPerKwh != null
+          ? { carbonGPerKwh: s.carbonGPerKwh }
+          : {}),
       prices: priceMap.get(s.id) ?? {},
     })),
     nodes: nodes
@@ -67,11 +87,17 @@ export async function readSnapshot(store: Store, now: number): Promise<{ snapsho
       stopping: l.state === "stopping",
     })),
   };
-  const pending: PendingJob[] = jobs.map((j) => ({ id: j.id, tenantId: j.tenantId, submittedAt: j.submittedAt, request: j.request }));
+  const pending: PendingJob[] = jobs.map((j) => ({
+    id: j.id,
+    tenantId: j.tenantId,
+    submittedAt: j.submittedAt,
+    request: j.request,
+  }));
   return {
     snapshot,
     pending,
     siteOperator: new Map(sites.map((s) => [s.id, s.operatorId])),
     siteCountry: new Map(sites.map((s) => [s.id, s.country])),
+    carbon: new Map(series.filter((x) => x.kind === "carbon").map((x) => [x.siteId, x.series])),
   };
 }

@@ -34,6 +34,7 @@ export async function startHarness(factory: StoreFactory, plugins: RoutePlugin[]
       enrolmentTokenTtlMs: 3_600_000,
       policy: DEFAULT_POLICY,
       region: "EU (ES)",
+      deferFlexible: true,
     },
     nudge: () => undefined,
   };
