@@ -21,7 +21,7 @@ export interface SimHooks {
   /** Called before a pass: may change site carbon (ordering) and power caps. */
   beforePass?(t: number, state: ClusterState): void;
   /** May hold a waiting job back at time t (carbon-aware deferral). */
-  defer?(job: number, t: number): boolean;
+  defer?(job: number, t: number, remainingS: number): boolean;
   /** Next time at which a deferred job should be looked at again, after t. */
   nextWake?(t: number): number;
   /** Called whenever busy GPUs of a site change, with the time (for energy integration). */
@@ -35,10 +35,18 @@ export interface SimHooks {
 /** What a hook may do to the running replay. */
 export interface SimControl {
   state: ClusterState;
+  /** Nodes a running job holds. */
+  jobNodes(job: number): number[];
   /** Jobs running now. */
   running(): number[];
-  /** Stops a running job now with a checkpoint notice; its GPUs are freed at once (curtailment). */
+  /** Stops a running job now; its GPUs are freed at once. */
   stopNow(job: number, t: number): void;
+  /** Gives a running job its checkpoint notice now; its GPUs are freed after the grace period. */
+  preemptWithNotice(job: number, t: number): void;
+  /** GPUs of a job. */
+  jobGpus(job: number): number;
+  /** Run time a job still needs (its estimate; in the simulator the trace duration). */
+  remainingS(job: number, t: number): number;
   isInterruptible(job: number): boolean;
 }
 
@@ -218,6 +226,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
 
   const ctl: SimControl = {
     state,
+    jobNodes: (j) => jobNodes[j] ?? [],
     running: () => [...runningSet].sort((a, b) => a - b),
     stopNow: (j, t) => {
       if (st[j] !== 2) return;
@@ -226,11 +235,16 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
       releaseJob(j, t);
       enqueue(j, t);
     },
+    preemptWithNotice: (j, t) => {
+      if (st[j] === 2) preempt(j, t);
+    },
+    jobGpus: (j) => trace[j]!.gpus,
+    remainingS: (j, t) => trace[j]!.durationS - done[j]! - (st[j] === 2 ? t - runStart[j]! : 0),
     isInterruptible: (j) => (opts.interruptible ? opts.interruptible[j] === 1 : false),
   };
 
   const tryPlace = (j: number, t: number): boolean => {
-    if (hooks.defer?.(j, t)) return false;
+    if (hooks.defer?.(j, t, trace[j]!.durationS - done[j]!)) return false;
     const c = state.findPlacement(reqs[j]!);
     if (!c) return false;
     startJob(j, t, c.nodes, state.commit(c));
@@ -317,7 +331,12 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
           w--;
           continue;
         }
-        if (rule.preemptive && lowerGpus > 0 && trace[j]!.gpus < failPreemptFrom && !hooks.defer?.(j, t)) {
+        if (
+          rule.preemptive &&
+          lowerGpus > 0 &&
+          trace[j]!.gpus < failPreemptFrom &&
+          !hooks.defer?.(j, t, trace[j]!.durationS - done[j]!)
+        ) {
           if (planPreempt(j, l, t)) {
             claimants.push(j);
             state.reserve(claimOf[j]!);
@@ -330,7 +349,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
           q.length = w;
           break outer;
         }
-        if (rule.reserveHead && !headReserved && !hooks.defer?.(j, t)) {
+        if (rule.reserveHead && !headReserved && !hooks.defer?.(j, t, trace[j]!.durationS - done[j]!)) {
           headReserved = true;
           reserveForHead(state, reqs[j]!);
         }
@@ -387,7 +406,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     }
     if (woke) hooks.onWake?.(t, ctl);
     pass(t);
-    if (woke || waiting > 0) wakeHeapTimes(t);
+    if (waiting > 0 || runningSet.size > 0) wakeHeapTimes(t);
     if (t >= nextSample) {
       series.t.push(t);
       series.queue.push(waiting);

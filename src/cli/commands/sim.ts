@@ -4,6 +4,10 @@ import cliProgress from "cli-progress";
 import { parseFleet, parseTraceCsv, uniformFleet } from "../../sim/index.js";
 import type { Fleet, SimPolicyName } from "../../sim/index.js";
 import { parsePolicy, runSimulation } from "../../sim/run.js";
+import type { SimRequest } from "../../sim/run.js";
+import { parseCurtail } from "../../sim/energy-sim.js";
+import type { CurtailWindow } from "../../sim/energy-sim.js";
+import { parseEnergyProfileCsv } from "../../energy/index.js";
 import { renderReport } from "../../sim/report.js";
 
 interface SimOpts {
@@ -15,6 +19,10 @@ interface SimOpts {
   json?: boolean;
   report?: string;
   progress?: boolean;
+  energy?: string;
+  flexibleShare?: string;
+  seed?: string;
+  curtail?: string[];
 }
 
 function fail(msg: string): void {
@@ -30,10 +38,24 @@ export function registerSimCommand(program: Command): void {
     .requiredOption("--trace <file>", "trace CSV: job_id,submit_s,duration_s,num_gpus[,vc,gpu_model,class]")
     .option("--gpus <n>", "N GPUs as 8-GPU H100 nodes in one site")
     .option("--fleet <file>", "fleet description (JSON) instead of --gpus")
-    .option("--policy <p>", "fifo | fifo-backfill | las | srtf-oracle | zumbido", "zumbido")
+    .option("--policy <p>", "fifo | fifo-backfill | las | srtf-oracle | zumbido | zumbido-carbon", "zumbido")
     .option("--policies <list>", "comma-separated policies to compare in one run (overrides --policy)")
     .option("--json", "print the results as JSON")
     .option("--report <file.html>", "write an HTML report with plots")
+    .option(
+      "--energy <file>",
+      "carbon series (gCO2e/kWh), and price (EUR/MWh) where given: generic timestamp,carbon[,price] CSV or an Electricity Maps export; trace second 0 = its first hour; repeats from its start",
+    )
+    .option(
+      "--flexible-share <f>",
+      "share of jobs (0..1) that are flexible: interruptible, deadline submit + duration + 24 h",
+    )
+    .option("--seed <s>", "seed for drawing the flexible jobs", "1")
+    .option(
+      "--curtail <start:end:maxKw>",
+      "facility cap in simulated seconds and kW (repeatable; optional 4th field: site index)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option("--no-progress", "no progress bar on stderr")
     .action((o: SimOpts) => {
       let fleet: Fleet;
@@ -52,6 +74,27 @@ export function registerSimCommand(program: Command): void {
       } catch (e) {
         return fail(`--trace ${o.trace}: ${(e as Error).message}`);
       }
+      let energy: SimRequest["energy"];
+      let flexibleShare: number | undefined;
+      let curtail: CurtailWindow[] | undefined;
+      const seed = Number(o.seed ?? "1");
+      try {
+        if (o.energy) {
+          const p = parseEnergyProfileCsv(readFileSync(o.energy, "utf8"));
+          energy = { carbon: p.carbon, price: p.price };
+        }
+        if (o.flexibleShare !== undefined) {
+          flexibleShare = Number(o.flexibleShare);
+          if (!(flexibleShare >= 0 && flexibleShare <= 1))
+            throw new Error(`--flexible-share must be a number from 0 to 1, got "${o.flexibleShare}"`);
+        }
+        if (!Number.isInteger(seed)) throw new Error(`--seed must be a whole number, got "${o.seed}"`);
+        curtail = o.curtail?.map(parseCurtail);
+        if (policies.includes("zumbido-carbon") && !energy)
+          throw new Error("--policy zumbido-carbon needs --energy FILE");
+      } catch (e) {
+        return fail(`${o.energy && !energy ? `--energy ${o.energy}: ` : ""}${(e as Error).message}`);
+      }
       const bar =
         o.progress !== false && trace.length >= 20_000
           ? new cliProgress.SingleBar(
@@ -66,6 +109,10 @@ export function registerSimCommand(program: Command): void {
           trace,
           fleet,
           policies,
+          energy,
+          flexibleShare,
+          seed,
+          curtail,
           onProgress: (p, f, t) => {
             if (!bar) return;
             if (p !== current) {
@@ -99,6 +146,19 @@ export function registerSimCommand(program: Command): void {
           console.log(
             `${r.policy.padEnd(14)} ${String(r.jobs).padStart(6)} ${r.avgJctS.toFixed(0).padStart(11)} ${r.p50JctS.toFixed(0).padStart(11)} ${r.p99JctS.toFixed(0).padStart(11)} ${r.avgQueueS.toFixed(0).padStart(12)} ${r.utilization.toFixed(2).padStart(5)} ${String(r.preemptions).padStart(8)} ${String(r.violations).padStart(11)} ${r.wallS.toFixed(2).padStart(8)}`,
           );
+        for (const r of results) {
+          const extra = [
+            "energyKwh",
+            "co2eKg",
+            "co2eBoundKg",
+            "energyCostMinor",
+            "deadlinesMissed",
+            "avgJctOtherS",
+          ].filter((k) => r[k] !== undefined);
+          if (extra.length)
+            console.log(`${r.policy}: ${extra.map((k) => `${k} ${JSON.stringify(r[k])}`).join(", ")}`);
+          if (r.curtailments) console.log(`${r.policy}: curtailments ${JSON.stringify(r.curtailments)}`);
+        }
       }
       if (results.some((r) => r.violations > 0)) process.exitCode = 1;
     });
