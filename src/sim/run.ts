@@ -70,7 +70,12 @@ export function runSimulation(req: SimRequest): { result: SimResult; run: SimRun
         ? carbonDeferral(req.trace, flexible, carbon, req.carbonMarginS ?? 2 * 3600)
         : null;
     const hooks: SimHooks = {
-      ...(deferral ? { defer: deferral.defer, nextWake: deferral.nextWake } : {}),
+      ...(deferral
+        ? {
+            defer: (j: number, t: number, rem: number) => deferral.defer!(j, t, rem),
+            nextWake: (t: number) => deferral.nextWake!(t),
+          }
+        : {}),
       ...(curtail ? { wakeTimes: curtail.hooks.wakeTimes } : {}),
       onWake(t, ctl) {
         curtail?.hooks.onWake?.(t, ctl);
