@@ -41,6 +41,7 @@ export class Agent {
   private busy: Promise<void> | undefined;
   private stopping = new Set<string>();
   private connected: boolean | undefined;
+  private healthy = true;
   private gpuCache: { gpus: Gpu[]; driverVersion: string | null } | undefined;
 
   constructor(private readonly o: AgentOptions) {
@@ -61,7 +62,10 @@ export class Agent {
       this.client.setToken(key);
       this.nodeId = nodeId;
     } else {
-      if (!this.o.token) throw new Error("this agent is not enrolled yet: pass --token with a one-time token from `zumbido nodes token --site SITE`");
+      if (!this.o.token)
+        throw new Error(
+          "this agent is not enrolled yet: pass --token with a one-time token from `zumbido nodes token --site SITE`",
+        );
       const r = await this.client.post<{ nodeId: string; key: string; siteId: string }>("/v1/agent/enrol", {
         token: this.o.token,
         name: this.o.name,
@@ -78,7 +82,8 @@ export class Agent {
     }
     const recovered = await this.o.executor.recover();
     for (const w of recovered) this.observe(w);
-    if (recovered.length) this.log("recovered workloads", { leases: recovered.map((w) => `${w.leaseId}:${w.phase}`) });
+    if (recovered.length)
+      this.log("recovered workloads", { leases: recovered.map((w) => `${w.leaseId}:${w.phase}`) });
     return { nodeId: this.nodeId };
   }
 
@@ -110,7 +115,10 @@ export class Agent {
   private observe(w: WorkloadStatus): void {
     if (!this.store.leases().some((l) => l.leaseId === w.leaseId)) return;
     if (w.startedAt !== undefined) this.store.setStarted(w.leaseId, w.startedAt, w.gpuIndices);
-    if (w.endedAt !== undefined && (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled")) {
+    if (
+      w.endedAt !== undefined &&
+      (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled")
+    ) {
       this.store.setEnded(w.leaseId, w.endedAt);
     }
   }
@@ -158,12 +166,22 @@ export class Agent {
       }));
       const gpus = this.gpuCache ?? (await this.o.gpus.discover());
       const health = await this.o.gpus.health();
-      const res = await this.client.post<{ assignments: Assignment[]; stops: StopOrder[] }>("/v1/agent/heartbeat", {
-        gpus: gpus.gpus,
-        driverVersion: gpus.driverVersion,
-        health,
-        workloads: reports,
-      });
+      if (this.healthy && !health.healthy) {
+        // The node drains: running work gets the checkpoint notice so it can save its state.
+        this.log("node unhealthy: draining and notifying running workloads", { reasons: health.reasons });
+        for (const s of statuses.filter((x) => x.phase === "running"))
+          await this.o.executor.notify(s.leaseId).catch(() => undefined);
+      }
+      this.healthy = health.healthy;
+      const res = await this.client.post<{ assignments: Assignment[]; stops: StopOrder[] }>(
+        "/v1/agent/heartbeat",
+        {
+          gpus: gpus.gpus,
+          driverVersion: gpus.driverVersion,
+          health,
+          workloads: reports,
+        },
+      );
       if (this.connected !== true) this.log("connected to control plane", { server: this.o.server });
       this.connected = true;
       // 5. Forget ended workloads the server has now heard of, once their usage is shipped.
@@ -180,9 +198,13 @@ export class Agent {
       for (const s of res.stops) this.stopLease(s);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
-        this.log("the control plane refused this node's key; re-enrol with a new token", { detail: err.detail });
+        this.log("the control plane refused this node's key; re-enrol with a new token", {
+          detail: err.detail,
+        });
       } else if (this.connected !== false) {
-        this.log("control plane unreachable; workloads keep running and usage waits in the outbox", { err: (err as Error).message });
+        this.log("control plane unreachable; workloads keep running and usage waits in the outbox", {
+          err: (err as Error).message,
+        });
       }
       this.connected = false;
     }
@@ -191,7 +213,13 @@ export class Agent {
   private async startAssignment(a: Assignment): Promise<void> {
     if (this.store.leases().some((l) => l.leaseId === a.leaseId)) return;
     this.store.track({ leaseId: a.leaseId, jobId: a.jobId, gpuIndices: a.gpuIndices, gpuModel: a.gpuModel });
-    const st = await this.o.executor.start({ leaseId: a.leaseId, jobId: a.jobId, spec: a.spec, gpuModel: a.gpuModel, gpuIndices: a.gpuIndices });
+    const st = await this.o.executor.start({
+      leaseId: a.leaseId,
+      jobId: a.jobId,
+      spec: a.spec,
+      gpuModel: a.gpuModel,
+      gpuIndices: a.gpuIndices,
+    });
     this.observe(st);
     this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });
   }
@@ -221,7 +249,9 @@ export class Agent {
       const logs = this.store.pendingLogs(200);
       if (logs.length === 0) break;
       try {
-        await this.client.post("/v1/agent/logs", { chunks: logs.map(({ leaseId, stream, text }) => ({ leaseId, stream, text })) });
+        await this.client.post("/v1/agent/logs", {
+          chunks: logs.map(({ leaseId, stream, text }) => ({ leaseId, stream, text })),
+        });
       } catch (err) {
         // Logs for a lease this node no longer holds are dropped; anything else is retried later.
         if (err instanceof ApiError && err.status === 403) {

@@ -1,6 +1,11 @@
 import type { Gpu } from "../domain/index.js";
 import type { GpuSource } from "./agent.js";
+import type { EnergyMeter } from "./energy-model.js";
+import { ModelledEnergyMeter } from "./energy-model.js";
+import { checkHealth } from "./gpu/health.js";
 import { discoverGpus, simulatedGpus, type GpuInfo } from "./gpu/nvidia-smi.js";
+import { powerQueryFields, probeQueryFields, samplePower } from "./gpu/power.js";
+import { SampledEnergy } from "./gpu/sampled-energy.js";
 
 /** Converts a discovered GPU into the control plane's form. */
 export function toGpu(g: GpuInfo): Gpu {
@@ -25,29 +30,56 @@ export function simulatedGpuSource(spec: string): GpuSource {
   };
 }
 
-/** The node's real NVIDIA GPUs through nvidia-smi; an unanswered query drains the node. */
+/**
+ * The node's real NVIDIA GPUs through nvidia-smi. Health asks for temperature, ECC and row-remap
+ * state of every GPU discovered at start (src/agent/gpu/health.ts); a GPU that stops answering,
+ * overheats or reports uncorrected errors makes the node unhealthy, and the control plane drains it.
+ */
 export function nvidiaGpuSource(bin = "nvidia-smi"): GpuSource {
+  let found: GpuInfo[] = [];
   let last: { gpus: Gpu[]; driverVersion: string | null } | undefined;
-  let lastError: string | undefined;
+  let available: Set<string> | undefined;
   return {
     async discover() {
       const r = await discoverGpus({ bin, timeoutMs: 10_000 });
       if (!r.ok) {
-        lastError = `nvidia-smi ${r.kind}: ${r.message}`;
         if (last) return last;
-        throw new Error(`GPU discovery failed: ${r.message}. Use --simulate-gpus H100x8 on a machine without NVIDIA GPUs`);
+        throw new Error(
+          `GPU discovery failed: ${r.message}. Use --simulate-gpus H100x8 on a machine without NVIDIA GPUs`,
+        );
       }
-      lastError = undefined;
-      last = { gpus: r.discovery.gpus.map(toGpu), driverVersion: r.discovery.gpus[0]?.driverVersion ?? null };
+      found = r.discovery.gpus;
+      available ??= await probeQueryFields({ bin, timeoutMs: 10_000 });
+      last = { gpus: found.map(toGpu), driverVersion: found[0]?.driverVersion ?? null };
       return last;
     },
     async health() {
-      const r = await discoverGpus({ bin, timeoutMs: 10_000 });
-      if (!r.ok) return { healthy: false, reasons: [`nvidia-smi did not answer: ${r.message}`] };
-      const reasons: string[] = [];
-      if (lastError) reasons.push(lastError);
-      if (last && r.discovery.gpus.length < last.gpus.length) reasons.push(`${last.gpus.length - r.discovery.gpus.length} GPU(s) disappeared (driver error or fallen off the bus)`);
-      return { healthy: reasons.length === 0, reasons };
+      return checkHealth(found, { bin, timeoutMs: 10_000, ...(available ? { available } : {}) });
+    },
+  };
+}
+
+/** A power sampler feeding measured energy per GPU, with the modelled meter for what it did not cover. */
+export async function measuredEnergy(
+  now: () => number,
+  opts: { bin?: string; intervalMs?: number } = {},
+): Promise<{ meter: EnergyMeter; stop(): void }> {
+  const bin = opts.bin ?? "nvidia-smi";
+  const fields = powerQueryFields(await probeQueryFields({ bin, timeoutMs: 10_000 }));
+  const meter = new SampledEnergy({ fallback: new ModelledEnergyMeter() });
+  let running = true;
+  const loop = async (): Promise<void> => {
+    while (running) {
+      const r = await samplePower(fields, now, { bin, timeoutMs: 5_000 });
+      if (Array.isArray(r)) meter.observe(r);
+      await new Promise((res) => setTimeout(res, opts.intervalMs ?? 1000));
+    }
+  };
+  void loop();
+  return {
+    meter,
+    stop: () => {
+      running = false;
     },
   };
 }

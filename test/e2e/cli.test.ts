@@ -7,7 +7,14 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enrolmentToken, seedDemo, type DemoSeed } from "../../src/cli/demo/federation.js";
-import { BIN, kill, startAgentProc, startServerProc, waitFor, type ServerProc } from "../helpers/processes.js";
+import {
+  BIN,
+  kill,
+  startAgentProc,
+  startServerProc,
+  waitFor,
+  type ServerProc,
+} from "../helpers/processes.js";
 
 const exec = promisify(execFile);
 
@@ -18,7 +25,15 @@ describe("zumbido CLI", () => {
   let seed: DemoSeed;
   const cli = async (key: string, ...args: string[]) => {
     try {
-      const r = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, ZUMBIDO_URL: server.url, ZUMBIDO_TOKEN: key, ZUMBIDO_CONFIG: join(dir, "cli.json") }, timeout: 60_000 });
+      const r = await exec(process.execPath, [BIN, ...args], {
+        env: {
+          ...process.env,
+          ZUMBIDO_URL: server.url,
+          ZUMBIDO_TOKEN: key,
+          ZUMBIDO_CONFIG: join(dir, "cli.json"),
+        },
+        timeout: 60_000,
+      });
       return { code: 0, stdout: r.stdout, stderr: r.stderr };
     } catch (e) {
       const err = e as { code: number; stdout: string; stderr: string };
@@ -30,7 +45,12 @@ describe("zumbido CLI", () => {
     dir = mkdtempSync(join(tmpdir(), "zumbido-cli-"));
     server = await startServerProc(`sqlite:${join(dir, "z.db")}`);
     seed = await seedDemo(server.url, server.adminKey!);
-    agent = startAgentProc(server.url, join(dir, "agent"), "H100x8", await enrolmentToken(server.url, seed.operatorKey, seed.sites[0]!.id));
+    agent = startAgentProc(
+      server.url,
+      join(dir, "agent"),
+      "H100x8",
+      await enrolmentToken(server.url, seed.operatorKey, seed.sites[0]!.id),
+    );
   });
   afterAll(async () => {
     if (agent) await kill(agent);
@@ -39,11 +59,36 @@ describe("zumbido CLI", () => {
   });
 
   it("submits with the issue's command line and follows the job to its end", async () => {
-    const r = await cli(seed.tenantKey, "jobs", "submit", "--gpus", "2", "--model", "H100", "--max-price", "2.50", "--jurisdiction", "EU", "--json", "--", process.execPath, "-e", "console.log('hello from', process.env.CUDA_VISIBLE_DEVICES)");
+    const r = await cli(
+      seed.tenantKey,
+      "jobs",
+      "submit",
+      "--gpus",
+      "2",
+      "--model",
+      "H100",
+      "--max-price",
+      "2.50",
+      "--jurisdiction",
+      "EU",
+      "--json",
+      "--",
+      process.execPath,
+      "-e",
+      "console.log('hello from', process.env.CUDA_VISIBLE_DEVICES)",
+    );
     expect(r.code).toBe(0);
-    const job = JSON.parse(r.stdout) as { id: string; request: { maxPriceMinorPerGpuHour: number; jurisdiction: string } };
+    const job = JSON.parse(r.stdout) as {
+      id: string;
+      request: { maxPriceMinorPerGpuHour: number; jurisdiction: string };
+    };
     expect(job.request).toMatchObject({ maxPriceMinorPerGpuHour: 250, jurisdiction: "EU" });
-    await waitFor(async () => JSON.parse((await cli(seed.tenantKey, "jobs", "show", job.id, "--json")).stdout).state === "succeeded", "the job to succeed");
+    await waitFor(
+      async () =>
+        JSON.parse((await cli(seed.tenantKey, "jobs", "show", job.id, "--json")).stdout).state ===
+        "succeeded",
+      "the job to succeed",
+    );
     const logs = await cli(seed.tenantKey, "jobs", "logs", job.id);
     expect(logs.stdout).toMatch(/hello from \d,\d/);
     const show = await cli(seed.tenantKey, "jobs", "show", job.id);
@@ -59,7 +104,17 @@ describe("zumbido CLI", () => {
     const bad = await cli(seed.tenantKey, "jobs", "submit", "--gpus", "2", "--model", "H900", "--", "true");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/unknown GPU model "H900"/);
-    const price = await cli(seed.tenantKey, "jobs", "submit", "--gpus", "2", "--max-price", "two", "--", "true");
+    const price = await cli(
+      seed.tenantKey,
+      "jobs",
+      "submit",
+      "--gpus",
+      "2",
+      "--max-price",
+      "two",
+      "--",
+      "true",
+    );
     expect(price.code).toBe(2);
     expect(price.stderr).toMatch(/--max-price "two" is not an amount/);
     const key = await cli("zk_tenant_wrong", "jobs", "list");
@@ -70,7 +125,10 @@ describe("zumbido CLI", () => {
   it("operators see their sites, nodes and capacity as tables", async () => {
     const sites = await cli(seed.operatorKey, "sites", "list");
     expect(sites.stdout).toMatch(/Asturias Hall\s+ES/);
-    await waitFor(async () => (await cli(seed.operatorKey, "nodes", "list")).stdout.includes("ready"), "the node to be ready");
+    await waitFor(
+      async () => (await cli(seed.operatorKey, "nodes", "list")).stdout.includes("ready"),
+      "the node to be ready",
+    );
     const cap = await cli(seed.tenantKey, "capacity", "--json");
     expect(JSON.parse(cap.stdout).length).toBe(4);
   });

@@ -23,7 +23,10 @@ interface DemoJob {
 
 describe("zumbido demo --json", () => {
   it("prints one JSON document whose jobs show every promised outcome", async () => {
-    const { stdout } = await run(process.execPath, [BIN, "demo", "--json"], { timeout: 180_000, maxBuffer: 10_000_000 });
+    const { stdout } = await run(process.execPath, [BIN, "demo", "--json"], {
+      timeout: 180_000,
+      maxBuffer: 10_000_000,
+    });
     const doc = JSON.parse(stdout) as { currency: string; jobs: DemoJob[] };
     expect(doc.currency).toBe("EUR");
     const by = new Map(doc.jobs.map((j) => [j.name, j]));

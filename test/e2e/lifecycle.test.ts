@@ -16,12 +16,37 @@ interface JobView {
   exitCode: number | null;
   startedAt: number | null;
   endedAt: number | null;
-  leases: { id: string; gpuIndices: number[]; startedAt: number | null; endedAt: number | null; stopRequestedAt: number | null; priceMinorPerGpuHour: number }[];
-  usage: { gpuSeconds: number; costMinor: number; energyWh: number; lines: { meteredGpuMs: number; billedGpuMs: number }[] };
+  leases: {
+    id: string;
+    gpuIndices: number[];
+    startedAt: number | null;
+    endedAt: number | null;
+    stopRequestedAt: number | null;
+    priceMinorPerGpuHour: number;
+  }[];
+  usage: {
+    gpuSeconds: number;
+    costMinor: number;
+    energyWh: number;
+    lines: { meteredGpuMs: number; billedGpuMs: number }[];
+  };
 }
 
 const node = process.execPath;
-const SITE = [{ name: "E2E Hall", country: "ES", lat: 43, lon: -5, powerKw: 1000, pue: 1.2, cooling: "air" as const, carbonGPerKwh: 100, gpus: "H100x8", prices: { H100: [360, 180] as [number, number] } }];
+const SITE = [
+  {
+    name: "E2E Hall",
+    country: "ES",
+    lat: 43,
+    lon: -5,
+    powerKw: 1000,
+    pue: 1.2,
+    cooling: "air" as const,
+    carbonGPerKwh: 100,
+    gpus: "H100x8",
+    prices: { H100: [360, 180] as [number, number] },
+  },
+];
 
 describe("a job's life on real processes", () => {
   let dir: string;
@@ -39,7 +64,10 @@ describe("a job's life on real processes", () => {
     const token = await enrolmentToken(server.url, seed.operatorKey, seed.sites[0]!.id);
     agent = startAgentProc(server.url, join(dir, "agent"), "H100x8", token);
     const operator = new ApiClient(server.url, seed.operatorKey);
-    await waitFor(async () => (await operator.get<{ state: string }[]>("/v1/nodes")).some((n) => n.state === "ready"), "the agent to enrol");
+    await waitFor(
+      async () => (await operator.get<{ state: string }[]>("/v1/nodes")).some((n) => n.state === "ready"),
+      "the agent to enrol",
+    );
     tenant = new ApiClient(server.url, seed.tenantKey);
   });
   afterAll(async () => {
@@ -48,15 +76,28 @@ describe("a job's life on real processes", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const submit = (body: Record<string, unknown>) => tenant.post<{ id: string }>("/v1/jobs", { gpuModels: ["H100"], ...body });
+  const submit = (body: Record<string, unknown>) =>
+    tenant.post<{ id: string }>("/v1/jobs", { gpuModels: ["H100"], ...body });
   const job = (id: string) => tenant.get<JobView>(`/v1/jobs/${id}`);
-  const ended = (id: string, ms = 30_000) => waitFor(async () => {
-    const j = await job(id);
-    return ["succeeded", "failed", "cancelled"].includes(j.state) ? j : undefined;
-  }, `job ${id} to end`, ms);
+  const ended = (id: string, ms = 30_000) =>
+    waitFor(
+      async () => {
+        const j = await job(id);
+        return ["succeeded", "failed", "cancelled"].includes(j.state) ? j : undefined;
+      },
+      `job ${id} to end`,
+      ms,
+    );
 
   it("runs a workload pinned to exactly its GPUs, ships its logs, and bills what was metered", async () => {
-    const { id } = await submit({ gpus: 2, command: [node, "-e", "console.log('visible=' + process.env.CUDA_VISIBLE_DEVICES); setTimeout(() => {}, 1500)"] });
+    const { id } = await submit({
+      gpus: 2,
+      command: [
+        node,
+        "-e",
+        "console.log('visible=' + process.env.CUDA_VISIBLE_DEVICES); setTimeout(() => {}, 1500)",
+      ],
+    });
     const j = await ended(id);
     expect(j.state).toBe("succeeded");
     expect(j.exitCode).toBe(0);
@@ -78,7 +119,9 @@ describe("a job's life on real processes", () => {
   });
 
   it("a workload that is killed fails with the signal", async () => {
-    const j = await ended((await submit({ gpus: 1, command: [node, "-e", "process.kill(process.pid, 'SIGKILL')"] })).id);
+    const j = await ended(
+      (await submit({ gpus: 1, command: [node, "-e", "process.kill(process.pid, 'SIGKILL')"] })).id,
+    );
     expect(j.state).toBe("failed");
     expect(j.stateReason).toMatch(/SIGKILL/);
   });
@@ -91,7 +134,15 @@ describe("a job's life on real processes", () => {
   });
 
   it("a cancelled job is billed only up to the cancel", async () => {
-    const { id } = await submit({ gpus: 4, gracePeriodS: 5, command: [node, "-e", "process.on('SIGTERM', () => setTimeout(() => process.exit(0), 1500)); setInterval(() => {}, 1000)"] });
+    const { id } = await submit({
+      gpus: 4,
+      gracePeriodS: 5,
+      command: [
+        node,
+        "-e",
+        "process.on('SIGTERM', () => setTimeout(() => process.exit(0), 1500)); setInterval(() => {}, 1000)",
+      ],
+    });
     await waitFor(async () => (await job(id)).state === "running", "the job to run");
     await new Promise((r) => setTimeout(r, 1200));
     await tenant.post(`/v1/jobs/${id}/cancel`);

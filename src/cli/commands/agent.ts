@@ -2,9 +2,14 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
 import { Agent } from "../../agent/agent.js";
-import { ModelledEnergyMeter } from "../../agent/energy-model.js";
+import { ModelledEnergyMeter, type EnergyMeter } from "../../agent/energy-model.js";
 import { LocalExecutor } from "../../agent/executors/local.js";
-import { hasNvidiaGpus, nvidiaGpuSource, simulatedGpuSource } from "../../agent/gpu-source.js";
+import {
+  hasNvidiaGpus,
+  measuredEnergy,
+  nvidiaGpuSource,
+  simulatedGpuSource,
+} from "../../agent/gpu-source.js";
 import type { Executor } from "../../agent/executor.js";
 import { UsageError } from "../context.js";
 
@@ -46,9 +51,15 @@ export function registerAgentCommand(program: Command): void {
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
       const clock = { now: () => Date.now() };
       let gpus = o.simulateGpus ? simulatedGpuSource(o.simulateGpus) : undefined;
+      let meter: EnergyMeter = new ModelledEnergyMeter();
+      let stopSampling = (): void => undefined;
       if (!gpus) {
-        if (await hasNvidiaGpus()) gpus = nvidiaGpuSource();
-        else {
+        if (await hasNvidiaGpus()) {
+          gpus = nvidiaGpuSource();
+          const m = await measuredEnergy(clock.now);
+          meter = m.meter;
+          stopSampling = () => m.stop();
+        } else {
           console.error(
             "zumbido agent: nvidia-smi found no GPUs here; pass --simulate-gpus H100x8 to run with simulated GPUs",
           );
@@ -70,7 +81,7 @@ export function registerAgentCommand(program: Command): void {
         stateDir: o.stateDir,
         executor,
         gpus,
-        meter: new ModelledEnergyMeter(),
+        meter,
         clock,
         heartbeatMs: o.heartbeatMs,
         meterMs: o.meterMs,
@@ -88,6 +99,7 @@ export function registerAgentCommand(program: Command): void {
       );
       agent.start();
       const stop = async (): Promise<void> => {
+        stopSampling();
         await agent.stop();
         process.exit(0);
       };
