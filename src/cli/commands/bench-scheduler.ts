@@ -11,7 +11,9 @@ export function registerBenchSchedulerCommand(benchCommand: Command): void {
     .requiredOption("--gpus <g>", "GPUs in the generated federation")
     .option("--seed <s>", "random seed", "1")
     .option("--json", "print the figures as JSON")
-    .action(async (o: { gpus: string; seed: string; json?: boolean }) => {
+    .action(async (o: { gpus: string; seed: string; json?: boolean }, cmd: Command) => {
+      // --json may also be taken by the program's global option of the same name.
+      const json = o.json === true || (cmd.optsWithGlobals() as { json?: boolean }).json === true;
       const gpus = Number(o.gpus);
       const seed = Number(o.seed);
       if (!Number.isInteger(gpus) || gpus < 16) {
@@ -25,7 +27,7 @@ export function registerBenchSchedulerCommand(benchCommand: Command): void {
         return;
       }
       const r = await runSchedulerBench({ gpus, seed });
-      if (o.json) console.log(JSON.stringify(r, null, 2));
+      if (json) console.log(JSON.stringify(r, null, 2));
       else {
         console.log(
           `federation: ${r.gpus} GPUs, ${r.nodes} nodes, ${r.sites} sites; ${r.jobs} jobs (${r.placed} placed, ${r.waits} waits)`,

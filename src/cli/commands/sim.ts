@@ -57,7 +57,9 @@ export function registerSimCommand(program: Command): void {
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option("--no-progress", "no progress bar on stderr")
-    .action((o: SimOpts) => {
+    .action((o: SimOpts, cmd: Command) => {
+      // --json may also be taken by the program's global option of the same name.
+      const json = o.json === true || (cmd.optsWithGlobals() as { json?: boolean }).json === true;
       let fleet: Fleet;
       let policies: SimPolicyName[];
       try {
@@ -137,7 +139,7 @@ export function registerSimCommand(program: Command): void {
             out,
           ),
         );
-      if (o.json) console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
+      if (json) console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
       else {
         console.log(
           "policy          jobs   avgJCT(s)   p50JCT(s)   p99JCT(s)  avgQueue(s)  util  preempt  violations  wall(s)",
