@@ -27,7 +27,8 @@ const BASE: ChartOption = {
     fontFamily: "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, 'Liberation Sans', sans-serif",
     color: "#334155",
   },
-  grid: { left: 56, right: 24, top: 36, bottom: 40, containLabel: false },
+  grid: { left: 64, right: 28, top: 44, bottom: 40, containLabel: false },
+  legend: { top: 0, right: 0 },
   tooltip: { trigger: "axis" },
 };
 

@@ -56,7 +56,8 @@ export const num = (x: number, d = 0): string => x.toLocaleString("en-GB", { max
 /** US dollars in millions, e.g. 12_345_678 -> "$12.3M". */
 export function usdM(x: number): string {
   const a = Math.abs(x);
-  if (a >= 1e6) return `${x < 0 ? "−" : ""}$${num(a / 1e6, 1)}M`;
+  if (a >= 1e6)
+    return `${x < 0 ? "−" : ""}$${(a / 1e6).toLocaleString("en-GB", { minimumFractionDigits: 1, maximumFractionDigits: 1 })}M`;
   if (a >= 1e3) return `${x < 0 ? "−" : ""}$${num(a / 1e3, 0)}k`;
   return `${x < 0 ? "−" : ""}$${num(a, 0)}`;
 }

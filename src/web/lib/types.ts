@@ -71,6 +71,7 @@ export interface Charge {
   gpuSeconds: number;
   costMinor: number;
   energyWh: number;
+  energySource: "measured" | "modelled" | "none";
 }
 
 /** GET /v1/jobs/:id */

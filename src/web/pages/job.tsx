@@ -2,17 +2,27 @@ import { useEffect, useRef, useState, type ReactNode } from "react";
 import { api, ApiError, get } from "../lib/api.js";
 import { duration, money, num, perGpuHour, when } from "../lib/format.js";
 import { Link } from "../lib/router.js";
-import type { JobEvent, JobView, LogLine, Me } from "../lib/types.js";
+import type { JobEvent, JobView, LogLine, Me, Site } from "../lib/types.js";
 import { useApi } from "../lib/use-api.js";
 import { Badge, Card, Empty, ErrorBox, Loading, PageHeader, Stat } from "../components/ui.js";
 import { constraints } from "./jobs.js";
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
+/** Where the energy figure comes from, in words. */
+function energyHint(j: JobView): string {
+  const src = j.usage.lines.map((l) => l.energySource);
+  if (src.includes("measured")) return "measured on the GPUs";
+  if (src.includes("modelled")) return "modelled from GPU power";
+  return "nothing metered yet";
+}
+
 /** A job's life: state, the scheduler's reasons while pending, placement, cost, history and live logs. */
 export function JobPage({ id, me }: { id: string; me: Me }): ReactNode {
   const [done, setDone] = useState(false);
   const job = useApi<JobView>(`/v1/jobs/${encodeURIComponent(id)}`, done ? undefined : 1500);
+  const sites = useApi<Site[]>("/v1/sites");
+  const siteNames = new Map((sites.data ?? []).map((s) => [s.id, s.name]));
   const events = useApi<JobEvent[]>(`/v1/jobs/${encodeURIComponent(id)}/events`, done ? undefined : 1500);
   const [cancelError, setCancelError] = useState<ApiError | null>(null);
   const [cancelling, setCancelling] = useState(false);
@@ -78,11 +88,7 @@ export function JobPage({ id, me }: { id: string; me: Me }): ReactNode {
           value={<span data-testid="job-cost">{money(j.usage.costMinor, j.usage.currency)}</span>}
           hint={`${num(j.usage.gpuSeconds)} GPU-seconds metered`}
         />
-        <Stat
-          label="Energy"
-          value={`${num(j.usage.energyWh, 1)} Wh`}
-          hint={j.exitCode != null ? `exit code ${j.exitCode}` : undefined}
-        />
+        <Stat label="Energy" value={`${num(j.usage.energyWh, 1)} Wh`} hint={energyHint(j)} />
         <Stat
           label="Ran for"
           value={ran === null ? "—" : duration(ran)}
@@ -137,10 +143,12 @@ export function JobPage({ id, me }: { id: string; me: Me }): ReactNode {
                     return (
                       <tr key={l.id}>
                         <td>
-                          {l.country} · <span className="mono sub">{l.nodeId}</span>
-                          <div className="sub">lease {l.state}</div>
+                          {siteNames.get(l.siteId) ?? l.siteId} ({l.country})
+                          <div className="sub">
+                            lease {l.state} · <span className="mono">{l.nodeId}</span>
+                          </div>
                         </td>
-                        <td>
+                        <td className="nowrap">
                           {l.gpuIndices.length} × {l.gpuModel}
                         </td>
                         <td className="num">{perGpuHour(l.priceMinorPerGpuHour, j.usage.currency)}</td>

@@ -45,9 +45,8 @@ export function OperatorPage(): ReactNode {
                   hint={`${money(s.totals.revenueNetMinor, s.currency)} after the ${num(s.feeBps / 100, 2)}% platform fee`}
                 />
               </div>
-              {s.sites.map((site) => (
-                <SiteCard key={site.id} site={site} currency={s.currency} />
-              ))}
+              <SitesTable sites={s.sites} currency={s.currency} />
+              <NodesTable sites={s.sites} />
             </>
           )
         }
@@ -56,55 +55,82 @@ export function OperatorPage(): ReactNode {
   );
 }
 
-function SiteCard({ site, currency }: { site: SiteSummary; currency: string }): ReactNode {
-  const pct = site.contractedKw > 0 ? (100 * site.powerDrawKw) / site.contractedKw : 0;
+function SitesTable({ sites, currency }: { sites: SiteSummary[]; currency: string }): ReactNode {
   return (
-    <Card
-      title={site.name}
-      actions={
-        <Link className="btn small" to={`/operator/sites/${site.id}`}>
-          Utilisation & power
-        </Link>
-      }
-    >
-      <div className="site-meta muted">
-        {site.country} · {site.cooling} cooling · PUE {site.pue.toFixed(2)} ·{" "}
-        {site.carbonGPerKwh === null ? "carbon unknown" : `${num(site.carbonGPerKwh)} gCO₂e/kWh`}
+    <Card title="Sites">
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th>Site</th>
+              <th className="w-meter">GPUs busy</th>
+              <th className="w-meter">Power draw vs budget</th>
+              <th className="num">Revenue this month</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {sites.map((site) => {
+              const pct = site.contractedKw > 0 ? (100 * site.powerDrawKw) / site.contractedKw : 0;
+              return (
+                <tr key={site.id}>
+                  <td>
+                    <Link to={`/operator/sites/${site.id}`}>{site.name}</Link>
+                    <div className="sub">
+                      {site.country} · {site.cooling} · PUE {site.pue.toFixed(2)} ·{" "}
+                      {site.carbonGPerKwh === null
+                        ? "carbon unknown"
+                        : `${num(site.carbonGPerKwh)} gCO₂e/kWh`}
+                    </div>
+                  </td>
+                  <td>
+                    <strong>{site.gpusBusy}</strong> / {site.gpusTotal}
+                    <Meter value={site.gpusBusy} max={site.gpusTotal} label={`${site.name}: GPUs busy`} />
+                  </td>
+                  <td>
+                    <strong>{num(site.powerDrawKw, 2)} kW</strong>{" "}
+                    <span className="muted small">
+                      of {num(site.contractedKw)} kW ({num(pct, 1)}%)
+                    </span>
+                    <Meter
+                      value={site.powerDrawKw}
+                      max={site.contractedKw}
+                      label={`${site.name}: power draw against contracted power`}
+                    />
+                  </td>
+                  <td className="num">
+                    <strong>{money(site.revenue.grossMinor, currency)}</strong>
+                    <div className="sub">
+                      {money(site.revenue.netMinor, currency)} net · {num(site.revenue.gpuSeconds)} GPU-s
+                    </div>
+                  </td>
+                  <td className="num">
+                    <Link
+                      className="btn small"
+                      to={`/operator/sites/${site.id}`}
+                      aria-label={`Utilisation and power of ${site.name}`}
+                    >
+                      Charts
+                    </Link>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
       </div>
-      <div className="site-figures">
-        <div>
-          <div className="fig-label">GPUs busy</div>
-          <div className="fig-value">
-            {site.gpusBusy} / {site.gpusTotal}
-          </div>
-          <Meter value={site.gpusBusy} max={site.gpusTotal} label={`${site.name}: GPUs busy`} />
-        </div>
-        <div>
-          <div className="fig-label">Power draw vs budget</div>
-          <div className="fig-value">
-            {num(site.powerDrawKw, 2)} kW{" "}
-            <span className="muted small">
-              of {num(site.contractedKw)} kW ({num(pct, 1)}%)
-            </span>
-          </div>
-          <Meter
-            value={site.powerDrawKw}
-            max={site.contractedKw}
-            label={`${site.name}: power draw against contracted power`}
-          />
-        </div>
-        <div>
-          <div className="fig-label">Revenue this month</div>
-          <div className="fig-value">{money(site.revenue.grossMinor, currency)}</div>
-          <div className="muted small">
-            {money(site.revenue.netMinor, currency)} net · {num(site.revenue.gpuSeconds)} GPU-s
-          </div>
-        </div>
-      </div>
-      {site.nodes.length === 0 ? (
-        <Empty title="No nodes enrolled at this site.">
-          Create a token with <code>zumbido nodes token {site.id}</code> and start the agent on the node with
-          it.
+    </Card>
+  );
+}
+
+function NodesTable({ sites }: { sites: SiteSummary[] }): ReactNode {
+  const nodes = sites.flatMap((s) => s.nodes.map((n) => ({ ...n, site: s })));
+  return (
+    <Card title="Nodes">
+      {nodes.length === 0 ? (
+        <Empty title="No nodes enrolled yet.">
+          Create a token with <code>zumbido nodes token SITE_ID</code> and start the agent on the node with
+          it; it finds its GPUs by itself.
         </Empty>
       ) : (
         <div className="table-wrap">
@@ -112,18 +138,20 @@ function SiteCard({ site, currency }: { site: SiteSummary; currency: string }): 
             <thead>
               <tr>
                 <th>Node</th>
+                <th>Site</th>
                 <th>State</th>
                 <th>GPUs (filled = busy)</th>
                 <th>Last heartbeat</th>
               </tr>
             </thead>
             <tbody>
-              {site.nodes.map((n) => (
+              {nodes.map((n) => (
                 <tr key={n.id}>
                   <td>
                     {n.name}
                     <div className="sub mono">{n.id}</div>
                   </td>
+                  <td>{n.site.name}</td>
                   <td>
                     <Badge state={n.state} />
                     {n.stateReason ? <div className="sub">{n.stateReason}</div> : null}

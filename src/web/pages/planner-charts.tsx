@@ -71,7 +71,6 @@ export function PlanView({ plan }: { plan: Plan }): ReactNode {
   const cumulative: ChartOption = useMemo(() => {
     const years = options[0]?.[1].cashFlows.yearly.map((r) => `Y${r.year}`) ?? [];
     return {
-      legend: { top: 0, left: 0 },
       xAxis: { type: "category", data: years },
       yAxis: { type: "value", ...axisUsd },
       tooltip: { trigger: "axis", valueFormatter: (v: number) => usdM(v) },
@@ -88,12 +87,15 @@ export function PlanView({ plan }: { plan: Plan }): ReactNode {
     return {
       xAxis: {
         type: "value",
-        name: "mining share of power",
+        name: "share of power kept for mining",
+        nameLocation: "middle",
+        nameGap: 30,
         min: 0,
         max: 1,
         axisLabel: { formatter: (v: number) => `${Math.round(v * 100)}%` },
       },
       yAxis: { type: "value", ...axisUsd, name: "NPV" },
+      grid: { left: 64, right: 28, top: 44, bottom: 56 },
       tooltip: { trigger: "axis", valueFormatter: (v: number) => usdM(v) },
       series: [
         {
@@ -115,7 +117,6 @@ export function PlanView({ plan }: { plan: Plan }): ReactNode {
     const bars = [...plan.sensitivity.bars].reverse();
     const base = plan.sensitivity.baseNpvUsd;
     return {
-      legend: { top: 0, left: 0 },
       grid: { left: 150, right: 24, top: 36, bottom: 32 },
       xAxis: { type: "value", ...axisUsd },
       yAxis: {
@@ -147,7 +148,6 @@ export function PlanView({ plan }: { plan: Plan }): ReactNode {
     const keys = Object.keys(plan.monteCarlo.npvUsd);
     const d = (k: string): Dist => plan.monteCarlo.npvUsd[k]!;
     return {
-      legend: { top: 0, left: 0 },
       xAxis: { type: "category", data: keys.map(nm) },
       yAxis: { type: "value", ...axisUsd },
       tooltip: { trigger: "axis", valueFormatter: (v: number) => usdM(v) },

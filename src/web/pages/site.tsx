@@ -61,9 +61,9 @@ function SiteCharts({ u }: { u: Utilisation }): ReactNode {
   const peak = Math.max(0, ...u.points.map((p) => p.busyPeak));
   const avg = u.points.length ? u.points.reduce((a, p) => a + p.busyAvg, 0) / u.points.length : 0;
   const maxKw = Math.max(0, ...u.points.map((p) => p.powerKw));
+  const onScale = u.contractedKw <= 3 * maxKw;
   const gpuOption: ChartOption = useMemo(
     () => ({
-      legend: { top: 0, left: 0 },
       xAxis: {
         type: "category",
         data: u.points.map((p) => fmt(p.at)),
@@ -101,14 +101,13 @@ function SiteCharts({ u }: { u: Utilisation }): ReactNode {
   );
   const powerOption: ChartOption = useMemo(
     () => ({
-      legend: { top: 0, left: 0 },
       xAxis: {
         type: "category",
         data: u.points.map((p) => fmt(p.at)),
         boundaryGap: false,
         axisLabel: { hideOverlap: true },
       },
-      yAxis: { type: "value", name: "kW", min: 0, max: (v: { max: number }) => Math.max(v.max * 1.2, 1) },
+      yAxis: { type: "value", name: "kW", min: 0 },
       series: [
         {
           name: "Estimated draw",
@@ -116,12 +115,17 @@ function SiteCharts({ u }: { u: Utilisation }): ReactNode {
           data: u.points.map((p) => p.powerKw),
           areaStyle: { opacity: 0.15 },
           symbol: "none",
-          markLine: {
-            symbol: "none",
-            label: { formatter: `budget ${num(u.contractedKw)} kW`, position: "insideEndTop" },
-            lineStyle: { color: "#ef4444", type: "dashed" },
-            data: [{ yAxis: u.contractedKw }],
-          },
+          // The budget line only where it shares a scale with the draw (a hall's contract is usually far above a few nodes).
+          ...(onScale
+            ? {
+                markLine: {
+                  symbol: "none",
+                  label: { formatter: `budget ${num(u.contractedKw)} kW`, position: "insideEndTop" },
+                  lineStyle: { color: "#ef4444", type: "dashed" },
+                  data: [{ yAxis: u.contractedKw }],
+                },
+              }
+            : {}),
         },
       ],
     }),
@@ -156,8 +160,10 @@ function SiteCharts({ u }: { u: Utilisation }): ReactNode {
           testId="chart-power"
         />
         <p className="hint">
-          Busy GPUs × board power plus the overhead of busy nodes, times the site's PUE. The dashed line is
-          the contracted power the scheduler keeps under.
+          Busy GPUs × board power plus the overhead of busy nodes, times the site&apos;s PUE. The scheduler
+          keeps the site under its contracted {num(u.contractedKw)} kW
+          {onScale ? " (dashed line)" : `; the peak here is ${num((100 * maxKw) / u.contractedKw, 2)}% of it`}
+          .
         </p>
       </Card>
     </>
