@@ -263,7 +263,7 @@ export async function lpGap(gpus: number, seed: number): Promise<number> {
   const total = input.nodes.reduce((a, n) => a + n.gpuIndices.length, 0);
   const batch: JobRequest[] = [];
   let demand = 0;
-  while (demand < total * 0.5) {
+  while (demand < total * 0.85) {
     const g = pick(rng, [1, 1, 2, 4, 8]);
     const r: JobRequest = { gpuModels: [pick(rng, MODELS).id], gpus: g, class: "on-demand" };
     if (rng.next() < 0.25) r.jurisdiction = "EU";
