@@ -12,7 +12,11 @@ const files = readdirSync(here)
   .filter((f) => wanted.length === 0 || wanted.some((w) => f.startsWith(w)))
   .sort();
 if (files.length === 0) {
-  console.error(`no benchmark matches ${wanted.join(" ")}; available: ${readdirSync(here).filter((f) => f.endsWith(".bench.ts")).join(", ")}`);
+  console.error(
+    `no benchmark matches ${wanted.join(" ")}; available: ${readdirSync(here)
+      .filter((f) => f.endsWith(".bench.ts"))
+      .join(", ")}`,
+  );
   process.exit(2);
 }
 for (const f of files) {

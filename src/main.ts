@@ -23,7 +23,13 @@ if (config.demo) {
   }
   if (seed) {
     const agentLog = server.log.child({ part: "agent" });
-    const agents = await startDemoAgents(server.url, seed, config.dataDir, { now: () => Date.now() }, (msg, f) => agentLog.info(f ?? {}, msg));
+    const agents = await startDemoAgents(
+      server.url,
+      seed,
+      config.dataDir,
+      { now: () => Date.now() },
+      (msg, f) => agentLog.info(f ?? {}, msg),
+    );
     process.once("SIGINT", () => void shutdown(agents));
     process.once("SIGTERM", () => void shutdown(agents));
   }
@@ -46,7 +52,8 @@ const lines = [
   `  API docs     ${server.url}/docs`,
   `  store        ${config.store}`,
 ];
-if (server.bootstrapAdminKey && !seed) lines.push(`  admin key    ${server.bootstrapAdminKey}   (shown once; keep it)`);
+if (server.bootstrapAdminKey && !seed)
+  lines.push(`  admin key    ${server.bootstrapAdminKey}   (shown once; keep it)`);
 if (seed) {
   lines.push(
     `  demo sites   ${seed.sites.map((s) => `${s.name} (${s.country}, ${s.gpus})`).join(", ")}`,

@@ -2,7 +2,12 @@ import { findGpuModel } from "../domain/index.js";
 
 /** Energy of a lease's GPUs over an interval, in integer milliwatt-hours, and where the figure comes from. */
 export interface EnergyMeter {
-  energyMwh(gpuIndices: number[], gpuModel: string, fromMs: number, toMs: number): { energyMwh: number; energySource: "measured" | "modelled" };
+  energyMwh(
+    gpuIndices: number[],
+    gpuModel: string,
+    fromMs: number,
+    toMs: number,
+  ): { energyMwh: number; energySource: "measured" | "modelled" };
 }
 
 /**
@@ -12,7 +17,12 @@ export interface EnergyMeter {
  */
 export class ModelledEnergyMeter implements EnergyMeter {
   constructor(private readonly busyShare = 0.8) {}
-  energyMwh(gpuIndices: number[], gpuModel: string, fromMs: number, toMs: number): { energyMwh: number; energySource: "modelled" } {
+  energyMwh(
+    gpuIndices: number[],
+    gpuModel: string,
+    fromMs: number,
+    toMs: number,
+  ): { energyMwh: number; energySource: "modelled" } {
     const tdp = findGpuModel(gpuModel)?.tdpW ?? 700;
     const mwh = (gpuIndices.length * tdp * this.busyShare * (toMs - fromMs)) / 3600;
     return { energyMwh: Math.round(mwh), energySource: "modelled" };

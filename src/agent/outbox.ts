@@ -38,15 +38,22 @@ export class AgentStore {
   }
 
   getMeta(key: string): string | undefined {
-    return (this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
+    return (this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)
+      ?.value;
   }
   setMeta(key: string, value: string): void {
-    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+    this.db
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      )
+      .run(key, value);
   }
 
   track(l: Omit<TrackedLease, "meteredUntil" | "endedAt" | "startedAt">): void {
     this.db
-      .prepare("INSERT OR IGNORE INTO leases (lease_id, job_id, gpu_indices, gpu_model, started_at, metered_until, ended_at) VALUES (?, ?, ?, ?, NULL, NULL, NULL)")
+      .prepare(
+        "INSERT OR IGNORE INTO leases (lease_id, job_id, gpu_indices, gpu_model, started_at, metered_until, ended_at) VALUES (?, ?, ?, ?, NULL, NULL, NULL)",
+      )
       .run(l.leaseId, l.jobId, JSON.stringify(l.gpuIndices), l.gpuModel);
   }
   leases(): TrackedLease[] {
@@ -70,11 +77,20 @@ export class AgentStore {
     }));
   }
   setStarted(leaseId: string, startedAt: number, gpuIndices?: number[]): void {
-    this.db.prepare("UPDATE leases SET started_at = ?, metered_until = COALESCE(metered_until, ?) WHERE lease_id = ? AND started_at IS NULL").run(startedAt, startedAt, leaseId);
-    if (gpuIndices) this.db.prepare("UPDATE leases SET gpu_indices = ? WHERE lease_id = ?").run(JSON.stringify(gpuIndices), leaseId);
+    this.db
+      .prepare(
+        "UPDATE leases SET started_at = ?, metered_until = COALESCE(metered_until, ?) WHERE lease_id = ? AND started_at IS NULL",
+      )
+      .run(startedAt, startedAt, leaseId);
+    if (gpuIndices)
+      this.db
+        .prepare("UPDATE leases SET gpu_indices = ? WHERE lease_id = ?")
+        .run(JSON.stringify(gpuIndices), leaseId);
   }
   setEnded(leaseId: string, endedAt: number): void {
-    this.db.prepare("UPDATE leases SET ended_at = ? WHERE lease_id = ? AND ended_at IS NULL").run(endedAt, leaseId);
+    this.db
+      .prepare("UPDATE leases SET ended_at = ? WHERE lease_id = ? AND ended_at IS NULL")
+      .run(endedAt, leaseId);
   }
   untrack(leaseId: string): void {
     this.db.prepare("DELETE FROM leases WHERE lease_id = ?").run(leaseId);
@@ -84,9 +100,18 @@ export class AgentStore {
    * Appends a usage record for [meteredUntil, toMs) and advances meteredUntil, atomically.
    * The record's seq is the outbox's own increasing id: unique per node, forever.
    */
-  appendUsage(nodeId: string, leaseId: string, toMs: number, measure: (fromMs: number, toMs: number) => Omit<UsageRecord, "nodeId" | "seq" | "leaseId" | "fromMs" | "toMs">): UsageRecord | undefined {
+  appendUsage(
+    nodeId: string,
+    leaseId: string,
+    toMs: number,
+    measure: (
+      fromMs: number,
+      toMs: number,
+    ) => Omit<UsageRecord, "nodeId" | "seq" | "leaseId" | "fromMs" | "toMs">,
+  ): UsageRecord | undefined {
     const tx = this.db.transaction((): UsageRecord | undefined => {
-      const row = this.db.prepare("SELECT metered_until FROM leases WHERE lease_id = ?").get(leaseId) as { metered_until: number | null } | undefined;
+      const row = this.db.prepare("SELECT metered_until FROM leases WHERE lease_id = ?").get(leaseId) as
+        { metered_until: number | null } | undefined;
       const from = row?.metered_until;
       if (from == null || toMs <= from) return undefined;
       const m = measure(from, toMs);
@@ -100,7 +125,9 @@ export class AgentStore {
     return tx();
   }
   pendingUsage(limit: number): UsageRecord[] {
-    return (this.db.prepare("SELECT body FROM usage_outbox ORDER BY seq LIMIT ?").all(limit) as { body: string }[]).map((r) => JSON.parse(r.body) as UsageRecord);
+    return (
+      this.db.prepare("SELECT body FROM usage_outbox ORDER BY seq LIMIT ?").all(limit) as { body: string }[]
+    ).map((r) => JSON.parse(r.body) as UsageRecord);
   }
   ackUsage(seqs: number[]): void {
     const del = this.db.prepare("DELETE FROM usage_outbox WHERE seq = ?");
@@ -109,7 +136,11 @@ export class AgentStore {
     })();
   }
   pendingUsageFor(leaseId: string): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM usage_outbox WHERE lease_id = ?").get(leaseId) as { n: number }).n;
+    return (
+      this.db.prepare("SELECT COUNT(*) AS n FROM usage_outbox WHERE lease_id = ?").get(leaseId) as {
+        n: number;
+      }
+    ).n;
   }
 
   appendLogs(chunks: { leaseId: string; stream: string; text: string }[]): void {
@@ -119,7 +150,14 @@ export class AgentStore {
     })();
   }
   pendingLogs(limit: number): { id: number; leaseId: string; stream: "stdout" | "stderr"; text: string }[] {
-    return (this.db.prepare("SELECT id, lease_id, stream, text FROM log_outbox ORDER BY id LIMIT ?").all(limit) as { id: number; lease_id: string; stream: "stdout" | "stderr"; text: string }[]).map((r) => ({
+    return (
+      this.db.prepare("SELECT id, lease_id, stream, text FROM log_outbox ORDER BY id LIMIT ?").all(limit) as {
+        id: number;
+        lease_id: string;
+        stream: "stdout" | "stderr";
+        text: string;
+      }[]
+    ).map((r) => ({
       id: r.id,
       leaseId: r.lease_id,
       stream: r.stream,

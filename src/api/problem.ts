@@ -39,7 +39,13 @@ const TITLES: Record<number, string> = {
 
 /** Builds a problem document. */
 export function problem(status: number, code: string, detail: string, extra: Partial<Problem> = {}): Problem {
-  return { type: `https://zumbido.dev/problems/${code}`, title: TITLES[status] ?? "Error", status, detail, ...extra };
+  return {
+    type: `https://zumbido.dev/problems/${code}`,
+    title: TITLES[status] ?? "Error",
+    status,
+    detail,
+    ...extra,
+  };
 }
 
 /** The one place errors become HTTP responses (application/problem+json). */
@@ -49,22 +55,40 @@ export function toProblem(err: unknown, req: FastifyRequest): Problem {
     const status = STATUS[err.code];
     const errors = Array.isArray(err.details.errors) ? (err.details.errors as Problem["errors"]) : undefined;
     const field = typeof err.details.field === "string" ? err.details.field : undefined;
-    return problem(status, err.code, err.message, { instance, ...(errors ? { errors } : field ? { errors: [{ path: field, message: err.message }] } : {}) });
+    return problem(status, err.code, err.message, {
+      instance,
+      ...(errors ? { errors } : field ? { errors: [{ path: field, message: err.message }] } : {}),
+    });
   }
   if (hasZodFastifySchemaValidationErrors(err)) {
     const errors = err.validation.map((v) => ({
       path: `${err.validationContext ?? "body"}${v.instancePath ? v.instancePath.replace(/\//g, ".") : ""}`,
       message: v.message ?? "invalid",
     }));
-    return problem(400, "validation", `the request is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`, { instance, errors });
+    return problem(
+      400,
+      "validation",
+      `the request is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`,
+      { instance, errors },
+    );
   }
   const fe = err as FastifyError;
   switch (fe.code) {
     case "FST_ERR_CTP_INVALID_JSON_BODY":
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
-      return problem(400, "malformed-json", `the body is not valid JSON (${fe.message}); send a JSON object with Content-Type: application/json`, { instance });
+      return problem(
+        400,
+        "malformed-json",
+        `the body is not valid JSON (${fe.message}); send a JSON object with Content-Type: application/json`,
+        { instance },
+      );
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return problem(413, "body-too-large", `the body is larger than this route accepts (${fe.message}); send smaller batches`, { instance });
+      return problem(
+        413,
+        "body-too-large",
+        `the body is larger than this route accepts (${fe.message}); send smaller batches`,
+        { instance },
+      );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return problem(415, "unsupported-media-type", "send the body as application/json", { instance });
     case "FST_ERR_VALIDATION":

@@ -82,7 +82,7 @@ export const JobSubmit = z
   .object({
     name: z.string().min(1).max(200).optional(),
     gpus: z.number().int("gpus must be a whole number").min(1, "gpus must be at least 1").max(4096),
-    gpuModels: z.array(z.string().min(1)).min(1, "name at least one GPU model, e.g. [\"H100\"]").max(8),
+    gpuModels: z.array(z.string().min(1)).min(1, 'name at least one GPU model, e.g. ["H100"]').max(8),
     gpusPerNode: z.number().int().min(1).optional(),
     minGpuMemoryGb: z.number().positive().optional(),
     class: z.enum(["on-demand", "interruptible"]).default("on-demand"),
@@ -92,9 +92,14 @@ export const JobSubmit = z
     maxCarbonGPerKwh: z.number().positive().optional(),
     runtimeEstimateS: z.number().int().positive().optional(),
     deadlineAt: z.number().int().positive().optional(),
-    command: z.array(z.string()).min(1, "give the command to run, e.g. [\"python\", \"train.py\"]").max(1000),
+    command: z.array(z.string()).min(1, 'give the command to run, e.g. ["python", "train.py"]').max(1000),
     shell: z.boolean().optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and _"), z.string()).optional(),
+    env: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and _"),
+        z.string(),
+      )
+      .optional(),
     image: z.string().max(500).optional(),
     gracePeriodS: z.number().int().min(0).max(3600).optional(),
   })
@@ -156,7 +161,15 @@ export const Enrol = z
   .strict();
 
 export const LogChunks = z.object({
-  chunks: z.array(z.object({ leaseId: z.string(), stream: z.enum(["stdout", "stderr"]), text: z.string().max(1_048_576) })).max(10_000),
+  chunks: z
+    .array(
+      z.object({
+        leaseId: z.string(),
+        stream: z.enum(["stdout", "stderr"]),
+        text: z.string().max(1_048_576),
+      }),
+    )
+    .max(10_000),
 });
 
 export const IdParam = z.object({ id: z.string().min(1).max(100) });

@@ -26,17 +26,34 @@ export interface Services {
 
 /** Creates the services over one context. */
 export function makeServices(ctx: Ctx, metrics = new Metrics()): Services {
-  return { ctx, fleet: new FleetService(ctx), jobs: new JobsService(ctx), agent: new AgentService(ctx), accounts: new AccountsService(ctx), metrics };
+  return {
+    ctx,
+    fleet: new FleetService(ctx),
+    jobs: new JobsService(ctx),
+    agent: new AgentService(ctx),
+    accounts: new AccountsService(ctx),
+    metrics,
+  };
 }
 
 /** Extra route plugins (planner, billing, energy, console) registered by their parts. */
 export type RoutePlugin = (app: FastifyInstance, services: Services) => Promise<void>;
 
 /** Routes that need no API key. */
-const PUBLIC = [/^\/healthz$/, /^\/metrics$/, /^\/openapi\.json$/, /^\/docs/, /^\/v1\/agent\/enrol$/, /^\/v1\/gpu-models$/];
+const PUBLIC = [
+  /^\/healthz$/,
+  /^\/metrics$/,
+  /^\/openapi\.json$/,
+  /^\/docs/,
+  /^\/v1\/agent\/enrol$/,
+  /^\/v1\/gpu-models$/,
+];
 
 /** Builds the HTTP API (not listening yet). */
-export async function buildApi(services: Services, opts: { logger?: Logger | boolean; plugins?: RoutePlugin[]; bodyLimit?: number } = {}): Promise<FastifyInstance> {
+export async function buildApi(
+  services: Services,
+  opts: { logger?: Logger | boolean; plugins?: RoutePlugin[]; bodyLimit?: number } = {},
+): Promise<FastifyInstance> {
   const bodyLimit = opts.bodyLimit ?? 1_048_576;
   const app: FastifyInstance =
     typeof opts.logger === "object"
@@ -48,7 +65,11 @@ export async function buildApi(services: Services, opts: { logger?: Logger | boo
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
-      info: { title: "Zumbido API", version: "0.1.0", description: "Open GPU cloud for converted mining farms." },
+      info: {
+        title: "Zumbido API",
+        version: "0.1.0",
+        description: "Open GPU cloud for converted mining farms.",
+      },
       components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
       security: [{ apiKey: [] }],
     },
@@ -67,7 +88,11 @@ export async function buildApi(services: Services, opts: { logger?: Logger | boo
     const route = req.routeOptions.url ?? "unmatched";
     services.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
     const start = (req as { startNs?: bigint }).startNs;
-    if (start) services.metrics.httpDuration.observe({ method: req.method, route }, Number(process.hrtime.bigint() - start) / 1e9);
+    if (start)
+      services.metrics.httpDuration.observe(
+        { method: req.method, route },
+        Number(process.hrtime.bigint() - start) / 1e9,
+      );
   });
   app.setErrorHandler(async (err, req, reply) => {
     const p = toProblem(err, req);
@@ -75,7 +100,12 @@ export async function buildApi(services: Services, opts: { logger?: Logger | boo
     await sendProblem(reply, p);
   });
   app.setNotFoundHandler(async (req, reply) => {
-    await sendProblem(reply, problem(404, "no-route", `no route ${req.method} ${req.url.split("?")[0]}; see /docs for the API`, { instance: req.url }));
+    await sendProblem(
+      reply,
+      problem(404, "no-route", `no route ${req.method} ${req.url.split("?")[0]}; see /docs for the API`, {
+        instance: req.url,
+      }),
+    );
   });
 
   await metaRoutes(app, services);

@@ -14,7 +14,8 @@ export type Minor = number;
 
 /** Throws unless n is a safe integer: the guard every money entry point uses. */
 export function assertMinor(n: number, what = "amount"): Minor {
-  if (!Number.isSafeInteger(n)) throw new RangeError(`${what} must be an integer number of minor units, got ${n}`);
+  if (!Number.isSafeInteger(n))
+    throw new RangeError(`${what} must be an integer number of minor units, got ${n}`);
   return n;
 }
 
@@ -29,13 +30,15 @@ export function divRoundHalfUp(numerator: bigint, denominator: bigint): bigint {
 
 /** Billable GPU-seconds for metered GPU-milliseconds: a started second is billed. */
 export function billableGpuSeconds(gpuMs: number): number {
-  if (!Number.isSafeInteger(gpuMs) || gpuMs < 0) throw new RangeError(`gpuMs must be a non-negative integer, got ${gpuMs}`);
+  if (!Number.isSafeInteger(gpuMs) || gpuMs < 0)
+    throw new RangeError(`gpuMs must be a non-negative integer, got ${gpuMs}`);
   return Math.ceil(gpuMs / 1000);
 }
 
 /** Amount for GPU-seconds at a rate per GPU-hour, by the rounding rule above. */
 export function costMinor(gpuSeconds: number, priceMinorPerGpuHour: Minor): Minor {
-  if (!Number.isSafeInteger(gpuSeconds) || gpuSeconds < 0) throw new RangeError(`gpuSeconds must be a non-negative integer, got ${gpuSeconds}`);
+  if (!Number.isSafeInteger(gpuSeconds) || gpuSeconds < 0)
+    throw new RangeError(`gpuSeconds must be a non-negative integer, got ${gpuSeconds}`);
   assertMinor(priceMinorPerGpuHour, "price");
   return Number(divRoundHalfUp(BigInt(gpuSeconds) * BigInt(priceMinorPerGpuHour), 3600n));
 }

@@ -104,7 +104,8 @@ export interface JobSpec {
   gracePeriodS?: number;
 }
 
-export type JobState = "pending" | "scheduled" | "running" | "succeeded" | "failed" | "cancelled" | "preempted";
+export type JobState =
+  "pending" | "scheduled" | "running" | "succeeded" | "failed" | "cancelled" | "preempted";
 
 export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(["succeeded", "failed", "cancelled"]);
 

@@ -55,11 +55,19 @@ export class AccountsRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
   async createOperator(o: OperatorRecord): Promise<OperatorRecord> {
-    await this.db.insertInto("operators").values({ id: o.id, name: o.name, created_at: o.createdAt }).execute();
+    await this.db
+      .insertInto("operators")
+      .values({ id: o.id, name: o.name, created_at: o.createdAt })
+      .execute();
     return o;
   }
   async listOperators(): Promise<OperatorRecord[]> {
-    const rows = await this.db.selectFrom("operators").selectAll().orderBy("created_at").orderBy("id").execute();
+    const rows = await this.db
+      .selectFrom("operators")
+      .selectAll()
+      .orderBy("created_at")
+      .orderBy("id")
+      .execute();
     return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
   }
   async getOperator(id: string): Promise<OperatorRecord | undefined> {
@@ -82,7 +90,12 @@ export class AccountsRepo {
     return t;
   }
   async listTenants(): Promise<TenantRecord[]> {
-    const rows = await this.db.selectFrom("tenants").selectAll().orderBy("created_at").orderBy("id").execute();
+    const rows = await this.db
+      .selectFrom("tenants")
+      .selectAll()
+      .orderBy("created_at")
+      .orderBy("id")
+      .execute();
     return rows.map(tenantRow);
   }
   async getTenant(id: string): Promise<TenantRecord | undefined> {
@@ -116,11 +129,19 @@ export class AccountsRepo {
         revoked_at: null,
       })
       .execute();
-    const record = await this.db.selectFrom("api_keys").selectAll().where("id", "=", input.id).executeTakeFirstOrThrow();
+    const record = await this.db
+      .selectFrom("api_keys")
+      .selectAll()
+      .where("id", "=", input.id)
+      .executeTakeFirstOrThrow();
     return { key: secret, record: keyRow(record) };
   }
   async findKeyBySecret(secret: string): Promise<ApiKeyRecord | undefined> {
-    const r = await this.db.selectFrom("api_keys").selectAll().where("key_hash", "=", hashSecret(secret)).executeTakeFirst();
+    const r = await this.db
+      .selectFrom("api_keys")
+      .selectAll()
+      .where("key_hash", "=", hashSecret(secret))
+      .executeTakeFirst();
     return r && keyRow(r);
   }
   async listKeys(ownerId?: string): Promise<ApiKeyRecord[]> {

@@ -64,15 +64,31 @@ const curtailmentRow = (r: Database["curtailments"]): Curtailment => ({
 export class EnergyRepo {
   constructor(protected readonly db: Kysely<Database>) {}
 
-  async setSeries(siteId: string, kind: "carbon" | "price", s: HourlySeries, source: string, now: number): Promise<void> {
-    const values = { start_ms: s.startMs, step_ms: s.stepMs, values_json: JSON.stringify(s.values), source, updated_at: now };
+  async setSeries(
+    siteId: string,
+    kind: "carbon" | "price",
+    s: HourlySeries,
+    source: string,
+    now: number,
+  ): Promise<void> {
+    const values = {
+      start_ms: s.startMs,
+      step_ms: s.stepMs,
+      values_json: JSON.stringify(s.values),
+      source,
+      updated_at: now,
+    };
     await this.db
       .insertInto("energy_series")
       .values({ site_id: siteId, kind, ...values })
       .onConflict((oc) => oc.columns(["site_id", "kind"]).doUpdateSet(values))
       .execute();
   }
-  async series(siteId?: string): Promise<{ siteId: string; kind: "carbon" | "price"; series: HourlySeries; source: string; updatedAt: number }[]> {
+  async series(
+    siteId?: string,
+  ): Promise<
+    { siteId: string; kind: "carbon" | "price"; series: HourlySeries; source: string; updatedAt: number }[]
+  > {
     let q = this.db.selectFrom("energy_series").selectAll();
     if (siteId) q = q.where("site_id", "=", siteId);
     return (await q.orderBy("site_id").orderBy("kind").execute()).map((r) => ({
@@ -87,16 +103,47 @@ export class EnergyRepo {
   async addContract(c: ContractRecord, now: number): Promise<void> {
     await this.db
       .insertInto("renewable_contracts")
-      .values({ id: c.id, site_id: c.siteId, kind: c.kind, period_start_ms: c.periodStartMs, period_end_ms: c.periodEndMs, kwh: c.kwh, g_per_kwh: c.gPerKwh, created_at: now })
+      .values({
+        id: c.id,
+        site_id: c.siteId,
+        kind: c.kind,
+        period_start_ms: c.periodStartMs,
+        period_end_ms: c.periodEndMs,
+        kwh: c.kwh,
+        g_per_kwh: c.gPerKwh,
+        created_at: now,
+      })
       .execute();
   }
   async contracts(siteId: string): Promise<ContractRecord[]> {
-    const rows = await this.db.selectFrom("renewable_contracts").selectAll().where("site_id", "=", siteId).orderBy("period_start_ms").orderBy("id").execute();
-    return rows.map((r) => ({ id: r.id, siteId: r.site_id, kind: r.kind as ContractRecord["kind"], periodStartMs: r.period_start_ms, periodEndMs: r.period_end_ms, kwh: r.kwh, gPerKwh: r.g_per_kwh }));
+    const rows = await this.db
+      .selectFrom("renewable_contracts")
+      .selectAll()
+      .where("site_id", "=", siteId)
+      .orderBy("period_start_ms")
+      .orderBy("id")
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      siteId: r.site_id,
+      kind: r.kind as ContractRecord["kind"],
+      periodStartMs: r.period_start_ms,
+      periodEndMs: r.period_end_ms,
+      kwh: r.kwh,
+      gPerKwh: r.g_per_kwh,
+    }));
   }
 
   async putReading(m: MeterReading, now: number): Promise<void> {
-    const v = { e_dc_kwh: m.eDcKwh, e_it_kwh: m.eItKwh, e_res_tot_kwh: m.eResTotKwh, e_reuse_kwh: m.eReuseKwh, w_in_m3: m.wInM3, installed_it_kw: m.installedItKw, updated_at: now };
+    const v = {
+      e_dc_kwh: m.eDcKwh,
+      e_it_kwh: m.eItKwh,
+      e_res_tot_kwh: m.eResTotKwh,
+      e_reuse_kwh: m.eReuseKwh,
+      w_in_m3: m.wInM3,
+      installed_it_kw: m.installedItKw,
+      updated_at: now,
+    };
     await this.db
       .insertInto("meter_readings")
       .values({ site_id: m.siteId, month: m.month, ...v })
@@ -104,8 +151,24 @@ export class EnergyRepo {
       .execute();
   }
   async reading(siteId: string, month: string): Promise<MeterReading | undefined> {
-    const r = await this.db.selectFrom("meter_readings").selectAll().where("site_id", "=", siteId).where("month", "=", month).executeTakeFirst();
-    return r && { siteId: r.site_id, month: r.month, eDcKwh: r.e_dc_kwh, eItKwh: r.e_it_kwh, eResTotKwh: r.e_res_tot_kwh, eReuseKwh: r.e_reuse_kwh, wInM3: r.w_in_m3, installedItKw: r.installed_it_kw };
+    const r = await this.db
+      .selectFrom("meter_readings")
+      .selectAll()
+      .where("site_id", "=", siteId)
+      .where("month", "=", month)
+      .executeTakeFirst();
+    return (
+      r && {
+        siteId: r.site_id,
+        month: r.month,
+        eDcKwh: r.e_dc_kwh,
+        eItKwh: r.e_it_kwh,
+        eResTotKwh: r.e_res_tot_kwh,
+        eReuseKwh: r.e_reuse_kwh,
+        wInM3: r.w_in_m3,
+        installedItKw: r.installed_it_kw,
+      }
+    );
   }
 
   async createCurtailment(c: Curtailment): Promise<Curtailment> {
@@ -133,7 +196,14 @@ export class EnergyRepo {
   async updateCurtailment(c: Curtailment): Promise<void> {
     await this.db
       .updateTable("curtailments")
-      .set({ state: c.state, kw_before: c.kwBefore, kw_at_start: c.kwAtStart, met_at_ms: c.metAtMs, stopped_json: JSON.stringify(c.stopped), reasoning_json: JSON.stringify(c.reasoning) })
+      .set({
+        state: c.state,
+        kw_before: c.kwBefore,
+        kw_at_start: c.kwAtStart,
+        met_at_ms: c.metAtMs,
+        stopped_json: JSON.stringify(c.stopped),
+        reasoning_json: JSON.stringify(c.reasoning),
+      })
       .where("id", "=", c.id)
       .execute();
   }

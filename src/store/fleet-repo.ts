@@ -114,7 +114,14 @@ export class FleetRepo {
   async createEnrolmentToken(siteId: string, token: string, now: number, expiresAt: number): Promise<void> {
     await this.db
       .insertInto("enrolment_tokens")
-      .values({ token_hash: hashSecret(token), site_id: siteId, created_at: now, expires_at: expiresAt, used_at: null, node_id: null })
+      .values({
+        token_hash: hashSecret(token),
+        site_id: siteId,
+        created_at: now,
+        expires_at: expiresAt,
+        used_at: null,
+        node_id: null,
+      })
       .execute();
   }
 
@@ -128,17 +135,34 @@ export class FleetRepo {
     now: number,
   ): Promise<{ ok: true; siteId: string } | { ok: false; reason: string }> {
     return this.db.transaction().execute(async (trx) => {
-      const t = await trx.selectFrom("enrolment_tokens").selectAll().where("token_hash", "=", hashSecret(token)).executeTakeFirst();
-      if (!t) return { ok: false as const, reason: "unknown enrolment token; ask the operator for a new one (zumbido nodes token --site ID)" };
-      if (t.used_at !== null) return { ok: false as const, reason: "this enrolment token was already used; tokens are one-time, ask for a new one" };
-      if (t.expires_at <= now) return { ok: false as const, reason: "this enrolment token has expired; ask the operator for a new one" };
+      const t = await trx
+        .selectFrom("enrolment_tokens")
+        .selectAll()
+        .where("token_hash", "=", hashSecret(token))
+        .executeTakeFirst();
+      if (!t)
+        return {
+          ok: false as const,
+          reason: "unknown enrolment token; ask the operator for a new one (zumbido nodes token --site ID)",
+        };
+      if (t.used_at !== null)
+        return {
+          ok: false as const,
+          reason: "this enrolment token was already used; tokens are one-time, ask for a new one",
+        };
+      if (t.expires_at <= now)
+        return {
+          ok: false as const,
+          reason: "this enrolment token has expired; ask the operator for a new one",
+        };
       const upd = await trx
         .updateTable("enrolment_tokens")
         .set({ used_at: now, node_id: node.id })
         .where("token_hash", "=", t.token_hash)
         .where("used_at", "is", null)
         .executeTakeFirst();
-      if (Number(upd.numUpdatedRows) !== 1) return { ok: false as const, reason: "this enrolment token was already used" };
+      if (Number(upd.numUpdatedRows) !== 1)
+        return { ok: false as const, reason: "this enrolment token was already used" };
       await trx
         .insertInto("nodes")
         .values({
@@ -171,7 +195,13 @@ export class FleetRepo {
     return (await q.orderBy("created_at").orderBy("id").execute()).map(nodeRow);
   }
   /** Records a heartbeat: GPUs as seen now, and the state the agent's health check implies. */
-  async heartbeat(id: string, gpus: Gpu[], driverVersion: string | null, now: number, health: { healthy: boolean; reasons: string[] }): Promise<void> {
+  async heartbeat(
+    id: string,
+    gpus: Gpu[],
+    driverVersion: string | null,
+    now: number,
+    health: { healthy: boolean; reasons: string[] },
+  ): Promise<void> {
     const node = await this.getNode(id);
     if (!node) return;
     let state: NodeState = node.state;
@@ -179,13 +209,23 @@ export class FleetRepo {
     if (!health.healthy) {
       state = "draining";
       reason = `unhealthy: ${health.reasons.join("; ")}`;
-    } else if (node.state === "offline" || node.state === "pending" || (node.state === "draining" && reason?.startsWith("unhealthy"))) {
+    } else if (
+      node.state === "offline" ||
+      node.state === "pending" ||
+      (node.state === "draining" && reason?.startsWith("unhealthy"))
+    ) {
       state = "ready";
       reason = null;
     }
     await this.db
       .updateTable("nodes")
-      .set({ gpus_json: JSON.stringify(gpus), driver_version: driverVersion, last_heartbeat_at: now, state, state_reason: reason })
+      .set({
+        gpus_json: JSON.stringify(gpus),
+        driver_version: driverVersion,
+        last_heartbeat_at: now,
+        state,
+        state_reason: reason,
+      })
       .where("id", "=", id)
       .execute();
   }
@@ -202,7 +242,11 @@ export class FleetRepo {
       .execute();
     if (stale.length === 0) return [];
     const ids = stale.map((s) => s.id);
-    await this.db.updateTable("nodes").set({ state: "offline", state_reason: "no heartbeat" }).where("id", "in", ids).execute();
+    await this.db
+      .updateTable("nodes")
+      .set({ state: "offline", state_reason: "no heartbeat" })
+      .where("id", "in", ids)
+      .execute();
     return ids;
   }
 }

@@ -61,7 +61,10 @@ export interface LogLine {
 }
 
 /** New lease as the control loop commits it. */
-export type NewLease = Omit<LeaseRecord, "state" | "startedAt" | "endedAt" | "stopReason" | "stopRequestedAt" | "stopDeadlineAt">;
+export type NewLease = Omit<
+  LeaseRecord,
+  "state" | "startedAt" | "endedAt" | "stopReason" | "stopRequestedAt" | "stopDeadlineAt"
+>;
 
 const ACTIVE_LEASE_STATES: LeaseState[] = ["assigned", "running", "stopping"];
 
@@ -100,7 +103,11 @@ export class JobsRepo {
     let q = this.db.selectFrom("jobs").selectAll();
     if (filter.tenantId) q = q.where("tenant_id", "=", filter.tenantId);
     if (filter.states) q = q.where("state", "in", filter.states);
-    const rows = await q.orderBy("submitted_at", "desc").orderBy("id", "desc").limit(filter.limit ?? 500).execute();
+    const rows = await q
+      .orderBy("submitted_at", "desc")
+      .orderBy("id", "desc")
+      .limit(filter.limit ?? 500)
+      .execute();
     return rows.map(jobRow);
   }
   /** Pending jobs oldest first (the scheduler's queue). */
@@ -125,7 +132,8 @@ export class JobsRepo {
       .where("reasons_json", "<>", json)
       .where("state", "in", ["pending", "preempted"])
       .executeTakeFirst();
-    if (Number(r.numUpdatedRows) > 0) await addEvent(this.db, jobId, now, "pending", `waiting: ${reasons.join("; ")}`);
+    if (Number(r.numUpdatedRows) > 0)
+      await addEvent(this.db, jobId, now, "pending", `waiting: ${reasons.join("; ")}`);
   }
   /** Moves a job to a new state with a history event; `from` guards against races. */
   async transitionJob(
@@ -143,7 +151,12 @@ export class JobsRepo {
       if (extra.startedAt !== undefined) set.started_at = extra.startedAt;
       if (extra.endedAt !== undefined) set.ended_at = extra.endedAt;
       if (to !== "pending" && to !== "preempted") set.reasons_json = "[]";
-      const r = await t.updateTable("jobs").set(set).where("id", "=", jobId).where("state", "in", from).executeTakeFirst();
+      const r = await t
+        .updateTable("jobs")
+        .set(set)
+        .where("id", "=", jobId)
+        .where("state", "in", from)
+        .executeTakeFirst();
       if (Number(r.numUpdatedRows) === 0) return false;
       await addEvent(t, jobId, now, to, message);
       return true;
@@ -167,7 +180,15 @@ export class JobsRepo {
         const taken = new Set(held.flatMap((h) => JSON.parse(h.gpu_indices_json) as number[]));
         if (l.gpuIndices.some((i) => taken.has(i))) return false;
       }
-      const ok = await this.transitionJob(jobId, ["pending", "preempted"], "scheduled", now, message, {}, trx);
+      const ok = await this.transitionJob(
+        jobId,
+        ["pending", "preempted"],
+        "scheduled",
+        now,
+        message,
+        {},
+        trx,
+      );
       if (!ok) return false;
       for (const l of leases) {
         await trx
@@ -204,7 +225,13 @@ export class JobsRepo {
     return r && leaseRow(r);
   }
   async leasesForJob(jobId: string): Promise<LeaseRecord[]> {
-    const rows = await this.db.selectFrom("leases").selectAll().where("job_id", "=", jobId).orderBy("created_at").orderBy("id").execute();
+    const rows = await this.db
+      .selectFrom("leases")
+      .selectAll()
+      .where("job_id", "=", jobId)
+      .orderBy("created_at")
+      .orderBy("id")
+      .execute();
     return rows.map(leaseRow);
   }
   async activeLeases(nodeId?: string): Promise<LeaseRecord[]> {
@@ -238,8 +265,20 @@ export class JobsRepo {
         .where("state", "=", "assigned")
         .executeTakeFirst();
       if (Number(r.numUpdatedRows) === 0) return false;
-      const l = await trx.selectFrom("leases").select(["job_id", "node_id"]).where("id", "=", leaseId).executeTakeFirstOrThrow();
-      await this.transitionJob(l.job_id, ["scheduled"], "running", startedAt, `running on node ${l.node_id}`, { startedAt }, trx);
+      const l = await trx
+        .selectFrom("leases")
+        .select(["job_id", "node_id"])
+        .where("id", "=", leaseId)
+        .executeTakeFirstOrThrow();
+      await this.transitionJob(
+        l.job_id,
+        ["scheduled"],
+        "running",
+        startedAt,
+        `running on node ${l.node_id}`,
+        { startedAt },
+        trx,
+      );
       return true;
     });
   }
@@ -258,18 +297,32 @@ export class JobsRepo {
     return this.db.transaction().execute(async (trx) => {
       const before = await trx.selectFrom("leases").selectAll().where("id", "=", leaseId).executeTakeFirst();
       if (!before || before.state === "ended") return undefined;
-      await trx.updateTable("leases").set({ state: "ended", ended_at: endedAt }).where("id", "=", leaseId).execute();
+      await trx
+        .updateTable("leases")
+        .set({ state: "ended", ended_at: endedAt })
+        .where("id", "=", leaseId)
+        .execute();
       return leaseRow(before);
     });
   }
 
   async events(jobId: string): Promise<JobEvent[]> {
-    const rows = await this.db.selectFrom("job_events").selectAll().where("job_id", "=", jobId).orderBy("id").execute();
+    const rows = await this.db
+      .selectFrom("job_events")
+      .selectAll()
+      .where("job_id", "=", jobId)
+      .orderBy("id")
+      .execute();
     return rows.map((r) => ({ id: r.id, jobId: r.job_id, at: r.at, state: r.state, message: r.message }));
   }
 
   /** Appends log text for a job, keeping at most capBytes per job (then one truncation notice). */
-  async appendLogs(jobId: string, chunks: { leaseId: string; stream: string; text: string }[], now: number, capBytes: number): Promise<number> {
+  async appendLogs(
+    jobId: string,
+    chunks: { leaseId: string; stream: string; text: string }[],
+    now: number,
+    capBytes: number,
+  ): Promise<number> {
     return this.db.transaction().execute(async (trx) => {
       const used = await trx
         .selectFrom("logs")
@@ -281,8 +334,12 @@ export class JobsRepo {
       for (const c of chunks) {
         if (budget <= 0) break;
         let text = c.text;
-        if (text.length > budget) text = `${text.slice(0, budget)}\n[zumbido: log truncated at ${capBytes} bytes]\n`;
-        await trx.insertInto("logs").values({ job_id: jobId, lease_id: c.leaseId, stream: c.stream, text, at: now }).execute();
+        if (text.length > budget)
+          text = `${text.slice(0, budget)}\n[zumbido: log truncated at ${capBytes} bytes]\n`;
+        await trx
+          .insertInto("logs")
+          .values({ job_id: jobId, lease_id: c.leaseId, stream: c.stream, text, at: now })
+          .execute();
         budget -= text.length;
         written += text.length;
       }
@@ -302,6 +359,12 @@ export class JobsRepo {
   }
 }
 
-async function addEvent(db: Kysely<Database>, jobId: string, at: number, state: string, message: string): Promise<void> {
+async function addEvent(
+  db: Kysely<Database>,
+  jobId: string,
+  at: number,
+  state: string,
+  message: string,
+): Promise<void> {
   await db.insertInto("job_events").values({ job_id: jobId, at, state, message }).execute();
 }

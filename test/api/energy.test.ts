@@ -13,19 +13,32 @@ describe("energy, carbon, curtailment and sovereignty", () => {
   const t0 = Date.UTC(2026, 10, 2, 8, 0, 0);
 
   const hb = async (workloads: unknown[] = []) =>
-    (await call(h.app, node.nodeKey, "POST", "/v1/agent/heartbeat", { gpus: simGpus("H100", 8), health: { healthy: true, reasons: [] }, workloads })).json as {
+    (
+      await call(h.app, node.nodeKey, "POST", "/v1/agent/heartbeat", {
+        gpus: simGpus("H100", 8),
+        health: { healthy: true, reasons: [] },
+        workloads,
+      })
+    ).json as {
       assignments: { leaseId: string; jobId: string }[];
       stops: { leaseId: string; reason: string; graceS: number }[];
     };
   let seq = 0;
   /** Submits, places, starts a job on the ES node; returns its ids. */
   const runJob = async (body: Record<string, unknown>) => {
-    const sub = await call(h.app, w.tenantKey, "POST", "/v1/jobs", { gpuModels: ["H100"], countries: ["ES"], command: ["train"], ...body });
+    const sub = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
+      gpuModels: ["H100"],
+      countries: ["ES"],
+      command: ["train"],
+      ...body,
+    });
     expect(sub.status).toBe(201);
     await hb();
     await h.loop.tick();
     const a = (await hb()).assignments.find((x) => x.jobId === sub.json.id)!;
-    await call(h.app, node.nodeKey, "POST", "/v1/agent/workloads", { workloads: [{ leaseId: a.leaseId, phase: "running", startedAt: h.clock.now() }] });
+    await call(h.app, node.nodeKey, "POST", "/v1/agent/workloads", {
+      workloads: [{ leaseId: a.leaseId, phase: "running", startedAt: h.clock.now() }],
+    });
     return { jobId: sub.json.id as string, leaseId: a.leaseId };
   };
 
@@ -38,23 +51,59 @@ describe("energy, carbon, curtailment and sovereignty", () => {
   afterAll(async () => h.close());
 
   it("imports an hourly carbon series as CSV and reports it", async () => {
-    const rows = ["timestamp,value", ...Array.from({ length: 24 }, (_, i) => `2026-11-02T${String(i).padStart(2, "0")}:00:00Z,${i === 8 ? 200 : 100}`)];
-    const res = await h.app.inject({ method: "PUT", url: `/v1/sites/${w.sites.es}/energy/carbon`, headers: { authorization: `Bearer ${w.operatorKey}`, "content-type": "text/csv" }, payload: rows.join("\n") });
+    const rows = [
+      "timestamp,value",
+      ...Array.from(
+        { length: 24 },
+        (_, i) => `2026-11-02T${String(i).padStart(2, "0")}:00:00Z,${i === 8 ? 200 : 100}`,
+      ),
+    ];
+    const res = await h.app.inject({
+      method: "PUT",
+      url: `/v1/sites/${w.sites.es}/energy/carbon`,
+      headers: { authorization: `Bearer ${w.operatorKey}`, "content-type": "text/csv" },
+      payload: rows.join("\n"),
+    });
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body)).toMatchObject({ hours: 24, kind: "carbon" });
-    const bad = await h.app.inject({ method: "PUT", url: `/v1/sites/${w.sites.es}/energy/carbon`, headers: { authorization: `Bearer ${w.operatorKey}`, "content-type": "text/csv" }, payload: "timestamp,value\nyesterday,abc" });
+    const bad = await h.app.inject({
+      method: "PUT",
+      url: `/v1/sites/${w.sites.es}/energy/carbon`,
+      headers: { authorization: `Bearer ${w.operatorKey}`, "content-type": "text/csv" },
+      payload: "timestamp,value\nyesterday,abc",
+    });
     expect(bad.statusCode).toBe(400);
     expect(JSON.parse(bad.body).detail).toMatch(/could not be read/);
-    const other = await h.app.inject({ method: "PUT", url: `/v1/sites/${w.sites.es}/energy/carbon`, headers: { authorization: `Bearer ${w.otherOperatorKey}`, "content-type": "text/csv" }, payload: rows.join("\n") });
+    const other = await h.app.inject({
+      method: "PUT",
+      url: `/v1/sites/${w.sites.es}/energy/carbon`,
+      headers: { authorization: `Bearer ${w.otherOperatorKey}`, "content-type": "text/csv" },
+      payload: rows.join("\n"),
+    });
     expect(other.statusCode).toBe(403);
   });
 
   it("gives a job its facility energy and location- and market-based CO2e (hand-computed)", async () => {
     const { jobId, leaseId } = await runJob({ gpus: 2 });
     // One hour on 2 of the node's 8 GPUs, 1 kWh of GPU energy.
-    await call(h.app, node.nodeKey, "POST", "/v1/agent/usage", { records: [{ nodeId: node.nodeId, seq: ++seq, leaseId, fromMs: t0, toMs: t0 + HOUR, gpuMs: 2 * HOUR, energyMwh: 1_000_000, energySource: "measured" }] });
+    await call(h.app, node.nodeKey, "POST", "/v1/agent/usage", {
+      records: [
+        {
+          nodeId: node.nodeId,
+          seq: ++seq,
+          leaseId,
+          fromMs: t0,
+          toMs: t0 + HOUR,
+          gpuMs: 2 * HOUR,
+          energyMwh: 1_000_000,
+          energySource: "measured",
+        },
+      ],
+    });
     h.clock.set(t0 + HOUR);
-    await call(h.app, node.nodeKey, "POST", "/v1/agent/workloads", { workloads: [{ leaseId, phase: "succeeded", exitCode: 0, endedAt: t0 + HOUR }] });
+    await call(h.app, node.nodeKey, "POST", "/v1/agent/workloads", {
+      workloads: [{ leaseId, phase: "succeeded", exitCode: 0, endedAt: t0 + HOUR }],
+    });
     const e = await call(h.app, w.tenantKey, "GET", `/v1/jobs/${jobId}/energy`);
     expect(e.status).toBe(200);
     // IT = 1 kWh + 500 W x (2/8) x 1 h = 1.125 kWh; facility = x 1.2 PUE = 1.35 kWh; 200 g/kWh in that hour.
@@ -62,7 +111,12 @@ describe("energy, carbon, curtailment and sovereignty", () => {
     expect(e.json.locationKgCo2e).toBeCloseTo(0.27, 6);
     expect(e.json.marketKgCo2e).toBeCloseTo(0.27, 6);
     // A PPA covering the whole month halves nothing unless it covers consumption: 0.675 of 1.35 kWh covered -> half.
-    const ppa = await call(h.app, w.operatorKey, "POST", `/v1/sites/${w.sites.es}/contracts`, { kind: "ppa", periodStart: Date.UTC(2026, 10, 1), periodEnd: Date.UTC(2026, 11, 1), kwh: 0.675 });
+    const ppa = await call(h.app, w.operatorKey, "POST", `/v1/sites/${w.sites.es}/contracts`, {
+      kind: "ppa",
+      periodStart: Date.UTC(2026, 10, 1),
+      periodEnd: Date.UTC(2026, 11, 1),
+      kwh: 0.675,
+    });
     expect(ppa.status).toBe(201);
     const e2 = await call(h.app, w.tenantKey, "GET", `/v1/jobs/${jobId}/energy`);
     expect(e2.json.locationKgCo2e).toBeCloseTo(0.27, 6);
@@ -77,14 +131,35 @@ describe("energy, carbon, curtailment and sovereignty", () => {
   });
 
   it("computes the EU indicators from meter readings and refuses impossible ones", async () => {
-    const ok = await call(h.app, w.operatorKey, "PUT", `/v1/sites/${w.sites.es}/meter-readings/2026-11`, { eDcKwh: 1300, eItKwh: 1000, eResTotKwh: 650, eReuseKwh: 130, wInM3: 1.8, installedItKw: 400 });
+    const ok = await call(h.app, w.operatorKey, "PUT", `/v1/sites/${w.sites.es}/meter-readings/2026-11`, {
+      eDcKwh: 1300,
+      eItKwh: 1000,
+      eResTotKwh: 650,
+      eReuseKwh: 130,
+      wInM3: 1.8,
+      installedItKw: 400,
+    });
     expect(ok.status).toBe(200);
-    expect(ok.json).toMatchObject({ pue: 1.3, ref: 0.5, erf: 0.1, wueLPerKwh: 1.8, reportingRequired: false });
+    expect(ok.json).toMatchObject({
+      pue: 1.3,
+      ref: 0.5,
+      erf: 0.1,
+      wueLPerKwh: 1.8,
+      reportingRequired: false,
+    });
     expect(ok.json.notices.join(" ")).toMatch(/500 kW/);
-    const bad = await call(h.app, w.operatorKey, "PUT", `/v1/sites/${w.sites.es}/meter-readings/2026-11`, { eDcKwh: 900, eItKwh: 1000, installedItKw: 400 });
+    const bad = await call(h.app, w.operatorKey, "PUT", `/v1/sites/${w.sites.es}/meter-readings/2026-11`, {
+      eDcKwh: 900,
+      eItKwh: 1000,
+      installedItKw: 400,
+    });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.json)).toMatch(/PUE|E_IT|eItKwh/);
-    const csv = await h.app.inject({ method: "GET", url: "/v1/indicators?month=2026-11&format=csv", headers: { authorization: `Bearer ${w.operatorKey}` } });
+    const csv = await h.app.inject({
+      method: "GET",
+      url: "/v1/indicators?month=2026-11&format=csv",
+      headers: { authorization: `Bearer ${w.operatorKey}` },
+    });
     expect(csv.headers["content-type"]).toMatch(/text\/csv/);
     expect(csv.body.split("\n")[1]).toContain(w.sites.es);
     // The refused reading did not replace the good one.
@@ -98,7 +173,13 @@ describe("energy, carbon, curtailment and sovereignty", () => {
     const spot = await runJob({ gpus: 4, class: "interruptible" });
     // Each 4-GPU lease draws (4 x 700 W + 0.5 x 500 W) x 1.2 = 3.66 kW; the site draws 7.32 kW.
     const start = h.clock.now() + 60_000;
-    const c = await call(h.app, w.operatorKey, "POST", "/v1/curtailments", { siteId: w.sites.es, start, end: start + HOUR, maxKw: 4, noticeS: 120 });
+    const c = await call(h.app, w.operatorKey, "POST", "/v1/curtailments", {
+      siteId: w.sites.es,
+      start,
+      end: start + HOUR,
+      maxKw: 4,
+      noticeS: 120,
+    });
     expect(c.status).toBe(201);
     const report = await h.loop.tick();
     expect(report.curtailmentNotices).toBe(1);
@@ -106,7 +187,9 @@ describe("energy, carbon, curtailment and sovereignty", () => {
     expect(stops.map((s) => s.leaseId)).toEqual([spot.leaseId]);
     expect(stops[0]!.reason).toMatch(/curtailment/);
     expect(stops[0]!.graceS).toBe(60);
-    await call(h.app, node.nodeKey, "POST", "/v1/agent/workloads", { workloads: [{ leaseId: spot.leaseId, phase: "cancelled", endedAt: h.clock.now() + 5000 }] });
+    await call(h.app, node.nodeKey, "POST", "/v1/agent/workloads", {
+      workloads: [{ leaseId: spot.leaseId, phase: "cancelled", endedAt: h.clock.now() + 5000 }],
+    });
     h.clock.advance(10_000);
     await h.loop.tick();
     const ev = await call(h.app, w.operatorKey, "GET", `/v1/curtailments/${c.json.id}`);

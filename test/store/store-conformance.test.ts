@@ -12,7 +12,14 @@ for (const factory of STORES) {
     beforeAll(async () => {
       ({ store, cleanup } = await factory.open());
       await store.accounts.createOperator({ id: "op1", name: "Hall One", createdAt: 1 });
-      await store.accounts.createTenant({ id: "t1", name: "Lab", country: "ES", vatId: null, creditLimitMinor: 0, createdAt: 1 });
+      await store.accounts.createTenant({
+        id: "t1",
+        name: "Lab",
+        country: "ES",
+        vatId: null,
+        creditLimitMinor: 0,
+        createdAt: 1,
+      });
       await store.fleet.createSite({
         id: "s1",
         operatorId: "op1",
@@ -31,7 +38,13 @@ for (const factory of STORES) {
     afterAll(async () => cleanup?.());
 
     it("stores keys hashed and finds them by secret only", async () => {
-      const { key, record } = await store.accounts.createKey({ id: "k1", role: "tenant", ownerId: "t1", name: "ci", now: 5 });
+      const { key, record } = await store.accounts.createKey({
+        id: "k1",
+        role: "tenant",
+        ownerId: "t1",
+        name: "ci",
+        now: 5,
+      });
       expect(key.startsWith("zk_tenant_")).toBe(true);
       expect(record.prefix.length).toBeLessThan(key.length);
       expect((await store.accounts.findKeyBySecret(key))?.id).toBe("k1");
@@ -42,10 +55,18 @@ for (const factory of STORES) {
     });
 
     it("upserts prices and keeps integers exact", async () => {
-      await store.fleet.setPrice({ siteId: "s1", gpuModel: "H100", onDemandMinorPerGpuHour: 250, interruptibleMinorPerGpuHour: 120 }, 10);
-      await store.fleet.setPrice({ siteId: "s1", gpuModel: "H100", onDemandMinorPerGpuHour: 240, interruptibleMinorPerGpuHour: 110 }, 11);
+      await store.fleet.setPrice(
+        { siteId: "s1", gpuModel: "H100", onDemandMinorPerGpuHour: 250, interruptibleMinorPerGpuHour: 120 },
+        10,
+      );
+      await store.fleet.setPrice(
+        { siteId: "s1", gpuModel: "H100", onDemandMinorPerGpuHour: 240, interruptibleMinorPerGpuHour: 110 },
+        11,
+      );
       const prices = await store.fleet.listPrices("s1");
-      expect(prices).toEqual([{ siteId: "s1", gpuModel: "H100", onDemandMinorPerGpuHour: 240, interruptibleMinorPerGpuHour: 110 }]);
+      expect(prices).toEqual([
+        { siteId: "s1", gpuModel: "H100", onDemandMinorPerGpuHour: 240, interruptibleMinorPerGpuHour: 110 },
+      ]);
     });
 
     it("trades a one-time enrolment token for a node exactly once", async () => {
@@ -56,7 +77,15 @@ for (const factory of STORES) {
         name: "gpu-01",
         state: "ready" as const,
         executor: "local" as const,
-        gpus: [0, 1, 2, 3].map((i) => ({ index: i, uuid: `GPU-${i}`, model: "H100", name: "H100", memoryMb: 81559, powerLimitW: 700, healthy: true })),
+        gpus: [0, 1, 2, 3].map((i) => ({
+          index: i,
+          uuid: `GPU-${i}`,
+          model: "H100",
+          name: "H100",
+          memoryMb: 81559,
+          powerLimitW: 700,
+          healthy: true,
+        })),
       };
       expect(await store.fleet.consumeEnrolmentToken("tok-1", node, 100)).toEqual({ ok: true, siteId: "s1" });
       const again = await store.fleet.consumeEnrolmentToken("tok-1", { ...node, id: "n2" }, 101);
@@ -106,7 +135,11 @@ for (const factory of STORES) {
       const ended = await store.jobs.endLease("l1", 420);
       expect(ended?.state).toBe("stopping");
       expect(await store.jobs.endLease("l1", 421)).toBeUndefined();
-      expect((await store.jobs.events("j1")).map((e) => e.state)).toEqual(["pending", "scheduled", "running"]);
+      expect((await store.jobs.events("j1")).map((e) => e.state)).toEqual([
+        "pending",
+        "scheduled",
+        "running",
+      ]);
     });
 
     it("ingests usage idempotently on (node, seq)", async () => {
@@ -122,7 +155,10 @@ for (const factory of STORES) {
       });
       const batch = Array.from({ length: 1200 }, (_, i) => rec(i + 1));
       expect(await store.usage.insertBatch(batch, 1)).toEqual({ accepted: 1200, duplicates: 0 });
-      expect(await store.usage.insertBatch([rec(5), rec(1201), rec(1200)], 2)).toEqual({ accepted: 1, duplicates: 2 });
+      expect(await store.usage.insertBatch([rec(5), rec(1201), rec(1200)], 2)).toEqual({
+        accepted: 1,
+        duplicates: 2,
+      });
       expect(await store.usage.totals()).toEqual({ records: 1201, gpuMs: 1201 * 20, energyMwh: 1201 * 7 });
       expect(await store.usage.maxSeq("n1")).toBe(1201);
       expect((await store.usage.forLeases(["l1"])).length).toBe(1201);

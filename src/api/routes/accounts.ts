@@ -8,26 +8,46 @@ import type { Services } from "../server.js";
 /** Operators, tenants, keys and the fee (admin), and "who am I" for everyone. */
 export async function accountRoutes(app: FastifyInstance, s: Services): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  r.get("/v1/me", { schema: { tags: ["accounts"], summary: "The caller's role and account" } }, async (req) => {
-    const p = who(req);
-    let name: string | null = null;
-    if (p.role === "operator") name = (await s.ctx.store.accounts.getOperator(p.ownerId ?? ""))?.name ?? null;
-    if (p.role === "tenant") name = (await s.ctx.store.accounts.getTenant(p.ownerId ?? ""))?.name ?? null;
-    return { role: p.role, ownerId: p.ownerId, name, keyId: p.keyId };
-  });
+  r.get(
+    "/v1/me",
+    { schema: { tags: ["accounts"], summary: "The caller's role and account" } },
+    async (req) => {
+      const p = who(req);
+      let name: string | null = null;
+      if (p.role === "operator")
+        name = (await s.ctx.store.accounts.getOperator(p.ownerId ?? ""))?.name ?? null;
+      if (p.role === "tenant") name = (await s.ctx.store.accounts.getTenant(p.ownerId ?? ""))?.name ?? null;
+      return { role: p.role, ownerId: p.ownerId, name, keyId: p.keyId };
+    },
+  );
   r.post(
     "/v1/operators",
-    { schema: { tags: ["accounts"], summary: "Create an operator and its first key (admin)", body: z.object({ name: z.string().min(1).max(120) }).strict() } },
+    {
+      schema: {
+        tags: ["accounts"],
+        summary: "Create an operator and its first key (admin)",
+        body: z.object({ name: z.string().min(1).max(120) }).strict(),
+      },
+    },
     async (req, reply) => reply.status(201).send(await s.accounts.createOperator(who(req), req.body.name)),
   );
-  r.get("/v1/operators", { schema: { tags: ["accounts"] } }, async (req) => s.accounts.listOperators(who(req)));
+  r.get("/v1/operators", { schema: { tags: ["accounts"] } }, async (req) =>
+    s.accounts.listOperators(who(req)),
+  );
   r.post(
     "/v1/tenants",
     {
       schema: {
         tags: ["accounts"],
         summary: "Create a tenant and its first key (admin)",
-        body: z.object({ name: z.string().min(1).max(120), country: CountryCode, vatId: z.string().max(20).nullable().optional(), creditLimitMinor: z.number().int().nonnegative().optional() }).strict(),
+        body: z
+          .object({
+            name: z.string().min(1).max(120),
+            country: CountryCode,
+            vatId: z.string().max(20).nullable().optional(),
+            creditLimitMinor: z.number().int().nonnegative().optional(),
+          })
+          .strict(),
       },
     },
     async (req, reply) => reply.status(201).send(await s.accounts.createTenant(who(req), req.body)),
@@ -39,7 +59,14 @@ export async function accountRoutes(app: FastifyInstance, s: Services): Promise<
       schema: {
         tags: ["accounts"],
         summary: "Create an API key (shown once)",
-        body: z.object({ role: z.enum(["admin", "operator", "tenant"]), ownerId: z.string().nullable().optional(), name: z.string().min(1).max(120), expiresAt: z.number().int().nullable().optional() }).strict(),
+        body: z
+          .object({
+            role: z.enum(["admin", "operator", "tenant"]),
+            ownerId: z.string().nullable().optional(),
+            name: z.string().min(1).max(120),
+            expiresAt: z.number().int().nullable().optional(),
+          })
+          .strict(),
       },
     },
     async (req, reply) => reply.status(201).send(await s.accounts.createKey(who(req), req.body)),
@@ -49,10 +76,18 @@ export async function accountRoutes(app: FastifyInstance, s: Services): Promise<
     await s.accounts.revokeKey(who(req), req.params.id);
     return reply.status(204).send();
   });
-  r.get("/v1/settings/fee", { schema: { tags: ["accounts"] } }, async () => ({ feeBps: await s.accounts.getFeeBps() }));
+  r.get("/v1/settings/fee", { schema: { tags: ["accounts"] } }, async () => ({
+    feeBps: await s.accounts.getFeeBps(),
+  }));
   r.put(
     "/v1/settings/fee",
-    { schema: { tags: ["accounts"], summary: "Set the platform fee in basis points (admin)", body: z.object({ feeBps: z.number().int() }).strict() } },
+    {
+      schema: {
+        tags: ["accounts"],
+        summary: "Set the platform fee in basis points (admin)",
+        body: z.object({ feeBps: z.number().int() }).strict(),
+      },
+    },
     async (req) => ({ feeBps: await s.accounts.setFeeBps(who(req), req.body.feeBps) }),
   );
 }

@@ -8,17 +8,45 @@ import type { Services } from "../server.js";
 /** The node side: enrolment, heartbeats, workload reports, usage and logs. */
 export async function agentRoutes(app: FastifyInstance, s: Services): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  r.post("/v1/agent/enrol", { schema: { tags: ["agent"], summary: "Trade a one-time token for a node key", body: Enrol, security: [] } }, async (req, reply) =>
-    reply.status(201).send(await s.fleet.enrol(req.body)),
+  r.post(
+    "/v1/agent/enrol",
+    {
+      schema: {
+        tags: ["agent"],
+        summary: "Trade a one-time token for a node key",
+        body: Enrol,
+        security: [],
+      },
+    },
+    async (req, reply) => reply.status(201).send(await s.fleet.enrol(req.body)),
   );
-  r.post("/v1/agent/heartbeat", { schema: { tags: ["agent"], body: Heartbeat } }, async (req) => s.agent.heartbeat(who(req), req.body));
-  r.post("/v1/agent/workloads", { schema: { tags: ["agent"], summary: "Report workload phases", body: z.object({ workloads: z.array(WorkloadReport) }) } }, async (req) => {
-    for (const w of req.body.workloads) await s.agent.report(who(req), w);
-    return { ok: true };
-  });
+  r.post("/v1/agent/heartbeat", { schema: { tags: ["agent"], body: Heartbeat } }, async (req) =>
+    s.agent.heartbeat(who(req), req.body),
+  );
+  r.post(
+    "/v1/agent/workloads",
+    {
+      schema: {
+        tags: ["agent"],
+        summary: "Report workload phases",
+        body: z.object({ workloads: z.array(WorkloadReport) }),
+      },
+    },
+    async (req) => {
+      for (const w of req.body.workloads) await s.agent.report(who(req), w);
+      return { ok: true };
+    },
+  );
   r.post(
     "/v1/agent/usage",
-    { bodyLimit: 16 * 1_048_576, schema: { tags: ["agent"], summary: "Usage records (idempotent on node and seq)", body: z.object({ records: z.array(UsageRecord).max(100_000) }) } },
+    {
+      bodyLimit: 16 * 1_048_576,
+      schema: {
+        tags: ["agent"],
+        summary: "Usage records (idempotent on node and seq)",
+        body: z.object({ records: z.array(UsageRecord).max(100_000) }),
+      },
+    },
     async (req) => {
       const res = await s.agent.usage(who(req), req.body.records);
       s.metrics.usageRecords.inc({ result: "accepted" }, res.accepted);
@@ -26,5 +54,9 @@ export async function agentRoutes(app: FastifyInstance, s: Services): Promise<vo
       return res;
     },
   );
-  r.post("/v1/agent/logs", { bodyLimit: 8 * 1_048_576, schema: { tags: ["agent"], body: LogChunks } }, async (req) => s.agent.logs(who(req), req.body.chunks));
+  r.post(
+    "/v1/agent/logs",
+    { bodyLimit: 8 * 1_048_576, schema: { tags: ["agent"], body: LogChunks } },
+    async (req) => s.agent.logs(who(req), req.body.chunks),
+  );
 }

@@ -7,13 +7,21 @@ import { IdParam } from "../schemas.js";
 import type { Services } from "../server.js";
 
 const Month = z.string().regex(/^\d{4}-\d{2}$/, "a month as YYYY-MM, e.g. 2026-11");
-const Time = z.union([z.number().int().positive(), z.string().datetime({ offset: true }).transform((s) => Date.parse(s))]);
+const Time = z.union([
+  z.number().int().positive(),
+  z
+    .string()
+    .datetime({ offset: true })
+    .transform((s) => Date.parse(s)),
+]);
 
 /** Energy series, renewable contracts, EU indicators, per-job energy and carbon, curtailment, data locations. */
 export async function energyRoutes(app: FastifyInstance, s: Services): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const energy = new EnergyService(s.ctx);
-  app.addContentTypeParser("text/csv", { parseAs: "string", bodyLimit: 16 * 1_048_576 }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser("text/csv", { parseAs: "string", bodyLimit: 16 * 1_048_576 }, (_req, body, done) =>
+    done(null, body),
+  );
 
   r.put(
     "/v1/sites/:id/energy/:kind",
@@ -21,14 +29,17 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
       bodyLimit: 16 * 1_048_576,
       schema: {
         tags: ["energy"],
-        summary: "Import an hourly carbon (gCO2e/kWh) or price (EUR/MWh) series as CSV: timestamp,value or an Electricity Maps export",
+        summary:
+          "Import an hourly carbon (gCO2e/kWh) or price (EUR/MWh) series as CSV: timestamp,value or an Electricity Maps export",
         params: z.object({ id: z.string(), kind: z.enum(["carbon", "price"]) }),
         body: z.string().min(1, "send the CSV as the body with Content-Type: text/csv"),
       },
     },
     async (req) => energy.importSeries(who(req), req.params.id, req.params.kind, req.body),
   );
-  r.get("/v1/sites/:id/energy", { schema: { tags: ["energy"], params: IdParam } }, async (req) => energy.seriesInfo(who(req), req.params.id));
+  r.get("/v1/sites/:id/energy", { schema: { tags: ["energy"], params: IdParam } }, async (req) =>
+    energy.seriesInfo(who(req), req.params.id),
+  );
   r.post(
     "/v1/sites/:id/contracts",
     {
@@ -36,12 +47,26 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
         tags: ["energy"],
         summary: "Record renewable supply for a period (PPA, guarantees of origin, on-site)",
         params: IdParam,
-        body: z.object({ kind: z.enum(["ppa", "guarantee-of-origin", "on-site"]), periodStart: Time, periodEnd: Time, kwh: z.number().nonnegative(), gPerKwh: z.number().nonnegative().optional() }).strict(),
+        body: z
+          .object({
+            kind: z.enum(["ppa", "guarantee-of-origin", "on-site"]),
+            periodStart: Time,
+            periodEnd: Time,
+            kwh: z.number().nonnegative(),
+            gPerKwh: z.number().nonnegative().optional(),
+          })
+          .strict(),
       },
     },
     async (req, reply) =>
       reply.status(201).send(
-        await energy.addContract(who(req), req.params.id, { kind: req.body.kind, periodStartMs: req.body.periodStart, periodEndMs: req.body.periodEnd, kwh: req.body.kwh, gPerKwh: req.body.gPerKwh ?? null }),
+        await energy.addContract(who(req), req.params.id, {
+          kind: req.body.kind,
+          periodStartMs: req.body.periodStart,
+          periodEndMs: req.body.periodEnd,
+          kwh: req.body.kwh,
+          gPerKwh: req.body.gPerKwh ?? null,
+        }),
       ),
   );
   r.put(
@@ -54,7 +79,11 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
         body: z
           .object({
             eDcKwh: z.number().describe("E_DC: total facility energy, kWh"),
-            eItKwh: z.number().nullable().optional().describe("E_IT: IT energy, kWh (default: what Zumbido metered)"),
+            eItKwh: z
+              .number()
+              .nullable()
+              .optional()
+              .describe("E_IT: IT energy, kWh (default: what Zumbido metered)"),
             eResTotKwh: z.number().nullable().optional().describe("E_RES-TOT: renewable energy, kWh"),
             eReuseKwh: z.number().nullable().optional().describe("E_REUSE: energy reused, kWh"),
             wInM3: z.number().nullable().optional().describe("W_IN: water input, m3"),
@@ -76,19 +105,43 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
   );
   r.get(
     "/v1/indicators",
-    { schema: { tags: ["energy"], summary: "EU data-centre indicators (PUE, REF, ERF, WUE) of your sites for a month", querystring: z.object({ month: Month, siteId: z.string().optional(), format: z.enum(["json", "csv"]).default("json") }) } },
+    {
+      schema: {
+        tags: ["energy"],
+        summary: "EU data-centre indicators (PUE, REF, ERF, WUE) of your sites for a month",
+        querystring: z.object({
+          month: Month,
+          siteId: z.string().optional(),
+          format: z.enum(["json", "csv"]).default("json"),
+        }),
+      },
+    },
     async (req, reply) => {
       const r2 = await energy.indicators(who(req), req.query.month, req.query.siteId);
       if (req.query.format === "csv") return reply.type("text/csv; charset=utf-8").send(r2.csv);
       return { month: req.query.month, sites: r2.json, sitesWithoutReadings: r2.missing };
     },
   );
-  r.get("/v1/jobs/:id/energy", { schema: { tags: ["energy"], summary: "A job's facility energy, location- and market-based CO2e, energy cost", params: IdParam } }, async (req) =>
-    energy.jobEnergy(who(req), req.params.id),
+  r.get(
+    "/v1/jobs/:id/energy",
+    {
+      schema: {
+        tags: ["energy"],
+        summary: "A job's facility energy, location- and market-based CO2e, energy cost",
+        params: IdParam,
+      },
+    },
+    async (req) => energy.jobEnergy(who(req), req.params.id),
   );
   r.get(
     "/v1/energy/summary",
-    { schema: { tags: ["energy"], summary: "Energy and CO2e per tenant, site or job for a month", querystring: z.object({ month: Month, by: z.enum(["tenant", "site", "job"]).default("site") }) } },
+    {
+      schema: {
+        tags: ["energy"],
+        summary: "Energy and CO2e per tenant, site or job for a month",
+        querystring: z.object({ month: Month, by: z.enum(["tenant", "site", "job"]).default("site") }),
+      },
+    },
     async (req) => energy.summary(who(req), req.query.month, req.query.by),
   );
   r.post(
@@ -97,19 +150,45 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
       schema: {
         tags: ["energy"],
         summary: "Declare a curtailment: the site draws at most maxKw (facility) from start to end",
-        body: z.object({ siteId: z.string(), start: Time, end: Time, maxKw: z.number().nonnegative(), noticeS: z.number().int().nonnegative().optional(), reason: z.string().max(200).optional() }).strict(),
+        body: z
+          .object({
+            siteId: z.string(),
+            start: Time,
+            end: Time,
+            maxKw: z.number().nonnegative(),
+            noticeS: z.number().int().nonnegative().optional(),
+            reason: z.string().max(200).optional(),
+          })
+          .strict(),
       },
     },
     async (req, reply) =>
       reply.status(201).send(
-        await energy.declareCurtailment(who(req), { siteId: req.body.siteId, startMs: req.body.start, endMs: req.body.end, maxKw: req.body.maxKw, ...(req.body.noticeS !== undefined ? { noticeS: req.body.noticeS } : {}), ...(req.body.reason ? { reason: req.body.reason } : {}) }),
+        await energy.declareCurtailment(who(req), {
+          siteId: req.body.siteId,
+          startMs: req.body.start,
+          endMs: req.body.end,
+          maxKw: req.body.maxKw,
+          ...(req.body.noticeS !== undefined ? { noticeS: req.body.noticeS } : {}),
+          ...(req.body.reason ? { reason: req.body.reason } : {}),
+        }),
       ),
   );
   r.get("/v1/curtailments", { schema: { tags: ["energy"] } }, async (req) => energy.curtailments(who(req)));
-  r.get("/v1/curtailments/:id", { schema: { tags: ["energy"], summary: "A curtailment event and its report", params: IdParam } }, async (req) => energy.curtailment(who(req), req.params.id));
+  r.get(
+    "/v1/curtailments/:id",
+    { schema: { tags: ["energy"], summary: "A curtailment event and its report", params: IdParam } },
+    async (req) => energy.curtailment(who(req), req.params.id),
+  );
   r.get(
     "/v1/jobs/:id/locations",
-    { schema: { tags: ["jobs"], summary: "Every site and country that held the job's code, logs and outputs", params: IdParam } },
+    {
+      schema: {
+        tags: ["jobs"],
+        summary: "Every site and country that held the job's code, logs and outputs",
+        params: IdParam,
+      },
+    },
     async (req) => {
       const job = await s.jobs.get(who(req), req.params.id);
       const sites = new Map((await s.ctx.store.fleet.listSites()).map((x) => [x.id, x]));
@@ -117,7 +196,15 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
         jobId: job.id,
         jurisdiction: job.request.jurisdiction ?? null,
         countries: job.request.countries ?? null,
-        code: job.placements.map((pl) => ({ what: "code and outputs", siteId: pl.siteId, site: sites.get(pl.siteId)?.name ?? pl.siteId, country: pl.country, nodeId: pl.nodeId, from: pl.from, to: pl.to })),
+        code: job.placements.map((pl) => ({
+          what: "code and outputs",
+          siteId: pl.siteId,
+          site: sites.get(pl.siteId)?.name ?? pl.siteId,
+          country: pl.country,
+          nodeId: pl.nodeId,
+          from: pl.from,
+          to: pl.to,
+        })),
         logs: [{ what: "logs", where: `control plane (${s.ctx.config.region})` }],
       };
     },

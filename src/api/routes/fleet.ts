@@ -8,76 +8,145 @@ import type { Services } from "../server.js";
 /** Sites, prices, enrolment tokens, nodes, and the capacity view. */
 export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  r.post("/v1/sites", { schema: { tags: ["sites"], summary: "Register a site (operator)", body: SiteInput, response: { 201: Site } } }, async (req, reply) =>
-    reply.status(201).send(await s.fleet.createSite(who(req), req.body)),
+  r.post(
+    "/v1/sites",
+    {
+      schema: {
+        tags: ["sites"],
+        summary: "Register a site (operator)",
+        body: SiteInput,
+        response: { 201: Site },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await s.fleet.createSite(who(req), req.body)),
   );
-  r.get("/v1/sites", { schema: { tags: ["sites"], summary: "Sites: operators see their own, others the marketplace", response: { 200: z.array(Site) } } }, async (req) =>
-    s.fleet.listSites(who(req)),
+  r.get(
+    "/v1/sites",
+    {
+      schema: {
+        tags: ["sites"],
+        summary: "Sites: operators see their own, others the marketplace",
+        response: { 200: z.array(Site) },
+      },
+    },
+    async (req) => s.fleet.listSites(who(req)),
   );
-  r.get("/v1/sites/:id", { schema: { tags: ["sites"], params: IdParam, response: { 200: Site } } }, async (req) => s.fleet.getSite(who(req), req.params.id));
-  r.patch("/v1/sites/:id", { schema: { tags: ["sites"], params: IdParam, body: SitePatch, response: { 200: Site } } }, async (req) =>
-    s.fleet.updateSite(who(req), req.params.id, req.body),
+  r.get(
+    "/v1/sites/:id",
+    { schema: { tags: ["sites"], params: IdParam, response: { 200: Site } } },
+    async (req) => s.fleet.getSite(who(req), req.params.id),
   );
-  r.get("/v1/sites/:id/prices", { schema: { tags: ["prices"], params: IdParam, response: { 200: z.array(Price) } } }, async (req) =>
-    s.fleet.listPrices(who(req), req.params.id),
+  r.patch(
+    "/v1/sites/:id",
+    { schema: { tags: ["sites"], params: IdParam, body: SitePatch, response: { 200: Site } } },
+    async (req) => s.fleet.updateSite(who(req), req.params.id, req.body),
+  );
+  r.get(
+    "/v1/sites/:id/prices",
+    { schema: { tags: ["prices"], params: IdParam, response: { 200: z.array(Price) } } },
+    async (req) => s.fleet.listPrices(who(req), req.params.id),
   );
   r.put(
     "/v1/sites/:id/prices/:model",
-    { schema: { tags: ["prices"], summary: "Set a site's price for a GPU model (minor units per GPU-hour)", params: z.object({ id: z.string(), model: z.string() }), body: PriceInput, response: { 200: Price } } },
-    async (req) => s.fleet.setPrice(who(req), req.params.id, req.params.model, req.body.onDemandMinorPerGpuHour, req.body.interruptibleMinorPerGpuHour),
+    {
+      schema: {
+        tags: ["prices"],
+        summary: "Set a site's price for a GPU model (minor units per GPU-hour)",
+        params: z.object({ id: z.string(), model: z.string() }),
+        body: PriceInput,
+        response: { 200: Price },
+      },
+    },
+    async (req) =>
+      s.fleet.setPrice(
+        who(req),
+        req.params.id,
+        req.params.model,
+        req.body.onDemandMinorPerGpuHour,
+        req.body.interruptibleMinorPerGpuHour,
+      ),
   );
-  r.get("/v1/prices", { schema: { tags: ["prices"], response: { 200: z.array(Price) } } }, async (req) => s.fleet.listPrices(who(req)));
+  r.get("/v1/prices", { schema: { tags: ["prices"], response: { 200: z.array(Price) } } }, async (req) =>
+    s.fleet.listPrices(who(req)),
+  );
   r.post(
     "/v1/sites/:id/enrolment-tokens",
     { schema: { tags: ["nodes"], summary: "A one-time token for enrolling a node", params: IdParam } },
     async (req, reply) => reply.status(201).send(await s.fleet.createEnrolmentToken(who(req), req.params.id)),
   );
-  r.get("/v1/nodes", { schema: { tags: ["nodes"], querystring: z.object({ siteId: z.string().optional() }), response: { 200: z.array(Node) } } }, async (req) =>
-    s.fleet.listNodes(who(req), req.query.siteId),
+  r.get(
+    "/v1/nodes",
+    {
+      schema: {
+        tags: ["nodes"],
+        querystring: z.object({ siteId: z.string().optional() }),
+        response: { 200: z.array(Node) },
+      },
+    },
+    async (req) => s.fleet.listNodes(who(req), req.query.siteId),
   );
-  r.get("/v1/nodes/:id", { schema: { tags: ["nodes"], params: IdParam, response: { 200: Node } } }, async (req) => s.fleet.getNode(who(req), req.params.id));
+  r.get(
+    "/v1/nodes/:id",
+    { schema: { tags: ["nodes"], params: IdParam, response: { 200: Node } } },
+    async (req) => s.fleet.getNode(who(req), req.params.id),
+  );
   r.post(
     "/v1/nodes/:id/drain",
-    { schema: { tags: ["nodes"], params: IdParam, body: z.object({ drain: z.boolean().default(true), reason: z.string().max(200).optional() }).strict() } },
+    {
+      schema: {
+        tags: ["nodes"],
+        params: IdParam,
+        body: z.object({ drain: z.boolean().default(true), reason: z.string().max(200).optional() }).strict(),
+      },
+    },
     async (req) => s.fleet.setNodeDrain(who(req), req.params.id, req.body.drain, req.body.reason),
   );
-  r.get("/v1/capacity", { schema: { tags: ["sites"], summary: "What the marketplace offers now: per site and model, free GPUs and prices" } }, async (req) => {
-    who(req);
-    const [sites, nodes, leases, prices] = await Promise.all([
-      s.ctx.store.fleet.listSites(),
-      s.ctx.store.fleet.listNodes(),
-      s.ctx.store.jobs.activeLeases(),
-      s.ctx.store.fleet.listPrices(),
-    ]);
-    const busy = new Map<string, number>();
-    for (const l of leases) busy.set(l.nodeId, (busy.get(l.nodeId) ?? 0) + l.gpuIndices.length);
-    const out: Record<string, unknown>[] = [];
-    for (const site of sites) {
-      const models = new Map<string, { total: number; free: number }>();
-      for (const n of nodes.filter((x) => x.siteId === site.id && x.gpus.length > 0)) {
-        const m = models.get(n.gpus[0]!.model) ?? { total: 0, free: 0 };
-        const healthy = n.gpus.filter((g) => g.healthy).length;
-        m.total += n.gpus.length;
-        if (n.state === "ready") m.free += Math.max(0, healthy - (busy.get(n.id) ?? 0));
-        models.set(n.gpus[0]!.model, m);
+  r.get(
+    "/v1/capacity",
+    {
+      schema: {
+        tags: ["sites"],
+        summary: "What the marketplace offers now: per site and model, free GPUs and prices",
+      },
+    },
+    async (req) => {
+      who(req);
+      const [sites, nodes, leases, prices] = await Promise.all([
+        s.ctx.store.fleet.listSites(),
+        s.ctx.store.fleet.listNodes(),
+        s.ctx.store.jobs.activeLeases(),
+        s.ctx.store.fleet.listPrices(),
+      ]);
+      const busy = new Map<string, number>();
+      for (const l of leases) busy.set(l.nodeId, (busy.get(l.nodeId) ?? 0) + l.gpuIndices.length);
+      const out: Record<string, unknown>[] = [];
+      for (const site of sites) {
+        const models = new Map<string, { total: number; free: number }>();
+        for (const n of nodes.filter((x) => x.siteId === site.id && x.gpus.length > 0)) {
+          const m = models.get(n.gpus[0]!.model) ?? { total: 0, free: 0 };
+          const healthy = n.gpus.filter((g) => g.healthy).length;
+          m.total += n.gpus.length;
+          if (n.state === "ready") m.free += Math.max(0, healthy - (busy.get(n.id) ?? 0));
+          models.set(n.gpus[0]!.model, m);
+        }
+        for (const p of prices.filter((x) => x.siteId === site.id)) {
+          const m = models.get(p.gpuModel) ?? { total: 0, free: 0 };
+          out.push({
+            siteId: site.id,
+            siteName: site.name,
+            country: site.country,
+            gpuModel: p.gpuModel,
+            totalGpus: m.total,
+            freeGpus: m.free,
+            onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour,
+            interruptibleMinorPerGpuHour: p.interruptibleMinorPerGpuHour,
+            currency: s.ctx.config.currency,
+            carbonGPerKwh: site.carbonGPerKwh ?? null,
+            pue: site.pue,
+          });
+        }
       }
-      for (const p of prices.filter((x) => x.siteId === site.id)) {
-        const m = models.get(p.gpuModel) ?? { total: 0, free: 0 };
-        out.push({
-          siteId: site.id,
-          siteName: site.name,
-          country: site.country,
-          gpuModel: p.gpuModel,
-          totalGpus: m.total,
-          freeGpus: m.free,
-          onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour,
-          interruptibleMinorPerGpuHour: p.interruptibleMinorPerGpuHour,
-          currency: s.ctx.config.currency,
-          carbonGPerKwh: site.carbonGPerKwh ?? null,
-          pue: site.pue,
-        });
-      }
-    }
-    return out;
-  });
+      return out;
+    },
+  );
 }

@@ -7,12 +7,20 @@ export async function metaRoutes(app: FastifyInstance, s: Services): Promise<voi
   app.get("/healthz", { schema: { hide: true } }, async () => {
     const t0 = performance.now();
     await s.ctx.store.accounts.getSetting("health");
-    return { status: "ok", store: s.ctx.store.dialect, storeLatencyMs: Math.round((performance.now() - t0) * 1000) / 1000 };
+    return {
+      status: "ok",
+      store: s.ctx.store.dialect,
+      storeLatencyMs: Math.round((performance.now() - t0) * 1000) / 1000,
+    };
   });
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
     const text = await s.metrics.registry.metrics();
     return reply.type(s.metrics.registry.contentType).send(text);
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
-  app.get("/v1/gpu-models", { schema: { tags: ["catalogue"], summary: "The GPU model catalogue" } }, async () => gpuModels());
+  app.get(
+    "/v1/gpu-models",
+    { schema: { tags: ["catalogue"], summary: "The GPU model catalogue" } },
+    async () => gpuModels(),
+  );
 }

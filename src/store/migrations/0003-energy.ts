@@ -58,7 +58,11 @@ export function energy(ctx: MigrationContext): Migration {
         .addColumn("stopped_json", "text", (c) => c.notNull())
         .addColumn("reasoning_json", "text", (c) => c.notNull())
         .execute();
-      await db.schema.createIndex("curtailments_site_idx").on("curtailments").columns(["site_id", "end_ms"]).execute();
+      await db.schema
+        .createIndex("curtailments_site_idx")
+        .on("curtailments")
+        .columns(["site_id", "end_ms"])
+        .execute();
     },
   };
 }
