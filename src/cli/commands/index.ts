@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { registerAdminCommands } from "./admin.js";
 import { registerAgentCommand } from "./agent.js";
+import { registerBenchIngestCommand } from "./bench-ingest.js";
+import { registerBenchSchedulerCommand } from "./bench-scheduler.js";
 import { registerBillingCommands } from "./billing.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerEnergyCommands } from "./energy.js";
@@ -26,4 +28,9 @@ export function registerCommands(program: Command): void {
   registerDemoCommand(program);
   registerPlanCommand(program);
   registerSimCommand(program);
+  const bench = program
+    .command("bench")
+    .description("benchmarks with a baseline measured in the same run (npm run bench runs them all)");
+  registerBenchSchedulerCommand(bench);
+  registerBenchIngestCommand(bench);
 }
