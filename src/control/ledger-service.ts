@@ -158,11 +158,7 @@ export class LedgerService {
     else {
       const since = (this.lastRunStart ?? 0) - this.marginMs;
       const live = (await store.jobs.activeLeases()).filter((l) => l.startedAt != null).map((l) => l.id);
-      const set = new Set([
-        ...live,
-        ...(await store.usage.leasesWindowChangedSince(since)),
-        ...this.retry,
-      ]);
+      const set = new Set([...live, ...(await store.usage.leasesWindowChangedSince(since)), ...this.retry]);
       ids = [...set].sort();
     }
     const summary: ChargeRunSummary = {

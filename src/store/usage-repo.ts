@@ -93,7 +93,7 @@ export class UsageRepo {
             params[o + 7] = r.energySource;
             params[o + 8] = at;
           }
-          n += many.run(...params).changes;
+          n += many.run(params).changes;
         }
         for (; i < recs.length; i++) {
           const r = recs[i]!;
@@ -226,17 +226,6 @@ export class UsageRepo {
       .where("node_id", "=", nodeId)
       .executeTakeFirst();
     return Number(r?.m ?? 0);
-  }
-
-  /** Leases with usage that arrived at or after `sinceMs` (the charge run's work list). */
-  async leasesWithUsageSince(sinceMs: number): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom("usage")
-      .select("lease_id")
-      .distinct()
-      .where("received_at", ">=", sinceMs)
-      .execute();
-    return rows.map((r) => r.lease_id).sort();
   }
 
   /** Leases whose billing window changed (stop requested or ended) at or after `sinceMs`. */

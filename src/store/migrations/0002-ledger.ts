@@ -60,11 +60,8 @@ export function ledger(ctx: MigrationContext): Migration {
         .addColumn("closed_at", int, (c) => c.notNull())
         .addColumn("closed_by", "text")
         .execute();
-      // Charge runs pick leases with recent usage by arrival time.
-      await db.schema.createIndex("usage_received_idx").on("usage").columns(["received_at"]).execute();
     },
     async down(db: Db): Promise<void> {
-      await db.schema.dropIndex("usage_received_idx").ifExists().execute();
       for (const t of ["ledger_periods", "ledger_postings", "ledger_transactions"])
         await db.schema.dropTable(t).ifExists().execute();
     },
