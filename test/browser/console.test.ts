@@ -65,6 +65,10 @@ describe.skipIf(!chromiumAvailable())("the web console in a browser", () => {
     await expect.poll(() => est.textContent()).toContain("€19.20");
     expect(await est.textContent()).toContain("€3.20");
     expect(await est.textContent()).toContain("Asturias Hall");
+    await page.evaluate(() => {
+      (document.activeElement as HTMLElement | null)?.blur();
+      window.scrollTo(0, 0);
+    });
     await shot(page, "03-submit");
 
     await page.getByRole("button", { name: "Submit job" }).click();
@@ -153,6 +157,8 @@ describe.skipIf(!chromiumAvailable())("the web console in a browser", () => {
 
     const siteId = running.leases[0]!.siteId;
     await page.goto(`${w.url}/operator/sites/${siteId}`);
+    await page.getByLabel("Time window").selectOption({ label: "Last 15 minutes" });
+    await page.getByText("Buckets of 10 s").waitFor();
     await page
       .locator("[data-testid=chart-utilisation][data-drawn=true] svg path")
       .first()
@@ -167,10 +173,31 @@ describe.skipIf(!chromiumAvailable())("the web console in a browser", () => {
     await page.getByRole("heading", { name: "Boden Hall (SE)" }).waitFor();
     await shot(page, "11-prices");
     await page.getByRole("link", { name: "Curtailment" }).click();
-    await page.locator(".not-available, [aria-label=Events]").first().waitFor();
+    // Declare tomorrow's window at Alto Parana (5,000 kW contracted) through the form.
+    const local = (ms: number): string =>
+      new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    const tomorrow = Math.floor(Date.now() / 3_600_000) * 3_600_000 + 24 * 3_600_000;
+    await page.getByLabel("Site").selectOption({ label: "Alto Parana Hall (5,000 kW)" });
+    await page.getByLabel("Starts").fill(local(tomorrow));
+    await page.getByLabel("Ends").fill(local(tomorrow + 2 * 3_600_000));
+    await page.getByLabel("Max draw, kW").fill("3500");
+    await page.getByLabel("Reason").fill("grid operator demand response");
+    await page.getByRole("button", { name: "Declare" }).click();
+    await page.getByRole("cell", { name: "grid operator demand response" }).waitFor();
     await shot(page, "12-curtailment");
+
     await page.getByRole("link", { name: "EU indicators" }).click();
-    await page.locator(".not-available, .stats").first().waitFor();
+    await page.getByLabel("Site").selectOption({ label: "Boden Hall" });
+    await page.getByLabel("Facility energy E_DC, kWh").fill("540000");
+    await page.getByLabel("IT energy E_IT, kWh (blank: metered)").fill("500000");
+    await page.getByLabel("Renewable E_RES-TOT, kWh").fill("486000");
+    await page.getByLabel("Reused E_REUSE, kWh").fill("54000");
+    await page.getByLabel("Water in W_IN, m³").fill("900");
+    await page.getByLabel("Installed IT power, kW").fill("1200");
+    await page.getByRole("button", { name: "Save readings" }).click();
+    // PUE = 540,000 / 500,000 = 1.08; REF = 486,000 / 540,000 = 0.9.
+    await page.locator(".stat", { hasText: "PUE" }).getByText("1.08").waitFor();
+    expect(await page.locator(".stat", { hasText: "REF" }).textContent()).toContain("0.9");
     await shot(page, "13-eu-indicators");
     await page.context().close();
   });

@@ -57,8 +57,9 @@ describe("utilisationSeries", () => {
     );
   });
 
-  it("picks whole-minute buckets, about 120 per window", () => {
-    expect(stepFor(3_600_000)).toBe(60_000);
+  it("picks about 120 buckets per window: 10-second steps for short windows, whole minutes for long", () => {
+    expect(stepFor(15 * 60_000)).toBe(10_000);
+    expect(stepFor(3_600_000)).toBe(30_000);
     expect(stepFor(24 * 3_600_000)).toBe(12 * 60_000);
   });
 });
@@ -148,13 +149,13 @@ describe("console data routes (in-process, SQLite)", () => {
   it("draws a site's utilisation from its leases", async () => {
     const r = await call(h.app, w.operatorKey, "GET", `/v1/sites/${w.sites.es}/utilisation?hours=1`);
     expect(r.status).toBe(200);
-    expect(r.json.stepMs).toBe(60_000);
+    expect(r.json.stepMs).toBe(30_000);
     expect(r.json.totalGpus).toBe(8);
     const pts = r.json.points as { at: number; busyPeak: number; busyAvg: number }[];
-    expect(pts.length).toBeGreaterThanOrEqual(60);
+    expect(pts.length).toBeGreaterThanOrEqual(120);
     expect(Math.max(...pts.map((p) => p.busyPeak))).toBe(2);
     // The last 30 minutes are busy, the first 30 idle.
-    expect(pts.filter((p) => p.busyAvg === 2).length).toBeGreaterThanOrEqual(29);
+    expect(pts.filter((p) => p.busyAvg === 2).length).toBeGreaterThanOrEqual(59);
     expect(pts[0]!.busyPeak).toBe(0);
   });
 
@@ -166,5 +167,11 @@ describe("console data routes (in-process, SQLite)", () => {
     const bad = await call(h.app, w.operatorKey, "GET", `/v1/sites/${w.sites.es}/utilisation?hours=0`);
     expect(bad.status).toBe(400);
     expect(bad.json.errors[0].path).toBe("querystring.hours");
+    const short = await call(h.app, w.operatorKey, "GET", `/v1/sites/${w.sites.es}/utilisation?minutes=15`);
+    expect(short.json.stepMs).toBe(10_000);
+    expect(short.json.points.length).toBeGreaterThanOrEqual(90);
+    expect(
+      (await call(h.app, w.operatorKey, "GET", `/v1/sites/${w.sites.es}/utilisation?minutes=2`)).status,
+    ).toBe(400);
   });
 });

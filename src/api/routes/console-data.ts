@@ -101,9 +101,11 @@ export function utilisationSeries(
   return points;
 }
 
-/** Bucket length for a window: whole minutes, about 120 buckets, at least one minute. */
+/** Bucket length for a window, about 120 buckets: multiples of 10 s up to a minute, whole minutes beyond. */
 export function stepFor(windowMs: number): number {
-  return Math.max(60_000, Math.ceil(windowMs / 120 / 60_000) * 60_000);
+  const raw = windowMs / 120;
+  if (raw <= 60_000) return Math.max(10_000, Math.ceil(raw / 10_000) * 10_000);
+  return Math.ceil(raw / 60_000) * 60_000;
 }
 
 /** A lease as a busy interval: from its start (or creation while assigned) to its end (or now). */
@@ -246,7 +248,7 @@ export async function consoleDataRoutes(app: FastifyInstance, s: Services): Prom
       schema: {
         tags: ["console"],
         summary:
-          "A site's busy GPUs (peak and mean) and estimated power draw over the last hours, from its leases",
+          "A site's busy GPUs (peak and mean) and estimated power draw over the last hours (or minutes), from its leases",
         params: IdParam,
         querystring: z.object({
           hours: z.coerce
@@ -255,6 +257,12 @@ export async function consoleDataRoutes(app: FastifyInstance, s: Services): Prom
             .min(1, "hours must be at least 1")
             .max(720, "hours can be at most 720 (30 days)")
             .default(24),
+          minutes: z.coerce
+            .number()
+            .int("minutes must be a whole number")
+            .min(5, "minutes must be at least 5")
+            .max(43_200, "minutes can be at most 43200 (30 days)")
+            .optional(),
         }),
       },
     },
@@ -263,8 +271,10 @@ export async function consoleDataRoutes(app: FastifyInstance, s: Services): Prom
       requireRole(p, "operator", "admin");
       const site = await s.fleet.getSite(p, req.params.id);
       const now = s.ctx.clock.now();
-      const stepMs = stepFor(req.query.hours * 3_600_000);
-      const from = Math.floor((now - req.query.hours * 3_600_000) / stepMs) * stepMs;
+      const windowMs =
+        req.query.minutes !== undefined ? req.query.minutes * 60_000 : req.query.hours * 3_600_000;
+      const stepMs = stepFor(windowMs);
+      const from = Math.floor((now - windowMs) / stepMs) * stepMs;
       const [nodes, past, active] = await Promise.all([
         s.fleet.listNodes(p, site.id),
         store.jobs.leasesOverlapping(from, now + 1),

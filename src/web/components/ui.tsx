@@ -176,6 +176,12 @@ const TONES: Record<string, string> = {
   ready: "ok",
   draining: "warn",
   offline: "bad",
+  enforcing: "info",
+  met: "ok",
+  unmet: "bad",
+  ended: "muted",
+  revoked: "bad",
+  expired: "warn",
 };
 
 /** A coloured state label (job, lease or node state). */

@@ -45,7 +45,7 @@ export const clock = (ms: number): string =>
 export function duration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
   const h = Math.floor(s / 3600);
   return `${h} h ${Math.floor((s % 3600) / 60)} min`;
 }

@@ -126,17 +126,17 @@ export function BillingPage(): ReactNode {
 
 /** Invoice downloads for a month (JSON, CSV, printable HTML), once the server offers them. */
 function Invoices({ month }: { month: string }): ReactNode {
-  const probe = useApi<unknown>(/^\d{4}-\d{2}$/.test(month) ? `/v1/invoices/${month}.json` : null);
+  const probe = useApi<unknown>(/^\d{4}-\d{2}$/.test(month) ? `/v1/invoices/${month}` : null);
   const [error, setError] = useState<ApiError | null>(null);
   const get = (ext: string): void => {
     setError(null);
-    download(`/v1/invoices/${month}.${ext}`, `zumbido-invoice-${month}.${ext}`).catch((err: unknown) =>
+    download(`/v1/invoices/${month}?format=${ext}`, `zumbido-invoice-${month}.${ext}`).catch((err: unknown) =>
       setError(err instanceof ApiError ? err : new ApiError(0, String(err))),
     );
   };
   let body: ReactNode;
   if (probe.error?.notAvailable)
-    body = <NotAvailable feature="Invoice download" endpoint={`GET /v1/invoices/${month}.json`} />;
+    body = <NotAvailable feature="Invoice download" endpoint={`GET /v1/invoices/${month}`} />;
   else if (probe.error?.status === 404)
     body = <Empty title={`No invoice for ${month} yet.`}>Invoices are issued for months with usage.</Empty>;
   else if (probe.error) body = <ErrorBox error={probe.error} what="the invoice" retry={probe.reload} />;

@@ -1,41 +1,54 @@
-import { useState, type ReactNode } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
+import { api, ApiError } from "../lib/api.js";
 import { num, thisMonth } from "../lib/format.js";
 import type { Site } from "../lib/types.js";
 import { useApi } from "../lib/use-api.js";
-import { cell, label } from "../components/generic-table.js";
-import { Card, Empty, Loaded, PageHeader, Stat } from "../components/ui.js";
+import { Card, Empty, ErrorBox, Field, Loaded, PageHeader, Stat } from "../components/ui.js";
 
-interface Indicators {
-  pue?: number | null;
-  ref?: number | null;
-  erf?: number | null;
-  wueLPerKwh?: number | null;
-  eDcKwh?: number | null;
-  eItKwh?: number | null;
-  reportingRequired?: boolean;
-  notices?: string[];
-  [k: string]: unknown;
+/** One site's row of GET /v1/indicators. */
+interface SiteIndicators {
+  siteId: string;
+  periodStart: string;
+  periodEnd: string;
+  eDcKwh: number;
+  eItKwh: number;
+  eResTotKwh: number | null;
+  eReuseKwh: number | null;
+  wInM3: number | null;
+  installedItPowerKw: number;
+  PUE: number;
+  REF: number | null;
+  ERF: number | null;
+  WUE: number | null;
+  reportingRequired: boolean;
+  notices: string[];
+}
+interface IndicatorsAnswer {
+  month: string;
+  sites: SiteIndicators[];
+  sitesWithoutReadings: string[];
 }
 
-const fig = (x: number | null | undefined, d = 2): string =>
+const fig = (x: number | null | undefined, d = 3): string =>
   x === null || x === undefined ? "—" : num(x, d);
+const kwh = (x: number | null): string => (x === null ? "—" : `${num(x, 0)} kWh`);
 
-/** Operator: the EU data-centre indicators (PUE, REF, ERF, WUE) of a site for a month. */
+/** Operator: the EU data-centre indicators (PUE, REF, ERF, WUE) of a site for a month, from its meter readings. */
 export function IndicatorsPage(): ReactNode {
   const sites = useApi<Site[]>("/v1/sites");
   const [siteId, setSiteId] = useState("");
   const [month, setMonth] = useState(thisMonth());
   const id = siteId || sites.data?.[0]?.id || "";
-  const ind = useApi<Indicators>(
+  const ind = useApi<IndicatorsAnswer>(
     id && /^\d{4}-\d{2}$/.test(month)
-      ? `/v1/sites/${encodeURIComponent(id)}/indicators?month=${month}`
+      ? `/v1/indicators?month=${month}&siteId=${encodeURIComponent(id)}`
       : null,
   );
   return (
     <>
       <PageHeader
         title="EU indicators"
-        subtitle="Key performance indicators of Delegated Regulation (EU) 2024/1364: PUE, renewable energy factor, energy reuse factor and water usage effectiveness."
+        subtitle="Key performance indicators of Delegated Regulation (EU) 2024/1364 from your meter readings and the IT energy Zumbido metered: PUE, renewable energy factor, energy reuse factor, water usage effectiveness."
       />
       <Loaded state={sites} what="your sites">
         {(ss) =>
@@ -59,48 +72,136 @@ export function IndicatorsPage(): ReactNode {
                 state={ind}
                 what="the indicators"
                 feature="EU indicators"
-                endpoint="GET /v1/sites/:id/indicators?month=YYYY-MM"
+                endpoint="GET /v1/indicators?month=YYYY-MM"
               >
-                {(d) => (
-                  <>
-                    <div className="stats">
-                      <Stat label="PUE" value={fig(d.pue)} hint="facility ÷ IT energy" />
-                      <Stat label="REF" value={fig(d.ref)} hint="renewable ÷ facility energy" />
-                      <Stat label="ERF" value={fig(d.erf)} hint="reused ÷ facility energy" />
-                      <Stat
-                        label="WUE"
-                        value={d.wueLPerKwh == null ? "—" : `${fig(d.wueLPerKwh)} L/kWh`}
-                        hint="water per IT kWh"
-                      />
-                    </div>
-                    {d.notices?.length ? (
-                      <Card title="Notices">
-                        <ul>
-                          {d.notices.map((n) => (
-                            <li key={n}>{n}</li>
-                          ))}
-                        </ul>
-                      </Card>
-                    ) : null}
-                    <Card title="Inputs and figures">
-                      <dl className="kv">
-                        {Object.entries(d)
-                          .filter(([k, v]) => k !== "notices" && (typeof v !== "object" || v === null))
-                          .map(([k, v]) => (
-                            <div key={k} className="kv-row">
-                              <dt>{label(k)}</dt>
-                              <dd>{cell(k, v)}</dd>
-                            </div>
-                          ))}
-                      </dl>
-                    </Card>
-                  </>
-                )}
+                {(d) => {
+                  const row = d.sites.find((x) => x.siteId === id);
+                  return (
+                    <>
+                      {row ? (
+                        <Figures row={row} />
+                      ) : (
+                        <Empty title={`No meter readings for ${month} yet.`}>
+                          Enter the month&apos;s readings below; the indicators follow from them.
+                        </Empty>
+                      )}
+                      <Readings siteId={id} month={month} onSaved={ind.reload} />
+                    </>
+                  );
+                }}
               </Loaded>
             </>
           )
         }
       </Loaded>
     </>
+  );
+}
+
+function Figures({ row }: { row: SiteIndicators }): ReactNode {
+  return (
+    <>
+      <div className="stats">
+        <Stat label="PUE" value={fig(row.PUE)} hint="facility ÷ IT energy" />
+        <Stat label="REF" value={fig(row.REF)} hint="renewable ÷ facility energy" />
+        <Stat label="ERF" value={fig(row.ERF)} hint="reused ÷ facility energy" />
+        <Stat label="WUE" value={row.WUE === null ? "—" : `${fig(row.WUE)} L/kWh`} hint="water per IT kWh" />
+      </div>
+      <Card title="Readings">
+        <dl className="kv">
+          <dt>Period</dt>
+          <dd>
+            {row.periodStart} to {row.periodEnd}
+          </dd>
+          <dt>Facility energy (E_DC)</dt>
+          <dd>{kwh(row.eDcKwh)}</dd>
+          <dt>IT energy (E_IT)</dt>
+          <dd>{kwh(row.eItKwh)}</dd>
+          <dt>Renewable (E_RES-TOT)</dt>
+          <dd>{kwh(row.eResTotKwh)}</dd>
+          <dt>Reused (E_REUSE)</dt>
+          <dd>{kwh(row.eReuseKwh)}</dd>
+          <dt>Water in (W_IN)</dt>
+          <dd>{row.wInM3 === null ? "—" : `${num(row.wInM3, 1)} m³`}</dd>
+          <dt>Installed IT power</dt>
+          <dd>
+            {num(row.installedItPowerKw)} kW (
+            {row.reportingRequired ? "reporting required" : "under the 500 kW reporting threshold"})
+          </dd>
+        </dl>
+        {row.notices.length ? (
+          <ul className="hint">
+            {row.notices.map((n) => (
+              <li key={n}>{n}</li>
+            ))}
+          </ul>
+        ) : null}
+      </Card>
+    </>
+  );
+}
+
+const READINGS = [
+  ["eDcKwh", "Facility energy E_DC, kWh", true],
+  ["eItKwh", "IT energy E_IT, kWh (blank: metered)", false],
+  ["eResTotKwh", "Renewable E_RES-TOT, kWh", false],
+  ["eReuseKwh", "Reused E_REUSE, kWh", false],
+  ["wInM3", "Water in W_IN, m³", false],
+  ["installedItKw", "Installed IT power, kW", true],
+] as const;
+
+function Readings({
+  siteId,
+  month,
+  onSaved,
+}: {
+  siteId: string;
+  month: string;
+  onSaved: () => void;
+}): ReactNode {
+  const [v, setV] = useState<Record<string, string>>({});
+  const [error, setError] = useState<ApiError | null>(null);
+  const save = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setError(null);
+    const body: Record<string, number> = {};
+    const problems: { path: string; message: string }[] = [];
+    for (const [k, , required] of READINGS) {
+      const s = (v[k] ?? "").trim();
+      if (s === "") {
+        if (required) problems.push({ path: k, message: "required" });
+        continue;
+      }
+      const n = Number(s);
+      if (!Number.isFinite(n) || n < 0) problems.push({ path: k, message: "a number of at least 0" });
+      else body[k] = n;
+    }
+    if (problems.length) return setError(new ApiError(400, "Check the readings.", problems));
+    try {
+      await api("PUT", `/v1/sites/${encodeURIComponent(siteId)}/meter-readings/${month}`, body);
+      onSaved();
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, String(err)));
+    }
+  };
+  return (
+    <Card title={`Meter readings for ${month}`}>
+      <form className="inline-form" onSubmit={(e) => void save(e)} aria-label="Meter readings">
+        {READINGS.map(([k, label]) => (
+          <Field key={k} label={label} htmlFor={`reading-${k}`}>
+            <input
+              id={`reading-${k}`}
+              inputMode="decimal"
+              value={v[k] ?? ""}
+              onChange={(e) => setV({ ...v, [k]: e.target.value })}
+            />
+          </Field>
+        ))}
+        <button className="btn primary" type="submit">
+          Save readings
+        </button>
+      </form>
+      {error ? <ErrorBox error={error} /> : null}
+    </Card>
   );
 }

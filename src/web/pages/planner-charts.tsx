@@ -60,7 +60,15 @@ const NAMES: Record<string, string> = {
   hybrid: "Hybrid",
 };
 const nm = (k: string): string => NAMES[k] ?? k;
-const axisUsd = { axisLabel: { formatter: (v: number) => usdM(v) } };
+/** Short axis labels: "$2M", "−$500k". */
+const axisUsd = { axisLabel: { hideOverlap: true, formatter: (v: number) => usdShort(v) } };
+function usdShort(v: number): string {
+  const a = Math.abs(v);
+  const sign = v < 0 ? "−" : "";
+  if (a >= 1e6) return `${sign}$${num(a / 1e6, 1)}M`;
+  if (a >= 1e3) return `${sign}$${num(a / 1e3, 0)}k`;
+  return `${sign}$${num(a, 0)}`;
+}
 const pct = (x: number | null): string => (x === null ? "—" : `${num(x * 100, 1)}%`);
 
 /** A plan's figures and its four charts: cumulative cash, split search, tornado, and risk. */
@@ -106,7 +114,10 @@ export function PlanView({ plan }: { plan: Plan }): ReactNode {
           markLine: {
             symbol: "none",
             lineStyle: { color: "#10b981", type: "dashed" },
-            label: { formatter: `best ${Math.round(plan.hybrid.best.miningShare * 100)}% mining` },
+            label: {
+              formatter: `best: ${Math.round(plan.hybrid.best.miningShare * 100)}% mining`,
+              position: "insideEndTop",
+            },
             data: [{ xAxis: plan.hybrid.best.miningShare }],
           },
         },

@@ -1,22 +1,26 @@
 import { useMemo, useState, type ReactNode } from "react";
 import { Chart, type ChartOption } from "../components/chart.js";
 import { Card, Loaded, PageHeader, Stat } from "../components/ui.js";
-import { clock, num, when } from "../lib/format.js";
+import { num } from "../lib/format.js";
 import { Link } from "../lib/router.js";
 import type { Site, Utilisation } from "../lib/types.js";
 import { useApi } from "../lib/use-api.js";
 
 const WINDOWS = [
-  { hours: 1, label: "Last hour" },
-  { hours: 24, label: "Last 24 hours" },
-  { hours: 168, label: "Last 7 days" },
+  { minutes: 15, label: "Last 15 minutes" },
+  { minutes: 60, label: "Last hour" },
+  { minutes: 24 * 60, label: "Last 24 hours" },
+  { minutes: 7 * 24 * 60, label: "Last 7 days" },
 ];
 
 /** Operator: one site's GPU utilisation and estimated power draw over time, against its contract. */
 export function SitePage({ id }: { id: string }): ReactNode {
-  const [hours, setHours] = useState(1);
+  const [minutes, setMinutes] = useState(60);
   const site = useApi<Site>(`/v1/sites/${encodeURIComponent(id)}`);
-  const util = useApi<Utilisation>(`/v1/sites/${encodeURIComponent(id)}/utilisation?hours=${hours}`, 5000);
+  const util = useApi<Utilisation>(
+    `/v1/sites/${encodeURIComponent(id)}/utilisation?minutes=${minutes}`,
+    5000,
+  );
   return (
     <>
       <PageHeader
@@ -31,9 +35,9 @@ export function SitePage({ id }: { id: string }): ReactNode {
             <label htmlFor="util-window" className="sr-only">
               Time window
             </label>
-            <select id="util-window" value={hours} onChange={(e) => setHours(Number(e.target.value))}>
+            <select id="util-window" value={minutes} onChange={(e) => setMinutes(Number(e.target.value))}>
               {WINDOWS.map((w) => (
-                <option key={w.hours} value={w.hours}>
+                <option key={w.minutes} value={w.minutes}>
                   {w.label}
                 </option>
               ))}
@@ -57,40 +61,37 @@ export function SitePage({ id }: { id: string }): ReactNode {
 }
 
 function SiteCharts({ u }: { u: Utilisation }): ReactNode {
-  const fmt = (ms: number): string => (u.to - u.from > 36 * 3_600_000 ? when(ms).slice(0, 12) : clock(ms));
   const peak = Math.max(0, ...u.points.map((p) => p.busyPeak));
   const avg = u.points.length ? u.points.reduce((a, p) => a + p.busyAvg, 0) / u.points.length : 0;
   const maxKw = Math.max(0, ...u.points.map((p) => p.powerKw));
   const onScale = u.contractedKw <= 3 * maxKw;
   const gpuOption: ChartOption = useMemo(
     () => ({
-      xAxis: {
-        type: "category",
-        data: u.points.map((p) => fmt(p.at)),
-        boundaryGap: false,
-        axisLabel: { hideOverlap: true },
-      },
+      xAxis: { type: "time", min: u.from, max: u.to, axisLabel: { hideOverlap: true } },
       yAxis: { type: "value", name: "GPUs", min: 0, max: Math.max(u.totalGpus, 1), minInterval: 1 },
       series: [
         {
           name: "Busy (peak)",
           type: "line",
           step: "end",
-          data: u.points.map((p) => p.busyPeak),
+          data: u.points.map((p) => [p.at, p.busyPeak]),
           areaStyle: { opacity: 0.15 },
           symbol: "none",
         },
         {
           name: "Busy (mean)",
           type: "line",
-          data: u.points.map((p) => p.busyAvg),
+          data: u.points.map((p) => [p.at, p.busyAvg]),
           symbol: "none",
           lineStyle: { width: 1.5 },
         },
         {
           name: "Installed",
           type: "line",
-          data: u.points.map(() => u.totalGpus),
+          data: [
+            [u.from, u.totalGpus],
+            [u.to, u.totalGpus],
+          ],
           symbol: "none",
           lineStyle: { type: "dashed", color: "#94a3b8" },
           itemStyle: { color: "#94a3b8" },
@@ -101,18 +102,13 @@ function SiteCharts({ u }: { u: Utilisation }): ReactNode {
   );
   const powerOption: ChartOption = useMemo(
     () => ({
-      xAxis: {
-        type: "category",
-        data: u.points.map((p) => fmt(p.at)),
-        boundaryGap: false,
-        axisLabel: { hideOverlap: true },
-      },
+      xAxis: { type: "time", min: u.from, max: u.to, axisLabel: { hideOverlap: true } },
       yAxis: { type: "value", name: "kW", min: 0 },
       series: [
         {
           name: "Estimated draw",
           type: "line",
-          data: u.points.map((p) => p.powerKw),
+          data: u.points.map((p) => [p.at, p.powerKw]),
           areaStyle: { opacity: 0.15 },
           symbol: "none",
           // The budget line only where it shares a scale with the draw (a hall's contract is usually far above a few nodes).
@@ -149,8 +145,8 @@ function SiteCharts({ u }: { u: Utilisation }): ReactNode {
           testId="chart-utilisation"
         />
         <p className="hint">
-          Buckets of {num(u.stepMs / 60_000)} min. Peak = most GPUs leased at once in the bucket; mean =
-          time-weighted.
+          Buckets of {u.stepMs < 60_000 ? `${num(u.stepMs / 1000)} s` : `${num(u.stepMs / 60_000)} min`}. Peak
+          = most GPUs leased at once in the bucket; mean = time-weighted.
         </p>
       </Card>
       <Card title="Power draw against budget">
