@@ -119,7 +119,6 @@ function busyInterval(l: LeaseRecord, now: number): BusyInterval {
 }
 
 /** Read-only aggregations the web console draws: operator summary and site utilisation. */
-// eslint-disable-next-line @typescript-eslint/require-await -- a Fastify plugin is async by contract; this one only declares routes.
 export async function consoleDataRoutes(app: FastifyInstance, s: Services): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const store = s.ctx.store;
