@@ -47,11 +47,21 @@ export interface Group {
   firstNode: number;
 }
 
+/** A placement inside one group: a single node (node >= 0) or several (nodes, takes). */
+interface Hit {
+  node: number;
+  nodes: number[];
+  takes: number[];
+  leftover: number;
+}
+
 /** Order of groups for one (model, class), by static score then first node. */
 interface Order {
   ids: number[];
   staticScore: number[];
   prices: number[];
+  /** Largest carbon term in the order: once static score minus it exceeds priceWeight × a price cap, no later class is under the cap. */
+  maxCarbonTerm: number;
   /** Max segment tree over each group's placeable GPUs on one node (free and power allowing). */
   size: number;
   tree: Int32Array;
@@ -98,11 +108,14 @@ export class ClusterState {
   readonly siteDrawMw: Float64Array;
   readonly siteCapMw: Float64Array;
   readonly siteOverheadMw: Float64Array;
+  /** Per site: the facility draw of one full node of its most demanding class (power-bound threshold). */
+  readonly siteMaxNodeMw: Float64Array;
   readonly groups: Group[] = [];
   /** Group ids per site index. */
   readonly groupsBySite: number[][] = [];
   private readonly groupsByModel = new Map<string, number[]>();
-  private readonly orders = new Map<string, Order>();
+  /** Cached orders per model: [on-demand, on-demand EU, on-demand EEA, interruptible, interruptible EU, interruptible EEA]. */
+  private readonly orders = new Map<string, (Order | undefined)[]>();
   private reserved: number[] = [];
   /** Where each group sits in the cached orders. */
   private groupSlots: { o: Order; pos: number }[][] = [];
@@ -131,6 +144,7 @@ export class ClusterState {
     this.siteDrawMw = new Float64Array(sites.length);
     this.siteCapMw = new Float64Array(sites.length);
     this.siteOverheadMw = new Float64Array(sites.length);
+    this.siteMaxNodeMw = new Float64Array(sites.length);
     sites.forEach((s, i) => {
       this.siteCapMw[i] = capMw(s);
       this.siteOverheadMw[i] = overheadFacilityMw(s);
@@ -181,7 +195,11 @@ export class ClusterState {
     this.dirtyMark = new Uint8Array(this.groups.length);
     for (const g of this.groups)
       this.maxCapByModel.set(g.model, Math.max(this.maxCapByModel.get(g.model) ?? 0, g.cap));
-    this.groups.forEach((g, gi) => this.groupsBySite[g.siteIdx]!.push(gi));
+    this.groups.forEach((g, gi) => {
+      this.groupsBySite[g.siteIdx]!.push(gi);
+      const m = g.powerMw * g.cap + this.siteOverheadMw[g.siteIdx]!;
+      if (m > this.siteMaxNodeMw[g.siteIdx]!) this.siteMaxNodeMw[g.siteIdx] = m;
+    });
     for (const grp of this.groups) {
       grp.words = (grp.nodes.length + 31) >>> 5;
       grp.buckets = Array.from({ length: grp.cap + 1 }, () => new Uint32Array(grp.words));
@@ -369,8 +387,11 @@ export class ClusterState {
     if (before === cap && after < cap) d += this.siteOverheadMw[si]!;
     if (before < cap && after === cap) d -= this.siteOverheadMw[si]!;
     if (d !== 0) {
+      const headBefore = this.siteCapMw[si]! - this.siteDrawMw[si]!;
       this.siteDrawMw[si]! += d;
-      for (const g of this.groupsBySite[si]!) this.markDirty(g);
+      // Power bounds what a class can take only when the headroom is under a full node of its biggest class.
+      if (Math.min(headBefore, headBefore - d) < this.siteMaxNodeMw[si]!)
+        for (const g of this.groupsBySite[si]!) this.markDirty(g);
     }
     if (open) this.bucketAdd(i);
   }
@@ -388,8 +409,11 @@ export class ClusterState {
   }
 
   private order(model: string, cls: JobRequest["class"], jurisdiction: JobRequest["jurisdiction"]): Order {
-    const key = `${model}|${cls}|${jurisdiction ?? ""}`;
-    let o = this.orders.get(key);
+    const slot =
+      (cls === "interruptible" ? 3 : 0) + (jurisdiction === undefined ? 0 : jurisdiction === "EU" ? 1 : 2);
+    let slots = this.orders.get(model);
+    if (!slots) this.orders.set(model, (slots = []));
+    let o = slots[slot];
     if (o) return o;
     const rows: { id: number; s: number; p: number; first: number }[] = [];
     for (const g of this.groupsByModel.get(model) ?? []) {
@@ -404,7 +428,10 @@ export class ClusterState {
     rows.sort((a, b) => a.s - b.s || a.first - b.first);
     let size = 2;
     while (size < rows.length) size <<= 1;
+    let maxCarbonTerm = 0;
+    for (const r of rows) maxCarbonTerm = Math.max(maxCarbonTerm, r.s - this.policy.priceWeight * r.p);
     o = {
+      maxCarbonTerm,
       ids: rows.map((r) => r.id),
       staticScore: rows.map((r) => r.s),
       prices: rows.map((r) => r.p),
@@ -417,7 +444,7 @@ export class ClusterState {
       this.groupSlots[r.id]!.push({ o: o!, pos });
     });
     for (let i = size - 1; i >= 1; i--) o.tree[i] = Math.max(o.tree[2 * i]!, o.tree[2 * i + 1]!);
-    this.orders.set(key, o);
+    slots[slot] = o;
     return o;
   }
 
@@ -456,11 +483,7 @@ export class ClusterState {
   }
 
   /** The best placement in one group, or null (constraints on the site are checked by the caller). */
-  private inGroup(
-    grp: Group,
-    gpus: number,
-    gpusPerNode: number | undefined,
-  ): { nodes: number[]; takes: number[]; leftover: number } | null {
+  private inGroup(grp: Group, gpus: number, gpusPerNode: number | undefined): Hit | null {
     const per = perNodeFor(grp.cap, this.maxCapByModel.get(grp.model) ?? 0, gpus, gpusPerNode);
     if (per > grp.cap || per <= 0) return null;
     const m = Math.ceil(gpus / per);
@@ -468,11 +491,17 @@ export class ClusterState {
     let nodes: number[];
     let takes: number[];
     if (m === 1) {
+      // Fast path without allocation: the best-fit node, its power and leftover.
       let node = -1;
       for (let f = gpus; f <= grp.cap && node < 0; f++) node = this.firstIn(grp, f, null);
       if (node < 0) return null;
-      nodes = [node];
-      takes = [gpus];
+      const si1 = grp.siteIdx;
+      let extra = gpus * grp.powerMw;
+      if (this.nodeFree[node] === this.nodeCap[node]) extra += this.siteOverheadMw[si1]!;
+      if (this.siteDrawMw[si1]! + extra > this.siteCapMw[si1]!) return null;
+      this.single.node = node;
+      this.single.leftover = this.nodeFree[node]! - gpus;
+      return this.single;
     } else {
       nodes = [];
       this.collect(grp, per, rem === per ? m : m - 1, nodes);
@@ -491,8 +520,11 @@ export class ClusterState {
     if (this.siteDrawMw[si]! + this.extraMw(nodes, takes) > this.siteCapMw[si]!) return null;
     let leftover = 0;
     for (let k = 0; k < nodes.length; k++) leftover += this.nodeFree[nodes[k]!]! - takes[k]!;
-    return { nodes, takes, leftover };
+    return { node: -1, nodes, takes, leftover };
   }
+
+  /** Scratch result of a single-node hit (node >= 0; nodes and takes unused). */
+  private readonly single: Hit = { node: -1, nodes: [], takes: [], leftover: 0 };
 
   /** The best placement for a request now, or null when nothing fits. Never mutates the state. */
   findPlacement(r: JobRequest): Candidate | null {
@@ -502,10 +534,15 @@ export class ClusterState {
       const o = this.order(model, r.class, r.jurisdiction);
       const single = r.gpusPerNode === undefined && r.gpus <= (this.maxCapByModel.get(model) ?? 0);
       const need = single ? r.gpus : 1;
+      const pw0 = this.policy.priceWeight;
+      const capStop =
+        r.maxPriceMinorPerGpuHour !== undefined && pw0 > 0 && this.policy.carbonWeight >= 0
+          ? pw0 * r.maxPriceMinorPerGpuHour + o.maxCarbonTerm
+          : Infinity;
       let best: Candidate | null = null;
       for (let k = nextAtLeast(o, 0, need); k >= 0; k = nextAtLeast(o, k + 1, need)) {
         const s = o.staticScore[k]!;
-        if (best && s > best.score) break;
+        if ((best && s > best.score) || s > capStop) break;
         const price = o.prices[k]!;
         if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) continue;
         const g = o.ids[k]!;
@@ -515,8 +552,12 @@ export class ClusterState {
         const hit = this.inGroup(grp, r.gpus, r.gpusPerNode);
         if (!hit) continue;
         const score = s + pw * hit.leftover;
-        if (!best || score < best.score || (score === best.score && hit.nodes[0]! < best.nodes[0]!)) {
-          best = { group: g, siteIdx: grp.siteIdx, model, nodes: hit.nodes, takes: hit.takes, price, score };
+        const first = hit.node >= 0 ? hit.node : hit.nodes[0]!;
+        if (!best || score < best.score || (score === best.score && first < best.nodes[0]!)) {
+          best =
+            hit.node >= 0
+              ? { group: g, siteIdx: grp.siteIdx, model, nodes: [hit.node], takes: [r.gpus], price, score }
+              : { group: g, siteIdx: grp.siteIdx, model, nodes: hit.nodes, takes: hit.takes, price, score };
         }
       }
       if (best) return best;

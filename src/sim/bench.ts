@@ -40,6 +40,8 @@ export interface SchedulerBenchResult {
   waitReasonsP99Us: number;
   /** All decisions, wait reasons included, per second. */
   decisionsWithReasonsPerSecond: number;
+  /** Placements per second of CPU time of the whole fast loop (wait reasons, checks and timers included): immune to a shared CPU. */
+  placementsPerCpuSecond: number;
 }
 
 const COUNTRIES = ["ES", "DE", "FR", "SE", "FI", "NO", "IS", "PY", "US", "CA", "KZ", "GE"];
@@ -162,46 +164,12 @@ export async function runSchedulerBench(opts: {
   );
 
   // 1. Fast scheduler over the whole stream, timing each decision (placement or explained wait).
-  const state = new ClusterState(
-    input.sites.map((s) => ({ ...s })),
-    input.nodes,
-    policy,
-  );
-  const times = new Float64Array(input.jobs.length);
-  const explainTimes: number[] = [];
-  const expiry = new Map<number, { nodes: number[]; masks: number[] }[]>();
-  const fastPicks: (string | null)[] = [];
-  let placed = 0;
-  const checker = new PlacementChecker(input.sites, input.nodes);
-  let violations = 0;
-  for (let k = 0; k < input.jobs.length; k++) {
-    for (const rel of expiry.get(k) ?? []) {
-      rel.nodes.forEach((i, x) => state.releaseMask(i, rel.masks[x]!));
-      checker.release(rel.nodes, rel.masks);
-    }
-    expiry.delete(k);
-    const r = input.jobs[k]!;
-    const t0 = performance.now();
-    const c = state.findPlacement(r);
-    let masks: number[] | null = null;
-    if (c) masks = state.commit(c);
-    times[k] = performance.now() - t0;
-    if (!c) {
-      const t1 = performance.now();
-      explainNoFit(state, r);
-      explainTimes.push(performance.now() - t1);
-    }
-    if (c && masks) {
-      placed++;
-      violations += checker.place(r, c.nodes, masks, c.siteIdx, c.price);
-      const at = k + input.lifetimes[k]!;
-      const list = expiry.get(at) ?? [];
-      list.push({ nodes: c.nodes, masks });
-      expiry.set(at, list);
-    }
-    if (k < refN) fastPicks.push(c ? c.nodes.map((i) => input.nodes[i]!.id).join("+") : null);
-  }
-  const totalMs = times.reduce((a, b) => a + b, 0);
+  //    Three passes on fresh state (same stream): the timing figures come from the fastest pass, since
+  //    a shared CPU only ever slows a pass down; the checks run in every pass.
+  const passes = [0, 1, 2].map(() => fastPass(input, policy, refN));
+  const fast = passes.reduce((a, b) => (b.totalMs < a.totalMs ? b : a));
+  const { times, explainTimes, fastPicks, placed, loopCpuS, totalMs } = fast;
+  let violations = Math.max(...passes.map((p) => p.violations));
   const explainMs = explainTimes.reduce((a, b) => a + b, 0);
   const sorted = Float64Array.from(times).sort();
   const sortedExplain = Float64Array.from(explainTimes).sort();
@@ -245,12 +213,61 @@ export async function runSchedulerBench(opts: {
     waits: explainTimes.length,
     waitReasonsP99Us: us(sortedExplain[Math.floor(sortedExplain.length * 0.99)]),
     decisionsWithReasonsPerSecond: Math.round(input.jobs.length / ((totalMs + explainMs) / 1000)),
+    placementsPerCpuSecond: Math.round(placed / loopCpuS),
     referencePlacementsPerSecond: Math.round(refPlaced / (refMs / 1000)),
     violations,
     lpGapPct,
     referenceJobs: refN,
     placed,
   };
+}
+
+/** One timed pass of the fast scheduler over the stream, with the independent checker. */
+function fastPass(input: BenchInput, policy: Policy, refN: number) {
+  const state = new ClusterState(
+    input.sites.map((s) => ({ ...s })),
+    input.nodes,
+    policy,
+  );
+  const times = new Float64Array(input.jobs.length);
+  const explainTimes: number[] = [];
+  const expiry = new Map<number, { nodes: number[]; masks: number[] }[]>();
+  const fastPicks: (string | null)[] = [];
+  let placed = 0;
+  const checker = new PlacementChecker(input.sites, input.nodes);
+  let violations = 0;
+  const cpu0 = process.cpuUsage();
+  for (let k = 0; k < input.jobs.length; k++) {
+    for (const rel of expiry.get(k) ?? []) {
+      rel.nodes.forEach((i, x) => state.releaseMask(i, rel.masks[x]!));
+      checker.release(rel.nodes, rel.masks);
+    }
+    expiry.delete(k);
+    const r = input.jobs[k]!;
+    const t0 = performance.now();
+    const c = state.findPlacement(r);
+    let masks: number[] | null = null;
+    if (c) masks = state.commit(c);
+    times[k] = performance.now() - t0;
+    if (!c) {
+      const t1 = performance.now();
+      explainNoFit(state, r);
+      explainTimes.push(performance.now() - t1);
+    }
+    if (c && masks) {
+      placed++;
+      violations += checker.place(r, c.nodes, masks, c.siteIdx, c.price);
+      const at = k + input.lifetimes[k]!;
+      const list = expiry.get(at) ?? [];
+      list.push({ nodes: c.nodes, masks });
+      expiry.set(at, list);
+    }
+    if (k < refN) fastPicks.push(c ? c.nodes.map((i) => input.nodes[i]!.id).join("+") : null);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const loopCpuS = (cpu.user + cpu.system) / 1e6;
+  const totalMs = times.reduce((a, b) => a + b, 0);
+  return { times, explainTimes, fastPicks, placed, violations, loopCpuS, totalMs };
 }
 
 /** Greedy placement cost of a static batch over its LP lower bound (HiGHS), in percent. */
