@@ -37,7 +37,7 @@ export default async function ingestBench(): Promise<void> {
     console.log(
       `${label}: ${r.records} records in batches of ${r.batch} (${r.concurrency} in flight): ${r.recordsPerSecond} records/s ` +
         `(target ${target}: ${r.recordsPerSecond >= target ? "met" : "MISSED"}); one record per request: ${r.referenceRecordsPerSecond} records/s; ` +
-        `ratio x${r.ratio}; lost ${r.lost}, duplicated ${r.duplicated}, sums match: ${r.gpuMsMatches}`,
+        `ratio x${r.ratio}; server CPU ${r.serverCpuSeconds ?? "?"} s (${r.recordsPerServerCpuSecond ?? "?"} records per server CPU-second); lost ${r.lost}, duplicated ${r.duplicated}, sums match: ${r.gpuMsMatches}`,
     );
   }
 }

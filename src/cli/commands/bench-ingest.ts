@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -32,6 +32,10 @@ export interface IngestBenchResult {
   synchronous?: "NORMAL" | "FULL";
   referenceRecords: number;
   ratio: number;
+  /** CPU seconds the server process used during the batched phase (Linux /proc; null elsewhere). */
+  serverCpuSeconds: number | null;
+  /** Records per CPU-second of the server: the throughput a server with a core of its own would reach. */
+  recordsPerServerCpuSecond: number | null;
   gpuMsMatches: boolean;
   resentDuplicatesReported: boolean;
 }
@@ -262,6 +266,19 @@ async function post(
   return { acks, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
 }
 
+/** User + system CPU seconds of a process so far (Linux /proc/PID/stat), or null where unavailable. */
+export function procCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 of stat (utime, stime) in clock ticks; 100 ticks per second on Linux.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** Options of one ingest bench run. */
 export interface IngestBenchOptions {
   store: "sqlite" | "postgres";
@@ -316,7 +333,10 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
     // Warm up the connections and the server's code paths with the first reference records.
     const warm = 200;
     await post(pool, w.nodeKey, refBodies.slice(0, warm), concurrency);
+    const cpu0 = procCpuSeconds(server.proc.pid);
     const main = await post(pool, w.nodeKey, bodies, concurrency);
+    const cpu1 = procCpuSeconds(server.proc.pid);
+    const serverCpuSeconds = cpu0 !== null && cpu1 !== null ? Math.round((cpu1 - cpu0) * 100) / 100 : null;
     const ref = await post(pool, w.nodeKey, refBodies.slice(warm), concurrency);
     // Re-send three batches: the server must report every record as a duplicate.
     const resend = bodies.slice(0, 3);
@@ -353,6 +373,8 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
       ...(o.store === "sqlite" ? { synchronous: o.synchronous ?? "NORMAL" } : {}),
       referenceRecords: refN - warm,
       ratio: Math.round((recordsPerSecond / referenceRecordsPerSecond) * 10) / 10,
+      serverCpuSeconds,
+      recordsPerServerCpuSecond: serverCpuSeconds ? Math.round(o.records / serverCpuSeconds) : null,
       gpuMsMatches: stored.gpuMs === expectGpuMs,
       resentDuplicatesReported:
         again.acks.reduce((s, a) => s + a.duplicates, 0) === resentRecords &&
