@@ -16,7 +16,14 @@ export interface JobView extends Job {
   leases: LeaseRecord[];
   usage: { gpuSeconds: number; costMinor: number; energyWh: number; currency: string; lines: LeaseCharge[] };
   /** Where the job's code, logs and outputs have been (sovereignty). */
-  placements: { siteId: string; country: string; nodeId: string; from: number | null; to: number | null }[];
+  placements: {
+    siteId: string;
+    siteName: string;
+    country: string;
+    nodeId: string;
+    from: number | null;
+    to: number | null;
+  }[];
 }
 
 /** Jobs as tenants see them. */
@@ -71,6 +78,9 @@ export class JobsService {
     const leases = await this.ctx.store.jobs.leasesForJob(jobId);
     const records = await this.ctx.store.usage.forLeases(leases.map((l) => l.id));
     const lines = leases.map((l) => chargeForLease(l, records));
+    const siteNames = new Map<string, string>();
+    for (const id of new Set(leases.map((l) => l.siteId)))
+      siteNames.set(id, (await this.ctx.store.fleet.getSite(id))?.name ?? id);
     return {
       ...job,
       leases,
@@ -83,6 +93,7 @@ export class JobsService {
       },
       placements: leases.map((l) => ({
         siteId: l.siteId,
+        siteName: siteNames.get(l.siteId) ?? l.siteId,
         country: l.country,
         nodeId: l.nodeId,
         from: l.startedAt ?? null,

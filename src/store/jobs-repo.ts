@@ -127,7 +127,12 @@ export class JobsRepo {
     const json = JSON.stringify(reasons);
     const r = await this.db
       .updateTable("jobs")
-      .set({ reasons_json: json })
+      .set({
+        reasons_json: json,
+        state_reason: reasons.length
+          ? "waiting: nothing fits now (see reasons)"
+          : "waiting for the scheduler",
+      })
       .where("id", "=", jobId)
       .where("reasons_json", "<>", json)
       .where("state", "in", ["pending", "preempted"])

@@ -29,6 +29,7 @@ interface JobOut {
     state: string;
   }[];
   usage?: { gpuSeconds: number; costMinor: number; energyWh: number; currency: string };
+  placements?: { siteId: string; siteName: string }[];
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [
@@ -239,7 +240,7 @@ function summary(j: JobOut): string {
   if (j.reasons.length) lines.push(`  waits for  ${j.reasons.join("\n             ")}`);
   for (const l of j.leases ?? [])
     lines.push(
-      `  runs on    node ${l.nodeId} at site ${l.siteId} (${l.country}), GPUs ${l.gpuIndices.join(",")}, ${money(l.priceMinorPerGpuHour)}/GPU-h, lease ${l.state}`,
+      `  runs on    node ${l.nodeId} at ${j.placements?.find((p) => p.siteId === l.siteId)?.siteName ?? l.siteId} (${l.country}), GPUs ${l.gpuIndices.join(",")}, ${money(l.priceMinorPerGpuHour)}/GPU-h, lease ${l.state}`,
     );
   lines.push(
     `  times      submitted ${time(j.submittedAt)}, started ${time(j.startedAt)}, ended ${time(j.endedAt)}`,
