@@ -131,7 +131,6 @@ export function JobPage({ id, me }: { id: string; me: Me }): ReactNode {
                 <thead>
                   <tr>
                     <th>Where</th>
-                    <th>GPUs</th>
                     <th className="num">Price</th>
                     <th className="num">GPU-s</th>
                     <th className="num">Cost</th>
@@ -145,11 +144,9 @@ export function JobPage({ id, me }: { id: string; me: Me }): ReactNode {
                         <td>
                           {siteNames.get(l.siteId) ?? l.siteId} ({l.country})
                           <div className="sub">
-                            lease {l.state} · <span className="mono">{l.nodeId}</span>
+                            {l.gpuIndices.length} × {l.gpuModel} · lease {l.state} ·{" "}
+                            <span className="mono">{l.nodeId}</span>
                           </div>
-                        </td>
-                        <td className="nowrap">
-                          {l.gpuIndices.length} × {l.gpuModel}
                         </td>
                         <td className="num">{perGpuHour(l.priceMinorPerGpuHour, j.usage.currency)}</td>
                         <td className="num">{num(c?.gpuSeconds ?? 0)}</td>
