@@ -231,6 +231,26 @@ for (const factory of STORES) {
       ]);
     });
 
+    it("decides spend and admission from the ledger balance, the credit line and the running burn", async () => {
+      const ledger = ledgerServiceFor(h.services.ctx);
+      const bal = await ledger.tenantBalance({ role: "tenant", ownerId: w.tenantId, keyId: "k" });
+      // Running: the 2-GPU and the last 1-GPU job at 2.40/GPU-h plus 21 % VAT: (480 + 101) + (240 + 50).
+      expect(bal.runningLeases).toBe(2);
+      expect(bal.burnMinorPerHour).toBe(871);
+      expect(bal.availableMinor).toBe(bal.balanceMinor + 100_000);
+      const room = bal.availableMinor - 871;
+      expect((await ledger.canAdmit(w.tenantId, room)).ok).toBe(true);
+      const no = await ledger.canAdmit(w.tenantId, room + 1);
+      expect(no).toMatchObject({ ok: false, availableMinor: room });
+      expect(no.reason).toMatch(/top up or raise the credit limit/);
+      expect(await ledger.firstHourCostMinor(w.tenantId, 2, 240, "ES")).toBe(581);
+      const decisions = await ledger.spendDecisions();
+      expect(decisions.find((d) => d.tenantId === w.tenantId)).toMatchObject({
+        decision: "ok",
+        burnMinorPerHour: 871,
+      });
+    });
+
     it("runs a charge on demand for admins and posts nothing when nothing changed", async () => {
       expect((await call(h.app, w.tenantKey, "POST", "/v1/ledger/charge")).status).toBe(403);
       const r = await call(h.app, h.adminKey, "POST", "/v1/ledger/charge?all=true");
