@@ -417,16 +417,21 @@ export function registerBenchIngestCommand(bench: Command): void {
     .option("--pg-url <url>", "PostgreSQL server to create the bench database on (ZUMBIDO_TEST_PG_URL)")
     .option("--json", "print the figures as JSON")
     .action(
-      async (o: {
-        store: string;
-        records: string;
-        batch: string;
-        concurrency: string;
-        reference: string;
-        synchronous: string;
-        pgUrl?: string;
-        json?: boolean;
-      }) => {
+      async (
+        o: {
+          store: string;
+          records: string;
+          batch: string;
+          concurrency: string;
+          reference: string;
+          synchronous: string;
+          pgUrl?: string;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        // --json may be this command's or the program's global one.
+        const json = o.json === true || (cmd.optsWithGlobals() as { json?: boolean }).json === true;
         if (o.store !== "sqlite" && o.store !== "postgres") {
           console.error(`zumbido: --store must be sqlite or postgres, got "${o.store}"`);
           process.exitCode = 2;
@@ -453,7 +458,7 @@ export function registerBenchIngestCommand(bench: Command): void {
           synchronous: sync,
           ...(pgUrl ? { pgUrl } : {}),
         });
-        if (o.json) console.log(JSON.stringify(r));
+        if (json) console.log(JSON.stringify(r));
         else
           console.log(
             `${r.store}${r.synchronous ? ` (synchronous=${r.synchronous})` : ""}: ${r.records} records in batches of ${r.batch}: ${r.recordsPerSecond} records/s; one per request: ${r.referenceRecordsPerSecond} records/s (x${r.ratio}); lost ${r.lost}, duplicated ${r.duplicated}`,
