@@ -302,6 +302,30 @@ for (const factory of STORES) {
       expect(await store.ledger.trialBalance()).toEqual([{ currency: "EUR", sumMinor: 0 }]);
     });
 
+    it("two replicas charging at once post each delta once (the store keeps the first of a key)", async () => {
+      const a = new LedgerService(ctx);
+      const b = new LedgerService(ctx);
+      for (let round = 0; round < 5; round++) {
+        const recs = Array.from({ length: 20 }, (_, i) =>
+          rec("race", round * 20 + i + 1, "L-j1", T0 + 600_000 + i * 1_000, 1_000, 1_999 + round),
+        );
+        await store.usage.insertBatch(recs, 30);
+        const [ra, rb] = await Promise.all([a.charge({ all: true }), b.charge({ all: true })]);
+        // Whoever lost a race reports the key as a duplicate or a conflict, never posts it twice.
+        expect(ra.posted + rb.posted).toBeGreaterThanOrEqual(1);
+        await a.charge({ all: true });
+      }
+      const txs = await store.ledger.transactions({ leaseIds: ["L-j1"] });
+      const totals = await store.usage.monthTotals(["L-j1"]);
+      for (const t of totals) {
+        const lines = txs.filter((x) => x.line?.usagePeriod === t.usagePeriod).map((x) => x.line!);
+        expect(lines.reduce((s2, l) => s2 + l.gpuMs, 0)).toBe(t.gpuMs);
+        expect(lines.reduce((s2, l) => s2 + l.gpuSeconds, 0)).toBe(Math.ceil(t.gpuMs / 1000));
+      }
+      expect(new Set(txs.map((x) => x.idempotencyKey)).size).toBe(txs.length);
+      expect((await a.charge({ all: true })).posted + (await b.charge({ all: true })).posted).toBe(0);
+    });
+
     it("closes months once and keeps the closed set", async () => {
       expect(await store.ledger.closePeriod("2026-09", 1, "k")).toBe(true);
       expect(await store.ledger.closePeriod("2026-09", 2, "k")).toBe(false);
