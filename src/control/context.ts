@@ -24,6 +24,8 @@ export interface ControlConfig {
   /** Enrolment tokens live this long. */
   enrolmentTokenTtlMs: number;
   policy: Policy;
+  /** How often spend limits are checked, ms (default 10 s). */
+  spendCheckMs?: number;
   /** Hold flexible jobs (interruptible with a deadline) for cleaner hours. */
   deferFlexible: boolean;
   /** Where the control plane (and so the job logs) lives, in words, e.g. "EU (ES)". */

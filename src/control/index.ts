@@ -13,3 +13,5 @@ export * from "./power.js";
 export * from "./curtailment-executor.js";
 export * from "./leader.js";
 export * from "./deferral.js";
+export * from "./ledger-service.js";
+export * from "./usage-validate.js";

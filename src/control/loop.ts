@@ -3,6 +3,7 @@ import { schedule as defaultSchedule, type ScheduleFn } from "../scheduler/index
 import type { Ctx } from "./context.js";
 import { enforceCurtailments } from "./curtailment-executor.js";
 import { deferFlexible } from "./deferral.js";
+import { ledgerServiceFor } from "./ledger-service.js";
 import { soleLeader, type Leadership } from "./leader.js";
 import { readSnapshot } from "./snapshot.js";
 
@@ -35,6 +36,8 @@ export class SchedulerLoop {
   private running: Promise<CycleReport> | undefined;
   private again = false;
   private nudgeTimer: NodeJS.Timeout | undefined;
+  private lastSpendCheck = Number.NEGATIVE_INFINITY;
+  private readonly noticed = new Set<string>();
 
   constructor(
     private readonly ctx: Ctx,
@@ -92,6 +95,13 @@ export class SchedulerLoop {
     const { noticesSent } = await enforceCurtailments(this.ctx, now);
     mark = t("curtailment", mark);
 
+    // 2b. Spend limits (every spendCheckMs): tenants near zero get a notice on their jobs, then their jobs stop.
+    if (now - this.lastSpendCheck >= (config.spendCheckMs ?? 10_000)) {
+      this.lastSpendCheck = now;
+      await this.enforceSpendLimits(now);
+      mark = t("spendLimits", mark);
+    }
+
     // 3. Take a snapshot of sites, nodes, leases and the queue.
     const { snapshot, pending: queue, siteOperator, siteCountry, carbon } = await readSnapshot(store, now);
     mark = t("snapshot", mark);
@@ -121,6 +131,21 @@ export class SchedulerLoop {
     for (const d of decisions) {
       if (d.kind === "place") {
         const job = tenantOf.get(d.jobId)!;
+        // Admission: no job starts that its tenant cannot pay for its first hour.
+        const ledger = ledgerServiceFor(this.ctx);
+        const gpus = d.placements.reduce((a, p) => a + p.gpuIndices.length, 0);
+        const cost = await ledger.firstHourCostMinor(
+          job.tenantId,
+          gpus,
+          d.priceMinorPerGpuHour,
+          siteCountry.get(d.siteId) ?? "",
+        );
+        const admit = await ledger.canAdmit(job.tenantId, cost);
+        if (!admit.ok) {
+          await store.jobs.setWaitReasons(d.jobId, [`insufficient funds: ${admit.reason}`], now);
+          report.waiting++;
+          continue;
+        }
         const ok = await store.jobs.commitPlacement(
           d.jobId,
           d.placements.map((pl) => ({
@@ -162,6 +187,29 @@ export class SchedulerLoop {
     this.log?.debug({ cycle: report }, "scheduling cycle");
     this.onCycle?.(report);
     return report;
+  }
+
+  /** Acts on the ledger's spend decisions: a notice event per lease, then a stop with the grace period. */
+  private async enforceSpendLimits(now: number): Promise<void> {
+    const { store, config } = this.ctx;
+    for (const d of await ledgerServiceFor(this.ctx).spendDecisions()) {
+      if (d.decision === "stop") {
+        for (const id of d.leaseIds)
+          await store.jobs.requestLeaseStop(
+            id,
+            `spend limit: ${d.reason}`,
+            now,
+            now + config.stopGraceS * 1000,
+          );
+      } else if (d.decision === "notice") {
+        for (const id of d.leaseIds) {
+          if (this.noticed.has(id)) continue;
+          this.noticed.add(id);
+          const lease = await store.jobs.getLease(id);
+          if (lease) await store.jobs.addEvent(lease.jobId, now, "running", `spend notice: ${d.reason}`);
+        }
+      }
+    }
   }
 
   /** Asks for a cycle soon (coalesces bursts of submissions and heartbeats). */

@@ -311,6 +311,11 @@ export class JobsRepo {
     });
   }
 
+  /** Records an event in a job's history (notices that change no state). */
+  async addEvent(jobId: string, at: number, state: string, message: string): Promise<void> {
+    await addEvent(this.db, jobId, at, state, message);
+  }
+
   async events(jobId: string): Promise<JobEvent[]> {
     const rows = await this.db
       .selectFrom("job_events")

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { BillingService } from "../../control/index.js";
+import { BillingService, ledgerServiceFor } from "../../control/index.js";
 import { who } from "../auth.js";
 import { IdParam, Job, JobSubmit } from "../schemas.js";
 import type { Services } from "../server.js";
@@ -108,6 +108,6 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
         querystring: z.object({ tenantId: z.string().optional() }),
       },
     },
-    async (req) => billing.balance(who(req), req.query.tenantId),
+    async (req) => ledgerServiceFor(s.ctx).tenantBalance(who(req), req.query.tenantId),
   );
 }
