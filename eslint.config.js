@@ -14,7 +14,7 @@ export default tseslint.config(
       ".zumbido/**",
       "coverage/**",
       "**/*.js",
-      "!eslint.config.js",
+      "**/*.mjs",
     ],
   },
   js.configs.recommended,

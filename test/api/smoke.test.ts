@@ -91,7 +91,14 @@ describe("a job's life through the API (in-process, SQLite)", () => {
     expect(done.json.usage.costMinor).toBe(12);
     expect(done.json.usage.energyWh).toBeCloseTo(34.999, 3);
     expect(done.json.placements).toEqual([
-      { siteId: w.sites.es, siteName: "Asturias", country: "ES", nodeId: es.nodeId, from: t0, to: t0 + 90_000 },
+      {
+        siteId: w.sites.es,
+        siteName: "Asturias",
+        country: "ES",
+        nodeId: es.nodeId,
+        from: t0,
+        to: t0 + 90_000,
+      },
     ]);
   });
 });

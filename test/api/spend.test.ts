@@ -6,8 +6,6 @@ import { buildWorld, enrolNode, simGpus, type World } from "../helpers/fixtures.
 import { call, startHarness, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
-const HOUR = 3_600_000;
-
 describe("spend limits and admission", () => {
   let h: Harness;
   let w: World;

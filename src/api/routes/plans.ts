@@ -1,5 +1,4 @@
 /** POST /v1/plans: runs the conversion planner on a scenario and returns the same JSON as `zumbido plan --json`. */
-/* eslint-disable @typescript-eslint/require-await -- Fastify plugins and handlers are async by contract; the planner itself is synchronous and pure. */
 import type { FastifyInstance } from "fastify";
 import { invalid } from "../../domain/errors.js";
 import { formatErrors, parseScenario, plan } from "../../planner/index.js";
