@@ -31,7 +31,15 @@ export function registerAgentCommand(program: Command): void {
     )
     .option("--name <name>", "node name", hostname())
     .addOption(
-      new Option("--executor <kind>", "how workloads run").choices(["local", "slurm"]).default("local"),
+      new Option("--executor <kind>", "how workloads run")
+        .choices(["local", "slurm", "kubernetes"])
+        .default("local"),
+    )
+    .option("--namespace <ns>", "Kubernetes namespace for the Jobs (with --executor kubernetes)", "zumbido")
+    .option(
+      "--image <image>",
+      "default container image for jobs that name none (Kubernetes)",
+      "nvcr.io/nvidia/pytorch:24.08-py3",
     )
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
     .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
@@ -46,6 +54,8 @@ export function registerAgentCommand(program: Command): void {
         executor: string;
         heartbeatMs: number;
         meterMs: number;
+        namespace: string;
+        image: string;
       }>();
       const server = o.server ?? process.env.ZUMBIDO_URL;
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
@@ -71,6 +81,18 @@ export function registerAgentCommand(program: Command): void {
       if (o.executor === "slurm") {
         const { SlurmExecutor } = await import("../../agent/executors/slurm.js");
         executor = new SlurmExecutor({ logDir: join(o.stateDir, "slurm"), now: clock.now });
+      } else if (o.executor === "kubernetes") {
+        const { KubeConfig } = await import("@kubernetes/client-node");
+        const { KubernetesExecutor } = await import("../../agent/executors/kubernetes.js");
+        const kubeConfig = new KubeConfig();
+        kubeConfig.loadFromDefault();
+        executor = new KubernetesExecutor({
+          kubeConfig,
+          namespace: o.namespace,
+          agentId: o.name.replace(/[^A-Za-z0-9.-]/g, "-"),
+          defaultImage: o.image,
+          now: clock.now,
+        });
       } else {
         executor = new LocalExecutor({ stateDir: join(o.stateDir, "workloads"), now: clock.now });
       }
