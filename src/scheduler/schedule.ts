@@ -1,4 +1,4 @@
-import type { JobRequest } from "../domain/index.js";
+import { formatMajor, type JobRequest } from "../domain/index.js";
 import { ClusterState, perNodeFor, siteAllows } from "./cluster-state.js";
 import { explainNoFit } from "./explain.js";
 import { fairShareOrder } from "./fair-share.js";
@@ -78,7 +78,7 @@ export function scheduleFast(
         })),
         priceMinorPerGpuHour: c.price,
         reasons: [
-          `${c.model} at ${site.name} (${site.country}) for ${c.price} minor/GPU-h: best price, carbon and packing score among eligible sites`,
+          `${c.model} at ${site.name} (${site.country}) at ${formatMajor(c.price)}/GPU-h: best price, carbon and packing score among eligible sites`,
         ],
       });
       continue;
