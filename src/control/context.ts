@@ -19,6 +19,8 @@ export interface ControlConfig {
   logCapBytes: number;
   /** A node with no heartbeat for this long is offline. */
   heartbeatTimeoutMs: number;
+  /** A node silent this long loses its leases (their jobs are requeued); default 5 minutes. */
+  leaseLossTimeoutMs?: number;
   /** Grace between checkpoint notice and kill, seconds. */
   stopGraceS: number;
   /** Enrolment tokens live this long. */

@@ -89,6 +89,9 @@ export class SchedulerLoop {
 
     // 1. Nodes that stopped sending heartbeats go offline (no new work for them).
     const offline = await store.fleet.markStaleNodesOffline(now - config.heartbeatTimeoutMs);
+    // 1b. Leases on nodes silent for longer than the lease-loss timeout are lost: billing stops at the
+    //     last heartbeat and the job goes back to the queue (a node that returns is told to stop it).
+    await this.reclaimLostLeases(now);
     mark = t("failureDetection", mark);
 
     // 2. Curtailment: sites with a cap in force (or within its notice) shed load, interruptible first.
@@ -187,6 +190,36 @@ export class SchedulerLoop {
     this.log?.debug({ cycle: report }, "scheduling cycle");
     this.onCycle?.(report);
     return report;
+  }
+
+  /** Ends the leases of nodes that have been silent past the lease-loss timeout and requeues their jobs. */
+  private async reclaimLostLeases(now: number): Promise<void> {
+    const { store, config } = this.ctx;
+    const cutoff = now - (config.leaseLossTimeoutMs ?? 5 * 60_000);
+    const leases = await store.jobs.activeLeases();
+    if (leases.length === 0) return;
+    const nodes = new Map((await store.fleet.listNodes()).map((n) => [n.id, n]));
+    for (const l of leases) {
+      const n = nodes.get(l.nodeId);
+      const last = n?.lastHeartbeatAt ?? 0;
+      if (!n || n.state !== "offline" || last >= cutoff) continue;
+      const reason = `preempted: node ${n.name} lost contact at ${new Date(last).toISOString()}`;
+      await store.jobs.requestLeaseStop(l.id, reason, Math.max(last, l.startedAt ?? l.createdAt), last);
+      await store.jobs.endLease(l.id, Math.max(last, l.startedAt ?? l.createdAt));
+      for (const o of (await store.jobs.leasesForJob(l.jobId)).filter(
+        (x) => x.id !== l.id && x.state !== "ended",
+      )) {
+        await store.jobs.requestLeaseStop(o.id, reason, now, now + config.stopGraceS * 1000);
+      }
+      await store.jobs.transitionJob(
+        l.jobId,
+        ["scheduled", "running"],
+        "preempted",
+        now,
+        `${reason}; requeued`,
+      );
+      this.log?.warn({ leaseId: l.id, node: n.id }, "lease lost with its node; job requeued");
+    }
   }
 
   /** Acts on the ledger's spend decisions: a notice event per lease, then a stop with the grace period. */

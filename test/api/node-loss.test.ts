@@ -1,0 +1,62 @@
+// A node that goes silent: offline first (no new work), then its leases are lost, billing stops at
+// its last heartbeat and the job is requeued; if it comes back, it is told to stop the old workload.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildWorld, enrolNode, simGpus, type World } from "../helpers/fixtures.js";
+import { call, startHarness, type Harness } from "../helpers/harness.js";
+import { STORES } from "../helpers/stores.js";
+
+describe("node loss", () => {
+  let h: Harness;
+  let w: World;
+  beforeAll(async () => {
+    h = await startHarness(STORES[0]!);
+    w = await buildWorld(h.app, h.adminKey);
+  });
+  afterAll(async () => h.close());
+
+  it("requeues the job of a node silent past the lease-loss timeout and bills only to its last heartbeat", async () => {
+    const node = await enrolNode(h.app, w.operatorKey, w.sites.es, "es-1");
+    const hb = async (workloads: unknown[] = []) =>
+      (
+        await call(h.app, node.nodeKey, "POST", "/v1/agent/heartbeat", {
+          gpus: simGpus("H100", 8),
+          health: { healthy: true, reasons: [] },
+          workloads,
+        })
+      ).json;
+    const sub = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
+      gpus: 2,
+      gpuModels: ["H100"],
+      countries: ["ES"],
+      command: ["train"],
+    });
+    await hb();
+    await h.loop.tick();
+    const a = (await hb()).assignments[0];
+    const t0 = h.clock.now();
+    await call(h.app, node.nodeKey, "POST", "/v1/agent/workloads", {
+      workloads: [{ leaseId: a.leaseId, phase: "running", startedAt: t0 }],
+    });
+    h.clock.advance(60_000);
+    await hb([{ leaseId: a.leaseId, phase: "running", startedAt: t0 }]);
+    const lastHb = h.clock.now();
+    // Silent for 40 s: offline, lease kept.
+    h.clock.advance(40_000);
+    await h.loop.tick();
+    expect((await call(h.app, w.operatorKey, "GET", `/v1/nodes/${node.nodeId}`)).json.state).toBe("offline");
+    expect((await call(h.app, w.tenantKey, "GET", `/v1/jobs/${sub.json.id}`)).json.state).toBe("running");
+    // Silent past 5 minutes: the lease is lost and the job requeued.
+    h.clock.advance(5 * 60_000);
+    await h.loop.tick();
+    const j = (await call(h.app, w.tenantKey, "GET", `/v1/jobs/${sub.json.id}`)).json;
+    expect(j.state).toBe("preempted");
+    const events = (await call(h.app, w.tenantKey, "GET", `/v1/jobs/${sub.json.id}/events`)).json as {
+      message: string;
+    }[];
+    expect(events.map((e) => e.message).join("\n")).toMatch(/node es-1 lost contact .*; requeued/);
+    expect(j.leases[0].stopRequestedAt).toBe(lastHb);
+    // The node comes back still running the old workload: it is told to stop it.
+    const back = await hb([{ leaseId: a.leaseId, phase: "running", startedAt: t0 }]);
+    expect(back.stops.map((s: { leaseId: string }) => s.leaseId)).toContain(a.leaseId);
+  });
+});
