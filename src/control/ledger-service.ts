@@ -15,6 +15,7 @@ import {
   vatTreatment,
   type BillableLease,
   type Invoice,
+  type InvoiceEnergy,
   type PayoutStatement,
   type RunningBurn,
   type SpendDecision,
@@ -26,6 +27,7 @@ import {
 import type { LeaseRecord, TenantRecord } from "../store/index.js";
 import { AccountsService } from "./accounts-service.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+import { EnergyService } from "./energy-service.js";
 
 /** What one charge run did. */
 export interface ChargeRunSummary {
@@ -262,7 +264,30 @@ export class LedgerService {
     const inv = buildInvoices({ transactions, tenantId: tid, period: month, customer }).find(
       (i) => i.currency === currency,
     );
-    return inv ?? emptyInvoice(tid, month, currency, customer);
+    const out = inv ?? emptyInvoice(tid, month, currency, customer);
+    return { ...out, energy: await this.invoiceEnergy(tid, out) };
+  }
+
+  /** Energy and CO2e of each job on an invoice, as the energy service meters them for that month. */
+  private async invoiceEnergy(tenantId: string, inv: Invoice): Promise<InvoiceEnergy[]> {
+    const energy = new EnergyService(this.ctx);
+    const admin: Principal = { role: "admin", ownerId: null, keyId: "ledger" };
+    const out: InvoiceEnergy[] = [];
+    for (const jobId of [...new Set(inv.lines.map((l) => l.jobId))].sort()) {
+      const e = await energy.jobEnergy(admin, jobId).catch(() => undefined);
+      for (const site of e?.sites ?? []) {
+        const line = site.lines.find((l) => l.month === inv.period);
+        if (!line || site.tenantId !== tenantId) continue;
+        out.push({
+          jobId,
+          siteId: site.siteId,
+          facilityKwh: round6(line.facilityKwh),
+          locationKgCo2e: round6(line.locationKgCo2e),
+          marketKgCo2e: round6(line.marketKgCo2e),
+        });
+      }
+    }
+    return out;
   }
 
   /** An operator's payout statement for a month (admin names the operator). */
@@ -543,3 +568,5 @@ export function ledgerServiceFor(ctx: Ctx): LedgerService {
   }
   return s;
 }
+
+const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;

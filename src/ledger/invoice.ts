@@ -51,6 +51,15 @@ export interface InvoiceVatLine {
 }
 
 /** A tenant's invoice for one month in one currency. */
+/** A job's energy and emissions in the invoice's month, attached by the control plane. */
+export interface InvoiceEnergy {
+  jobId: string;
+  siteId: string;
+  facilityKwh: number;
+  locationKgCo2e: number;
+  marketKgCo2e: number;
+}
+
 export interface Invoice {
   number: string;
   tenantId: string;
@@ -61,6 +70,8 @@ export interface Invoice {
   vat: InvoiceVatLine[];
   totals: { gpuSeconds: number; netMinor: number; vatMinor: number; totalMinor: number };
   notes: string[];
+  /** Energy and CO2e per job (facility kWh; location- and market-based), when the control plane knows them. */
+  energy?: InvoiceEnergy[];
 }
 
 /** What `buildInvoices` needs. */

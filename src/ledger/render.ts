@@ -97,6 +97,24 @@ export function renderInvoiceCsv(inv: Invoice): string {
     c,
     `total due ${formatMajor(inv.totals.totalMinor)} ${c}`,
   ]);
+  for (const en of inv.energy ?? [])
+    rows.push([
+      "energy",
+      en.jobId,
+      "",
+      en.siteId,
+      "",
+      "",
+      "",
+      inv.period,
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      `facility ${en.facilityKwh} kWh; ${en.locationKgCo2e} kgCO2e location-based; ${en.marketKgCo2e} kgCO2e market-based`,
+    ]);
   return csv(rows);
 }
 
@@ -172,6 +190,14 @@ export function renderInvoiceHtml(inv: Invoice): string {
         `<tr><td>${e(v.note)}</td><td class="n">${m(v.baseMinor)}</td><td class="n">${e(formatBps(v.rateBps))}</td><td class="n">${m(v.vatMinor)}</td></tr>`,
     )
     .join("\n");
+  const energy = inv.energy?.length
+    ? `<h2>Energy and emissions</h2>\n<table>\n<thead><tr><th>Job</th><th>Site</th><th class="n">Facility kWh</th><th class="n">kgCO2e (location)</th><th class="n">kgCO2e (market)</th></tr></thead>\n<tbody>\n${inv.energy
+        .map(
+          (x) =>
+            `<tr><td>${e(x.jobId)}</td><td>${e(x.siteId)}</td><td class="n">${x.facilityKwh}</td><td class="n">${x.locationKgCo2e}</td><td class="n">${x.marketKgCo2e}</td></tr>`,
+        )
+        .join("\n")}\n</tbody>\n</table>\n`
+    : "";
   const notes = inv.notes.length
     ? `<h2>Notes</h2>\n<ul class="notes">${inv.notes.map((n) => `<li>${e(n)}</li>`).join("")}</ul>\n`
     : "";
@@ -210,7 +236,7 @@ ${vat}
 <tr><td><strong>Total due</strong></td><td class="n"><strong>${m(inv.totals.totalMinor)} ${c}</strong></td></tr>
 </tbody>
 </table>
-${notes}<p class="meta">GPU-seconds are metered GPU-milliseconds rounded up to whole seconds once per line; amounts are GPU-seconds x rate / 3600 rounded half up to the cent.</p>
+${energy}${notes}<p class="meta">GPU-seconds are metered GPU-milliseconds rounded up to whole seconds once per line; amounts are GPU-seconds x rate / 3600 rounded half up to the cent.</p>
 </body>
 </html>
 `;

@@ -1,5 +1,6 @@
 // Energy and carbon per job, the EU indicators, curtailment and data locations, through the API.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { billingRoutes } from "../../src/api/routes/billing.js";
 import { buildWorld, enrolNode, simGpus, type World } from "../helpers/fixtures.js";
 import { call, startHarness, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
@@ -43,7 +44,7 @@ describe("energy, carbon, curtailment and sovereignty", () => {
   };
 
   beforeAll(async () => {
-    h = await startHarness(STORES[0]!);
+    h = await startHarness(STORES[0]!, [billingRoutes]);
     h.clock.set(t0);
     w = await buildWorld(h.app, h.adminKey);
     node = await enrolNode(h.app, w.operatorKey, w.sites.es, "es-1");
@@ -125,6 +126,18 @@ describe("energy, carbon, curtailment and sovereignty", () => {
     const loc = await call(h.app, w.tenantKey, "GET", `/v1/jobs/${jobId}/locations`);
     expect(loc.json.code).toEqual([expect.objectContaining({ siteId: w.sites.es, country: "ES" })]);
     expect(loc.json.logs[0].where).toMatch(/control plane/);
+    // The invoice carries the job's energy and emissions too.
+    const inv = await call(h.app, w.tenantKey, "GET", "/v1/invoices/2026-11");
+    expect(inv.status).toBe(200);
+    expect(inv.json.energy).toEqual([
+      { jobId, siteId: w.sites.es, facilityKwh: 1.35, locationKgCo2e: 0.27, marketKgCo2e: 0.135 },
+    ]);
+    const html = await h.app.inject({
+      method: "GET",
+      url: "/v1/invoices/2026-11?format=html",
+      headers: { authorization: `Bearer ${w.tenantKey}` },
+    });
+    expect(html.body).toContain("Energy and emissions");
     const sum = await call(h.app, w.tenantKey, "GET", "/v1/energy/summary?month=2026-11&by=tenant");
     expect(sum.status).toBe(200);
     expect(sum.json[0].facilityKwh).toBeCloseTo(1.35, 6);
