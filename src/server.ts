@@ -72,7 +72,13 @@ export async function startServer(
     bootstrapAdminKey = key;
   }
 
-  const app = await buildApi(services, { logger: log.child({ part: "api" }), plugins: opts.plugins ?? [] });
+  const app = await buildApi(services, {
+    logger: log.child(
+      { part: "api" },
+      { level: ["debug", "trace"].includes(config.logLevel) ? config.logLevel : "warn" },
+    ) /* request logs only when debugging */,
+    plugins: opts.plugins ?? [],
+  });
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address() as AddressInfo;
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${addr.port}`;
