@@ -75,6 +75,13 @@ describe("energy, carbon, curtailment and sovereignty", () => {
     });
     expect(bad.statusCode).toBe(400);
     expect(JSON.parse(bad.body).detail).toMatch(/could not be read/);
+    // The marketplace shows the series' value for this hour (08:00 -> 200 g/kWh) and the jurisdictions.
+    const cap = await call(h.app, w.tenantKey, "GET", "/v1/capacity");
+    expect(cap.json.find((r: { siteId: string }) => r.siteId === w.sites.es)).toMatchObject({
+      carbonGPerKwh: 200,
+      jurisdictions: ["EU", "EEA"],
+    });
+    expect(cap.json.find((r: { siteId: string }) => r.siteId === w.sites.py).jurisdictions).toEqual([]);
     const other = await h.app.inject({
       method: "PUT",
       url: `/v1/sites/${w.sites.es}/energy/carbon`,

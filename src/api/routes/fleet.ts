@@ -1,6 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { inJurisdiction } from "../../domain/index.js";
+import { valueAt } from "../../energy/index.js";
 import { who } from "../auth.js";
 import { IdParam, Node, Price, PriceInput, Site, SiteInput, SitePatch } from "../schemas.js";
 import type { Services } from "../server.js";
@@ -111,12 +113,20 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
     },
     async (req) => {
       who(req);
-      const [sites, nodes, leases, prices] = await Promise.all([
+      const [sites, nodes, leases, prices, series] = await Promise.all([
         s.ctx.store.fleet.listSites(),
         s.ctx.store.fleet.listNodes(),
         s.ctx.store.jobs.activeLeases(),
         s.ctx.store.fleet.listPrices(),
+        s.ctx.store.energy.series(),
       ]);
+      // Carbon now: the site's hourly series where it has one, else its declared figure.
+      const now = s.ctx.clock.now();
+      const carbonNow = new Map(
+        series
+          .filter((x) => x.kind === "carbon")
+          .map((x) => [x.siteId, Math.round(valueAt(x.series, now) * 10) / 10]),
+      );
       const busy = new Map<string, number>();
       for (const l of leases) busy.set(l.nodeId, (busy.get(l.nodeId) ?? 0) + l.gpuIndices.length);
       const out: Record<string, unknown>[] = [];
@@ -141,7 +151,8 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
             onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour,
             interruptibleMinorPerGpuHour: p.interruptibleMinorPerGpuHour,
             currency: s.ctx.config.currency,
-            carbonGPerKwh: site.carbonGPerKwh ?? null,
+            carbonGPerKwh: carbonNow.get(site.id) ?? site.carbonGPerKwh ?? null,
+            jurisdictions: (["EU", "EEA"] as const).filter((j) => inJurisdiction(site.country, j)),
             pue: site.pue,
           });
         }
