@@ -15,3 +15,4 @@ export * from "./leader.js";
 export * from "./deferral.js";
 export * from "./ledger-service.js";
 export * from "./usage-validate.js";
+export * from "./spot-price.js";

@@ -5,6 +5,7 @@ import { enforceCurtailments } from "./curtailment-executor.js";
 import { deferFlexible } from "./deferral.js";
 import { ledgerServiceFor } from "./ledger-service.js";
 import { soleLeader, type Leadership } from "./leader.js";
+import { energyMinorPerGpuHour, modelPowerW, priceNow } from "./spot-price.js";
 import { readSnapshot } from "./snapshot.js";
 
 const IDLE: CycleReport = {
@@ -98,6 +99,9 @@ export class SchedulerLoop {
     const { noticesSent } = await enforceCurtailments(this.ctx, now);
     mark = t("curtailment", mark);
 
+    // 2a. Power-price spikes: interruptible leases whose GPU-hour now costs more in energy than they pay yield.
+    await this.yieldToPriceSpikes(now);
+
     // 2b. Spend limits (every spendCheckMs): tenants near zero get a notice on their jobs, then their jobs stop.
     if (now - this.lastSpendCheck >= (config.spendCheckMs ?? 10_000)) {
       this.lastSpendCheck = now;
@@ -190,6 +194,34 @@ export class SchedulerLoop {
     this.log?.debug({ cycle: report }, "scheduling cycle");
     this.onCycle?.(report);
     return report;
+  }
+
+  /** Stops (with the checkpoint notice) interruptible leases that run at a loss at the current power price. */
+  private async yieldToPriceSpikes(now: number): Promise<void> {
+    const { store, config } = this.ctx;
+    const prices = (await store.energy.series()).filter((x) => x.kind === "price");
+    if (prices.length === 0) return;
+    const leases = (await store.jobs.activeLeases()).filter(
+      (l) => l.class === "interruptible" && l.state !== "stopping",
+    );
+    if (leases.length === 0) return;
+    const sites = new Map((await store.fleet.listSites()).map((x) => [x.id, x]));
+    for (const p of prices) {
+      const site = sites.get(p.siteId);
+      const eur = priceNow(p.series, now);
+      if (!site || eur === undefined) continue;
+      for (const l of leases.filter((x) => x.siteId === p.siteId)) {
+        const cost = energyMinorPerGpuHour(modelPowerW(l.gpuModel), site.pue, eur);
+        if (cost <= l.priceMinorPerGpuHour) continue;
+        const why = `preempted: power price spike at ${site.name}: ${Math.round(eur)} EUR/MWh makes a GPU-hour cost ${cost.toFixed(1)} cents of energy, more than the ${l.priceMinorPerGpuHour} cents it pays`;
+        if (await store.jobs.requestLeaseStop(l.id, why, now, now + config.policy.preemptionGraceS * 1000)) {
+          this.log?.info(
+            { leaseId: l.id, eurPerMwh: eur },
+            "interruptible lease yields to a power-price spike",
+          );
+        }
+      }
+    }
   }
 
   /** Ends the leases of nodes that have been silent past the lease-loss timeout and requeues their jobs. */

@@ -1,5 +1,6 @@
 import { findGpuModel } from "../domain/index.js";
 import { powerBudgetAt, valueAt, type HourlySeries } from "../energy/index.js";
+import { modelPowerW, priceNow, spotPriceMinor } from "./spot-price.js";
 import type { PendingJob, Snapshot } from "../scheduler/index.js";
 import type { Store } from "../store/index.js";
 
@@ -35,12 +36,19 @@ export async function readSnapshot(
   const carbonNow = new Map(
     series.filter((x) => x.kind === "carbon").map((x) => [x.siteId, valueAt(x.series, now)]),
   );
+  const powerPrice = new Map(series.filter((x) => x.kind === "price").map((x) => [x.siteId, x.series]));
   const priceMap = new Map<string, Snapshot["sites"][number]["prices"]>();
   for (const p of prices) {
     const m = priceMap.get(p.siteId) ?? {};
+    // Interruptible capacity follows the power price (never below the operator's floor).
+    const site = sites.find((x) => x.id === p.siteId);
+    const eur = priceNow(powerPrice.get(p.siteId), now);
     m[p.gpuModel] = {
       onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour,
-      interruptibleMinorPerGpuHour: p.interruptibleMinorPerGpuHour,
+      interruptibleMinorPerGpuHour:
+        site && eur !== undefined
+          ? spotPriceMinor(p.interruptibleMinorPerGpuHour, modelPowerW(p.gpuModel), site.pue, eur)
+          : p.interruptibleMinorPerGpuHour,
     };
     priceMap.set(p.siteId, m);
   }

@@ -94,3 +94,17 @@ describe("constraints", () => {
     expect(d.kind === "wait" && d.reasons[0]).toMatch(/request\.gpus/);
   });
 });
+
+describe("backfill reservation", () => {
+  it("does not hold nodes for a head that its price cap keeps off them", () => {
+    // The interruptible price (210, e.g. after a power-price spike) is above the head's cap of 150.
+    const snap = snapshot(
+      site("es").country("ES").price("H100", 300, 210).node("n1").gpus("H100", 8),
+    ).build();
+    const capped = job("capped").gpus(1).model("H100").maxPrice(150).interruptible().submitted(1).build();
+    const next = job("next").gpus(1).model("H100").interruptible().submitted(2).build();
+    const d = schedule(snap, [capped, next], DEFAULT_POLICY, 10);
+    expect(d.find((x) => "jobId" in x && x.jobId === "capped")?.kind).toBe("wait");
+    expect(d.find((x) => "jobId" in x && x.jobId === "next")?.kind).toBe("place");
+  });
+});

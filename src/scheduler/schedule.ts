@@ -149,6 +149,15 @@ export function reserveForHead(state: ClusterState, r: JobRequest): void {
       const grp = state.groups[g]!;
       if (grp.model !== model || !siteAllows(state.sites[grp.siteIdx]!, r)) continue;
       if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
+      // Only classes the head could run on once capacity frees: priced, and within its price cap.
+      const pr = state.sites[grp.siteIdx]!.prices[model];
+      const price =
+        pr && (r.class === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour);
+      if (
+        price === undefined ||
+        (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour)
+      )
+        continue;
       const per = perNodeFor(grp.cap, state.maxCapByModel.get(grp.model) ?? 0, r.gpus, r.gpusPerNode);
       if (per <= 0 || per > grp.cap) continue;
       const m = Math.ceil(r.gpus / per);
