@@ -1,7 +1,7 @@
 // Energy and carbon per job, the EU indicators, curtailment and data locations, through the API.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { billingRoutes } from "../../src/api/routes/billing.js";
-import { buildWorld, enrolNode, simGpus, type World } from "../helpers/fixtures.js";
+import { buildWorld, enrolNode, heartbeat, type World } from "../helpers/fixtures.js";
 import { call, startHarness, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
@@ -13,17 +13,7 @@ describe("energy, carbon, curtailment and sovereignty", () => {
   let node: { nodeKey: string; nodeId: string };
   const t0 = Date.UTC(2026, 10, 2, 8, 0, 0);
 
-  const hb = async (workloads: unknown[] = []) =>
-    (
-      await call(h.app, node.nodeKey, "POST", "/v1/agent/heartbeat", {
-        gpus: simGpus("H100", 8),
-        health: { healthy: true, reasons: [] },
-        workloads,
-      })
-    ).json as {
-      assignments: { leaseId: string; jobId: string }[];
-      stops: { leaseId: string; reason: string; graceS: number }[];
-    };
+  const hb = (workloads: unknown[] = []) => heartbeat(h.app, node.nodeKey, workloads);
   let seq = 0;
   /** Submits, places, starts a job on the ES node; returns its ids. */
   const runJob = async (body: Record<string, unknown>) => {

@@ -1,7 +1,7 @@
 // A node that goes silent: offline first (no new work), then its leases are lost, billing stops at
 // its last heartbeat and the job is requeued; if it comes back, it is told to stop the old workload.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWorld, enrolNode, simGpus, type World } from "../helpers/fixtures.js";
+import { buildWorld, enrolNode, heartbeat, type World } from "../helpers/fixtures.js";
 import { call, startHarness, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
@@ -16,14 +16,7 @@ describe("node loss", () => {
 
   it("requeues the job of a node silent past the lease-loss timeout and bills only to its last heartbeat", async () => {
     const node = await enrolNode(h.app, w.operatorKey, w.sites.es, "es-1");
-    const hb = async (workloads: unknown[] = []) =>
-      (
-        await call(h.app, node.nodeKey, "POST", "/v1/agent/heartbeat", {
-          gpus: simGpus("H100", 8),
-          health: { healthy: true, reasons: [] },
-          workloads,
-        })
-      ).json;
+    const hb = (workloads: unknown[] = []) => heartbeat(h.app, node.nodeKey, workloads);
     const sub = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
       gpus: 2,
       gpuModels: ["H100"],
@@ -32,7 +25,7 @@ describe("node loss", () => {
     });
     await hb();
     await h.loop.tick();
-    const a = (await hb()).assignments[0];
+    const a = (await hb()).assignments[0]!;
     const t0 = h.clock.now();
     await call(h.app, node.nodeKey, "POST", "/v1/agent/workloads", {
       workloads: [{ leaseId: a.leaseId, phase: "running", startedAt: t0 }],

@@ -2,7 +2,7 @@
 // tenant whose money runs out has its jobs stopped.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { billingRoutes } from "../../src/api/routes/billing.js";
-import { buildWorld, enrolNode, simGpus, type World } from "../helpers/fixtures.js";
+import { buildWorld, enrolNode, heartbeat, type World } from "../helpers/fixtures.js";
 import { call, startHarness, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
@@ -10,17 +10,7 @@ describe("spend limits and admission", () => {
   let h: Harness;
   let w: World;
   let node: { nodeKey: string; nodeId: string };
-  const hb = async () =>
-    (
-      await call(h.app, node.nodeKey, "POST", "/v1/agent/heartbeat", {
-        gpus: simGpus("H100", 8),
-        health: { healthy: true, reasons: [] },
-        workloads: [],
-      })
-    ).json as {
-      assignments: { leaseId: string; jobId: string }[];
-      stops: { leaseId: string; reason: string }[];
-    };
+  const hb = (workloads: unknown[] = []) => heartbeat(h.app, node.nodeKey, workloads);
 
   beforeAll(async () => {
     h = await startHarness(STORES[0]!, [billingRoutes]);

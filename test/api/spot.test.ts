@@ -1,7 +1,7 @@
 // Interruptible capacity follows the power price: its price rises with a spike, and running
 // interruptible leases that would run at a loss yield with a checkpoint notice; on-demand work stays.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWorld, enrolNode, simGpus, type World } from "../helpers/fixtures.js";
+import { buildWorld, enrolNode, heartbeat, type World } from "../helpers/fixtures.js";
 import { call, startHarness, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
@@ -12,17 +12,7 @@ describe("power-price spikes", () => {
   let h: Harness;
   let w: World;
   let node: { nodeKey: string; nodeId: string };
-  const hb = async () =>
-    (
-      await call(h.app, node.nodeKey, "POST", "/v1/agent/heartbeat", {
-        gpus: simGpus("H100", 8),
-        health: { healthy: true, reasons: [] },
-        workloads: [],
-      })
-    ).json as {
-      assignments: { leaseId: string; jobId: string }[];
-      stops: { leaseId: string; reason: string }[];
-    };
+  const hb = (workloads: unknown[] = []) => heartbeat(h.app, node.nodeKey, workloads);
   const place = async (body: Record<string, unknown>) => {
     const sub = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
       gpuModels: ["H100"],

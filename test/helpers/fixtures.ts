@@ -100,3 +100,23 @@ export async function enrolNode(
   if (e.status !== 201) throw new Error(`enrol: ${JSON.stringify(e.json)}`);
   return { nodeKey: e.json.key, nodeId: e.json.nodeId };
 }
+
+/** What a heartbeat answers. */
+export interface HeartbeatAnswer {
+  assignments: { leaseId: string; jobId: string; gpuIndices: number[] }[];
+  stops: { leaseId: string; reason: string; graceS: number }[];
+}
+
+/** A healthy heartbeat from a node with 8 simulated H100s, reporting the given workloads. */
+export async function heartbeat(
+  app: FastifyInstance,
+  nodeKey: string,
+  workloads: unknown[] = [],
+): Promise<HeartbeatAnswer> {
+  const r = await call(app, nodeKey, "POST", "/v1/agent/heartbeat", {
+    gpus: simGpus("H100", 8),
+    health: { healthy: true, reasons: [] },
+    workloads,
+  });
+  return r.json as HeartbeatAnswer;
+}

@@ -1,28 +1,13 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import { api, ApiError } from "../lib/api.js";
 import { num, thisMonth } from "../lib/format.js";
+import type { IndicatorExport } from "../../energy/indicators.js";
 import type { Site } from "../lib/types.js";
 import { useApi } from "../lib/use-api.js";
 import { Card, Empty, ErrorBox, Field, Loaded, PageHeader, Stat } from "../components/ui.js";
 
-/** One site's row of GET /v1/indicators. */
-interface SiteIndicators {
-  siteId: string;
-  periodStart: string;
-  periodEnd: string;
-  eDcKwh: number;
-  eItKwh: number;
-  eResTotKwh: number | null;
-  eReuseKwh: number | null;
-  wInM3: number | null;
-  installedItPowerKw: number;
-  PUE: number;
-  REF: number | null;
-  ERF: number | null;
-  WUE: number | null;
-  reportingRequired: boolean;
-  notices: string[];
-}
+/** One site's row of GET /v1/indicators (the energy core's export record). */
+type SiteIndicators = IndicatorExport;
 interface IndicatorsAnswer {
   month: string;
   sites: SiteIndicators[];
