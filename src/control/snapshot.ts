@@ -15,7 +15,7 @@ export async function readSnapshot(
   siteCountry: Map<string, string>;
   carbon: Map<string, HourlySeries>;
 }> {
-  const [sites, nodes, leases, prices, jobs, curtailments, series] = await Promise.all([
+  const [sites, nodes, leases, prices, jobs, curtailments, series, finishedService] = await Promise.all([
     store.fleet.listSites(),
     store.fleet.listNodes(),
     store.jobs.activeLeases(),
@@ -23,7 +23,20 @@ export async function readSnapshot(
     store.jobs.pendingJobs(),
     store.energy.curtailments({ activeAt: now }),
     store.energy.series(),
+    store.jobs.finishedService(),
   ]);
+  // The queue policy's attained service: GPU-seconds each job held so far (pending and running).
+  const attained = await store.jobs.attainedGpuS(
+    [
+      ...new Set([
+        ...jobs.filter((j) => j.state === "preempted").map((j) => j.id),
+        ...leases.map((l) => l.jobId),
+      ]),
+    ],
+    now,
+  );
+  const jobGpus = new Map<string, number>();
+  for (const l of leases) jobGpus.set(l.jobId, (jobGpus.get(l.jobId) ?? 0) + l.gpuIndices.length);
   // A cap applies from its notice time: no new work is placed that would have to stop at its start.
   const capKw = (siteId: string, contracted: number): number =>
     powerBudgetAt(
@@ -93,13 +106,17 @@ export async function readSnapshot(
       priceMinorPerGpuHour: l.priceMinorPerGpuHour,
       startedAt: l.startedAt ?? l.createdAt,
       stopping: l.state === "stopping",
+      attainedGpuS: attained.get(l.jobId) ?? 0,
+      jobGpus: jobGpus.get(l.jobId) ?? l.gpuIndices.length,
     })),
+    finishedService,
   };
   const pending: PendingJob[] = jobs.map((j) => ({
     id: j.id,
     tenantId: j.tenantId,
     submittedAt: j.submittedAt,
     request: j.request,
+    attainedGpuS: attained.get(j.id) ?? 0,
   }));
   return {
     snapshot,

@@ -17,3 +17,16 @@ import type { ScheduleFn } from "./types.js";
 
 /** The scheduler the control plane uses: the fast indexed scheduler. */
 export const schedule: ScheduleFn = scheduleFast;
+export {
+  QUEUE_POLICIES,
+  INDEX_LEVELS,
+  GITTINS_DEFAULTS,
+  ServiceLearner,
+  gittinsRule,
+  indexLevel,
+  queueRule,
+  queueRuleFromHistory,
+  orderByRule,
+  chooseVictims,
+} from "./queue-policy.js";
+export type { QueueJobView, QueueRule, QueuePolicyName, GittinsOptions, VictimView } from "./queue-policy.js";

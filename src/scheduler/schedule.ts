@@ -2,6 +2,8 @@ import { formatMajor, type JobRequest } from "../domain/index.js";
 import { ClusterState, perNodeFor, siteAllows } from "./cluster-state.js";
 import { explainNoFit } from "./explain.js";
 import { fairShareOrder } from "./fair-share.js";
+import { chooseVictims, queueRuleFromHistory } from "./queue-policy.js";
+import type { QueueRule, VictimView } from "./queue-policy.js";
 import type { Decision, LeaseView, PendingJob, Policy, Snapshot } from "./types.js";
 
 /** Builds the incremental state for a snapshot: its sites and nodes, with every lease's GPUs taken. */
@@ -37,10 +39,23 @@ export function requestProblem(r: JobRequest): string | null {
   return null;
 }
 
+/** Level of a lease's job under the rule (attained service: what its job has held so far). */
+export function leaseLevel(rule: QueueRule, l: LeaseView, now: number): number {
+  return rule.level({
+    job: -1,
+    tenant: l.tenantId,
+    gpus: l.jobGpus ?? l.gpuIndices.length,
+    submittedAt: l.startedAt,
+    attainedGpuS: l.attainedGpuS ?? (l.gpuIndices.length * Math.max(0, now - l.startedAt)) / 1000,
+  });
+}
+
 /**
- * The fast scheduler: weighted fair-share order, indexed best-fit gang placement under power
- * budgets, a backfill reservation for the first blocked job, and preemption of the cheapest
- * interruptible leases for on-demand jobs. Pure and deterministic.
+ * The fast scheduler: the shared queue policy's order (src/scheduler/queue-policy.ts, the one the
+ * simulator replays; weighted fair share inside a level), indexed best-fit gang placement under
+ * power budgets, a backfill reservation for the first blocked job, and preemption of interruptible
+ * leases (for on-demand jobs, and for jobs whose level the policy ranks far enough above theirs),
+ * chosen by the shared preemption choice. Pure and deterministic.
  */
 export function scheduleFast(
   snapshot: Snapshot,
@@ -54,9 +69,40 @@ export function scheduleFast(
   const stopping = new Set(snapshot.leases.filter((l) => l.stopping).map((l) => l.id));
   const decisions: Decision[] = [];
   let reservedForHead = false;
-  // 2. Order the queue by weighted fair share.
-  for (const job of fairShareOrder(pending, snapshot.tenantUsageGpuS, policy.tenantWeights)) {
+  // 2. Order the queue: the shared policy's levels, weighted fair share inside a level.
+  const rule = queueRuleFromHistory(policy.queue ?? "zumbido", snapshot.finishedService);
+  const levelOf = new Map<string, number>();
+  for (const p of pending)
+    levelOf.set(
+      p.id,
+      rule.level({
+        job: -1,
+        tenant: p.tenantId,
+        gpus: p.request.gpus,
+        submittedAt: p.submittedAt,
+        attainedGpuS: p.attainedGpuS ?? 0,
+      }),
+    );
+  const lease = new Map<string, number>();
+  const leaseLevelOf = (l: LeaseView): number => {
+    let x = lease.get(l.id);
+    if (x === undefined) lease.set(l.id, (x = leaseLevel(rule, l, now)));
+    return x;
+  };
+  const ordered = fairShareOrder(pending, snapshot.tenantUsageGpuS, policy.tenantWeights).sort(
+    (a, b) => levelOf.get(a.id)! - levelOf.get(b.id)!,
+  );
+  let blockedBy: string | undefined;
+  for (const job of ordered) {
     const r = job.request;
+    if (blockedBy !== undefined) {
+      decisions.push({
+        kind: "wait",
+        jobId: job.id,
+        reasons: [`queued behind job ${blockedBy} (strict FIFO)`],
+      });
+      continue;
+    }
     const problem = requestProblem(r);
     if (problem) {
       decisions.push({ kind: "wait", jobId: job.id, reasons: [problem] });
@@ -83,9 +129,13 @@ export function scheduleFast(
       });
       continue;
     }
-    // 4. On-demand work may preempt interruptible work.
-    if (r.class === "on-demand" && policy.preemption) {
-      const plan = planPreemption(state, leasesByNode, stopping, r, now);
+    // 4. On-demand work may preempt interruptible work; so may work the policy ranks far above it.
+    if (policy.preemption && (r.class === "on-demand" || rule.preemptive)) {
+      const plan = planPreemption(state, leasesByNode, stopping, r, now, {
+        rule,
+        level: r.class === "on-demand" ? Number.NEGATIVE_INFINITY : levelOf.get(job.id)!,
+        leaseLevel: leaseLevelOf,
+      });
       if (plan) {
         for (const l of plan.victims) {
           stopping.add(l.id);
@@ -94,7 +144,7 @@ export function scheduleFast(
             leaseId: l.id,
             forJobId: job.id,
             graceS: policy.preemptionGraceS,
-            reason: `on-demand job ${job.id} needs ${r.gpus} GPU(s) on node ${state.nodes[plan.node]!.id}; interruptible lease stopped after a ${policy.preemptionGraceS} s checkpoint notice`,
+            reason: `${r.class === "on-demand" ? "on-demand" : "higher-priority"} job ${job.id} needs ${r.gpus} GPU(s) on node ${state.nodes[plan.node]!.id}; interruptible lease stopped after a ${policy.preemptionGraceS} s checkpoint notice`,
           });
         }
         state.reserve(plan.node);
@@ -112,7 +162,8 @@ export function scheduleFast(
     }
     // 5. Say why it waits; keep the first blocked job's best nodes for it (backfill never delays it).
     decisions.push({ kind: "wait", jobId: job.id, reasons: explainNoFit(state, r) });
-    if (!reservedForHead && policy.backfill !== false) {
+    if (rule.strict) blockedBy = job.id;
+    if (!reservedForHead && rule.reserveHead && policy.backfill !== false) {
       reservedForHead = true;
       reserveForHead(state, r);
     }
@@ -172,10 +223,10 @@ export function reserveForHead(state: ClusterState, r: JobRequest): void {
 }
 
 /**
- * The cheapest set of interruptible leases on one node whose stop lets a single-node on-demand
- * request fit (cost: GPU-seconds of work since each victim started, i.e. what a lost checkpoint
- * would cost at most). Nodes already being freed by stopping leases are used first, with no new
- * victims. Returns null when preemption cannot help.
+ * The node whose preemption costs least (GPU-seconds of work since each victim started, i.e. what
+ * a lost checkpoint would cost at most) for a single-node request; on each node the victims are
+ * the shared policy's choice (chooseVictims) among interruptible leases. Nodes already being freed
+ * by stopping leases are used first, with no new victims. Returns null when preemption cannot help.
  */
 export function planPreemption(
   state: ClusterState,
@@ -183,6 +234,11 @@ export function planPreemption(
   stopping: Set<string>,
   r: JobRequest,
   now: number,
+  choice: { rule: QueueRule; level: number; leaseLevel: (l: LeaseView) => number } = {
+    rule: queueRuleFromHistory("zumbido"),
+    level: Number.NEGATIVE_INFINITY,
+    leaseLevel: () => 0,
+  },
 ): { node: number; victims: LeaseView[] } | null {
   let best: { node: number; victims: LeaseView[]; cost: number } | null = null;
   for (const model of r.gpuModels) {
@@ -209,18 +265,21 @@ export function planPreemption(
         if (have < r.gpus) {
           const cands = leases
             .filter((l) => l.class === "interruptible" && !stopping.has(l.id))
-            .sort(
-              (a, b) =>
-                (now - a.startedAt) * a.gpuIndices.length - (now - b.startedAt) * b.gpuIndices.length ||
-                (a.id < b.id ? -1 : 1),
-            );
-          for (const l of cands) {
-            if (have >= r.gpus) break;
+            .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+          const views: VictimView[] = cands.map((l, k) => ({
+            level: choice.leaseLevel(l),
+            gpus: l.gpuIndices.length,
+            runStart: l.startedAt / 1000,
+            order: -k,
+          }));
+          const pick = chooseVictims(choice.rule, choice.level, r.gpus, have, views, now / 1000);
+          if (!pick) continue;
+          for (const k of pick) {
+            const l = cands[k]!;
             victims.push(l);
             have += l.gpuIndices.length;
             cost += Math.max(0, now - l.startedAt) * l.gpuIndices.length;
           }
-          if (have < r.gpus) continue;
         }
         // The site's budget must hold once the freed GPUs are reused (the node stays busy).
         const freed = have - state.nodeFree[i]!;

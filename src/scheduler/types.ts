@@ -1,4 +1,5 @@
 import type { JobClass, JobRequest, Minor } from "../domain/index.js";
+import type { QueuePolicyName } from "./queue-policy.js";
 
 /** A site as the scheduler sees it in one cycle. */
 export interface SiteView {
@@ -43,6 +44,10 @@ export interface LeaseView {
   startedAt: number;
   /** A stop was already requested (preemption notice sent). */
   stopping?: boolean;
+  /** GPU-seconds the lease's job has held so far, all its leases (default: this lease since startedAt). */
+  attainedGpuS?: number;
+  /** GPUs of the lease's whole job (default: this lease's GPUs). */
+  jobGpus?: number;
 }
 
 /** Everything one cycle decides on; a copy, never mutated by the scheduler. */
@@ -52,6 +57,8 @@ export interface Snapshot {
   leases: LeaseView[];
   /** GPU-seconds used so far per tenant (fair share), optional. */
   tenantUsageGpuS?: Record<string, number>;
+  /** Recently finished jobs (oldest first) and the GPU-seconds each held: the queue policy learns from them. */
+  finishedService?: { tenantId: string; gpus: number; serviceGpuS: number }[];
 }
 
 /** A job waiting for placement. */
@@ -60,6 +67,8 @@ export interface PendingJob {
   tenantId: string;
   submittedAt: number;
   request: JobRequest;
+  /** GPU-seconds it held before it was preempted and requeued (0 for a new job). */
+  attainedGpuS?: number;
 }
 
 /** Scheduling policy knobs. */
@@ -78,6 +87,8 @@ export interface Policy {
   tenantWeights?: Record<string, number>;
   /** Keep the first blocked job's nodes for it so later jobs backfill only elsewhere (default true). */
   backfill?: boolean;
+  /** Queue policy (src/scheduler/queue-policy.ts, the one the simulator runs; default "zumbido"). */
+  queue?: QueuePolicyName;
 }
 
 /** The policy the control plane uses unless configured otherwise. */

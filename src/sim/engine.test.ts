@@ -54,7 +54,7 @@ describe("replay", () => {
     ];
     const fleet = uniformFleet(8);
     for (const policy of ["las", "zumbido"] as const) {
-      const run = replay(trace, fleet, { policy, graceS: 30 });
+      const run = replay(trace, fleet, { policy, graceS: 30, restoreOverheadS: 0, checkpointIntervalS: 0 });
       expect(run.finish[1]).toBe(10_000 + 30 + 60);
       expect(run.preemptions).toBe(1);
       expect(run.wastedGpuS).toBe(8 * 30);
@@ -62,6 +62,48 @@ describe("replay", () => {
     }
     const fifo = replay(trace, fleet, { policy: "fifo" });
     expect(fifo.finish[1]).toBe(100_000 + 60);
+  });
+
+  it("a preemption costs the grace period, the work since the last checkpoint and the restore overhead", () => {
+    const trace: TraceJob[] = [
+      { id: "long", submitS: 0, durationS: 10_000, gpus: 8, tenant: "a" },
+      { id: "short", submitS: 4_000, durationS: 100, gpus: 8, tenant: "b" },
+    ];
+    const fleet = uniformFleet(8);
+    const run = replay(trace, fleet, { policy: "las", graceS: 30 });
+    // Preempted at 4,000 s with checkpoints every 1,800 s: 400 s of work lost, resumes from 3,600 s.
+    expect(run.preemptions).toBe(1);
+    expect(run.finish[1]).toBe(4_000 + 30 + 100);
+    expect(run.finish[0]).toBe(4_130 + 60 + (10_000 - 3_600));
+    expect(run.wasted).toEqual({ graceGpuS: 8 * 30, restoreGpuS: 8 * 60, lostGpuS: 8 * 400 });
+    expect(run.wastedGpuS).toBe(8 * (30 + 60 + 400));
+    expect(checkReplay(fleet, trace, run.log)).toEqual([]);
+    // Perfect checkpoints and a free restore: only the grace period is lost.
+    const free = replay(trace, fleet, {
+      policy: "las",
+      graceS: 30,
+      restoreOverheadS: 0,
+      checkpointIntervalS: 0,
+    });
+    expect(free.finish[0]).toBe(4_130 + 6_000);
+    expect(free.wastedGpuS).toBe(8 * 30);
+  });
+
+  it("the zumbido policy never sees a job's duration: traces differing only in durations decide alike until the first completion", () => {
+    const base = synthetic(150, 5, 8).map((j) => ({ ...j, durationS: j.durationS + 5_000 }));
+    const other = base.map((j, k) => ({ ...j, durationS: j.durationS * (1 + (k % 7)) + 13 }));
+    const fleet = uniformFleet(16);
+    const a = replay(base, fleet, { policy: "zumbido" });
+    const b = replay(other, fleet, { policy: "zumbido" });
+    const firstDone = Math.min(...a.finish, ...b.finish);
+    const upTo = (run: typeof a) => run.log.filter((e) => e.t < firstDone);
+    expect(upTo(a).length).toBeGreaterThan(10);
+    expect(upTo(b)).toEqual(upTo(a));
+    // The oracle, which reads durations, decides differently on the same pair.
+    const oa = replay(base, fleet, { policy: "srtf-oracle" });
+    const ob = replay(other, fleet, { policy: "srtf-oracle" });
+    const oFirst = Math.min(...oa.finish, ...ob.finish);
+    expect(ob.log.filter((e) => e.t < oFirst)).not.toEqual(oa.log.filter((e) => e.t < oFirst));
   });
 
   it("the oracle is a lower bound on average JCT in practice; zumbido beats FIFO on a loaded cluster", () => {

@@ -1,6 +1,6 @@
 import type { JobRequest } from "../domain/index.js";
-import { ClusterState, DEFAULT_POLICY, reserveForHead } from "../scheduler/index.js";
-import type { Policy } from "../scheduler/index.js";
+import { chooseVictims, ClusterState, DEFAULT_POLICY, reserveForHead } from "../scheduler/index.js";
+import type { GittinsOptions, Policy, QueueJobView, VictimView } from "../scheduler/index.js";
 import type { Fleet } from "./fleet.js";
 import { EventHeap } from "./heap.js";
 import { levelRule } from "./policies.js";
@@ -55,6 +55,12 @@ export interface SimOptions {
   policy: SimPolicyName;
   /** Checkpoint notice given on preemption; the GPUs stay held (and wasted) that long. */
   graceS?: number;
+  /** GPU time a resumed job spends reloading its checkpoint and warming up, no progress (default 60 s). */
+  restoreOverheadS?: number;
+  /** Seconds of progress between a job's checkpoints; a preempted job loses the work since its last one (default 1800; 0 = perfect checkpoints). */
+  checkpointIntervalS?: number;
+  /** Knobs of the zumbido policy (tuning experiments only; the defaults are the product's). */
+  gittins?: Partial<GittinsOptions>;
   /** Number of time-series samples for the report. */
   samples?: number;
   /** Job classes (interruptible may be preempted by on-demand in the control plane; all are preemptible in the sim). */
@@ -71,12 +77,20 @@ export interface SimRun {
   start: Float64Array;
   finish: Float64Array;
   preemptions: number;
+  /** GPU-seconds that made no progress: grace periods, restore overheads and work lost since the last checkpoint. */
   wastedGpuS: number;
+  /** The parts of wastedGpuS. */
+  wasted: { graceGpuS: number; restoreGpuS: number; lostGpuS: number };
   busyGpuS: number;
   log: LogEntry[];
   series: { t: number[]; queue: number[]; busy: number[] };
   wallS: number;
 }
+
+/** Default restore overhead of a resumed job, seconds. */
+export const DEFAULT_RESTORE_OVERHEAD_S = 60;
+/** Default checkpoint interval, seconds of progress. */
+export const DEFAULT_CHECKPOINT_INTERVAL_S = 1800;
 
 const FINISH = 0;
 const FREE = 1;
@@ -86,8 +100,13 @@ const WAKE = 3;
 /** Replays a trace on a fleet through the scheduler's ClusterState, in simulated time. */
 export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRun {
   const t0 = performance.now();
-  const rule = levelRule(opts.policy);
+  let now = 0;
+  const rule = levelRule(opts.policy, (j) => remaining(j, now), opts.gittins);
   const grace = opts.graceS ?? DEFAULT_POLICY.preemptionGraceS;
+  const restoreS = opts.restoreOverheadS ?? DEFAULT_RESTORE_OVERHEAD_S;
+  const ckptS = opts.checkpointIntervalS ?? DEFAULT_CHECKPOINT_INTERVAL_S;
+  if (!(restoreS >= 0)) throw new Error(`restore overhead must be >= 0 seconds, got ${restoreS}`);
+  if (!(ckptS >= 0)) throw new Error(`checkpoint interval must be >= 0 seconds, got ${ckptS}`);
   const policy: Policy = { ...DEFAULT_POLICY, preemptionGraceS: grace };
   const sites = fleet.sites.map((s) => ({ ...s, prices: { ...s.prices } }));
   const state = new ClusterState(sites, fleet.nodes, policy);
@@ -101,7 +120,9 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     class: j.class ?? "on-demand",
   }));
   const st = new Uint8Array(n); // 0 future, 1 waiting, 2 running, 3 stopping, 4 done
-  const done = new Float64Array(n);
+  const done = new Float64Array(n); // progress (seconds of the job's work) saved so far
+  const held = new Float64Array(n); // seconds the job held its GPUs in finished stints
+  const restoreOf = new Float64Array(n); // restore overhead of the current stint
   const runStart = new Float64Array(n);
   const start = new Float64Array(n).fill(-1);
   const finish = new Float64Array(n).fill(-1);
@@ -131,7 +152,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   let waiting = 0;
   let finished = 0;
   let preemptions = 0;
-  let wastedGpuS = 0;
+  const wasted = { graceGpuS: 0, restoreGpuS: 0, lostGpuS: 0 };
   let busyGpuS = 0;
   let lastT = trace[0]?.submitS ?? 0;
   let busy = 0;
@@ -140,11 +161,31 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   const sampleEvery = span / (opts.samples ?? 300);
   let nextSample = lastT;
 
+  // What the policy may see: attained service is GPU time held, as the control plane bills it.
   const attained = (j: number, t: number): number =>
-    trace[j]!.gpus * (done[j]! + (st[j] === 2 ? t - runStart[j]! : 0));
-  const remaining = (j: number, t: number): number =>
-    trace[j]!.gpus * (trace[j]!.durationS - done[j]! - (st[j] === 2 ? t - runStart[j]! : 0));
-  const levelOf = (j: number, t: number): number => rule.level(attained(j, t), remaining(j, t));
+    trace[j]!.gpus * (held[j]! + (st[j] === 2 ? t - runStart[j]! : 0));
+  const progress = (j: number, t: number): number =>
+    st[j] === 2 ? Math.max(0, t - runStart[j]! - restoreOf[j]!) : 0;
+  // Oracle only (srtf-oracle's rule reads it through its closure).
+  function remaining(j: number, t: number): number {
+    return trace[j]!.gpus * (trace[j]!.durationS - done[j]! - progress(j, t));
+  }
+  const view = (j: number, t: number): QueueJobView => ({
+    job: j,
+    tenant: trace[j]!.tenant,
+    gpus: trace[j]!.gpus,
+    submittedAt: trace[j]!.submitS,
+    attainedGpuS: attained(j, t),
+  });
+  const levelOf = (j: number, t: number): number => {
+    now = t;
+    return rule.level(view(j, t));
+  };
+  const pushCheck = (j: number, t: number): void => {
+    now = t;
+    const th = rule.nextCheck(view(j, t));
+    if (th !== Infinity) push(t + Math.max(1e-9, (th - attained(j, t)) / trace[j]!.gpus), j, PRIO);
+  };
 
   const siteBusyChanged = (t: number, nodes: number[]): void => {
     if (!hooks.onBusyChange) return;
@@ -153,8 +194,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     for (const si of seen) hooks.onBusyChange(t, si, state.siteDrawMw[si]!);
   };
 
-  const enqueue = (j: number, t: number): void => {
-    const l = levelOf(j, t);
+  const insertWaiting = (j: number, l: number): void => {
     const q = waitQ[l]!;
     if (q.length === 0 || q[q.length - 1]! < j) q.push(j);
     else {
@@ -167,14 +207,33 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
       }
       q.splice(lo, 0, j);
     }
+  };
+  const enqueue = (j: number, t: number): void => {
+    insertWaiting(j, levelOf(j, t));
     st[j] = 1;
     waiting++;
+  };
+  /** The learned distribution changed: every waiting and running job gets its level anew. */
+  const relevelAll = (t: number): void => {
+    const w: number[] = [];
+    for (const q of waitQ) {
+      for (const j of q) if (st[j] === 1) w.push(j);
+      q.length = 0;
+    }
+    w.sort((a, b) => a - b);
+    for (const j of w) insertWaiting(j, levelOf(j, t));
+    runningGpusByLevel.fill(0);
+    for (const j of runningSet) {
+      runLevel[j] = levelOf(j, t);
+      runningGpusByLevel[runLevel[j]!]! += trace[j]!.gpus;
+    }
   };
 
   const startJob = (j: number, t: number, nodes: number[], masks: number[]): void => {
     st[j] = 2;
     waiting--;
     runStart[j] = t;
+    restoreOf[j] = start[j]! < 0 ? 0 : restoreS;
     if (start[j]! < 0) start[j] = t;
     jobNodes[j] = nodes;
     jobMasks[j] = masks;
@@ -185,9 +244,8 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     runLevel[j] = l;
     runningGpusByLevel[l]! += trace[j]!.gpus;
     ver[j]!++;
-    push(t + (trace[j]!.durationS - done[j]!), j, FINISH);
-    const th = rule.nextThreshold(l);
-    if (th !== Infinity) push(t + (th - attained(j, t)) / trace[j]!.gpus, j, PRIO);
+    push(t + restoreOf[j]! + (trace[j]!.durationS - done[j]!), j, FINISH);
+    pushCheck(j, t);
     if (claimOf[j]! >= 0) {
       nodeClaim[claimOf[j]!] = -1;
       claimOf[j] = -1;
@@ -209,18 +267,29 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     siteBusyChanged(t, nodes);
   };
 
-  const leaveRunning = (j: number, t: number): void => {
+  /** Ends a stint: restore time is wasted; a preempted job keeps only the progress up to its last checkpoint. */
+  const leaveRunning = (j: number, t: number, preempted: boolean): void => {
+    const g = trace[j]!.gpus;
+    const stint = t - runStart[j]!;
+    const prog = progress(j, t);
     runningSet.delete(j);
-    runningGpusByLevel[runLevel[j]!]! -= trace[j]!.gpus;
-    done[j]! += t - runStart[j]!;
+    runningGpusByLevel[runLevel[j]!]! -= g;
+    wasted.restoreGpuS += g * Math.min(stint, restoreOf[j]!);
+    held[j]! += stint;
+    const reached = done[j]! + prog;
+    if (preempted) {
+      const saved = ckptS > 0 ? Math.max(done[j]!, Math.floor(reached / ckptS + 1e-9) * ckptS) : reached;
+      wasted.lostGpuS += g * (reached - saved);
+      done[j] = saved;
+    } else done[j] = reached;
     ver[j]!++;
   };
 
   const preempt = (j: number, t: number): void => {
-    leaveRunning(j, t);
+    leaveRunning(j, t, true);
     st[j] = 3;
     preemptions++;
-    wastedGpuS += trace[j]!.gpus * grace;
+    wasted.graceGpuS += trace[j]!.gpus * grace;
     push(t + grace, j, FREE);
   };
 
@@ -230,7 +299,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     running: () => [...runningSet].sort((a, b) => a - b),
     stopNow: (j, t) => {
       if (st[j] !== 2) return;
-      leaveRunning(j, t);
+      leaveRunning(j, t, true);
       preemptions++;
       releaseJob(j, t);
       enqueue(j, t);
@@ -239,7 +308,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
       if (st[j] === 2) preempt(j, t);
     },
     jobGpus: (j) => trace[j]!.gpus,
-    remainingS: (j, t) => trace[j]!.durationS - done[j]! - (st[j] === 2 ? t - runStart[j]! : 0),
+    remainingS: (j, t) => trace[j]!.durationS - done[j]! - progress(j, t),
     isInterruptible: (j) => (opts.interruptible ? opts.interruptible[j] === 1 : false),
   };
 
@@ -261,20 +330,22 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     for (let i = 0; i < fleet.nodes.length; i++) {
       if (nodeClaim[i] !== -1 || state.nodeOpen[i] !== 1 || state.nodeCap[i]! < g) continue;
       if (!reqs[j]!.gpuModels.includes(fleet.nodes[i]!.gpuModel)) continue;
-      let have = state.nodeFree[i]!;
+      const have = state.nodeFree[i]!;
       if (have >= g) continue;
-      const cands = nodeJobs[i]!.filter((v) => st[v] === 2 && jobNodes[v]!.length === 1 && levelOf(v, t) > l);
-      if (cands.length === 0) continue;
-      cands.sort((a, b) => levelOf(b, t) - levelOf(a, t) || runStart[b]! - runStart[a]! || b - a);
-      const victims: number[] = [];
+      const on = nodeJobs[i]!.filter((v) => st[v] === 2 && jobNodes[v]!.length === 1);
+      if (on.length === 0) continue;
+      const views: VictimView[] = on.map((v) => ({
+        level: runLevel[v]!,
+        gpus: trace[v]!.gpus,
+        runStart: runStart[v]!,
+        order: v,
+      }));
+      const pick = chooseVictims(rule, l, g, have, views, t);
+      if (!pick) continue;
+      const victims = pick.map((k) => on[k]!);
       let vg = 0;
-      for (const v of cands) {
-        if (have >= g) break;
-        victims.push(v);
-        have += trace[v]!.gpus;
-        vg += trace[v]!.gpus;
-      }
-      if (have < g || vg >= bestGpus) continue;
+      for (const v of victims) vg += trace[v]!.gpus;
+      if (vg >= bestGpus) continue;
       bestNode = i;
       bestVictims = victims;
       bestGpus = vg;
@@ -307,11 +378,12 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     for (const j of claimants) state.reserve(claimOf[j]!);
     // 2. Levels in order, FIFO inside; preempt lower levels when the policy says so.
     let headReserved = false;
-    let lowerGpus = 0;
-    for (let l = 0; l < rule.levels; l++) lowerGpus += runningGpusByLevel[l]!;
+    // GPUs running at levels a job of level l may preempt (l + margin and beyond).
+    const below = new Float64Array(rule.levels + rule.preemptMargin + 1);
+    for (let l = rule.levels - 1; l >= 0; l--) below[l] = below[l + 1]! + runningGpusByLevel[l]!;
     let failPreemptFrom = Infinity;
     outer: for (let l = 0; l < rule.levels; l++) {
-      lowerGpus -= runningGpusByLevel[l]!;
+      const lowerGpus = below[l + rule.preemptMargin]!;
       const q = waitQ[l]!;
       let w = 0;
       for (let r = 0; r < q.length; r++) {
@@ -374,7 +446,13 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     const t = Math.min(ta, heap.peekTime());
     busyGpuS += busy * (t - lastT);
     lastT = t;
-    while (next < n && trace[next]!.submitS === t) enqueue(next++, t);
+    // A pass runs only when something happened: stale events (of a preempted stint) wake nothing, so
+    // decisions never depend on when a job would have finished.
+    let acted = false;
+    while (next < n && trace[next]!.submitS === t) {
+      enqueue(next++, t);
+      acted = true;
+    }
     let woke = false;
     while (heap.size > 0 && heap.peekTime() === t) {
       const e = heap.pop();
@@ -386,12 +464,15 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
         continue;
       }
       if (evVer[e] !== ver[j]) continue;
+      acted = true;
       if (type === FINISH) {
-        leaveRunning(j, t);
+        leaveRunning(j, t, false);
         st[j] = 4;
         finish[j] = t;
         finished++;
         releaseJob(j, t);
+        now = t;
+        if (rule.onFinish(view(j, t))) relevelAll(t);
       } else if (type === FREE) {
         releaseJob(j, t);
         enqueue(j, t);
@@ -400,12 +481,11 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
         runningGpusByLevel[runLevel[j]!]! -= trace[j]!.gpus;
         runLevel[j] = l;
         runningGpusByLevel[l]! += trace[j]!.gpus;
-        const th = rule.nextThreshold(l);
-        if (th !== Infinity) push(t + Math.max(1e-9, (th - attained(j, t)) / trace[j]!.gpus), j, PRIO);
+        pushCheck(j, t);
       }
     }
     if (woke) hooks.onWake?.(t, ctl);
-    pass(t);
+    if (acted || woke) pass(t);
     if (waiting > 0 || runningSet.size > 0) wakeHeapTimes(t);
     if (t >= nextSample) {
       series.t.push(t);
@@ -433,7 +513,8 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     start,
     finish,
     preemptions,
-    wastedGpuS,
+    wastedGpuS: wasted.graceGpuS + wasted.restoreGpuS + wasted.lostGpuS,
+    wasted,
     busyGpuS,
     log,
     series,

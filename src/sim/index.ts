@@ -1,8 +1,8 @@
-export { parseTraceCsv, TraceError } from "./trace.js";
+export { parseTraceCsv, cutWindow, TraceError } from "./trace.js";
 export type { TraceJob } from "./trace.js";
 export { parseFleet, uniformFleet, FleetError } from "./fleet.js";
 export type { Fleet, FleetSpec } from "./fleet.js";
-export { replay } from "./engine.js";
+export { replay, DEFAULT_RESTORE_OVERHEAD_S, DEFAULT_CHECKPOINT_INTERVAL_S } from "./engine.js";
 export type { SimRun, SimOptions, SimHooks, LogEntry } from "./engine.js";
 export { SIM_POLICIES, levelRule } from "./policies.js";
 export type { SimPolicyName } from "./policies.js";

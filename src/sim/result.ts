@@ -12,6 +12,10 @@ export interface SimResult {
   utilization: number;
   preemptions: number;
   wastedGpuS: number;
+  /** Part of wastedGpuS spent restoring checkpoints of resumed jobs. */
+  restoreGpuS: number;
+  /** Part of wastedGpuS lost since the last checkpoint of preempted jobs. */
+  lostWorkGpuS: number;
   /** Highest per-tenant mean slowdown (JCT / duration) over the lowest; 1 is perfectly even. */
   maxMinSlowdown: number;
   violations: number;
@@ -75,6 +79,8 @@ export function summarise(run: SimRun, violations: number): SimResult {
     utilization: r3(makespan > 0 ? run.busyGpuS / (run.totalGpus * makespan) : 0),
     preemptions: run.preemptions,
     wastedGpuS: r3(run.wastedGpuS),
+    restoreGpuS: r3(run.wasted.restoreGpuS),
+    lostWorkGpuS: r3(run.wasted.lostGpuS),
     maxMinSlowdown: r3(sd.length ? Math.max(...sd) / Math.min(...sd) : 1),
     violations,
     wallS: r3(run.wallS),

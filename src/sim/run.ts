@@ -1,4 +1,5 @@
 import type { HourlySeries } from "../energy/index.js";
+import type { GittinsOptions } from "../scheduler/index.js";
 import type { Fleet } from "./fleet.js";
 import { replay } from "./engine.js";
 import type { SimHooks, SimRun } from "./engine.js";
@@ -32,6 +33,12 @@ export interface SimRequest {
   curtail?: CurtailWindow[];
   /** Margin zumbido-carbon keeps before a flexible job's deadline, seconds (default 2 h). */
   carbonMarginS?: number;
+  /** GPU time a resumed job spends reloading and warming up, seconds (default 60). */
+  restoreOverheadS?: number;
+  /** Seconds of progress between checkpoints; preemption loses the work since the last one (default 1800, 0 = perfect). */
+  checkpointIntervalS?: number;
+  /** Knobs of the zumbido policy (tuning experiments only). */
+  gittins?: Partial<GittinsOptions>;
   onProgress?: (policy: SimPolicyName, finished: number, total: number) => void;
 }
 
@@ -103,6 +110,9 @@ export function runSimulation(req: SimRequest): { result: SimResult; run: SimRun
       policy,
       interruptible,
       hooks,
+      ...(req.restoreOverheadS !== undefined ? { restoreOverheadS: req.restoreOverheadS } : {}),
+      ...(req.checkpointIntervalS !== undefined ? { checkpointIntervalS: req.checkpointIntervalS } : {}),
+      ...(req.gittins ? { gittins: req.gittins } : {}),
       onProgress: (f, t) => req.onProgress?.(policy, f, t),
     });
     const violations = checkReplay(req.fleet, req.trace, run.log, curtail?.capAt);

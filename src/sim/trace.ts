@@ -87,3 +87,11 @@ export function parseTraceCsv(text: string): TraceJob[] {
   idx.sort((a, b) => jobs[a]!.submitS - jobs[b]!.submitS || a - b);
   return idx.map((k) => jobs[k]!);
 }
+
+/** The jobs submitted in [startS, endS), their submit times re-based so that startS is 0. */
+export function cutWindow(trace: TraceJob[], startS: number, endS: number): TraceJob[] {
+  if (!(endS > startS)) throw new TraceError(`window end ${endS} must be after its start ${startS}`);
+  return trace
+    .filter((j) => j.submitS >= startS && j.submitS < endS)
+    .map((j) => ({ ...j, submitS: j.submitS - startS }));
+}

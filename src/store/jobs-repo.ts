@@ -122,6 +122,46 @@ export class JobsRepo {
       .execute();
     return rows.map(jobRow);
   }
+  /** GPU-seconds each job has held so far (all its leases, a running one up to now): the queue policy's attained service. */
+  async attainedGpuS(jobIds: string[], now: number): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (let k = 0; k < jobIds.length; k += 500) {
+      const rows = await this.db
+        .selectFrom("leases")
+        .select(["job_id", "started_at", "ended_at", "gpu_indices_json"])
+        .where("job_id", "in", jobIds.slice(k, k + 500))
+        .where("started_at", "is not", null)
+        .execute();
+      for (const r of rows) {
+        const gpus = (JSON.parse(r.gpu_indices_json) as number[]).length;
+        const s = (gpus * Math.max(0, (r.ended_at ?? now) - r.started_at!)) / 1000;
+        out.set(r.job_id, (out.get(r.job_id) ?? 0) + s);
+      }
+    }
+    return out;
+  }
+  /** The last `limit` jobs that ended (succeeded or failed), oldest first, with the GPU-seconds each held. */
+  async finishedService(limit = 2000): Promise<{ tenantId: string; gpus: number; serviceGpuS: number }[]> {
+    const jobs = await this.db
+      .selectFrom("jobs")
+      .select(["id", "tenant_id", "request_json", "ended_at"])
+      .where("state", "in", ["succeeded", "failed"])
+      .where("ended_at", "is not", null)
+      .orderBy("ended_at", "desc")
+      .orderBy("id", "desc")
+      .limit(limit)
+      .execute();
+    if (jobs.length === 0) return [];
+    const held = await this.attainedGpuS(
+      jobs.map((j) => j.id),
+      0,
+    );
+    return jobs.reverse().map((j) => ({
+      tenantId: j.tenant_id,
+      gpus: (JSON.parse(j.request_json) as JobRequest).gpus,
+      serviceGpuS: held.get(j.id) ?? 0,
+    }));
+  }
   /** Updates the reasons a pending job waits, only when they changed (and logs the change). */
   async setWaitReasons(jobId: string, reasons: string[], now: number): Promise<void> {
     const json = JSON.stringify(reasons);

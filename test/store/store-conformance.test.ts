@@ -142,6 +142,55 @@ for (const factory of STORES) {
       ]);
     });
 
+    it("knows each job's attained GPU-seconds and the service of recently finished jobs (the queue policy's inputs)", async () => {
+      const job = (id: string, gpus: number): Job => ({
+        id,
+        tenantId: "t1",
+        name: id,
+        request: { gpuModels: ["H100"], gpus, class: "interruptible" },
+        spec: { command: ["true"] },
+        state: "pending",
+        reasons: [],
+        submittedAt: 1_000,
+      });
+      const lease = (id: string, jobId: string, gpus: number[], at: number) => ({
+        id,
+        jobId,
+        tenantId: "t1",
+        siteId: "s1",
+        operatorId: "op1",
+        nodeId: "n1",
+        country: "ES",
+        gpuModel: "H100",
+        gpuIndices: gpus,
+        class: "interruptible" as const,
+        priceMinorPerGpuHour: 120,
+        currency: "EUR",
+        createdAt: at,
+      });
+      await store.jobs.createJob(job("q1", 2));
+      await store.jobs.createJob(job("q2", 1));
+      // q1: a first stint of 10 s on 2 GPUs, preempted and requeued, then running again since 30 s.
+      expect(
+        await store.jobs.commitPlacement("q1", [lease("q1a", "q1", [4, 5], 1_000)], 1_000, "placed"),
+      ).toBe(true);
+      await store.jobs.markLeaseRunning("q1a", 2_000);
+      await store.jobs.endLease("q1a", 12_000);
+      await store.jobs.transitionJob("q1", ["scheduled", "running"], "preempted", 12_000, "preempted");
+      expect(
+        await store.jobs.commitPlacement("q1", [lease("q1b", "q1", [4, 5], 20_000)], 20_000, "again"),
+      ).toBe(true);
+      await store.jobs.markLeaseRunning("q1b", 30_000);
+      const held = await store.jobs.attainedGpuS(["q1", "q2"], 40_000);
+      expect(held.get("q1")).toBe(2 * 10 + 2 * 10);
+      expect(held.has("q2")).toBe(false);
+      // q1 ends at 50 s: 2 x 10 + 2 x 20 GPU-seconds in all.
+      await store.jobs.endLease("q1b", 50_000);
+      await store.jobs.transitionJob("q1", ["running"], "succeeded", 50_000, "done", { endedAt: 50_000 });
+      const done = await store.jobs.finishedService();
+      expect(done.at(-1)).toEqual({ tenantId: "t1", gpus: 2, serviceGpuS: 60 });
+    });
+
     it("ingests usage idempotently on (node, seq)", async () => {
       const rec = (seq: number): UsageRecord => ({
         nodeId: "n1",

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
-import { parseFleet, parseTraceCsv, uniformFleet } from "../../sim/index.js";
+import { cutWindow, parseFleet, parseTraceCsv, uniformFleet } from "../../sim/index.js";
 import type { Fleet, SimPolicyName } from "../../sim/index.js";
 import { parsePolicy, runSimulation } from "../../sim/run.js";
 import type { SimRequest } from "../../sim/run.js";
@@ -23,6 +23,9 @@ interface SimOpts {
   flexibleShare?: string;
   seed?: string;
   curtail?: string[];
+  restoreOverheadS: string;
+  checkpointIntervalS: string;
+  window?: string;
 }
 
 function fail(msg: string): void {
@@ -56,6 +59,20 @@ export function registerSimCommand(program: Command): void {
       "facility cap in simulated seconds and kW (repeatable; optional 4th field: site index)",
       (v: string, prev: string[] = []) => [...prev, v],
     )
+    .option(
+      "--restore-overhead-s <n>",
+      "GPU time a resumed job spends reloading its checkpoint and warming up (no progress), seconds",
+      "60",
+    )
+    .option(
+      "--checkpoint-interval-s <n>",
+      "seconds of progress between checkpoints; a preempted job loses the work since its last one (0 = perfect checkpoints)",
+      "1800",
+    )
+    .option(
+      "--window <start:end>",
+      "replay only the jobs submitted in [start, end) trace seconds (re-based to 0), e.g. one week",
+    )
     .option("--no-progress", "no progress bar on stderr")
     .action((o: SimOpts, cmd: Command) => {
       // --json may also be taken by the program's global option of the same name.
@@ -75,6 +92,21 @@ export function registerSimCommand(program: Command): void {
         trace = parseTraceCsv(readFileSync(o.trace, "utf8"));
       } catch (e) {
         return fail(`--trace ${o.trace}: ${(e as Error).message}`);
+      }
+      const restoreOverheadS = Number(o.restoreOverheadS);
+      const checkpointIntervalS = Number(o.checkpointIntervalS);
+      if (!(restoreOverheadS >= 0))
+        return fail(`--restore-overhead-s must be a number of seconds >= 0, got "${o.restoreOverheadS}"`);
+      if (!(checkpointIntervalS >= 0))
+        return fail(
+          `--checkpoint-interval-s must be a number of seconds >= 0 (0 = perfect checkpoints), got "${o.checkpointIntervalS}"`,
+        );
+      if (o.window !== undefined) {
+        const m = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)$/.exec(o.window);
+        if (!m || !(Number(m[2]) > Number(m[1])))
+          return fail(`--window must be START:END in trace seconds with END > START, got "${o.window}"`);
+        trace = cutWindow(trace, Number(m[1]), Number(m[2]));
+        if (trace.length === 0) return fail(`--window ${o.window}: no job of the trace was submitted in it`);
       }
       let energy: SimRequest["energy"];
       let flexibleShare: number | undefined;
@@ -115,6 +147,8 @@ export function registerSimCommand(program: Command): void {
           flexibleShare,
           seed,
           curtail,
+          restoreOverheadS,
+          checkpointIntervalS,
           onProgress: (p, f, t) => {
             if (!bar) return;
             if (p !== current) {
@@ -142,11 +176,11 @@ export function registerSimCommand(program: Command): void {
       if (json) console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
       else {
         console.log(
-          "policy          jobs   avgJCT(s)   p50JCT(s)   p99JCT(s)  avgQueue(s)  util  preempt  violations  wall(s)",
+          "policy          jobs   avgJCT(s)   p50JCT(s)   p99JCT(s)  avgQueue(s)  util  preempt  wasted(GPU-h)  violations  wall(s)",
         );
         for (const r of results)
           console.log(
-            `${r.policy.padEnd(14)} ${String(r.jobs).padStart(6)} ${r.avgJctS.toFixed(0).padStart(11)} ${r.p50JctS.toFixed(0).padStart(11)} ${r.p99JctS.toFixed(0).padStart(11)} ${r.avgQueueS.toFixed(0).padStart(12)} ${r.utilization.toFixed(2).padStart(5)} ${String(r.preemptions).padStart(8)} ${String(r.violations).padStart(11)} ${r.wallS.toFixed(2).padStart(8)}`,
+            `${r.policy.padEnd(14)} ${String(r.jobs).padStart(6)} ${r.avgJctS.toFixed(0).padStart(11)} ${r.p50JctS.toFixed(0).padStart(11)} ${r.p99JctS.toFixed(0).padStart(11)} ${r.avgQueueS.toFixed(0).padStart(12)} ${r.utilization.toFixed(2).padStart(5)} ${String(r.preemptions).padStart(8)} ${(r.wastedGpuS / 3600).toFixed(0).padStart(14)} ${String(r.violations).padStart(11)} ${r.wallS.toFixed(2).padStart(8)}`,
           );
         for (const r of results) {
           const extra = [

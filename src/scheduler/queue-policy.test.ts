@@ -1,0 +1,147 @@
+import { describe, expect, expectTypeOf, it } from "vitest";
+import {
+  chooseVictims,
+  gittinsRule,
+  indexLevel,
+  queueRule,
+  queueRuleFromHistory,
+  ServiceLearner,
+  GITTINS_DEFAULTS,
+} from "./queue-policy.js";
+import type { QueueJobView, VictimView } from "./queue-policy.js";
+import { job, site, snapshot } from "./testkit.js";
+import { scheduleFast } from "./schedule.js";
+import { DEFAULT_POLICY } from "./types.js";
+
+const view = (tenant: string, gpus: number, attainedGpuS: number): QueueJobView => ({
+  job: 0,
+  tenant,
+  gpus,
+  submittedAt: 0,
+  attainedGpuS,
+});
+
+describe("queue policy (shared by the control plane and the simulator)", () => {
+  it("its job view carries no duration: only what the control plane knows", () => {
+    expectTypeOf<keyof QueueJobView>().toEqualTypeOf<
+      "job" | "tenant" | "gpus" | "submittedAt" | "attainedGpuS"
+    >();
+  });
+
+  it("Gittins index: a bimodal class ranks new jobs high and survivors of the short mode low", () => {
+    const l = new ServiceLearner();
+    // 90 jobs of 100 GPU-s, 10 of 100,000 GPU-s.
+    l.addMany(
+      Array.from({ length: 100 }, (_, k) => ({
+        tenant: "vc",
+        gpus: 1,
+        serviceGpuS: k % 10 === 0 ? 100_000 : 100,
+      })),
+    );
+    const fresh = l.index("vc", 1, 0);
+    const survivor = l.index("vc", 1, 240); // past the short mode
+    // At 0: finishing 90% within 100 GPU-s -> about 0.9 / (0.9*100 + 0.1*100) = 1/111.
+    expect(fresh).toBeCloseTo(0.9 / 100, 6);
+    // Past 100 GPU-s only the long mode is left: about 1 / (100,000 - 240).
+    expect(survivor).toBeCloseTo(1 / (100_000 - 240), 9);
+    expect(indexLevel(fresh)).toBeLessThan(indexLevel(survivor));
+    // Deterministic: the same history gives the same table.
+    // Learning online (tables refreshed as jobs finish) gives nearly the same answer, deterministically.
+    const online = new ServiceLearner();
+    for (let k = 0; k < 100; k++) online.add("vc", 1, k % 10 === 0 ? 100_000 : 100);
+    expect(online.index("vc", 1, 0)).toBeCloseTo(fresh, 3);
+    const again = new ServiceLearner();
+    for (let k = 0; k < 100; k++) again.add("vc", 1, k % 10 === 0 ? 100_000 : 100);
+    expect(again.index("vc", 1, 0)).toBe(online.index("vc", 1, 0));
+  });
+
+  it("falls back to coarser classes, then to a LAS-like guess when nothing finished got that far", () => {
+    const l = new ServiceLearner();
+    for (let k = 0; k < 40; k++) l.add("a", 1, 500);
+    // Tenant b has no history: the all-tenants class with one GPU answers.
+    expect(l.index("b", 1, 0)).toBe(l.index("a", 1, 0));
+    // Nobody got past 500 GPU-s: expect as much again as attained.
+    const k = l.gridPoint(10_000);
+    expect(l.index("a", 1, 10_000)).toBe(1 / (l.grid[k]! + GITTINS_DEFAULTS.gridBaseGpuS));
+  });
+
+  it("addMany (the control plane, each cycle) builds the same tables as learning online to the end", () => {
+    const hist = Array.from({ length: 300 }, (_, k) => ({
+      tenant: `t${k % 3}`,
+      gpus: k % 5 === 0 ? 8 : 1,
+      serviceGpuS: 50 + ((k * 7919) % 20_000),
+    }));
+    const batch = new ServiceLearner();
+    batch.addMany(hist);
+    const online = new ServiceLearner({ ...GITTINS_DEFAULTS, minSamples: 1 });
+    online.addMany(hist);
+    for (const a of [0, 100, 5_000, 50_000]) expect(batch.index("t1", 1, a)).toBe(online.index("t1", 1, a));
+  });
+
+  it("levels change only at grid points of attained service", () => {
+    const r = gittinsRule();
+    expect(r.nextCheck(view("a", 1, 0))).toBe(GITTINS_DEFAULTS.gridBaseGpuS);
+    expect(r.nextCheck(view("a", 1, 61))).toBe(GITTINS_DEFAULTS.gridBaseGpuS * 2);
+    const las = queueRule("las");
+    expect(las.level(view("a", 1, 3_599))).toBe(0);
+    expect(las.level(view("a", 1, 3_600))).toBe(1);
+    expect(las.nextCheck(view("a", 1, 3_600))).toBe(36_000);
+  });
+
+  it("preemption choice: lowest priority first, then the latest started; hysteresis margin and minimum run", () => {
+    const rule = { ...gittinsRule(), preemptMargin: 2, minRunS: 100 };
+    const running: VictimView[] = [
+      { level: 9, gpus: 2, runStart: 0, order: 0 },
+      { level: 12, gpus: 2, runStart: 10, order: 1 },
+      { level: 12, gpus: 2, runStart: 50, order: 2 },
+      { level: 20, gpus: 2, runStart: 990, order: 3 }, // started too recently
+    ];
+    expect(chooseVictims(rule, 8, 2, 0, running, 1_000)).toEqual([2]);
+    expect(chooseVictims(rule, 8, 4, 0, running, 1_000)).toEqual([2, 1]);
+    expect(chooseVictims(rule, 8, 6, 0, running, 1_000)).toBeNull(); // level 9 is within the margin
+    expect(chooseVictims(rule, 7, 6, 0, running, 1_000)).toEqual([2, 1, 0]);
+    expect(chooseVictims(rule, 8, 2, 0, running, 2_000)).toEqual([3]);
+  });
+
+  it("the control plane orders its queue by the learned levels: a job of a short-job tenant goes first", () => {
+    const finished = [
+      ...Array.from({ length: 40 }, () => ({ tenantId: "quick", gpus: 4, serviceGpuS: 400 })),
+      ...Array.from({ length: 40 }, () => ({ tenantId: "slow", gpus: 4, serviceGpuS: 400_000 })),
+    ];
+    const snap = { ...snapshot(site("a").node("a1").gpus("H100", 4)).build(), finishedService: finished };
+    const pending = [
+      job("long").of("slow").gpus(4).submitted(0).build(),
+      job("short").of("quick").gpus(4).submitted(5).build(),
+    ];
+    const ds = scheduleFast(snap, pending, DEFAULT_POLICY, 10);
+    expect(ds.find((d) => d.kind === "place")).toMatchObject({ jobId: "short" });
+    // The reversed history reverses the order.
+    const swapped = finished.map((f) => ({ ...f, tenantId: f.tenantId === "quick" ? "slow" : "quick" }));
+    const rev = scheduleFast({ ...snap, finishedService: swapped }, pending, DEFAULT_POLICY, 10);
+    expect(rev.find((d) => d.kind === "place")).toMatchObject({ jobId: "long" });
+    const rule = queueRuleFromHistory("zumbido", finished);
+    expect(rule.level(view("quick", 4, 0))).toBeLessThan(rule.level(view("slow", 4, 0)));
+  });
+
+  it("the control plane preempts an interruptible lease the policy ranks far below a waiting interruptible job", () => {
+    const finished = Array.from({ length: 40 }, (_, k) => ({
+      tenantId: "t1",
+      gpus: 4,
+      serviceGpuS: k < 36 ? 400 : 4_000_000,
+    }));
+    const snap = {
+      ...snapshot(site("a").node("a1").gpus("H100", 4))
+        .lease("old", "a1", [0, 1, 2, 3], { class: "interruptible", startedAt: 0 })
+        .build(),
+      finishedService: finished,
+    };
+    snap.leases[0]!.attainedGpuS = 40_000; // far past the short mode
+    const ds = scheduleFast(snap, [job("new").interruptible().gpus(4).build()], DEFAULT_POLICY, 10_000_000);
+    expect(ds.map((d) => d.kind)).toEqual(["preempt", "wait"]);
+    expect(ds[0]).toMatchObject({ leaseId: "lease-old-a1", forJobId: "new" });
+    // A lease of about the same priority is left alone (hysteresis).
+    snap.leases[0]!.attainedGpuS = 0;
+    const calm = scheduleFast(snap, [job("new").interruptible().gpus(4).build()], DEFAULT_POLICY, 10_000_000);
+    expect(calm.map((d) => d.kind)).toEqual(["wait"]);
+  });
+});

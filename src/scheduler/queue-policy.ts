@@ -1,0 +1,329 @@
+// The one queue policy of Zumbido: queue ordering (priority levels), preemption choice and the
+// backfill switch, used by both the control plane's scheduler (scheduleFast) and the simulator.
+// It sees only what the control plane sees: a job's tenant, GPU count, submit time and the
+// GPU-seconds it has held so far (attained service). It never sees a job's run time.
+
+/** What the policy may know about a job: exactly what the control plane has (no duration). */
+export interface QueueJobView {
+  /** The caller's handle for the job (an index or an id); never used to look anything up here. */
+  job: number;
+  tenant: string;
+  gpus: number;
+  submittedAt: number;
+  /** GPU-seconds the job has held GPUs so far (all its leases, the running one up to now). */
+  attainedGpuS: number;
+}
+
+/** How a policy orders, preempts and backfills, in levels (0 first; FIFO by submit inside a level). */
+export interface QueueRule {
+  preemptive: boolean;
+  /** Reserve nodes for the first blocked job so backfill never delays it. */
+  reserveHead: boolean;
+  /** Stop the pass at the first job that does not fit (strict FIFO). */
+  strict: boolean;
+  levels: number;
+  /** A victim's level must be at least the waiting job's level plus this (hysteresis; >= 1). */
+  preemptMargin: number;
+  /** A running job is not preempted until it has held its GPUs this long since it (re)started, seconds. */
+  minRunS: number;
+  /** Priority level of a job now. */
+  level(v: QueueJobView): number;
+  /** Attained GPU-seconds at which the job's level must be looked at again (> v.attainedGpuS), or Infinity. */
+  nextCheck(v: QueueJobView): number;
+  /** A job finished having held `v.attainedGpuS` GPU-seconds; true when levels of other jobs may have changed. */
+  onFinish(v: QueueJobView): boolean;
+}
+
+/** The queue policies the control plane and the simulator share (srtf-oracle is simulator-only). */
+export const QUEUE_POLICIES = ["fifo", "fifo-backfill", "las", "zumbido"] as const;
+/** A shared queue policy name. */
+export type QueuePolicyName = (typeof QUEUE_POLICIES)[number];
+
+/** Tiresias's discretised 2D-LAS: queues at 1 and 10 GPU-hours of attained service, FIFO inside. */
+const LAS_THRESHOLDS = [3_600, 36_000];
+
+/** Levels of the index policies: floor(log2(expected GPU-seconds to completion)), as srtf-oracle. */
+export const INDEX_LEVELS = 48;
+
+/** Knobs of the Gittins-index policy (defaults tuned on Philly weeks other than only 2017-10-09). */
+export interface GittinsOptions {
+  /** First attained-service grid point, GPU-seconds; later ones grow by `gridFactor`. */
+  gridBaseGpuS: number;
+  gridFactor: number;
+  /** Finished jobs kept per class (sliding window: the distribution follows the workload). */
+  window: number;
+  /** Finished jobs a class needs before its own distribution is used (else a coarser class). */
+  minSamples: number;
+  preemptMargin: number;
+  minRunS: number;
+  /** Keep nodes for the first blocked job (backfill that never delays it). */
+  reserveHead: boolean;
+}
+
+/** Defaults of the zumbido policy. */
+export const GITTINS_DEFAULTS: GittinsOptions = {
+  gridBaseGpuS: 300,
+  gridFactor: 2,
+  window: 1000,
+  minSamples: 16,
+  preemptMargin: 3,
+  minRunS: 0,
+  reserveHead: false,
+};
+
+interface ClassStats {
+  ring: Float64Array;
+  n: number;
+  pos: number;
+  sinceRefresh: number;
+  /** Gittins index at each grid point (NaN: no finished job of the class got that far). */
+  table: Float64Array | null;
+}
+
+/**
+ * Online Gittins index over the attained-service distribution of finished jobs, per class:
+ * tenant and GPU count, tenant, GPU count, all (the most specific class with enough samples wins).
+ * The index at attained service a is max over d of P(S - a <= d | S > a) / E[min(S - a, d) | S > a]
+ * (completion probability per GPU-second invested), evaluated at grid points of a.
+ */
+export class ServiceLearner {
+  readonly grid: number[];
+  private readonly classes = new Map<string, ClassStats>();
+
+  constructor(private readonly opts: GittinsOptions = GITTINS_DEFAULTS) {
+    this.grid = [0];
+    for (let g = opts.gridBaseGpuS; g < 1e12; g *= opts.gridFactor) this.grid.push(g);
+  }
+
+  /** Records many finished jobs (oldest first) and builds the tables once (the control plane, each cycle). */
+  addMany(finished: { tenant: string; gpus: number; serviceGpuS: number }[]): void {
+    for (const f of finished) {
+      for (const key of keysOf(f.tenant, f.gpus)) {
+        let c = this.classes.get(key);
+        if (!c) {
+          c = { ring: new Float64Array(this.opts.window), n: 0, pos: 0, sinceRefresh: 0, table: null };
+          this.classes.set(key, c);
+        }
+        c.ring[c.pos] = f.serviceGpuS;
+        c.pos = (c.pos + 1) % this.opts.window;
+        if (c.n < this.opts.window) c.n++;
+        c.sinceRefresh++;
+      }
+    }
+    for (const c of this.classes.values()) {
+      if (c.n < this.opts.minSamples || c.sinceRefresh === 0) continue;
+      c.table = this.buildTable(c);
+      c.sinceRefresh = 0;
+    }
+  }
+
+  /** Grid index of the largest grid point <= a. */
+  gridPoint(a: number): number {
+    let lo = 0;
+    let hi = this.grid.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.grid[mid]! <= a) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Records a finished job; true when a class's index table changed. */
+  add(tenant: string, gpus: number, serviceGpuS: number): boolean {
+    let changed = false;
+    for (const key of keysOf(tenant, gpus)) {
+      let c = this.classes.get(key);
+      if (!c) {
+        c = { ring: new Float64Array(this.opts.window), n: 0, pos: 0, sinceRefresh: 0, table: null };
+        this.classes.set(key, c);
+      }
+      c.ring[c.pos] = serviceGpuS;
+      c.pos = (c.pos + 1) % this.opts.window;
+      if (c.n < this.opts.window) c.n++;
+      c.sinceRefresh++;
+      if (c.n >= this.opts.minSamples && c.sinceRefresh >= Math.max(4, Math.floor(c.n / 10))) {
+        c.table = this.buildTable(c);
+        c.sinceRefresh = 0;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** The Gittins index (1 / GPU-seconds) of a job of this class with `a` attained, at its grid point. */
+  index(tenant: string, gpus: number, a: number): number {
+    const k = this.gridPoint(a);
+    for (const key of keysOf(tenant, gpus)) {
+      const t = this.classes.get(key)?.table;
+      if (!t) continue;
+      const x = t[k]!;
+      if (!Number.isNaN(x)) return x;
+    }
+    // Nothing known about jobs that got this far: expect as much again as it has had (LAS-like).
+    return 1 / (this.grid[k]! + this.opts.gridBaseGpuS);
+  }
+
+  private buildTable(c: ClassStats): Float64Array {
+    const s = Float64Array.from(c.ring.subarray(0, c.n)).sort();
+    const out = new Float64Array(this.grid.length).fill(Number.NaN);
+    let first = 0;
+    for (let k = 0; k < this.grid.length; k++) {
+      const a = this.grid[k]!;
+      while (first < s.length && s[first]! <= a) first++;
+      const n = s.length - first;
+      if (n === 0) break;
+      let best = 0;
+      let prefix = 0;
+      for (let i = first; i < s.length; i++) {
+        const r = s[i]! - a;
+        prefix += r;
+        const done = i - first + 1;
+        // Skip ties: evaluate d only at the last of equal values.
+        if (i + 1 < s.length && s[i + 1] === s[i]) continue;
+        const cost = prefix + (n - done) * r;
+        const x = cost > 0 ? done / cost : Infinity;
+        if (x > best) best = x;
+      }
+      out[k] = best;
+    }
+    return out;
+  }
+}
+
+function keysOf(tenant: string, gpus: number): string[] {
+  return [`${tenant}|${gpus}`, `${tenant}|*`, `*|${gpus}`, "*|*"];
+}
+
+/** Level of an index (1 / GPU-seconds): floor(log2(1 / index)), 0 .. INDEX_LEVELS - 1. */
+export function indexLevel(index: number): number {
+  if (!(index > 0)) return INDEX_LEVELS - 1;
+  if (index === Infinity) return 0;
+  return Math.min(INDEX_LEVELS - 1, Math.max(0, Math.floor(-Math.log2(index))));
+}
+
+/** The zumbido rule: Gittins-index levels learned online, preemption with hysteresis, head reservation. */
+export function gittinsRule(opts: Partial<GittinsOptions> = {}): QueueRule & { learner: ServiceLearner } {
+  const o = { ...GITTINS_DEFAULTS, ...opts };
+  const learner = new ServiceLearner(o);
+  return {
+    learner,
+    preemptive: true,
+    reserveHead: o.reserveHead,
+    strict: false,
+    levels: INDEX_LEVELS,
+    preemptMargin: o.preemptMargin,
+    minRunS: o.minRunS,
+    level: (v) => indexLevel(learner.index(v.tenant, v.gpus, v.attainedGpuS)),
+    nextCheck: (v) => learner.grid[learner.gridPoint(v.attainedGpuS) + 1] ?? Infinity,
+    onFinish: (v) => learner.add(v.tenant, v.gpus, v.attainedGpuS),
+  };
+}
+
+const never = (): boolean => false;
+
+/** The rule of a shared policy (a fresh one: the zumbido rule learns as jobs finish). */
+export function queueRule(p: QueuePolicyName, opts: Partial<GittinsOptions> = {}): QueueRule {
+  switch (p) {
+    case "fifo":
+    case "fifo-backfill":
+      return {
+        preemptive: false,
+        reserveHead: p === "fifo-backfill",
+        strict: p === "fifo",
+        levels: 1,
+        preemptMargin: 1,
+        minRunS: 0,
+        level: () => 0,
+        nextCheck: () => Infinity,
+        onFinish: never,
+      };
+    case "las": {
+      const level = (v: QueueJobView): number => {
+        let l = 0;
+        while (l < LAS_THRESHOLDS.length && v.attainedGpuS >= LAS_THRESHOLDS[l]!) l++;
+        return l;
+      };
+      return {
+        preemptive: true,
+        reserveHead: false,
+        strict: false,
+        levels: LAS_THRESHOLDS.length + 1,
+        preemptMargin: 1,
+        minRunS: 0,
+        level,
+        nextCheck: (v) => LAS_THRESHOLDS[level(v)] ?? Infinity,
+        onFinish: never,
+      };
+    }
+    case "zumbido":
+      return gittinsRule(opts);
+  }
+}
+
+/** The rule the control plane runs in one cycle: the shared rule, taught the recently finished jobs. */
+export function queueRuleFromHistory(
+  p: QueuePolicyName,
+  finished: { tenantId: string; gpus: number; serviceGpuS: number }[] = [],
+): QueueRule {
+  if (p !== "zumbido") return queueRule(p);
+  const rule = gittinsRule();
+  rule.learner.addMany(
+    finished.map((f) => ({ tenant: f.tenantId, gpus: f.gpus, serviceGpuS: f.serviceGpuS })),
+  );
+  return rule;
+}
+
+/** Orders waiting jobs as the rule does: level, then submit time, then the given order. */
+export function orderByRule<T>(rule: QueueRule, jobs: T[], view: (j: T) => QueueJobView): T[] {
+  const keyed = jobs.map((j, k) => {
+    const v = view(j);
+    return { j, k, l: rule.level(v), s: v.submittedAt };
+  });
+  keyed.sort((a, b) => a.l - b.l || a.s - b.s || a.k - b.k);
+  return keyed.map((x) => x.j);
+}
+
+/** A running job as the preemption choice sees it. */
+export interface VictimView {
+  level: number;
+  gpus: number;
+  /** When it (re)started holding its GPUs. */
+  runStart: number;
+  /** Stable tie-break (higher goes first). */
+  order: number;
+}
+
+/**
+ * The preemption choice on one node: victims (level >= level + margin, held at least minRunS),
+ * lowest priority first, then the most recently started (least work since its start to lose),
+ * until `need` GPUs are freed on top of `free`. Returns the victims' positions, or null.
+ */
+export function chooseVictims(
+  rule: QueueRule,
+  level: number,
+  need: number,
+  free: number,
+  running: VictimView[],
+  now: number,
+): number[] | null {
+  const cands: number[] = [];
+  running.forEach((v, k) => {
+    if (v.level >= level + rule.preemptMargin && now - v.runStart >= rule.minRunS) cands.push(k);
+  });
+  if (cands.length === 0) return null;
+  cands.sort(
+    (a, b) =>
+      running[b]!.level - running[a]!.level ||
+      running[b]!.runStart - running[a]!.runStart ||
+      running[b]!.order - running[a]!.order,
+  );
+  const out: number[] = [];
+  let have = free;
+  for (const k of cands) {
+    if (have >= need) break;
+    out.push(k);
+    have += running[k]!.gpus;
+  }
+  return have >= need ? out : null;
+}
