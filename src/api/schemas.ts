@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EXECUTOR_KINDS } from "../domain/executors.js";
 
 /** ISO 3166-1 alpha-2 code, upper-cased. */
 export const CountryCode = z
@@ -143,8 +144,18 @@ export const WorkloadReport = z.object({
   endedAt: z.number().int().optional(),
 });
 
+/** How a node runs workloads (advertised at enrolment and on every heartbeat). */
+export const NodeRuntime = z
+  .object({
+    executor: z.enum(EXECUTOR_KINDS),
+    images: z.boolean(),
+    isolated: z.boolean(),
+  })
+  .strict();
+
 export const Heartbeat = z.object({
   gpus: z.array(Gpu),
+  runtime: NodeRuntime.optional(),
   driverVersion: z.string().nullable().optional(),
   health: z.object({ healthy: z.boolean(), reasons: z.array(z.string()) }),
   workloads: z.array(WorkloadReport),
@@ -155,7 +166,8 @@ export const Enrol = z
     token: z.string().min(8),
     name: z.string().min(1).max(120),
     gpus: z.array(Gpu),
-    executor: z.enum(["local", "slurm", "kubernetes"]).default("local"),
+    executor: z.enum(EXECUTOR_KINDS).default("local"),
+    runtime: NodeRuntime.optional(),
     driverVersion: z.string().nullable().optional(),
   })
   .strict();

@@ -10,6 +10,14 @@ export interface Assignment {
   gpuModel: string;
   gpuIndices: number[];
   spec: JobSpec;
+  /** Image to run, resolved by the server (the job's, else the site's default); executors that run images use it. */
+  image?: string;
+  /** The job asked for network and the site allows it (default: no network). */
+  network?: boolean;
+  /** Private-registry login for the pull (from the tenant's secret; never logged or stored by the agent). */
+  registryAuth?: { server: string; username: string; password: string };
+  /** Host folder for the workload's checkpoints (mounted at the same path, $ZUMBIDO_CHECKPOINT_DIR). */
+  checkpointDir?: string;
 }
 
 /** A lease the agent must stop, with how long the workload has to checkpoint. */

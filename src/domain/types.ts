@@ -1,5 +1,6 @@
 import type { Jurisdiction } from "./countries.js";
 import type { Minor } from "./money.js";
+import type { ExecutorKind } from "./executors.js";
 
 /** Roles an API key can hold. */
 export type Role = "admin" | "operator" | "tenant" | "node";
@@ -61,7 +62,7 @@ export interface Node {
   /** Why the node is draining/offline, in words. */
   stateReason?: string | null;
   gpus: Gpu[];
-  executor: "local" | "slurm" | "kubernetes";
+  executor: ExecutorKind;
   lastHeartbeatAt?: number | null;
   driverVersion?: string | null;
 }
@@ -98,7 +99,7 @@ export interface JobSpec {
   /** Run `command` joined through /bin/sh -c (only when the tenant asks). */
   shell?: boolean;
   env?: Record<string, string>;
-  /** Container image for Kubernetes executors. */
+  /** Container image the workload runs in (podman, Kubernetes, Slurm with podman). */
   image?: string;
   /** Seconds between the checkpoint notice (SIGTERM/SIGUSR1) and the kill. */
   gracePeriodS?: number;
