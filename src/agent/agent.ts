@@ -222,7 +222,7 @@ export class Agent {
       gpuModel: a.gpuModel,
       gpuIndices: a.gpuIndices,
       ...(a.image !== undefined ? { image: a.image } : {}),
-      ...(a.network !== undefined ? { network: a.network } : {}),
+      network: a.network,
       ...(a.registryAuth !== undefined ? { registryAuth: a.registryAuth } : {}),
       ...(a.checkpointDir !== undefined ? { checkpointDir: a.checkpointDir } : {}),
     });

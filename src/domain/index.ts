@@ -4,4 +4,5 @@ export * from "./money.js";
 export * from "./clock.js";
 export * from "./types.js";
 export * from "./errors.js";
+export * from "./images.js";
 export * from "./executors.js";
