@@ -5,3 +5,4 @@ export * from "./clock.js";
 export * from "./types.js";
 export * from "./errors.js";
 export * from "./power.js";
+export * from "./images.js";
