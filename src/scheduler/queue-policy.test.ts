@@ -39,11 +39,11 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
       })),
     );
     const fresh = l.index("vc", 1, 0);
-    const survivor = l.index("vc", 1, 240); // past the short mode
+    const survivor = l.index("vc", 1, 600); // past the short mode (a grid point)
     // At 0: finishing 90% within 100 GPU-s -> about 0.9 / (0.9*100 + 0.1*100) = 1/111.
     expect(fresh).toBeCloseTo(0.9 / 100, 6);
-    // Past 100 GPU-s only the long mode is left: about 1 / (100,000 - 240).
-    expect(survivor).toBeCloseTo(1 / (100_000 - 240), 9);
+    // Past 100 GPU-s only the long mode is left: 1 / (100,000 - 600).
+    expect(survivor).toBeCloseTo(1 / (100_000 - 600), 9);
     expect(indexLevel(fresh)).toBeLessThan(indexLevel(survivor));
     // Deterministic: the same history gives the same table.
     // Learning online (tables refreshed as jobs finish) gives nearly the same answer, deterministically.
@@ -81,7 +81,9 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
   it("levels change only at grid points of attained service", () => {
     const r = gittinsRule();
     expect(r.nextCheck(view("a", 1, 0))).toBe(GITTINS_DEFAULTS.gridBaseGpuS);
-    expect(r.nextCheck(view("a", 1, 61))).toBe(GITTINS_DEFAULTS.gridBaseGpuS * 2);
+    expect(r.nextCheck(view("a", 1, GITTINS_DEFAULTS.gridBaseGpuS + 1))).toBe(
+      GITTINS_DEFAULTS.gridBaseGpuS * 2,
+    );
     const las = queueRule("las");
     expect(las.level(view("a", 1, 3_599))).toBe(0);
     expect(las.level(view("a", 1, 3_600))).toBe(1);

@@ -30,8 +30,11 @@ export interface QueueRule {
   level(v: QueueJobView): number;
   /** Attained GPU-seconds at which the job's level must be looked at again (> v.attainedGpuS), or Infinity. */
   nextCheck(v: QueueJobView): number;
-  /** A job finished having held `v.attainedGpuS` GPU-seconds; true when levels of other jobs may have changed. */
-  onFinish(v: QueueJobView): boolean;
+  /**
+   * A job finished having held `v.attainedGpuS` GPU-seconds. Returns null when no other job's level
+   * changed, else which jobs (by tenant and GPU count) may have a new level.
+   */
+  onFinish(v: QueueJobView): ((tenant: string, gpus: number) => boolean) | null;
 }
 
 /** The queue policies the control plane and the simulator share (srtf-oracle is simulator-only). */
@@ -89,21 +92,36 @@ interface ClassStats {
 export class ServiceLearner {
   readonly grid: number[];
   private readonly classes = new Map<string, ClassStats>();
+  /** Per tenant and GPU count, its four classes (most specific first), without building strings per call. */
+  private readonly chains = new Map<string, Map<number, ClassStats[]>>();
 
   constructor(private readonly opts: GittinsOptions = GITTINS_DEFAULTS) {
     this.grid = [0];
     for (let g = opts.gridBaseGpuS; g < 1e12; g *= opts.gridFactor) this.grid.push(g);
   }
 
-  /** Records many finished jobs (oldest first) and builds the tables once (the control plane, each cycle). */
-  addMany(finished: { tenant: string; gpus: number; serviceGpuS: number }[]): void {
-    for (const f of finished) {
-      for (const key of keysOf(f.tenant, f.gpus)) {
+  private chain(tenant: string, gpus: number): ClassStats[] {
+    let byGpus = this.chains.get(tenant);
+    if (!byGpus) this.chains.set(tenant, (byGpus = new Map()));
+    let ch = byGpus.get(gpus);
+    if (!ch) {
+      ch = keysOf(tenant, gpus).map((key) => {
         let c = this.classes.get(key);
         if (!c) {
           c = { ring: new Float64Array(this.opts.window), n: 0, pos: 0, sinceRefresh: 0, table: null };
           this.classes.set(key, c);
         }
+        return c;
+      });
+      byGpus.set(gpus, ch);
+    }
+    return ch;
+  }
+
+  /** Records many finished jobs (oldest first) and builds the tables once (the control plane, each cycle). */
+  addMany(finished: { tenant: string; gpus: number; serviceGpuS: number }[]): void {
+    for (const f of finished) {
+      for (const c of this.chain(f.tenant, f.gpus)) {
         c.ring[c.pos] = f.serviceGpuS;
         c.pos = (c.pos + 1) % this.opts.window;
         if (c.n < this.opts.window) c.n++;
@@ -129,15 +147,15 @@ export class ServiceLearner {
     return lo;
   }
 
-  /** Records a finished job; true when a class's index table changed. */
-  add(tenant: string, gpus: number, serviceGpuS: number): boolean {
-    let changed = false;
-    for (const key of keysOf(tenant, gpus)) {
-      let c = this.classes.get(key);
-      if (!c) {
-        c = { ring: new Float64Array(this.opts.window), n: 0, pos: 0, sinceRefresh: 0, table: null };
-        this.classes.set(key, c);
-      }
+  /**
+   * Records a finished job. Returns null when no index table changed, else which jobs (tenant, GPU
+   * count) the changed tables may concern.
+   */
+  add(tenant: string, gpus: number, serviceGpuS: number): ((tenant: string, gpus: number) => boolean) | null {
+    const changed: number[] = [];
+    const ch = this.chain(tenant, gpus);
+    for (let k = 0; k < ch.length; k++) {
+      const c = ch[k]!;
       c.ring[c.pos] = serviceGpuS;
       c.pos = (c.pos + 1) % this.opts.window;
       if (c.n < this.opts.window) c.n++;
@@ -145,17 +163,22 @@ export class ServiceLearner {
       if (c.n >= this.opts.minSamples && c.sinceRefresh >= Math.max(4, Math.floor(c.n / 10))) {
         c.table = this.buildTable(c);
         c.sinceRefresh = 0;
-        changed = true;
+        changed.push(k);
       }
     }
-    return changed;
+    if (changed.length === 0) return null;
+    // Chain positions: 0 tenant|gpus, 1 tenant|*, 2 *|gpus, 3 *|*.
+    const all = changed.includes(3);
+    const sameGpus = changed.includes(2);
+    const sameTenant = changed.includes(1);
+    return (t, g) => all || (sameGpus && g === gpus) || (t === tenant && (sameTenant || g === gpus));
   }
 
   /** The Gittins index (1 / GPU-seconds) of a job of this class with `a` attained, at its grid point. */
   index(tenant: string, gpus: number, a: number): number {
     const k = this.gridPoint(a);
-    for (const key of keysOf(tenant, gpus)) {
-      const t = this.classes.get(key)?.table;
+    for (const c of this.chain(tenant, gpus)) {
+      const t = c.table;
       if (!t) continue;
       const x = t[k]!;
       if (!Number.isNaN(x)) return x;
@@ -220,7 +243,7 @@ export function gittinsRule(opts: Partial<GittinsOptions> = {}): QueueRule & { l
   };
 }
 
-const never = (): boolean => false;
+const never = (): null => null;
 
 /** The rule of a shared policy (a fresh one: the zumbido rule learns as jobs finish). */
 export function queueRule(p: QueuePolicyName, opts: Partial<GittinsOptions> = {}): QueueRule {

@@ -123,6 +123,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   const done = new Float64Array(n); // progress (seconds of the job's work) saved so far
   const held = new Float64Array(n); // seconds the job held its GPUs in finished stints
   const restoreOf = new Float64Array(n); // restore overhead of the current stint
+  const lvl = new Int32Array(n); // new level of a waiting job being moved
   const runStart = new Float64Array(n);
   const start = new Float64Array(n).fill(-1);
   const finish = new Float64Array(n).fill(-1);
@@ -213,19 +214,34 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     st[j] = 1;
     waiting++;
   };
-  /** The learned distribution changed: every waiting and running job gets its level anew. */
-  const relevelAll = (t: number): void => {
-    const w: number[] = [];
-    for (const q of waitQ) {
-      for (const j of q) if (st[j] === 1) w.push(j);
-      q.length = 0;
+  /** The learned distribution changed: the waiting and running jobs it concerns get their level anew. */
+  const relevel = (t: number, concerns: (tenant: string, gpus: number) => boolean): void => {
+    const moved: number[] = [];
+    for (let l = 0; l < waitQ.length; l++) {
+      const q = waitQ[l]!;
+      if (q.length === 0) continue;
+      let w = 0;
+      for (const j of q) {
+        if (st[j] === 1 && concerns(trace[j]!.tenant, trace[j]!.gpus)) {
+          const nl = levelOf(j, t);
+          if (nl !== l) {
+            moved.push(j);
+            lvl[j] = nl;
+            continue;
+          }
+        }
+        q[w++] = j;
+      }
+      if (w !== q.length) q.length = w;
     }
-    w.sort((a, b) => a - b);
-    for (const j of w) insertWaiting(j, levelOf(j, t));
-    runningGpusByLevel.fill(0);
+    for (const j of moved) insertWaiting(j, lvl[j]!);
     for (const j of runningSet) {
-      runLevel[j] = levelOf(j, t);
-      runningGpusByLevel[runLevel[j]!]! += trace[j]!.gpus;
+      if (!concerns(trace[j]!.tenant, trace[j]!.gpus)) continue;
+      const nl = levelOf(j, t);
+      if (nl === runLevel[j]) continue;
+      runningGpusByLevel[runLevel[j]!]! -= trace[j]!.gpus;
+      runLevel[j] = nl;
+      runningGpusByLevel[nl]! += trace[j]!.gpus;
     }
   };
 
@@ -472,7 +488,8 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
         finished++;
         releaseJob(j, t);
         now = t;
-        if (rule.onFinish(view(j, t))) relevelAll(t);
+        const concerns = rule.onFinish(view(j, t));
+        if (concerns) relevel(t, concerns);
       } else if (type === FREE) {
         releaseJob(j, t);
         enqueue(j, t);

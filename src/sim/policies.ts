@@ -42,7 +42,7 @@ export function levelRule(
           const b = 2 ** Math.floor(Math.log2(r));
           return v.attainedGpuS + (r - (r > b ? b : b / 2)) + 1e-6;
         },
-        onFinish: () => false,
+        onFinish: () => null,
       };
     }
     case "zumbido-carbon":
