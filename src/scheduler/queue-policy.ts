@@ -102,7 +102,7 @@ export class ServiceLearner {
 
   private chain(tenant: string, gpus: number): ClassStats[] {
     let byGpus = this.chains.get(tenant);
-    if (!byGpus) this.chains.set(tenant, (byGpus = new Map()));
+    if (!byGpus) this.chains.set(tenant, (byGpus = new Map<number, ClassStats[]>()));
     let ch = byGpus.get(gpus);
     if (!ch) {
       ch = keysOf(tenant, gpus).map((key) => {
