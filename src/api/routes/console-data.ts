@@ -13,6 +13,7 @@ import type { LeaseRecord } from "../../store/index.js";
 import { who } from "../auth.js";
 import { IdParam } from "../schemas.js";
 import type { Services } from "../server.js";
+import { OPS } from "../access.js";
 
 /** One lease as a busy interval on a node: `gpus` GPUs from `from` to `to` (ms, half-open). */
 export interface BusyInterval {
@@ -131,6 +132,7 @@ export async function consoleDataRoutes(app: FastifyInstance, s: Services): Prom
   r.get(
     "/v1/operator/summary",
     {
+      config: { access: OPS },
       schema: {
         tags: ["console"],
         summary:
@@ -244,6 +246,7 @@ export async function consoleDataRoutes(app: FastifyInstance, s: Services): Prom
   r.get(
     "/v1/sites/:id/utilisation",
     {
+      config: { access: OPS },
       schema: {
         tags: ["console"],
         summary:
