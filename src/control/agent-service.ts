@@ -1,5 +1,5 @@
-import type { Gpu, JobSpec, UsageRecord } from "../domain/index.js";
-import { DomainError, forbidden, invalid } from "../domain/index.js";
+import type { Gpu, JobSpec, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
+import { DomainError, effectiveImage, forbidden, invalid } from "../domain/index.js";
 import type { LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 
@@ -10,7 +10,14 @@ export interface Assignment {
   gpuModel: string;
   gpuIndices: number[];
   spec: JobSpec;
+  /** The image to run: the job's own, else the site's default; absent when neither names one. */
+  image?: string;
+  /** Whether the workload gets network access: the job asked for it and the site allows it. */
+  network: boolean;
 }
+
+/** Longest workload failure reason kept from an agent, characters. */
+export const MAX_REPORT_REASON = 1000;
 
 /** A lease the agent must stop, with how long the workload has to checkpoint. */
 export interface StopOrder {
@@ -26,6 +33,8 @@ export interface WorkloadReport {
   exitCode?: number | null;
   signal?: string | null;
   reason?: string;
+  /** What kind of failure `reason` describes; "image-pull": the image could not be pulled or loaded. */
+  cause?: "image-pull";
   startedAt?: number;
   endedAt?: number;
 }
@@ -53,25 +62,40 @@ export class AgentService {
       driverVersion?: string | null;
       health: { healthy: boolean; reasons: string[] };
       workloads: WorkloadReport[];
+      runtime?: NodeRuntime;
     },
   ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
-    await this.ctx.store.fleet.heartbeat(nodeId, hb.gpus, hb.driverVersion ?? null, now, hb.health);
+    await this.ctx.store.fleet.heartbeat(
+      nodeId,
+      hb.gpus,
+      hb.driverVersion ?? null,
+      now,
+      hb.health,
+      hb.runtime,
+    );
     for (const w of hb.workloads) await this.report(p, w);
     const active = await this.ctx.store.jobs.activeLeases(nodeId);
     const reported = new Set(hb.workloads.map((w) => w.leaseId));
     const assignments: Assignment[] = [];
+    const sites = new Map<string, Site | undefined>();
     for (const l of active.filter((x) => x.state === "assigned" && !reported.has(x.id))) {
       const job = await this.ctx.store.jobs.getJob(l.jobId);
-      if (job)
-        assignments.push({
-          leaseId: l.id,
-          jobId: l.jobId,
-          gpuModel: l.gpuModel,
-          gpuIndices: l.gpuIndices,
-          spec: job.spec,
-        });
+      if (!job) continue;
+      if (!sites.has(l.siteId)) sites.set(l.siteId, await this.ctx.store.fleet.getSite(l.siteId));
+      const site = sites.get(l.siteId);
+      // Site policy is resolved here so the agent needs to know none of it.
+      const image = effectiveImage(site ?? {}, job.spec.image);
+      assignments.push({
+        leaseId: l.id,
+        jobId: l.jobId,
+        gpuModel: l.gpuModel,
+        gpuIndices: l.gpuIndices,
+        spec: job.spec,
+        ...(image !== undefined ? { image } : {}),
+        network: job.spec.network === true && site?.allowNetwork === true,
+      });
     }
     const stops: StopOrder[] = active
       .filter((l) => l.state === "stopping")
@@ -96,12 +120,15 @@ export class AgentService {
     const lease = await this.ownLease(nodeId, w.leaseId);
     const now = this.ctx.clock.now();
     if (lease.state === "ended") return;
-    if ((w.phase === "running" || w.phase === "starting") && lease.state === "assigned") {
+    // Billing starts when the workload runs: "starting" (image pull, Slurm queue, pod pending) is not billed.
+    if (w.phase === "running" && lease.state === "assigned") {
       await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt ?? now);
       return;
     }
     if (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled") {
-      if (lease.state === "assigned" && w.startedAt !== undefined)
+      // A workload whose image never arrived never ran, whatever start time the agent sends.
+      const ran = w.cause !== "image-pull";
+      if (lease.state === "assigned" && w.startedAt !== undefined && ran)
         await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt);
       const endedAt = w.endedAt ?? now;
       const before = await this.ctx.store.jobs.endLease(lease.id, endedAt);
@@ -146,9 +173,23 @@ export class AgentService {
         endedAt,
         exitCode: 0,
       });
+    } else if (w.cause === "image-pull") {
+      const job = await jobs.getJob(lease.jobId);
+      const site = await this.ctx.store.fleet.getSite(lease.siteId);
+      const image = job ? effectiveImage(site ?? {}, job.spec.image) : undefined;
+      const answer = (w.reason ?? "no answer").slice(0, MAX_REPORT_REASON);
+      await jobs.transitionJob(
+        lease.jobId,
+        [...from],
+        "failed",
+        endedAt,
+        `image ${image ?? "(none)"} could not be pulled on node ${lease.nodeId}: ${answer}`,
+        { endedAt, exitCode: null },
+      );
     } else {
       const why =
-        w.reason ?? (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
+        w.reason?.slice(0, MAX_REPORT_REASON) ??
+        (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
       await jobs.transitionJob(lease.jobId, [...from], "failed", endedAt, why, {
         endedAt,
         exitCode: w.exitCode ?? null,
