@@ -108,6 +108,17 @@ export class AccountsService {
     await this.ctx.store.accounts.revokeKey(id, this.ctx.clock.now());
   }
 
+  /** "Who am I": the caller's role, account id and account name (null for admin and node keys). */
+  async me(
+    p: Principal,
+  ): Promise<{ role: Principal["role"]; ownerId: string | null; name: string | null; keyId: string }> {
+    let name: string | null = null;
+    if (p.role === "operator")
+      name = (await this.ctx.store.accounts.getOperator(p.ownerId ?? ""))?.name ?? null;
+    if (p.role === "tenant") name = (await this.ctx.store.accounts.getTenant(p.ownerId ?? ""))?.name ?? null;
+    return { role: p.role, ownerId: p.ownerId, name, keyId: p.keyId };
+  }
+
   async getFeeBps(): Promise<number> {
     return Number((await this.ctx.store.accounts.getSetting(FEE_SETTING)) ?? "1000");
   }

@@ -158,6 +158,15 @@ export interface Database extends LedgerTables, EnergyTables {
   job_events: JobEventsTable;
   logs: LogsTable;
   settings: SettingsTable;
+  leader_terms: LeaderTermsTable;
+}
+
+/** The scheduler leader's fencing term (migration 0007). */
+export interface LeaderTermsTable {
+  name: string;
+  term: number;
+  holder: string;
+  acquired_at: number;
 }
 
 export type { ColumnType };

@@ -10,15 +10,8 @@ export async function accountRoutes(app: FastifyInstance, s: Services): Promise<
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(
     "/v1/me",
-    { schema: { tags: ["accounts"], summary: "The caller's role and account" } },
-    async (req) => {
-      const p = who(req);
-      let name: string | null = null;
-      if (p.role === "operator")
-        name = (await s.ctx.store.accounts.getOperator(p.ownerId ?? ""))?.name ?? null;
-      if (p.role === "tenant") name = (await s.ctx.store.accounts.getTenant(p.ownerId ?? ""))?.name ?? null;
-      return { role: p.role, ownerId: p.ownerId, name, keyId: p.keyId };
-    },
+    { schema: { tags: ["accounts"], summary: "The caller's role and account (any key)" } },
+    async (req) => s.accounts.me(who(req)),
   );
   r.post(
     "/v1/operators",

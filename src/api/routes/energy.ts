@@ -191,7 +191,6 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
     },
     async (req) => {
       const job = await s.jobs.get(who(req), req.params.id);
-      const sites = new Map((await s.ctx.store.fleet.listSites()).map((x) => [x.id, x]));
       return {
         jobId: job.id,
         jurisdiction: job.request.jurisdiction ?? null,
@@ -199,7 +198,7 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
         code: job.placements.map((pl) => ({
           what: "code and outputs",
           siteId: pl.siteId,
-          site: sites.get(pl.siteId)?.name ?? pl.siteId,
+          site: pl.siteName,
           country: pl.country,
           nodeId: pl.nodeId,
           from: pl.from,

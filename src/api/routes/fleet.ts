@@ -1,8 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { inJurisdiction } from "../../domain/index.js";
-import { valueAt } from "../../energy/index.js";
 import { who } from "../auth.js";
 import { IdParam, Node, Price, PriceInput, Site, SiteInput, SitePatch } from "../schemas.js";
 import type { Services } from "../server.js";
@@ -111,53 +109,6 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
         summary: "What the marketplace offers now: per site and model, free GPUs and prices",
       },
     },
-    async (req) => {
-      who(req);
-      const [sites, nodes, leases, prices, series] = await Promise.all([
-        s.ctx.store.fleet.listSites(),
-        s.ctx.store.fleet.listNodes(),
-        s.ctx.store.jobs.activeLeases(),
-        s.ctx.store.fleet.listPrices(),
-        s.ctx.store.energy.series(),
-      ]);
-      // Carbon now: the site's hourly series where it has one, else its declared figure.
-      const now = s.ctx.clock.now();
-      const carbonNow = new Map(
-        series
-          .filter((x) => x.kind === "carbon")
-          .map((x) => [x.siteId, Math.round(valueAt(x.series, now) * 10) / 10]),
-      );
-      const busy = new Map<string, number>();
-      for (const l of leases) busy.set(l.nodeId, (busy.get(l.nodeId) ?? 0) + l.gpuIndices.length);
-      const out: Record<string, unknown>[] = [];
-      for (const site of sites) {
-        const models = new Map<string, { total: number; free: number }>();
-        for (const n of nodes.filter((x) => x.siteId === site.id && x.gpus.length > 0)) {
-          const m = models.get(n.gpus[0]!.model) ?? { total: 0, free: 0 };
-          const healthy = n.gpus.filter((g) => g.healthy).length;
-          m.total += n.gpus.length;
-          if (n.state === "ready") m.free += Math.max(0, healthy - (busy.get(n.id) ?? 0));
-          models.set(n.gpus[0]!.model, m);
-        }
-        for (const p of prices.filter((x) => x.siteId === site.id)) {
-          const m = models.get(p.gpuModel) ?? { total: 0, free: 0 };
-          out.push({
-            siteId: site.id,
-            siteName: site.name,
-            country: site.country,
-            gpuModel: p.gpuModel,
-            totalGpus: m.total,
-            freeGpus: m.free,
-            onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour,
-            interruptibleMinorPerGpuHour: p.interruptibleMinorPerGpuHour,
-            currency: s.ctx.config.currency,
-            carbonGPerKwh: carbonNow.get(site.id) ?? site.carbonGPerKwh ?? null,
-            jurisdictions: (["EU", "EEA"] as const).filter((j) => inJurisdiction(site.country, j)),
-            pue: site.pue,
-          });
-        }
-      }
-      return out;
-    },
+    async (req) => s.fleet.capacity(who(req)),
   );
 }

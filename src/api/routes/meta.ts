@@ -1,18 +1,12 @@
 import type { FastifyInstance } from "fastify";
+import { storeHealth } from "../../control/index.js";
 import { gpuModels } from "../../domain/index.js";
 import type { Services } from "../server.js";
 
 /** Health, metrics, OpenAPI and the GPU catalogue. */
 export async function metaRoutes(app: FastifyInstance, s: Services): Promise<void> {
-  app.get("/healthz", { schema: { hide: true } }, async () => {
-    const t0 = performance.now();
-    await s.ctx.store.accounts.getSetting("health");
-    return {
-      status: "ok",
-      store: s.ctx.store.dialect,
-      storeLatencyMs: Math.round((performance.now() - t0) * 1000) / 1000,
-    };
-  });
+  // Public (no key): load balancers and probes ask it.
+  app.get("/healthz", { schema: { hide: true } }, async () => storeHealth(s.ctx));
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
     const text = await s.metrics.registry.metrics();
     return reply.type(s.metrics.registry.contentType).send(text);
