@@ -6,3 +6,4 @@ export * from "./types.js";
 export * from "./errors.js";
 export * from "./power.js";
 export * from "./images.js";
+export * from "./calendar.js";

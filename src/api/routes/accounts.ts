@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { Me } from "../../contract/index.js";
 import { who } from "../auth.js";
 import { CountryCode, IdParam } from "../schemas.js";
 import type { Services } from "../server.js";
@@ -10,7 +11,13 @@ export async function accountRoutes(app: FastifyInstance, s: Services): Promise<
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(
     "/v1/me",
-    { schema: { tags: ["accounts"], summary: "The caller's role and account (any key)" } },
+    {
+      schema: {
+        tags: ["accounts"],
+        summary: "The caller's role and account (any key)",
+        response: { 200: Me },
+      },
+    },
     async (req) => s.accounts.me(who(req)),
   );
   r.post(
