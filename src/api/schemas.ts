@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Job, PriceView as Price, SiteView as Site, WorkloadReport } from "../contract/index.js";
+import { EXECUTOR_KINDS } from "../domain/executors.js";
 import { imagePatternProblem, imageRefProblem, MAX_IMAGE_PATTERN, MAX_IMAGE_REF } from "../domain/images.js";
 
 // Response and agent shapes live in src/contract (one source for server, CLI, agent and console).
@@ -35,7 +36,7 @@ export const ImagePattern = z
 /** What a node's runtime can do, as the agent advertises it. */
 export const NodeRuntime = z
   .object({
-    executor: z.enum(["local", "podman", "slurm", "kubernetes"]),
+    executor: z.enum(EXECUTOR_KINDS),
     images: z.boolean(),
     isolated: z.boolean(),
   })
@@ -147,7 +148,7 @@ export const Enrol = z
     token: z.string().min(8),
     name: z.string().min(1).max(120),
     gpus: z.array(Gpu),
-    executor: z.enum(["local", "podman", "slurm", "kubernetes"]).default("local"),
+    executor: z.enum(EXECUTOR_KINDS).default("local"),
     driverVersion: z.string().nullable().optional(),
     runtime: NodeRuntime.optional(),
   })

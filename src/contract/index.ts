@@ -310,6 +310,10 @@ export const Assignment = z.object({
   image: z.string().optional(),
   /** Whether the workload gets network access: the job asked for it and the site allows it. */
   network: z.boolean(),
+  /** Private-registry login for the pull (from the tenant's secret; never logged or stored by the agent). */
+  registryAuth: z.object({ server: z.string(), username: z.string(), password: z.string() }).optional(),
+  /** Host folder for the workload's checkpoints (mounted at the same path, $ZUMBIDO_CHECKPOINT_DIR). */
+  checkpointDir: z.string().optional(),
 });
 /** A lease the agent must run. */
 export type Assignment = z.infer<typeof Assignment>;

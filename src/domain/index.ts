@@ -7,3 +7,4 @@ export * from "./errors.js";
 export * from "./power.js";
 export * from "./images.js";
 export * from "./calendar.js";
+export * from "./executors.js";
