@@ -2,6 +2,7 @@ import type { Gpu, JobSpec, UsageRecord } from "../domain/index.js";
 import { DomainError, forbidden, invalid } from "../domain/index.js";
 import type { LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+import { settleEndedLease } from "./lease-end.js";
 
 /** A lease the agent must run, with the workload spec. */
 export interface Assignment {
@@ -59,8 +60,20 @@ export class AgentService {
     const now = this.ctx.clock.now();
     await this.ctx.store.fleet.heartbeat(nodeId, hb.gpus, hb.driverVersion ?? null, now, hb.health);
     for (const w of hb.workloads) await this.report(p, w);
-    const active = await this.ctx.store.jobs.activeLeases(nodeId);
     const reported = new Set(hb.workloads.map((w) => w.leaseId));
+    // A lease stopped before this node ever took it up has no workload to wait for: it ends now.
+    for (const l of await this.ctx.store.jobs.activeLeases(nodeId)) {
+      if (l.state !== "stopping" || l.startedAt !== null || reported.has(l.id)) continue;
+      const before = await this.ctx.store.jobs.endLease(l.id, now);
+      if (before)
+        await settleEndedLease(
+          this.ctx,
+          before,
+          { phase: "cancelled", reason: "stopped before the node started it" },
+          now,
+        );
+    }
+    const active = await this.ctx.store.jobs.activeLeases(nodeId);
     const assignments: Assignment[] = [];
     for (const l of active.filter((x) => x.state === "assigned" && !reported.has(x.id))) {
       const job = await this.ctx.store.jobs.getJob(l.jobId);
@@ -96,63 +109,21 @@ export class AgentService {
     const lease = await this.ownLease(nodeId, w.leaseId);
     const now = this.ctx.clock.now();
     if (lease.state === "ended") return;
-    if ((w.phase === "running" || w.phase === "starting") && lease.state === "assigned") {
+    // A lease stopped before its start was reported still records when it started (for billing).
+    const unstarted = lease.state === "assigned" || (lease.state === "stopping" && lease.startedAt === null);
+    if ((w.phase === "running" || w.phase === "starting") && unstarted) {
       await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt ?? now);
       return;
     }
-    if (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled") {
-      if (lease.state === "assigned" && w.startedAt !== undefined)
+    const phase = w.phase;
+    if (phase === "succeeded" || phase === "failed" || phase === "cancelled") {
+      if (unstarted && w.startedAt !== undefined)
         await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt);
       const endedAt = w.endedAt ?? now;
       const before = await this.ctx.store.jobs.endLease(lease.id, endedAt);
       if (!before) return;
-      await this.finishJob(before, w, endedAt);
+      await settleEndedLease(this.ctx, before, { ...w, phase }, endedAt);
       this.ctx.nudge();
-    }
-  }
-
-  /** Moves the job to its final (or requeued) state once all its leases ended. */
-  private async finishJob(lease: LeaseRecord, w: WorkloadReport, endedAt: number): Promise<void> {
-    const jobs = this.ctx.store.jobs;
-    const others = (await jobs.leasesForJob(lease.jobId)).filter(
-      (l) => l.id !== lease.id && l.state !== "ended",
-    );
-    const from = ["scheduled", "running"] as const;
-    const stop = lease.stopReason;
-    if (stop?.startsWith("preempted") || stop?.startsWith("curtailment")) {
-      // Gang members of a preempted job stop together; the job goes back to the queue.
-      for (const o of others) await jobs.requestLeaseStop(o.id, stop, endedAt, endedAt);
-      await jobs.transitionJob(lease.jobId, [...from], "preempted", endedAt, `${stop}; requeued`);
-      return;
-    }
-    if (others.length > 0) {
-      if (w.phase !== "succeeded")
-        for (const o of others)
-          await jobs.requestLeaseStop(
-            o.id,
-            `gang member ${lease.id} ended`,
-            endedAt,
-            endedAt + this.ctx.config.stopGraceS * 1000,
-          );
-      return;
-    }
-    if (stop) {
-      await jobs.transitionJob(lease.jobId, [...from], "cancelled", endedAt, stop, {
-        endedAt,
-        exitCode: w.exitCode ?? null,
-      });
-    } else if (w.phase === "succeeded") {
-      await jobs.transitionJob(lease.jobId, [...from], "succeeded", endedAt, "exited with code 0", {
-        endedAt,
-        exitCode: 0,
-      });
-    } else {
-      const why =
-        w.reason ?? (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
-      await jobs.transitionJob(lease.jobId, [...from], "failed", endedAt, why, {
-        endedAt,
-        exitCode: w.exitCode ?? null,
-      });
     }
   }
 

@@ -6,7 +6,11 @@ import { deferFlexible } from "./deferral.js";
 import { ledgerServiceFor } from "./ledger-service.js";
 import { soleLeader, type Leadership } from "./leader.js";
 import { energyMinorPerGpuHour, modelPowerW, priceNow } from "./spot-price.js";
+import { endOverdueStops, stopTimeoutMs } from "./lease-end.js";
 import { readSnapshot } from "./snapshot.js";
+
+/** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
+const RESERVATION_SLACK_MS = 60_000;
 
 const IDLE: CycleReport = {
   pending: 0,
@@ -93,6 +97,9 @@ export class SchedulerLoop {
     // 1b. Leases on nodes silent for longer than the lease-loss timeout are lost: billing stops at the
     //     last heartbeat and the job goes back to the queue (a node that returns is told to stop it).
     await this.reclaimLostLeases(now);
+    // 1c. A stop never outlives its grace period plus the stop timeout: overdue leases end here.
+    for (const l of await endOverdueStops(this.ctx, now))
+      this.log?.warn({ leaseId: l.id, node: l.nodeId }, "stop overdue: lease ended by the control plane");
     mark = t("failureDetection", mark);
 
     // 2. Curtailment: sites with a cap in force (or within its notice) shed load, interruptible first.
@@ -183,7 +190,20 @@ export class SchedulerLoop {
           now,
           now + d.graceS * 1000,
         );
-        if (ok) report.preempted++;
+        if (ok) {
+          report.preempted++;
+          // The GPUs it vacates are held for the preemptor (the preempted job never retakes them).
+          const victim = snapshot.leases.find((l) => l.id === d.leaseId);
+          if (victim)
+            await store.checkpoints.reserve({
+              jobId: d.forJobId,
+              nodeId: victim.nodeId,
+              leaseId: victim.id,
+              gpuIndices: victim.gpuIndices,
+              createdAt: now,
+              expiresAt: now + d.graceS * 1000 + stopTimeoutMs(this.ctx) + RESERVATION_SLACK_MS,
+            });
+        }
       } else {
         // 7. Jobs that wait keep their reasons, verbatim, for the tenant.
         await store.jobs.setWaitReasons(d.jobId, d.reasons, now);

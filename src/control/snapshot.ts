@@ -15,7 +15,7 @@ export async function readSnapshot(
   siteCountry: Map<string, string>;
   carbon: Map<string, HourlySeries>;
 }> {
-  const [sites, nodes, leases, prices, jobs, curtailments, series] = await Promise.all([
+  const [sites, nodes, leases, prices, jobs, curtailments, series, held] = await Promise.all([
     store.fleet.listSites(),
     store.fleet.listNodes(),
     store.jobs.activeLeases(),
@@ -23,6 +23,7 @@ export async function readSnapshot(
     store.jobs.pendingJobs(),
     store.energy.curtailments({ activeAt: now }),
     store.energy.series(),
+    store.checkpoints.reservations(now),
   ]);
   // A cap applies from its notice time: no new work is placed that would have to stop at its start.
   const capKw = (siteId: string, contracted: number): number =>
@@ -94,6 +95,10 @@ export async function readSnapshot(
       startedAt: l.startedAt ?? l.createdAt,
       stopping: l.state === "stopping",
     })),
+    // GPUs held for pending preemptors (a claim whose job is no longer pending holds nothing).
+    reservations: held
+      .filter((r) => jobs.some((j) => j.id === r.jobId))
+      .map((r) => ({ jobId: r.jobId, nodeId: r.nodeId, gpuIndices: r.gpuIndices })),
   };
   const pending: PendingJob[] = jobs.map((j) => ({
     id: j.id,

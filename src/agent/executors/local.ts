@@ -57,6 +57,8 @@ export interface LocalWorkloadRecord {
   logs?: LogTailState;
   /** The max run time passed and the agent stopped it. */
   deadlineHit?: boolean;
+  /** The workload outlived the stop's grace period and got SIGKILL (seconds of grace it had). */
+  killedAfterGraceS?: number;
 }
 
 const DEFAULT_CAP = 1024 * 1024;
@@ -215,6 +217,8 @@ export class LocalExecutor implements Executor {
     killGroup(e.rec.pgid, "SIGTERM");
     const ended = await waitFor(e.exited, graceS * 1000);
     if (!ended) {
+      e.rec.killedAfterGraceS = graceS;
+      this.save(e);
       killGroup(e.rec.pgid, "SIGKILL");
       // SIGKILL cannot be caught, but a process stuck in the kernel (a hung GPU driver) can outlive it:
       // do not wait forever; the status then still says running and health checks take over.
@@ -321,7 +325,18 @@ export class LocalExecutor implements Executor {
     const stopped = e.rec.stopRequested === true;
     const phase: WorkloadPhase = stopped ? "cancelled" : code === 0 ? "succeeded" : "failed";
     const reason = signal ? `killed by ${signal}` : `exited with code ${code ?? "unknown"}`;
-    this.end(e, phase, code, signal, stopped ? `stopped by the agent; ${reason}` : reason);
+    const killed = e.rec.killedAfterGraceS;
+    this.end(
+      e,
+      phase,
+      code,
+      signal,
+      killed !== undefined
+        ? `did not exit within its ${killed} s grace period; killed with SIGKILL`
+        : stopped
+          ? `stopped by the agent; ${reason}`
+          : reason,
+    );
   }
 
   private end(
