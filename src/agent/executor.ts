@@ -11,6 +11,8 @@ export interface WorkloadSpec {
   gpuIndices: number[];
   /** Hard limit on run time in seconds, if any. */
   maxRuntimeS?: number;
+  /** Host folder for checkpoints, mounted at the same path; the workload finds it in $ZUMBIDO_CHECKPOINT_DIR. */
+  checkpointDir?: string;
 }
 
 export type WorkloadPhase = "starting" | "running" | "succeeded" | "failed" | "cancelled";

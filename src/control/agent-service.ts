@@ -1,5 +1,5 @@
-import type { Gpu, JobSpec, UsageRecord } from "../domain/index.js";
-import { DomainError, forbidden, invalid } from "../domain/index.js";
+import type { Gpu, JobSpec, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
+import { DomainError, effectiveImage, forbidden, invalid } from "../domain/index.js";
 import type { LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { settleEndedLease } from "./lease-end.js";
@@ -11,7 +11,13 @@ export interface Assignment {
   gpuModel: string;
   gpuIndices: number[];
   spec: JobSpec;
+  /** The image to run: the job's own, else the site's default; absent when neither names one. */
+  image?: string;
+  /** Whether the workload gets network access: the job asked for it and the site allows it. */
+  network: boolean;
 }
+
+export { MAX_REPORT_REASON } from "./lease-end.js";
 
 /** A lease the agent must stop, with how long the workload has to checkpoint. */
 export interface StopOrder {
@@ -27,8 +33,12 @@ export interface WorkloadReport {
   exitCode?: number | null;
   signal?: string | null;
   reason?: string;
+  /** What kind of failure `reason` describes; "image-pull": the image could not be pulled or loaded. */
+  cause?: "image-pull";
   startedAt?: number;
   endedAt?: number;
+  /** The job's checkpoint folder on this node, when it holds files. */
+  checkpoint?: { bytes: number; files: number; savedAt: number };
 }
 
 /** The node side of the API: heartbeats, assignments, workload reports, usage and logs. */
@@ -54,11 +64,19 @@ export class AgentService {
       driverVersion?: string | null;
       health: { healthy: boolean; reasons: string[] };
       workloads: WorkloadReport[];
+      runtime?: NodeRuntime;
     },
   ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
-    await this.ctx.store.fleet.heartbeat(nodeId, hb.gpus, hb.driverVersion ?? null, now, hb.health);
+    await this.ctx.store.fleet.heartbeat(
+      nodeId,
+      hb.gpus,
+      hb.driverVersion ?? null,
+      now,
+      hb.health,
+      hb.runtime,
+    );
     for (const w of hb.workloads) await this.report(p, w);
     const reported = new Set(hb.workloads.map((w) => w.leaseId));
     // A lease stopped before this node ever took it up has no workload to wait for: it ends now.
@@ -75,16 +93,23 @@ export class AgentService {
     }
     const active = await this.ctx.store.jobs.activeLeases(nodeId);
     const assignments: Assignment[] = [];
+    const sites = new Map<string, Site | undefined>();
     for (const l of active.filter((x) => x.state === "assigned" && !reported.has(x.id))) {
       const job = await this.ctx.store.jobs.getJob(l.jobId);
-      if (job)
-        assignments.push({
-          leaseId: l.id,
-          jobId: l.jobId,
-          gpuModel: l.gpuModel,
-          gpuIndices: l.gpuIndices,
-          spec: job.spec,
-        });
+      if (!job) continue;
+      if (!sites.has(l.siteId)) sites.set(l.siteId, await this.ctx.store.fleet.getSite(l.siteId));
+      const site = sites.get(l.siteId);
+      // Site policy is resolved here so the agent needs to know none of it.
+      const image = effectiveImage(site ?? {}, job.spec.image);
+      assignments.push({
+        leaseId: l.id,
+        jobId: l.jobId,
+        gpuModel: l.gpuModel,
+        gpuIndices: l.gpuIndices,
+        spec: job.spec,
+        ...(image !== undefined ? { image } : {}),
+        network: job.spec.network === true && site?.allowNetwork === true,
+      });
     }
     const stops: StopOrder[] = active
       .filter((l) => l.state === "stopping")
@@ -109,15 +134,18 @@ export class AgentService {
     const lease = await this.ownLease(nodeId, w.leaseId);
     const now = this.ctx.clock.now();
     if (lease.state === "ended") return;
-    // A lease stopped before its start was reported still records when it started (for billing).
+    // Billing starts when the workload runs: "starting" (image pull, Slurm queue, pod pending) is not billed.
+    // A lease stopped before its start was reported still records when it started.
     const unstarted = lease.state === "assigned" || (lease.state === "stopping" && lease.startedAt === null);
-    if ((w.phase === "running" || w.phase === "starting") && unstarted) {
+    if (w.phase === "running" && unstarted) {
       await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt ?? now);
       return;
     }
     const phase = w.phase;
     if (phase === "succeeded" || phase === "failed" || phase === "cancelled") {
-      if (unstarted && w.startedAt !== undefined)
+      // A workload whose image never arrived never ran, whatever start time the agent sends.
+      const ran = w.cause !== "image-pull";
+      if (unstarted && w.startedAt !== undefined && ran)
         await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt);
       const endedAt = w.endedAt ?? now;
       const before = await this.ctx.store.jobs.endLease(lease.id, endedAt);

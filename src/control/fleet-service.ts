@@ -1,6 +1,13 @@
 import { randomBytes } from "node:crypto";
-import type { Cooling, Gpu, Node, Price, Site } from "../domain/index.js";
-import { DomainError, findGpuModel, invalid, isKnownCountry, notFound } from "../domain/index.js";
+import type { Cooling, Gpu, Node, NodeRuntime, Price, Site } from "../domain/index.js";
+import {
+  DomainError,
+  findGpuModel,
+  imageRefusal,
+  invalid,
+  isKnownCountry,
+  notFound,
+} from "../domain/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 
 /** Input to register a site. */
@@ -16,6 +23,14 @@ export interface SiteInput {
   carbonGPerKwh?: number | null;
   /** Admin only: register the site for this operator. */
   operatorId?: string;
+  /** Image for jobs that name none (null clears it). */
+  defaultImage?: string | null;
+  /** Only images matching one of these globs run here (empty: any image not denied). */
+  allowImages?: string[];
+  /** Images matching one of these globs never run here. */
+  denyImages?: string[];
+  /** Jobs that ask for network get it. */
+  allowNetwork?: boolean;
 }
 
 /** Sites, prices, enrolment and nodes, with ownership checks. */
@@ -51,13 +66,19 @@ export class FleetService {
       nodeOverheadW: input.nodeOverheadW ?? 500,
       carbonGPerKwh: input.carbonGPerKwh ?? null,
       createdAt: this.ctx.clock.now(),
+      defaultImage: input.defaultImage ?? null,
+      allowImages: input.allowImages ?? [],
+      denyImages: input.denyImages ?? [],
+      allowNetwork: input.allowNetwork ?? false,
     };
+    checkImagePolicy(site);
     return this.ctx.store.fleet.createSite(site);
   }
 
   async updateSite(p: Principal, siteId: string, patch: Partial<SiteInput>): Promise<Site> {
     const site = await this.ownSite(p, siteId);
     checkSite({ ...site, ...patch });
+    checkImagePolicy({ ...site, ...patch });
     await this.ctx.store.fleet.updateSite(siteId, patch);
     this.ctx.nudge();
     return (await this.ctx.store.fleet.getSite(siteId))!;
@@ -129,6 +150,7 @@ export class FleetService {
     gpus: Gpu[];
     executor: Node["executor"];
     driverVersion?: string | null;
+    runtime?: NodeRuntime;
   }): Promise<{
     nodeId: string;
     siteId: string;
@@ -143,9 +165,10 @@ export class FleetService {
         name: input.name,
         state: "ready",
         stateReason: null,
-        executor: input.executor,
+        executor: input.runtime?.executor ?? input.executor,
         gpus: input.gpus,
         driverVersion: input.driverVersion ?? null,
+        runtime: input.runtime ?? null,
       },
       now,
     );
@@ -194,6 +217,17 @@ export class FleetService {
     this.ctx.nudge();
     return { ...node, state: drain ? "draining" : "ready" };
   }
+}
+
+/** The site's default image must pass its own allow and deny lists. */
+function checkImagePolicy(s: Pick<Site, "defaultImage" | "allowImages" | "denyImages">): void {
+  if (!s.defaultImage) return;
+  const why = imageRefusal(s, s.defaultImage);
+  if (why)
+    throw invalid(
+      `default image ${s.defaultImage} is refused by this site's own image policy (${why}); allow it or pick another default`,
+      { field: "defaultImage" },
+    );
 }
 
 /** Domain checks beyond the schema: the figures must make physical sense. */

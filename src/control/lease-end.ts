@@ -1,5 +1,9 @@
+import { effectiveImage } from "../domain/index.js";
 import type { LeaseRecord } from "../store/index.js";
 import type { Ctx } from "./context.js";
+
+/** Longest workload failure reason kept from an agent, characters. */
+export const MAX_REPORT_REASON = 1000;
 
 /** How a lease's workload ended, as the agent (or the server's stop deadline) tells it. */
 export interface LeaseOutcome {
@@ -7,6 +11,8 @@ export interface LeaseOutcome {
   exitCode?: number | null;
   signal?: string | null;
   reason?: string;
+  /** What kind of failure `reason` describes; "image-pull": the image could not be pulled or loaded. */
+  cause?: "image-pull";
 }
 
 /** Seconds after a stop's grace period that the server waits for the node to report the end (default 60). */
@@ -31,7 +37,7 @@ export async function settleEndedLease(
   );
   const from = ["scheduled", "running"] as const;
   const stop = lease.stopReason;
-  const how = w.reason ? ` (workload: ${w.reason})` : "";
+  const how = w.reason ? ` (workload: ${w.reason.slice(0, MAX_REPORT_REASON)})` : "";
   if (stop?.startsWith("preempted") || stop?.startsWith("curtailment")) {
     // Gang members of a preempted job stop together; the job goes back to the queue.
     for (const o of others) await jobs.requestLeaseStop(o.id, stop, endedAt, endedAt);
@@ -59,9 +65,23 @@ export async function settleEndedLease(
       endedAt,
       exitCode: 0,
     });
+  } else if (w.cause === "image-pull") {
+    const job = await jobs.getJob(lease.jobId);
+    const site = await ctx.store.fleet.getSite(lease.siteId);
+    const image = job ? effectiveImage(site ?? {}, job.spec.image) : undefined;
+    const answer = (w.reason ?? "no answer").slice(0, MAX_REPORT_REASON);
+    await jobs.transitionJob(
+      lease.jobId,
+      [...from],
+      "failed",
+      endedAt,
+      `image ${image ?? "(none)"} could not be pulled on node ${lease.nodeId}: ${answer}`,
+      { endedAt, exitCode: null },
+    );
   } else {
     const why =
-      w.reason ?? (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
+      w.reason?.slice(0, MAX_REPORT_REASON) ??
+      (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
     await jobs.transitionJob(lease.jobId, [...from], "failed", endedAt, why, {
       endedAt,
       exitCode: w.exitCode ?? null,

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { FencedError, type Fence } from "../store/index.js";
 import { schedule as defaultSchedule, type ScheduleFn } from "../scheduler/index.js";
 import type { Ctx } from "./context.js";
 import { enforceCurtailments } from "./curtailment-executor.js";
@@ -33,6 +34,8 @@ export interface CycleReport {
   conflicts: number;
   nodesOffline: number;
   phasesMs: Record<string, number>;
+  /** Set when the cycle was abandoned because this replica's leader term was superseded. */
+  fenced?: boolean;
 }
 
 /** The scheduling loop: snapshot, schedule, commit decisions, requeue. */
@@ -68,7 +71,7 @@ export class SchedulerLoop {
           lead ? "this replica now runs the scheduler" : "another replica runs the scheduler",
         );
       this.leading = lead;
-      return lead ? this.cycle() : IDLE;
+      return lead ? this.cycle().catch((err: unknown) => this.fenced(err)) : IDLE;
     });
     try {
       return await this.running;
@@ -81,8 +84,26 @@ export class SchedulerLoop {
     }
   }
 
+  /** A cycle whose leader term was superseded stops where it is: this replica no longer leads. */
+  private fenced(err: unknown): CycleReport {
+    if (!(err instanceof FencedError)) throw err;
+    this.leading = false;
+    this.log?.warn(
+      { term: err.term, currentTerm: err.currentTerm },
+      "leadership lost mid-cycle; cycle abandoned",
+    );
+    return { ...IDLE, fenced: true };
+  }
+
+  /** The fence of this cycle's writes; throws FencedError as soon as the lock session is known lost. */
+  private guard(fence: Fence | undefined): Fence | undefined {
+    if (!this.leadership.holds()) throw new FencedError(fence?.term ?? 0, undefined);
+    return fence;
+  }
+
   private async cycle(): Promise<CycleReport> {
     const { store, clock, ids, config } = this.ctx;
+    const fence = this.leadership.fence();
     const phases: Record<string, number> = {};
     const t = (name: string, since: number): number => {
       const n = performance.now();
@@ -96,8 +117,9 @@ export class SchedulerLoop {
     const offline = await store.fleet.markStaleNodesOffline(now - config.heartbeatTimeoutMs);
     // 1b. Leases on nodes silent for longer than the lease-loss timeout are lost: billing stops at the
     //     last heartbeat and the job goes back to the queue (a node that returns is told to stop it).
-    await this.reclaimLostLeases(now);
+    await this.reclaimLostLeases(now, fence);
     // 1c. A stop never outlives its grace period plus the stop timeout: overdue leases end here.
+    this.guard(fence);
     for (const l of await endOverdueStops(this.ctx, now))
       this.log?.warn({ leaseId: l.id, node: l.nodeId }, "stop overdue: lease ended by the control plane");
     mark = t("failureDetection", mark);
@@ -107,7 +129,7 @@ export class SchedulerLoop {
     mark = t("curtailment", mark);
 
     // 2a. Power-price spikes: interruptible leases whose GPU-hour now costs more in energy than they pay yield.
-    await this.yieldToPriceSpikes(now);
+    await this.yieldToPriceSpikes(now, fence);
 
     // 2b. Spend limits (every spendCheckMs): tenants near zero get a notice on their jobs, then their jobs stop.
     if (now - this.lastSpendCheck >= (config.spendCheckMs ?? 10_000)) {
@@ -179,6 +201,7 @@ export class SchedulerLoop {
           })),
           now,
           d.reasons.join("; "),
+          this.guard(fence),
         );
         if (ok) report.placed++;
         else report.conflicts++;
@@ -189,6 +212,7 @@ export class SchedulerLoop {
           `preempted: ${d.reason}`,
           now,
           now + d.graceS * 1000,
+          this.guard(fence),
         );
         if (ok) {
           report.preempted++;
@@ -217,7 +241,7 @@ export class SchedulerLoop {
   }
 
   /** Stops (with the checkpoint notice) interruptible leases that run at a loss at the current power price. */
-  private async yieldToPriceSpikes(now: number): Promise<void> {
+  private async yieldToPriceSpikes(now: number, fence: Fence | undefined): Promise<void> {
     const { store, config } = this.ctx;
     const prices = (await store.energy.series()).filter((x) => x.kind === "price");
     if (prices.length === 0) return;
@@ -234,7 +258,8 @@ export class SchedulerLoop {
         const cost = energyMinorPerGpuHour(modelPowerW(l.gpuModel), site.pue, eur);
         if (cost <= l.priceMinorPerGpuHour) continue;
         const why = `preempted: power price spike at ${site.name}: ${Math.round(eur)} EUR/MWh makes a GPU-hour cost ${cost.toFixed(1)} cents of energy, more than the ${l.priceMinorPerGpuHour} cents it pays`;
-        if (await store.jobs.requestLeaseStop(l.id, why, now, now + config.policy.preemptionGraceS * 1000)) {
+        const grace = now + config.policy.preemptionGraceS * 1000;
+        if (await store.jobs.requestLeaseStop(l.id, why, now, grace, this.guard(fence))) {
           this.log?.info(
             { leaseId: l.id, eurPerMwh: eur },
             "interruptible lease yields to a power-price spike",
@@ -245,7 +270,7 @@ export class SchedulerLoop {
   }
 
   /** Ends the leases of nodes that have been silent past the lease-loss timeout and requeues their jobs. */
-  private async reclaimLostLeases(now: number): Promise<void> {
+  private async reclaimLostLeases(now: number, fence: Fence | undefined): Promise<void> {
     const { store, config } = this.ctx;
     const cutoff = now - (config.leaseLossTimeoutMs ?? 5 * 60_000);
     const leases = await store.jobs.activeLeases();
@@ -256,7 +281,8 @@ export class SchedulerLoop {
       const last = n?.lastHeartbeatAt ?? 0;
       if (!n || n.state !== "offline" || last >= cutoff) continue;
       const reason = `preempted: node ${n.name} lost contact at ${new Date(last).toISOString()}`;
-      await store.jobs.requestLeaseStop(l.id, reason, Math.max(last, l.startedAt ?? l.createdAt), last);
+      const stoppedAt = Math.max(last, l.startedAt ?? l.createdAt);
+      await store.jobs.requestLeaseStop(l.id, reason, stoppedAt, last, this.guard(fence));
       await store.jobs.endLease(l.id, Math.max(last, l.startedAt ?? l.createdAt));
       for (const o of (await store.jobs.leasesForJob(l.jobId)).filter(
         (x) => x.id !== l.id && x.state !== "ended",

@@ -4,3 +4,4 @@ export * from "./money.js";
 export * from "./clock.js";
 export * from "./types.js";
 export * from "./errors.js";
+export * from "./images.js";

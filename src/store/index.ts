@@ -6,4 +6,5 @@ export * from "./jobs-repo.js";
 export * from "./usage-repo.js";
 export * from "./ledger-repo.js";
 export * from "./energy-repo.js";
+export * from "./fence.js";
 export * from "./checkpoints-repo.js";

@@ -43,6 +43,11 @@ export interface SitesTable {
   node_overhead_w: number;
   carbon_g_per_kwh: number | null;
   created_at: Int;
+  default_image: string | null;
+  allow_images_json: string;
+  deny_images_json: string;
+  /** 0 or 1. */
+  allow_network: Int;
 }
 export interface PricesTable {
   site_id: string;
@@ -70,6 +75,8 @@ export interface NodesTable {
   driver_version: string | null;
   last_heartbeat_at: Int | null;
   created_at: Int;
+  /** The advertised NodeRuntime as JSON; null until an agent advertises one. */
+  runtime_json: string | null;
 }
 export interface JobsTable {
   id: string;
@@ -152,6 +159,15 @@ export interface Database extends LedgerTables, EnergyTables, CheckpointTables {
   job_events: JobEventsTable;
   logs: LogsTable;
   settings: SettingsTable;
+  leader_terms: LeaderTermsTable;
+}
+
+/** The scheduler leader's fencing term (migration 0007). */
+export interface LeaderTermsTable {
+  name: string;
+  term: number;
+  holder: string;
+  acquired_at: number;
 }
 
 export type { ColumnType };

@@ -119,10 +119,10 @@ describe("LocalExecutor specifics", () => {
     const w = spec(["/bin/sh", "-c", "trap '' TERM; sleep 300 & echo $! > grandchild.pid; wait"]);
     const s = await ex.start(w);
     const pidFile = join(root, "tree", "leases", w.leaseId, "work", "grandchild.pid");
-    const gpid = await until(
+    const gpid = await until<number>(
       "grandchild pid",
       // The file exists before the shell writes the pid into it: wait for a number.
-      () => Promise.resolve((existsSync(pidFile) && Number(readFileSync(pidFile, "utf8"))) || false),
+      () => Promise.resolve(existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) || false : false),
       10_000,
     );
     expect(gpid).toBeGreaterThan(0);

@@ -12,6 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { NOTICE_FILE } from "../checkpoints.js";
 import type { Executor, LogChunk, WorkloadPhase, WorkloadSpec, WorkloadStatus } from "../executor.js";
 import { LogTail } from "./log-tail.js";
 import type { LogTailState } from "./log-tail.js";
@@ -90,6 +91,13 @@ export function workloadEnv(base: Record<string, string>, w: WorkloadSpec): Reco
     ZUMBIDO_LEASE_ID: w.leaseId,
     ZUMBIDO_JOB_ID: w.jobId,
     ZUMBIDO_GPU_MODEL: w.gpuModel,
+    // The job's checkpoint folder outlives this lease (preemption, requeue); the notice file says when to stop.
+    ...(w.checkpointDir !== undefined
+      ? {
+          ZUMBIDO_CHECKPOINT_DIR: w.checkpointDir,
+          ZUMBIDO_CHECKPOINT_NOTICE: join(w.checkpointDir, NOTICE_FILE),
+        }
+      : {}),
   };
 }
 

@@ -37,6 +37,7 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
           ...(b.shell ? { shell: true } : {}),
           ...(b.env ? { env: b.env } : {}),
           ...(b.image ? { image: b.image } : {}),
+          ...(b.network ? { network: true } : {}),
           ...(b.gracePeriodS !== undefined ? { gracePeriodS: b.gracePeriodS } : {}),
         },
       });
