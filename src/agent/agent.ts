@@ -72,6 +72,7 @@ export class Agent {
         name: this.o.name,
         gpus: this.gpuCache.gpus,
         executor: this.o.executor.kind,
+        runtime: this.o.executor.runtime,
         driverVersion: this.gpuCache.driverVersion,
       });
       this.store.setMeta("nodeKey", r.key);
@@ -181,6 +182,7 @@ export class Agent {
         {
           gpus: gpus.gpus,
           driverVersion: gpus.driverVersion,
+          runtime: this.o.executor.runtime,
           health,
           workloads: reports,
         },
@@ -220,12 +222,16 @@ export class Agent {
     const checkpointDir = checkpointDirFor(this.o.stateDir, a.jobId);
     prepareCheckpointDir(checkpointDir);
     const st = await this.o.executor.start({
-      checkpointDir,
       leaseId: a.leaseId,
       jobId: a.jobId,
       spec: a.spec,
       gpuModel: a.gpuModel,
       gpuIndices: a.gpuIndices,
+      ...(a.image !== undefined ? { image: a.image } : {}),
+      network: a.network,
+      ...(a.registryAuth !== undefined ? { registryAuth: a.registryAuth } : {}),
+      // The agent picks the host folder (never the server): it is under the agent's own state.
+      checkpointDir,
     });
     this.observe(st);
     this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });

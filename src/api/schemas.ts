@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EXECUTOR_KINDS } from "../domain/executors.js";
 import { imagePatternProblem, imageRefProblem, MAX_IMAGE_PATTERN, MAX_IMAGE_REF } from "../domain/images.js";
 
 /** ISO 3166-1 alpha-2 code, upper-cased. */
@@ -31,7 +32,7 @@ export const ImagePattern = z
 /** What a node's runtime can do, as the agent advertises it. */
 export const NodeRuntime = z
   .object({
-    executor: z.enum(["local", "podman", "slurm", "kubernetes"]),
+    executor: z.enum(EXECUTOR_KINDS),
     images: z.boolean(),
     isolated: z.boolean(),
   })
@@ -203,7 +204,7 @@ export const Enrol = z
     token: z.string().min(8),
     name: z.string().min(1).max(120),
     gpus: z.array(Gpu),
-    executor: z.enum(["local", "podman", "slurm", "kubernetes"]).default("local"),
+    executor: z.enum(EXECUTOR_KINDS).default("local"),
     driverVersion: z.string().nullable().optional(),
     runtime: NodeRuntime.optional(),
   })

@@ -15,6 +15,10 @@ export interface Assignment {
   image?: string;
   /** Whether the workload gets network access: the job asked for it and the site allows it. */
   network: boolean;
+  /** Private-registry login for the pull (from the tenant's secret; never logged or stored by the agent). */
+  registryAuth?: { server: string; username: string; password: string };
+  /** Host folder for the workload's checkpoints (mounted at the same path, $ZUMBIDO_CHECKPOINT_DIR). */
+  checkpointDir?: string;
 }
 
 export { MAX_REPORT_REASON } from "./lease-end.js";

@@ -4,11 +4,31 @@ import {
   DomainError,
   findGpuModel,
   imageRefusal,
+  inJurisdiction,
   invalid,
   isKnownCountry,
   notFound,
 } from "../domain/index.js";
+import { valueAt } from "../energy/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+import { interruptiblePriceNow } from "./spot-price.js";
+
+/** One offer of GET /v1/capacity: a site's GPU model, free GPUs and the prices a new lease pays now. */
+export interface CapacityOffer {
+  siteId: string;
+  siteName: string;
+  country: string;
+  gpuModel: string;
+  totalGpus: number;
+  freeGpus: number;
+  onDemandMinorPerGpuHour: number;
+  /** What a new interruptible lease pays now: the spot price when the site has a power-price series. */
+  interruptibleMinorPerGpuHour: number;
+  currency: string;
+  carbonGPerKwh: number | null;
+  jurisdictions: ("EU" | "EEA")[];
+  pue: number;
+}
 
 /** Input to register a site. */
 export interface SiteInput {
@@ -203,6 +223,58 @@ export class FleetService {
     const site = await this.ctx.store.fleet.getSite(node.siteId);
     if (p.role === "operator" && site?.operatorId !== p.ownerId) throw notFound("node", nodeId);
     return node;
+  }
+
+  /** What the marketplace offers now: per site and model, free GPUs and the prices a new lease pays. */
+  async capacity(p: Principal): Promise<CapacityOffer[]> {
+    requireRole(p, "tenant", "operator", "admin");
+    const store = this.ctx.store;
+    const [sites, nodes, leases, prices, series] = await Promise.all([
+      store.fleet.listSites(),
+      store.fleet.listNodes(),
+      store.jobs.activeLeases(),
+      store.fleet.listPrices(),
+      store.energy.series(),
+    ]);
+    const now = this.ctx.clock.now();
+    // Carbon now: the site's hourly series where it has one, else its declared figure.
+    const carbonNow = new Map(
+      series
+        .filter((x) => x.kind === "carbon")
+        .map((x) => [x.siteId, Math.round(valueAt(x.series, now) * 10) / 10]),
+    );
+    const powerPrice = new Map(series.filter((x) => x.kind === "price").map((x) => [x.siteId, x.series]));
+    const busy = new Map<string, number>();
+    for (const l of leases) busy.set(l.nodeId, (busy.get(l.nodeId) ?? 0) + l.gpuIndices.length);
+    const out: CapacityOffer[] = [];
+    for (const site of sites) {
+      const models = new Map<string, { total: number; free: number }>();
+      for (const n of nodes.filter((x) => x.siteId === site.id && x.gpus.length > 0)) {
+        const m = models.get(n.gpus[0]!.model) ?? { total: 0, free: 0 };
+        const healthy = n.gpus.filter((g) => g.healthy).length;
+        m.total += n.gpus.length;
+        if (n.state === "ready") m.free += Math.max(0, healthy - (busy.get(n.id) ?? 0));
+        models.set(n.gpus[0]!.model, m);
+      }
+      for (const price of prices.filter((x) => x.siteId === site.id)) {
+        const m = models.get(price.gpuModel) ?? { total: 0, free: 0 };
+        out.push({
+          siteId: site.id,
+          siteName: site.name,
+          country: site.country,
+          gpuModel: price.gpuModel,
+          totalGpus: m.total,
+          freeGpus: m.free,
+          onDemandMinorPerGpuHour: price.onDemandMinorPerGpuHour,
+          interruptibleMinorPerGpuHour: interruptiblePriceNow(price, site, powerPrice.get(site.id), now),
+          currency: this.ctx.config.currency,
+          carbonGPerKwh: carbonNow.get(site.id) ?? site.carbonGPerKwh ?? null,
+          jurisdictions: (["EU", "EEA"] as const).filter((j) => inJurisdiction(site.country, j)),
+          pue: site.pue,
+        });
+      }
+    }
+    return out;
   }
 
   /** Operator drains (no new work) or returns a node to service. */

@@ -1,6 +1,6 @@
-import { findGpuModel } from "../domain/index.js";
+import { findGpuModel, nodeGpuPowerW } from "../domain/index.js";
 import { powerBudgetAt, valueAt, type HourlySeries } from "../energy/index.js";
-import { modelPowerW, priceNow, spotPriceMinor } from "./spot-price.js";
+import { interruptiblePriceNow } from "./spot-price.js";
 import type { PendingJob, Snapshot } from "../scheduler/index.js";
 import type { Store } from "../store/index.js";
 
@@ -43,13 +43,9 @@ export async function readSnapshot(
     const m = priceMap.get(p.siteId) ?? {};
     // Interruptible capacity follows the power price (never below the operator's floor).
     const site = sites.find((x) => x.id === p.siteId);
-    const eur = priceNow(powerPrice.get(p.siteId), now);
     m[p.gpuModel] = {
       onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour,
-      interruptibleMinorPerGpuHour:
-        site && eur !== undefined
-          ? spotPriceMinor(p.interruptibleMinorPerGpuHour, modelPowerW(p.gpuModel), site.pue, eur)
-          : p.interruptibleMinorPerGpuHour,
+      interruptibleMinorPerGpuHour: interruptiblePriceNow(p, site, powerPrice.get(p.siteId), now),
     };
     priceMap.set(p.siteId, m);
   }
@@ -79,7 +75,7 @@ export async function readSnapshot(
           gpuModel: model,
           gpuMemoryGb: cat?.memoryGb ?? Math.round(n.gpus[0]!.memoryMb / 1024),
           gpuIndices: n.gpus.filter((g) => g.healthy).map((g) => g.index),
-          gpuPowerW: n.gpus[0]!.powerLimitW || cat?.tdpW || 700,
+          gpuPowerW: nodeGpuPowerW(n),
           schedulable: n.state === "ready",
         };
       }),

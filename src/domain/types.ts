@@ -1,5 +1,6 @@
 import type { Jurisdiction } from "./countries.js";
 import type { Minor } from "./money.js";
+import type { ExecutorKind } from "./executors.js";
 
 /** Roles an API key can hold. */
 export type Role = "admin" | "operator" | "tenant" | "node";
@@ -59,9 +60,6 @@ export interface Gpu {
 }
 
 export type NodeState = "pending" | "ready" | "draining" | "offline";
-
-/** How a node's agent runs workloads. */
-export type ExecutorKind = "local" | "podman" | "slurm" | "kubernetes";
 
 /** What a node's runtime can do, as its agent advertises it at enrolment and in heartbeats. */
 export interface NodeRuntime {

@@ -70,6 +70,9 @@ export function startAgentProc(
     "500",
     "--name",
     name,
+    "--executor",
+    "local",
+    "--unsafe-host-processes",
   ];
   if (token) args.push("--token", token);
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
