@@ -63,6 +63,9 @@ export async function readSnapshot(
           ? { carbonGPerKwh: s.carbonGPerKwh }
           : {}),
       prices: priceMap.get(s.id) ?? {},
+      ...(s.defaultImage ? { defaultImage: s.defaultImage } : {}),
+      ...(s.allowImages?.length ? { allowImages: s.allowImages } : {}),
+      ...(s.denyImages?.length ? { denyImages: s.denyImages } : {}),
     })),
     nodes: nodes
       .filter((n) => n.gpus.length > 0)
@@ -77,6 +80,8 @@ export async function readSnapshot(
           gpuIndices: n.gpus.filter((g) => g.healthy).map((g) => g.index),
           gpuPowerW: nodeGpuPowerW(n),
           schedulable: n.state === "ready",
+          // An agent that predates the runtime advertisement: Kubernetes and podman run images.
+          runsImages: n.runtime?.images ?? (n.executor === "kubernetes" || n.executor === "podman"),
         };
       }),
     leases: leases.map((l) => ({
@@ -100,7 +105,7 @@ export async function readSnapshot(
     id: j.id,
     tenantId: j.tenantId,
     submittedAt: j.submittedAt,
-    request: j.request,
+    request: j.spec.image ? { ...j.request, image: j.spec.image } : j.request,
   }));
   return {
     snapshot,
