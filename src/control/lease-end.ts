@@ -95,9 +95,9 @@ export async function settleEndedLease(
  * reported by the node (a hung workload, or a node that never heard of the lease). The job settles
  * as if the workload had been killed; a node that reports later is told the lease ended.
  */
-export async function endOverdueStops(ctx: Ctx, now: number): Promise<LeaseRecord[]> {
+export async function endOverdueStops(ctx: Ctx, now: number, active?: LeaseRecord[]): Promise<LeaseRecord[]> {
   const timeout = stopTimeoutMs(ctx);
-  const overdue = (await ctx.store.jobs.activeLeases()).filter(
+  const overdue = (active ?? (await ctx.store.jobs.activeLeases())).filter(
     (l) => l.state === "stopping" && (l.stopDeadlineAt ?? l.stopRequestedAt ?? now) + timeout <= now,
   );
   const ended: LeaseRecord[] = [];
