@@ -2,7 +2,7 @@ import { findGpuModel, nodeGpuPowerW, type Node, type Price, type Site } from ".
 import { powerBudgetAt, valueAt, type HourlySeries } from "../energy/index.js";
 import { interruptiblePriceNow } from "./spot-price.js";
 import type { PendingJob, Snapshot } from "../scheduler/index.js";
-import type { Curtailment, LeaseRecord, Store } from "../store/index.js";
+import type { Curtailment, GpuReservation, LeaseRecord, Store } from "../store/index.js";
 
 /** The rows a scheduling cycle reads, each table once; every step of the cycle works on these. */
 export interface CycleWorld {
@@ -17,6 +17,8 @@ export interface CycleWorld {
   finishedService?: Snapshot["finishedService"];
   /** GPU-seconds each pending (requeued) or running job has held so far: the queue policy's attained service. */
   attainedGpuS?: Map<string, number>;
+  /** GPUs held for preemptors while their victims vacate them. */
+  reservations?: GpuReservation[];
 }
 
 /** What the pure scheduler decides on, plus the lookups the commit step needs. */
@@ -30,16 +32,18 @@ export interface CycleSnapshot {
 
 /** Reads the cycle's world: sites, nodes, active leases, prices, the queue, curtailments and series. */
 export async function readWorld(store: Store, now: number): Promise<CycleWorld> {
-  const [sites, nodes, leases, prices, jobs, curtailments, series, finishedService] = await Promise.all([
-    store.fleet.listSites(),
-    store.fleet.listNodes(),
-    store.jobs.activeLeases(),
-    store.fleet.listPrices(),
-    store.jobs.pendingJobs(),
-    store.energy.curtailments({ activeAt: now }),
-    store.energy.series(),
-    store.jobs.finishedService(),
-  ]);
+  const [sites, nodes, leases, prices, jobs, curtailments, series, reservations, finishedService] =
+    await Promise.all([
+      store.fleet.listSites(),
+      store.fleet.listNodes(),
+      store.jobs.activeLeases(),
+      store.fleet.listPrices(),
+      store.jobs.pendingJobs(),
+      store.energy.curtailments({ activeAt: now }),
+      store.energy.series(),
+      store.checkpoints.reservations(now),
+      store.jobs.finishedService(),
+    ]);
   const attainedGpuS = await store.jobs.attainedGpuS(
     [
       ...new Set([
@@ -49,7 +53,18 @@ export async function readWorld(store: Store, now: number): Promise<CycleWorld> 
     ],
     now,
   );
-  return { sites, nodes, leases, prices, jobs, curtailments, series, finishedService, attainedGpuS };
+  return {
+    sites,
+    nodes,
+    leases,
+    prices,
+    jobs,
+    curtailments,
+    series,
+    reservations,
+    finishedService,
+    attainedGpuS,
+  };
 }
 
 /** Reads the scheduler's view of the world from the store (one consistent-enough read per cycle). */
@@ -137,6 +152,10 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
       jobGpus: jobGpus.get(l.jobId) ?? l.gpuIndices.length,
     })),
     ...(world.finishedService ? { finishedService: world.finishedService } : {}),
+    // GPUs held for pending preemptors (a claim whose job is no longer pending holds nothing).
+    reservations: (world.reservations ?? [])
+      .filter((r) => jobs.some((j) => j.id === r.jobId))
+      .map((r) => ({ jobId: r.jobId, nodeId: r.nodeId, gpuIndices: r.gpuIndices })),
   };
   const pending: PendingJob[] = jobs.map((j) => ({
     id: j.id,
