@@ -5,6 +5,7 @@ import { OperatorReportService } from "../../control/index.js";
 import { who } from "../auth.js";
 import { IdParam } from "../schemas.js";
 import type { Services } from "../server.js";
+import { OPS } from "../access.js";
 
 /** Read-only aggregations the web console draws: operator summary and site utilisation (operators and admins). */
 export async function consoleDataRoutes(app: FastifyInstance, s: Services): Promise<void> {
@@ -13,6 +14,7 @@ export async function consoleDataRoutes(app: FastifyInstance, s: Services): Prom
   r.get(
     "/v1/operator/summary",
     {
+      config: { access: OPS },
       schema: {
         tags: ["console"],
         summary:
@@ -25,6 +27,7 @@ export async function consoleDataRoutes(app: FastifyInstance, s: Services): Prom
   r.get(
     "/v1/sites/:id/utilisation",
     {
+      config: { access: OPS },
       schema: {
         tags: ["console"],
         summary:

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { CapacityOffer } from "../../contract/index.js";
 import { who } from "../auth.js";
 import { IdParam, Node, Price, PriceInput, Site, SiteInput, SitePatch } from "../schemas.js";
 import type { Services } from "../server.js";
+import { ANY_KEY, OPS } from "../access.js";
 
 /** Sites, prices, enrolment tokens, nodes, and the capacity view. */
 export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<void> {
@@ -11,6 +13,7 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
   r.post(
     "/v1/sites",
     {
+      config: { access: OPS },
       schema: {
         tags: ["sites"],
         summary: "Register a site (operator)",
@@ -23,6 +26,7 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
   r.get(
     "/v1/sites",
     {
+      config: { access: ANY_KEY },
       schema: {
         tags: ["sites"],
         summary: "Sites: operators see their own, others the marketplace",
@@ -33,22 +37,29 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
   );
   r.get(
     "/v1/sites/:id",
-    { schema: { tags: ["sites"], params: IdParam, response: { 200: Site } } },
+    { config: { access: ANY_KEY }, schema: { tags: ["sites"], params: IdParam, response: { 200: Site } } },
     async (req) => s.fleet.getSite(who(req), req.params.id),
   );
   r.patch(
     "/v1/sites/:id",
-    { schema: { tags: ["sites"], params: IdParam, body: SitePatch, response: { 200: Site } } },
+    {
+      config: { access: OPS },
+      schema: { tags: ["sites"], params: IdParam, body: SitePatch, response: { 200: Site } },
+    },
     async (req) => s.fleet.updateSite(who(req), req.params.id, req.body),
   );
   r.get(
     "/v1/sites/:id/prices",
-    { schema: { tags: ["prices"], params: IdParam, response: { 200: z.array(Price) } } },
+    {
+      config: { access: ANY_KEY },
+      schema: { tags: ["prices"], params: IdParam, response: { 200: z.array(Price) } },
+    },
     async (req) => s.fleet.listPrices(who(req), req.params.id),
   );
   r.put(
     "/v1/sites/:id/prices/:model",
     {
+      config: { access: OPS },
       schema: {
         tags: ["prices"],
         summary: "Set a site's price for a GPU model (minor units per GPU-hour)",
@@ -66,17 +77,23 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
         req.body.interruptibleMinorPerGpuHour,
       ),
   );
-  r.get("/v1/prices", { schema: { tags: ["prices"], response: { 200: z.array(Price) } } }, async (req) =>
-    s.fleet.listPrices(who(req)),
+  r.get(
+    "/v1/prices",
+    { config: { access: ANY_KEY }, schema: { tags: ["prices"], response: { 200: z.array(Price) } } },
+    async (req) => s.fleet.listPrices(who(req)),
   );
   r.post(
     "/v1/sites/:id/enrolment-tokens",
-    { schema: { tags: ["nodes"], summary: "A one-time token for enrolling a node", params: IdParam } },
+    {
+      config: { access: OPS },
+      schema: { tags: ["nodes"], summary: "A one-time token for enrolling a node", params: IdParam },
+    },
     async (req, reply) => reply.status(201).send(await s.fleet.createEnrolmentToken(who(req), req.params.id)),
   );
   r.get(
     "/v1/nodes",
     {
+      config: { access: OPS },
       schema: {
         tags: ["nodes"],
         querystring: z.object({ siteId: z.string().optional() }),
@@ -87,12 +104,16 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
   );
   r.get(
     "/v1/nodes/:id",
-    { schema: { tags: ["nodes"], params: IdParam, response: { 200: Node } } },
+    {
+      config: { access: ["node", "operator", "admin"] },
+      schema: { tags: ["nodes"], params: IdParam, response: { 200: Node } },
+    },
     async (req) => s.fleet.getNode(who(req), req.params.id),
   );
   r.post(
     "/v1/nodes/:id/drain",
     {
+      config: { access: OPS },
       schema: {
         tags: ["nodes"],
         params: IdParam,
@@ -104,9 +125,12 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
   r.get(
     "/v1/capacity",
     {
+      config: { access: ANY_KEY },
       schema: {
         tags: ["sites"],
-        summary: "What the marketplace offers now: per site and model, free GPUs and prices",
+        summary:
+          "What the marketplace offers now: per site and model, free GPUs and the prices a new lease pays (tenants, operators, admins)",
+        response: { 200: z.array(CapacityOffer) },
       },
     },
     async (req) => s.fleet.capacity(who(req)),
