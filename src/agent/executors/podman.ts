@@ -637,7 +637,13 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
       execFile(
         cmd,
         args,
-        { env: this.env, timeout: timeoutMs ?? this.opts.commandTimeoutMs ?? 60_000, maxBuffer: 16 * MIB },
+        {
+          env: this.env,
+          // conmon inherits the working folder and writes an "oom" marker there after an OOM kill.
+          cwd: this.leasesDir,
+          timeout: timeoutMs ?? this.opts.commandTimeoutMs ?? 60_000,
+          maxBuffer: 16 * MIB,
+        },
         (err, stdout, stderr) => {
           const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
           const why =
