@@ -48,7 +48,7 @@ export interface Job {
     gpusPerNode?: number;
     minGpuMemoryGb?: number;
   };
-  spec: { command: string[]; image?: string };
+  spec: { command: string[]; image?: string; network?: boolean };
   state: string;
   stateReason?: string | null;
   reasons: string[];
@@ -118,6 +118,11 @@ export interface Site {
   cooling: string;
   nodeOverheadW: number;
   carbonGPerKwh?: number | null;
+  /** Image a job that names none runs in here. */
+  defaultImage?: string | null;
+  allowImages?: string[];
+  denyImages?: string[];
+  allowNetwork?: boolean;
 }
 
 /** GET /v1/prices */
