@@ -209,5 +209,5 @@ describe("zumbido CLI", () => {
       denyImages: [],
       allowNetwork: false,
     });
-  });
+  }, 240_000);
 });
