@@ -1,5 +1,5 @@
 import type { Clock, Gpu } from "../domain/index.js";
-import type { Assignment, StopOrder, WorkloadReport } from "../control/agent-service.js";
+import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { ApiClient, ApiError } from "./client.js";
 import type { EnergyMeter } from "./energy-model.js";
 import type { Executor, WorkloadStatus } from "./executor.js";

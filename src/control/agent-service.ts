@@ -1,47 +1,14 @@
-import type { Gpu, JobSpec, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
+import type { Gpu, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
 import { DomainError, effectiveImage, forbidden, invalid } from "../domain/index.js";
+import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import type { LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
-
-/** A lease the agent must run, with the workload spec. */
-export interface Assignment {
-  leaseId: string;
-  jobId: string;
-  gpuModel: string;
-  gpuIndices: number[];
-  spec: JobSpec;
-  /** The image to run: the job's own, else the site's default; absent when neither names one. */
-  image?: string;
-  /** Whether the workload gets network access: the job asked for it and the site allows it. */
-  network: boolean;
-  /** Private-registry login for the pull (from the tenant's secret; never logged or stored by the agent). */
-  registryAuth?: { server: string; username: string; password: string };
-  /** Host folder for the workload's checkpoints (mounted at the same path, $ZUMBIDO_CHECKPOINT_DIR). */
-  checkpointDir?: string;
-}
 
 /** Longest workload failure reason kept from an agent, characters. */
 export const MAX_REPORT_REASON = 1000;
 
-/** A lease the agent must stop, with how long the workload has to checkpoint. */
-export interface StopOrder {
-  leaseId: string;
-  reason: string;
-  graceS: number;
-}
-
-/** What the agent reports of a workload. */
-export interface WorkloadReport {
-  leaseId: string;
-  phase: "starting" | "running" | "succeeded" | "failed" | "cancelled";
-  exitCode?: number | null;
-  signal?: string | null;
-  reason?: string;
-  /** What kind of failure `reason` describes; "image-pull": the image could not be pulled or loaded. */
-  cause?: "image-pull";
-  startedAt?: number;
-  endedAt?: number;
-}
+// The wire shapes (assignments, stop orders, workload reports) are the contract's (src/contract).
+export type { Assignment, StopOrder, WorkloadReport };
 
 /** The node side of the API: heartbeats, assignments, workload reports, usage and logs. */
 export class AgentService {
