@@ -35,7 +35,7 @@ export class AgentService {
       workloads: WorkloadReport[];
       runtime?: NodeRuntime;
     },
-  ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number }> {
+  ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number; intervalMs: number }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
     await this.ctx.store.fleet.heartbeat(
@@ -81,8 +81,25 @@ export class AgentService {
       if ((w.phase === "running" || w.phase === "starting") && !activeIds.has(w.leaseId))
         stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
     }
-    if (assignments.length === 0 && hb.workloads.length > 0) this.ctx.nudge();
-    return { assignments, stops, serverTime: now };
+    // No nudge here: a busy heartbeat changes nothing the scheduler needs (reports that end work nudge).
+    const changing =
+      assignments.length > 0 || stops.length > 0 || hb.workloads.some((w) => w.phase === "starting");
+    return { assignments, stops, serverTime: now, intervalMs: await this.intervalMs(changing) };
+  }
+
+  private fleetSize = { n: 0, at: Number.NEGATIVE_INFINITY };
+
+  /**
+   * The heartbeat interval the node should keep: 1 s while work starts or stops on it, else one
+   * second per 1,000 nodes in the fleet (at least 1 s, at most a third of the offline timeout).
+   */
+  private async intervalMs(changing: boolean): Promise<number> {
+    if (changing) return 1000;
+    const now = this.ctx.clock.now();
+    if (now - this.fleetSize.at > 30_000)
+      this.fleetSize = { n: await this.ctx.store.fleet.countNodes(), at: now };
+    const ceiling = Math.max(1000, Math.floor(this.ctx.config.heartbeatTimeoutMs / 3));
+    return Math.min(ceiling, Math.max(1000, Math.ceil(this.fleetSize.n / 1000) * 1000));
   }
 
   /** Applies one workload report to its lease and job. Idempotent. */
