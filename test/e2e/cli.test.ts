@@ -132,4 +132,82 @@ describe("zumbido CLI", () => {
     const cap = await cli(seed.tenantKey, "capacity", "--json");
     expect(JSON.parse(cap.stdout).length).toBe(4);
   });
+  it("operators set a site's image policy; tenants submit with --image and see it in jobs show", async () => {
+    const site = seed.sites[0]!.id;
+    const up = await cli(
+      seed.operatorKey,
+      "sites",
+      "update",
+      site,
+      "--default-image",
+      "ubuntu:22.04",
+      "--allow-image",
+      "docker.io/library/*",
+      "--deny-image",
+      "*:latest",
+      "--allow-network",
+    );
+    expect(up.stderr).toBe("");
+    expect(up.stdout).toMatch(/default image {2}ubuntu:22\.04/);
+    expect(up.stdout).toMatch(/allowed images docker\.io\/library\/\*/);
+    expect(up.stdout).toMatch(/network {8}allowed to jobs that ask/);
+    const nothing = await cli(seed.operatorKey, "sites", "update", site);
+    expect(nothing.code).not.toBe(0);
+    expect(nothing.stderr).toMatch(/nothing to change/);
+    const bad = await cli(
+      seed.tenantKey,
+      "jobs",
+      "submit",
+      "--gpus",
+      "1",
+      "--image",
+      "Not An Image",
+      "--",
+      "true",
+    );
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/image "Not An Image" is not a valid image reference/);
+    const sub = await cli(
+      seed.tenantKey,
+      "jobs",
+      "submit",
+      "--gpus",
+      "1",
+      "--country",
+      "ES",
+      "--image",
+      "nvcr.io/nvidia/pytorch:24.08-py3",
+      "--network",
+      "--json",
+      "--",
+      "true",
+    );
+    expect(sub.code).toBe(0);
+    const id = (JSON.parse(sub.stdout) as { id: string }).id;
+    let shown = "";
+    await waitFor(async () => {
+      shown = (await cli(seed.tenantKey, "jobs", "show", id)).stdout;
+      return shown.includes("not allowed at site");
+    }, "the job to wait with the image policy's reason");
+    expect(shown).toMatch(/image {6}nvcr\.io\/nvidia\/pytorch:24\.08-py3, network requested/);
+    expect(shown).toMatch(/image nvcr\.io\/nvidia\/pytorch:24\.08-py3 not allowed at site \(1 site\)/);
+    await cli(seed.tenantKey, "jobs", "cancel", id);
+    const reset = await cli(
+      seed.operatorKey,
+      "sites",
+      "update",
+      site,
+      "--no-default-image",
+      "--clear-allow-images",
+      "--clear-deny-images",
+      "--no-allow-network",
+      "--json",
+    );
+    expect(JSON.parse(reset.stdout)).toMatchObject({
+      defaultImage: null,
+      allowImages: [],
+      denyImages: [],
+      allowNetwork: false,
+    });
+  }, 240_000);
 });

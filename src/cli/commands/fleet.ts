@@ -10,6 +10,10 @@ interface SiteOut {
   pue: number;
   cooling: string;
   carbonGPerKwh?: number | null;
+  defaultImage?: string | null;
+  allowImages?: string[];
+  denyImages?: string[];
+  allowNetwork?: boolean;
 }
 interface NodeOut {
   id: string;
@@ -19,6 +23,7 @@ interface NodeOut {
   stateReason?: string | null;
   gpus: { index: number; model: string; healthy: boolean }[];
   lastHeartbeatAt?: number | null;
+  runtime?: { executor: string; images: boolean; isolated: boolean } | null;
 }
 
 const num = (v: string): number => {
@@ -75,6 +80,55 @@ export function registerFleetCommands(program: Command): void {
             x.map((s) => [s.id, s.name, s.country, s.powerKw, s.pue, s.cooling, s.carbonGPerKwh]),
           ),
         );
+      }),
+    );
+
+  sites
+    .command("update")
+    .description(
+      "change a site's image policy: zumbido sites update SITE --default-image ubuntu:22.04 --allow-image 'nvcr.io/nvidia/*' --allow-network",
+    )
+    .argument("<id>", "the site")
+    .option("--default-image <image>", "image for jobs that name none")
+    .option("--no-default-image", "no default image (jobs without an image run as host processes)")
+    .option(
+      "--allow-image <pattern>",
+      "only images matching a pattern run here (repeatable; replaces the list; * and ? are globs)",
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option("--clear-allow-images", "any image not denied runs here")
+    .option(
+      "--deny-image <pattern>",
+      "images matching a pattern never run here (repeatable; replaces the list)",
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option("--clear-deny-images", "deny no image")
+    .option("--allow-network", "jobs that ask for network get it")
+    .option("--no-allow-network", "no job gets network (the default)")
+    .action(
+      action(async (id: string, o: Record<string, unknown>, cmd: Command) => {
+        const body = {
+          ...(o.defaultImage !== undefined
+            ? { defaultImage: o.defaultImage === false ? null : o.defaultImage }
+            : {}),
+          ...(o.allowImage ? { allowImages: o.allowImage } : o.clearAllowImages ? { allowImages: [] } : {}),
+          ...(o.denyImage ? { denyImages: o.denyImage } : o.clearDenyImages ? { denyImages: [] } : {}),
+          ...(o.allowNetwork !== undefined ? { allowNetwork: o.allowNetwork } : {}),
+        };
+        if (Object.keys(body).length === 0)
+          throw new UsageError(
+            "nothing to change: give --default-image, --allow-image, --deny-image or --allow-network (see --help)",
+          );
+        output(cmd, await clientFor(cmd).patch<SiteOut>(`/v1/sites/${id}`, body), siteSummary);
+      }),
+    );
+  sites
+    .command("show")
+    .description("a site, with its image policy")
+    .argument("<id>")
+    .action(
+      action(async (id: string, _o: unknown, cmd: Command) => {
+        output(cmd, await clientFor(cmd).get<SiteOut>(`/v1/sites/${id}`), siteSummary);
       }),
     );
 
@@ -166,13 +220,16 @@ export function registerFleetCommands(program: Command): void {
         const l = await clientFor(cmd).get<NodeOut[]>(`/v1/nodes${o.site ? `?siteId=${o.site}` : ""}`);
         output(cmd, l, (x: NodeOut[]) =>
           table(
-            ["ID", "NAME", "SITE", "STATE", "GPUS", "LAST HEARTBEAT", "WHY"],
+            ["ID", "NAME", "SITE", "STATE", "GPUS", "RUNTIME", "LAST HEARTBEAT", "WHY"],
             x.map((n) => [
               n.id,
               n.name,
               n.siteId,
               n.state,
               `${n.gpus.filter((g) => g.healthy).length}/${n.gpus.length} ${n.gpus[0]?.model ?? ""}`,
+              n.runtime
+                ? `${n.runtime.executor}${n.runtime.images ? ", images" : ""}${n.runtime.isolated ? ", isolated" : ", host processes"}`
+                : "",
               time(n.lastHeartbeatAt),
               n.stateReason,
             ]),
@@ -222,4 +279,17 @@ export function registerFleetCommands(program: Command): void {
         );
       }),
     );
+}
+
+/** A site in words, with its image policy. */
+function siteSummary(s: SiteOut): string {
+  const list = (l: string[] | undefined, none: string): string => (l?.length ? l.join(" ") : none);
+  return [
+    `${s.id}  ${s.name} (${s.country})`,
+    `  power          ${s.powerKw} kW, PUE ${s.pue}, ${s.cooling} cooling`,
+    `  default image  ${s.defaultImage ?? "none (jobs without an image run as host processes)"}`,
+    `  allowed images ${list(s.allowImages, "any not denied")}`,
+    `  denied images  ${list(s.denyImages, "none")}`,
+    `  network        ${s.allowNetwork ? "allowed to jobs that ask" : "none"}`,
+  ].join("\n");
 }

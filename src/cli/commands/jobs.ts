@@ -47,6 +47,11 @@ export function registerJobsCommand(program: Command): void {
     .option("--grace <s>", "seconds between the checkpoint notice (SIGTERM) and the kill", (v) => Number(v))
     .option("--shell", "run the command through /bin/sh -c")
     .option(
+      "--image <image>",
+      "container image to run in, e.g. nvcr.io/nvidia/pytorch:24.08-py3 (default: the site's default image)",
+    )
+    .option("--network", "ask for network access (granted only where the site allows it)")
+    .option(
       "--env <KEY=VALUE>",
       "environment variable for the workload (repeatable)",
       (v: string, p: string[] = []) => [...p, v],
@@ -77,6 +82,8 @@ export function registerJobsCommand(program: Command): void {
           ...(o.runtime ? { runtimeEstimateS: o.runtime } : {}),
           ...(o.grace !== undefined ? { gracePeriodS: o.grace } : {}),
           ...(o.shell ? { shell: true } : {}),
+          ...(o.image ? { image: o.image } : {}),
+          ...(o.network ? { network: true } : {}),
           ...(Object.keys(env).length ? { env } : {}),
         };
         const c = clientFor(cmd);
@@ -210,6 +217,9 @@ function summary(j: JobOut): string {
   ];
   lines.push(
     `  asks       ${j.request.gpus}x ${j.request.gpuModels.join(" or ")}, ${j.request.class}${j.request.jurisdiction ? `, ${j.request.jurisdiction} only` : ""}${j.request.countries ? `, in ${j.request.countries.join(",")}` : ""}${j.request.maxPriceMinorPerGpuHour ? `, at most ${money(j.request.maxPriceMinorPerGpuHour)}/GPU-h` : ""}`,
+  );
+  lines.push(
+    `  image      ${j.spec?.image ?? "the site's default image"}${j.spec?.network ? ", network requested" : ""}`,
   );
   if (j.reasons.length) lines.push(`  waits for  ${j.reasons.join("\n             ")}`);
   for (const l of j.leases ?? [])

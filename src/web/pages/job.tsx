@@ -120,6 +120,11 @@ export function JobPage({ id, me }: { id: string; me: Me }): ReactNode {
             <dd>{constraints(j) || "—"}</dd>
             <dt>Command</dt>
             <dd className="mono">{j.spec.command.join(" ")}</dd>
+            <dt>Image</dt>
+            <dd className="mono">
+              {j.spec.image ?? "the site's default image"}
+              {j.spec.network ? ", network requested" : ""}
+            </dd>
           </dl>
         </Card>
         <Card title="Placement and charges">

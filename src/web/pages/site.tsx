@@ -56,7 +56,34 @@ export function SitePage({ id }: { id: string }): ReactNode {
       >
         {(u) => <SiteCharts u={u} />}
       </Loaded>
+      {site.data ? <ImagePolicy site={site.data} /> : null}
     </>
+  );
+}
+
+/** The site's image policy as the scheduler applies it (change it with `zumbido sites update`). */
+function ImagePolicy({ site }: { site: Site }): ReactNode {
+  const list = (l: string[] | undefined, none: string): string => (l?.length ? l.join("  ") : none);
+  return (
+    <Card title="Image policy">
+      <dl className="kv">
+        <dt>Default image</dt>
+        <dd className="mono">{site.defaultImage ?? "none (jobs without an image run as host processes)"}</dd>
+        <dt>Allowed images</dt>
+        <dd className="mono">{list(site.allowImages, "any image not denied")}</dd>
+        <dt>Denied images</dt>
+        <dd className="mono">{list(site.denyImages, "none")}</dd>
+        <dt>Network</dt>
+        <dd>{site.allowNetwork ? "given to jobs that ask for it" : "none: workloads run without network"}</dd>
+      </dl>
+      <p className="muted">
+        Change it with{" "}
+        <code>
+          zumbido sites update {site.id} --default-image … --allow-image … --deny-image … --allow-network
+        </code>
+        .
+      </p>
+    </Card>
   );
 }
 

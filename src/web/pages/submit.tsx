@@ -3,7 +3,7 @@ import { api, ApiError } from "../lib/api.js";
 import { estimate, type EstimateRequest } from "../lib/estimate.js";
 import { money, toMinor } from "../lib/format.js";
 import { navigate } from "../lib/router.js";
-import type { GpuModelInfo, Job, Offer } from "../lib/types.js";
+import type { GpuModelInfo, Job, Offer, Site } from "../lib/types.js";
 import { useApi } from "../lib/use-api.js";
 import { Card, ErrorBox, Field, Loaded, PageHeader } from "../components/ui.js";
 import { EstimatePanel } from "./submit-estimate.js";
@@ -14,6 +14,7 @@ interface Form {
   command: string;
   shell: boolean;
   image: string;
+  network: boolean;
   env: string;
   gpus: string;
   models: string[];
@@ -34,6 +35,7 @@ const INITIAL: Form = {
   command: "",
   shell: true,
   image: "",
+  network: false,
   env: "",
   gpus: "1",
   models: [],
@@ -90,6 +92,7 @@ export function toBody(f: Form): { body?: Record<string, unknown>; problems: Rec
   if (f.name.trim()) body.name = f.name.trim();
   if (f.shell) body.shell = true;
   if (f.image.trim()) body.image = f.image.trim();
+  if (f.network) body.network = true;
   if (Object.keys(env).length) body.env = env;
   if (f.gpusPerNode) body.gpusPerNode = Number(f.gpusPerNode);
   if (f.minMem) body.minGpuMemoryGb = Number(f.minMem);
@@ -107,6 +110,10 @@ export function toBody(f: Form): { body?: Record<string, unknown>; problems: Rec
 export function SubmitPage(): ReactNode {
   const cap = useApi<Offer[]>("/v1/capacity", 10_000);
   const cat = useApi<GpuModelInfo[]>("/v1/gpu-models");
+  const sites = useApi<Site[]>("/v1/sites");
+  const defaults = [
+    ...new Set((sites.data ?? []).map((s) => s.defaultImage).filter((x): x is string => !!x)),
+  ];
   const [f, setF] = useState<Form>(INITIAL);
   const [problems, setProblems] = useState<Record<string, string>>({});
   const [error, setError] = useState<ApiError | null>(null);
@@ -170,13 +177,19 @@ export function SubmitPage(): ReactNode {
               <Field
                 label="Container image (optional)"
                 htmlFor="job-image"
-                hint="Used by Kubernetes nodes; local nodes run the command directly."
+                hint="Runs in this image on container nodes; left empty, the site's default image."
               >
                 <input
                   id="job-image"
                   value={f.image}
                   onChange={(e) => set("image", e.target.value)}
-                  placeholder="ghcr.io/acme/train:1.4"
+                  placeholder={
+                    defaults.length === 1
+                      ? `site default: ${defaults[0]}`
+                      : defaults.length > 1
+                        ? `site default (${defaults.slice(0, 2).join(", ")}${defaults.length > 2 ? ", …" : ""})`
+                        : "ghcr.io/acme/train:1.4"
+                  }
                 />
               </Field>
             </div>
@@ -202,6 +215,10 @@ export function SubmitPage(): ReactNode {
             <label className="check">
               <input type="checkbox" checked={f.shell} onChange={(e) => set("shell", e.target.checked)} /> Run
               through a shell (pipes, <code>;</code>, variables)
+            </label>
+            <label className="check">
+              <input type="checkbox" checked={f.network} onChange={(e) => set("network", e.target.checked)} />{" "}
+              Network access (only where the site allows it; otherwise the workload has none)
             </label>
             <div className="grid2">
               <Field label="Environment (NAME=value per line)" htmlFor="job-env">
