@@ -1,5 +1,6 @@
 import type { Clock, Gpu } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
+import { checkpointDirFor, prepareCheckpointDir, scanCheckpoint, writeNotice } from "./checkpoints.js";
 import { ApiClient, ApiError } from "./client.js";
 import type { EnergyMeter } from "./energy-model.js";
 import type { Executor, WorkloadStatus } from "./executor.js";
@@ -27,6 +28,11 @@ export interface AgentOptions {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
+/** Bounds on the heartbeat interval the server may ask for, ms. */
+export const MIN_HEARTBEAT_MS = 250;
+/** The slowest heartbeat the agent accepts (well inside the server's offline timeout). */
+export const MAX_HEARTBEAT_MS = 5000;
+
 /**
  * The node agent: enrols once, then loops: meter running workloads into the durable outbox,
  * ship usage and logs, heartbeat (report workloads, receive assignments and stops), act on them.
@@ -39,6 +45,8 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private lastMeter = 0;
   private busy: Promise<void> | undefined;
+  /** The heartbeat interval now: the configured one until the server names another. */
+  private intervalMs = 1000;
   private stopping = new Set<string>();
   private connected: boolean | undefined;
   private healthy = true;
@@ -90,13 +98,13 @@ export class Agent {
 
   /** Starts the loop. */
   start(): void {
-    const every = this.o.heartbeatMs ?? 1000;
+    this.intervalMs = this.o.heartbeatMs ?? 1000;
     const run = (): void => {
       this.busy = this.tick()
         .catch((err: unknown) => this.log("tick failed", { err: (err as Error).message }))
         .finally(() => {
           this.busy = undefined;
-          if (this.timer !== undefined) this.timer = setTimeout(run, every);
+          if (this.timer !== undefined) this.timer = setTimeout(run, this.intervalMs);
         });
     };
     this.timer = setTimeout(run, 0);
@@ -156,6 +164,7 @@ export class Agent {
     // 4. Ship, then heartbeat. Failures leave everything in the outbox for the next round.
     try {
       await this.flush();
+      const jobOf = new Map(this.store.leases().map((l) => [l.leaseId, l.jobId]));
       const reports: WorkloadReport[] = statuses.map((s) => ({
         leaseId: s.leaseId,
         phase: s.phase,
@@ -164,6 +173,7 @@ export class Agent {
         ...(s.reason !== undefined ? { reason: s.reason } : {}),
         ...(s.startedAt !== undefined ? { startedAt: s.startedAt } : {}),
         ...(s.endedAt !== undefined ? { endedAt: s.endedAt } : {}),
+        ...this.checkpointOf(jobOf.get(s.leaseId)),
       }));
       const gpus = this.gpuCache ?? (await this.o.gpus.discover());
       const health = await this.o.gpus.health();
@@ -174,17 +184,21 @@ export class Agent {
           await this.o.executor.notify(s.leaseId).catch(() => undefined);
       }
       this.healthy = health.healthy;
-      const res = await this.client.post<{ assignments: Assignment[]; stops: StopOrder[] }>(
-        "/v1/agent/heartbeat",
-        {
-          gpus: gpus.gpus,
-          driverVersion: gpus.driverVersion,
-          runtime: this.o.executor.runtime,
-          health,
-          workloads: reports,
-        },
-      );
+      const res = await this.client.post<{
+        assignments: Assignment[];
+        stops: StopOrder[];
+        intervalMs?: number;
+      }>("/v1/agent/heartbeat", {
+        gpus: gpus.gpus,
+        driverVersion: gpus.driverVersion,
+        runtime: this.o.executor.runtime,
+        health,
+        workloads: reports,
+      });
       if (this.connected !== true) this.log("connected to control plane", { server: this.o.server });
+      // The server sets the pace (slower for a large fleet, faster while work starts or stops), within bounds.
+      if (typeof res.intervalMs === "number" && Number.isFinite(res.intervalMs))
+        this.intervalMs = Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, Math.round(res.intervalMs)));
       this.connected = true;
       // 5. Forget ended workloads the server has now heard of, once their usage is shipped.
       for (const s of statuses) {
@@ -215,6 +229,9 @@ export class Agent {
   private async startAssignment(a: Assignment): Promise<void> {
     if (this.store.leases().some((l) => l.leaseId === a.leaseId)) return;
     this.store.track({ leaseId: a.leaseId, jobId: a.jobId, gpuIndices: a.gpuIndices, gpuModel: a.gpuModel });
+    // The job's checkpoint folder lives in the agent's state, not the lease's: it survives requeues.
+    const checkpointDir = checkpointDirFor(this.o.stateDir, a.jobId);
+    prepareCheckpointDir(checkpointDir);
     const st = await this.o.executor.start({
       leaseId: a.leaseId,
       jobId: a.jobId,
@@ -224,15 +241,27 @@ export class Agent {
       ...(a.image !== undefined ? { image: a.image } : {}),
       network: a.network,
       ...(a.registryAuth !== undefined ? { registryAuth: a.registryAuth } : {}),
-      ...(a.checkpointDir !== undefined ? { checkpointDir: a.checkpointDir } : {}),
+      // The agent picks the host folder (never the server): it is under the agent's own state.
+      checkpointDir,
     });
     this.observe(st);
     this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });
   }
 
+  /** The checkpoint folder of a job as reported to the server (nothing when it holds no file). */
+  private checkpointOf(jobId: string | undefined): { checkpoint?: WorkloadReport["checkpoint"] } {
+    if (jobId === undefined) return {};
+    const c = scanCheckpoint(checkpointDirFor(this.o.stateDir, jobId));
+    return c ? { checkpoint: c } : {};
+  }
+
   private stopLease(s: StopOrder): void {
     if (this.stopping.has(s.leaseId)) return;
     this.stopping.add(s.leaseId);
+    // The notice file tells the workload why it stops and by when (before the signal it may trap).
+    const jobId = this.store.leases().find((l) => l.leaseId === s.leaseId)?.jobId;
+    if (jobId !== undefined)
+      writeNotice(checkpointDirFor(this.o.stateDir, jobId), s.reason, s.graceS, this.o.clock.now());
     this.log("stopping workload", { leaseId: s.leaseId, reason: s.reason, graceS: s.graceS });
     void this.o.executor.stop(s.leaseId, s.graceS).catch((err: unknown) => {
       this.stopping.delete(s.leaseId);

@@ -3,9 +3,9 @@ import { DomainError, effectiveImage, forbidden, invalid } from "../domain/index
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import type { LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+import { settleEndedLease } from "./lease-end.js";
 
-/** Longest workload failure reason kept from an agent, characters. */
-export const MAX_REPORT_REASON = 1000;
+export { MAX_REPORT_REASON } from "./lease-end.js";
 
 // The wire shapes (assignments, stop orders, workload reports) are the contract's (src/contract).
 export type { Assignment, StopOrder, WorkloadReport };
@@ -35,7 +35,7 @@ export class AgentService {
       workloads: WorkloadReport[];
       runtime?: NodeRuntime;
     },
-  ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number }> {
+  ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number; intervalMs: number }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
     await this.ctx.store.fleet.heartbeat(
@@ -47,8 +47,20 @@ export class AgentService {
       hb.runtime,
     );
     for (const w of hb.workloads) await this.report(p, w);
-    const active = await this.ctx.store.jobs.activeLeases(nodeId);
     const reported = new Set(hb.workloads.map((w) => w.leaseId));
+    // A lease stopped before this node ever took it up has no workload to wait for: it ends now.
+    for (const l of await this.ctx.store.jobs.activeLeases(nodeId)) {
+      if (l.state !== "stopping" || l.startedAt !== null || reported.has(l.id)) continue;
+      const before = await this.ctx.store.jobs.endLease(l.id, now);
+      if (before)
+        await settleEndedLease(
+          this.ctx,
+          before,
+          { phase: "cancelled", reason: "stopped before the node started it" },
+          now,
+        );
+    }
+    const active = await this.ctx.store.jobs.activeLeases(nodeId);
     const assignments: Assignment[] = [];
     const sites = new Map<string, Site | undefined>();
     for (const l of active.filter((x) => x.state === "assigned" && !reported.has(x.id))) {
@@ -81,8 +93,25 @@ export class AgentService {
       if ((w.phase === "running" || w.phase === "starting") && !activeIds.has(w.leaseId))
         stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
     }
-    if (assignments.length === 0 && hb.workloads.length > 0) this.ctx.nudge();
-    return { assignments, stops, serverTime: now };
+    // No nudge here: a busy heartbeat changes nothing the scheduler needs (reports that end work nudge).
+    const changing =
+      assignments.length > 0 || stops.length > 0 || hb.workloads.some((w) => w.phase === "starting");
+    return { assignments, stops, serverTime: now, intervalMs: await this.intervalMs(changing) };
+  }
+
+  private fleetSize = { n: 0, at: Number.NEGATIVE_INFINITY };
+
+  /**
+   * The heartbeat interval the node should keep: 1 s while work starts or stops on it, else one
+   * second per 1,000 nodes in the fleet (at least 1 s, at most a third of the offline timeout).
+   */
+  private async intervalMs(changing: boolean): Promise<number> {
+    if (changing) return 1000;
+    const now = this.ctx.clock.now();
+    if (now - this.fleetSize.at > 30_000)
+      this.fleetSize = { n: await this.ctx.store.fleet.countNodes(), at: now };
+    const ceiling = Math.max(1000, Math.floor(this.ctx.config.heartbeatTimeoutMs / 3));
+    return Math.min(ceiling, Math.max(1000, Math.ceil(this.fleetSize.n / 1000) * 1000));
   }
 
   /** Applies one workload report to its lease and job. Idempotent. */
@@ -92,79 +121,23 @@ export class AgentService {
     const now = this.ctx.clock.now();
     if (lease.state === "ended") return;
     // Billing starts when the workload runs: "starting" (image pull, Slurm queue, pod pending) is not billed.
-    if (w.phase === "running" && lease.state === "assigned") {
+    // A lease stopped before its start was reported still records when it started.
+    const unstarted = lease.state === "assigned" || (lease.state === "stopping" && lease.startedAt === null);
+    if (w.phase === "running" && unstarted) {
       await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt ?? now);
       return;
     }
-    if (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled") {
+    const phase = w.phase;
+    if (phase === "succeeded" || phase === "failed" || phase === "cancelled") {
       // A workload whose image never arrived never ran, whatever start time the agent sends.
       const ran = w.cause !== "image-pull";
-      if (lease.state === "assigned" && w.startedAt !== undefined && ran)
+      if (unstarted && w.startedAt !== undefined && ran)
         await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt);
       const endedAt = w.endedAt ?? now;
       const before = await this.ctx.store.jobs.endLease(lease.id, endedAt);
       if (!before) return;
-      await this.finishJob(before, w, endedAt);
+      await settleEndedLease(this.ctx, before, { ...w, phase }, endedAt);
       this.ctx.nudge();
-    }
-  }
-
-  /** Moves the job to its final (or requeued) state once all its leases ended. */
-  private async finishJob(lease: LeaseRecord, w: WorkloadReport, endedAt: number): Promise<void> {
-    const jobs = this.ctx.store.jobs;
-    const others = (await jobs.leasesForJob(lease.jobId)).filter(
-      (l) => l.id !== lease.id && l.state !== "ended",
-    );
-    const from = ["scheduled", "running"] as const;
-    const stop = lease.stopReason;
-    if (stop?.startsWith("preempted") || stop?.startsWith("curtailment")) {
-      // Gang members of a preempted job stop together; the job goes back to the queue.
-      for (const o of others) await jobs.requestLeaseStop(o.id, stop, endedAt, endedAt);
-      await jobs.transitionJob(lease.jobId, [...from], "preempted", endedAt, `${stop}; requeued`);
-      return;
-    }
-    if (others.length > 0) {
-      if (w.phase !== "succeeded")
-        for (const o of others)
-          await jobs.requestLeaseStop(
-            o.id,
-            `gang member ${lease.id} ended`,
-            endedAt,
-            endedAt + this.ctx.config.stopGraceS * 1000,
-          );
-      return;
-    }
-    if (stop) {
-      await jobs.transitionJob(lease.jobId, [...from], "cancelled", endedAt, stop, {
-        endedAt,
-        exitCode: w.exitCode ?? null,
-      });
-    } else if (w.phase === "succeeded") {
-      await jobs.transitionJob(lease.jobId, [...from], "succeeded", endedAt, "exited with code 0", {
-        endedAt,
-        exitCode: 0,
-      });
-    } else if (w.cause === "image-pull") {
-      const job = await jobs.getJob(lease.jobId);
-      const site = await this.ctx.store.fleet.getSite(lease.siteId);
-      const image = job ? effectiveImage(site ?? {}, job.spec.image) : undefined;
-      const answer = (w.reason ?? "no answer").slice(0, MAX_REPORT_REASON);
-      await jobs.transitionJob(
-        lease.jobId,
-        [...from],
-        "failed",
-        endedAt,
-        `image ${image ?? "(none)"} could not be pulled on node ${lease.nodeId}: ${answer}`,
-        { endedAt, exitCode: null },
-      );
-    } else {
-      const why =
-        w.reason?.slice(0, MAX_REPORT_REASON) ??
-        (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
-      await jobs.transitionJob(lease.jobId, [...from], "failed", endedAt, why, {
-        endedAt,
-        exitCode: w.exitCode ?? null,
-      });
     }
   }
 

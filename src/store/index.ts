@@ -8,3 +8,4 @@ export * from "./ledger-repo.js";
 export * from "./energy-repo.js";
 export * from "./fence.js";
 export * from "./audit-repo.js";
+export * from "./checkpoints-repo.js";

@@ -1,5 +1,6 @@
 import { AccountsRepo } from "./accounts-repo.js";
 import { AuditRepo } from "./audit-repo.js";
+import { CheckpointsRepo } from "./checkpoints-repo.js";
 import { openDb, type Db, type StoreConfig } from "./db.js";
 import { FleetRepo } from "./fleet-repo.js";
 import { EnergyRepo } from "./energy-repo.js";
@@ -16,6 +17,7 @@ export class Store {
   readonly ledger: LedgerRepo;
   readonly energy: EnergyRepo;
   readonly audit: AuditRepo;
+  readonly checkpoints: CheckpointsRepo;
 
   private constructor(readonly db: Db) {
     this.accounts = new AccountsRepo(db.kysely);
@@ -25,6 +27,7 @@ export class Store {
     this.ledger = new LedgerRepo(db.kysely);
     this.energy = new EnergyRepo(db.kysely);
     this.audit = new AuditRepo(db.kysely);
+    this.checkpoints = new CheckpointsRepo(db.kysely);
   }
 
   /** Opens (and migrates) the store. */
