@@ -3,7 +3,14 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
-import { AccountsService, AgentService, FleetService, JobsService, type Ctx } from "../control/index.js";
+import {
+  AccountsService,
+  AgentService,
+  AuditService,
+  FleetService,
+  JobsService,
+  type Ctx,
+} from "../control/index.js";
 import { requireRole } from "../control/index.js";
 import { checkDeclaredAccess } from "./access.js";
 import { authenticate } from "./auth.js";
@@ -14,6 +21,7 @@ import { DEFAULT_API_SETTINGS, type ApiSettings } from "./settings.js";
 import { DomainError } from "../domain/index.js";
 import { problem, sendProblem, toProblem } from "./problem.js";
 import { accountRoutes } from "./routes/accounts.js";
+import { auditRoutes } from "./routes/audit.js";
 import { agentRoutes } from "./routes/agent.js";
 import { energyRoutes } from "./routes/energy.js";
 import { fleetRoutes } from "./routes/fleet.js";
@@ -27,6 +35,7 @@ export interface Services {
   jobs: JobsService;
   agent: AgentService;
   accounts: AccountsService;
+  audit: AuditService;
   metrics: Metrics;
   /** The API's limits (rate limits, per-request caps). */
   api: ApiSettings;
@@ -44,6 +53,7 @@ export function makeServices(
     jobs: new JobsService(ctx),
     agent: new AgentService(ctx),
     accounts: new AccountsService(ctx),
+    audit: new AuditService(ctx),
     metrics,
     api,
   };
@@ -156,6 +166,17 @@ export async function buildApi(
   refuseBadStrings(app);
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";
+    if (req.principal && AuditService.records(req.principal, req.method, route)) {
+      const params = req.params as Record<string, string> | undefined;
+      await services.audit
+        .record(req.principal, {
+          action: `${req.method} ${route}`,
+          target: params && Object.keys(params).length ? JSON.stringify(params) : null,
+          status: reply.statusCode,
+          source: req.ip,
+        })
+        .catch((err: unknown) => req.log.error({ err }, "audit entry not written"));
+    }
     services.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
     const start = (req as { startNs?: bigint }).startNs;
     if (start)
@@ -184,6 +205,7 @@ export async function buildApi(
   await jobRoutes(app, services);
   await agentRoutes(app, services);
   await energyRoutes(app, services);
+  await auditRoutes(app, services);
   for (const plugin of opts.plugins ?? []) await plugin(app, services);
   return app;
 }

@@ -18,3 +18,4 @@ export * from "./usage-validate.js";
 export * from "./spot-price.js";
 export * from "./health.js";
 export * from "./operator-report-service.js";
+export * from "./audit-service.js";

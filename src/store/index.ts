@@ -7,4 +7,5 @@ export * from "./usage-repo.js";
 export * from "./ledger-repo.js";
 export * from "./energy-repo.js";
 export * from "./fence.js";
+export * from "./audit-repo.js";
 export * from "./checkpoints-repo.js";

@@ -160,6 +160,20 @@ export interface Database extends LedgerTables, EnergyTables, CheckpointTables {
   logs: LogsTable;
   settings: SettingsTable;
   leader_terms: LeaderTermsTable;
+  audit_log: AuditLogTable;
+}
+
+/** The append-only audit trail (migration 0005). */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  key_id: string;
+  role: string;
+  owner_id: string | null;
+  action: string;
+  target: string | null;
+  status: number;
+  source: string;
 }
 
 /** The scheduler leader's fencing term (migration 0007). */

@@ -1,4 +1,5 @@
 import { AccountsRepo } from "./accounts-repo.js";
+import { AuditRepo } from "./audit-repo.js";
 import { CheckpointsRepo } from "./checkpoints-repo.js";
 import { openDb, type Db, type StoreConfig } from "./db.js";
 import { FleetRepo } from "./fleet-repo.js";
@@ -15,6 +16,7 @@ export class Store {
   readonly usage: UsageRepo;
   readonly ledger: LedgerRepo;
   readonly energy: EnergyRepo;
+  readonly audit: AuditRepo;
   readonly checkpoints: CheckpointsRepo;
 
   private constructor(readonly db: Db) {
@@ -24,6 +26,7 @@ export class Store {
     this.usage = new UsageRepo(db.kysely);
     this.ledger = new LedgerRepo(db.kysely);
     this.energy = new EnergyRepo(db.kysely);
+    this.audit = new AuditRepo(db.kysely);
     this.checkpoints = new CheckpointsRepo(db.kysely);
   }
 
