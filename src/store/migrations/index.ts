@@ -4,6 +4,7 @@ import { ledger } from "./0002-ledger.js";
 import { energy } from "./0003-energy.js";
 import { isolation } from "./0006-isolation.js";
 import { leaderTerms } from "./0007-leader-terms.js";
+import { preemption } from "./0008-preemption.js";
 import type { MigrationContext } from "./context.js";
 
 export type { MigrationContext } from "./context.js";
@@ -16,5 +17,6 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0003_energy": energy(ctx),
     "0006_isolation": isolation(ctx),
     "0007_leader_terms": leaderTerms(ctx),
+    "0008_preemption": preemption(ctx),
   };
 }
