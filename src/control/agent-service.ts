@@ -1,6 +1,7 @@
 import type { Gpu, JobSpec, UsageRecord } from "../domain/index.js";
-import { DomainError, forbidden, invalid } from "../domain/index.js";
-import type { LeaseRecord } from "../store/index.js";
+import { DomainError, findGpuModel, forbidden, invalid } from "../domain/index.js";
+import { leaseUsageBounds, USAGE_TOLERANCE_MS, type LeaseUsageBounds } from "../ledger/index.js";
+import type { IngestResult, LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 
 /** A lease the agent must run, with the workload spec. */
@@ -97,18 +98,54 @@ export class AgentService {
     const now = this.ctx.clock.now();
     if (lease.state === "ended") return;
     if ((w.phase === "running" || w.phase === "starting") && lease.state === "assigned") {
-      await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt ?? now);
+      await this.ctx.store.jobs.markLeaseRunning(
+        lease.id,
+        await this.serverTime(lease, "startedAt", w.startedAt, lease.createdAt, now),
+      );
       return;
     }
     if (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled") {
-      if (lease.state === "assigned" && w.startedAt !== undefined)
-        await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt);
-      const endedAt = w.endedAt ?? now;
+      let startedAt = lease.startedAt ?? lease.createdAt;
+      if (lease.state === "assigned" && w.startedAt !== undefined) {
+        startedAt = await this.serverTime(lease, "startedAt", w.startedAt, lease.createdAt, now);
+        await this.ctx.store.jobs.markLeaseRunning(lease.id, startedAt);
+      }
+      const endedAt = await this.serverTime(lease, "endedAt", w.endedAt, startedAt, now);
       const before = await this.ctx.store.jobs.endLease(lease.id, endedAt);
       if (!before) return;
       await this.finishJob(before, w, endedAt);
       this.ctx.nudge();
     }
+  }
+
+  /**
+   * A time the node reports for a lease, held to what the server observed: never before `min`
+   * (the assignment, or the start) nor after the server's `now`. The agent reports in server time
+   * (it measures its offset from the heartbeat's serverTime), so an honest report is inside; one
+   * off by more than the tolerance is clamped and leaves an anomaly.
+   */
+  private async serverTime(
+    lease: LeaseRecord,
+    field: "startedAt" | "endedAt",
+    reported: number | undefined,
+    min: number,
+    now: number,
+  ): Promise<number> {
+    if (reported === undefined) return Math.max(min, now);
+    const t = Math.min(Math.max(reported, min), Math.max(min, now));
+    if (reported < min - USAGE_TOLERANCE_MS || reported > now + USAGE_TOLERANCE_MS)
+      await this.ctx.store.usage.recordAnomaly({
+        at: now,
+        nodeId: lease.nodeId,
+        operatorId: lease.operatorId,
+        leaseId: lease.id,
+        seq: null,
+        kind: "time-clamped",
+        message: `${field} ${reported} is outside the lease's server-observed life [${min}, ${now}] (server time); taken as ${t}`,
+        claim: { [field]: reported },
+        accepted: { [field]: t },
+      });
+    return t;
   }
 
   /** Moves the job to its final (or requeued) state once all its leases ended. */
@@ -156,12 +193,33 @@ export class AgentService {
     }
   }
 
-  /** Stores a batch of usage records; every record must be for a lease this node holds (else nothing is stored). */
-  async usage(p: Principal, records: UsageRecord[]): Promise<{ accepted: number; duplicates: number }> {
+  /**
+   * Stores a batch of usage records under the server's bounds (src/ledger/usage-bounds.ts); every
+   * record must be for a lease this node holds (else nothing is stored). A replayed seq with other
+   * content is refused per record (`conflicts`); clipped or refused claims are kept as anomalies.
+   */
+  async usage(p: Principal, records: UsageRecord[]): Promise<IngestResult> {
     const nodeId = this.nodeId(p);
     const leaseIds = [...new Set(records.map((r) => r.leaseId))];
     const leases = await this.ctx.store.jobs.leasesByIds(leaseIds);
-    const held = new Set(leases.filter((l) => l.nodeId === nodeId).map((l) => l.id));
+    const now = this.ctx.clock.now();
+    const bounds = new Map<string, LeaseUsageBounds>();
+    for (const l of leases)
+      if (l.nodeId === nodeId)
+        bounds.set(
+          l.id,
+          leaseUsageBounds(
+            {
+              id: l.id,
+              gpus: l.gpuIndices.length,
+              createdAt: l.createdAt,
+              endedAt: l.endedAt ?? null,
+              tdpW: findGpuModel(l.gpuModel)?.tdpW ?? 1000,
+            },
+            now,
+          ),
+        );
+    const held = bounds;
     for (const r of records) {
       if (r.nodeId !== nodeId)
         throw forbidden(`record seq ${r.seq} names node ${r.nodeId}, but this key belongs to node ${nodeId}`);
@@ -172,7 +230,8 @@ export class AgentService {
       if (r.toMs < r.fromMs)
         throw invalid(`record seq ${r.seq}: toMs is before fromMs`, { field: "records.toMs" });
     }
-    return this.ctx.store.usage.insertBatch(records, this.ctx.clock.now());
+    if (records.length === 0) return { accepted: 0, duplicates: 0, clipped: 0, conflicts: [] };
+    return this.ctx.store.usage.ingest(nodeId, leases[0]!.operatorId, records, now, bounds);
   }
 
   /** Appends shipped log chunks (capped per job). */

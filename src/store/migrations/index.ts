@@ -2,6 +2,7 @@ import type { Migration } from "kysely";
 import { core } from "./0001-core.js";
 import { ledger } from "./0002-ledger.js";
 import { energy } from "./0003-energy.js";
+import { trust } from "./0004-trust.js";
 import type { MigrationContext } from "./context.js";
 
 export type { MigrationContext } from "./context.js";
@@ -12,5 +13,6 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0001_core": core(ctx),
     "0002_ledger": ledger(ctx),
     "0003_energy": energy(ctx),
+    "0004_trust": trust(ctx),
   };
 }
