@@ -1,5 +1,26 @@
 import { z } from "zod";
 
+const TRUE_WORDS = ["true", "yes", "on", "1"];
+const FALSE_WORDS = ["false", "no", "off", "0"];
+
+/** A boolean setting written as a word: true/yes/on/1 or false/no/off/0 (any case); anything else is an error. */
+export function flag(def: boolean) {
+  return z
+    .union([z.boolean(), z.string()])
+    .default(def)
+    .transform((v, ctx): boolean => {
+      if (typeof v === "boolean") return v;
+      const w = v.trim().toLowerCase();
+      if (TRUE_WORDS.includes(w)) return true;
+      if (FALSE_WORDS.includes(w)) return false;
+      ctx.addIssue({
+        code: "custom",
+        message: `"${v}" is not a yes/no value: use one of ${[...TRUE_WORDS, ...FALSE_WORDS].join(", ")}`,
+      });
+      return z.NEVER;
+    });
+}
+
 /** The server's configuration, parsed once from the environment (and flags) in main(). */
 export const ServerConfig = z.object({
   host: z.string().default("127.0.0.1"),
@@ -17,12 +38,9 @@ export const ServerConfig = z.object({
   /** Bootstrap admin key: created on first start if given (else one is generated and printed). */
   adminKey: z.string().min(20).optional(),
   /** Seed the demo federation and run its agents in-process. */
-  demo: z.coerce.boolean().default(false),
+  demo: flag(false),
   /** Hold flexible jobs (interruptible, with deadline and runtime estimate) for cleaner hours. */
-  deferFlexible: z
-    .enum(["true", "false"])
-    .default("true")
-    .transform((v) => v === "true"),
+  deferFlexible: flag(true),
   /** Where this control plane runs (logs are kept here), reported to tenants. */
   region: z.string().default("EU (ES)"),
   /** Folder for demo agents' state. */

@@ -8,7 +8,7 @@ import { seedDemo, type DemoSeed } from "./cli/demo/federation.js";
 import { startDemoAgents } from "./cli/demo/run-agents.js";
 import { extraRoutePlugins } from "./api/plugins.js";
 
-const config = parseServerConfig(process.env, { demo: process.env.ZUMBIDO_DEMO ?? "true" });
+const config = parseServerConfig(process.env, { demo: process.env.ZUMBIDO_DEMO || "true" });
 mkdirSync(config.dataDir, { recursive: true });
 const server = await startServer(config, { plugins: extraRoutePlugins() });
 const keysFile = join(config.dataDir, "demo-keys.json");

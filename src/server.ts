@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import pino from "pino";
 import { buildApi, makeServices, type RoutePlugin, type Services } from "./api/server.js";
 import { PgAdvisoryLeadership, SchedulerLoop, randomIds, soleLeader, type Ctx } from "./control/index.js";
@@ -48,7 +49,13 @@ export async function startServer(
   const metrics = new Metrics();
   const services = makeServices(ctx, metrics);
   const storeConfig = parseStoreUrl(config.store);
-  const leadership = storeConfig.kind === "postgres" ? new PgAdvisoryLeadership(storeConfig.url) : soleLeader;
+  const leadership =
+    storeConfig.kind === "postgres"
+      ? new PgAdvisoryLeadership(storeConfig.url, {
+          holder: `${hostname()} pid ${process.pid}`,
+          now: () => ctx.clock.now(),
+        })
+      : soleLeader;
   const loop = new SchedulerLoop(
     ctx,
     log.child({ part: "scheduler" }),

@@ -96,6 +96,7 @@ export class Agent {
         name: this.o.name,
         gpus: this.gpuCache.gpus,
         executor: this.o.executor.kind,
+        runtime: this.o.executor.runtime,
         driverVersion: this.gpuCache.driverVersion,
       });
       this.store.setMeta("nodeKey", r.key);
@@ -218,6 +219,7 @@ export class Agent {
       }>("/v1/agent/heartbeat", {
         gpus: gpus.gpus,
         driverVersion: gpus.driverVersion,
+        runtime: this.o.executor.runtime,
         health,
         workloads: reports,
       });
@@ -259,6 +261,10 @@ export class Agent {
       spec: a.spec,
       gpuModel: a.gpuModel,
       gpuIndices: a.gpuIndices,
+      ...(a.image !== undefined ? { image: a.image } : {}),
+      network: a.network,
+      ...(a.registryAuth !== undefined ? { registryAuth: a.registryAuth } : {}),
+      ...(a.checkpointDir !== undefined ? { checkpointDir: a.checkpointDir } : {}),
     });
     this.observe(st);
     this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });

@@ -1,4 +1,4 @@
-import type { JobSpec } from "../domain/index.js";
+import type { ExecutorKind, JobSpec, NodeRuntime } from "../domain/index.js";
 
 /** What an executor is asked to run: one lease's workload on exact GPUs. */
 export interface WorkloadSpec {
@@ -11,6 +11,22 @@ export interface WorkloadSpec {
   gpuIndices: number[];
   /** Hard limit on run time in seconds, if any. */
   maxRuntimeS?: number;
+  /** Container image to run (the server resolves the site's default; else spec.image; else the agent's default). */
+  image?: string;
+  /** The workload may use the network (the job asked and the site allows it); default: no network. */
+  network?: boolean;
+  /** Credentials for a private registry, used for the pull only and never written anywhere lasting. */
+  registryAuth?: RegistryAuth;
+  /** Host folder for checkpoints, mounted at the same path; the workload finds it in $ZUMBIDO_CHECKPOINT_DIR. */
+  checkpointDir?: string;
+}
+
+/** Login to one container registry. */
+export interface RegistryAuth {
+  /** Registry host, e.g. "ghcr.io" or "registry.example.com:5000". */
+  server: string;
+  username: string;
+  password: string;
 }
 
 export type WorkloadPhase = "starting" | "running" | "succeeded" | "failed" | "cancelled";
@@ -39,9 +55,11 @@ export interface LogChunk {
   text: string;
 }
 
-/** Engine behind the agent: local processes, Slurm or Kubernetes. Owned by the agent. */
+/** Engine behind the agent: podman containers, local processes, Slurm or Kubernetes. Owned by the agent. */
 export interface Executor {
-  readonly kind: "local" | "slurm" | "kubernetes";
+  readonly kind: ExecutorKind;
+  /** What the node advertises: whether this engine runs images and isolates workloads. */
+  readonly runtime: NodeRuntime;
   /** Starts the workload; resolves once the engine accepted it (not when it ends). */
   start(w: WorkloadSpec): Promise<WorkloadStatus>;
   /** Current status of one workload (undefined if the executor never heard of it). */

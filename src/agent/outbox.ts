@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import type { UsageRecord } from "../domain/index.js";
@@ -24,8 +24,13 @@ export class AgentStore {
   private readonly db: BetterSqlite3.Database;
 
   constructor(stateDir: string) {
-    mkdirSync(stateDir, { recursive: true });
-    this.db = new BetterSqlite3(join(stateDir, "agent.db"));
+    // The node key lives here: owner-only folder and file (SQLite gives -wal/-shm the file's mode).
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    chmodSync(stateDir, 0o700);
+    const file = join(stateDir, "agent.db");
+    closeSync(openSync(file, "a", 0o600));
+    chmodSync(file, 0o600);
+    this.db = new BetterSqlite3(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.exec(`

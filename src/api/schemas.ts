@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { EXECUTOR_KINDS } from "../domain/executors.js";
+import { imagePatternProblem, imageRefProblem, MAX_IMAGE_PATTERN, MAX_IMAGE_REF } from "../domain/images.js";
 
 /** ISO 3166-1 alpha-2 code, upper-cased. */
 export const CountryCode = z
@@ -8,6 +10,33 @@ export const CountryCode = z
 
 /** Integer minor units (cents). */
 export const MinorUnits = z.number().int("use whole minor units (cents), e.g. 250 for 2.50").nonnegative();
+
+/** An OCI image reference: `[registry/]path[:tag][@sha256:digest]`, bounded in length. */
+export const ImageRef = z
+  .string()
+  .max(MAX_IMAGE_REF, `an image reference is at most ${MAX_IMAGE_REF} characters`)
+  .superRefine((s, ctx) => {
+    const problem = imageRefProblem(s);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  });
+
+/** A glob over image references (`*` any run, `?` one character), e.g. `nvcr.io/nvidia/*`. */
+export const ImagePattern = z
+  .string()
+  .max(MAX_IMAGE_PATTERN, `an image pattern is at most ${MAX_IMAGE_PATTERN} characters`)
+  .superRefine((s, ctx) => {
+    const problem = imagePatternProblem(s);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  });
+
+/** What a node's runtime can do, as the agent advertises it. */
+export const NodeRuntime = z
+  .object({
+    executor: z.enum(EXECUTOR_KINDS),
+    images: z.boolean(),
+    isolated: z.boolean(),
+  })
+  .strict();
 
 export const SiteInput = z
   .object({
@@ -21,6 +50,10 @@ export const SiteInput = z
     nodeOverheadW: z.number().nonnegative().max(20_000).optional(),
     carbonGPerKwh: z.number().nonnegative().max(2000).nullable().optional(),
     operatorId: z.string().optional(),
+    defaultImage: ImageRef.nullable().optional(),
+    allowImages: z.array(ImagePattern).max(100, "at most 100 allowed image patterns").optional(),
+    denyImages: z.array(ImagePattern).max(100, "at most 100 denied image patterns").optional(),
+    allowNetwork: z.boolean().optional(),
   })
   .strict();
 
@@ -39,6 +72,10 @@ export const Site = z.object({
   nodeOverheadW: z.number(),
   carbonGPerKwh: z.number().nullable().optional(),
   createdAt: z.number(),
+  defaultImage: z.string().nullable().optional(),
+  allowImages: z.array(z.string()).optional(),
+  denyImages: z.array(z.string()).optional(),
+  allowNetwork: z.boolean().optional(),
 });
 
 export const PriceInput = z
@@ -76,6 +113,7 @@ export const Node = z.object({
   gpus: z.array(Gpu),
   lastHeartbeatAt: z.number().nullable().optional(),
   driverVersion: z.string().nullable().optional(),
+  runtime: NodeRuntime.nullable().optional(),
 });
 
 export const JobSubmit = z
@@ -100,7 +138,8 @@ export const JobSubmit = z
         z.string(),
       )
       .optional(),
-    image: z.string().max(500).optional(),
+    image: ImageRef.optional(),
+    network: z.boolean().optional(),
     gracePeriodS: z.number().int().min(0).max(3600).optional(),
   })
   .strict();
@@ -139,6 +178,7 @@ export const WorkloadReport = z.object({
   exitCode: z.number().int().nullable().optional(),
   signal: z.string().nullable().optional(),
   reason: z.string().optional(),
+  cause: z.enum(["image-pull"]).optional(),
   startedAt: z.number().int().optional(),
   endedAt: z.number().int().optional(),
 });
@@ -148,6 +188,7 @@ export const Heartbeat = z.object({
   driverVersion: z.string().nullable().optional(),
   health: z.object({ healthy: z.boolean(), reasons: z.array(z.string()) }),
   workloads: z.array(WorkloadReport),
+  runtime: NodeRuntime.optional(),
 });
 
 export const Enrol = z
@@ -155,8 +196,9 @@ export const Enrol = z
     token: z.string().min(8),
     name: z.string().min(1).max(120),
     gpus: z.array(Gpu),
-    executor: z.enum(["local", "slurm", "kubernetes"]).default("local"),
+    executor: z.enum(EXECUTOR_KINDS).default("local"),
     driverVersion: z.string().nullable().optional(),
+    runtime: NodeRuntime.optional(),
   })
   .strict();
 

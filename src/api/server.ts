@@ -4,8 +4,12 @@ import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
 import { AccountsService, AgentService, FleetService, JobsService, type Ctx } from "../control/index.js";
+import { requireRole } from "../control/index.js";
+import { checkDeclaredAccess } from "./access.js";
 import { authenticate } from "./auth.js";
 import { Metrics } from "./metrics.js";
+import { DEFAULT_API_SETTINGS, type ApiSettings } from "./settings.js";
+import { DomainError } from "../domain/index.js";
 import { problem, sendProblem, toProblem } from "./problem.js";
 import { accountRoutes } from "./routes/accounts.js";
 import { agentRoutes } from "./routes/agent.js";
@@ -23,10 +27,16 @@ export interface Services {
   agent: AgentService;
   accounts: AccountsService;
   metrics: Metrics;
+  /** The API's limits (rate limits, per-request caps). */
+  api: ApiSettings;
 }
 
 /** Creates the services over one context. */
-export function makeServices(ctx: Ctx, metrics = new Metrics()): Services {
+export function makeServices(
+  ctx: Ctx,
+  metrics = new Metrics(),
+  api: ApiSettings = DEFAULT_API_SETTINGS,
+): Services {
   return {
     ctx,
     fleet: new FleetService(ctx),
@@ -34,21 +44,12 @@ export function makeServices(ctx: Ctx, metrics = new Metrics()): Services {
     agent: new AgentService(ctx),
     accounts: new AccountsService(ctx),
     metrics,
+    api,
   };
 }
 
 /** Extra route plugins (planner, billing, energy, console) registered by their parts. */
 export type RoutePlugin = (app: FastifyInstance, services: Services) => Promise<void>;
-
-/** Routes that need no API key. */
-const PUBLIC = [
-  /^\/healthz$/,
-  /^\/metrics$/,
-  /^\/openapi\.json$/,
-  /^\/docs/,
-  /^\/v1\/agent\/enrol$/,
-  /^\/v1\/gpu-models$/,
-];
 
 /** Builds the HTTP API (not listening yet). */
 export async function buildApi(
@@ -74,16 +75,40 @@ export async function buildApi(
       components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
       security: [{ apiKey: [] }],
     },
-    transform: jsonSchemaTransform,
+    // Each operation states who may call it (x-zumbido-access); public ones need no key (security: []).
+    transform: (input) => {
+      const out = jsonSchemaTransform(input);
+      const access = (input.route.config as { access?: unknown } | undefined)?.access;
+      return {
+        ...out,
+        schema: {
+          ...out.schema,
+          "x-zumbido-access": access,
+          ...(access === "public" ? { security: [] } : {}),
+        },
+      };
+    },
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  // The API docs (Swagger UI's own routes) are public; every other route declares its access.
+  await app.register(async (docs) => {
+    docs.addHook("onRoute", (route) => {
+      route.config = { ...route.config, access: "public" };
+    });
+    await docs.register(swaggerUi, { routePrefix: "/docs" });
+  });
+  app.addHook("onRoute", (route) => checkDeclaredAccess(route));
 
   app.decorateRequest("principal", null);
+  // Authentication is decided on the route the router matched (its declared access), never on the
+  // raw URL: `/%76%31/plans` matches /v1/plans and needs what /v1/plans needs.
   app.addHook("onRequest", async (req) => {
     (req as { startNs?: bigint }).startNs = process.hrtime.bigint();
-    const path = req.url.split("?")[0]!;
-    if (!path.startsWith("/v1/") || PUBLIC.some((r) => r.test(path))) return;
-    req.principal = await authenticate(services.ctx.store, req, services.ctx.clock.now());
+    if (req.is404) return;
+    const access = req.routeOptions.config.access;
+    if (access === "public") return;
+    if (!access) throw new DomainError("forbidden", "this route declares no access, so nobody may call it");
+    req.principal = await authenticate(services.accounts, req);
+    requireRole(req.principal, ...access);
   });
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";

@@ -108,6 +108,32 @@ export class AccountsService {
     await this.ctx.store.accounts.revokeKey(id, this.ctx.clock.now());
   }
 
+  /** The principal of an API key's secret; 401 with the fix when it is unknown, revoked or expired. */
+  async authenticate(secret: string): Promise<Principal> {
+    const key = await this.ctx.store.accounts.findKeyBySecret(secret);
+    if (!key)
+      throw new DomainError(
+        "unauthorized",
+        "unknown API key: check ZUMBIDO_TOKEN, or ask an admin for a new key",
+      );
+    if (key.revokedAt !== null)
+      throw new DomainError("unauthorized", "this API key was revoked; ask for a new one");
+    if (key.expiresAt !== null && key.expiresAt <= this.ctx.clock.now())
+      throw new DomainError("unauthorized", "this API key has expired; ask for a new one");
+    return { role: key.role, ownerId: key.ownerId, keyId: key.id };
+  }
+
+  /** "Who am I": the caller's role, account id and account name (null for admin and node keys). */
+  async me(
+    p: Principal,
+  ): Promise<{ role: Principal["role"]; ownerId: string | null; name: string | null; keyId: string }> {
+    let name: string | null = null;
+    if (p.role === "operator")
+      name = (await this.ctx.store.accounts.getOperator(p.ownerId ?? ""))?.name ?? null;
+    if (p.role === "tenant") name = (await this.ctx.store.accounts.getTenant(p.ownerId ?? ""))?.name ?? null;
+    return { role: p.role, ownerId: p.ownerId, name, keyId: p.keyId };
+  }
+
   async getFeeBps(): Promise<number> {
     return Number((await this.ctx.store.accounts.getSetting(FEE_SETTING)) ?? "1000");
   }

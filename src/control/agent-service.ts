@@ -1,5 +1,5 @@
-import type { Gpu, JobSpec, UsageRecord } from "../domain/index.js";
-import { DomainError, findGpuModel, forbidden, invalid } from "../domain/index.js";
+import type { Gpu, JobSpec, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
+import { DomainError, effectiveImage, findGpuModel, forbidden, invalid } from "../domain/index.js";
 import { leaseUsageBounds, USAGE_TOLERANCE_MS, type LeaseUsageBounds } from "../ledger/index.js";
 import type { IngestResult, LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
@@ -11,7 +11,18 @@ export interface Assignment {
   gpuModel: string;
   gpuIndices: number[];
   spec: JobSpec;
+  /** The image to run: the job's own, else the site's default; absent when neither names one. */
+  image?: string;
+  /** Whether the workload gets network access: the job asked for it and the site allows it. */
+  network: boolean;
+  /** Private-registry login for the pull (from the tenant's secret; never logged or stored by the agent). */
+  registryAuth?: { server: string; username: string; password: string };
+  /** Host folder for the workload's checkpoints (mounted at the same path, $ZUMBIDO_CHECKPOINT_DIR). */
+  checkpointDir?: string;
 }
+
+/** Longest workload failure reason kept from an agent, characters. */
+export const MAX_REPORT_REASON = 1000;
 
 /** A lease the agent must stop, with how long the workload has to checkpoint. */
 export interface StopOrder {
@@ -27,6 +38,8 @@ export interface WorkloadReport {
   exitCode?: number | null;
   signal?: string | null;
   reason?: string;
+  /** What kind of failure `reason` describes; "image-pull": the image could not be pulled or loaded. */
+  cause?: "image-pull";
   startedAt?: number;
   endedAt?: number;
 }
@@ -54,25 +67,40 @@ export class AgentService {
       driverVersion?: string | null;
       health: { healthy: boolean; reasons: string[] };
       workloads: WorkloadReport[];
+      runtime?: NodeRuntime;
     },
   ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
-    await this.ctx.store.fleet.heartbeat(nodeId, hb.gpus, hb.driverVersion ?? null, now, hb.health);
+    await this.ctx.store.fleet.heartbeat(
+      nodeId,
+      hb.gpus,
+      hb.driverVersion ?? null,
+      now,
+      hb.health,
+      hb.runtime,
+    );
     for (const w of hb.workloads) await this.report(p, w);
     const active = await this.ctx.store.jobs.activeLeases(nodeId);
     const reported = new Set(hb.workloads.map((w) => w.leaseId));
     const assignments: Assignment[] = [];
+    const sites = new Map<string, Site | undefined>();
     for (const l of active.filter((x) => x.state === "assigned" && !reported.has(x.id))) {
       const job = await this.ctx.store.jobs.getJob(l.jobId);
-      if (job)
-        assignments.push({
-          leaseId: l.id,
-          jobId: l.jobId,
-          gpuModel: l.gpuModel,
-          gpuIndices: l.gpuIndices,
-          spec: job.spec,
-        });
+      if (!job) continue;
+      if (!sites.has(l.siteId)) sites.set(l.siteId, await this.ctx.store.fleet.getSite(l.siteId));
+      const site = sites.get(l.siteId);
+      // Site policy is resolved here so the agent needs to know none of it.
+      const image = effectiveImage(site ?? {}, job.spec.image);
+      assignments.push({
+        leaseId: l.id,
+        jobId: l.jobId,
+        gpuModel: l.gpuModel,
+        gpuIndices: l.gpuIndices,
+        spec: job.spec,
+        ...(image !== undefined ? { image } : {}),
+        network: job.spec.network === true && site?.allowNetwork === true,
+      });
     }
     const stops: StopOrder[] = active
       .filter((l) => l.state === "stopping")
@@ -97,7 +125,9 @@ export class AgentService {
     const lease = await this.ownLease(nodeId, w.leaseId);
     const now = this.ctx.clock.now();
     if (lease.state === "ended") return;
-    if ((w.phase === "running" || w.phase === "starting") && lease.state === "assigned") {
+    // Billing starts when the workload runs: "starting" (image pull, Slurm queue, pod pending) is not billed.
+    // Times the node reports are held to the lease's server-observed life (serverTime).
+    if (w.phase === "running" && lease.state === "assigned") {
       await this.ctx.store.jobs.markLeaseRunning(
         lease.id,
         await this.serverTime(lease, "startedAt", w.startedAt, lease.createdAt, now),
@@ -105,8 +135,10 @@ export class AgentService {
       return;
     }
     if (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled") {
+      // A workload whose image never arrived never ran, whatever start time the agent sends.
+      const ran = w.cause !== "image-pull";
       let startedAt = lease.startedAt ?? lease.createdAt;
-      if (lease.state === "assigned" && w.startedAt !== undefined) {
+      if (lease.state === "assigned" && w.startedAt !== undefined && ran) {
         startedAt = await this.serverTime(lease, "startedAt", w.startedAt, lease.createdAt, now);
         await this.ctx.store.jobs.markLeaseRunning(lease.id, startedAt);
       }
@@ -183,9 +215,23 @@ export class AgentService {
         endedAt,
         exitCode: 0,
       });
+    } else if (w.cause === "image-pull") {
+      const job = await jobs.getJob(lease.jobId);
+      const site = await this.ctx.store.fleet.getSite(lease.siteId);
+      const image = job ? effectiveImage(site ?? {}, job.spec.image) : undefined;
+      const answer = (w.reason ?? "no answer").slice(0, MAX_REPORT_REASON);
+      await jobs.transitionJob(
+        lease.jobId,
+        [...from],
+        "failed",
+        endedAt,
+        `image ${image ?? "(none)"} could not be pulled on node ${lease.nodeId}: ${answer}`,
+        { endedAt, exitCode: null },
+      );
     } else {
       const why =
-        w.reason ?? (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
+        w.reason?.slice(0, MAX_REPORT_REASON) ??
+        (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
       await jobs.transitionJob(lease.jobId, [...from], "failed", endedAt, why, {
         endedAt,
         exitCode: w.exitCode ?? null,

@@ -1,8 +1,9 @@
 import { planCurtailment, type CurtailableLease } from "../energy/index.js";
 import type { Node } from "../domain/index.js";
-import type { Curtailment } from "../store/index.js";
+import type { Curtailment, Fence } from "../store/index.js";
 import type { Ctx } from "./context.js";
 import { leaseFacilityKw, siteDrawKw } from "./power.js";
+import type { CycleWorld } from "./snapshot.js";
 
 /**
  * Brings sites under their curtailment caps: from the notice time on, each cycle plans which leases
@@ -10,20 +11,24 @@ import { leaseFacilityKw, siteDrawKw } from "./power.js";
  * the cap: src/energy/curtailment.ts), sends them a checkpoint notice due by the cap's start, and
  * records the event's report (kW before, at start, when the cap was met, what was stopped).
  */
-export async function enforceCurtailments(ctx: Ctx, now: number): Promise<{ noticesSent: number }> {
+export async function enforceCurtailments(
+  ctx: Ctx,
+  now: number,
+  world?: Pick<CycleWorld, "sites" | "nodes" | "leases" | "curtailments">,
+  fence?: Fence,
+): Promise<{ noticesSent: number }> {
   const { store } = ctx;
-  const events = (await store.energy.curtailments({ activeAt: now })).filter(
+  const events = (world?.curtailments ?? (await store.energy.curtailments({ activeAt: now }))).filter(
     (c) => now >= c.startMs - c.noticeS * 1000,
   );
   if (events.length === 0) {
     await endPast(ctx, now);
     return { noticesSent: 0 };
   }
-  const [sites, nodes, leases] = await Promise.all([
-    store.fleet.listSites(),
-    store.fleet.listNodes(),
-    store.jobs.activeLeases(),
-  ]);
+  // The scheduling cycle passes the rows it already read (each table once per cycle).
+  const [sites, nodes, leases] = world
+    ? [world.sites, world.nodes, world.leases]
+    : await Promise.all([store.fleet.listSites(), store.fleet.listNodes(), store.jobs.activeLeases()]);
   const nodeMap = new Map<string, Node>(nodes.map((n) => [n.id, n]));
   let noticesSent = 0;
   for (const c of events) {
@@ -57,9 +62,11 @@ export async function enforceCurtailments(ctx: Ctx, now: number): Promise<{ noti
             `curtailment ${c.id}: site capped at ${c.maxKw} kW from ${new Date(c.startMs).toISOString()}`,
             now,
             deadline,
+            fence,
           )
         ) {
           noticesSent++;
+          lease.state = "stopping";
           next.stopped.push({
             leaseId: v.id,
             jobId: lease.jobId,

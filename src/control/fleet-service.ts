@@ -1,7 +1,34 @@
 import { randomBytes } from "node:crypto";
-import type { Cooling, Gpu, Node, Price, Site } from "../domain/index.js";
-import { DomainError, findGpuModel, invalid, isKnownCountry, notFound } from "../domain/index.js";
+import type { Cooling, Gpu, Node, NodeRuntime, Price, Site } from "../domain/index.js";
+import {
+  DomainError,
+  findGpuModel,
+  imageRefusal,
+  inJurisdiction,
+  invalid,
+  isKnownCountry,
+  notFound,
+} from "../domain/index.js";
+import { valueAt } from "../energy/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+import { interruptiblePriceNow } from "./spot-price.js";
+
+/** One offer of GET /v1/capacity: a site's GPU model, free GPUs and the prices a new lease pays now. */
+export interface CapacityOffer {
+  siteId: string;
+  siteName: string;
+  country: string;
+  gpuModel: string;
+  totalGpus: number;
+  freeGpus: number;
+  onDemandMinorPerGpuHour: number;
+  /** What a new interruptible lease pays now: the spot price when the site has a power-price series. */
+  interruptibleMinorPerGpuHour: number;
+  currency: string;
+  carbonGPerKwh: number | null;
+  jurisdictions: ("EU" | "EEA")[];
+  pue: number;
+}
 
 /** Input to register a site. */
 export interface SiteInput {
@@ -16,6 +43,14 @@ export interface SiteInput {
   carbonGPerKwh?: number | null;
   /** Admin only: register the site for this operator. */
   operatorId?: string;
+  /** Image for jobs that name none (null clears it). */
+  defaultImage?: string | null;
+  /** Only images matching one of these globs run here (empty: any image not denied). */
+  allowImages?: string[];
+  /** Images matching one of these globs never run here. */
+  denyImages?: string[];
+  /** Jobs that ask for network get it. */
+  allowNetwork?: boolean;
 }
 
 /** Sites, prices, enrolment and nodes, with ownership checks. */
@@ -51,13 +86,19 @@ export class FleetService {
       nodeOverheadW: input.nodeOverheadW ?? 500,
       carbonGPerKwh: input.carbonGPerKwh ?? null,
       createdAt: this.ctx.clock.now(),
+      defaultImage: input.defaultImage ?? null,
+      allowImages: input.allowImages ?? [],
+      denyImages: input.denyImages ?? [],
+      allowNetwork: input.allowNetwork ?? false,
     };
+    checkImagePolicy(site);
     return this.ctx.store.fleet.createSite(site);
   }
 
   async updateSite(p: Principal, siteId: string, patch: Partial<SiteInput>): Promise<Site> {
     const site = await this.ownSite(p, siteId);
     checkSite({ ...site, ...patch });
+    checkImagePolicy({ ...site, ...patch });
     await this.ctx.store.fleet.updateSite(siteId, patch);
     this.ctx.nudge();
     return (await this.ctx.store.fleet.getSite(siteId))!;
@@ -129,6 +170,7 @@ export class FleetService {
     gpus: Gpu[];
     executor: Node["executor"];
     driverVersion?: string | null;
+    runtime?: NodeRuntime;
   }): Promise<{
     nodeId: string;
     siteId: string;
@@ -143,9 +185,10 @@ export class FleetService {
         name: input.name,
         state: "ready",
         stateReason: null,
-        executor: input.executor,
+        executor: input.runtime?.executor ?? input.executor,
         gpus: input.gpus,
         driverVersion: input.driverVersion ?? null,
+        runtime: input.runtime ?? null,
       },
       now,
     );
@@ -182,6 +225,58 @@ export class FleetService {
     return node;
   }
 
+  /** What the marketplace offers now: per site and model, free GPUs and the prices a new lease pays. */
+  async capacity(p: Principal): Promise<CapacityOffer[]> {
+    requireRole(p, "tenant", "operator", "admin");
+    const store = this.ctx.store;
+    const [sites, nodes, leases, prices, series] = await Promise.all([
+      store.fleet.listSites(),
+      store.fleet.listNodes(),
+      store.jobs.activeLeases(),
+      store.fleet.listPrices(),
+      store.energy.series(),
+    ]);
+    const now = this.ctx.clock.now();
+    // Carbon now: the site's hourly series where it has one, else its declared figure.
+    const carbonNow = new Map(
+      series
+        .filter((x) => x.kind === "carbon")
+        .map((x) => [x.siteId, Math.round(valueAt(x.series, now) * 10) / 10]),
+    );
+    const powerPrice = new Map(series.filter((x) => x.kind === "price").map((x) => [x.siteId, x.series]));
+    const busy = new Map<string, number>();
+    for (const l of leases) busy.set(l.nodeId, (busy.get(l.nodeId) ?? 0) + l.gpuIndices.length);
+    const out: CapacityOffer[] = [];
+    for (const site of sites) {
+      const models = new Map<string, { total: number; free: number }>();
+      for (const n of nodes.filter((x) => x.siteId === site.id && x.gpus.length > 0)) {
+        const m = models.get(n.gpus[0]!.model) ?? { total: 0, free: 0 };
+        const healthy = n.gpus.filter((g) => g.healthy).length;
+        m.total += n.gpus.length;
+        if (n.state === "ready") m.free += Math.max(0, healthy - (busy.get(n.id) ?? 0));
+        models.set(n.gpus[0]!.model, m);
+      }
+      for (const price of prices.filter((x) => x.siteId === site.id)) {
+        const m = models.get(price.gpuModel) ?? { total: 0, free: 0 };
+        out.push({
+          siteId: site.id,
+          siteName: site.name,
+          country: site.country,
+          gpuModel: price.gpuModel,
+          totalGpus: m.total,
+          freeGpus: m.free,
+          onDemandMinorPerGpuHour: price.onDemandMinorPerGpuHour,
+          interruptibleMinorPerGpuHour: interruptiblePriceNow(price, site, powerPrice.get(site.id), now),
+          currency: this.ctx.config.currency,
+          carbonGPerKwh: carbonNow.get(site.id) ?? site.carbonGPerKwh ?? null,
+          jurisdictions: (["EU", "EEA"] as const).filter((j) => inJurisdiction(site.country, j)),
+          pue: site.pue,
+        });
+      }
+    }
+    return out;
+  }
+
   /** Operator drains (no new work) or returns a node to service. */
   async setNodeDrain(p: Principal, nodeId: string, drain: boolean, reason?: string): Promise<Node> {
     const node = await this.getNode(p, nodeId);
@@ -194,6 +289,17 @@ export class FleetService {
     this.ctx.nudge();
     return { ...node, state: drain ? "draining" : "ready" };
   }
+}
+
+/** The site's default image must pass its own allow and deny lists. */
+function checkImagePolicy(s: Pick<Site, "defaultImage" | "allowImages" | "denyImages">): void {
+  if (!s.defaultImage) return;
+  const why = imageRefusal(s, s.defaultImage);
+  if (why)
+    throw invalid(
+      `default image ${s.defaultImage} is refused by this site's own image policy (${why}); allow it or pick another default`,
+      { field: "defaultImage" },
+    );
 }
 
 /** Domain checks beyond the schema: the figures must make physical sense. */

@@ -16,3 +16,5 @@ export * from "./deferral.js";
 export * from "./ledger-service.js";
 export * from "./usage-validate.js";
 export * from "./spot-price.js";
+export * from "./health.js";
+export * from "./operator-report-service.js";

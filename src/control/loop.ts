@@ -1,12 +1,19 @@
 import type { Logger } from "pino";
-import { schedule as defaultSchedule, type ScheduleFn } from "../scheduler/index.js";
+import { FencedError, type Fence } from "../store/index.js";
+import { canAfford } from "../ledger/index.js";
+import {
+  schedule as defaultSchedule,
+  type Decision,
+  type PendingJob,
+  type ScheduleFn,
+} from "../scheduler/index.js";
 import type { Ctx } from "./context.js";
 import { enforceCurtailments } from "./curtailment-executor.js";
 import { deferFlexible } from "./deferral.js";
 import { ledgerServiceFor } from "./ledger-service.js";
 import { soleLeader, type Leadership } from "./leader.js";
 import { energyMinorPerGpuHour, modelPowerW, priceNow } from "./spot-price.js";
-import { readSnapshot } from "./snapshot.js";
+import { buildSnapshot, readWorld, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
 
 const IDLE: CycleReport = {
   pending: 0,
@@ -29,6 +36,12 @@ export interface CycleReport {
   conflicts: number;
   nodesOffline: number;
   phasesMs: Record<string, number>;
+  /** Steps that threw (logged; the cycle went on without them). */
+  failedSteps?: string[];
+  /** Decisions whose writes threw (logged; their jobs stay queued). */
+  errors?: number;
+  /** Set when the cycle was abandoned because this replica's leader term was superseded. */
+  fenced?: boolean;
 }
 
 /** The scheduling loop: snapshot, schedule, commit decisions, requeue. */
@@ -64,7 +77,7 @@ export class SchedulerLoop {
           lead ? "this replica now runs the scheduler" : "another replica runs the scheduler",
         );
       this.leading = lead;
-      return lead ? this.cycle() : IDLE;
+      return lead ? this.cycle().catch((err: unknown) => this.fenced(err)) : IDLE;
     });
     try {
       return await this.running;
@@ -77,135 +90,217 @@ export class SchedulerLoop {
     }
   }
 
+  /** A cycle whose leader term was superseded stops where it is: this replica no longer leads. */
+  private fenced(err: unknown): CycleReport {
+    if (!(err instanceof FencedError)) throw err;
+    this.leading = false;
+    this.log?.warn(
+      { term: err.term, currentTerm: err.currentTerm },
+      "leadership lost mid-cycle; cycle abandoned",
+    );
+    return { ...IDLE, fenced: true };
+  }
+
+  /** The fence of this cycle's writes; throws FencedError as soon as the lock session is known lost. */
+  private guard(fence: Fence | undefined): Fence | undefined {
+    if (!this.leadership.holds()) throw new FencedError(fence?.term ?? 0, undefined);
+    return fence;
+  }
+
+  /**
+   * One scheduling cycle, as numbered steps. Each step is timed (report.phasesMs) and isolated: a
+   * step that throws is logged and recorded in report.failedSteps, and the cycle goes on; a decision
+   * that throws fails alone. Only a superseded leader term (FencedError) ends the cycle.
+   */
   private async cycle(): Promise<CycleReport> {
-    const { store, clock, ids, config } = this.ctx;
-    const phases: Record<string, number> = {};
-    const t = (name: string, since: number): number => {
-      const n = performance.now();
-      phases[name] = Math.round((n - since) * 1000) / 1000;
-      return n;
-    };
-    let mark = performance.now();
+    const { store, clock, config } = this.ctx;
+    const fence = this.leadership.fence();
     const now = clock.now();
+    const t0 = performance.now();
+    const report: CycleReport = { ...IDLE, phasesMs: {}, failedSteps: [] };
 
-    // 1. Nodes that stopped sending heartbeats go offline (no new work for them).
-    const offline = await store.fleet.markStaleNodesOffline(now - config.heartbeatTimeoutMs);
-    // 1b. Leases on nodes silent for longer than the lease-loss timeout are lost: billing stops at the
-    //     last heartbeat and the job goes back to the queue (a node that returns is told to stop it).
-    await this.reclaimLostLeases(now);
-    mark = t("failureDetection", mark);
+    // 1. Failure detection: nodes that stopped sending heartbeats go offline (no new work for them).
+    const offline = await this.step(report, "failureDetection", () =>
+      store.fleet.markStaleNodesOffline(now - config.heartbeatTimeoutMs),
+    );
+    report.nodesOffline = offline?.length ?? 0;
 
-    // 2. Curtailment: sites with a cap in force (or within its notice) shed load, interruptible first.
-    const { noticesSent } = await enforceCurtailments(this.ctx, now);
-    mark = t("curtailment", mark);
+    // 2. Read the world once: sites, nodes, active leases, prices, the queue, curtailments, series.
+    //    Every later step works on these rows (and keeps them current with its own writes).
+    const world = await this.timed(report, "read", () => readWorld(store, now));
+    const gone = new Set(offline ?? []);
+    for (const n of world.nodes) if (gone.has(n.id)) n.state = "offline";
 
-    // 2a. Power-price spikes: interruptible leases whose GPU-hour now costs more in energy than they pay yield.
-    await this.yieldToPriceSpikes(now);
+    // 3. Lost leases: nodes silent past the lease-loss timeout lose their leases; jobs are requeued.
+    await this.step(report, "lostLeases", () => this.reclaimLostLeases(now, world, fence));
 
-    // 2b. Spend limits (every spendCheckMs): tenants near zero get a notice on their jobs, then their jobs stop.
+    // 4. Curtailment: sites with a cap in force (or within its notice) shed load, interruptible first.
+    const curtailed = await this.step(report, "curtailment", () =>
+      enforceCurtailments(this.ctx, now, world, this.guard(fence)),
+    );
+    report.curtailmentNotices = curtailed?.noticesSent ?? 0;
+
+    // 5. Power-price spikes: interruptible leases whose GPU-hour costs more in energy than they pay yield.
+    await this.step(report, "priceSpikes", () => this.yieldToPriceSpikes(now, world, fence));
+
+    // 6. Spend limits (every spendCheckMs): tenants near zero get a notice on their jobs, then their jobs stop.
     if (now - this.lastSpendCheck >= (config.spendCheckMs ?? 10_000)) {
       this.lastSpendCheck = now;
-      await this.enforceSpendLimits(now);
-      mark = t("spendLimits", mark);
+      await this.step(report, "spendLimits", () => this.enforceSpendLimits(now, fence));
     }
 
-    // 3. Take a snapshot of sites, nodes, leases and the queue.
-    const { snapshot, pending: queue, siteOperator, siteCountry, carbon } = await readSnapshot(store, now);
-    mark = t("snapshot", mark);
+    // 7. Build the snapshot from the rows of step 2 (pure).
+    const snap = await this.timed(report, "snapshot", () => Promise.resolve(buildSnapshot(world, now)));
 
-    // 3b. Flexible jobs wait for the cleanest hour their deadline allows.
+    // 8. Flexible jobs wait for the cleanest hour their deadline allows.
     const { ready: pending, deferred } = config.deferFlexible
-      ? deferFlexible(queue, snapshot.sites, carbon, now)
-      : { ready: queue, deferred: [] };
-    for (const d of deferred) await store.jobs.setWaitReasons(d.jobId, [d.reason], now);
+      ? deferFlexible(snap.pending, snap.snapshot.sites, snap.carbon, now)
+      : { ready: snap.pending, deferred: [] };
+    await this.step(report, "defer", async () => {
+      for (const d of deferred)
+        await this.decide(report, () => store.jobs.setWaitReasons(d.jobId, [d.reason], now));
+    });
+    report.pending = pending.length;
 
-    // 4. Decide, purely.
-    const decisions = pending.length ? this.scheduleFn(snapshot, pending, config.policy, now) : [];
-    mark = t("schedule", mark);
+    // 9. Decide, purely.
+    const decisions = await this.timed(report, "schedule", () =>
+      Promise.resolve(pending.length ? this.scheduleFn(snap.snapshot, pending, config.policy, now) : []),
+    );
 
-    // 5. Commit placements (each atomic; a conflict leaves the job pending for the next cycle).
-    const report: CycleReport = {
-      pending: pending.length,
-      placed: 0,
-      waiting: 0,
-      preempted: 0,
-      curtailmentNotices: noticesSent,
-      conflicts: 0,
-      nodesOffline: offline.length,
-      phasesMs: phases,
-    };
-    const tenantOf = new Map(pending.map((p) => [p.id, p]));
-    for (const d of decisions) {
-      if (d.kind === "place") {
-        const job = tenantOf.get(d.jobId)!;
-        // Admission: no job starts that its tenant cannot pay for its first hour.
-        const ledger = ledgerServiceFor(this.ctx);
-        const gpus = d.placements.reduce((a, p) => a + p.gpuIndices.length, 0);
-        const cost = await ledger.firstHourCostMinor(
-          job.tenantId,
-          gpus,
-          d.priceMinorPerGpuHour,
-          siteCountry.get(d.siteId) ?? "",
-        );
-        const admit = await ledger.canAdmit(job.tenantId, cost);
-        if (!admit.ok) {
-          await store.jobs.setWaitReasons(d.jobId, [`insufficient funds: ${admit.reason}`], now);
-          report.waiting++;
-          continue;
-        }
-        const ok = await store.jobs.commitPlacement(
-          d.jobId,
-          d.placements.map((pl) => ({
-            id: ids("lease"),
-            jobId: d.jobId,
-            tenantId: job.tenantId,
-            siteId: d.siteId,
-            operatorId: siteOperator.get(d.siteId) ?? "",
-            nodeId: pl.nodeId,
-            country: siteCountry.get(d.siteId) ?? "",
-            gpuModel: d.gpuModel,
-            gpuIndices: pl.gpuIndices,
-            class: job.request.class,
-            priceMinorPerGpuHour: d.priceMinorPerGpuHour,
-            currency: config.currency,
-            createdAt: now,
-          })),
-          now,
-          d.reasons.join("; "),
-        );
-        if (ok) report.placed++;
-        else report.conflicts++;
-      } else if (d.kind === "preempt") {
-        // 6. Preemptions: a checkpoint notice now, the kill after the grace period.
-        const ok = await store.jobs.requestLeaseStop(
-          d.leaseId,
-          `preempted: ${d.reason}`,
-          now,
-          now + d.graceS * 1000,
-        );
-        if (ok) report.preempted++;
-      } else {
-        // 7. Jobs that wait keep their reasons, verbatim, for the tenant.
-        await store.jobs.setWaitReasons(d.jobId, d.reasons, now);
-        report.waiting++;
-      }
-    }
-    t("commit", mark);
+    // 10. Commit each decision on its own (a conflict or an error leaves the job pending for the next cycle).
+    await this.timed(report, "commit", () => this.commit(decisions, pending, snap, report, fence));
+    report.phasesMs.total = Math.round((performance.now() - t0) * 1000) / 1000;
+
     this.log?.debug({ cycle: report }, "scheduling cycle");
     this.onCycle?.(report);
     return report;
   }
 
+  /** Step 10: placements (after admission), preemptions and wait reasons, each isolated from the others. */
+  private async commit(
+    decisions: Decision[],
+    pending: PendingJob[],
+    snap: CycleSnapshot,
+    report: CycleReport,
+    fence: Fence | undefined,
+  ): Promise<void> {
+    const { store, clock, ids, config } = this.ctx;
+    const jobOf = new Map(pending.map((p) => [p.id, p]));
+    const ledger = ledgerServiceFor(this.ctx);
+    // Admission, once per tenant per cycle: what is left after this cycle's earlier placements.
+    const available = new Map<string, number>();
+    for (const d of decisions) {
+      await this.decide(report, async () => {
+        const now = clock.now();
+        if (d.kind === "place") {
+          const job = jobOf.get(d.jobId)!;
+          // 10a. Admission: no job starts that its tenant cannot pay for its first hour.
+          const gpus = d.placements.reduce((a, p) => a + p.gpuIndices.length, 0);
+          const country = snap.siteCountry.get(d.siteId) ?? "";
+          const cost = await ledger.firstHourCostMinor(job.tenantId, gpus, d.priceMinorPerGpuHour, country);
+          let left = available.get(job.tenantId);
+          if (left === undefined) {
+            const admit = await ledger.canAdmit(job.tenantId, cost);
+            left = admit.availableMinor;
+            if (!admit.ok) {
+              available.set(job.tenantId, left);
+              await store.jobs.setWaitReasons(d.jobId, [`insufficient funds: ${admit.reason}`], now);
+              report.waiting++;
+              return;
+            }
+          } else if (!canAfford(cost, left)) {
+            const why = `insufficient funds: the first hour costs ${cost} minor units but only ${left} are available after running jobs' next hour; top up or raise the credit limit`;
+            await store.jobs.setWaitReasons(d.jobId, [why], now);
+            report.waiting++;
+            return;
+          }
+          // 10b. The placement, fenced to this leader's term; leases are stamped with the commit time.
+          const ok = await store.jobs.commitPlacement(
+            d.jobId,
+            d.placements.map((pl) => ({
+              id: ids("lease"),
+              jobId: d.jobId,
+              tenantId: job.tenantId,
+              siteId: d.siteId,
+              operatorId: snap.siteOperator.get(d.siteId) ?? "",
+              nodeId: pl.nodeId,
+              country,
+              gpuModel: d.gpuModel,
+              gpuIndices: pl.gpuIndices,
+              class: job.request.class,
+              priceMinorPerGpuHour: d.priceMinorPerGpuHour,
+              currency: config.currency,
+              createdAt: now,
+            })),
+            now,
+            d.reasons.join("; "),
+            this.guard(fence),
+          );
+          if (ok) {
+            available.set(job.tenantId, left - cost);
+            report.placed++;
+          } else report.conflicts++;
+        } else if (d.kind === "preempt") {
+          // 10c. Preemptions: a checkpoint notice now, the kill after the grace period.
+          const why = `preempted: ${d.reason}`;
+          const ok = await store.jobs.requestLeaseStop(
+            d.leaseId,
+            why,
+            now,
+            now + d.graceS * 1000,
+            this.guard(fence),
+          );
+          if (ok) report.preempted++;
+        } else {
+          // 10d. Jobs that wait keep their reasons, verbatim, for the tenant.
+          await store.jobs.setWaitReasons(d.jobId, d.reasons, now);
+          report.waiting++;
+        }
+      });
+    }
+  }
+
+  /** Runs a step, timed; the cycle cannot go on without its result (a throw ends the cycle). */
+  private async timed<T>(report: CycleReport, name: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      report.phasesMs[name] = Math.round((performance.now() - t0) * 1000) / 1000;
+    }
+  }
+
+  /** Runs a step, timed and isolated: a throw is logged and recorded, and the cycle goes on. */
+  private async step<T>(report: CycleReport, name: string, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await this.timed(report, name, fn);
+    } catch (err) {
+      if (err instanceof FencedError) throw err;
+      report.failedSteps?.push(name);
+      this.log?.error({ err, step: name }, "scheduling step failed; the cycle goes on");
+      return undefined;
+    }
+  }
+
+  /** Runs one decision's writes, isolated from the others (only a superseded term stops the cycle). */
+  private async decide(report: CycleReport, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (err instanceof FencedError) throw err;
+      report.errors = (report.errors ?? 0) + 1;
+      this.log?.error({ err }, "scheduling decision failed; the job stays queued");
+    }
+  }
+
   /** Stops (with the checkpoint notice) interruptible leases that run at a loss at the current power price. */
-  private async yieldToPriceSpikes(now: number): Promise<void> {
+  private async yieldToPriceSpikes(now: number, world: CycleWorld, fence: Fence | undefined): Promise<void> {
     const { store, config } = this.ctx;
-    const prices = (await store.energy.series()).filter((x) => x.kind === "price");
+    const prices = world.series.filter((x) => x.kind === "price");
     if (prices.length === 0) return;
-    const leases = (await store.jobs.activeLeases()).filter(
-      (l) => l.class === "interruptible" && l.state !== "stopping",
-    );
+    const leases = world.leases.filter((l) => l.class === "interruptible" && l.state !== "stopping");
     if (leases.length === 0) return;
-    const sites = new Map((await store.fleet.listSites()).map((x) => [x.id, x]));
+    const sites = new Map(world.sites.map((x) => [x.id, x]));
     for (const p of prices) {
       const site = sites.get(p.siteId);
       const eur = priceNow(p.series, now);
@@ -214,7 +309,9 @@ export class SchedulerLoop {
         const cost = energyMinorPerGpuHour(modelPowerW(l.gpuModel), site.pue, eur);
         if (cost <= l.priceMinorPerGpuHour) continue;
         const why = `preempted: power price spike at ${site.name}: ${Math.round(eur)} EUR/MWh makes a GPU-hour cost ${cost.toFixed(1)} cents of energy, more than the ${l.priceMinorPerGpuHour} cents it pays`;
-        if (await store.jobs.requestLeaseStop(l.id, why, now, now + config.policy.preemptionGraceS * 1000)) {
+        const grace = now + config.policy.preemptionGraceS * 1000;
+        if (await store.jobs.requestLeaseStop(l.id, why, now, grace, this.guard(fence))) {
+          l.state = "stopping";
           this.log?.info(
             { leaseId: l.id, eurPerMwh: eur },
             "interruptible lease yields to a power-price spike",
@@ -225,23 +322,33 @@ export class SchedulerLoop {
   }
 
   /** Ends the leases of nodes that have been silent past the lease-loss timeout and requeues their jobs. */
-  private async reclaimLostLeases(now: number): Promise<void> {
+  private async reclaimLostLeases(now: number, world: CycleWorld, fence: Fence | undefined): Promise<void> {
     const { store, config } = this.ctx;
     const cutoff = now - (config.leaseLossTimeoutMs ?? 5 * 60_000);
-    const leases = await store.jobs.activeLeases();
-    if (leases.length === 0) return;
-    const nodes = new Map((await store.fleet.listNodes()).map((n) => [n.id, n]));
-    for (const l of leases) {
+    if (world.leases.length === 0) return;
+    const nodes = new Map(world.nodes.map((n) => [n.id, n]));
+    const ended = new Set<string>();
+    for (const l of world.leases) {
       const n = nodes.get(l.nodeId);
       const last = n?.lastHeartbeatAt ?? 0;
-      if (!n || n.state !== "offline" || last >= cutoff) continue;
+      if (!n || n.state !== "offline" || last >= cutoff || ended.has(l.id)) continue;
       const reason = `preempted: node ${n.name} lost contact at ${new Date(last).toISOString()}`;
-      await store.jobs.requestLeaseStop(l.id, reason, Math.max(last, l.startedAt ?? l.createdAt), last);
-      await store.jobs.endLease(l.id, Math.max(last, l.startedAt ?? l.createdAt));
-      for (const o of (await store.jobs.leasesForJob(l.jobId)).filter(
-        (x) => x.id !== l.id && x.state !== "ended",
-      )) {
-        await store.jobs.requestLeaseStop(o.id, reason, now, now + config.stopGraceS * 1000);
+      const stoppedAt = Math.max(last, l.startedAt ?? l.createdAt);
+      await store.jobs.requestLeaseStop(l.id, reason, stoppedAt, last, this.guard(fence));
+      await store.jobs.endLease(l.id, stoppedAt);
+      ended.add(l.id);
+      // The job's other leases (a gang across nodes) stop too.
+      for (const o of world.leases.filter((x) => x.jobId === l.jobId && x.id !== l.id && !ended.has(x.id))) {
+        if (
+          await store.jobs.requestLeaseStop(
+            o.id,
+            reason,
+            now,
+            now + config.stopGraceS * 1000,
+            this.guard(fence),
+          )
+        )
+          o.state = "stopping";
       }
       await store.jobs.transitionJob(
         l.jobId,
@@ -252,10 +359,11 @@ export class SchedulerLoop {
       );
       this.log?.warn({ leaseId: l.id, node: n.id }, "lease lost with its node; job requeued");
     }
+    world.leases = world.leases.filter((l) => !ended.has(l.id));
   }
 
   /** Acts on the ledger's spend decisions: a notice event per lease, then a stop with the grace period. */
-  private async enforceSpendLimits(now: number): Promise<void> {
+  private async enforceSpendLimits(now: number, fence: Fence | undefined): Promise<void> {
     const { store, config } = this.ctx;
     for (const d of await ledgerServiceFor(this.ctx).spendDecisions()) {
       if (d.decision === "stop") {
@@ -265,6 +373,7 @@ export class SchedulerLoop {
             `spend limit: ${d.reason}`,
             now,
             now + config.stopGraceS * 1000,
+            this.guard(fence),
           );
       } else if (d.decision === "notice") {
         for (const id of d.leaseIds) {

@@ -1,12 +1,5 @@
-import { findGpuModel, type Node, type Site } from "../domain/index.js";
+import { nodeGpuPowerW, type Node, type Site } from "../domain/index.js";
 import type { LeaseRecord } from "../store/index.js";
-
-/** Per-GPU power used for budgets: the board limit the agent reported, else the catalogue TDP. */
-export function gpuPowerW(node: Pick<Node, "gpus">): number {
-  const g = node.gpus[0];
-  if (!g) return 0;
-  return g.powerLimitW > 0 ? g.powerLimitW : (findGpuModel(g.model)?.tdpW ?? 700);
-}
 
 /** A lease's share of the site's facility draw, kW: its GPUs' power plus its share of the node's overhead, times PUE. */
 export function leaseFacilityKw(
@@ -16,7 +9,7 @@ export function leaseFacilityKw(
 ): number {
   const n = node.gpus.length || 1;
   const share = lease.gpuIndices.length / n;
-  return ((lease.gpuIndices.length * gpuPowerW(node) + share * site.nodeOverheadW) * site.pue) / 1000;
+  return ((lease.gpuIndices.length * nodeGpuPowerW(node) + share * site.nodeOverheadW) * site.pue) / 1000;
 }
 
 /** The facility draw of a site's active leases, kW (idle nodes are counted at nothing: their GPUs idle). */

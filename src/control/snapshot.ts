@@ -1,20 +1,31 @@
-import { findGpuModel } from "../domain/index.js";
+import { findGpuModel, nodeGpuPowerW, type Node, type Price, type Site } from "../domain/index.js";
 import { powerBudgetAt, valueAt, type HourlySeries } from "../energy/index.js";
-import { modelPowerW, priceNow, spotPriceMinor } from "./spot-price.js";
+import { interruptiblePriceNow } from "./spot-price.js";
 import type { PendingJob, Snapshot } from "../scheduler/index.js";
-import type { Store } from "../store/index.js";
+import type { Curtailment, LeaseRecord, Store } from "../store/index.js";
 
-/** Reads the scheduler's view of the world from the store (one consistent-enough read per cycle). */
-export async function readSnapshot(
-  store: Store,
-  now: number,
-): Promise<{
+/** The rows a scheduling cycle reads, each table once; every step of the cycle works on these. */
+export interface CycleWorld {
+  sites: Site[];
+  nodes: Node[];
+  leases: LeaseRecord[];
+  prices: Price[];
+  jobs: Awaited<ReturnType<Store["jobs"]["pendingJobs"]>>;
+  curtailments: Curtailment[];
+  series: Awaited<ReturnType<Store["energy"]["series"]>>;
+}
+
+/** What the pure scheduler decides on, plus the lookups the commit step needs. */
+export interface CycleSnapshot {
   snapshot: Snapshot;
   pending: PendingJob[];
   siteOperator: Map<string, string>;
   siteCountry: Map<string, string>;
   carbon: Map<string, HourlySeries>;
-}> {
+}
+
+/** Reads the cycle's world: sites, nodes, active leases, prices, the queue, curtailments and series. */
+export async function readWorld(store: Store, now: number): Promise<CycleWorld> {
   const [sites, nodes, leases, prices, jobs, curtailments, series] = await Promise.all([
     store.fleet.listSites(),
     store.fleet.listNodes(),
@@ -24,6 +35,17 @@ export async function readSnapshot(
     store.energy.curtailments({ activeAt: now }),
     store.energy.series(),
   ]);
+  return { sites, nodes, leases, prices, jobs, curtailments, series };
+}
+
+/** Reads the scheduler's view of the world from the store (one consistent-enough read per cycle). */
+export async function readSnapshot(store: Store, now: number): Promise<CycleSnapshot> {
+  return buildSnapshot(await readWorld(store, now), now);
+}
+
+/** Builds the scheduler's snapshot from the rows the cycle read (pure). */
+export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
+  const { sites, nodes, leases, prices, jobs, curtailments, series } = world;
   // A cap applies from its notice time: no new work is placed that would have to stop at its start.
   const capKw = (siteId: string, contracted: number): number =>
     powerBudgetAt(
@@ -42,13 +64,9 @@ export async function readSnapshot(
     const m = priceMap.get(p.siteId) ?? {};
     // Interruptible capacity follows the power price (never below the operator's floor).
     const site = sites.find((x) => x.id === p.siteId);
-    const eur = priceNow(powerPrice.get(p.siteId), now);
     m[p.gpuModel] = {
       onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour,
-      interruptibleMinorPerGpuHour:
-        site && eur !== undefined
-          ? spotPriceMinor(p.interruptibleMinorPerGpuHour, modelPowerW(p.gpuModel), site.pue, eur)
-          : p.interruptibleMinorPerGpuHour,
+      interruptibleMinorPerGpuHour: interruptiblePriceNow(p, site, powerPrice.get(p.siteId), now),
     };
     priceMap.set(p.siteId, m);
   }
@@ -66,6 +84,9 @@ export async function readSnapshot(
           ? { carbonGPerKwh: s.carbonGPerKwh }
           : {}),
       prices: priceMap.get(s.id) ?? {},
+      ...(s.defaultImage ? { defaultImage: s.defaultImage } : {}),
+      ...(s.allowImages?.length ? { allowImages: s.allowImages } : {}),
+      ...(s.denyImages?.length ? { denyImages: s.denyImages } : {}),
     })),
     nodes: nodes
       .filter((n) => n.gpus.length > 0)
@@ -78,8 +99,10 @@ export async function readSnapshot(
           gpuModel: model,
           gpuMemoryGb: cat?.memoryGb ?? Math.round(n.gpus[0]!.memoryMb / 1024),
           gpuIndices: n.gpus.filter((g) => g.healthy).map((g) => g.index),
-          gpuPowerW: n.gpus[0]!.powerLimitW || cat?.tdpW || 700,
+          gpuPowerW: nodeGpuPowerW(n),
           schedulable: n.state === "ready",
+          // An agent that predates the runtime advertisement: Kubernetes and podman run images.
+          runsImages: n.runtime?.images ?? (n.executor === "kubernetes" || n.executor === "podman"),
         };
       }),
     leases: leases.map((l) => ({
@@ -99,7 +122,7 @@ export async function readSnapshot(
     id: j.id,
     tenantId: j.tenantId,
     submittedAt: j.submittedAt,
-    request: j.request,
+    request: j.spec.image ? { ...j.request, image: j.spec.image } : j.request,
   }));
   return {
     snapshot,

@@ -1,5 +1,7 @@
-import { findGpuModel } from "../domain/index.js";
+import { modelPowerW, type Price, type Site } from "../domain/index.js";
 import { valueAt, type HourlySeries } from "../energy/index.js";
+
+export { modelPowerW };
 
 /** Margin over the energy cost that interruptible capacity must earn (25%). */
 export const SPOT_MARGIN = 1.25;
@@ -30,7 +32,18 @@ export function priceNow(series: HourlySeries | undefined, now: number): number 
   return series ? valueAt(series, now) : undefined;
 }
 
-/** Catalogue power of a GPU model, watts (700 W when unknown). */
-export function modelPowerW(model: string): number {
-  return findGpuModel(model)?.tdpW ?? 700;
+/**
+ * The interruptible price a new lease of this offer pays now: the spot price when the site has a
+ * power-price series, else the operator's stored price. The scheduler and /v1/capacity both use it.
+ */
+export function interruptiblePriceNow(
+  price: Pick<Price, "gpuModel" | "interruptibleMinorPerGpuHour">,
+  site: Pick<Site, "pue"> | undefined,
+  powerPrice: HourlySeries | undefined,
+  now: number,
+): number {
+  const eur = priceNow(powerPrice, now);
+  return site && eur !== undefined
+    ? spotPriceMinor(price.interruptibleMinorPerGpuHour, modelPowerW(price.gpuModel), site.pue, eur)
+    : price.interruptibleMinorPerGpuHour;
 }

@@ -4,3 +4,6 @@ export * from "./money.js";
 export * from "./clock.js";
 export * from "./types.js";
 export * from "./errors.js";
+export * from "./power.js";
+export * from "./images.js";
+export * from "./executors.js";

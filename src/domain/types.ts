@@ -1,5 +1,6 @@
 import type { Jurisdiction } from "./countries.js";
 import type { Minor } from "./money.js";
+import type { ExecutorKind } from "./executors.js";
 
 /** Roles an API key can hold. */
 export type Role = "admin" | "operator" | "tenant" | "node";
@@ -26,6 +27,14 @@ export interface Site {
   /** Current grid carbon intensity, gCO2e/kWh, when known. */
   carbonGPerKwh?: number | null;
   createdAt: number;
+  /** Image a job runs in here when it names none (null: none; such jobs need a node that runs host processes). */
+  defaultImage?: string | null;
+  /** Glob patterns over image references; when non-empty, only matching images run here. */
+  allowImages?: string[];
+  /** Glob patterns over image references that never run here (wins over the allowlist). */
+  denyImages?: string[];
+  /** Jobs that ask for network access get it here (default false: no network). */
+  allowNetwork?: boolean;
 }
 
 /** Prices one site asks for one GPU model. */
@@ -52,6 +61,15 @@ export interface Gpu {
 
 export type NodeState = "pending" | "ready" | "draining" | "offline";
 
+/** What a node's runtime can do, as its agent advertises it at enrolment and in heartbeats. */
+export interface NodeRuntime {
+  executor: ExecutorKind;
+  /** Runs workloads from container images. */
+  images: boolean;
+  /** Workloads are isolated from the host and from each other (not host processes). */
+  isolated: boolean;
+}
+
 /** A GPU server enrolled at a site. */
 export interface Node {
   id: string;
@@ -61,9 +79,11 @@ export interface Node {
   /** Why the node is draining/offline, in words. */
   stateReason?: string | null;
   gpus: Gpu[];
-  executor: "local" | "slurm" | "kubernetes";
+  executor: ExecutorKind;
   lastHeartbeatAt?: number | null;
   driverVersion?: string | null;
+  /** The runtime the agent last advertised (null: an agent that predates the advertisement). */
+  runtime?: NodeRuntime | null;
 }
 
 export type JobClass = "on-demand" | "interruptible";
@@ -89,6 +109,8 @@ export interface JobRequest {
   runtimeEstimateS?: number;
   /** Epoch ms by which the job must finish (flexible jobs). */
   deadlineAt?: number;
+  /** The container image the job names (from its spec; set for placement, not by the tenant here). */
+  image?: string;
 }
 
 /** How the workload is run. */
@@ -98,8 +120,10 @@ export interface JobSpec {
   /** Run `command` joined through /bin/sh -c (only when the tenant asks). */
   shell?: boolean;
   env?: Record<string, string>;
-  /** Container image for Kubernetes executors. */
+  /** Container image to run in (the site's default image when absent). */
   image?: string;
+  /** The job asks for network access; it gets it only where the site allows network. */
+  network?: boolean;
   /** Seconds between the checkpoint notice (SIGTERM/SIGUSR1) and the kill. */
   gracePeriodS?: number;
 }

@@ -1,4 +1,4 @@
-import { inJurisdiction } from "../domain/index.js";
+import { effectiveImage, imageRefusal, inJurisdiction } from "../domain/index.js";
 import type { JobRequest } from "../domain/index.js";
 import type { NodeView, Policy, SiteView } from "./types.js";
 
@@ -38,6 +38,8 @@ export interface Group {
   memGb: number;
   powerMw: number;
   cap: number;
+  /** The class's nodes run container images. */
+  images: boolean;
   nodes: number[];
   words: number;
   /** buckets[f] is a bitset over the group's nodes that have f free GPUs and take new work. */
@@ -159,7 +161,8 @@ export class ClusterState {
       const cap = node.gpuIndices.length;
       if (cap > 32) throw new Error(`node ${node.id} has ${cap} GPUs; at most 32 per node are supported`);
       const powerMw = gpuFacilityMw(node, sites[si]!);
-      const key = `${si}|${node.gpuModel}|${node.gpuMemoryGb}|${powerMw}|${cap}`;
+      const images = node.runsImages === true;
+      const key = `${si}|${node.gpuModel}|${node.gpuMemoryGb}|${powerMw}|${cap}|${images ? 1 : 0}`;
       let g = keyToGroup.get(key);
       if (g === undefined) {
         g = this.groups.length;
@@ -170,6 +173,7 @@ export class ClusterState {
           memGb: node.gpuMemoryGb,
           powerMw,
           cap,
+          images,
           nodes: [],
           words: 0,
           buckets: [],
@@ -548,7 +552,8 @@ export class ClusterState {
         const g = o.ids[k]!;
         const grp = this.groups[g]!;
         if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
-        if (!siteAllows(this.sites[grp.siteIdx]!, r)) continue;
+        const site = this.sites[grp.siteIdx]!;
+        if (!siteAllows(site, r) || !classRuns(site, grp.images, r)) continue;
         const hit = this.inGroup(grp, r.gpus, r.gpusPerNode);
         if (!hit) continue;
         const score = s + pw * hit.leftover;
@@ -597,7 +602,7 @@ export function staticScore(policy: Policy, price: number, site: SiteView): numb
   return policy.priceWeight * price + policy.carbonWeight * (site.carbonGPerKwh ?? 0);
 }
 
-/** True when the site passes the request's jurisdiction, country and carbon constraints. */
+/** True when the site passes the request's jurisdiction, country, carbon and image-policy constraints. */
 export function siteAllows(site: SiteView, r: JobRequest): boolean {
   if (r.jurisdiction && !inJurisdiction(site.country, r.jurisdiction)) return false;
   if (r.countries && r.countries.length > 0 && !r.countries.includes(site.country)) return false;
@@ -607,7 +612,18 @@ export function siteAllows(site: SiteView, r: JobRequest): boolean {
     site.carbonGPerKwh > r.maxCarbonGPerKwh
   )
     return false;
+  const image = effectiveImage(site, r.image);
+  if (image !== undefined && imageRefusal(site, image) !== null) return false;
   return true;
+}
+
+/**
+ * True when a node class that does (`images`) or does not run container images can run the
+ * request at the site: a job with an image (its own or the site's default) needs an image-running
+ * node; a job with neither runs anywhere (as a host process, or in the agent's own default image).
+ */
+export function classRuns(site: SiteView, images: boolean, r: JobRequest): boolean {
+  return images || effectiveImage(site, r.image) === undefined;
 }
 
 /** Number of set bits. */

@@ -1,13 +1,15 @@
 import type { JobRequest } from "../domain/index.js";
-import { formatMajor, inJurisdiction } from "../domain/index.js";
+import { effectiveImage, formatMajor, imageRefusal, inJurisdiction } from "../domain/index.js";
 import type { ClusterState } from "./cluster-state.js";
-import { perNodeFor } from "./cluster-state.js";
+import { classRuns, perNodeFor } from "./cluster-state.js";
 
 const STAGES = [
   "jurisdiction",
   "country",
   "carbon",
+  "image",
   "model",
+  "runtime",
   "price-missing",
   "price-cap",
   "memory",
@@ -17,6 +19,7 @@ const STAGES = [
   "power",
 ] as const;
 type Stage = (typeof STAGES)[number];
+const at = (s: Stage): number => STAGES.indexOf(s);
 
 /**
  * Why a request fits nowhere, in words a tenant reads verbatim: for every site, the first
@@ -36,7 +39,9 @@ export function explainNoFit(state: ClusterState, r: JobRequest): string[] {
       site.carbonGPerKwh > r.maxCarbonGPerKwh
     )
       return void perSite.push("carbon");
-    let furthest = 3; // "model"
+    const image = effectiveImage(site, r.image);
+    if (image !== undefined && imageRefusal(site, image) !== null) return void perSite.push("image");
+    let furthest = at("model");
     for (const gi of state.groupsBySite[si]!) {
       const g = state.groups[gi]!;
       if (!r.gpuModels.includes(g.model)) continue;
@@ -51,7 +56,9 @@ export function explainNoFit(state: ClusterState, r: JobRequest): string[] {
     jurisdiction: `outside ${r.jurisdiction ?? ""}`,
     country: `country not in ${(r.countries ?? []).join(",")}`,
     carbon: `grid carbon above the ${r.maxCarbonGPerKwh ?? 0} g/kWh cap`,
+    image: `image ${r.image ?? "(the site's default)"} not allowed at site`,
     model: `no ${models} offered`,
+    runtime: "no node runs container images",
     "price-missing": `no ${r.class} price for ${models}`,
     "price-cap": `price cap ${formatMajor(r.maxPriceMinorPerGpuHour ?? 0)} EUR/GPU-h below every offer`,
     memory: `GPU memory below ${r.minGpuMemoryGb ?? 0} GB`,
@@ -69,16 +76,17 @@ export function explainNoFit(state: ClusterState, r: JobRequest): string[] {
 function groupStage(state: ClusterState, gi: number, r: JobRequest): number {
   const g = state.groups[gi]!;
   const site = state.sites[g.siteIdx]!;
+  if (!classRuns(site, g.images, r)) return at("runtime");
   const pr = site.prices[g.model];
-  if (!pr) return 4;
+  if (!pr) return at("price-missing");
   const price = r.class === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
-  if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) return 5;
-  if (r.minGpuMemoryGb !== undefined && g.memGb < r.minGpuMemoryGb) return 6;
+  if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) return at("price-cap");
+  if (r.minGpuMemoryGb !== undefined && g.memGb < r.minGpuMemoryGb) return at("memory");
   const per = perNodeFor(g.cap, state.maxCapByModel.get(g.model) ?? 0, r.gpus, r.gpusPerNode);
-  if (per <= 0 || per > g.cap || Math.ceil(r.gpus / per) > g.nodes.length) return 7;
+  if (per <= 0 || per > g.cap || Math.ceil(r.gpus / per) > g.nodes.length) return at("size");
   let open = 0;
   for (let f = 0; f <= g.cap; f++) open += g.counts[f]!;
-  if (open === 0) return 8;
+  if (open === 0) return at("draining");
   // Would it fit ignoring power? Count open nodes with enough free GPUs.
   const m = Math.ceil(r.gpus / per);
   const rem = r.gpus - per * (m - 1);
@@ -88,6 +96,6 @@ function groupStage(state: ClusterState, gi: number, r: JobRequest): number {
     if (f >= per) enough += g.counts[f]!;
     if (f >= rem) enoughRem += g.counts[f]!;
   }
-  if (m === 1 ? enoughRem < 1 : enough < m - 1 || enoughRem < m) return 9;
-  return 10;
+  if (m === 1 ? enoughRem < 1 : enough < m - 1 || enoughRem < m) return at("free");
+  return at("power");
 }

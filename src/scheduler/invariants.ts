@@ -1,4 +1,4 @@
-import { capMw, gpuFacilityMw, overheadFacilityMw, siteAllows } from "./cluster-state.js";
+import { capMw, classRuns, gpuFacilityMw, overheadFacilityMw, siteAllows } from "./cluster-state.js";
 import type { Decision, PendingJob, Snapshot } from "./types.js";
 
 /**
@@ -43,6 +43,8 @@ export function checkDecisions(snap: Snapshot, pending: PendingJob[], decisions:
       if (n.gpuModel !== d.gpuModel || !r.gpuModels.includes(n.gpuModel))
         out.push(`${d.jobId}: wrong GPU model ${n.gpuModel}`);
       if (!n.schedulable) out.push(`${d.jobId}: placed on node ${n.id}, which takes no new work`);
+      if (!classRuns(site, n.runsImages === true, r))
+        out.push(`${d.jobId}: has an image but placed on node ${n.id}, which cannot run container images`);
       if (r.minGpuMemoryGb !== undefined && n.gpuMemoryGb < r.minGpuMemoryGb)
         out.push(`${d.jobId}: GPU memory too small`);
       for (const g of p.gpuIndices) {
@@ -57,12 +59,16 @@ export function checkDecisions(snap: Snapshot, pending: PendingJob[], decisions:
       busy.set(n.id, (busy.get(n.id) ?? 0) + p.gpuIndices.length);
     }
     if (total !== r.gpus) out.push(`${d.jobId}: gang not whole (${total} of ${r.gpus} GPUs)`);
+    if (new Set(d.placements.map((p) => nodes.get(p.nodeId)?.runsImages === true)).size > 1)
+      out.push(`${d.jobId}: gang mixes container and host-process nodes`);
     if (d.placements.length > 1 && r.gpusPerNode === undefined) {
       const fitsOne = d.placements.some((p) => (nodes.get(p.nodeId)?.gpuIndices.length ?? 0) >= r.gpus);
       if (fitsOne) out.push(`${d.jobId}: split over nodes although one node holds ${r.gpus} GPUs`);
     }
     if (!siteAllows(site, r))
-      out.push(`${d.jobId}: site ${site.id} breaks the job's jurisdiction, country or carbon constraint`);
+      out.push(
+        `${d.jobId}: site ${site.id} breaks the job's jurisdiction, country, carbon or image-policy constraint`,
+      );
     const pr = site.prices[d.gpuModel];
     const price =
       r.class === "interruptible" ? pr?.interruptibleMinorPerGpuHour : pr?.onDemandMinorPerGpuHour;

@@ -1,6 +1,7 @@
 import type { JobRequest } from "../domain/index.js";
 import {
   capMw,
+  classRuns,
   gpuFacilityMw,
   overheadFacilityMw,
   perNodeFor,
@@ -108,12 +109,13 @@ export function referencePlacement(
         r.class === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
       if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) continue;
       const draw = drawBySite.get(site.id) ?? 0;
-      // Node classes: same model, memory, power and size.
+      // Node classes: same model, memory, power, size and runtime (a gang never mixes runtimes).
       const classes = new Map<string, NodeView[]>();
       for (const n of nodesBySite.get(site.id) ?? []) {
         if (n.gpuModel !== model || !n.schedulable) continue;
+        if (!classRuns(site, n.runsImages === true, r)) continue;
         if (r.minGpuMemoryGb !== undefined && n.gpuMemoryGb < r.minGpuMemoryGb) continue;
-        const key = `${n.gpuMemoryGb}|${gpuFacilityMw(n, site)}|${n.gpuIndices.length}`;
+        const key = `${n.gpuMemoryGb}|${gpuFacilityMw(n, site)}|${n.gpuIndices.length}|${n.runsImages === true}`;
         classes.set(key, [...(classes.get(key) ?? []), n]);
       }
       for (const members of classes.values()) {

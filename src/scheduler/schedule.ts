@@ -1,5 +1,5 @@
 import { formatMajor, type JobRequest } from "../domain/index.js";
-import { ClusterState, perNodeFor, siteAllows } from "./cluster-state.js";
+import { classRuns, ClusterState, perNodeFor, siteAllows } from "./cluster-state.js";
 import { explainNoFit } from "./explain.js";
 import { fairShareOrder } from "./fair-share.js";
 import type { Decision, LeaseView, PendingJob, Policy, Snapshot } from "./types.js";
@@ -147,7 +147,8 @@ export function reserveForHead(state: ClusterState, r: JobRequest): void {
   for (const model of r.gpuModels) {
     for (let g = 0; g < state.groups.length; g++) {
       const grp = state.groups[g]!;
-      if (grp.model !== model || !siteAllows(state.sites[grp.siteIdx]!, r)) continue;
+      const site = state.sites[grp.siteIdx]!;
+      if (grp.model !== model || !siteAllows(site, r) || !classRuns(site, grp.images, r)) continue;
       if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
       // Only classes the head could run on once capacity frees: priced, and within its price cap.
       const pr = state.sites[grp.siteIdx]!.prices[model];
@@ -189,7 +190,7 @@ export function planPreemption(
     for (const grp of state.groups) {
       if (grp.model !== model) continue;
       const site = state.sites[grp.siteIdx]!;
-      if (!siteAllows(site, r)) continue;
+      if (!siteAllows(site, r) || !classRuns(site, grp.images, r)) continue;
       if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
       const pr = site.prices[model];
       if (!pr) continue;

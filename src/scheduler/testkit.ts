@@ -7,6 +7,8 @@ export interface NodeOpts {
   powerW?: number;
   memoryGb?: number;
   draining?: boolean;
+  /** The node's executor runs container images (podman, Kubernetes). */
+  images?: boolean;
 }
 
 /** Fluent builder of one site and its nodes: `site("asturias").node("n1").gpus("H100", 8)`. */
@@ -57,6 +59,21 @@ export class SiteBuilder {
     };
     return this;
   }
+  /** Default image for jobs that name none. */
+  defaultImage(ref: string): this {
+    this.view.defaultImage = ref;
+    return this;
+  }
+  /** Image allowlist (glob patterns). */
+  allowImages(...patterns: string[]): this {
+    this.view.allowImages = patterns;
+    return this;
+  }
+  /** Image denylist (glob patterns). */
+  denyImages(...patterns: string[]): this {
+    this.view.denyImages = patterns;
+    return this;
+  }
   /** Starts a node; finish it with `.gpus(model, n)`. */
   node(id: string): { gpus: (model: string, n: number, opts?: NodeOpts) => SiteBuilder } {
     return {
@@ -70,6 +87,7 @@ export class SiteBuilder {
           gpuIndices: Array.from({ length: n }, (_, i) => i),
           gpuPowerW: opts.powerW ?? m?.tdpW ?? 700,
           schedulable: !opts.draining,
+          ...(opts.images !== undefined ? { runsImages: opts.images } : {}),
         });
         if (!this.view.prices[model]) this.price(model, 200, 100);
         return this;
@@ -123,7 +141,12 @@ export class SnapshotBuilder {
   /** The snapshot. */
   build(): Snapshot {
     return {
-      sites: this.sites.map((s) => ({ ...s.view, prices: { ...s.view.prices } })),
+      sites: this.sites.map((s) => ({
+        ...s.view,
+        prices: { ...s.view.prices },
+        ...(s.view.allowImages ? { allowImages: [...s.view.allowImages] } : {}),
+        ...(s.view.denyImages ? { denyImages: [...s.view.denyImages] } : {}),
+      })),
       nodes: this.sites.flatMap((s) => s.nodes.map((n) => ({ ...n, gpuIndices: [...n.gpuIndices] }))),
       leases: this.leases.map((l) => ({ ...l })),
       tenantUsageGpuS: { ...this.usage },
@@ -185,6 +208,11 @@ export class JobBuilder {
   /** Carbon cap. */
   carbonCap(g: number): this {
     this.r.maxCarbonGPerKwh = g;
+    return this;
+  }
+  /** Container image the job names. */
+  image(ref: string): this {
+    this.r.image = ref;
     return this;
   }
   /** Tenant. */

@@ -14,6 +14,12 @@ export interface SiteView {
   carbonGPerKwh?: number;
   /** Prices per GPU model id. */
   prices: Record<string, { onDemandMinorPerGpuHour: Minor; interruptibleMinorPerGpuHour: Minor }>;
+  /** Image a job that names none runs in here (undefined: none). */
+  defaultImage?: string;
+  /** Glob patterns: when non-empty, only matching images run here. */
+  allowImages?: string[];
+  /** Glob patterns of images that never run here. */
+  denyImages?: string[];
 }
 
 /** A node as the scheduler sees it. */
@@ -28,6 +34,8 @@ export interface NodeView {
   gpuPowerW: number;
   /** False when draining, offline or unhealthy: no new work. */
   schedulable: boolean;
+  /** The node's executor runs container images (podman, Kubernetes); false or absent: host processes only. */
+  runsImages?: boolean;
 }
 
 /** A running (or assigned) lease. */

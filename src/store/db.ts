@@ -56,7 +56,8 @@ export async function openDb(config: StoreConfig): Promise<Db> {
   }
   const dialect = config.kind;
   const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations({ dialect })) };
-  const migrator = new Migrator({ db: kysely, provider });
+  // Engineers number migrations in parallel: a database may see 0007 before 0004 lands.
+  const migrator = new Migrator({ db: kysely, provider, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     await kysely.destroy();

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { Cooling, Gpu, Node, NodeState, Price, Site } from "../domain/index.js";
+import type { Cooling, Gpu, Node, NodeRuntime, NodeState, Price, Site } from "../domain/index.js";
 import { hashSecret } from "./accounts-repo.js";
 import type { Database } from "./schema.js";
 
@@ -16,6 +16,10 @@ const siteRow = (r: Database["sites"]): Site => ({
   nodeOverheadW: r.node_overhead_w,
   carbonGPerKwh: r.carbon_g_per_kwh,
   createdAt: r.created_at,
+  defaultImage: r.default_image,
+  allowImages: JSON.parse(r.allow_images_json) as string[],
+  denyImages: JSON.parse(r.deny_images_json) as string[],
+  allowNetwork: Number(r.allow_network) === 1,
 });
 
 const nodeRow = (r: Database["nodes"]): Node => ({
@@ -28,6 +32,7 @@ const nodeRow = (r: Database["nodes"]): Node => ({
   gpus: JSON.parse(r.gpus_json) as Gpu[],
   driverVersion: r.driver_version,
   lastHeartbeatAt: r.last_heartbeat_at,
+  runtime: r.runtime_json === null ? null : (JSON.parse(r.runtime_json) as NodeRuntime),
 });
 
 const priceRow = (r: Database["prices"]): Price => ({
@@ -57,6 +62,10 @@ export class FleetRepo {
         node_overhead_w: s.nodeOverheadW,
         carbon_g_per_kwh: s.carbonGPerKwh ?? null,
         created_at: s.createdAt,
+        default_image: s.defaultImage ?? null,
+        allow_images_json: JSON.stringify(s.allowImages ?? []),
+        deny_images_json: JSON.stringify(s.denyImages ?? []),
+        allow_network: s.allowNetwork ? 1 : 0,
       })
       .execute();
     return s;
@@ -72,6 +81,10 @@ export class FleetRepo {
     if (patch.cooling !== undefined) set.cooling = patch.cooling;
     if (patch.nodeOverheadW !== undefined) set.node_overhead_w = patch.nodeOverheadW;
     if (patch.carbonGPerKwh !== undefined) set.carbon_g_per_kwh = patch.carbonGPerKwh;
+    if (patch.defaultImage !== undefined) set.default_image = patch.defaultImage;
+    if (patch.allowImages !== undefined) set.allow_images_json = JSON.stringify(patch.allowImages);
+    if (patch.denyImages !== undefined) set.deny_images_json = JSON.stringify(patch.denyImages);
+    if (patch.allowNetwork !== undefined) set.allow_network = patch.allowNetwork ? 1 : 0;
     if (Object.keys(set).length === 0) return;
     await this.db.updateTable("sites").set(set).where("id", "=", id).execute();
   }
@@ -179,6 +192,7 @@ export class FleetRepo {
           driver_version: node.driverVersion ?? null,
           last_heartbeat_at: now,
           created_at: now,
+          runtime_json: node.runtime ? JSON.stringify(node.runtime) : null,
         })
         .execute();
       return { ok: true as const, siteId: t.site_id };
@@ -197,13 +211,17 @@ export class FleetRepo {
     }
     return (await q.orderBy("created_at").orderBy("id").execute()).map(nodeRow);
   }
-  /** Records a heartbeat: GPUs as seen now, and the state the agent's health check implies. */
+  /**
+   * Records a heartbeat: GPUs as seen now, and the state the agent's health check implies. The
+   * advertised runtime, when given, is written only when it differs from the stored one.
+   */
   async heartbeat(
     id: string,
     gpus: Gpu[],
     driverVersion: string | null,
     now: number,
     health: { healthy: boolean; reasons: string[] },
+    runtime?: NodeRuntime,
   ): Promise<void> {
     const node = await this.getNode(id);
     if (!node) return;
@@ -228,6 +246,9 @@ export class FleetRepo {
         last_heartbeat_at: now,
         state,
         state_reason: reason,
+        ...(runtime && !sameRuntime(node.runtime, runtime)
+          ? { runtime_json: JSON.stringify(runtime), executor: runtime.executor }
+          : {}),
       })
       .where("id", "=", id)
       .execute();
@@ -252,4 +273,9 @@ export class FleetRepo {
       .execute();
     return ids;
   }
+}
+
+/** True when two runtime advertisements say the same. */
+function sameRuntime(a: NodeRuntime | null | undefined, b: NodeRuntime): boolean {
+  return !!a && a.executor === b.executor && a.images === b.images && a.isolated === b.isolated;
 }

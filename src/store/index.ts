@@ -6,3 +6,4 @@ export * from "./jobs-repo.js";
 export * from "./usage-repo.js";
 export * from "./ledger-repo.js";
 export * from "./energy-repo.js";
+export * from "./fence.js";

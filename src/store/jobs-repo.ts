@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Job, JobClass, JobRequest, JobSpec, JobState, Lease, LeaseState } from "../domain/index.js";
+import { checkFence, type Fence } from "./fence.js";
 import type { Database } from "./schema.js";
 
 const jobRow = (r: Database["jobs"]): Job => ({
@@ -70,7 +71,10 @@ const ACTIVE_LEASE_STATES: LeaseState[] = ["assigned", "running", "stopping"];
 
 /** Jobs, leases, state history and logs. */
 export class JobsRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: "sqlite" | "postgres" = "sqlite",
+  ) {}
 
   async createJob(job: Job): Promise<Job> {
     await this.db.transaction().execute(async (trx) => {
@@ -173,8 +177,16 @@ export class JobsRepo {
    * Commits one placement: the job goes pending -> scheduled and its leases are created, unless the
    * job is no longer pending or one of the GPUs is already held by an active lease (then nothing is written).
    */
-  async commitPlacement(jobId: string, leases: NewLease[], now: number, message: string): Promise<boolean> {
+  async commitPlacement(
+    jobId: string,
+    leases: NewLease[],
+    now: number,
+    message: string,
+    fence?: Fence,
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
+      // Fencing: a leader whose term was superseded commits nothing (throws FencedError).
+      await checkFence(trx, this.dialect, fence);
       for (const l of leases) {
         const held = await trx
           .selectFrom("leases")
@@ -288,14 +300,25 @@ export class JobsRepo {
     });
   }
   /** Asks the agent to stop a lease (cancel, preemption, curtailment); billing stops at `now`. */
-  async requestLeaseStop(leaseId: string, reason: string, now: number, deadlineAt: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable("leases")
-      .set({ state: "stopping", stop_reason: reason, stop_requested_at: now, stop_deadline_at: deadlineAt })
-      .where("id", "=", leaseId)
-      .where("state", "in", ["assigned", "running"])
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+  async requestLeaseStop(
+    leaseId: string,
+    reason: string,
+    now: number,
+    deadlineAt: number,
+    fence?: Fence,
+  ): Promise<boolean> {
+    const run = async (t: Kysely<Database>): Promise<boolean> => {
+      await checkFence(t, this.dialect, fence);
+      const r = await t
+        .updateTable("leases")
+        .set({ state: "stopping", stop_reason: reason, stop_requested_at: now, stop_deadline_at: deadlineAt })
+        .where("id", "=", leaseId)
+        .where("state", "in", ["assigned", "running"])
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    };
+    // Fenced stops (the scheduler's preemptions) check the leader's term in the same transaction.
+    return fence ? this.db.transaction().execute(run) : run(this.db);
   }
   /** Ends a lease (workload exited or was lost). Returns the lease as it was before, if it was active. */
   async endLease(leaseId: string, endedAt: number): Promise<LeaseRecord | undefined> {

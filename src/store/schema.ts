@@ -46,6 +46,11 @@ export interface SitesTable {
   node_overhead_w: number;
   carbon_g_per_kwh: number | null;
   created_at: Int;
+  default_image: string | null;
+  allow_images_json: string;
+  deny_images_json: string;
+  /** 0 or 1. */
+  allow_network: Int;
 }
 export interface PricesTable {
   site_id: string;
@@ -77,6 +82,8 @@ export interface NodesTable {
   approved_gpus_json: string | null;
   /** When the reported inventory started to differ from the approved one (null when they agree). */
   inventory_changed_at: Int | null;
+  /** The advertised NodeRuntime as JSON; null until an agent advertises one. */
+  runtime_json: string | null;
 }
 export interface JobsTable {
   id: string;
@@ -174,6 +181,15 @@ export interface Database extends LedgerTables, EnergyTables {
   job_events: JobEventsTable;
   logs: LogsTable;
   settings: SettingsTable;
+  leader_terms: LeaderTermsTable;
+}
+
+/** The scheduler leader's fencing term (migration 0007). */
+export interface LeaderTermsTable {
+  name: string;
+  term: number;
+  holder: string;
+  acquired_at: number;
 }
 
 export type { ColumnType };

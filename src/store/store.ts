@@ -18,7 +18,7 @@ export class Store {
   private constructor(readonly db: Db) {
     this.accounts = new AccountsRepo(db.kysely);
     this.fleet = new FleetRepo(db.kysely);
-    this.jobs = new JobsRepo(db.kysely);
+    this.jobs = new JobsRepo(db.kysely, db.dialect);
     this.usage = new UsageRepo(db.kysely);
     this.ledger = new LedgerRepo(db.kysely);
     this.energy = new EnergyRepo(db.kysely);

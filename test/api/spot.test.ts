@@ -74,4 +74,26 @@ describe("power-price spikes", () => {
         .priceMinorPerGpuHour,
     ).toBe(210);
   });
+
+  it("lists the price a new interruptible lease pays: the spot price during a spike, the floor otherwise", async () => {
+    const offer = async (): Promise<{
+      onDemandMinorPerGpuHour: number;
+      interruptibleMinorPerGpuHour: number;
+    }> => {
+      const rows = (await call(h.app, w.tenantKey, "GET", "/v1/capacity")).json as {
+        siteId: string;
+        gpuModel: string;
+        onDemandMinorPerGpuHour: number;
+        interruptibleMinorPerGpuHour: number;
+      }[];
+      const row = rows.find((x) => x.siteId === w.sites.es && x.gpuModel === "H100");
+      expect(row).toBeDefined();
+      return row!;
+    };
+    h.clock.set(day + 9 * H + 60_000);
+    expect(await offer()).toMatchObject({ onDemandMinorPerGpuHour: 240, interruptibleMinorPerGpuHour: 120 });
+    // 10:01, 2,000 EUR/MWh: the same 210 a lease placed now pays (the on-demand price never moves).
+    h.clock.set(day + 10 * H + 60_000);
+    expect(await offer()).toMatchObject({ onDemandMinorPerGpuHour: 240, interruptibleMinorPerGpuHour: 210 });
+  });
 });

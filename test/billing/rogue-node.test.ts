@@ -20,6 +20,7 @@ const DAY = 86_400_000;
 /** An executor whose workloads run on the agent's (skewed) clock and end when stopped. */
 class ClockExecutor implements Executor {
   readonly kind = "local" as const;
+  readonly runtime = { executor: "local" as const, images: false, isolated: false };
   private readonly w = new Map<string, WorkloadStatus>();
   constructor(private readonly now: () => number) {}
   start(s: WorkloadSpec): Promise<WorkloadStatus> {

@@ -138,6 +138,32 @@ describe.skipIf(!chromiumAvailable())("the web console in a browser", () => {
     await page.context().close();
   });
 
+  it("choosing another site while the first site's indicators are still loading shows the chosen site's", async () => {
+    // The race behind the flaky "EU indicators" fill: the page loads the first site's figures,
+    // the user picks another site before they arrive, and the new site's request must still go out.
+    const page = await signedIn(w, w.seed.operatorKey);
+    let release = (): void => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    let firstSeen = (): void => undefined;
+    const first = new Promise<void>((r) => (firstSeen = r));
+    let n = 0;
+    await page.route("**/v1/indicators?*", async (route) => {
+      if (n++ === 0) {
+        firstSeen();
+        await held;
+      }
+      await route.continue();
+    });
+    await page.getByRole("link", { name: "EU indicators" }).click();
+    await first;
+    // The demo's first site is Asturias; Boden's request is asked while Asturias's is held.
+    await page.getByLabel("Site").selectOption({ label: "Boden Hall" });
+    release();
+    await page.getByLabel("Facility energy E_DC, kWh").waitFor({ timeout: 10_000 });
+    expect(n).toBeGreaterThanOrEqual(2);
+    await page.context().close();
+  });
+
   it("an operator sees the node's GPUs busy while a job runs, and its site's utilisation and power", async () => {
     const job = await apiCall<{ id: string }>(w.url, w.seed.tenantKey, "POST", "/v1/jobs", {
       name: "busy-4",

@@ -2,7 +2,7 @@
 // with its four in-process agents on simulated GPUs, and Debian's chromium driven by playwright-core.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { extraRoutePlugins } from "../../src/api/plugins.js";
 import { consoleDataRoutes } from "../../src/api/routes/console-data.js";
@@ -140,9 +140,14 @@ export async function signedIn(
   return page;
 }
 
-const SHOTS = join(import.meta.dirname, "..", "..", "docs", "screenshots");
+// Test runs write their screenshots into the ignored test-results/ folder, so `npm test` leaves the
+// checkout clean; `npm run docs:screenshots` points ZUMBIDO_SCREENSHOTS_DIR at docs/screenshots to
+// refresh the pictures the docs show.
+const SHOTS = process.env.ZUMBIDO_SCREENSHOTS_DIR
+  ? resolve(process.env.ZUMBIDO_SCREENSHOTS_DIR)
+  : join(import.meta.dirname, "..", "..", "test-results", "screenshots");
 
-/** Saves a screenshot of the viewport under docs/screenshots/<name>.png. */
+/** Saves a screenshot of the viewport as <name>.png (test-results/screenshots, or ZUMBIDO_SCREENSHOTS_DIR). */
 export async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   // Let the last poll land and the layout settle.

@@ -51,7 +51,11 @@ describe("GPU health drains the node", () => {
       token: await enrolmentToken(server.url, seed.operatorKey, seed.sites[0]!.id),
       name: "health-node",
       stateDir: join(dir, "agent"),
-      executor: new LocalExecutor({ stateDir: join(dir, "agent", "w"), now: clock.now }),
+      executor: new LocalExecutor({
+        unsafeHostProcesses: true,
+        stateDir: join(dir, "agent", "w"),
+        now: clock.now,
+      }),
       gpus,
       meter: new ModelledEnergyMeter(),
       clock,

@@ -10,12 +10,16 @@ const FILE = "energy/es-electricitymaps-hourly-carbon-2023-2024/ES_2024_hourly.c
 
 describe("real data: Spain 2024 hourly carbon intensity", () => {
   if (!dataDir) {
-    it("needs ZUMBIDO_DATA_DIR", () => {
-      const msg = `ZUMBIDO_DATA_DIR is not set: this suite reads ${FILE} from it (e.g. ZUMBIDO_DATA_DIR=../shared/data)`;
-      if (process.env.CI === "true") throw new Error(msg);
-      console.warn(`SKIPPED: ${msg}`);
-      expect(dataDir).toBeUndefined();
-    });
+    // Under CI the missing data is a failure; elsewhere the suite is reported as skipped (never passed).
+    const msg = `ZUMBIDO_DATA_DIR is not set: this suite reads ${FILE} from it (e.g. ZUMBIDO_DATA_DIR=../shared/data)`;
+    if (process.env.CI === "true")
+      it("needs ZUMBIDO_DATA_DIR", () => {
+        throw new Error(msg);
+      });
+    else {
+      console.warn(`[not run] ${msg}`);
+      it.skip(`needs ZUMBIDO_DATA_DIR: ${msg}`, () => undefined);
+    }
     return;
   }
 

@@ -12,7 +12,13 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 executorConformance(
   "local",
-  (key) => new LocalExecutor({ stateDir: join(root, key), now: () => Date.now(), pollIntervalMs: 100 }),
+  (key) =>
+    new LocalExecutor({
+      unsafeHostProcesses: true,
+      stateDir: join(root, key),
+      now: () => Date.now(),
+      pollIntervalMs: 100,
+    }),
   {
     gpuModel: "H100",
     gpuIndices: [2, 5],
@@ -58,7 +64,11 @@ describe("LocalExecutor specifics", () => {
   });
 
   it("runs argv without a shell: metacharacters reach the program verbatim", async () => {
-    const ex = new LocalExecutor({ stateDir: join(root, "argv"), now: () => 1_000 });
+    const ex = new LocalExecutor({
+      unsafeHostProcesses: true,
+      stateDir: join(root, "argv"),
+      now: () => 1_000,
+    });
     const w = spec([node, "-e", "console.log(JSON.stringify(process.argv.slice(1)))", "$HOME; echo hi"]);
     const started = await ex.start(w);
     expect(started.startedAt).toBe(1_000); // the injected clock, not the wall clock
@@ -70,7 +80,7 @@ describe("LocalExecutor specifics", () => {
 
   it("says permission denied for a file that is not executable", async () => {
     const dir = join(root, "eacces");
-    const ex = new LocalExecutor({ stateDir: dir, now: () => Date.now() });
+    const ex = new LocalExecutor({ unsafeHostProcesses: true, stateDir: dir, now: () => Date.now() });
     const script = join(root, "not-executable.sh");
     writeFileSync(script, "#!/bin/sh\necho hi\n");
     chmodSync(script, 0o644);
@@ -81,7 +91,12 @@ describe("LocalExecutor specifics", () => {
   });
 
   it("caps shipped logs per lease and adds one truncation notice", async () => {
-    const ex = new LocalExecutor({ stateDir: join(root, "cap"), now: () => Date.now(), logCapBytes: 1000 });
+    const ex = new LocalExecutor({
+      unsafeHostProcesses: true,
+      stateDir: join(root, "cap"),
+      now: () => Date.now(),
+      logCapBytes: 1000,
+    });
     const w = spec([
       node,
       "-e",
@@ -98,7 +113,11 @@ describe("LocalExecutor specifics", () => {
   });
 
   it("stop kills the whole process tree, grandchildren included", async () => {
-    const ex = new LocalExecutor({ stateDir: join(root, "tree"), now: () => Date.now() });
+    const ex = new LocalExecutor({
+      unsafeHostProcesses: true,
+      stateDir: join(root, "tree"),
+      now: () => Date.now(),
+    });
     const w = spec(["/bin/sh", "-c", "trap '' TERM; sleep 300 & echo $! > grandchild.pid; wait"]);
     const s = await ex.start(w);
     const pidFile = join(root, "tree", "leases", w.leaseId, "work", "grandchild.pid");
@@ -117,7 +136,11 @@ describe("LocalExecutor specifics", () => {
   });
 
   it("fails a workload that exceeds its max run time, saying so", async () => {
-    const ex = new LocalExecutor({ stateDir: join(root, "deadline"), now: () => Date.now() });
+    const ex = new LocalExecutor({
+      unsafeHostProcesses: true,
+      stateDir: join(root, "deadline"),
+      now: () => Date.now(),
+    });
     const w = spec(["/bin/sh", "-c", "sleep 30"], { maxRuntimeS: 0.3 });
     w.spec.gracePeriodS = 0.2;
     await ex.start(w);
@@ -136,7 +159,7 @@ describe("LocalExecutor specifics", () => {
 
   it("does not ship logs twice across a restart", async () => {
     const dir = join(root, "offsets");
-    const ex1 = new LocalExecutor({ stateDir: dir, now: () => Date.now() });
+    const ex1 = new LocalExecutor({ unsafeHostProcesses: true, stateDir: dir, now: () => Date.now() });
     const w = spec(["/bin/sh", "-c", "echo one; sleep 0.5; echo two"]);
     await ex1.start(w);
     await until(
@@ -145,7 +168,12 @@ describe("LocalExecutor specifics", () => {
       10_000,
     );
     await ex1.close();
-    const ex2 = new LocalExecutor({ stateDir: dir, now: () => Date.now(), pollIntervalMs: 50 });
+    const ex2 = new LocalExecutor({
+      unsafeHostProcesses: true,
+      stateDir: dir,
+      now: () => Date.now(),
+      pollIntervalMs: 50,
+    });
     await ex2.recover();
     await until("end", async () => isTerminal(await ex2.status(w.leaseId)), 10_000);
     const text = (await ex2.drainLogs(w.leaseId)).map((c) => c.text).join("");
@@ -157,7 +185,7 @@ describe("LocalExecutor specifics", () => {
 
   it("does not adopt a reused pid: a recorded workload whose pid now belongs to another process ended", async () => {
     const dir = join(root, "reuse");
-    const ex = new LocalExecutor({ stateDir: dir, now: () => 42 });
+    const ex = new LocalExecutor({ unsafeHostProcesses: true, stateDir: dir, now: () => 42 });
     const leaseDir = join(dir, "leases", "l-reused");
     const rec: LocalWorkloadRecord = {
       leaseId: "l-reused",

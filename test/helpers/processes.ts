@@ -64,6 +64,9 @@ export function startAgentProc(server: string, stateDir: string, gpus: string, t
     "500",
     "--name",
     "e2e-node",
+    "--executor",
+    "local",
+    "--unsafe-host-processes",
   ];
   if (token) args.push("--token", token);
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });

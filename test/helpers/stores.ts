@@ -1,4 +1,4 @@
-// The store implementations every conformance suite runs against (CONVENTIONS.md 4).
+// The store implementations every conformance suite runs against (ARCHITECTURE.md, "Add a store").
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

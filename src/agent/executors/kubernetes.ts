@@ -1,6 +1,8 @@
 import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { KubeConfig, V1Job, V1Pod } from "@kubernetes/client-node";
 import type { Executor, LogChunk, WorkloadPhase, WorkloadSpec, WorkloadStatus } from "../executor.js";
+import { statusOf } from "./base.js";
+import type { LeaseRecordBase } from "./base.js";
 import { buildJobManifest, K8S_KEYS, labelValue } from "./k8s-manifest.js";
 
 /** Options of the Kubernetes executor. */
@@ -20,19 +22,10 @@ export interface KubernetesExecutorOptions {
   pollIntervalMs?: number;
 }
 
-interface Entry {
-  leaseId: string;
+interface Entry extends LeaseRecordBase {
   jobName: string;
   phase: WorkloadPhase;
   stopRequested: boolean;
-  startedAt?: number;
-  ended?: {
-    phase: WorkloadPhase;
-    exitCode: number | null;
-    signal: string | null;
-    reason: string;
-    endedAt: number;
-  };
   podName?: string;
   shippedChars: number;
   truncated: boolean;
@@ -51,6 +44,7 @@ const errCode = (e: unknown): number | undefined =>
  */
 export class KubernetesExecutor implements Executor {
   readonly kind = "kubernetes" as const;
+  readonly runtime = { executor: "kubernetes", images: true, isolated: true } as const;
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
   private readonly entries = new Map<string, Entry>();
@@ -203,6 +197,7 @@ export class KubernetesExecutor implements Executor {
   private newEntry(leaseId: string, jobName: string): Entry {
     return {
       leaseId,
+      jobId: "",
       jobName,
       phase: "starting",
       stopRequested: false,
@@ -342,18 +337,8 @@ export class KubernetesExecutor implements Executor {
   }
 
   private toStatus(e: Entry): WorkloadStatus {
-    return {
-      leaseId: e.leaseId,
-      phase: e.phase,
-      externalId: e.jobName || undefined,
-      // The device plugin does not tell the API which host GPUs it gave: indices stay unknown here.
-      gpuIndices: undefined,
-      exitCode: e.ended?.exitCode ?? null,
-      signal: e.ended?.signal ?? null,
-      reason: e.ended?.reason,
-      startedAt: e.startedAt,
-      endedAt: e.ended?.endedAt,
-    };
+    // The device plugin does not tell the API which host GPUs it gave: indices stay unknown here.
+    return statusOf(e, e.phase, e.jobName || undefined);
   }
 }
 

@@ -1,20 +1,10 @@
 import { spawn as nodeSpawn } from "node:child_process";
 import type { ChildProcess, SpawnOptions } from "node:child_process";
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import type { Executor, LogChunk, WorkloadPhase, WorkloadSpec, WorkloadStatus } from "../executor.js";
-import { LogTail } from "./log-tail.js";
-import type { LogTailState } from "./log-tail.js";
+import type { WorkloadPhase, WorkloadSpec, WorkloadStatus } from "../executor.js";
+import { endPhase, FileBackedExecutor, waitFor } from "./base.js";
+import type { FileEntry, LeaseRecordBase } from "./base.js";
 import { groupAlive, killGroup, processAlive, processStartTicks } from "./proc.js";
 
 /** Options of the local executor. */
@@ -29,14 +19,17 @@ export interface LocalExecutorOptions {
   baseEnv?: Record<string, string>;
   /** How often a recovered workload (not our child) is checked for exit, in ms (default 500). */
   pollIntervalMs?: number;
+  /**
+   * Tenant jobs run as host processes with the agent's user, files and network: no isolation.
+   * Only for development and tests; without it every start fails and says why.
+   */
+  unsafeHostProcesses?: boolean;
   /** Replaces child_process.spawn (tests of odd failures only). */
   spawn?: (cmd: string, args: string[], opts: SpawnOptions) => ChildProcess;
 }
 
 /** What the local executor writes to state.json for each workload it started. */
-export interface LocalWorkloadRecord {
-  leaseId: string;
-  jobId: string;
+export interface LocalWorkloadRecord extends LeaseRecordBase {
   pid: number;
   pgid: number;
   /** Start time of the process in clock ticks since boot (/proc/<pid>/stat field 22), to detect pid reuse. */
@@ -44,17 +37,6 @@ export interface LocalWorkloadRecord {
   startedAt: number;
   gpuIndices: number[];
   maxRuntimeS?: number;
-  /** Set once the agent saw the workload end. */
-  ended?: {
-    phase: WorkloadPhase;
-    exitCode: number | null;
-    signal: string | null;
-    reason: string;
-    endedAt: number;
-  };
-  stopRequested?: boolean;
-  /** How much of the log files was shipped. */
-  logs?: LogTailState;
   /** The max run time passed and the agent stopped it. */
   deadlineHit?: boolean;
 }
@@ -91,46 +73,37 @@ export function workloadEnv(base: Record<string, string>, w: WorkloadSpec): Reco
   };
 }
 
-interface Entry {
-  rec: LocalWorkloadRecord;
-  dir: string;
-  child?: ChildProcess;
-  logs: LogTail;
-  phase: WorkloadPhase;
-  exited: Promise<void>;
-  markExited: () => void;
-  timers: NodeJS.Timeout[];
-}
+type Entry = FileEntry<LocalWorkloadRecord>;
+
+/** Why the local executor refuses tenant jobs unless started with unsafeHostProcesses. */
+export const HOST_PROCESSES_REFUSED =
+  "this node runs workloads as host processes, which are not isolated (they run as the agent's user and can read its keys and other tenants' files); the operator must use --executor podman, or start the agent with --unsafe-host-processes for development only";
 
 /**
  * Runs each lease's workload as a detached child process (its own process group) pinned to its GPUs.
- * The workload survives an agent restart; `recover()` adopts it again from stateDir.
- * Checkpoint notice = SIGTERM to the whole group: workloads should checkpoint when they get SIGTERM.
+ * No isolation: development only (see unsafeHostProcesses). The workload survives an agent restart;
+ * `recover()` adopts it again from stateDir. Checkpoint notice = SIGTERM to the whole group.
  */
-export class LocalExecutor implements Executor {
+export class LocalExecutor extends FileBackedExecutor<LocalWorkloadRecord> {
   readonly kind = "local" as const;
-  private readonly entries = new Map<string, Entry>();
-  private readonly cap: number;
+  readonly runtime = { executor: "local", images: false, isolated: false } as const;
   private readonly baseEnv: Record<string, string>;
   private readonly pollMs: number;
   private readonly spawnFn: (cmd: string, args: string[], opts: SpawnOptions) => ChildProcess;
-  private closed = false;
 
   constructor(private readonly opts: LocalExecutorOptions) {
-    this.cap = opts.logCapBytes ?? DEFAULT_CAP;
+    super(join(opts.stateDir, "leases"), opts.logCapBytes ?? DEFAULT_CAP, opts.now);
     this.baseEnv = opts.baseEnv ?? minimalEnv(process.env);
     this.pollMs = opts.pollIntervalMs ?? 500;
     this.spawnFn = opts.spawn ?? nodeSpawn;
-    mkdirSync(this.leasesDir(), { recursive: true });
   }
 
   /** Starts the workload; resolves once the process exists (or with phase "failed" if it could not start). */
   async start(w: WorkloadSpec): Promise<WorkloadStatus> {
     const existing = this.entries.get(w.leaseId);
     if (existing) return this.toStatus(existing);
-    const dir = join(this.leasesDir(), encodeURIComponent(w.leaseId));
-    mkdirSync(dir, { recursive: true });
-    const startedAt = this.opts.now();
+    const dir = this.leaseDir(w.leaseId);
+    const startedAt = this.now();
     const rec: LocalWorkloadRecord = {
       leaseId: w.leaseId,
       jobId: w.jobId,
@@ -142,6 +115,10 @@ export class LocalExecutor implements Executor {
     };
     const entry = this.newEntry(rec, dir);
     this.entries.set(w.leaseId, entry);
+    if (this.opts.unsafeHostProcesses !== true) {
+      this.end(entry, "failed", null, null, HOST_PROCESSES_REFUSED);
+      return this.toStatus(entry);
+    }
 
     const argv = w.spec.shell ? ["/bin/sh", "-c", w.spec.command.join(" ")] : w.spec.command;
     const [cmd, ...args] = argv;
@@ -151,8 +128,8 @@ export class LocalExecutor implements Executor {
     }
     const workDir = join(dir, "work");
     mkdirSync(workDir, { recursive: true });
-    const out = openSync(join(dir, "stdout.log"), "a");
-    const err = openSync(join(dir, "stderr.log"), "a");
+    const out = openSync(join(dir, "stdout.log"), "a", 0o600);
+    const err = openSync(join(dir, "stderr.log"), "a", 0o600);
     let child: ChildProcess;
     try {
       child = this.spawnFn(cmd, args, {
@@ -178,7 +155,6 @@ export class LocalExecutor implements Executor {
       return this.toStatus(entry);
     }
     child.unref();
-    entry.child = child;
     rec.pid = child.pid;
     rec.pgid = child.pid; // detached: the child leads its own process group
     rec.procStartTicks = processStartTicks(child.pid);
@@ -190,12 +166,6 @@ export class LocalExecutor implements Executor {
     });
     this.armDeadline(entry, w.spec.gracePeriodS ?? 10);
     return this.toStatus(entry);
-  }
-
-  /** Current status of one workload. */
-  status(leaseId: string): Promise<WorkloadStatus | undefined> {
-    const e = this.entries.get(leaseId);
-    return Promise.resolve(e ? this.toStatus(e) : undefined);
   }
 
   /** Checkpoint notice: SIGTERM to the workload's process group. */
@@ -225,38 +195,16 @@ export class LocalExecutor implements Executor {
     return this.toStatus(e);
   }
 
-  /** Log output written since the last call, capped at logCapBytes per lease, then one truncation notice. */
-  drainLogs(leaseId: string): Promise<LogChunk[]> {
-    const e = this.entries.get(leaseId);
-    if (!e) return Promise.resolve([]);
-    const chunks = e.logs.drain();
-    if (chunks.length > 0) {
-      e.rec.logs = e.logs.state();
-      this.save(e);
-    }
-    return Promise.resolve(chunks);
-  }
-
   /** Adopts workloads recorded in stateDir: live ones are watched again, ones that died meanwhile end with an unknown exit. */
   recover(): Promise<WorkloadStatus[]> {
     const out: WorkloadStatus[] = [];
-    for (const name of readdirSync(this.leasesDir())) {
-      const dir = join(this.leasesDir(), name);
-      const file = join(dir, "state.json");
-      if (!existsSync(file)) continue;
-      let rec: LocalWorkloadRecord;
-      try {
-        rec = JSON.parse(readFileSync(file, "utf8")) as LocalWorkloadRecord;
-      } catch {
-        continue; // a torn write cannot happen (rename), but a hand-edited file can: skip it
-      }
+    for (const { rec, dir } of this.storedRecords()) {
       let entry = this.entries.get(rec.leaseId);
       if (!entry) {
         entry = this.newEntry(rec, dir);
         this.entries.set(rec.leaseId, entry);
         if (rec.ended) {
-          entry.phase = rec.ended.phase;
-          entry.markExited();
+          // already ended: newEntry took its phase
         } else if (rec.pid > 0 && processAlive(rec.pid, rec.procStartTicks)) {
           entry.phase = "running";
           this.watchAdopted(entry);
@@ -279,71 +227,33 @@ export class LocalExecutor implements Executor {
     return Promise.resolve(out);
   }
 
-  /** Removes the state and log files of an ended workload (after the agent shipped its end and logs). */
-  forget(leaseId: string): Promise<void> {
-    const e = this.entries.get(leaseId);
-    if (e?.rec.ended) {
-      for (const t of e.timers) clearTimeout(t);
-      this.entries.delete(leaseId);
-      rmSync(e.dir, { recursive: true, force: true });
-    }
-    return Promise.resolve();
+  protected externalIdOf(rec: LocalWorkloadRecord): string | undefined {
+    return rec.pid > 0 ? String(rec.pid) : undefined;
   }
 
-  /** Stops timers and listeners; workloads keep running and are found again by recover(). */
-  close(): Promise<void> {
-    this.closed = true;
-    for (const e of this.entries.values()) for (const t of e.timers) clearTimeout(t);
-    this.entries.clear();
-    return Promise.resolve();
-  }
-
-  private leasesDir(): string {
-    return join(this.opts.stateDir, "leases");
-  }
-
-  private newEntry(rec: LocalWorkloadRecord, dir: string): Entry {
-    let markExited = (): void => {};
-    const exited = new Promise<void>((r) => (markExited = r));
-    return {
-      rec,
-      dir,
-      phase: "starting",
-      exited,
-      markExited,
-      timers: [],
-      logs: new LogTail(dir, this.cap, rec.leaseId, rec.logs),
-    };
-  }
-
-  private onExit(e: Entry, code: number | null, signal: NodeJS.Signals | null): void {
-    if (e.rec.ended) return;
-    const stopped = e.rec.stopRequested === true;
-    const phase: WorkloadPhase = stopped ? "cancelled" : code === 0 ? "succeeded" : "failed";
-    const reason = signal ? `killed by ${signal}` : `exited with code ${code ?? "unknown"}`;
-    this.end(e, phase, code, signal, stopped ? `stopped by the agent; ${reason}` : reason);
-  }
-
-  private end(
+  /** Ends the workload; one that overran its max run time ends failed and says so. */
+  protected override end(
     e: Entry,
     phase: WorkloadPhase,
     exitCode: number | null,
     signal: string | null,
     reason: string,
   ): void {
-    if (e.rec.ended) return;
     const overran = e.rec.deadlineHit === true;
-    e.rec.ended = {
-      phase: overran ? "failed" : phase,
+    super.end(
+      e,
+      overran ? "failed" : phase,
       exitCode,
       signal,
-      reason: overran ? `max run time of ${e.rec.maxRuntimeS}s reached; ${reason}` : reason,
-      endedAt: this.opts.now(),
-    };
-    e.phase = e.rec.ended.phase;
-    for (const t of e.timers) clearTimeout(t);
-    this.save(e);
-    e.markExited();
+      overran ? `max run time of ${e.rec.maxRuntimeS}s reached; ${reason}` : reason,
+    );
+  }
+
+  private onExit(e: Entry, code: number | null, signal: NodeJS.Signals | null): void {
+    if (e.rec.ended) return;
+    const stopped = e.rec.stopRequested === true;
+    const reason = signal ? `killed by ${signal}` : `exited with code ${code ?? "unknown"}`;
+    this.end(e, endPhase(stopped, code), code, signal, stopped ? `stopped by the agent; ${reason}` : reason);
   }
 
   private watchAdopted(e: Entry): void {
@@ -369,34 +279,13 @@ export class LocalExecutor implements Executor {
   private armDeadline(e: Entry, graceS: number): void {
     const max = e.rec.maxRuntimeS;
     if (max === undefined) return;
-    const left = Math.max(0, e.rec.startedAt + max * 1000 - this.opts.now());
+    const left = Math.max(0, e.rec.startedAt + max * 1000 - this.now());
     const t = setTimeout(() => {
       e.rec.deadlineHit = true;
       void this.stop(e.rec.leaseId, graceS);
     }, left);
     t.unref();
     e.timers.push(t);
-  }
-
-  private save(e: Entry): void {
-    const tmp = join(e.dir, "state.json.tmp");
-    writeFileSync(tmp, JSON.stringify(e.rec));
-    renameSync(tmp, join(e.dir, "state.json"));
-  }
-
-  private toStatus(e: Entry): WorkloadStatus {
-    const r = e.rec;
-    return {
-      leaseId: r.leaseId,
-      phase: e.phase,
-      externalId: r.pid > 0 ? String(r.pid) : undefined,
-      gpuIndices: [...r.gpuIndices],
-      exitCode: r.ended?.exitCode ?? null,
-      signal: r.ended?.signal ?? null,
-      reason: r.ended?.reason,
-      startedAt: r.startedAt,
-      endedAt: r.ended?.endedAt,
-    };
   }
 }
 
@@ -405,14 +294,4 @@ function spawnFailure(cmd: string, e: unknown): string {
   if (code === "ENOENT") return `command not found: ${cmd}`;
   if (code === "EACCES") return `permission denied: ${cmd} is not executable`;
   return `could not start ${cmd}: ${e instanceof Error ? e.message : String(e)}`;
-}
-
-function waitFor(p: Promise<void>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    void p.then(() => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
 }

@@ -1,10 +1,10 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Executor, LogChunk, WorkloadPhase, WorkloadSpec, WorkloadStatus } from "../executor.js";
+import type { WorkloadSpec, WorkloadStatus } from "../executor.js";
+import { FileBackedExecutor, statusOf } from "./base.js";
+import type { FileEntry, LeaseRecordBase } from "./base.js";
 import { minimalEnv } from "./local.js";
-import { LogTail } from "./log-tail.js";
-import type { LogTailState } from "./log-tail.js";
 import {
   parseIndexList,
   parseScontrolJob,
@@ -40,30 +40,12 @@ export interface SlurmExecutorOptions {
   baseEnv?: Record<string, string>;
 }
 
-interface SlurmLeaseRecord {
-  leaseId: string;
-  jobId: string;
+interface SlurmLeaseRecord extends LeaseRecordBase {
   slurmJobId?: string;
   submittedAt: number;
-  startedAt?: number;
-  gpuIndices?: number[];
-  stopRequested?: boolean;
-  ended?: {
-    phase: WorkloadPhase;
-    exitCode: number | null;
-    signal: string | null;
-    reason: string;
-    endedAt: number;
-  };
-  logs?: LogTailState;
 }
 
-interface Entry {
-  rec: SlurmLeaseRecord;
-  dir: string;
-  logs: LogTail;
-  phase: WorkloadPhase;
-}
+type Entry = FileEntry<SlurmLeaseRecord>;
 
 const RESERVED_ENV = new Set([
   "CUDA_VISIBLE_DEVICES",
@@ -102,14 +84,14 @@ export function batchScript(w: WorkloadSpec, dir: string): string {
  * after the grace period scancel with SIGKILL. Jobs carry the lease id in their comment, so a
  * restarted agent finds them again with squeue.
  */
-export class SlurmExecutor implements Executor {
+export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
   readonly kind = "slurm" as const;
-  private readonly entries = new Map<string, Entry>();
+  readonly runtime = { executor: "slurm", images: false, isolated: false } as const;
   private readonly agentId: string;
   private readonly env: Record<string, string>;
-  private readonly cap: number;
 
   constructor(private readonly opts: SlurmExecutorOptions) {
+    super(opts.logDir, opts.logCapBytes ?? 1024 * 1024, opts.now);
     this.agentId = opts.agentId ?? "zumbido";
     if (!/^[A-Za-z0-9._-]+$/.test(this.agentId))
       throw new Error(`agentId "${this.agentId}": use letters, digits, ".", "_" or "-"`);
@@ -117,8 +99,6 @@ export class SlurmExecutor implements Executor {
       ...(opts.baseEnv ?? minimalEnv(process.env)),
       ...(opts.slurmConf ? { SLURM_CONF: opts.slurmConf } : {}),
     };
-    this.cap = opts.logCapBytes ?? 1024 * 1024;
-    mkdirSync(opts.logDir, { recursive: true });
   }
 
   /** The Slurm GRES type for a catalogue GPU model. */
@@ -130,9 +110,9 @@ export class SlurmExecutor implements Executor {
   async start(w: WorkloadSpec): Promise<WorkloadStatus> {
     const known = this.entries.get(w.leaseId);
     if (known) return this.toStatus(known);
-    const dir = join(this.opts.logDir, encodeURIComponent(w.leaseId));
+    const dir = this.leaseDir(w.leaseId);
     mkdirSync(join(dir, "work"), { recursive: true });
-    const rec: SlurmLeaseRecord = { leaseId: w.leaseId, jobId: w.jobId, submittedAt: this.opts.now() };
+    const rec: SlurmLeaseRecord = { leaseId: w.leaseId, jobId: w.jobId, submittedAt: this.now() };
     const e = this.newEntry(rec, dir);
     this.entries.set(w.leaseId, e);
     if (w.spec.command.length === 0) {
@@ -181,14 +161,6 @@ export class SlurmExecutor implements Executor {
     return this.toStatus(e);
   }
 
-  /** Asks Slurm (scontrol -d show job) for the job's state, exit code and GPU indices. */
-  async status(leaseId: string): Promise<WorkloadStatus | undefined> {
-    const e = this.entries.get(leaseId);
-    if (!e) return undefined;
-    if (!e.rec.ended) await this.refresh(e);
-    return this.toStatus(e);
-  }
-
   /** Checkpoint notice: `scancel --signal=<notice> --full` (batch script and every step). */
   async notify(leaseId: string): Promise<void> {
     const e = this.entries.get(leaseId);
@@ -218,18 +190,6 @@ export class SlurmExecutor implements Executor {
     return this.toStatus(e);
   }
 
-  /** Output the job wrote to its --output/--error files since the last call, capped per lease. */
-  drainLogs(leaseId: string): Promise<LogChunk[]> {
-    const e = this.entries.get(leaseId);
-    if (!e) return Promise.resolve([]);
-    const chunks = e.logs.drain();
-    if (chunks.length > 0) {
-      e.rec.logs = e.logs.state();
-      this.save(e);
-    }
-    return Promise.resolve(chunks);
-  }
-
   /** Finds this agent's jobs with `squeue -t all` (by the comment tag) plus the lease folders, and reads their state. */
   async recover(): Promise<WorkloadStatus[]> {
     const r = await this.run("squeue", ["-h", "-t", "all", "-o", "%i|%k"]);
@@ -256,22 +216,6 @@ export class SlurmExecutor implements Executor {
     return out;
   }
 
-  /** Deletes the lease folder of an ended workload. */
-  forget(leaseId: string): Promise<void> {
-    const e = this.entries.get(leaseId);
-    if (e?.rec.ended) {
-      this.entries.delete(leaseId);
-      rmSync(e.dir, { recursive: true, force: true });
-    }
-    return Promise.resolve();
-  }
-
-  /** Nothing runs in the background; forgets the in-memory view. Jobs keep running in Slurm. */
-  close(): Promise<void> {
-    this.entries.clear();
-    return Promise.resolve();
-  }
-
   private noticeSignal(): string {
     return (this.opts.noticeSignal ?? "USR1").replace(/^SIG/, "");
   }
@@ -285,15 +229,14 @@ export class SlurmExecutor implements Executor {
     } catch {
       rec = undefined;
     }
-    rec ??= { leaseId, jobId: "", submittedAt: this.opts.now() };
+    rec ??= { leaseId, jobId: "", submittedAt: this.now() };
     if (slurmJobId) rec.slurmJobId = slurmJobId;
     mkdirSync(dir, { recursive: true });
-    const e = this.newEntry(rec, dir);
-    if (rec.ended) e.phase = rec.ended.phase;
-    this.entries.set(leaseId, e);
+    this.entries.set(leaseId, this.newEntry(rec, dir));
   }
 
-  private async refresh(e: Entry): Promise<void> {
+  /** Reads the job's state, exit code and GPU indices with `scontrol -d show job`. */
+  protected override async refresh(e: Entry): Promise<void> {
     const id = e.rec.slurmJobId;
     if (e.rec.ended || !id) return;
     const r = await this.run("scontrol", ["-d", "show", "job", id]);
@@ -324,7 +267,7 @@ export class SlurmExecutor implements Executor {
     }
     const phase = phaseOfSlurmState(info.state);
     if (phase !== "starting" && e.rec.startedAt === undefined) {
-      e.rec.startedAt = slurmTime(info.startTime) ?? this.opts.now();
+      e.rec.startedAt = slurmTime(info.startTime) ?? this.now();
       dirty = true;
     }
     if (phase === "starting" || phase === "running") {
@@ -363,20 +306,6 @@ export class SlurmExecutor implements Executor {
     }
   }
 
-  private end(
-    e: Entry,
-    phase: WorkloadPhase,
-    exitCode: number | null,
-    signal: string | null,
-    reason: string,
-    endedAt?: number,
-  ): void {
-    if (e.rec.ended) return;
-    e.rec.ended = { phase, exitCode, signal, reason, endedAt: endedAt ?? this.opts.now() };
-    e.phase = phase;
-    this.save(e);
-  }
-
   private async waitEnd(e: Entry, ms: number): Promise<boolean> {
     const step = this.opts.pollIntervalMs ?? 250;
     for (let waited = 0; ; waited += step) {
@@ -387,29 +316,13 @@ export class SlurmExecutor implements Executor {
     }
   }
 
-  private newEntry(rec: SlurmLeaseRecord, dir: string): Entry {
-    return { rec, dir, phase: "starting", logs: new LogTail(dir, this.cap, rec.leaseId, rec.logs) };
+  protected externalIdOf(rec: SlurmLeaseRecord): string | undefined {
+    return rec.slurmJobId;
   }
 
-  private save(e: Entry): void {
-    const tmp = join(e.dir, "state.json.tmp");
-    writeFileSync(tmp, JSON.stringify(e.rec));
-    renameSync(tmp, join(e.dir, "state.json"));
-  }
-
-  private toStatus(e: Entry): WorkloadStatus {
-    const r = e.rec;
-    return {
-      leaseId: r.leaseId,
-      phase: e.phase,
-      externalId: r.slurmJobId,
-      gpuIndices: r.gpuIndices ? [...r.gpuIndices] : undefined,
-      exitCode: r.ended?.exitCode ?? null,
-      signal: r.ended?.signal ?? null,
-      reason: r.ended?.reason,
-      startedAt: r.startedAt ?? r.submittedAt,
-      endedAt: r.ended?.endedAt,
-    };
+  /** Until Slurm starts the job, its start time is the submission time. */
+  protected override toStatus(e: Entry): WorkloadStatus {
+    return statusOf(e.rec, e.phase, e.rec.slurmJobId, e.rec.startedAt ?? e.rec.submittedAt);
   }
 
   private run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

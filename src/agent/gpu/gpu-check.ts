@@ -122,6 +122,7 @@ export async function gpuCheck(opts: { seconds: number; sampleMs: number }): Pro
   report.workload = useTorch ? "torch-matmul" : "idle-sleep";
 
   const ex = new LocalExecutor({
+    unsafeHostProcesses: true, // the operator's own check process, not a tenant's
     stateDir: mkdtempSync(join(tmpdir(), "zumbido-gpu-check-")),
     now: () => Date.now(),
     baseEnv: minimalEnv(process.env),

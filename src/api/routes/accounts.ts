@@ -4,25 +4,23 @@ import { z } from "zod";
 import { who } from "../auth.js";
 import { CountryCode, IdParam } from "../schemas.js";
 import type { Services } from "../server.js";
+import { ADMIN, ANY_KEY, PEOPLE } from "../access.js";
 
 /** Operators, tenants, keys and the fee (admin), and "who am I" for everyone. */
 export async function accountRoutes(app: FastifyInstance, s: Services): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(
     "/v1/me",
-    { schema: { tags: ["accounts"], summary: "The caller's role and account" } },
-    async (req) => {
-      const p = who(req);
-      let name: string | null = null;
-      if (p.role === "operator")
-        name = (await s.ctx.store.accounts.getOperator(p.ownerId ?? ""))?.name ?? null;
-      if (p.role === "tenant") name = (await s.ctx.store.accounts.getTenant(p.ownerId ?? ""))?.name ?? null;
-      return { role: p.role, ownerId: p.ownerId, name, keyId: p.keyId };
+    {
+      config: { access: ANY_KEY },
+      schema: { tags: ["accounts"], summary: "The caller's role and account (any key)" },
     },
+    async (req) => s.accounts.me(who(req)),
   );
   r.post(
     "/v1/operators",
     {
+      config: { access: ADMIN },
       schema: {
         tags: ["accounts"],
         summary: "Create an operator and its first key (admin)",
@@ -31,12 +29,13 @@ export async function accountRoutes(app: FastifyInstance, s: Services): Promise<
     },
     async (req, reply) => reply.status(201).send(await s.accounts.createOperator(who(req), req.body.name)),
   );
-  r.get("/v1/operators", { schema: { tags: ["accounts"] } }, async (req) =>
+  r.get("/v1/operators", { config: { access: ADMIN }, schema: { tags: ["accounts"] } }, async (req) =>
     s.accounts.listOperators(who(req)),
   );
   r.post(
     "/v1/tenants",
     {
+      config: { access: ADMIN },
       schema: {
         tags: ["accounts"],
         summary: "Create a tenant and its first key (admin)",
@@ -52,10 +51,13 @@ export async function accountRoutes(app: FastifyInstance, s: Services): Promise<
     },
     async (req, reply) => reply.status(201).send(await s.accounts.createTenant(who(req), req.body)),
   );
-  r.get("/v1/tenants", { schema: { tags: ["accounts"] } }, async (req) => s.accounts.listTenants(who(req)));
+  r.get("/v1/tenants", { config: { access: ADMIN }, schema: { tags: ["accounts"] } }, async (req) =>
+    s.accounts.listTenants(who(req)),
+  );
   r.post(
     "/v1/keys",
     {
+      config: { access: PEOPLE },
       schema: {
         tags: ["accounts"],
         summary: "Create an API key (shown once)",
@@ -71,17 +73,24 @@ export async function accountRoutes(app: FastifyInstance, s: Services): Promise<
     },
     async (req, reply) => reply.status(201).send(await s.accounts.createKey(who(req), req.body)),
   );
-  r.get("/v1/keys", { schema: { tags: ["accounts"] } }, async (req) => s.accounts.listKeys(who(req)));
-  r.delete("/v1/keys/:id", { schema: { tags: ["accounts"], params: IdParam } }, async (req, reply) => {
-    await s.accounts.revokeKey(who(req), req.params.id);
-    return reply.status(204).send();
-  });
-  r.get("/v1/settings/fee", { schema: { tags: ["accounts"] } }, async () => ({
+  r.get("/v1/keys", { config: { access: PEOPLE }, schema: { tags: ["accounts"] } }, async (req) =>
+    s.accounts.listKeys(who(req)),
+  );
+  r.delete(
+    "/v1/keys/:id",
+    { config: { access: PEOPLE }, schema: { tags: ["accounts"], params: IdParam } },
+    async (req, reply) => {
+      await s.accounts.revokeKey(who(req), req.params.id);
+      return reply.status(204).send();
+    },
+  );
+  r.get("/v1/settings/fee", { config: { access: PEOPLE }, schema: { tags: ["accounts"] } }, async () => ({
     feeBps: await s.accounts.getFeeBps(),
   }));
   r.put(
     "/v1/settings/fee",
     {
+      config: { access: ADMIN },
       schema: {
         tags: ["accounts"],
         summary: "Set the platform fee in basis points (admin)",

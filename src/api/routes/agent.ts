@@ -11,6 +11,7 @@ export async function agentRoutes(app: FastifyInstance, s: Services): Promise<vo
   r.post(
     "/v1/agent/enrol",
     {
+      config: { access: "public" },
       schema: {
         tags: ["agent"],
         summary: "Trade a one-time token for a node key",
@@ -20,12 +21,15 @@ export async function agentRoutes(app: FastifyInstance, s: Services): Promise<vo
     },
     async (req, reply) => reply.status(201).send(await s.fleet.enrol(req.body)),
   );
-  r.post("/v1/agent/heartbeat", { schema: { tags: ["agent"], body: Heartbeat } }, async (req) =>
-    s.agent.heartbeat(who(req), req.body),
+  r.post(
+    "/v1/agent/heartbeat",
+    { config: { access: ["node"] }, schema: { tags: ["agent"], body: Heartbeat } },
+    async (req) => s.agent.heartbeat(who(req), req.body),
   );
   r.post(
     "/v1/agent/workloads",
     {
+      config: { access: ["node"] },
       schema: {
         tags: ["agent"],
         summary: "Report workload phases",
@@ -40,6 +44,7 @@ export async function agentRoutes(app: FastifyInstance, s: Services): Promise<vo
   r.post(
     "/v1/agent/usage",
     {
+      config: { access: ["node"] },
       bodyLimit: 16 * 1_048_576,
       schema: {
         tags: ["agent"],
@@ -59,7 +64,7 @@ export async function agentRoutes(app: FastifyInstance, s: Services): Promise<vo
   );
   r.post(
     "/v1/agent/logs",
-    { bodyLimit: 8 * 1_048_576, schema: { tags: ["agent"], body: LogChunks } },
+    { config: { access: ["node"] }, bodyLimit: 8 * 1_048_576, schema: { tags: ["agent"], body: LogChunks } },
     async (req) => s.agent.logs(who(req), req.body.chunks),
   );
 }

@@ -8,6 +8,7 @@ import { invalid } from "../../domain/index.js";
 import { renderInvoiceCsv, renderInvoiceHtml, renderJson, renderPayoutCsv } from "../../ledger/index.js";
 import { who } from "../auth.js";
 import type { Services } from "../server.js";
+import { ADMIN, OPS, TENANTS } from "../access.js";
 
 /** How often the server charges fresh usage into the ledger. */
 export const CHARGE_INTERVAL_MS = 10_000;
@@ -52,6 +53,7 @@ export async function billingRoutes(app: FastifyInstance, services: Services): P
   r.get(
     "/v1/invoices/:month",
     {
+      config: { access: TENANTS, cost: "expensive" },
       schema: {
         tags: ["billing"],
         summary:
@@ -79,6 +81,7 @@ export async function billingRoutes(app: FastifyInstance, services: Services): P
   r.get(
     "/v1/payouts/:month",
     {
+      config: { access: OPS },
       schema: {
         tags: ["billing"],
         summary:
@@ -109,6 +112,7 @@ export async function billingRoutes(app: FastifyInstance, services: Services): P
   r.post(
     "/v1/tenants/:id/topups",
     {
+      config: { access: ADMIN },
       schema: {
         tags: ["billing"],
         summary: "Credit a tenant's prepaid balance (admin); idempotent on idempotencyKey",
@@ -137,6 +141,7 @@ export async function billingRoutes(app: FastifyInstance, services: Services): P
   r.post(
     "/v1/periods/:month/close",
     {
+      config: { access: ADMIN },
       schema: {
         tags: ["billing"],
         summary:
@@ -150,6 +155,7 @@ export async function billingRoutes(app: FastifyInstance, services: Services): P
   r.get(
     "/v1/ledger/balances",
     {
+      config: { access: ADMIN },
       schema: { tags: ["billing"], summary: "Every ledger account's balance and the trial balance (admin)" },
     },
     async (req) => ledger.balances(who(req)),
@@ -158,6 +164,7 @@ export async function billingRoutes(app: FastifyInstance, services: Services): P
   r.post(
     "/v1/ledger/charge",
     {
+      config: { access: ADMIN, cost: "expensive" },
       schema: {
         tags: ["billing"],
         summary: "Charge fresh usage into the ledger now (admin); ?all=true looks at every lease",

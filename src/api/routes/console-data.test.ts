@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildWorld, enrolNode, simGpus, type World } from "../../../test/helpers/fixtures.js";
 import { call, startHarness, type Harness } from "../../../test/helpers/harness.js";
 import { STORES } from "../../../test/helpers/stores.js";
-import { consoleDataRoutes, stepFor, utilisationSeries, type BusyInterval } from "./console-data.js";
+import { stepFor, utilisationSeries, type BusyInterval } from "../../control/index.js";
+import { consoleDataRoutes } from "./console-data.js";
 
 const SITE = { pue: 1.2, nodeOverheadW: 500 };
 

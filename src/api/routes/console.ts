@@ -38,10 +38,12 @@ export async function serveConsole(app: FastifyInstance, dir: string): Promise<v
       .header("cache-control", "no-cache");
   };
 
-  app.get("/", { schema: { hide: true } }, async (_req, reply) => sendIndex(reply));
-  app.get("/*", { schema: { hide: true } }, async (req, reply) => {
+  app.get("/", { config: { access: "public" }, schema: { hide: true } }, async (_req, reply) =>
+    sendIndex(reply),
+  );
+  app.get("/*", { config: { access: "public" }, schema: { hide: true } }, async (req, reply) => {
     const path = req.url.split("?")[0]!;
-    if (RESERVED.test(path)) return reply.callNotFound();
+    if (RESERVED.test(path) || RESERVED.test(canonicalPath(path))) return reply.callNotFound();
     const file = safeFile(dir, path);
     if (file) {
       const hashed = file.startsWith(`assets${sep}`);
@@ -51,6 +53,23 @@ export async function serveConsole(app: FastifyInstance, dir: string): Promise<v
     if (path.startsWith("/assets/")) return reply.callNotFound();
     return sendIndex(reply);
   });
+}
+
+/** A URL path decoded, lower-cased, with repeated slashes and dot segments resolved: `//V1/./x` -> `/v1/x`. */
+function canonicalPath(urlPath: string): string {
+  let p = urlPath;
+  try {
+    p = decodeURIComponent(urlPath);
+  } catch {
+    // undecodable: compare the raw path
+  }
+  const out: string[] = [];
+  for (const seg of p.toLowerCase().split(/[/\\]+/)) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") out.pop();
+    else out.push(seg.split(";")[0]!);
+  }
+  return `/${out.join("/")}`;
 }
 
 /** The file under dir that a URL path names, relative to dir, or null (missing, a folder, or outside dir). */

@@ -5,6 +5,7 @@ import { EnergyService } from "../../control/index.js";
 import { who } from "../auth.js";
 import { IdParam } from "../schemas.js";
 import type { Services } from "../server.js";
+import { OPS, PEOPLE } from "../access.js";
 
 const Month = z.string().regex(/^\d{4}-\d{2}$/, "a month as YYYY-MM, e.g. 2026-11");
 const Time = z.union([
@@ -26,6 +27,7 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
   r.put(
     "/v1/sites/:id/energy/:kind",
     {
+      config: { access: OPS },
       bodyLimit: 16 * 1_048_576,
       schema: {
         tags: ["energy"],
@@ -37,12 +39,15 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
     },
     async (req) => energy.importSeries(who(req), req.params.id, req.params.kind, req.body),
   );
-  r.get("/v1/sites/:id/energy", { schema: { tags: ["energy"], params: IdParam } }, async (req) =>
-    energy.seriesInfo(who(req), req.params.id),
+  r.get(
+    "/v1/sites/:id/energy",
+    { config: { access: OPS }, schema: { tags: ["energy"], params: IdParam } },
+    async (req) => energy.seriesInfo(who(req), req.params.id),
   );
   r.post(
     "/v1/sites/:id/contracts",
     {
+      config: { access: OPS },
       schema: {
         tags: ["energy"],
         summary: "Record renewable supply for a period (PPA, guarantees of origin, on-site)",
@@ -72,6 +77,7 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
   r.put(
     "/v1/sites/:id/meter-readings/:month",
     {
+      config: { access: OPS },
       schema: {
         tags: ["energy"],
         summary: "The site's meter readings for a month; returns its EU indicators",
@@ -106,6 +112,7 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
   r.get(
     "/v1/indicators",
     {
+      config: { access: OPS },
       schema: {
         tags: ["energy"],
         summary: "EU data-centre indicators (PUE, REF, ERF, WUE) of your sites for a month",
@@ -125,6 +132,7 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
   r.get(
     "/v1/jobs/:id/energy",
     {
+      config: { access: PEOPLE },
       schema: {
         tags: ["energy"],
         summary: "A job's facility energy, location- and market-based CO2e, energy cost",
@@ -136,6 +144,7 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
   r.get(
     "/v1/energy/summary",
     {
+      config: { access: PEOPLE },
       schema: {
         tags: ["energy"],
         summary: "Energy and CO2e per tenant, site or job for a month",
@@ -147,6 +156,7 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
   r.post(
     "/v1/curtailments",
     {
+      config: { access: OPS },
       schema: {
         tags: ["energy"],
         summary: "Declare a curtailment: the site draws at most maxKw (facility) from start to end",
@@ -174,15 +184,21 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
         }),
       ),
   );
-  r.get("/v1/curtailments", { schema: { tags: ["energy"] } }, async (req) => energy.curtailments(who(req)));
+  r.get("/v1/curtailments", { config: { access: OPS }, schema: { tags: ["energy"] } }, async (req) =>
+    energy.curtailments(who(req)),
+  );
   r.get(
     "/v1/curtailments/:id",
-    { schema: { tags: ["energy"], summary: "A curtailment event and its report", params: IdParam } },
+    {
+      config: { access: OPS },
+      schema: { tags: ["energy"], summary: "A curtailment event and its report", params: IdParam },
+    },
     async (req) => energy.curtailment(who(req), req.params.id),
   );
   r.get(
     "/v1/jobs/:id/locations",
     {
+      config: { access: PEOPLE },
       schema: {
         tags: ["jobs"],
         summary: "Every site and country that held the job's code, logs and outputs",
@@ -191,7 +207,6 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
     },
     async (req) => {
       const job = await s.jobs.get(who(req), req.params.id);
-      const sites = new Map((await s.ctx.store.fleet.listSites()).map((x) => [x.id, x]));
       return {
         jobId: job.id,
         jurisdiction: job.request.jurisdiction ?? null,
@@ -199,7 +214,7 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
         code: job.placements.map((pl) => ({
           what: "code and outputs",
           siteId: pl.siteId,
-          site: sites.get(pl.siteId)?.name ?? pl.siteId,
+          site: pl.siteName,
           country: pl.country,
           nodeId: pl.nodeId,
           from: pl.from,

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { inJurisdiction } from "../../domain/index.js";
-import { valueAt } from "../../energy/index.js";
 import { who } from "../auth.js";
 import { IdParam, Node, Price, PriceInput, Site, SiteInput, SitePatch } from "../schemas.js";
 import type { Services } from "../server.js";
+import { ANY_KEY, OPS } from "../access.js";
 
 /** Sites, prices, enrolment tokens, nodes, and the capacity view. */
 export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<void> {
@@ -13,6 +12,7 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
   r.post(
     "/v1/sites",
     {
+      config: { access: OPS },
       schema: {
         tags: ["sites"],
         summary: "Register a site (operator)",
@@ -25,6 +25,7 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
   r.get(
     "/v1/sites",
     {
+      config: { access: ANY_KEY },
       schema: {
         tags: ["sites"],
         summary: "Sites: operators see their own, others the marketplace",
@@ -35,22 +36,29 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
   );
   r.get(
     "/v1/sites/:id",
-    { schema: { tags: ["sites"], params: IdParam, response: { 200: Site } } },
+    { config: { access: ANY_KEY }, schema: { tags: ["sites"], params: IdParam, response: { 200: Site } } },
     async (req) => s.fleet.getSite(who(req), req.params.id),
   );
   r.patch(
     "/v1/sites/:id",
-    { schema: { tags: ["sites"], params: IdParam, body: SitePatch, response: { 200: Site } } },
+    {
+      config: { access: OPS },
+      schema: { tags: ["sites"], params: IdParam, body: SitePatch, response: { 200: Site } },
+    },
     async (req) => s.fleet.updateSite(who(req), req.params.id, req.body),
   );
   r.get(
     "/v1/sites/:id/prices",
-    { schema: { tags: ["prices"], params: IdParam, response: { 200: z.array(Price) } } },
+    {
+      config: { access: ANY_KEY },
+      schema: { tags: ["prices"], params: IdParam, response: { 200: z.array(Price) } },
+    },
     async (req) => s.fleet.listPrices(who(req), req.params.id),
   );
   r.put(
     "/v1/sites/:id/prices/:model",
     {
+      config: { access: OPS },
       schema: {
         tags: ["prices"],
         summary: "Set a site's price for a GPU model (minor units per GPU-hour)",
@@ -68,17 +76,23 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
         req.body.interruptibleMinorPerGpuHour,
       ),
   );
-  r.get("/v1/prices", { schema: { tags: ["prices"], response: { 200: z.array(Price) } } }, async (req) =>
-    s.fleet.listPrices(who(req)),
+  r.get(
+    "/v1/prices",
+    { config: { access: ANY_KEY }, schema: { tags: ["prices"], response: { 200: z.array(Price) } } },
+    async (req) => s.fleet.listPrices(who(req)),
   );
   r.post(
     "/v1/sites/:id/enrolment-tokens",
-    { schema: { tags: ["nodes"], summary: "A one-time token for enrolling a node", params: IdParam } },
+    {
+      config: { access: OPS },
+      schema: { tags: ["nodes"], summary: "A one-time token for enrolling a node", params: IdParam },
+    },
     async (req, reply) => reply.status(201).send(await s.fleet.createEnrolmentToken(who(req), req.params.id)),
   );
   r.get(
     "/v1/nodes",
     {
+      config: { access: OPS },
       schema: {
         tags: ["nodes"],
         querystring: z.object({ siteId: z.string().optional() }),
@@ -89,12 +103,16 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
   );
   r.get(
     "/v1/nodes/:id",
-    { schema: { tags: ["nodes"], params: IdParam, response: { 200: Node } } },
+    {
+      config: { access: ["node", "operator", "admin"] },
+      schema: { tags: ["nodes"], params: IdParam, response: { 200: Node } },
+    },
     async (req) => s.fleet.getNode(who(req), req.params.id),
   );
   r.post(
     "/v1/nodes/:id/drain",
     {
+      config: { access: OPS },
       schema: {
         tags: ["nodes"],
         params: IdParam,
@@ -106,58 +124,12 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
   r.get(
     "/v1/capacity",
     {
+      config: { access: ANY_KEY },
       schema: {
         tags: ["sites"],
         summary: "What the marketplace offers now: per site and model, free GPUs and prices",
       },
     },
-    async (req) => {
-      who(req);
-      const [sites, nodes, leases, prices, series] = await Promise.all([
-        s.ctx.store.fleet.listSites(),
-        s.ctx.store.fleet.listNodes(),
-        s.ctx.store.jobs.activeLeases(),
-        s.ctx.store.fleet.listPrices(),
-        s.ctx.store.energy.series(),
-      ]);
-      // Carbon now: the site's hourly series where it has one, else its declared figure.
-      const now = s.ctx.clock.now();
-      const carbonNow = new Map(
-        series
-          .filter((x) => x.kind === "carbon")
-          .map((x) => [x.siteId, Math.round(valueAt(x.series, now) * 10) / 10]),
-      );
-      const busy = new Map<string, number>();
-      for (const l of leases) busy.set(l.nodeId, (busy.get(l.nodeId) ?? 0) + l.gpuIndices.length);
-      const out: Record<string, unknown>[] = [];
-      for (const site of sites) {
-        const models = new Map<string, { total: number; free: number }>();
-        for (const n of nodes.filter((x) => x.siteId === site.id && x.gpus.length > 0)) {
-          const m = models.get(n.gpus[0]!.model) ?? { total: 0, free: 0 };
-          const healthy = n.gpus.filter((g) => g.healthy).length;
-          m.total += n.gpus.length;
-          if (n.state === "ready") m.free += Math.max(0, healthy - (busy.get(n.id) ?? 0));
-          models.set(n.gpus[0]!.model, m);
-        }
-        for (const p of prices.filter((x) => x.siteId === site.id)) {
-          const m = models.get(p.gpuModel) ?? { total: 0, free: 0 };
-          out.push({
-            siteId: site.id,
-            siteName: site.name,
-            country: site.country,
-            gpuModel: p.gpuModel,
-            totalGpus: m.total,
-            freeGpus: m.free,
-            onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour,
-            interruptibleMinorPerGpuHour: p.interruptibleMinorPerGpuHour,
-            currency: s.ctx.config.currency,
-            carbonGPerKwh: carbonNow.get(site.id) ?? site.carbonGPerKwh ?? null,
-            jurisdictions: (["EU", "EEA"] as const).filter((j) => inJurisdiction(site.country, j)),
-            pue: site.pue,
-          });
-        }
-      }
-      return out;
-    },
+    async (req) => s.fleet.capacity(who(req)),
   );
 }

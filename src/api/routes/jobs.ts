@@ -5,6 +5,7 @@ import { BillingService, ledgerServiceFor } from "../../control/index.js";
 import { who } from "../auth.js";
 import { IdParam, Job, JobSubmit } from "../schemas.js";
 import type { Services } from "../server.js";
+import { PEOPLE, TENANTS } from "../access.js";
 
 /** Tenants' jobs: submit, list, inspect, logs, cancel; usage, statements and balance. */
 export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void> {
@@ -12,7 +13,10 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
   const billing = new BillingService(s.ctx);
   r.post(
     "/v1/jobs",
-    { schema: { tags: ["jobs"], summary: "Submit a job (tenant)", body: JobSubmit, response: { 201: Job } } },
+    {
+      config: { access: ["tenant"] },
+      schema: { tags: ["jobs"], summary: "Submit a job (tenant)", body: JobSubmit, response: { 201: Job } },
+    },
     async (req, reply) => {
       const b = req.body;
       const job = await s.jobs.submit(who(req), {
@@ -37,6 +41,7 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
           ...(b.shell ? { shell: true } : {}),
           ...(b.env ? { env: b.env } : {}),
           ...(b.image ? { image: b.image } : {}),
+          ...(b.network ? { network: true } : {}),
           ...(b.gracePeriodS !== undefined ? { gracePeriodS: b.gracePeriodS } : {}),
         },
       });
@@ -46,6 +51,7 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
   r.get(
     "/v1/jobs",
     {
+      config: { access: TENANTS },
       schema: {
         tags: ["jobs"],
         querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(200) }),
@@ -57,6 +63,7 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
   r.get(
     "/v1/jobs/:id",
     {
+      config: { access: PEOPLE },
       schema: {
         tags: ["jobs"],
         summary: "A job with its leases, usage, cost and placements",
@@ -67,12 +74,13 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
   );
   r.get(
     "/v1/jobs/:id/events",
-    { schema: { tags: ["jobs"], summary: "State history", params: IdParam } },
+    { config: { access: PEOPLE }, schema: { tags: ["jobs"], summary: "State history", params: IdParam } },
     async (req) => s.jobs.events(who(req), req.params.id),
   );
   r.get(
     "/v1/jobs/:id/logs",
     {
+      config: { access: PEOPLE },
       schema: {
         tags: ["jobs"],
         summary: "Log lines after an id (poll to follow)",
@@ -84,12 +92,13 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
   );
   r.post(
     "/v1/jobs/:id/cancel",
-    { schema: { tags: ["jobs"], params: IdParam, response: { 200: Job } } },
+    { config: { access: TENANTS }, schema: { tags: ["jobs"], params: IdParam, response: { 200: Job } } },
     async (req) => s.jobs.cancel(who(req), req.params.id),
   );
   r.get(
     "/v1/statements/:month",
     {
+      config: { access: TENANTS },
       schema: {
         tags: ["billing"],
         summary: "A month's statement (YYYY-MM)",
@@ -102,6 +111,7 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
   r.get(
     "/v1/balance",
     {
+      config: { access: TENANTS },
       schema: {
         tags: ["billing"],
         summary: "Spend to date and credit left",

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { TrustService } from "../../control/trust-service.js";
+import { OPS } from "../access.js";
 import { who } from "../auth.js";
 import type { Services } from "../server.js";
 
@@ -25,6 +26,7 @@ export async function trustRoutes(app: FastifyInstance, s: Services): Promise<vo
   r.get(
     "/v1/anomalies",
     {
+      config: { access: OPS },
       schema: {
         tags: ["fleet"],
         summary:

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { Option, type Command } from "commander";
 import { Agent } from "../../agent/agent.js";
 import { ModelledEnergyMeter, type EnergyMeter } from "../../agent/energy-model.js";
-import { LocalExecutor } from "../../agent/executors/local.js";
+import { HOST_PROCESSES_REFUSED, LocalExecutor } from "../../agent/executors/local.js";
+import { EXECUTOR_KINDS } from "../../domain/index.js";
 import {
   hasNvidiaGpus,
   measuredEnergy,
@@ -32,8 +33,12 @@ export function registerAgentCommand(program: Command): void {
     .option("--name <name>", "node name", hostname())
     .addOption(
       new Option("--executor <kind>", "how workloads run")
-        .choices(["local", "slurm", "kubernetes"])
+        .choices(EXECUTOR_KINDS.filter((k) => k !== "podman"))
         .default("local"),
+    )
+    .option(
+      "--unsafe-host-processes",
+      "let --executor local run tenant jobs as host processes with the agent's user: NO isolation, development only",
     )
     .option("--namespace <ns>", "Kubernetes namespace for the Jobs (with --executor kubernetes)", "zumbido")
     .option(
@@ -56,9 +61,15 @@ export function registerAgentCommand(program: Command): void {
         meterMs: number;
         namespace: string;
         image: string;
+        unsafeHostProcesses?: boolean;
       }>();
       const server = o.server ?? process.env.ZUMBIDO_URL;
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
+      if (o.executor === "local" && o.unsafeHostProcesses !== true) {
+        console.error(`zumbido agent: refusing to start with --executor local: ${HOST_PROCESSES_REFUSED}`);
+        process.exitCode = 2;
+        return;
+      }
       const clock = { now: () => Date.now() };
       let gpus = o.simulateGpus ? simulatedGpuSource(o.simulateGpus) : undefined;
       let meter: EnergyMeter = new ModelledEnergyMeter();
@@ -94,7 +105,14 @@ export function registerAgentCommand(program: Command): void {
           now: clock.now,
         });
       } else {
-        executor = new LocalExecutor({ stateDir: join(o.stateDir, "workloads"), now: clock.now });
+        console.error(
+          "zumbido agent: WARNING: --unsafe-host-processes: tenant jobs run as host processes with this agent's user and files; no isolation",
+        );
+        executor = new LocalExecutor({
+          stateDir: join(o.stateDir, "workloads"),
+          now: clock.now,
+          unsafeHostProcesses: true,
+        });
       }
       const agent = new Agent({
         server,

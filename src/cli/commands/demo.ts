@@ -147,6 +147,9 @@ export function registerDemoCommand(program: Command): void {
               "250",
               "--meter-ms",
               "1000",
+              "--executor",
+              "local",
+              "--unsafe-host-processes",
             ],
             {
               stdio: ["ignore", "ignore", "inherit"],

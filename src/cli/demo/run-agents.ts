@@ -17,7 +17,11 @@ export async function startDemoAgents(
   const agents: Agent[] = [];
   for (const [i, s] of seed.sites.entries()) {
     const stateDir = join(dataDir, "agents", `node-${i + 1}`);
-    const executor = new LocalExecutor({ stateDir: join(stateDir, "workloads"), now: () => clock.now() });
+    const executor = new LocalExecutor({
+      unsafeHostProcesses: true,
+      stateDir: join(stateDir, "workloads"),
+      now: () => clock.now(),
+    });
     const agent = new Agent({
       server,
       name: `${s.name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-node-1`,

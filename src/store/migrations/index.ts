@@ -3,6 +3,8 @@ import { core } from "./0001-core.js";
 import { ledger } from "./0002-ledger.js";
 import { energy } from "./0003-energy.js";
 import { trust } from "./0004-trust.js";
+import { isolation } from "./0006-isolation.js";
+import { leaderTerms } from "./0007-leader-terms.js";
 import type { MigrationContext } from "./context.js";
 
 export type { MigrationContext } from "./context.js";
@@ -14,5 +16,7 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0002_ledger": ledger(ctx),
     "0003_energy": energy(ctx),
     "0004_trust": trust(ctx),
+    "0006_isolation": isolation(ctx),
+    "0007_leader_terms": leaderTerms(ctx),
   };
 }

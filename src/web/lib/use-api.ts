@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { ApiError, get } from "./api.js";
 
 /** What a page gets from useApi: the latest data, the last error, and a way to reload. */
@@ -15,7 +15,6 @@ export function useApi<T>(path: string | null, refreshMs?: number): ApiState<T> 
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [loading, setLoading] = useState(path !== null);
   const [tick, setTick] = useState(0);
-  const inFlight = useRef(false);
   const reload = useCallback(() => setTick((t) => t + 1), []);
 
   useEffect(() => {
@@ -26,10 +25,13 @@ export function useApi<T>(path: string | null, refreshMs?: number): ApiState<T> 
 
   useEffect(() => {
     if (path === null) return;
+    // One flag per path (per effect run), never shared across paths: a request still in flight for
+    // the previous path must not stop the new path's first request (its answer is dropped, `live`).
     let live = true;
+    let inFlight = false;
     const run = async (): Promise<void> => {
-      if (inFlight.current) return;
-      inFlight.current = true;
+      if (inFlight) return;
+      inFlight = true;
       try {
         const d = await get<T>(path);
         if (live) {
@@ -39,7 +41,7 @@ export function useApi<T>(path: string | null, refreshMs?: number): ApiState<T> 
       } catch (err) {
         if (live) setError(err instanceof ApiError ? err : new ApiError(0, String(err)));
       } finally {
-        inFlight.current = false;
+        inFlight = false;
         if (live) setLoading(false);
       }
     };
