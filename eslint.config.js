@@ -97,13 +97,7 @@ export default tseslint.config(
   // reads the store itself (ARCHITECTURE.md, "The API is transport").
   {
     files: ["src/api/**/*.ts"],
-    ignores: [
-      "**/*.test.ts",
-      // Temporary: authentication still resolves keys on the store; the i13-api change (issue 13)
-      // moves it behind a control service. Remove these two lines when it lands.
-      "src/api/auth.ts",
-      "src/api/server.ts",
-    ],
+    ignores: ["**/*.test.ts"],
     rules: {
       "no-restricted-imports": [
         "error",

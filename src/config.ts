@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ApiSettings } from "./api/settings.js";
 
 const TRUE_WORDS = ["true", "yes", "on", "1"];
 const FALSE_WORDS = ["false", "no", "off", "0"];
@@ -22,30 +23,55 @@ export function flag(def: boolean) {
 }
 
 /** The server's configuration, parsed once from the environment (and flags) in main(). */
-export const ServerConfig = z.object({
-  host: z.string().default("127.0.0.1"),
-  port: z.coerce.number().int().min(0).max(65535).default(8080),
-  store: z.string().default("sqlite:./.zumbido/zumbido.db"),
-  currency: z
-    .string()
-    .regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR")
-    .default("EUR"),
-  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  scheduleIntervalMs: z.coerce.number().int().min(50).default(1000),
-  heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
-  stopGraceS: z.coerce.number().int().min(0).max(3600).default(10),
-  logCapBytes: z.coerce.number().int().min(1024).default(1_048_576),
-  /** Bootstrap admin key: created on first start if given (else one is generated and printed). */
-  adminKey: z.string().min(20).optional(),
-  /** Seed the demo federation and run its agents in-process. */
-  demo: flag(false),
-  /** Hold flexible jobs (interruptible, with deadline and runtime estimate) for cleaner hours. */
-  deferFlexible: flag(true),
-  /** Where this control plane runs (logs are kept here), reported to tenants. */
-  region: z.string().default("EU (ES)"),
-  /** Folder for demo agents' state. */
-  dataDir: z.string().default("./.zumbido"),
-});
+export const ServerConfig = z
+  .object({
+    host: z.string().default("127.0.0.1"),
+    port: z.coerce.number().int().min(0).max(65535).default(8080),
+    store: z.string().default("sqlite:./.zumbido/zumbido.db"),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR")
+      .default("EUR"),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    scheduleIntervalMs: z.coerce.number().int().min(50).default(1000),
+    heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
+    stopGraceS: z.coerce.number().int().min(0).max(3600).default(10),
+    logCapBytes: z.coerce.number().int().min(1024).default(1_048_576),
+    /** Bootstrap admin key: created on first start if given (else one is generated and printed). */
+    adminKey: z.string().min(20).optional(),
+    /** Seed the demo federation and run its agents in-process. */
+    demo: flag(false),
+    /** Hold flexible jobs (interruptible, with deadline and runtime estimate) for cleaner hours. */
+    deferFlexible: flag(true),
+    /** Where this control plane runs (logs are kept here), reported to tenants. */
+    region: z.string().default("EU (ES)"),
+    /** Folder for demo agents' state. */
+    dataDir: z.string().default("./.zumbido"),
+    /** Serve HTTPS: PEM certificate (chain) and private key files; both or neither. */
+    tlsCert: z.string().min(1).optional(),
+    tlsKey: z.string().min(1).optional(),
+    /** Rate limits (token buckets; 429 with Retry-After). Off only for benchmarks and tests. */
+    rateLimits: flag(true),
+    rateKeyPerMinute: z.coerce.number().int().min(1).default(1200),
+    rateKeyBurst: z.coerce.number().int().min(1).default(200),
+    rateAddressPerMinute: z.coerce.number().int().min(1).default(6000),
+    rateAddressBurst: z.coerce.number().int().min(1).default(1000),
+    rateAnonymousPerMinute: z.coerce.number().int().min(1).default(60),
+    rateAnonymousBurst: z.coerce.number().int().min(1).default(20),
+    rateExpensivePerMinute: z.coerce.number().int().min(1).default(30),
+    rateExpensiveBurst: z.coerce.number().int().min(1).default(5),
+    /** Most Monte-Carlo runs one POST /v1/plans may ask for. */
+    planMaxRuns: z.coerce.number().int().min(1).max(20_000).default(2000),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.tlsCert === undefined) !== (c.tlsKey === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: [c.tlsCert === undefined ? "tlsCert" : "tlsKey"],
+        message:
+          "give both the TLS certificate and key files (ZUMBIDO_TLS_CERT and ZUMBIDO_TLS_KEY), or neither",
+      });
+  });
 export type ServerConfig = z.infer<typeof ServerConfig>;
 
 const ENV: Record<keyof ServerConfig, string> = {
@@ -63,7 +89,33 @@ const ENV: Record<keyof ServerConfig, string> = {
   dataDir: "ZUMBIDO_DATA",
   region: "ZUMBIDO_REGION",
   deferFlexible: "ZUMBIDO_DEFER_FLEXIBLE",
+  tlsCert: "ZUMBIDO_TLS_CERT",
+  tlsKey: "ZUMBIDO_TLS_KEY",
+  rateLimits: "ZUMBIDO_RATE_LIMITS",
+  rateKeyPerMinute: "ZUMBIDO_RATE_KEY_PER_MIN",
+  rateKeyBurst: "ZUMBIDO_RATE_KEY_BURST",
+  rateAddressPerMinute: "ZUMBIDO_RATE_ADDRESS_PER_MIN",
+  rateAddressBurst: "ZUMBIDO_RATE_ADDRESS_BURST",
+  rateAnonymousPerMinute: "ZUMBIDO_RATE_ANON_PER_MIN",
+  rateAnonymousBurst: "ZUMBIDO_RATE_ANON_BURST",
+  rateExpensivePerMinute: "ZUMBIDO_RATE_EXPENSIVE_PER_MIN",
+  rateExpensiveBurst: "ZUMBIDO_RATE_EXPENSIVE_BURST",
+  planMaxRuns: "ZUMBIDO_PLAN_MAX_RUNS",
 };
+
+/** The API limits a server config sets. */
+export function apiSettingsOf(c: ServerConfig): ApiSettings {
+  return {
+    planMaxRuns: c.planMaxRuns,
+    rate: {
+      enabled: c.rateLimits,
+      key: { perMinute: c.rateKeyPerMinute, burst: c.rateKeyBurst },
+      address: { perMinute: c.rateAddressPerMinute, burst: c.rateAddressBurst },
+      anonymous: { perMinute: c.rateAnonymousPerMinute, burst: c.rateAnonymousBurst },
+      expensive: { perMinute: c.rateExpensivePerMinute, burst: c.rateExpensiveBurst },
+    },
+  };
+}
 
 /** Parses config from env and overrides; every problem is reported with its variable name. */
 export function parseServerConfig(

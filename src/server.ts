@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import pino from "pino";
@@ -6,7 +7,7 @@ import { PgAdvisoryLeadership, SchedulerLoop, randomIds, soleLeader, type Ctx } 
 import type { Clock } from "./domain/index.js";
 import { DEFAULT_POLICY } from "./scheduler/index.js";
 import { Store, parseStoreUrl } from "./store/index.js";
-import type { ServerConfig } from "./config.js";
+import { apiSettingsOf, type ServerConfig } from "./config.js";
 import { Metrics } from "./api/metrics.js";
 
 /** A running control plane. */
@@ -47,7 +48,7 @@ export async function startServer(
     nudge: () => loop.nudge(),
   };
   const metrics = new Metrics();
-  const services = makeServices(ctx, metrics);
+  const services = makeServices(ctx, metrics, apiSettingsOf(config));
   const storeConfig = parseStoreUrl(config.store);
   const leadership =
     storeConfig.kind === "postgres"
@@ -85,10 +86,13 @@ export async function startServer(
       { level: ["debug", "trace"].includes(config.logLevel) ? config.logLevel : "warn" },
     ) /* request logs only when debugging */,
     plugins: opts.plugins ?? [],
+    ...(config.tlsCert && config.tlsKey
+      ? { tls: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }
+      : {}),
   });
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address() as AddressInfo;
-  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${addr.port}`;
+  const url = `${config.tlsCert ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${addr.port}`;
   loop.start(config.scheduleIntervalMs);
   return {
     url,

@@ -1,5 +1,5 @@
 import type { Clock, Gpu } from "../domain/index.js";
-import type { Assignment, StopOrder, WorkloadReport } from "../control/agent-service.js";
+import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { ApiClient, ApiError } from "./client.js";
 import type { EnergyMeter } from "./energy-model.js";
 import type { Executor, WorkloadStatus } from "./executor.js";
@@ -27,6 +27,11 @@ export interface AgentOptions {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
+/** Bounds on the heartbeat interval the server may ask for, ms. */
+export const MIN_HEARTBEAT_MS = 250;
+/** The slowest heartbeat the agent accepts (well inside the server's offline timeout). */
+export const MAX_HEARTBEAT_MS = 5000;
+
 /**
  * The node agent: enrols once, then loops: meter running workloads into the durable outbox,
  * ship usage and logs, heartbeat (report workloads, receive assignments and stops), act on them.
@@ -39,6 +44,8 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private lastMeter = 0;
   private busy: Promise<void> | undefined;
+  /** The heartbeat interval now: the configured one until the server names another. */
+  private intervalMs = 1000;
   private stopping = new Set<string>();
   private connected: boolean | undefined;
   private healthy = true;
@@ -115,13 +122,13 @@ export class Agent {
 
   /** Starts the loop. */
   start(): void {
-    const every = this.o.heartbeatMs ?? 1000;
+    this.intervalMs = this.o.heartbeatMs ?? 1000;
     const run = (): void => {
       this.busy = this.tick()
         .catch((err: unknown) => this.log("tick failed", { err: (err as Error).message }))
         .finally(() => {
           this.busy = undefined;
-          if (this.timer !== undefined) this.timer = setTimeout(run, every);
+          if (this.timer !== undefined) this.timer = setTimeout(run, this.intervalMs);
         });
     };
     this.timer = setTimeout(run, 0);
@@ -216,6 +223,7 @@ export class Agent {
         assignments: Assignment[];
         stops: StopOrder[];
         serverTime?: number;
+        intervalMs?: number;
       }>("/v1/agent/heartbeat", {
         gpus: gpus.gpus,
         driverVersion: gpus.driverVersion,
@@ -225,6 +233,9 @@ export class Agent {
       });
       this.measureOffset(sentAt, this.o.clock.now(), res.serverTime);
       if (this.connected !== true) this.log("connected to control plane", { server: this.o.server });
+      // The server sets the pace (slower for a large fleet, faster while work starts or stops), within bounds.
+      if (typeof res.intervalMs === "number" && Number.isFinite(res.intervalMs))
+        this.intervalMs = Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, Math.round(res.intervalMs)));
       this.connected = true;
       // 5. Forget ended workloads the server has now heard of, once their usage is shipped.
       for (const s of statuses) {

@@ -41,7 +41,7 @@ export class Metrics {
     name: "zumbido_scheduler_cycle_seconds",
     help: "Scheduling cycle phases",
     labelNames: ["phase"],
-    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     registers: [this.registry],
   });
   readonly usageRecords = new Counter({

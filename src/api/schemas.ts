@@ -1,6 +1,10 @@
 import { z } from "zod";
+import { Job, PriceView as Price, SiteView as Site, WorkloadReport } from "../contract/index.js";
 import { EXECUTOR_KINDS } from "../domain/executors.js";
 import { imagePatternProblem, imageRefProblem, MAX_IMAGE_PATTERN, MAX_IMAGE_REF } from "../domain/images.js";
+
+// Response and agent shapes live in src/contract (one source for server, CLI, agent and console).
+export { Job, Price, Site, WorkloadReport };
 
 /** ISO 3166-1 alpha-2 code, upper-cased. */
 export const CountryCode = z
@@ -59,38 +63,12 @@ export const SiteInput = z
 
 export const SitePatch = SiteInput.omit({ operatorId: true }).partial().strict();
 
-export const Site = z.object({
-  id: z.string(),
-  operatorId: z.string(),
-  name: z.string(),
-  country: z.string(),
-  lat: z.number(),
-  lon: z.number(),
-  powerKw: z.number(),
-  pue: z.number(),
-  cooling: z.string(),
-  nodeOverheadW: z.number(),
-  carbonGPerKwh: z.number().nullable().optional(),
-  createdAt: z.number(),
-  defaultImage: z.string().nullable().optional(),
-  allowImages: z.array(z.string()).optional(),
-  denyImages: z.array(z.string()).optional(),
-  allowNetwork: z.boolean().optional(),
-});
-
 export const PriceInput = z
   .object({
     onDemandMinorPerGpuHour: MinorUnits.positive(),
     interruptibleMinorPerGpuHour: MinorUnits.positive(),
   })
   .strict();
-
-export const Price = z.object({
-  siteId: z.string(),
-  gpuModel: z.string(),
-  onDemandMinorPerGpuHour: z.number(),
-  interruptibleMinorPerGpuHour: z.number(),
-});
 
 export const Gpu = z.object({
   index: z.number().int().nonnegative(),
@@ -144,21 +122,6 @@ export const JobSubmit = z
   })
   .strict();
 
-export const Job = z.object({
-  id: z.string(),
-  tenantId: z.string(),
-  name: z.string(),
-  request: z.any(),
-  spec: z.any(),
-  state: z.string(),
-  stateReason: z.string().nullable().optional(),
-  reasons: z.array(z.string()),
-  submittedAt: z.number(),
-  startedAt: z.number().nullable().optional(),
-  endedAt: z.number().nullable().optional(),
-  exitCode: z.number().nullable().optional(),
-});
-
 export const UsageRecord = z
   .object({
     nodeId: z.string(),
@@ -171,17 +134,6 @@ export const UsageRecord = z
     energySource: z.enum(["measured", "modelled"]),
   })
   .strict();
-
-export const WorkloadReport = z.object({
-  leaseId: z.string(),
-  phase: z.enum(["starting", "running", "succeeded", "failed", "cancelled"]),
-  exitCode: z.number().int().nullable().optional(),
-  signal: z.string().nullable().optional(),
-  reason: z.string().optional(),
-  cause: z.enum(["image-pull"]).optional(),
-  startedAt: z.number().int().optional(),
-  endedAt: z.number().int().optional(),
-});
 
 export const Heartbeat = z.object({
   gpus: z.array(Gpu),

@@ -7,6 +7,8 @@ import { AccountsService, AgentService, FleetService, JobsService, type Ctx } fr
 import { requireRole } from "../control/index.js";
 import { checkDeclaredAccess } from "./access.js";
 import { authenticate } from "./auth.js";
+import { refuseBadStrings, securityHeaders } from "./guards.js";
+import { TokenBuckets, sendTooMany } from "./rate-limit.js";
 import { Metrics } from "./metrics.js";
 import { DEFAULT_API_SETTINGS, type ApiSettings } from "./settings.js";
 import { DomainError } from "../domain/index.js";
@@ -54,13 +56,20 @@ export type RoutePlugin = (app: FastifyInstance, services: Services) => Promise<
 /** Builds the HTTP API (not listening yet). */
 export async function buildApi(
   services: Services,
-  opts: { logger?: Logger | boolean; plugins?: RoutePlugin[]; bodyLimit?: number } = {},
+  opts: {
+    logger?: Logger | boolean;
+    plugins?: RoutePlugin[];
+    bodyLimit?: number;
+    /** Serve HTTPS with this certificate and key (PEM); HSTS is sent then. */
+    tls?: { cert: string | Buffer; key: string | Buffer };
+  } = {},
 ): Promise<FastifyInstance> {
   const bodyLimit = opts.bodyLimit ?? 1_048_576;
+  const https = opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {};
   const app: FastifyInstance =
     typeof opts.logger === "object"
-      ? (Fastify({ loggerInstance: opts.logger, bodyLimit }) as unknown as FastifyInstance)
-      : Fastify({ logger: opts.logger ?? false, bodyLimit });
+      ? (Fastify({ loggerInstance: opts.logger, bodyLimit, ...https }) as unknown as FastifyInstance)
+      : (Fastify({ logger: opts.logger ?? false, bodyLimit, ...https }) as unknown as FastifyInstance);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -101,15 +110,51 @@ export async function buildApi(
   app.decorateRequest("principal", null);
   // Authentication is decided on the route the router matched (its declared access), never on the
   // raw URL: `/%76%31/plans` matches /v1/plans and needs what /v1/plans needs.
-  app.addHook("onRequest", async (req) => {
+  // Rate limits: every request draws from its source address's bucket; calls without a valid key
+  // (and public /v1 routes) from the stricter anonymous bucket of the address; authenticated calls
+  // from their key's bucket, and expensive routes (plans, invoices, charge runs) also from a small one.
+  const rate = services.api.rate;
+  const now = (): number => services.ctx.clock.now();
+  const byAddress = new TokenBuckets(rate.address, now);
+  const anonymous = new TokenBuckets(rate.anonymous, now);
+  const byKey = new TokenBuckets(rate.key, now);
+  const expensive = new TokenBuckets(rate.expensive, now);
+  app.addHook("onRequest", async (req, reply) => {
     (req as { startNs?: bigint }).startNs = process.hrtime.bigint();
+    if (rate.enabled) {
+      const r = byAddress.take(req.ip);
+      if (r) return sendTooMany(reply, r, `from ${req.ip}`);
+    }
     if (req.is404) return;
-    const access = req.routeOptions.config.access;
-    if (access === "public") return;
+    const { access, cost } = req.routeOptions.config;
+    if (access === "public") {
+      const r = rate.enabled && req.routeOptions.url?.startsWith("/v1/") ? anonymous.take(req.ip) : null;
+      if (r) return sendTooMany(reply, r, `without an API key from ${req.ip}`);
+      return;
+    }
     if (!access) throw new DomainError("forbidden", "this route declares no access, so nobody may call it");
-    req.principal = await authenticate(services.accounts, req);
+    try {
+      req.principal = await authenticate(services.accounts, req);
+    } catch (err) {
+      // Missing or bad keys count against the source address.
+      const r = rate.enabled ? anonymous.take(req.ip) : null;
+      if (r) return sendTooMany(reply, r, `without a valid API key from ${req.ip}`);
+      throw err;
+    }
     requireRole(req.principal, ...access);
+    if (rate.enabled) {
+      const k = req.principal.keyId;
+      const r = byKey.take(k) ?? (cost === "expensive" ? expensive.take(k) : null);
+      if (r)
+        return sendTooMany(
+          reply,
+          r,
+          cost === "expensive" ? "to this expensive route with this key" : "with this key",
+        );
+    }
   });
+  securityHeaders(app, { tls: opts.tls !== undefined });
+  refuseBadStrings(app);
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";
     services.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });

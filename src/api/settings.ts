@@ -33,7 +33,7 @@ export const DEFAULT_API_SETTINGS: ApiSettings = {
   rate: {
     enabled: true,
     key: { perMinute: 1200, burst: 200 },
-    address: { perMinute: 3000, burst: 400 },
+    address: { perMinute: 6000, burst: 1000 },
     anonymous: { perMinute: 60, burst: 20 },
     expensive: { perMinute: 30, burst: 5 },
   },

@@ -1,48 +1,15 @@
-import type { Gpu, JobSpec, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
+import type { Gpu, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
 import { DomainError, effectiveImage, findGpuModel, forbidden, invalid } from "../domain/index.js";
+import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { leaseUsageBounds, USAGE_TOLERANCE_MS, type LeaseUsageBounds } from "../ledger/index.js";
 import type { IngestResult, LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 
-/** A lease the agent must run, with the workload spec. */
-export interface Assignment {
-  leaseId: string;
-  jobId: string;
-  gpuModel: string;
-  gpuIndices: number[];
-  spec: JobSpec;
-  /** The image to run: the job's own, else the site's default; absent when neither names one. */
-  image?: string;
-  /** Whether the workload gets network access: the job asked for it and the site allows it. */
-  network: boolean;
-  /** Private-registry login for the pull (from the tenant's secret; never logged or stored by the agent). */
-  registryAuth?: { server: string; username: string; password: string };
-  /** Host folder for the workload's checkpoints (mounted at the same path, $ZUMBIDO_CHECKPOINT_DIR). */
-  checkpointDir?: string;
-}
-
 /** Longest workload failure reason kept from an agent, characters. */
 export const MAX_REPORT_REASON = 1000;
 
-/** A lease the agent must stop, with how long the workload has to checkpoint. */
-export interface StopOrder {
-  leaseId: string;
-  reason: string;
-  graceS: number;
-}
-
-/** What the agent reports of a workload. */
-export interface WorkloadReport {
-  leaseId: string;
-  phase: "starting" | "running" | "succeeded" | "failed" | "cancelled";
-  exitCode?: number | null;
-  signal?: string | null;
-  reason?: string;
-  /** What kind of failure `reason` describes; "image-pull": the image could not be pulled or loaded. */
-  cause?: "image-pull";
-  startedAt?: number;
-  endedAt?: number;
-}
+// The wire shapes (assignments, stop orders, workload reports) are the contract's (src/contract).
+export type { Assignment, StopOrder, WorkloadReport };
 
 /** The node side of the API: heartbeats, assignments, workload reports, usage and logs. */
 export class AgentService {
@@ -69,7 +36,7 @@ export class AgentService {
       workloads: WorkloadReport[];
       runtime?: NodeRuntime;
     },
-  ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number }> {
+  ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number; intervalMs: number }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
     await this.ctx.store.fleet.heartbeat(
@@ -115,8 +82,25 @@ export class AgentService {
       if ((w.phase === "running" || w.phase === "starting") && !activeIds.has(w.leaseId))
         stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
     }
-    if (assignments.length === 0 && hb.workloads.length > 0) this.ctx.nudge();
-    return { assignments, stops, serverTime: now };
+    // No nudge here: a busy heartbeat changes nothing the scheduler needs (reports that end work nudge).
+    const changing =
+      assignments.length > 0 || stops.length > 0 || hb.workloads.some((w) => w.phase === "starting");
+    return { assignments, stops, serverTime: now, intervalMs: await this.intervalMs(changing) };
+  }
+
+  private fleetSize = { n: 0, at: Number.NEGATIVE_INFINITY };
+
+  /**
+   * The heartbeat interval the node should keep: 1 s while work starts or stops on it, else one
+   * second per 1,000 nodes in the fleet (at least 1 s, at most a third of the offline timeout).
+   */
+  private async intervalMs(changing: boolean): Promise<number> {
+    if (changing) return 1000;
+    const now = this.ctx.clock.now();
+    if (now - this.fleetSize.at > 30_000)
+      this.fleetSize = { n: await this.ctx.store.fleet.countNodes(), at: now };
+    const ceiling = Math.max(1000, Math.floor(this.ctx.config.heartbeatTimeoutMs / 3));
+    return Math.min(ceiling, Math.max(1000, Math.ceil(this.fleetSize.n / 1000) * 1000));
   }
 
   /** Applies one workload report to its lease and job. Idempotent. */

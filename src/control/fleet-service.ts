@@ -10,25 +10,11 @@ import {
   notFound,
 } from "../domain/index.js";
 import { valueAt } from "../energy/index.js";
+import type { CapacityOffer } from "../contract/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { interruptiblePriceNow } from "./spot-price.js";
 
-/** One offer of GET /v1/capacity: a site's GPU model, free GPUs and the prices a new lease pays now. */
-export interface CapacityOffer {
-  siteId: string;
-  siteName: string;
-  country: string;
-  gpuModel: string;
-  totalGpus: number;
-  freeGpus: number;
-  onDemandMinorPerGpuHour: number;
-  /** What a new interruptible lease pays now: the spot price when the site has a power-price series. */
-  interruptibleMinorPerGpuHour: number;
-  currency: string;
-  carbonGPerKwh: number | null;
-  jurisdictions: ("EU" | "EEA")[];
-  pue: number;
-}
+export type { CapacityOffer };
 
 /** Input to register a site. */
 export interface SiteInput {

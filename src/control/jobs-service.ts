@@ -82,7 +82,7 @@ export class JobsService {
     for (const id of new Set(leases.map((l) => l.siteId)))
       siteNames.set(id, (await this.ctx.store.fleet.getSite(id))?.name ?? id);
     return {
-      ...job,
+      ...redactSpecFor(p, job),
       leases,
       usage: {
         gpuSeconds: lines.reduce((a, l) => a + l.gpuSeconds, 0),
@@ -196,4 +196,11 @@ export function normaliseRequest(r: JobRequest): JobRequest {
       field: "request.maxPriceMinorPerGpuHour",
     });
   return { ...r, gpuModels, ...(countries ? { countries } : {}) };
+}
+
+/** The job as `p` may see it: operators (whose nodes ran it) never see the tenant's env values, only its names. */
+export function redactSpecFor<J extends Job>(p: Principal, job: J): J {
+  if (p.role !== "operator" || !job.spec.env) return job;
+  const { env, ...spec } = job.spec;
+  return { ...job, spec: { ...spec, envNames: Object.keys(env).sort() } };
 }

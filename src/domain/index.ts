@@ -6,4 +6,5 @@ export * from "./types.js";
 export * from "./errors.js";
 export * from "./power.js";
 export * from "./images.js";
+export * from "./calendar.js";
 export * from "./executors.js";

@@ -5,7 +5,10 @@
  * Time is epoch milliseconds, UTC. A series is cyclic: past its end (or before its start) it
  * repeats from its start, so a one-year series covers a simulation of any length.
  */
+import { civilFromMs, daysFromCivil } from "../domain/calendar.js";
 import { invalid } from "../domain/errors.js";
+
+export { daysFromCivil };
 
 /** A regular series: values[i] holds for [startMs + i*stepMs, startMs + (i+1)*stepMs). */
 export interface HourlySeries {
@@ -252,31 +255,6 @@ export function tryParseTimestamp(s: string): number | null | string {
     offMin = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2)));
   }
   return ((daysFromCivil(y, mo, d) * 24 + h) * 60 + mi - offMin) * 60_000 + se * 1000 + frac;
-}
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-export function daysFromCivil(y: number, m: number, d: number): number {
-  const yy = m <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
-
-/** Civil UTC date of an epoch-ms instant (H. Hinnant's civil_from_days). */
-function civilFromMs(ms: number): { y: number; m: number; d: number } {
-  const z = Math.floor(ms / 86_400_000) + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp + (mp < 10 ? 3 : -9);
-  return { y: yoe + era * 400 + (m <= 2 ? 1 : 0), m, d };
 }
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, "0");

@@ -1,9 +1,9 @@
 /**
  * Billing periods: calendar months in UTC, written "YYYY-MM".
  *
- * The cores may not use `Date` (time is an argument), so the civil-calendar conversion is done here
- * with integer arithmetic (the days-from-civil algorithm for the proleptic Gregorian calendar).
+ * The cores may not use `Date` (time is an argument): the civil calendar is src/domain/calendar.ts.
  */
+import { civilFromDays, daysFromCivil } from "../domain/calendar.js";
 import { invalid } from "../domain/errors.js";
 
 /** A billing period: one UTC calendar month, "YYYY-MM". */
@@ -11,30 +11,6 @@ export type Period = string;
 
 const MS_PER_DAY = 86_400_000;
 const PERIOD_RE = /^(\d{4})-(0[1-9]|1[0-2])$/;
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
-function daysFromCivil(y: number, m: number, d: number): number {
-  const yy = m <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146_097 + doe - 719_468;
-}
-
-/** Year and month (1..12) of a day count since 1970-01-01. */
-function civilFromDays(z0: number): { y: number; m: number } {
-  const z = z0 + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  return { y: yoe + era * 400 + (m <= 2 ? 1 : 0), m };
-}
 
 function fmt(y: number, m: number): Period {
   return `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}`;

@@ -1,31 +1,14 @@
 /**
  * Calendar arithmetic without Date (the planner reads no clock): civil dates to day numbers and
- * back (Howard Hinnant's days_from_civil), and the Bitcoin halving schedule estimated from block height.
+ * back (src/domain/calendar.ts), and the Bitcoin halving schedule estimated from block height.
  */
+import { civilFromDays as civilDate, daysFromCivil } from "../domain/calendar.js";
 
-/** Days since 1970-01-01 of a proleptic Gregorian date. */
-export function daysFromCivil(y: number, m: number, d: number): number {
-  const yy = m <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
+export { daysFromCivil };
 
 /** The civil date (YYYY-MM-DD) of a day number. */
-export function civilFromDays(z0: number): string {
-  const z = z0 + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+export function civilFromDays(days: number): string {
+  const { y, m, d } = civilDate(days);
   return `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
 }
 

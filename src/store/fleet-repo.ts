@@ -238,20 +238,39 @@ export class FleetRepo {
       state = "ready";
       reason = null;
     }
+    const gpusJson = JSON.stringify(gpus);
+    const newRuntime = runtime && !sameRuntime(node.runtime, runtime);
+    // The node's status is written only when it changes; otherwise a heartbeat renews liveness only.
+    const changed =
+      newRuntime ||
+      state !== node.state ||
+      reason !== (node.stateReason ?? null) ||
+      driverVersion !== (node.driverVersion ?? null) ||
+      gpusJson !== JSON.stringify(node.gpus);
+    if (!changed) {
+      await this.db.updateTable("nodes").set({ last_heartbeat_at: now }).where("id", "=", id).execute();
+      return;
+    }
     await this.db
       .updateTable("nodes")
       .set({
-        gpus_json: JSON.stringify(gpus),
+        gpus_json: gpusJson,
         driver_version: driverVersion,
         last_heartbeat_at: now,
         state,
         state_reason: reason,
-        ...(runtime && !sameRuntime(node.runtime, runtime)
-          ? { runtime_json: JSON.stringify(runtime), executor: runtime.executor }
-          : {}),
+        ...(newRuntime ? { runtime_json: JSON.stringify(runtime), executor: runtime.executor } : {}),
       })
       .where("id", "=", id)
       .execute();
+  }
+  /** How many nodes are enrolled. */
+  async countNodes(): Promise<number> {
+    const r = await this.db
+      .selectFrom("nodes")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
   }
   async setNodeState(id: string, state: NodeState, reason: string | null): Promise<void> {
     await this.db.updateTable("nodes").set({ state, state_reason: reason }).where("id", "=", id).execute();

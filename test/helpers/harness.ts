@@ -6,6 +6,7 @@ import { ManualClock } from "../../src/domain/index.js";
 import { DEFAULT_POLICY } from "../../src/scheduler/index.js";
 import type { Store } from "../../src/store/index.js";
 import { Metrics } from "../../src/api/metrics.js";
+import { DEFAULT_API_SETTINGS, type ApiSettings } from "../../src/api/settings.js";
 import type { StoreFactory } from "./stores.js";
 
 export interface Harness {
@@ -19,7 +20,11 @@ export interface Harness {
 }
 
 /** Starts an in-process API over a fresh store. */
-export async function startHarness(factory: StoreFactory, plugins: RoutePlugin[] = []): Promise<Harness> {
+export async function startHarness(
+  factory: StoreFactory,
+  plugins: RoutePlugin[] = [],
+  api: ApiSettings = { ...DEFAULT_API_SETTINGS, rate: { ...DEFAULT_API_SETTINGS.rate, enabled: false } },
+): Promise<Harness> {
   const { store, cleanup } = await factory.open();
   const clock = new ManualClock(Date.UTC(2026, 10, 2, 8, 0, 0));
   const ctx: Ctx = {
@@ -38,7 +43,7 @@ export async function startHarness(factory: StoreFactory, plugins: RoutePlugin[]
     },
     nudge: () => undefined,
   };
-  const services = makeServices(ctx, new Metrics(false));
+  const services = makeServices(ctx, new Metrics(false), api);
   const loop = new SchedulerLoop(ctx);
   const app = await buildApi(services, { plugins });
   const { key: adminKey } = await store.accounts.createKey({

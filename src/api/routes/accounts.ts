@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { Me } from "../../contract/index.js";
 import { who } from "../auth.js";
 import { CountryCode, IdParam } from "../schemas.js";
 import type { Services } from "../server.js";
@@ -13,7 +14,11 @@ export async function accountRoutes(app: FastifyInstance, s: Services): Promise<
     "/v1/me",
     {
       config: { access: ANY_KEY },
-      schema: { tags: ["accounts"], summary: "The caller's role and account (any key)" },
+      schema: {
+        tags: ["accounts"],
+        summary: "The caller's role and account (any key)",
+        response: { 200: Me },
+      },
     },
     async (req) => s.accounts.me(who(req)),
   );

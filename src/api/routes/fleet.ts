@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { CapacityOffer } from "../../contract/index.js";
 import { who } from "../auth.js";
 import { IdParam, Node, Price, PriceInput, Site, SiteInput, SitePatch } from "../schemas.js";
 import type { Services } from "../server.js";
@@ -127,7 +128,9 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
       config: { access: ANY_KEY },
       schema: {
         tags: ["sites"],
-        summary: "What the marketplace offers now: per site and model, free GPUs and prices",
+        summary:
+          "What the marketplace offers now: per site and model, free GPUs and the prices a new lease pays (tenants, operators, admins)",
+        response: { 200: z.array(CapacityOffer) },
       },
     },
     async (req) => s.fleet.capacity(who(req)),

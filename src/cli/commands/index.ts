@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { registerAdminCommands } from "./admin.js";
 import { registerAgentCommand } from "./agent.js";
+import { registerBenchFleetCommand } from "./bench-fleet.js";
 import { registerBenchIngestCommand } from "./bench-ingest.js";
 import { registerBenchSchedulerCommand } from "./bench-scheduler.js";
 import { registerBillingCommands } from "./billing.js";
@@ -35,4 +36,5 @@ export function registerCommands(program: Command): void {
     .description("benchmarks with a baseline measured in the same run (npm run bench runs them all)");
   registerBenchSchedulerCommand(bench);
   registerBenchIngestCommand(bench);
+  registerBenchFleetCommand(bench);
 }

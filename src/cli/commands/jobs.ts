@@ -1,36 +1,10 @@
 import { Option, type Command } from "commander";
+import type { Job, JobView } from "../../contract/index.js";
 import { parseMajor } from "../../domain/index.js";
 import { action, clientFor, money, output, table, time, UsageError } from "../context.js";
 
-interface JobOut {
-  id: string;
-  name: string;
-  state: string;
-  stateReason?: string | null;
-  reasons: string[];
-  submittedAt: number;
-  startedAt?: number | null;
-  endedAt?: number | null;
-  exitCode?: number | null;
-  request: {
-    gpus: number;
-    gpuModels: string[];
-    class: string;
-    jurisdiction?: string;
-    countries?: string[];
-    maxPriceMinorPerGpuHour?: number;
-  };
-  leases?: {
-    siteId: string;
-    nodeId: string;
-    country: string;
-    gpuIndices: number[];
-    priceMinorPerGpuHour: number;
-    state: string;
-  }[];
-  usage?: { gpuSeconds: number; costMinor: number; energyWh: number; currency: string };
-  placements?: { siteId: string; siteName: string }[];
-}
+/** A job as the list answers it, with the view's leases, usage and placements when shown one by one. */
+type JobOut = Job & Partial<Pick<JobView, "leases" | "usage" | "placements">>;
 
 const collect = (v: string, prev: string[] = []): string[] => [
   ...prev,

@@ -17,6 +17,7 @@ const offer = (
   gpuModel,
   totalGpus: 8,
   freeGpus: free,
+  jurisdictions: [],
   onDemandMinorPerGpuHour: od,
   interruptibleMinorPerGpuHour: intr,
   currency: "EUR",

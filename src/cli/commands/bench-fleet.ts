@@ -1,0 +1,531 @@
+/**
+ * `zumbido bench fleet`: the control plane at fleet scale, over real HTTP on loopback. Starts one or
+ * two real server processes on one store, enrols N simulated 8-GPU nodes that speak the agent
+ * protocol (heartbeats, workload reports, usage), submits jobs at a steady rate, and measures
+ * heartbeat and submission latency, submission-to-assignment time and errors. With two replicas it
+ * kills the leader (the process, or only its PostgreSQL lock session) and measures the takeover and
+ * checks that nothing was placed twice, no GPU was leased twice and no usage record was lost.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Command } from "commander";
+import pg from "pg";
+import { Pool } from "undici";
+import { Store, parseStoreUrl } from "../../store/index.js";
+import { api, startBenchServer, stopProc, type BenchServer } from "./bench-ingest.js";
+
+/** The figures `bench fleet --json` prints. */
+export interface FleetBenchResult {
+  store: "sqlite" | "postgres";
+  nodes: number;
+  replicas: number;
+  seconds: number;
+  heartbeatsPerS: number;
+  heartbeatP99Ms: number;
+  submitP99Ms: number;
+  submitToAssignP99Ms: number | null;
+  /** Scheduling cycle p99 from the leader's /metrics (phase "total"; null when the server has none). */
+  cycleP99Ms: number | null;
+  errors: number;
+  jobsSubmitted: number;
+  jobsAssigned: number;
+  jobsPlacedTwice: number;
+  gpuDoubleLeased: number;
+  lostUsageRecords: number;
+  kills: number;
+  takeoverMs: number[];
+  /** Heartbeat interval the server asked for at the end (ms; null when it names none). */
+  serverIntervalMs: number | null;
+}
+
+/** Options of runFleetBench. */
+export interface FleetBenchOptions {
+  store: "sqlite" | "postgres";
+  nodes: number;
+  seconds: number;
+  jobsPerS: number;
+  heartbeatMs: number;
+  replicas: 1 | 2;
+  killLeader?: "process" | "lock";
+  kills: number;
+  pgUrl?: string;
+  /** Server entry (e.g. another checkout's bin/zumbido.js) to measure a baseline. */
+  serverEntry?: string;
+}
+
+const GPUS = Array.from({ length: 8 }, (_, i) => ({
+  index: i,
+  uuid: `GPU-fleet-${i}`,
+  model: "H100",
+  name: "NVIDIA H100",
+  memoryMb: 81_559,
+  powerLimitW: 700,
+  healthy: true,
+}));
+
+const p99 = (xs: number[]): number => {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]! * 10) / 10;
+};
+
+interface SimNode {
+  id: string;
+  key: string;
+  replica: number;
+  /** leaseId -> what runs */
+  running: Map<string, { jobId: string; gpus: number[]; startedAt: number; endsAt: number }>;
+  reports: { leaseId: string; phase: string; startedAt?: number; endedAt?: number; exitCode?: number }[];
+  usageSeq: number;
+  intervalMs: number;
+}
+
+/** Runs the fleet bench; every figure is measured, nothing is assumed. */
+export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchResult> {
+  let storeUrl: string;
+  let cleanup: () => Promise<void>;
+  const base = o.pgUrl ?? "postgres://postgres@127.0.0.1:5432/test";
+  if (o.store === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "zumbido-fleet-"));
+    storeUrl = `sqlite:${join(dir, "fleet.db")}`;
+    cleanup = () => Promise.resolve(rmSync(dir, { recursive: true, force: true }));
+  } else {
+    const name = `zumbido_fleet_${randomBytes(5).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    storeUrl = base.replace(/\/[^/]*$/, `/${name}`);
+    cleanup = async () => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+  }
+  const adminKey = `zk_admin_${randomBytes(16).toString("hex")}`;
+  const entry = o.serverEntry ? { entry: [o.serverEntry] } : {};
+  const env = { ZUMBIDO_SCHEDULE_INTERVAL_MS: "1000", ZUMBIDO_DEMO: "" };
+  const servers: BenchServer[] = [await startBenchServer(storeUrl, { ...entry, adminKey, env })];
+  if (o.replicas === 2) servers.push(await startBenchServer(storeUrl, { ...entry, adminKey, env }));
+  const pools = servers.map((s) => new Pool(s.url, { connections: 64, headersTimeout: 10_000 }));
+  const errors = { n: 0 };
+  const req = async <T>(
+    replica: number,
+    key: string | null,
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+  ): Promise<T> => {
+    const r = await pools[replica]!.request({
+      path,
+      method,
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await r.body.text();
+    if (r.statusCode >= 300) throw new Error(`${method} ${path}: ${r.statusCode} ${text.slice(0, 200)}`);
+    return JSON.parse(text) as T;
+  };
+  const url0 = servers[0]!.url;
+  try {
+    // The world: one operator, sites of up to 1,000 nodes, two tenants with room to spend.
+    const op = await api<{ key: string }>(url0, adminKey, "POST", "/v1/operators", { name: "Fleet Hall" });
+    const tenants: string[] = [];
+    for (const name of ["Fleet Lab A", "Fleet Lab B"]) {
+      const t = await api<{ key: string }>(url0, adminKey, "POST", "/v1/tenants", {
+        name,
+        country: "ES",
+        creditLimitMinor: 10_000_000_000,
+      });
+      tenants.push(t.key);
+    }
+    const sites: string[] = [];
+    for (let i = 0; i < Math.ceil(o.nodes / 1000); i++) {
+      const s = await api<{ id: string }>(url0, op.key, "POST", "/v1/sites", {
+        name: `Fleet Site ${i + 1}`,
+        country: "ES",
+        lat: 43.4,
+        lon: -5.8,
+        powerKw: 1_000_000,
+        pue: 1.2,
+        cooling: "air",
+      });
+      await api(url0, op.key, "PUT", `/v1/sites/${s.id}/prices/H100`, {
+        onDemandMinorPerGpuHour: 240,
+        interruptibleMinorPerGpuHour: 120,
+      });
+      sites.push(s.id);
+    }
+    // Enrol the nodes, 32 at a time.
+    const nodes: SimNode[] = [];
+    for (let i = 0; i < o.nodes; i += 32) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(32, o.nodes - i) }, async (_, k) => {
+          const n = i + k;
+          const site = sites[Math.floor(n / 1000)]!;
+          const tok = await req<{ token: string }>(0, op.key, "POST", `/v1/sites/${site}/enrolment-tokens`);
+          const e = await req<{ key: string; nodeId: string }>(0, null, "POST", "/v1/agent/enrol", {
+            token: tok.token,
+            name: `fleet-${n}`,
+            gpus: GPUS,
+            executor: "local",
+          });
+          return {
+            id: e.nodeId,
+            key: e.key,
+            replica: n % servers.length,
+            running: new Map(),
+            reports: [],
+            usageSeq: 0,
+            intervalMs: o.heartbeatMs,
+          } satisfies SimNode;
+        }),
+      );
+      nodes.push(...batch);
+    }
+
+    const hbLat: number[] = [];
+    const subLat: number[] = [];
+    const assignLat: number[] = [];
+    const submittedAt = new Map<string, number>();
+    const assignedJobs = new Set<string>();
+    let nodeConflicts = 0;
+    let usageSent = 0;
+    let serverIntervalMs: number | null = null;
+    let stop = false;
+    const t0 = Date.now();
+    const deadline = t0 + o.seconds * 1000;
+    const other = (r: number): number => (servers.length === 2 ? 1 - r : r);
+
+    // A node's life: heartbeat, run what it is given for 5-20 s, report, send usage.
+    const live = async (n: SimNode): Promise<void> => {
+      await new Promise((r) => setTimeout(r, Math.random() * n.intervalMs));
+      while (!stop && Date.now() < deadline) {
+        const now = Date.now();
+        const workloads = [...n.reports];
+        for (const [leaseId, w] of n.running) {
+          if (w.endsAt <= now) {
+            workloads.push({
+              leaseId,
+              phase: "succeeded",
+              startedAt: w.startedAt,
+              endedAt: now,
+              exitCode: 0,
+            });
+            n.usageSeq++;
+            usageSent++;
+            const rec = {
+              nodeId: n.id,
+              seq: n.usageSeq,
+              leaseId,
+              fromMs: w.startedAt,
+              toMs: now,
+              gpuMs: (now - w.startedAt) * w.gpus.length,
+              energyMwh: 1,
+              energySource: "modelled" as const,
+            };
+            n.running.delete(leaseId);
+            void sendUsage(n, rec);
+          } else workloads.push({ leaseId, phase: "running", startedAt: w.startedAt });
+        }
+        n.reports = [];
+        const s = performance.now();
+        try {
+          const a = await req<{
+            assignments: { leaseId: string; jobId: string; gpuIndices: number[] }[];
+            stops: { leaseId: string }[];
+            intervalMs?: number;
+          }>(n.replica, n.key, "POST", "/v1/agent/heartbeat", {
+            gpus: GPUS,
+            health: { healthy: true, reasons: [] },
+            workloads,
+          });
+          hbLat.push(performance.now() - s);
+          if (a.intervalMs) n.intervalMs = serverIntervalMs = a.intervalMs;
+          for (const x of a.assignments) {
+            if (n.running.has(x.leaseId)) continue;
+            const busy = new Set([...n.running.values()].flatMap((w) => w.gpus));
+            if (x.gpuIndices.some((g) => busy.has(g))) nodeConflicts++;
+            if (!assignedJobs.has(x.jobId)) {
+              assignedJobs.add(x.jobId);
+              const at = submittedAt.get(x.jobId);
+              if (at !== undefined) assignLat.push(Date.now() - at);
+            }
+            const t = Date.now();
+            n.running.set(x.leaseId, {
+              jobId: x.jobId,
+              gpus: x.gpuIndices,
+              startedAt: t,
+              endsAt: t + 5000 + Math.random() * 15_000,
+            });
+            n.reports.push({ leaseId: x.leaseId, phase: "running", startedAt: t });
+          }
+          for (const x of a.stops) {
+            const w = n.running.get(x.leaseId);
+            n.running.delete(x.leaseId);
+            n.reports.push({
+              leaseId: x.leaseId,
+              phase: "cancelled",
+              endedAt: Date.now(),
+              startedAt: w?.startedAt,
+            });
+          }
+        } catch {
+          errors.n++;
+          n.replica = other(n.replica);
+          n.reports = workloads.filter((w) => w.phase !== "running");
+        }
+        await new Promise((r) => setTimeout(r, Math.max(0, n.intervalMs - (performance.now() - s))));
+      }
+    };
+    const sendUsage = async (n: SimNode, rec: unknown): Promise<void> => {
+      for (let i = 0; i < 5; i++) {
+        try {
+          await req(n.replica, n.key, "POST", "/v1/agent/usage", { records: [rec] });
+          return;
+        } catch {
+          errors.n++;
+          n.replica = other(n.replica);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    };
+    // Tenants: jobsPerS submissions a second, 1-8 GPUs each.
+    const submit = async (): Promise<void> => {
+      let i = 0;
+      while (!stop && Date.now() < deadline) {
+        const due = t0 + (i * 1000) / o.jobsPerS;
+        await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+        const replica = i % servers.length;
+        const key = tenants[i % tenants.length]!;
+        i++;
+        const s = performance.now();
+        const at = Date.now();
+        void req<{ id: string }>(replica, key, "POST", "/v1/jobs", {
+          gpus: 1 + (i % 8),
+          gpuModels: ["H100"],
+          countries: ["ES"],
+          command: ["train"],
+        }).then(
+          (j) => {
+            subLat.push(performance.now() - s);
+            submittedAt.set(j.id, at);
+          },
+          () => errors.n++,
+        );
+      }
+    };
+    // Failovers: kill the leader (process or lock session) evenly over the run; time the new term.
+    const takeoverMs: number[] = [];
+    let kills = 0;
+    const failovers = async (): Promise<void> => {
+      if (o.replicas !== 2 || !o.killLeader || o.store !== "postgres") return;
+      const c = new pg.Client({ connectionString: storeUrl });
+      await c.connect();
+      const term = async (): Promise<{ term: number; holder: string } | undefined> => {
+        const r = await c.query<{ term: string; holder: string }>(
+          "select term, holder from leader_terms where name = 'scheduler'",
+        );
+        return r.rows[0] && { term: Number(r.rows[0].term), holder: r.rows[0].holder };
+      };
+      try {
+        for (let k = 0; k < o.kills && !stop; k++) {
+          await new Promise((r) => setTimeout(r, (o.seconds * 1000) / (o.kills + 1)));
+          const before = await term();
+          if (!before) continue;
+          const killedAt = performance.now();
+          if (o.killLeader === "lock") {
+            await c.query(
+              "select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and granted and objid = $1",
+              [0x7a756d62],
+            );
+          } else {
+            const idx = servers.findIndex((s) => before.holder.endsWith(`pid ${s.proc.pid}`));
+            if (idx < 0) continue;
+            await stopProc(servers[idx]!.proc, "SIGKILL");
+            // The killed replica comes back as a follower on the same port's role (a new port).
+            const again = await startBenchServer(storeUrl, { ...entry, adminKey, env });
+            servers[idx] = again;
+            await pools[idx]!.close();
+            pools[idx] = new Pool(again.url, { connections: 64, headersTimeout: 10_000 });
+          }
+          kills++;
+          for (;;) {
+            const now = await term();
+            if (now && now.term > before.term) {
+              takeoverMs.push(Math.round(performance.now() - killedAt));
+              break;
+            }
+            if (performance.now() - killedAt > 30_000) break;
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        }
+      } finally {
+        await c.end();
+      }
+    };
+    await Promise.all([...nodes.map(live), submit(), failovers()]);
+    stop = true;
+    const seconds = (Date.now() - t0) / 1000;
+    // Let usage and submissions in flight land.
+    await new Promise((r) => setTimeout(r, 1500));
+    let cycleP99Ms: number | null = null;
+    try {
+      const text = await (await fetch(`${servers[0]!.url}/metrics`)).text();
+      cycleP99Ms = histogramP99(text, "zumbido_scheduler_cycle_seconds_bucket", 'phase="total"');
+    } catch {
+      cycleP99Ms = null;
+    }
+    // Checks in the store: jobs placed twice, GPUs leased twice, usage lost.
+    const store = await Store.open(parseStoreUrl(storeUrl));
+    let placedTwice = 0;
+    let doubleLeased = 0;
+    let storedUsage = 0;
+    try {
+      const db = store.db.kysely;
+      const ev = await db
+        .selectFrom("job_events")
+        .select(["job_id", "state"])
+        .where("state", "in", ["scheduled", "preempted"])
+        .execute();
+      const per = new Map<string, { s: number; p: number }>();
+      for (const e of ev) {
+        const x = per.get(e.job_id) ?? { s: 0, p: 0 };
+        if (e.state === "scheduled") x.s++;
+        else x.p++;
+        per.set(e.job_id, x);
+      }
+      for (const x of per.values()) if (x.s > x.p + 1) placedTwice++;
+      const leases = await db
+        .selectFrom("leases")
+        .select(["node_id", "gpu_indices_json", "created_at", "ended_at"])
+        .execute();
+      const byGpu = new Map<string, { from: number; to: number }[]>();
+      for (const l of leases)
+        for (const g of JSON.parse(l.gpu_indices_json) as number[]) {
+          const k = `${l.node_id}/${g}`;
+          const list = byGpu.get(k) ?? [];
+          list.push({ from: l.created_at, to: l.ended_at ?? Number.POSITIVE_INFINITY });
+          byGpu.set(k, list);
+        }
+      for (const list of byGpu.values()) {
+        list.sort((a, b) => a.from - b.from);
+        for (let i = 1; i < list.length; i++) if (list[i]!.from < list[i - 1]!.to) doubleLeased++;
+      }
+      const u = await db
+        .selectFrom("usage")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .executeTakeFirst();
+      storedUsage = Number(u?.n ?? 0);
+    } finally {
+      await store.close();
+    }
+    return {
+      store: o.store,
+      nodes: o.nodes,
+      replicas: o.replicas,
+      seconds: Math.round(seconds * 10) / 10,
+      heartbeatsPerS: Math.round(hbLat.length / seconds),
+      heartbeatP99Ms: p99(hbLat),
+      submitP99Ms: p99(subLat),
+      submitToAssignP99Ms: assignLat.length ? p99(assignLat) : null,
+      cycleP99Ms,
+      errors: errors.n,
+      jobsSubmitted: submittedAt.size,
+      jobsAssigned: assignedJobs.size,
+      jobsPlacedTwice: placedTwice,
+      gpuDoubleLeased: doubleLeased + nodeConflicts,
+      lostUsageRecords: Math.max(0, usageSent - storedUsage),
+      kills,
+      takeoverMs,
+      serverIntervalMs,
+    };
+  } finally {
+    for (const p of pools) await p.close().catch(() => undefined);
+    for (const s of servers) await stopProc(s.proc);
+    await cleanup();
+  }
+}
+
+/** The p99 of a Prometheus histogram (upper bound of the bucket holding it, ms), or null without data. */
+function histogramP99(text: string, prefix: string, label: string): number | null {
+  const rows = text
+    .split("\n")
+    .filter((l) => l.startsWith(prefix) && l.includes(label))
+    .map((l) => {
+      const le = /le="([^"]+)"/.exec(l)?.[1] ?? "+Inf";
+      return { le: le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le), n: Number(l.split(" ").pop()) };
+    });
+  const total = rows.find((r) => r.le === Number.POSITIVE_INFINITY)?.n ?? 0;
+  if (total === 0) return null;
+  const hit = rows.find((r) => r.n >= total * 0.99);
+  return hit && Number.isFinite(hit.le) ? hit.le * 1000 : null;
+}
+
+const int = (name: string, v: string, min: number, max: number): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${v}"`);
+  return n;
+};
+
+/** Adds `fleet --nodes N --store sqlite|postgres [--replicas 2 --kill-leader process|lock] --json` under `zumbido bench`. */
+export function registerBenchFleetCommand(bench: Command): void {
+  bench
+    .command("fleet")
+    .description(
+      "N simulated 8-GPU nodes speaking the agent protocol to real server processes on loopback, tenants submitting jobs; latency, errors, failover checks",
+    )
+    .option("--nodes <n>", "simulated nodes (8 GPUs each), 1-20000", "200")
+    .option("--store <kind>", "sqlite or postgres", "sqlite")
+    .option("--seconds <n>", "measured seconds after enrolment, 5-600", "30")
+    .option("--jobs-per-s <n>", "job submissions a second, 1-100", "5")
+    .option("--heartbeat-ms <n>", "the nodes' heartbeat interval until the server names one", "1000")
+    .option("--replicas <n>", "1 or 2 server processes on one store (2 needs postgres)", "1")
+    .option("--kill-leader <how>", "with 2 replicas: process (SIGKILL) or lock (terminate its lock session)")
+    .option("--kills <n>", "failovers during the run, 1-50", "10")
+    .option("--server-entry <path>", "run another checkout's bin/zumbido.js (a baseline)")
+    .option("--pg-url <url>", "PostgreSQL server to create the bench database on (ZUMBIDO_TEST_PG_URL)")
+    .option("--json", "print the figures as JSON")
+    .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const json = o.json === true || (cmd.optsWithGlobals() as { json?: boolean }).json === true;
+      try {
+        if (o.store !== "sqlite" && o.store !== "postgres")
+          throw new Error(`--store must be sqlite or postgres, got "${String(o.store)}"`);
+        const replicas = int("--replicas", String(o.replicas), 1, 2) as 1 | 2;
+        const kill = o.killLeader as string | undefined;
+        if (kill !== undefined && kill !== "process" && kill !== "lock")
+          throw new Error(`--kill-leader must be process or lock, got "${kill}"`);
+        if ((replicas === 2 || kill) && o.store !== "postgres")
+          throw new Error("--replicas 2 and --kill-leader need --store postgres (SQLite has one replica)");
+        if (kill && replicas !== 2) throw new Error("--kill-leader needs --replicas 2");
+        const pgUrl = (o.pgUrl as string | undefined) ?? process.env.ZUMBIDO_TEST_PG_URL;
+        const r = await runFleetBench({
+          store: o.store,
+          nodes: int("--nodes", String(o.nodes), 1, 20_000),
+          seconds: int("--seconds", String(o.seconds), 5, 600),
+          jobsPerS: int("--jobs-per-s", String(o.jobsPerS), 1, 100),
+          heartbeatMs: int("--heartbeat-ms", String(o.heartbeatMs), 100, 60_000),
+          replicas,
+          ...(kill ? { killLeader: kill } : {}),
+          kills: int("--kills", String(o.kills), 1, 50),
+          ...(pgUrl ? { pgUrl } : {}),
+          ...(typeof o.serverEntry === "string" ? { serverEntry: o.serverEntry } : {}),
+        });
+        if (json) console.log(JSON.stringify(r));
+        else
+          console.log(
+            `${r.store}, ${r.nodes} nodes, ${r.replicas} replica(s), ${r.seconds} s: ${r.heartbeatsPerS} heartbeats/s, heartbeat p99 ${r.heartbeatP99Ms} ms, submit p99 ${r.submitP99Ms} ms, submit->assign p99 ${r.submitToAssignP99Ms ?? "-"} ms, cycle p99 ${r.cycleP99Ms ?? "-"} ms, errors ${r.errors}, placed twice ${r.jobsPlacedTwice}, GPUs double-leased ${r.gpuDoubleLeased}, usage lost ${r.lostUsageRecords}, takeover ${r.takeoverMs.join("/") || "-"} ms`,
+          );
+      } catch (err) {
+        console.error(`zumbido: bench fleet: ${(err as Error).message}`);
+        process.exitCode = 2;
+      }
+    });
+}
