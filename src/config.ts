@@ -36,6 +36,8 @@ export const ServerConfig = z
     scheduleIntervalMs: z.coerce.number().int().min(50).default(1000),
     heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
     stopGraceS: z.coerce.number().int().min(0).max(3600).default(10),
+    /** After a stop's grace period, seconds the server waits for the node to report the end before ending the lease itself. */
+    stopTimeoutS: z.coerce.number().int().min(1).max(3600).default(60),
     logCapBytes: z.coerce.number().int().min(1024).default(1_048_576),
     /** Bootstrap admin key: created on first start if given (else one is generated and printed). */
     adminKey: z.string().min(20).optional(),
@@ -83,6 +85,7 @@ const ENV: Record<keyof ServerConfig, string> = {
   scheduleIntervalMs: "ZUMBIDO_SCHEDULE_INTERVAL_MS",
   heartbeatTimeoutMs: "ZUMBIDO_HEARTBEAT_TIMEOUT_MS",
   stopGraceS: "ZUMBIDO_STOP_GRACE_S",
+  stopTimeoutS: "ZUMBIDO_STOP_TIMEOUT_S",
   logCapBytes: "ZUMBIDO_LOG_CAP_BYTES",
   adminKey: "ZUMBIDO_ADMIN_KEY",
   demo: "ZUMBIDO_DEMO",

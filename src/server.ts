@@ -40,6 +40,7 @@ export async function startServer(
       logCapBytes: config.logCapBytes,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       stopGraceS: config.stopGraceS,
+      stopTimeoutS: config.stopTimeoutS,
       enrolmentTokenTtlMs: 24 * 3_600_000,
       policy: { ...DEFAULT_POLICY, preemptionGraceS: config.stopGraceS },
       region: config.region,

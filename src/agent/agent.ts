@@ -1,5 +1,6 @@
 import type { Clock, Gpu } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
+import { checkpointDirFor, prepareCheckpointDir, scanCheckpoint, writeNotice } from "./checkpoints.js";
 import { ApiClient, ApiError } from "./client.js";
 import type { EnergyMeter } from "./energy-model.js";
 import type { Executor, WorkloadStatus } from "./executor.js";
@@ -207,6 +208,7 @@ export class Agent {
           ...(s.reason !== undefined ? { reason: s.reason } : {}),
           ...(startedAt != null ? { startedAt } : {}),
           ...(endedAt != null && s.endedAt !== undefined ? { endedAt } : {}),
+          ...this.checkpointOf(t?.jobId),
         };
       });
       const gpus = this.gpuCache ?? (await this.o.gpus.discover());
@@ -266,6 +268,9 @@ export class Agent {
   private async startAssignment(a: Assignment): Promise<void> {
     if (this.store.leases().some((l) => l.leaseId === a.leaseId)) return;
     this.store.track({ leaseId: a.leaseId, jobId: a.jobId, gpuIndices: a.gpuIndices, gpuModel: a.gpuModel });
+    // The job's checkpoint folder lives in the agent's state, not the lease's: it survives requeues.
+    const checkpointDir = checkpointDirFor(this.o.stateDir, a.jobId);
+    prepareCheckpointDir(checkpointDir);
     const st = await this.o.executor.start({
       leaseId: a.leaseId,
       jobId: a.jobId,
@@ -275,15 +280,27 @@ export class Agent {
       ...(a.image !== undefined ? { image: a.image } : {}),
       network: a.network,
       ...(a.registryAuth !== undefined ? { registryAuth: a.registryAuth } : {}),
-      ...(a.checkpointDir !== undefined ? { checkpointDir: a.checkpointDir } : {}),
+      // The agent picks the host folder (never the server): it is under the agent's own state.
+      checkpointDir,
     });
     this.observe(st);
     this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });
   }
 
+  /** The checkpoint folder of a job as reported to the server (nothing when it holds no file). */
+  private checkpointOf(jobId: string | undefined): { checkpoint?: WorkloadReport["checkpoint"] } {
+    if (jobId === undefined) return {};
+    const c = scanCheckpoint(checkpointDirFor(this.o.stateDir, jobId));
+    return c ? { checkpoint: c } : {};
+  }
+
   private stopLease(s: StopOrder): void {
     if (this.stopping.has(s.leaseId)) return;
     this.stopping.add(s.leaseId);
+    // The notice file tells the workload why it stops and by when (before the signal it may trap).
+    const jobId = this.store.leases().find((l) => l.leaseId === s.leaseId)?.jobId;
+    if (jobId !== undefined)
+      writeNotice(checkpointDirFor(this.o.stateDir, jobId), s.reason, s.graceS, this.o.clock.now());
     this.log("stopping workload", { leaseId: s.leaseId, reason: s.reason, graceS: s.graceS });
     void this.o.executor.stop(s.leaseId, s.graceS).catch((err: unknown) => {
       this.stopping.delete(s.leaseId);

@@ -295,6 +295,14 @@ export const WorkloadReport = z.object({
   cause: z.enum(["image-pull"]).optional(),
   startedAt: z.number().int().optional(),
   endedAt: z.number().int().optional(),
+  /** The job's checkpoint folder on this node: bytes, files and newest save time (epoch ms). */
+  checkpoint: z
+    .object({
+      bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+      files: z.number().int().min(1).max(10_000_000),
+      savedAt: z.number().int().min(0),
+    })
+    .optional(),
 });
 /** What the agent reports of a workload. */
 export type WorkloadReport = z.infer<typeof WorkloadReport>;

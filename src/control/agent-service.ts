@@ -4,9 +4,9 @@ import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js
 import { leaseUsageBounds, USAGE_TOLERANCE_MS, type LeaseUsageBounds } from "../ledger/index.js";
 import type { IngestResult, LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+import { settleEndedLease } from "./lease-end.js";
 
-/** Longest workload failure reason kept from an agent, characters. */
-export const MAX_REPORT_REASON = 1000;
+export { MAX_REPORT_REASON } from "./lease-end.js";
 
 // The wire shapes (assignments, stop orders, workload reports) are the contract's (src/contract).
 export type { Assignment, StopOrder, WorkloadReport };
@@ -48,8 +48,20 @@ export class AgentService {
       hb.runtime,
     );
     for (const w of hb.workloads) await this.report(p, w);
-    const active = await this.ctx.store.jobs.activeLeases(nodeId);
     const reported = new Set(hb.workloads.map((w) => w.leaseId));
+    // A lease stopped before this node ever took it up has no workload to wait for: it ends now.
+    for (const l of await this.ctx.store.jobs.activeLeases(nodeId)) {
+      if (l.state !== "stopping" || l.startedAt !== null || reported.has(l.id)) continue;
+      const before = await this.ctx.store.jobs.endLease(l.id, now);
+      if (before)
+        await settleEndedLease(
+          this.ctx,
+          before,
+          { phase: "cancelled", reason: "stopped before the node started it" },
+          now,
+        );
+    }
+    const active = await this.ctx.store.jobs.activeLeases(nodeId);
     const assignments: Assignment[] = [];
     const sites = new Map<string, Site | undefined>();
     for (const l of active.filter((x) => x.state === "assigned" && !reported.has(x.id))) {
@@ -110,26 +122,29 @@ export class AgentService {
     const now = this.ctx.clock.now();
     if (lease.state === "ended") return;
     // Billing starts when the workload runs: "starting" (image pull, Slurm queue, pod pending) is not billed.
+    // A lease stopped before its start was reported still records when it started.
     // Times the node reports are held to the lease's server-observed life (serverTime).
-    if (w.phase === "running" && lease.state === "assigned") {
+    const unstarted = lease.state === "assigned" || (lease.state === "stopping" && lease.startedAt === null);
+    if (w.phase === "running" && unstarted) {
       await this.ctx.store.jobs.markLeaseRunning(
         lease.id,
         await this.serverTime(lease, "startedAt", w.startedAt, lease.createdAt, now),
       );
       return;
     }
-    if (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled") {
+    const phase = w.phase;
+    if (phase === "succeeded" || phase === "failed" || phase === "cancelled") {
       // A workload whose image never arrived never ran, whatever start time the agent sends.
       const ran = w.cause !== "image-pull";
       let startedAt = lease.startedAt ?? lease.createdAt;
-      if (lease.state === "assigned" && w.startedAt !== undefined && ran) {
+      if (unstarted && w.startedAt !== undefined && ran) {
         startedAt = await this.serverTime(lease, "startedAt", w.startedAt, lease.createdAt, now);
         await this.ctx.store.jobs.markLeaseRunning(lease.id, startedAt);
       }
       const endedAt = await this.serverTime(lease, "endedAt", w.endedAt, startedAt, now);
       const before = await this.ctx.store.jobs.endLease(lease.id, endedAt);
       if (!before) return;
-      await this.finishJob(before, w, endedAt);
+      await settleEndedLease(this.ctx, before, { ...w, phase }, endedAt);
       this.ctx.nudge();
     }
   }
@@ -162,65 +177,6 @@ export class AgentService {
         accepted: { [field]: t },
       });
     return t;
-  }
-
-  /** Moves the job to its final (or requeued) state once all its leases ended. */
-  private async finishJob(lease: LeaseRecord, w: WorkloadReport, endedAt: number): Promise<void> {
-    const jobs = this.ctx.store.jobs;
-    const others = (await jobs.leasesForJob(lease.jobId)).filter(
-      (l) => l.id !== lease.id && l.state !== "ended",
-    );
-    const from = ["scheduled", "running"] as const;
-    const stop = lease.stopReason;
-    if (stop?.startsWith("preempted") || stop?.startsWith("curtailment")) {
-      // Gang members of a preempted job stop together; the job goes back to the queue.
-      for (const o of others) await jobs.requestLeaseStop(o.id, stop, endedAt, endedAt);
-      await jobs.transitionJob(lease.jobId, [...from], "preempted", endedAt, `${stop}; requeued`);
-      return;
-    }
-    if (others.length > 0) {
-      if (w.phase !== "succeeded")
-        for (const o of others)
-          await jobs.requestLeaseStop(
-            o.id,
-            `gang member ${lease.id} ended`,
-            endedAt,
-            endedAt + this.ctx.config.stopGraceS * 1000,
-          );
-      return;
-    }
-    if (stop) {
-      await jobs.transitionJob(lease.jobId, [...from], "cancelled", endedAt, stop, {
-        endedAt,
-        exitCode: w.exitCode ?? null,
-      });
-    } else if (w.phase === "succeeded") {
-      await jobs.transitionJob(lease.jobId, [...from], "succeeded", endedAt, "exited with code 0", {
-        endedAt,
-        exitCode: 0,
-      });
-    } else if (w.cause === "image-pull") {
-      const job = await jobs.getJob(lease.jobId);
-      const site = await this.ctx.store.fleet.getSite(lease.siteId);
-      const image = job ? effectiveImage(site ?? {}, job.spec.image) : undefined;
-      const answer = (w.reason ?? "no answer").slice(0, MAX_REPORT_REASON);
-      await jobs.transitionJob(
-        lease.jobId,
-        [...from],
-        "failed",
-        endedAt,
-        `image ${image ?? "(none)"} could not be pulled on node ${lease.nodeId}: ${answer}`,
-        { endedAt, exitCode: null },
-      );
-    } else {
-      const why =
-        w.reason?.slice(0, MAX_REPORT_REASON) ??
-        (w.signal ? `killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
-      await jobs.transitionJob(lease.jobId, [...from], "failed", endedAt, why, {
-        endedAt,
-        exitCode: w.exitCode ?? null,
-      });
-    }
   }
 
   /**

@@ -23,6 +23,8 @@ export interface ControlConfig {
   leaseLossTimeoutMs?: number;
   /** Grace between checkpoint notice and kill, seconds. */
   stopGraceS: number;
+  /** After a stop's grace period, how long the server waits for the node to report the end before it ends the lease itself, seconds (default 60). */
+  stopTimeoutS?: number;
   /** Enrolment tokens live this long. */
   enrolmentTokenTtlMs: number;
   policy: Policy;

@@ -130,16 +130,22 @@ export class JobsService {
         { endedAt: now },
       )
     ) {
+      await this.ctx.store.checkpoints.release(jobId);
       return (await this.ctx.store.jobs.getJob(jobId))!;
     }
     const leases = await this.ctx.store.jobs.leasesForJob(jobId);
     const deadline = now + (job.spec.gracePeriodS ?? this.ctx.config.stopGraceS) * 1000;
-    for (const l of leases)
-      await this.ctx.store.jobs.requestLeaseStop(l.id, "cancelled by tenant", now, deadline);
-    // A lease the agent never picked up ends now: there is no workload to wait for.
-    for (const l of leases.filter((x) => x.state === "assigned")) {
+    for (const l of leases) {
+      // A lease already stopping (e.g. preempted) now stops for the cancel: the job is not requeued.
+      if (l.state === "stopping")
+        await this.ctx.store.jobs.restateLeaseStop(l.id, "cancelled by tenant", deadline);
+      else await this.ctx.store.jobs.requestLeaseStop(l.id, "cancelled by tenant", now, deadline);
+    }
+    // A lease whose workload never started ends now: there is no workload to wait for.
+    for (const l of leases.filter((x) => x.state !== "ended" && x.startedAt === null)) {
       await this.ctx.store.jobs.endLease(l.id, now);
     }
+    await this.ctx.store.checkpoints.release(jobId);
     const active = (await this.ctx.store.jobs.leasesForJob(jobId)).filter((l) => l.state !== "ended");
     if (active.length === 0) {
       await this.ctx.store.jobs.transitionJob(

@@ -13,7 +13,11 @@ import { deferFlexible } from "./deferral.js";
 import { ledgerServiceFor } from "./ledger-service.js";
 import { soleLeader, type Leadership } from "./leader.js";
 import { energyMinorPerGpuHour, modelPowerW, priceNow } from "./spot-price.js";
+import { endOverdueStops, stopTimeoutMs } from "./lease-end.js";
 import { buildSnapshot, readWorld, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
+
+/** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
+const RESERVATION_SLACK_MS = 60_000;
 
 const IDLE: CycleReport = {
   pending: 0,
@@ -134,6 +138,17 @@ export class SchedulerLoop {
     // 3. Lost leases: nodes silent past the lease-loss timeout lose their leases; jobs are requeued.
     await this.step(report, "lostLeases", () => this.reclaimLostLeases(now, world, fence));
 
+    // 3b. Overdue stops: a stop never outlives its grace period plus the stop timeout; the lease ends here.
+    await this.step(report, "overdueStops", async () => {
+      this.guard(fence);
+      const ended = new Set<string>();
+      for (const l of await endOverdueStops(this.ctx, now, world.leases)) {
+        ended.add(l.id);
+        this.log?.warn({ leaseId: l.id, node: l.nodeId }, "stop overdue: lease ended by the control plane");
+      }
+      if (ended.size > 0) world.leases = world.leases.filter((l) => !ended.has(l.id));
+    });
+
     // 4. Curtailment: sites with a cap in force (or within its notice) shed load, interruptible first.
     const curtailed = await this.step(report, "curtailment", () =>
       enforceCurtailments(this.ctx, now, world, this.guard(fence)),
@@ -250,7 +265,20 @@ export class SchedulerLoop {
             now + d.graceS * 1000,
             this.guard(fence),
           );
-          if (ok) report.preempted++;
+          if (ok) {
+            report.preempted++;
+            // The GPUs it vacates are held for the preemptor (the preempted job never retakes them).
+            const victim = snap.snapshot.leases.find((l) => l.id === d.leaseId);
+            if (victim)
+              await store.checkpoints.reserve({
+                jobId: d.forJobId,
+                nodeId: victim.nodeId,
+                leaseId: victim.id,
+                gpuIndices: victim.gpuIndices,
+                createdAt: now,
+                expiresAt: now + d.graceS * 1000 + stopTimeoutMs(this.ctx) + RESERVATION_SLACK_MS,
+              });
+          }
         } else {
           // 10d. Jobs that wait keep their reasons, verbatim, for the tenant.
           await store.jobs.setWaitReasons(d.jobId, d.reasons, now);

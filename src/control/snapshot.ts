@@ -2,7 +2,7 @@ import { findGpuModel, nodeGpuPowerW, type Node, type Price, type Site } from ".
 import { powerBudgetAt, valueAt, type HourlySeries } from "../energy/index.js";
 import { interruptiblePriceNow } from "./spot-price.js";
 import type { PendingJob, Snapshot } from "../scheduler/index.js";
-import type { Curtailment, LeaseRecord, Store } from "../store/index.js";
+import type { Curtailment, GpuReservation, LeaseRecord, Store } from "../store/index.js";
 
 /** The rows a scheduling cycle reads, each table once; every step of the cycle works on these. */
 export interface CycleWorld {
@@ -13,6 +13,8 @@ export interface CycleWorld {
   jobs: Awaited<ReturnType<Store["jobs"]["pendingJobs"]>>;
   curtailments: Curtailment[];
   series: Awaited<ReturnType<Store["energy"]["series"]>>;
+  /** GPUs held for preemptors while their victims vacate them. */
+  reservations?: GpuReservation[];
 }
 
 /** What the pure scheduler decides on, plus the lookups the commit step needs. */
@@ -26,7 +28,7 @@ export interface CycleSnapshot {
 
 /** Reads the cycle's world: sites, nodes, active leases, prices, the queue, curtailments and series. */
 export async function readWorld(store: Store, now: number): Promise<CycleWorld> {
-  const [sites, nodes, leases, prices, jobs, curtailments, series] = await Promise.all([
+  const [sites, nodes, leases, prices, jobs, curtailments, series, reservations] = await Promise.all([
     store.fleet.listSites(),
     store.fleet.listNodes(),
     store.jobs.activeLeases(),
@@ -34,8 +36,9 @@ export async function readWorld(store: Store, now: number): Promise<CycleWorld> 
     store.jobs.pendingJobs(),
     store.energy.curtailments({ activeAt: now }),
     store.energy.series(),
+    store.checkpoints.reservations(now),
   ]);
-  return { sites, nodes, leases, prices, jobs, curtailments, series };
+  return { sites, nodes, leases, prices, jobs, curtailments, series, reservations };
 }
 
 /** Reads the scheduler's view of the world from the store (one consistent-enough read per cycle). */
@@ -117,6 +120,10 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
       startedAt: l.startedAt ?? l.createdAt,
       stopping: l.state === "stopping",
     })),
+    // GPUs held for pending preemptors (a claim whose job is no longer pending holds nothing).
+    reservations: (world.reservations ?? [])
+      .filter((r) => jobs.some((j) => j.id === r.jobId))
+      .map((r) => ({ jobId: r.jobId, nodeId: r.nodeId, gpuIndices: r.gpuIndices })),
   };
   const pending: PendingJob[] = jobs.map((j) => ({
     id: j.id,

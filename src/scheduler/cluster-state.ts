@@ -341,6 +341,14 @@ export class ClusterState {
     this.reserved.push(i);
   }
 
+  /** Returns one reserved node to placement (a preemptor's earlier claim on it beats a backfill reservation). */
+  unreserve(i: number): void {
+    const k = this.reserved.indexOf(i);
+    if (k < 0) return;
+    this.reserved.splice(k, 1);
+    this.open(i);
+  }
+
   /** Returns every reserved node to placement. */
   clearReservations(): void {
     for (const i of this.reserved) this.open(i);

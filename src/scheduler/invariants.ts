@@ -3,7 +3,8 @@ import type { Decision, PendingJob, Snapshot } from "./types.js";
 
 /**
  * Independent check of one cycle's decisions against its snapshot: no GPU given twice, gangs whole
- * (all GPUs, one site, one node when one node can hold it), constraints kept, power budgets kept.
+ * (all GPUs, one site, one node when one node can hold it), no GPU held for a preemptor given to
+ * another job, constraints kept, power budgets kept.
  * Returns one line per broken invariant.
  */
 export function checkDecisions(snap: Snapshot, pending: PendingJob[], decisions: Decision[]): string[] {
@@ -17,6 +18,12 @@ export function checkDecisions(snap: Snapshot, pending: PendingJob[], decisions:
   for (const l of snap.leases)
     busyBefore.set(l.nodeId, (busyBefore.get(l.nodeId) ?? 0) + l.gpuIndices.length);
   const busy = new Map(busyBefore);
+  const reservedFor = new Map<string, string>();
+  for (const r of snap.reservations ?? [])
+    for (const g of r.gpuIndices) {
+      const k = `${r.nodeId}#${g}`;
+      if (!held.has(k) && !reservedFor.has(k)) reservedFor.set(k, r.jobId);
+    }
   const placedSites = new Set<string>();
   for (const d of decisions) {
     if (d.kind !== "place") continue;
@@ -51,6 +58,9 @@ export function checkDecisions(snap: Snapshot, pending: PendingJob[], decisions:
         const k = `${n.id}#${g}`;
         if (!n.gpuIndices.includes(g)) out.push(`${d.jobId}: GPU ${k} is not a healthy GPU of the node`);
         if (held.has(k)) out.push(`${d.jobId}: GPU ${k} given twice`);
+        const owner = reservedFor.get(k);
+        if (owner !== undefined && owner !== d.jobId)
+          out.push(`${d.jobId}: GPU ${k} is held for job ${owner}, which preempted its last holder`);
         held.add(k);
       }
       if (r.gpusPerNode !== undefined && p.gpuIndices.length > r.gpusPerNode)

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_POLICY } from "./types.js";
 import { job, site, snapshot } from "./testkit.js";
-import { schedule } from "./index.js";
+import { schedule, scheduleFast, scheduleReference } from "./index.js";
+import { checkDecisions } from "./invariants.js";
 
 describe("preemption", () => {
   const fed = () => site("a").node("a1").gpus("H100", 4).node("a2").gpus("H100", 4);
@@ -66,5 +67,78 @@ describe("preemption", () => {
       .build();
     const ds = schedule(snap, [job("n").gpus(1).build()], { ...DEFAULT_POLICY, preemption: false }, 10);
     expect(ds.map((d) => d.kind)).toEqual(["wait"]);
+  });
+});
+
+describe("GPUs vacated for a preemptor (issue 15: the preempt -> requeue wedge)", () => {
+  const hall = () => site("a").node("a1").gpus("H100", 8);
+
+  it("a preempted job never retakes the GPUs its on-demand preemptor waits for", () => {
+    // Cycle after the interruptible lease ended: both jobs pend, the preempted one is older.
+    const snap = snapshot(hall()).reserve("od", "a1", [0, 1, 2, 3, 4, 5, 6, 7]).build();
+    const spot = job("spot").gpus(8).interruptible().submitted(0).build();
+    const od = job("od").gpus(8).submitted(5).build();
+    const ds = schedule(snap, [spot, od], DEFAULT_POLICY, 10_000);
+    expect(ds).toEqual([
+      expect.objectContaining({ kind: "wait", jobId: "spot" }),
+      expect.objectContaining({
+        kind: "place",
+        jobId: "od",
+        placements: [{ nodeId: "a1", gpuIndices: [0, 1, 2, 3, 4, 5, 6, 7] }],
+      }),
+    ]);
+    expect(checkDecisions(snap, [spot, od], ds)).toEqual([]);
+  });
+
+  it("the reference scheduler honours the claim the same way", () => {
+    const snap = snapshot(hall()).reserve("od", "a1", [4, 5, 6, 7]).build();
+    const spot = job("spot").gpus(6).interruptible().submitted(0).build();
+    const small = job("small").gpus(4).interruptible().submitted(1).build();
+    const od = job("od").gpus(4).submitted(5).build();
+    const ref = scheduleReference(snap, [spot, small, od], { ...DEFAULT_POLICY, preemption: false }, 0);
+    const fast = scheduleFast(
+      snap,
+      [spot, small, od],
+      { ...DEFAULT_POLICY, preemption: false, backfill: false },
+      0,
+    );
+    const placed = (ds: typeof ref) =>
+      ds.filter((d) => d.kind === "place").map((d) => d.kind === "place" && [d.jobId, d.placements]);
+    expect(placed(fast)).toEqual(placed(ref));
+    expect(placed(fast)).toEqual([
+      ["small", [{ nodeId: "a1", gpuIndices: [0, 1, 2, 3] }]],
+      ["od", [{ nodeId: "a1", gpuIndices: [4, 5, 6, 7] }]],
+    ]);
+  });
+
+  it("GPUs still held by the stopping lease are not double-counted, and the preemptor waits without new victims", () => {
+    const snap = snapshot(hall())
+      .lease("spot", "a1", [0, 1, 2, 3, 4, 5, 6, 7], { class: "interruptible", stopping: true })
+      .reserve("od", "a1", [0, 1, 2, 3, 4, 5, 6, 7])
+      .build();
+    const ds = schedule(snap, [job("od").gpus(8).build()], DEFAULT_POLICY, 10);
+    expect(ds).toEqual([
+      { kind: "wait", jobId: "od", reasons: ["waiting for preempted work on node a1 to stop"] },
+    ]);
+  });
+
+  it("the invariant check catches a placement on GPUs held for another job", () => {
+    const snap = snapshot(hall()).reserve("od", "a1", [0, 1]).build();
+    const spot = job("spot").gpus(2).interruptible().build();
+    const bad = [
+      {
+        kind: "place" as const,
+        jobId: "spot",
+        siteId: "a",
+        gpuModel: "H100",
+        placements: [{ nodeId: "a1", gpuIndices: [0, 1] }],
+        priceMinorPerGpuHour: snap.sites[0]!.prices.H100!.interruptibleMinorPerGpuHour,
+        reasons: [],
+      },
+    ];
+    expect(checkDecisions(snap, [spot], bad)).toEqual([
+      "spot: GPU a1#0 is held for job od, which preempted its last holder",
+      "spot: GPU a1#1 is held for job od, which preempted its last holder",
+    ]);
   });
 });

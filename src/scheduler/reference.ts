@@ -27,8 +27,16 @@ export function scheduleReference(
   const free = new Map<string, Set<number>>();
   for (const n of snapshot.nodes) free.set(n.id, new Set(n.gpuIndices));
   for (const l of snapshot.leases) for (const g of l.gpuIndices) free.get(l.nodeId)?.delete(g);
+  // GPUs held for a preemptor leave the pool until that job's turn (first claim wins).
+  const held = new Map<string, { nodeId: string; gpu: number }[]>();
+  for (const r of snapshot.reservations ?? [])
+    for (const g of r.gpuIndices)
+      if (free.get(r.nodeId)?.delete(g))
+        held.set(r.jobId, [...(held.get(r.jobId) ?? []), { nodeId: r.nodeId, gpu: g }]);
   const decisions: Decision[] = [];
   for (const job of fairShareOrder(pending, snapshot.tenantUsageGpuS, policy.tenantWeights)) {
+    for (const h of held.get(job.id) ?? []) free.get(h.nodeId)!.add(h.gpu);
+    held.delete(job.id);
     const pick = referencePlacement(snapshot.sites, snapshot.nodes, free, policy, job.request);
     if (!pick) {
       decisions.push({ kind: "wait", jobId: job.id, reasons: ["no placement (reference scheduler)"] });

@@ -52,11 +52,18 @@ export function scheduleFast(
   const state = stateFromSnapshot(snapshot, policy);
   const leasesByNode = indexLeases(state, snapshot.leases);
   const stopping = new Set(snapshot.leases.filter((l) => l.stopping).map((l) => l.id));
+  // 1b. GPUs vacated for a preemptor are held for it: no other job (the preempted one least of all) takes them.
+  const held = holdReservations(state, snapshot);
   const decisions: Decision[] = [];
   let reservedForHead = false;
   // 2. Order the queue by weighted fair share.
   for (const job of fairShareOrder(pending, snapshot.tenantUsageGpuS, policy.tenantWeights)) {
     const r = job.request;
+    for (const h of held.get(job.id) ?? []) {
+      state.releaseMask(h.node, h.mask);
+      state.unreserve(h.node); // its claim came before any backfill reservation made this cycle
+    }
+    held.delete(job.id);
     const problem = requestProblem(r);
     if (problem) {
       decisions.push({ kind: "wait", jobId: job.id, reasons: [problem] });
@@ -118,6 +125,32 @@ export function scheduleFast(
     }
   }
   return decisions;
+}
+
+/** Takes the free GPUs of each reservation out of the pool; returns them per job, to give back to that job. */
+function holdReservations(
+  state: ClusterState,
+  snapshot: Snapshot,
+): Map<string, { node: number; mask: number }[]> {
+  const held = new Map<string, { node: number; mask: number }[]>();
+  for (const res of snapshot.reservations ?? []) {
+    const i = state.nodeIndex.get(res.nodeId);
+    if (i === undefined) continue;
+    const node = state.nodes[i]!;
+    let m = 0;
+    for (const g of res.gpuIndices) {
+      const p = node.gpuIndices.indexOf(g);
+      if (p >= 0) m |= 1 << p;
+    }
+    // GPUs still held by the stopping lease are not free yet; GPUs claimed twice go to the first claim.
+    m = (m & state.nodeFreeMask[i]!) >>> 0;
+    if (m === 0) continue;
+    state.occupyMask(i, m);
+    const list = held.get(res.jobId);
+    if (list) list.push({ node: i, mask: m });
+    else held.set(res.jobId, [{ node: i, mask: m }]);
+  }
+  return held;
 }
 
 function gpusOfMask(state: ClusterState, i: number, mask: number): number[] {

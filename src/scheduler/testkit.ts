@@ -1,6 +1,6 @@
 import { findGpuModel } from "../domain/index.js";
 import type { JobClass, JobRequest, Jurisdiction } from "../domain/index.js";
-import type { LeaseView, NodeView, PendingJob, SiteView, Snapshot } from "./types.js";
+import type { LeaseView, NodeView, PendingJob, ReservationView, SiteView, Snapshot } from "./types.js";
 
 /** Options of a node in the testkit. */
 export interface NodeOpts {
@@ -114,7 +114,13 @@ export interface LeaseOpts {
 export class SnapshotBuilder {
   private leases: LeaseView[] = [];
   private usage: Record<string, number> = {};
+  private held: ReservationView[] = [];
   constructor(private readonly sites: SiteBuilder[]) {}
+  /** Holds `gpus` of `nodeId` for `jobId` (the job preempted their last holder). */
+  reserve(jobId: string, nodeId: string, gpus: number[]): this {
+    this.held.push({ jobId, nodeId, gpuIndices: gpus });
+    return this;
+  }
   /** Adds a lease of `gpus` on `nodeId`. */
   lease(jobId: string, nodeId: string, gpus: number[], opts: LeaseOpts = {}): this {
     const s = this.sites.find((x) => x.nodes.some((n) => n.id === nodeId));
@@ -150,6 +156,9 @@ export class SnapshotBuilder {
       nodes: this.sites.flatMap((s) => s.nodes.map((n) => ({ ...n, gpuIndices: [...n.gpuIndices] }))),
       leases: this.leases.map((l) => ({ ...l })),
       tenantUsageGpuS: { ...this.usage },
+      ...(this.held.length
+        ? { reservations: this.held.map((r) => ({ ...r, gpuIndices: [...r.gpuIndices] })) }
+        : {}),
     };
   }
 }

@@ -53,11 +53,20 @@ export interface LeaseView {
   stopping?: boolean;
 }
 
+/** GPUs being vacated for a preemptor: only that job may take them (a preempted job never retakes them). */
+export interface ReservationView {
+  jobId: string;
+  nodeId: string;
+  gpuIndices: number[];
+}
+
 /** Everything one cycle decides on; a copy, never mutated by the scheduler. */
 export interface Snapshot {
   sites: SiteView[];
   nodes: NodeView[];
   leases: LeaseView[];
+  /** GPUs held for the pending jobs that preempted their last holders. */
+  reservations?: ReservationView[];
   /** GPU-seconds used so far per tenant (fair share), optional. */
   tenantUsageGpuS?: Record<string, number>;
 }

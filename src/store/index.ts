@@ -7,3 +7,4 @@ export * from "./usage-repo.js";
 export * from "./ledger-repo.js";
 export * from "./energy-repo.js";
 export * from "./fence.js";
+export * from "./checkpoints-repo.js";

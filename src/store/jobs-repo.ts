@@ -196,6 +196,16 @@ export class JobsRepo {
           .execute();
         const taken = new Set(held.flatMap((h) => JSON.parse(h.gpu_indices_json) as number[]));
         if (l.gpuIndices.some((i) => taken.has(i))) return false;
+        // GPUs being vacated for a preemptor are its alone (a preempted job never retakes them).
+        const claims = await trx
+          .selectFrom("gpu_reservations")
+          .select(["gpu_indices_json"])
+          .where("node_id", "=", l.nodeId)
+          .where("job_id", "<>", jobId)
+          .where("expires_at", ">", now)
+          .execute();
+        const claimed = new Set(claims.flatMap((h) => JSON.parse(h.gpu_indices_json) as number[]));
+        if (l.gpuIndices.some((i) => claimed.has(i))) return false;
       }
       const ok = await this.transitionJob(
         jobId,
@@ -207,6 +217,7 @@ export class JobsRepo {
         trx,
       );
       if (!ok) return false;
+      await trx.deleteFrom("gpu_reservations").where("job_id", "=", jobId).execute();
       for (const l of leases) {
         await trx
           .insertInto("leases")
@@ -281,7 +292,17 @@ export class JobsRepo {
         .where("id", "=", leaseId)
         .where("state", "=", "assigned")
         .executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 0) return false;
+      if (Number(r.numUpdatedRows) === 0) {
+        // Stopped before its start was reported: keep it stopping, but record the start.
+        const s = await trx
+          .updateTable("leases")
+          .set({ started_at: startedAt })
+          .where("id", "=", leaseId)
+          .where("state", "=", "stopping")
+          .where("started_at", "is", null)
+          .executeTakeFirst();
+        if (Number(s.numUpdatedRows) === 0) return false;
+      }
       const l = await trx
         .selectFrom("leases")
         .select(["job_id", "node_id"])
@@ -298,6 +319,21 @@ export class JobsRepo {
       );
       return true;
     });
+  }
+  /**
+   * Changes why a stopping lease stops (a cancel overrides a preemption, so the job is not requeued);
+   * the deadline only moves earlier and billing still stops at the first request.
+   */
+  async restateLeaseStop(leaseId: string, reason: string, deadlineAt: number): Promise<boolean> {
+    const l = await this.getLease(leaseId);
+    if (!l || l.state !== "stopping") return false;
+    const r = await this.db
+      .updateTable("leases")
+      .set({ stop_reason: reason, stop_deadline_at: Math.min(l.stopDeadlineAt ?? deadlineAt, deadlineAt) })
+      .where("id", "=", leaseId)
+      .where("state", "=", "stopping")
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
   /** Asks the agent to stop a lease (cancel, preemption, curtailment); billing stops at `now`. */
   async requestLeaseStop(

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from "kysely";
+import type { CheckpointTables } from "./schema-checkpoints.js";
 import type { EnergyTables } from "./schema-energy.js";
 import type { LedgerTables } from "./schema-ledger.js";
 
@@ -166,7 +167,7 @@ export interface SettingsTable {
 }
 
 /** The whole control-plane database as Kysely sees it. */
-export interface Database extends LedgerTables, EnergyTables {
+export interface Database extends LedgerTables, EnergyTables, CheckpointTables {
   operators: OperatorsTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;

@@ -1,4 +1,5 @@
 import { AccountsRepo } from "./accounts-repo.js";
+import { CheckpointsRepo } from "./checkpoints-repo.js";
 import { openDb, type Db, type StoreConfig } from "./db.js";
 import { FleetRepo } from "./fleet-repo.js";
 import { EnergyRepo } from "./energy-repo.js";
@@ -14,6 +15,7 @@ export class Store {
   readonly usage: UsageRepo;
   readonly ledger: LedgerRepo;
   readonly energy: EnergyRepo;
+  readonly checkpoints: CheckpointsRepo;
 
   private constructor(readonly db: Db) {
     this.accounts = new AccountsRepo(db.kysely);
@@ -22,6 +24,7 @@ export class Store {
     this.usage = new UsageRepo(db.kysely);
     this.ledger = new LedgerRepo(db.kysely);
     this.energy = new EnergyRepo(db.kysely);
+    this.checkpoints = new CheckpointsRepo(db.kysely);
   }
 
   /** Opens (and migrates) the store. */

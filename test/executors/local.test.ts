@@ -63,6 +63,27 @@ describe("LocalExecutor specifics", () => {
     expect(workloadEnv(base, { ...spec(["true"]), gpuIndices: [] }).NVIDIA_VISIBLE_DEVICES).toBe("void");
   });
 
+  it("a workload that ignores the notice is killed after its grace period, and says so", async () => {
+    const ex = new LocalExecutor({
+      unsafeHostProcesses: true,
+      stateDir: join(root, "kill"),
+      now: () => Date.now(),
+    });
+    const w = spec(["/bin/sh", "-c", 'trap "" TERM; echo ready; while :; do sleep 0.1; done']);
+    await ex.start(w);
+    let out = "";
+    await until(
+      "the trap in place",
+      async () => (out += (await ex.drainLogs(w.leaseId)).map((c) => c.text).join("")).includes("ready"),
+      10_000,
+    );
+    const s = await ex.stop(w.leaseId, 1);
+    expect(s?.phase).toBe("cancelled");
+    expect(s?.signal).toBe("SIGKILL");
+    expect(s?.reason).toBe("did not exit within its 1 s grace period; killed with SIGKILL");
+    await ex.close();
+  });
+
   it("runs argv without a shell: metacharacters reach the program verbatim", async () => {
     const ex = new LocalExecutor({
       unsafeHostProcesses: true,
@@ -121,9 +142,10 @@ describe("LocalExecutor specifics", () => {
     const w = spec(["/bin/sh", "-c", "trap '' TERM; sleep 300 & echo $! > grandchild.pid; wait"]);
     const s = await ex.start(w);
     const pidFile = join(root, "tree", "leases", w.leaseId, "work", "grandchild.pid");
-    const gpid = await until(
+    const gpid = await until<number>(
       "grandchild pid",
-      () => Promise.resolve(existsSync(pidFile) && Number(readFileSync(pidFile, "utf8"))),
+      // The file exists before the shell writes the pid into it: wait for a number.
+      () => Promise.resolve(existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) || false : false),
       10_000,
     );
     expect(gpid).toBeGreaterThan(0);

@@ -48,7 +48,13 @@ export async function startServerProc(
 }
 
 /** Starts `zumbido agent` with simulated GPUs. */
-export function startAgentProc(server: string, stateDir: string, gpus: string, token?: string): ChildProcess {
+export function startAgentProc(
+  server: string,
+  stateDir: string,
+  gpus: string,
+  token?: string,
+  name = "e2e-node",
+): ChildProcess {
   const args = [
     BIN,
     "agent",
@@ -63,7 +69,7 @@ export function startAgentProc(server: string, stateDir: string, gpus: string, t
     "--meter-ms",
     "500",
     "--name",
-    "e2e-node",
+    name,
     "--executor",
     "local",
     "--unsafe-host-processes",

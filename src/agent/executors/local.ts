@@ -2,6 +2,7 @@ import { spawn as nodeSpawn } from "node:child_process";
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
+import { NOTICE_FILE } from "../checkpoints.js";
 import type { WorkloadPhase, WorkloadSpec, WorkloadStatus } from "../executor.js";
 import { endPhase, FileBackedExecutor, waitFor } from "./base.js";
 import type { FileEntry, LeaseRecordBase } from "./base.js";
@@ -39,6 +40,8 @@ export interface LocalWorkloadRecord extends LeaseRecordBase {
   maxRuntimeS?: number;
   /** The max run time passed and the agent stopped it. */
   deadlineHit?: boolean;
+  /** The workload outlived the stop's grace period and got SIGKILL (seconds of grace it had). */
+  killedAfterGraceS?: number;
 }
 
 const DEFAULT_CAP = 1024 * 1024;
@@ -70,6 +73,13 @@ export function workloadEnv(base: Record<string, string>, w: WorkloadSpec): Reco
     ZUMBIDO_LEASE_ID: w.leaseId,
     ZUMBIDO_JOB_ID: w.jobId,
     ZUMBIDO_GPU_MODEL: w.gpuModel,
+    // The job's checkpoint folder outlives this lease (preemption, requeue); the notice file says when to stop.
+    ...(w.checkpointDir !== undefined
+      ? {
+          ZUMBIDO_CHECKPOINT_DIR: w.checkpointDir,
+          ZUMBIDO_CHECKPOINT_NOTICE: join(w.checkpointDir, NOTICE_FILE),
+        }
+      : {}),
   };
 }
 
@@ -185,6 +195,8 @@ export class LocalExecutor extends FileBackedExecutor<LocalWorkloadRecord> {
     killGroup(e.rec.pgid, "SIGTERM");
     const ended = await waitFor(e.exited, graceS * 1000);
     if (!ended) {
+      e.rec.killedAfterGraceS = graceS;
+      this.save(e);
       killGroup(e.rec.pgid, "SIGKILL");
       // SIGKILL cannot be caught, but a process stuck in the kernel (a hung GPU driver) can outlive it:
       // do not wait forever; the status then still says running and health checks take over.
@@ -253,7 +265,18 @@ export class LocalExecutor extends FileBackedExecutor<LocalWorkloadRecord> {
     if (e.rec.ended) return;
     const stopped = e.rec.stopRequested === true;
     const reason = signal ? `killed by ${signal}` : `exited with code ${code ?? "unknown"}`;
-    this.end(e, endPhase(stopped, code), code, signal, stopped ? `stopped by the agent; ${reason}` : reason);
+    const killed = e.rec.killedAfterGraceS;
+    this.end(
+      e,
+      endPhase(stopped, code),
+      code,
+      signal,
+      killed !== undefined
+        ? `did not exit within its ${killed} s grace period; killed with SIGKILL`
+        : stopped
+          ? `stopped by the agent; ${reason}`
+          : reason,
+    );
   }
 
   private watchAdopted(e: Entry): void {

@@ -5,6 +5,7 @@ import { energy } from "./0003-energy.js";
 import { trust } from "./0004-trust.js";
 import { isolation } from "./0006-isolation.js";
 import { leaderTerms } from "./0007-leader-terms.js";
+import { preemption } from "./0008-preemption.js";
 import type { MigrationContext } from "./context.js";
 
 export type { MigrationContext } from "./context.js";
@@ -18,5 +19,6 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0004_trust": trust(ctx),
     "0006_isolation": isolation(ctx),
     "0007_leader_terms": leaderTerms(ctx),
+    "0008_preemption": preemption(ctx),
   };
 }
