@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, wr
 import { join } from "node:path";
 import type { Executor, LogChunk, WorkloadPhase, WorkloadSpec, WorkloadStatus } from "../executor.js";
 import type { ExecutorKind, NodeRuntime } from "../../domain/index.js";
+import type { LogReader } from "./k8s-file-log.js";
 import { LogTail } from "./log-tail.js";
 import type { LogTailState } from "./log-tail.js";
 
@@ -66,7 +67,7 @@ export interface FileEntry<R extends LeaseRecordBase> {
   rec: R;
   /** The lease's own folder under the executor's state dir. */
   dir: string;
-  logs: LogTail;
+  logs: LogReader;
   phase: WorkloadPhase;
   timers: NodeJS.Timeout[];
   /** Resolves once the workload ended (end() was called). */
@@ -104,7 +105,7 @@ export abstract class FileBackedExecutor<R extends LeaseRecordBase> implements E
   protected abstract externalIdOf(rec: R): string | undefined;
 
   /** The log reader of a lease (default: stdout.log and stderr.log in its folder). */
-  protected makeLogTail(dir: string, rec: R): LogTail {
+  protected makeLogTail(dir: string, rec: R): LogReader {
     return new LogTail(dir, this.logCapBytes, rec.leaseId, rec.logs);
   }
 

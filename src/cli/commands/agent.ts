@@ -31,11 +31,7 @@ export function registerAgentCommand(program: Command): void {
       "./.zumbido/agent",
     )
     .option("--name <name>", "node name", hostname())
-    .addOption(
-      new Option("--executor <kind>", "how workloads run")
-        .choices(EXECUTOR_KINDS.filter((k) => k !== "podman"))
-        .default("local"),
-    )
+    .addOption(new Option("--executor <kind>", "how workloads run").choices(EXECUTOR_KINDS).default("podman"))
     .option(
       "--unsafe-host-processes",
       "let --executor local run tenant jobs as host processes with the agent's user: NO isolation, development only",
@@ -46,6 +42,12 @@ export function registerAgentCommand(program: Command): void {
       "default container image for jobs that name none (Kubernetes)",
       "nvcr.io/nvidia/pytorch:24.08-py3",
     )
+    .option(
+      "--default-image <image>",
+      "podman: image for jobs when neither the job nor the site names one (e.g. localhost/zumbido/demo:latest)",
+    )
+    .option("--user <uid:gid>", "podman: the non-root user workloads run as", "1000:1000")
+    .option("--userns-auto", "podman: give each container its own range of host uids (--userns=auto)")
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
     .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
     .action(async (_o: unknown, cmd: Command) => {
@@ -62,6 +64,9 @@ export function registerAgentCommand(program: Command): void {
         namespace: string;
         image: string;
         unsafeHostProcesses?: boolean;
+        defaultImage?: string;
+        user: string;
+        usernsAuto?: boolean;
       }>();
       const server = o.server ?? process.env.ZUMBIDO_URL;
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
@@ -103,6 +108,18 @@ export function registerAgentCommand(program: Command): void {
           agentId: o.name.replace(/[^A-Za-z0-9.-]/g, "-"),
           defaultImage: o.image,
           now: clock.now,
+        });
+      } else if (o.executor === "podman") {
+        const { PodmanExecutor } = await import("../../agent/executors/podman.js");
+        const found = await gpus.discover();
+        executor = new PodmanExecutor({
+          stateDir: join(o.stateDir, "workloads"),
+          now: clock.now,
+          agentId: o.name.replace(/[^A-Za-z0-9._-]/g, "-"),
+          ...(o.defaultImage ? { defaultImage: o.defaultImage } : {}),
+          ...(o.usernsAuto ? { userns: "auto" as const } : { user: o.user }),
+          nodeGpus: found.gpus.length,
+          gpuUuids: Object.fromEntries(found.gpus.map((g) => [g.index, g.uuid])),
         });
       } else {
         console.error(
