@@ -51,10 +51,35 @@ export class Agent {
   private connected: boolean | undefined;
   private healthy = true;
   private gpuCache: { gpus: Gpu[]; driverVersion: string | null } | undefined;
+  /** Server time minus this agent's clock (ms), from the heartbeat's serverTime at the round trip's midpoint. */
+  private offsetMs: number;
 
   constructor(private readonly o: AgentOptions) {
     this.store = new AgentStore(o.stateDir);
     this.client = new ApiClient(o.server, null, 10_000);
+    this.offsetMs = Number(this.store.getMeta("clockOffsetMs") ?? 0);
+  }
+
+  /** The control plane's time now, as this agent estimates it: every time it reports is in server time. */
+  serverNow(): number {
+    return this.o.clock.now() + this.offsetMs;
+  }
+
+  /** The current estimate of (server time - agent clock), in ms. */
+  clockOffsetMs(): number {
+    return this.offsetMs;
+  }
+
+  /** Updates the offset from one heartbeat: sent at t0, answered at t1 (agent clock), stamped serverTime. */
+  private measureOffset(t0: number, t1: number, serverTime: number | undefined): void {
+    if (typeof serverTime !== "number" || !Number.isFinite(serverTime) || t1 < t0) return;
+    const offset = Math.round(serverTime - (t0 + t1) / 2);
+    const moved = Math.abs(offset - this.offsetMs);
+    this.offsetMs = offset;
+    // Persisted (so a restart converts recovered workloads' times) when it moved noticeably.
+    if (moved > 50 || this.store.getMeta("clockOffsetMs") === undefined)
+      this.store.setMeta("clockOffsetMs", String(offset));
+    if (moved > 1000) this.log("clock offset from the control plane", { offsetMs: offset, rttMs: t1 - t0 });
   }
 
   private log(msg: string, fields?: Record<string, unknown>): void {
@@ -120,15 +145,16 @@ export class Agent {
     this.store.close();
   }
 
-  /** Records what the executor says of a workload in the durable lease table. */
+  /** Records what the executor says of a workload in the durable lease table, in server time. */
   private observe(w: WorkloadStatus): void {
     if (!this.store.leases().some((l) => l.leaseId === w.leaseId)) return;
-    if (w.startedAt !== undefined) this.store.setStarted(w.leaseId, w.startedAt, w.gpuIndices);
+    if (w.startedAt !== undefined)
+      this.store.setStarted(w.leaseId, w.startedAt + this.offsetMs, w.gpuIndices);
     if (
       w.endedAt !== undefined &&
       (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled")
     ) {
-      this.store.setEnded(w.leaseId, w.endedAt);
+      this.store.setEnded(w.leaseId, w.endedAt + this.offsetMs);
     }
   }
 
@@ -144,15 +170,18 @@ export class Agent {
         this.observe(st);
       }
     }
-    // 2. Meter: running leases every meterMs, ended ones once, up to their end.
+    // 2. Meter: running leases every meterMs, ended ones once, up to their end. Intervals are in
+    // server time (contiguous: each starts where the last ended); the energy meter reads its own clock.
     const meterDue = now - this.lastMeter >= (this.o.meterMs ?? 5000);
+    const serverNow = now + this.offsetMs;
+    const offset = this.offsetMs;
     for (const l of this.store.leases()) {
       if (l.startedAt == null) continue;
       if (l.endedAt == null && !meterDue) continue;
-      const to = l.endedAt ?? now;
+      const to = l.endedAt ?? serverNow;
       this.store.appendUsage(this.nodeId, l.leaseId, to, (from, until) => ({
         gpuMs: l.gpuIndices.length * (until - from),
-        ...this.o.meter.energyMwh(l.gpuIndices, l.gpuModel, from, until),
+        ...this.o.meter.energyMwh(l.gpuIndices, l.gpuModel, from - offset, until - offset),
       }));
     }
     if (meterDue) this.lastMeter = now;
@@ -164,17 +193,24 @@ export class Agent {
     // 4. Ship, then heartbeat. Failures leave everything in the outbox for the next round.
     try {
       await this.flush();
-      const jobOf = new Map(this.store.leases().map((l) => [l.leaseId, l.jobId]));
-      const reports: WorkloadReport[] = statuses.map((s) => ({
-        leaseId: s.leaseId,
-        phase: s.phase,
-        ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}),
-        ...(s.signal !== undefined ? { signal: s.signal } : {}),
-        ...(s.reason !== undefined ? { reason: s.reason } : {}),
-        ...(s.startedAt !== undefined ? { startedAt: s.startedAt } : {}),
-        ...(s.endedAt !== undefined ? { endedAt: s.endedAt } : {}),
-        ...this.checkpointOf(jobOf.get(s.leaseId)),
-      }));
+      // Start and end as tracked, in server time (converted once, when first observed).
+      const tracked = new Map(this.store.leases().map((l) => [l.leaseId, l]));
+      const reports: WorkloadReport[] = statuses.map((s) => {
+        const t = tracked.get(s.leaseId);
+        const startedAt =
+          t?.startedAt ?? (s.startedAt !== undefined ? s.startedAt + this.offsetMs : undefined);
+        const endedAt = t?.endedAt ?? (s.endedAt !== undefined ? s.endedAt + this.offsetMs : undefined);
+        return {
+          leaseId: s.leaseId,
+          phase: s.phase,
+          ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}),
+          ...(s.signal !== undefined ? { signal: s.signal } : {}),
+          ...(s.reason !== undefined ? { reason: s.reason } : {}),
+          ...(startedAt != null ? { startedAt } : {}),
+          ...(endedAt != null && s.endedAt !== undefined ? { endedAt } : {}),
+          ...this.checkpointOf(t?.jobId),
+        };
+      });
       const gpus = this.gpuCache ?? (await this.o.gpus.discover());
       const health = await this.o.gpus.health();
       if (this.healthy && !health.healthy) {
@@ -184,9 +220,11 @@ export class Agent {
           await this.o.executor.notify(s.leaseId).catch(() => undefined);
       }
       this.healthy = health.healthy;
+      const sentAt = this.o.clock.now();
       const res = await this.client.post<{
         assignments: Assignment[];
         stops: StopOrder[];
+        serverTime?: number;
         intervalMs?: number;
       }>("/v1/agent/heartbeat", {
         gpus: gpus.gpus,
@@ -195,6 +233,7 @@ export class Agent {
         health,
         workloads: reports,
       });
+      this.measureOffset(sentAt, this.o.clock.now(), res.serverTime);
       if (this.connected !== true) this.log("connected to control plane", { server: this.o.server });
       // The server sets the pace (slower for a large fleet, faster while work starts or stops), within bounds.
       if (typeof res.intervalMs === "number" && Number.isFinite(res.intervalMs))
@@ -275,7 +314,18 @@ export class Agent {
     for (;;) {
       const batch = this.store.pendingUsage(this.o.usageBatch ?? 1000);
       if (batch.length === 0) break;
-      await this.client.post<{ accepted: number; duplicates: number }>("/v1/agent/usage", { records: batch });
+      const res = await this.client.post<{
+        accepted: number;
+        duplicates: number;
+        clipped?: number;
+        conflicts?: { seq: number; message: string }[];
+      }>("/v1/agent/usage", { records: batch });
+      // The batch is acknowledged: what the server clipped or refused is its record, not a retry.
+      if (res.clipped || res.conflicts?.length)
+        this.log("the control plane clipped or refused usage records", {
+          clipped: res.clipped ?? 0,
+          conflicts: res.conflicts?.slice(0, 5),
+        });
       this.store.ackUsage(batch.map((r) => r.seq));
       sent += batch.length;
       if (batch.length < (this.o.usageBatch ?? 1000)) break;

@@ -27,6 +27,7 @@ import { energyRoutes } from "./routes/energy.js";
 import { fleetRoutes } from "./routes/fleet.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { metaRoutes } from "./routes/meta.js";
+import { trustRoutes } from "./routes/trust.js";
 
 /** The services every route uses. */
 export interface Services {
@@ -206,6 +207,7 @@ export async function buildApi(
   await agentRoutes(app, services);
   await energyRoutes(app, services);
   await auditRoutes(app, services);
+  await trustRoutes(app, services);
   for (const plugin of opts.plugins ?? []) await plugin(app, services);
   return app;
 }

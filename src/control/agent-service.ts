@@ -1,7 +1,8 @@
 import type { Gpu, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
-import { DomainError, effectiveImage, forbidden, invalid } from "../domain/index.js";
+import { DomainError, effectiveImage, findGpuModel, forbidden, invalid } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
-import type { LeaseRecord } from "../store/index.js";
+import { leaseUsageBounds, USAGE_TOLERANCE_MS, type LeaseUsageBounds } from "../ledger/index.js";
+import type { IngestResult, LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { settleEndedLease } from "./lease-end.js";
 
@@ -122,18 +123,25 @@ export class AgentService {
     if (lease.state === "ended") return;
     // Billing starts when the workload runs: "starting" (image pull, Slurm queue, pod pending) is not billed.
     // A lease stopped before its start was reported still records when it started.
+    // Times the node reports are held to the lease's server-observed life (serverTime).
     const unstarted = lease.state === "assigned" || (lease.state === "stopping" && lease.startedAt === null);
     if (w.phase === "running" && unstarted) {
-      await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt ?? now);
+      await this.ctx.store.jobs.markLeaseRunning(
+        lease.id,
+        await this.serverTime(lease, "startedAt", w.startedAt, lease.createdAt, now),
+      );
       return;
     }
     const phase = w.phase;
     if (phase === "succeeded" || phase === "failed" || phase === "cancelled") {
       // A workload whose image never arrived never ran, whatever start time the agent sends.
       const ran = w.cause !== "image-pull";
-      if (unstarted && w.startedAt !== undefined && ran)
-        await this.ctx.store.jobs.markLeaseRunning(lease.id, w.startedAt);
-      const endedAt = w.endedAt ?? now;
+      let startedAt = lease.startedAt ?? lease.createdAt;
+      if (unstarted && w.startedAt !== undefined && ran) {
+        startedAt = await this.serverTime(lease, "startedAt", w.startedAt, lease.createdAt, now);
+        await this.ctx.store.jobs.markLeaseRunning(lease.id, startedAt);
+      }
+      const endedAt = await this.serverTime(lease, "endedAt", w.endedAt, startedAt, now);
       const before = await this.ctx.store.jobs.endLease(lease.id, endedAt);
       if (!before) return;
       await settleEndedLease(this.ctx, before, { ...w, phase }, endedAt);
@@ -141,12 +149,63 @@ export class AgentService {
     }
   }
 
-  /** Stores a batch of usage records; every record must be for a lease this node holds (else nothing is stored). */
-  async usage(p: Principal, records: UsageRecord[]): Promise<{ accepted: number; duplicates: number }> {
+  /**
+   * A time the node reports for a lease, held to what the server observed: never before `min`
+   * (the assignment, or the start) nor after the server's `now`. The agent reports in server time
+   * (it measures its offset from the heartbeat's serverTime), so an honest report is inside; one
+   * off by more than the tolerance is clamped and leaves an anomaly.
+   */
+  private async serverTime(
+    lease: LeaseRecord,
+    field: "startedAt" | "endedAt",
+    reported: number | undefined,
+    min: number,
+    now: number,
+  ): Promise<number> {
+    if (reported === undefined) return Math.max(min, now);
+    const t = Math.min(Math.max(reported, min), Math.max(min, now));
+    if (reported < min - USAGE_TOLERANCE_MS || reported > now + USAGE_TOLERANCE_MS)
+      await this.ctx.store.usage.recordAnomaly({
+        at: now,
+        nodeId: lease.nodeId,
+        operatorId: lease.operatorId,
+        leaseId: lease.id,
+        seq: null,
+        kind: "time-clamped",
+        message: `${field} ${reported} is outside the lease's server-observed life [${min}, ${now}] (server time); taken as ${t}`,
+        claim: { [field]: reported },
+        accepted: { [field]: t },
+      });
+    return t;
+  }
+
+  /**
+   * Stores a batch of usage records under the server's bounds (src/ledger/usage-bounds.ts); every
+   * record must be for a lease this node holds (else nothing is stored). A replayed seq with other
+   * content is refused per record (`conflicts`); clipped or refused claims are kept as anomalies.
+   */
+  async usage(p: Principal, records: UsageRecord[]): Promise<IngestResult> {
     const nodeId = this.nodeId(p);
     const leaseIds = [...new Set(records.map((r) => r.leaseId))];
     const leases = await this.ctx.store.jobs.leasesByIds(leaseIds);
-    const held = new Set(leases.filter((l) => l.nodeId === nodeId).map((l) => l.id));
+    const now = this.ctx.clock.now();
+    const bounds = new Map<string, LeaseUsageBounds>();
+    for (const l of leases)
+      if (l.nodeId === nodeId)
+        bounds.set(
+          l.id,
+          leaseUsageBounds(
+            {
+              id: l.id,
+              gpus: l.gpuIndices.length,
+              createdAt: l.createdAt,
+              endedAt: l.endedAt ?? null,
+              tdpW: findGpuModel(l.gpuModel)?.tdpW ?? 1000,
+            },
+            now,
+          ),
+        );
+    const held = bounds;
     for (const r of records) {
       if (r.nodeId !== nodeId)
         throw forbidden(`record seq ${r.seq} names node ${r.nodeId}, but this key belongs to node ${nodeId}`);
@@ -157,7 +216,8 @@ export class AgentService {
       if (r.toMs < r.fromMs)
         throw invalid(`record seq ${r.seq}: toMs is before fromMs`, { field: "records.toMs" });
     }
-    return this.ctx.store.usage.insertBatch(records, this.ctx.clock.now());
+    if (records.length === 0) return { accepted: 0, duplicates: 0, clipped: 0, conflicts: [] };
+    return this.ctx.store.usage.ingest(nodeId, leases[0]!.operatorId, records, now, bounds);
   }
 
   /** Appends shipped log chunks (capped per job). */

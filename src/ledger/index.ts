@@ -9,3 +9,4 @@ export * from "./invoice.js";
 export * from "./render.js";
 export * from "./spend.js";
 export { canonicalJson } from "./canonical.js";
+export * from "./usage-bounds.js";

@@ -39,7 +39,7 @@ export function newSecret(prefix: string): string {
   return `${prefix}_${randomBytes(24).toString("base64url")}`;
 }
 
-const keyRow = (r: Database["api_keys"]): ApiKeyRecord => ({
+const keyRow = (r: Omit<Database["api_keys"], "hash_kind">): ApiKeyRecord => ({
   id: r.id,
   prefix: r.prefix,
   role: r.role as Role,

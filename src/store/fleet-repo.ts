@@ -186,6 +186,9 @@ export class FleetRepo {
           state_reason: node.stateReason ?? null,
           executor: node.executor,
           gpus_json: JSON.stringify(node.gpus),
+          // The inventory declared at enrolment is the approved one; later changes need approval.
+          approved_gpus_json: JSON.stringify(node.gpus),
+          inventory_changed_at: null,
           driver_version: node.driverVersion ?? null,
           last_heartbeat_at: now,
           created_at: now,

@@ -10,6 +10,8 @@ export interface OperatorsTable {
   id: string;
   name: string;
   created_at: Int;
+  /** Who approves this operator's node inventory changes: "operator" or "admin". */
+  inventory_approver: Generated<string>;
 }
 export interface TenantsTable {
   id: string;
@@ -29,6 +31,8 @@ export interface ApiKeysTable {
   created_at: Int;
   expires_at: Int | null;
   revoked_at: Int | null;
+  /** "sha256" (legacy, unsalted) or "hmac" (HMAC-SHA256 with the server secret over the SHA-256). */
+  hash_kind: Generated<string>;
 }
 export interface SitesTable {
   id: string;
@@ -75,6 +79,10 @@ export interface NodesTable {
   driver_version: string | null;
   last_heartbeat_at: Int | null;
   created_at: Int;
+  /** The GPU inventory approved for placement (JSON Gpu[]); null until first approved. */
+  approved_gpus_json: string | null;
+  /** When the reported inventory started to differ from the approved one (null when they agree). */
+  inventory_changed_at: Int | null;
   /** The advertised NodeRuntime as JSON; null until an agent advertises one. */
   runtime_json: string | null;
 }
@@ -123,6 +131,20 @@ export interface UsageTable {
   energy_mwh: Int;
   energy_source: string;
   received_at: Int;
+  /** The node's original claim (JSON) when the server clipped or refused it; null when taken as sent. */
+  claim_json: string | null;
+}
+export interface AnomaliesTable {
+  id: Generated<Int>;
+  at: Int;
+  node_id: string;
+  operator_id: string;
+  lease_id: string | null;
+  seq: Int | null;
+  kind: string;
+  message: string;
+  claim_json: string | null;
+  accepted_json: string | null;
 }
 export interface JobEventsTable {
   id: Generated<Int>;
@@ -156,6 +178,7 @@ export interface Database extends LedgerTables, EnergyTables, CheckpointTables {
   jobs: JobsTable;
   leases: LeasesTable;
   usage: UsageTable;
+  anomalies: AnomaliesTable;
   job_events: JobEventsTable;
   logs: LogsTable;
   settings: SettingsTable;

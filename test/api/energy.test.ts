@@ -84,6 +84,7 @@ describe("energy, carbon, curtailment and sovereignty", () => {
   it("gives a job its facility energy and location- and market-based CO2e (hand-computed)", async () => {
     const { jobId, leaseId } = await runJob({ gpus: 2 });
     // One hour on 2 of the node's 8 GPUs, 1 kWh of GPU energy.
+    h.clock.set(t0 + HOUR);
     await call(h.app, node.nodeKey, "POST", "/v1/agent/usage", {
       records: [
         {
@@ -98,7 +99,6 @@ describe("energy, carbon, curtailment and sovereignty", () => {
         },
       ],
     });
-    h.clock.set(t0 + HOUR);
     await call(h.app, node.nodeKey, "POST", "/v1/agent/workloads", {
       workloads: [{ leaseId, phase: "succeeded", exitCode: 0, endedAt: t0 + HOUR }],
     });

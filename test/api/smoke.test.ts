@@ -47,7 +47,8 @@ describe("a job's life through the API (in-process, SQLite)", () => {
     await call(h.app, es.nodeKey, "POST", "/v1/agent/workloads", {
       workloads: [{ leaseId: a.leaseId, phase: "running", startedAt: t0 }],
     });
-    // 90 s on 2 GPUs, metered in two records; one sent twice.
+    // 90 s on 2 GPUs, metered in two records (sent once they have passed); one sent twice.
+    h.clock.set(t0 + 90_000);
     const recs = [
       {
         nodeId: es.nodeId,
@@ -74,10 +75,14 @@ describe("a job's life through the API (in-process, SQLite)", () => {
     expect((await call(h.app, es.nodeKey, "POST", "/v1/agent/usage", { records: recs })).json).toEqual({
       accepted: 2,
       duplicates: 0,
+      clipped: 0,
+      conflicts: [],
     });
     expect((await call(h.app, es.nodeKey, "POST", "/v1/agent/usage", { records: [recs[1]] })).json).toEqual({
       accepted: 0,
       duplicates: 1,
+      clipped: 0,
+      conflicts: [],
     });
     await call(h.app, es.nodeKey, "POST", "/v1/agent/workloads", {
       workloads: [

@@ -78,6 +78,7 @@ describe("spend limits and admission", () => {
       workloads: [{ leaseId: a!.leaseId, phase: "running", startedAt: t0 }],
     });
     // 65 minutes on 8 GPUs: 25.17 EUR with VAT, more than the credit line.
+    h.clock.set(t0 + 65 * 60_000);
     await call(h.app, node.nodeKey, "POST", "/v1/agent/usage", {
       records: [
         {
@@ -92,7 +93,6 @@ describe("spend limits and admission", () => {
         },
       ],
     });
-    h.clock.set(t0 + 65 * 60_000);
     await hb();
     await h.loop.tick();
     const stop = (await hb()).stops.find((s) => s.leaseId === a!.leaseId);

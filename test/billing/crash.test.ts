@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   api,
+  backdateLease,
   benchRecord,
   buildIngestWorld,
   startBenchServer,
@@ -98,7 +99,10 @@ async function postBatch(
       body: b.body,
       signal: AbortSignal.timeout(5_000),
     });
-    if (res.status !== 200) return null;
+    if (res.status !== 200) {
+      if (process.env.CRASH_DEBUG) console.error("usage post", res.status, (await res.text()).slice(0, 300));
+      return null;
+    }
     return (await res.json()) as { accepted: number; duplicates: number };
   } catch {
     return null;
@@ -116,7 +120,12 @@ async function crashRun(store: string): Promise<void> {
 }
 
 async function loadAndCheck(store: string, fleet: Fleet): Promise<void> {
-  const w: IngestWorld = await buildIngestWorld(fleet.current.url, ADMIN_KEY, 2);
+  // Backdated 2 h so that every record (10 ms each, from the start) lies in the server's past.
+  const w: IngestWorld = await backdateLease(
+    store,
+    await buildIngestWorld(fleet.current.url, ADMIN_KEY, 2),
+    2 * 3_600_000,
+  );
   const rng = seededRng(7);
   let nextSeq = 1;
   let nextId = 0;

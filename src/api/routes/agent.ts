@@ -48,7 +48,8 @@ export async function agentRoutes(app: FastifyInstance, s: Services): Promise<vo
       bodyLimit: 16 * 1_048_576,
       schema: {
         tags: ["agent"],
-        summary: "Usage records (idempotent on node and seq)",
+        summary:
+          "Usage records (node key). Idempotent on node and seq; bounded by the lease (GPUs, server-observed life, power limit, no overlap); a replayed seq with other content is refused in `conflicts`",
         body: z.object({ records: z.array(UsageRecord).max(100_000) }),
       },
     },
@@ -56,6 +57,8 @@ export async function agentRoutes(app: FastifyInstance, s: Services): Promise<vo
       const res = await s.agent.usage(who(req), req.body.records);
       s.metrics.usageRecords.inc({ result: "accepted" }, res.accepted);
       s.metrics.usageRecords.inc({ result: "duplicate" }, res.duplicates);
+      if (res.clipped) s.metrics.usageRecords.inc({ result: "clipped" }, res.clipped);
+      if (res.conflicts.length) s.metrics.usageRecords.inc({ result: "conflict" }, res.conflicts.length);
       return res;
     },
   );

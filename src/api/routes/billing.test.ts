@@ -43,6 +43,8 @@ for (const factory of STORES) {
       return { jobId: sub.json.id as string, leaseId: a.leaseId };
     };
     const usage = async (leaseId: string, fromMs: number, toMs: number, gpuMs: number) => {
+      // An agent reports an interval once it has passed (the server refuses future-dated usage).
+      if (h.clock.now() < toMs) h.clock.set(toMs);
       const r = await call(h.app, node.nodeKey, "POST", "/v1/agent/usage", {
         records: [
           {

@@ -92,6 +92,7 @@ describe("console data routes (in-process, SQLite)", () => {
       workloads: [{ leaseId, phase: "running", startedAt: t0 }],
     });
     // 30 minutes on 2 GPUs at 240 cents per GPU-hour = 240 cents.
+    h.clock.advance(1_800_000);
     await call(h.app, es.nodeKey, "POST", "/v1/agent/usage", {
       records: [
         {
@@ -106,7 +107,6 @@ describe("console data routes (in-process, SQLite)", () => {
         },
       ],
     });
-    h.clock.advance(1_800_000);
   });
   afterAll(async () => h.close());
 

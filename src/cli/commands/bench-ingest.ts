@@ -133,6 +133,8 @@ export interface IngestWorld {
   tenantKey: string;
   operatorId: string;
   startedAt: number;
+  /** GPUs the lease holds (records claim at most this many GPU-ms per ms). */
+  gpus: number;
 }
 
 const GPUS = Array.from({ length: 8 }, (_, i) => ({
@@ -205,6 +207,7 @@ export async function buildIngestWorld(url: string, adminKey: string, gpus = 8):
         tenantKey: t.key,
         operatorId: op.operator.id,
         startedAt,
+        gpus,
       };
     }
     if (Date.now() > end) throw new Error("the scheduler did not place the bench job within 30 s");
@@ -212,7 +215,29 @@ export async function buildIngestWorld(url: string, adminKey: string, gpus = 8):
   }
 }
 
-/** The usage record with sequence number `seq` for the world's lease (deterministic, inside the billing window). */
+/**
+ * Moves the world's lease back in time by `ms` (its assignment and start, in the store), so that
+ * the bench's records, which follow each other 10 ms apart from the start, all lie in the past:
+ * the server refuses future-dated usage. Returns the world with its new start.
+ */
+export async function backdateLease(storeUrl: string, w: IngestWorld, ms: number): Promise<IngestWorld> {
+  const store = await Store.open(parseStoreUrl(storeUrl));
+  try {
+    await store.db.kysely
+      .updateTable("leases")
+      .set((eb) => ({
+        created_at: eb("created_at", "-", ms),
+        started_at: eb("started_at", "-", ms),
+      }))
+      .where("id", "=", w.leaseId)
+      .execute();
+  } finally {
+    await store.close();
+  }
+  return { ...w, startedAt: w.startedAt - ms };
+}
+
+/** The usage record with sequence number `seq` for the world's lease (deterministic, inside the billing window, honest: at most GPUs x 10 GPU-ms). */
 export function benchRecord(
   w: IngestWorld,
   seq: number,
@@ -233,7 +258,7 @@ export function benchRecord(
     leaseId: w.leaseId,
     fromMs,
     toMs: fromMs + 10,
-    gpuMs: 70 + (seq % 11),
+    gpuMs: w.gpus * 10 - (seq % (w.gpus + 3)),
     energyMwh: 2 + (seq % 3),
     energySource: "modelled",
   };
@@ -322,7 +347,11 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
   const server = await startBenchServer(storeUrl);
   const pool = new Pool(server.url, { connections: concurrency, keepAliveTimeout: 60_000 });
   try {
-    const w = await buildIngestWorld(server.url, server.adminKey);
+    const w = await backdateLease(
+      storeUrl,
+      await buildIngestWorld(server.url, server.adminKey),
+      (o.records + refN + 10) * 10 + 60_000,
+    );
     const bodies: string[] = [];
     for (let s = 1; s <= o.records; s += batch) {
       const recs = [];

@@ -8,6 +8,7 @@ import { registerBillingCommands } from "./billing.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerEnergyCommands } from "./energy.js";
 import { registerFleetCommands } from "./fleet.js";
+import { registerTrustCommands } from "./trust.js";
 import { registerJobsCommand } from "./jobs.js";
 import { registerPlanCommand } from "./plan.js";
 import { registerServeCommand } from "./serve.js";
@@ -23,6 +24,7 @@ export function registerCommands(program: Command): void {
   registerAgentCommand(program);
   registerJobsCommand(program);
   registerFleetCommands(program);
+  registerTrustCommands(program);
   registerBillingCommands(program);
   registerEnergyCommands(program);
   registerAdminCommands(program);

@@ -2,6 +2,7 @@ import type { Migration } from "kysely";
 import { core } from "./0001-core.js";
 import { ledger } from "./0002-ledger.js";
 import { energy } from "./0003-energy.js";
+import { trust } from "./0004-trust.js";
 import { audit } from "./0005-audit.js";
 import { isolation } from "./0006-isolation.js";
 import { leaderTerms } from "./0007-leader-terms.js";
@@ -16,6 +17,7 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0001_core": core(ctx),
     "0002_ledger": ledger(ctx),
     "0003_energy": energy(ctx),
+    "0004_trust": trust(ctx),
     "0005_audit": audit(ctx),
     "0006_isolation": isolation(ctx),
     "0007_leader_terms": leaderTerms(ctx),
