@@ -41,7 +41,7 @@ describe("Kubernetes Job manifest", () => {
     expect(pod.nodeSelector).toEqual({ "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3" });
     expect(pod.tolerations).toEqual([{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
     const c = pod.containers[0]!;
-    expect(c.resources?.limits).toEqual({ "nvidia.com/gpu": "2" });
+    expect(c.resources?.limits).toEqual({ cpu: "16", memory: "128Gi", "nvidia.com/gpu": "2" });
     expect(c.image).toBe("nvcr.io/nvidia/pytorch:24.05-py3");
     expect(c.env).toContainEqual({ name: "CUDA_VISIBLE_DEVICES", value: "0,1" });
     expect(c.env).not.toContainEqual({ name: "CUDA_VISIBLE_DEVICES", value: "7" });
@@ -49,6 +49,34 @@ describe("Kubernetes Job manifest", () => {
     expect(job.metadata!.labels!["zumbido.io/lease-id"]).toBe("lease_01HZX-Weird-Id");
     expect(job.metadata!.annotations!["zumbido.io/lease-id"]).toBe("lease_01HZX/Weird Id");
     expect(job.metadata!.name).toMatch(/^zumbido-lease-01hzx-weird-id-[0-9a-f]{8}$/);
+  });
+
+  it("runs tenant code restricted: non-root, read-only root, no capabilities, no API token, limits", () => {
+    const job = buildJobManifest(w(), { ...opts, runAsUser: 2000, cpuPerGpu: 4, memoryGiBPerGpu: 32 });
+    expect(() => new Job(job as never).validate()).not.toThrow();
+    const pod = job.spec!.template.spec!;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 2000,
+      runAsGroup: 2000,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    const c = pod.containers[0]!;
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(c.resources?.limits).toEqual({ cpu: "8", memory: "64Gi", "nvidia.com/gpu": "2" });
+    expect(c.resources?.requests).toEqual({ cpu: "8", memory: "64Gi" });
+    // Writable scratch only where the workload needs it.
+    expect(c.volumeMounts?.map((m) => m.mountPath).sort()).toEqual(["/etc/zumbido/podinfo", "/tmp", "/work"]);
+    expect(c.workingDir).toBe("/work");
+    // The image the server resolved wins over the spec's.
+    const resolved = buildJobManifest(w({ image: "registry.example/acme/train:1" }), opts);
+    expect(resolved.spec!.template.spec!.containers[0]!.image).toBe("registry.example/acme/train:1");
   });
 
   it("validates for every catalogue model, a CPU-only job and shell commands", () => {

@@ -44,6 +44,20 @@ export interface K8sManifestOptions {
   gpuProductLabels?: Record<string, string>;
   /** Seconds between SIGTERM and SIGKILL when the pod is deleted (default: spec.gracePeriodS or 30). */
   graceS?: number;
+  /** Non-root uid/gid the workload runs as (default 1000:1000). */
+  runAsUser?: number;
+  runAsGroup?: number;
+  /** CPU cores and memory (GiB) granted per leased GPU (defaults 8 and 64; a GPU-less job gets one GPU's share). */
+  cpuPerGpu?: number;
+  memoryGiBPerGpu?: number;
+}
+
+/** CPU and memory limits for a lease: the node class's share per GPU, at least one GPU's worth. */
+export function k8sLimits(gpus: number, o: K8sManifestOptions): { cpu: string; memory: string } {
+  const share = Math.max(1, gpus);
+  const cpu = Math.max(1, Math.round((o.cpuPerGpu ?? 8) * share));
+  const memGiB = Math.max(1, Math.round((o.memoryGiBPerGpu ?? 64) * share));
+  return { cpu: String(cpu), memory: `${memGiB}Gi` };
 }
 
 /** A DNS-1123 label (<= 63 chars) derived from a lease id, unique by a hash suffix. */
@@ -105,6 +119,9 @@ export function buildJobManifest(w: WorkloadSpec, o: K8sManifestOptions): V1Job 
     { name: "CUDA_VISIBLE_DEVICES", value: Array.from({ length: gpus }, (_, i) => i).join(",") },
   ];
   const command = w.spec.shell ? ["/bin/sh", "-c", w.spec.command.join(" ")] : w.spec.command;
+  const limits = k8sLimits(gpus, o);
+  const uid = o.runAsUser ?? 1000;
+  const gid = o.runAsGroup ?? uid;
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -119,16 +136,40 @@ export function buildJobManifest(w: WorkloadSpec, o: K8sManifestOptions): V1Job 
         spec: {
           restartPolicy: "Never",
           terminationGracePeriodSeconds: grace,
+          // Tenant code gets no API credentials and no root: the restricted Pod Security profile.
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: uid,
+            runAsGroup: gid,
+            fsGroup: gid,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
           ...(gpus > 0 ? { nodeSelector: { "nvidia.com/gpu.product": product! } } : {}),
           tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
           containers: [
             {
               name: "workload",
-              image: w.spec.image ?? o.defaultImage,
+              image: w.image ?? w.spec.image ?? o.defaultImage,
               command,
               env,
-              ...(gpus > 0 ? { resources: { limits: { "nvidia.com/gpu": String(gpus) } } } : {}),
-              volumeMounts: [{ name: "podinfo", mountPath: "/etc/zumbido/podinfo", readOnly: true }],
+              workingDir: "/work",
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ["ALL"] },
+              },
+              resources: {
+                limits: { ...limits, ...(gpus > 0 ? { "nvidia.com/gpu": String(gpus) } : {}) },
+                requests: limits,
+              },
+              volumeMounts: [
+                { name: "podinfo", mountPath: "/etc/zumbido/podinfo", readOnly: true },
+                { name: "tmp", mountPath: "/tmp" },
+                { name: "work", mountPath: "/work" },
+              ],
             },
           ],
           volumes: [
@@ -138,6 +179,9 @@ export function buildJobManifest(w: WorkloadSpec, o: K8sManifestOptions): V1Job 
                 items: [{ path: "annotations", fieldRef: { fieldPath: "metadata.annotations" } }],
               },
             },
+            // The root filesystem is read-only: scratch space is per pod and ends with it.
+            { name: "tmp", emptyDir: {} },
+            { name: "work", emptyDir: {} },
           ],
         },
       },
