@@ -17,6 +17,13 @@
 # Env: GPU_CHECK_SECONDS (workload length, default 20), GPU_CHECK_SAMPLE_MS (default 200),
 # GPU_CHECK_PACK_DIR (default .zumbido/gpu-check), GPU_CHECK_USE_PACKED_NODE=1 (ignore node on PATH).
 # Exit: 0 ok, 1 check failed (the JSON says why), 2 cannot run (no nvidia-smi, nothing packed).
+#
+# scripts/gpu-check.sh --container [IMAGE]: the podman executor's GPU isolation on a real host. Runs
+# `nvidia-smi -L` in a container given ONE GPU by CDI (`--device nvidia.com/gpu=NAME`, NAME the
+# first device `nvidia-ctk cdi list` shows; the CDI spec injects nvidia-smi and the driver's
+# libraries) and prints {"ok":true,"container":{"device":..,"gpusSeen":1,...}}; ok only when the
+# container sees exactly one GPU while the host has at least one. IMAGE defaults to
+# localhost/zumbido/node:host (scripts/ci/setup-containers.sh builds it; it carries glibc).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 PACK=${GPU_CHECK_PACK_DIR:-.zumbido/gpu-check}
@@ -30,6 +37,23 @@ if [ "${1:-}" = "--pack" ]; then
     --log-level=warning --outfile="$PACK/gpu-check.mjs" || fail "esbuild failed"
   xz -9 -T0 -c "$(command -v node)" >"$PACK/node.xz" || fail "xz failed"
   echo "gpu-check: packed $(du -h "$PACK/node.xz" | cut -f1) node ($(node -v)) and $(du -h "$PACK/gpu-check.mjs" | cut -f1) bundle in $PACK" >&2
+  exit 0
+fi
+
+if [ "${1:-}" = "--container" ]; then
+  command -v nvidia-smi >/dev/null 2>&1 || fail "nvidia-smi not found: this machine has no NVIDIA driver (or it is not on PATH); run gpu-check on a GPU machine"
+  command -v podman >/dev/null 2>&1 || fail "podman not found: install it with scripts/ci/setup-containers.sh"
+  [ -f /etc/zumbido/env ] && . /etc/zumbido/env
+  IMAGE=${2:-localhost/zumbido/node:host}
+  DEV=$(nvidia-ctk cdi list 2>/dev/null | grep -m1 '^nvidia.com/gpu=' || true)
+  [ -n "$DEV" ] || DEV=nvidia.com/gpu=0
+  HOST=$(nvidia-smi -L | grep -c '^GPU ')
+  OUT=$(podman run --rm --network none --user 1000:1000 --cap-drop all --security-opt no-new-privileges \
+    --device "$DEV" "$IMAGE" nvidia-smi -L 2>&1) || fail "podman run with $DEV failed: $(echo "$OUT" | tail -1)" 1
+  SEEN=$(printf '%s\n' "$OUT" | grep -c '^GPU ')
+  OK=false; [ "$SEEN" = 1 ] && [ "$HOST" -ge 1 ] && OK=true
+  printf '{"ok":%s,"container":{"device":"%s","image":"%s","hostGpus":%s,"gpusSeen":%s}}\n' "$OK" "$DEV" "$IMAGE" "$HOST" "$SEEN"
+  [ "$OK" = true ] || exit 1
   exit 0
 fi
 

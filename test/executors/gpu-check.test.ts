@@ -23,6 +23,15 @@ describe("scripts/gpu-check.sh", () => {
     expect(r.stderr).toMatch(/^gpu-check: nvidia-smi not found/);
   });
 
+  it("--container (one GPU by CDI inside podman) also says plainly when there is no driver", () => {
+    const r = spawnSync("bash", [script, "--container"], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: pathWithout },
+    });
+    expect(r.status).toBe(2);
+    expect((JSON.parse(r.stdout.trim()) as { error: string }).error).toMatch(/^nvidia-smi not found/);
+  });
+
   it("runs the whole check against a pretend nvidia-smi: discovery, workload on GPU 0, metered energy", () => {
     const pack = mkdtempSync(join(tmpdir(), "zumbido-gpu-check-"));
     const b = spawnSync(
