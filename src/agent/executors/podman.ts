@@ -196,7 +196,10 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
   /** Checkpoint notice: writes $ZUMBIDO_NOTICE_FILE (with the deadline) and sends SIGUSR1. */
   async notify(leaseId: string): Promise<void> {
     const e = this.entries.get(leaseId);
-    if (!e || e.rec.ended || e.rec.startedAt === undefined) return;
+    if (!e || e.rec.ended) return;
+    // The container may already run (and log) while start() is still recording it: wait for that.
+    await this.preparing.get(leaseId);
+    if (e.rec.ended || e.rec.startedAt === undefined) return;
     this.writeNotice(e, "checkpoint", e.rec.graceS);
     await this.podman(["kill", "--signal", "USR1", e.rec.container]);
   }
@@ -446,9 +449,15 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
     ];
     if (w.checkpointDir) {
       mkdirSync(w.checkpointDir, { recursive: true });
+      // The workload's (non-root) user must be able to write its checkpoints.
+      if (!auto) {
+        const [uid, gid] = user.split(":").map(Number) as [number, number];
+        chownSync(w.checkpointDir, uid, gid);
+        chmodSync(w.checkpointDir, 0o700);
+      }
       args.push(
         "--volume",
-        `${w.checkpointDir}:${w.checkpointDir}:rw`,
+        `${w.checkpointDir}:${w.checkpointDir}:rw${auto ? ",U" : ""}`,
         "--env",
         `ZUMBIDO_CHECKPOINT_DIR=${w.checkpointDir}`,
       );
