@@ -258,6 +258,8 @@ for (const factory of STORES) {
       const started = h.clock.now();
       await beat(nodes.es!.nodeKey, [{ leaseId: a.leaseId, phase: "running", startedAt: started }]);
       expect((await job(id)).leases[0].startedAt).toBe(started);
+      // Usage is reported after the fact (the server refuses intervals in its future).
+      h.clock.advance(90_000);
       await call(h.app, nodes.es!.nodeKey, "POST", "/v1/agent/usage", {
         records: [
           {
@@ -282,7 +284,6 @@ for (const factory of STORES) {
           },
         ],
       });
-      h.clock.advance(90_000);
       await beat(nodes.es!.nodeKey, [
         { leaseId: a.leaseId, phase: "succeeded", exitCode: 0, startedAt: started, endedAt: h.clock.now() },
       ]);
