@@ -185,7 +185,10 @@ if (why && underCi) {
       const child = spawn(
         process.execPath,
         [
-          join(import.meta.dirname, "../../node_modules/tsx/dist/cli.mjs"),
+          // tsx as a loader in this very process: the tsx CLI would run the agent in a child process
+          // that outlives a SIGKILL of the CLI (and then collects and removes the container itself).
+          "--import",
+          "tsx",
           join(import.meta.dirname, "podman-agent-child.ts"),
           dir,
           agentId,
@@ -219,7 +222,7 @@ if (why && underCi) {
         },
         T,
       );
-      expect(s.exitCode).toBe(7);
+      expect(s.exitCode, JSON.stringify(s)).toBe(7);
       const out = (await ex2.drainLogs(id)).map((c) => c.text).join("");
       expect(out).toBe("before\nafter\n");
       await ex2.close();

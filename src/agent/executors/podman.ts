@@ -571,7 +571,7 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
         e.rec.stopRequested ? "cancelled" : "failed",
         null,
         null,
-        "the container disappeared; exit code unknown",
+        `the container disappeared; exit code unknown (podman inspect: ${r.stderr.trim().slice(0, 300) || `exit ${r.code}`})`,
       );
       return;
     }
