@@ -57,6 +57,8 @@ if (server.bootstrapAdminKey && !seed)
 if (seed) {
   lines.push(
     `  demo sites   ${seed.sites.map((s) => `${s.name} (${s.country}, ${s.gpus})`).join(", ")}`,
+    "  workloads    host processes of this machine: NO isolation (development demo only; real nodes",
+    "               run each job in a podman container: see docs/executors.md)",
     "",
     "Demo API keys (also in " + keysFile + "):",
     `  admin     ${seed.adminKey}`,
