@@ -22,3 +22,13 @@ export function podmanUnavailable(): string | undefined {
   if (v.status !== 0) return `image ${TEST_IMAGE} is missing; run scripts/ci/setup-containers.sh`;
   return undefined;
 }
+
+/** Removes every container whose name starts with zumbido-<prefix> (a suite's leftovers after a failed or timed-out case). */
+export function removeContainersNamed(prefix: string): void {
+  const ps = spawnSync("podman", ["ps", "-a", "-q", "--filter", `name=^zumbido-${prefix}`], {
+    env: PODMAN_ENV,
+    encoding: "utf8",
+  });
+  const ids = ps.stdout.split("\n").filter(Boolean);
+  if (ids.length > 0) spawnSync("podman", ["rm", "-f", ...ids], { env: PODMAN_ENV, encoding: "utf8" });
+}

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { WorkloadSpec, WorkloadStatus } from "../../src/agent/executor.js";
 import { PodmanExecutor } from "../../src/agent/executors/podman.js";
 import { isTerminal, until } from "./conformance.js";
-import { PODMAN_ENV, podmanUnavailable, TEST_IMAGE } from "./podman-env.js";
+import { PODMAN_ENV, podmanUnavailable, removeContainersNamed, TEST_IMAGE } from "./podman-env.js";
 
 const why = podmanUnavailable();
 const underCi = process.env.CI === "true";
@@ -67,7 +67,11 @@ if (why && underCi) {
   if (why) console.warn(`[podman isolation] not run: ${why}`);
   (why ? describe.skip : describe)(`podman isolation${why ? ` — not run: ${why}` : ""}`, () => {
     const ex = make("probe");
-    afterAll(() => ex.close());
+    afterAll(async () => {
+      await ex.close();
+      // A case that failed or timed out leaves its container running: nothing of the suite may outlive it.
+      removeContainersNamed(run);
+    });
 
     it("a probe job runs non-root, sees only its GPU, its own processes and none of the host's files", async () => {
       const probe = [

@@ -1,10 +1,10 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { PodmanExecutor } from "../../src/agent/executors/podman.js";
 import { executorConformance } from "./conformance.js";
-import { podmanUnavailable, TEST_IMAGE } from "./podman-env.js";
+import { podmanUnavailable, removeContainersNamed, TEST_IMAGE } from "./podman-env.js";
 
 const why = podmanUnavailable();
 const underCi = process.env.CI === "true";
@@ -31,6 +31,10 @@ if (why && underCi) {
     });
   });
 } else {
+  // A case that failed or timed out leaves its container running: nothing of the suite may outlive it.
+  afterAll(() => {
+    if (!why) removeContainersNamed(`conf-podman-${process.pid}-`);
+  });
   executorConformance("podman", (key) => makePodman(join(root, key), `${run}-${key}`), {
     gpuModel: "H100",
     // The container sees only its GPUs and CUDA numbers them from 0; leasing 0,1 makes both views agree.
