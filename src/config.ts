@@ -43,6 +43,8 @@ export const ServerConfig = z
     adminKey: z.string().min(20).optional(),
     /** Seed the demo federation and run its agents in-process. */
     demo: flag(false),
+    /** How the demo's agents run workloads: podman containers when podman works here (auto), always podman, or host processes. */
+    demoExecutor: z.enum(["auto", "podman", "local"]).default("auto"),
     /** Hold flexible jobs (interruptible, with deadline and runtime estimate) for cleaner hours. */
     deferFlexible: flag(true),
     /** Where this control plane runs (logs are kept here), reported to tenants. */
@@ -89,6 +91,7 @@ const ENV: Record<keyof ServerConfig, string> = {
   logCapBytes: "ZUMBIDO_LOG_CAP_BYTES",
   adminKey: "ZUMBIDO_ADMIN_KEY",
   demo: "ZUMBIDO_DEMO",
+  demoExecutor: "ZUMBIDO_DEMO_EXECUTOR",
   dataDir: "ZUMBIDO_DATA",
   region: "ZUMBIDO_REGION",
   deferFlexible: "ZUMBIDO_DEFER_FLEXIBLE",
