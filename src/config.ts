@@ -41,6 +41,11 @@ export const ServerConfig = z
     logCapBytes: z.coerce.number().int().min(1024).default(1_048_576),
     /** Bootstrap admin key: created on first start if given (else one is generated and printed). */
     adminKey: z.string().min(20).optional(),
+    /**
+     * Server secret API keys are stored under (HMAC-SHA256). Set it before the first start and keep
+     * it: changing it invalidates every key. Without it a random secret is kept in the database.
+     */
+    keySecret: z.string().min(32, "use at least 32 characters, e.g. openssl rand -base64 32").optional(),
     /** Seed the demo federation and run its agents in-process. */
     demo: flag(false),
     /** Hold flexible jobs (interruptible, with deadline and runtime estimate) for cleaner hours. */
@@ -88,6 +93,7 @@ const ENV: Record<keyof ServerConfig, string> = {
   stopTimeoutS: "ZUMBIDO_STOP_TIMEOUT_S",
   logCapBytes: "ZUMBIDO_LOG_CAP_BYTES",
   adminKey: "ZUMBIDO_ADMIN_KEY",
+  keySecret: "ZUMBIDO_KEY_SECRET",
   demo: "ZUMBIDO_DEMO",
   dataDir: "ZUMBIDO_DATA",
   region: "ZUMBIDO_REGION",

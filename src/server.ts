@@ -30,7 +30,10 @@ export async function startServer(
   opts: { plugins?: RoutePlugin[]; clock?: Clock } = {},
 ): Promise<ServerHandle> {
   const log = pino({ level: config.logLevel, base: { svc: "zumbido" } });
-  const store = await Store.open(parseStoreUrl(config.store));
+  const store = await Store.open(
+    parseStoreUrl(config.store),
+    config.keySecret ? { keySecret: config.keySecret } : {},
+  );
   const ctx: Ctx = {
     store,
     clock: opts.clock ?? systemClock,

@@ -28,6 +28,7 @@ import { fleetRoutes } from "./routes/fleet.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
+import { nodeTrustRoutes } from "./routes/node-trust.js";
 
 /** The services every route uses. */
 export interface Services {
@@ -208,6 +209,7 @@ export async function buildApi(
   await energyRoutes(app, services);
   await auditRoutes(app, services);
   await trustRoutes(app, services);
+  await nodeTrustRoutes(app, services);
   for (const plugin of opts.plugins ?? []) await plugin(app, services);
   return app;
 }
