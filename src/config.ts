@@ -49,6 +49,10 @@ export const ServerConfig = z
     region: z.string().default("EU (ES)"),
     /** Folder for demo agents' state. */
     dataDir: z.string().default("./.zumbido"),
+    /** Keys sealing tenants' secrets: base64 of 32 bytes, active first, older keys after (rotation). */
+    secretKey: z.string().min(1).optional(),
+    /** A file holding those keys (one a line); default: <dataDir>/secret.key, generated (0600) if absent. */
+    secretKeyFile: z.string().min(1).optional(),
     /** Serve HTTPS: PEM certificate (chain) and private key files; both or neither. */
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
@@ -66,6 +70,12 @@ export const ServerConfig = z
     planMaxRuns: z.coerce.number().int().min(1).max(20_000).default(2000),
   })
   .superRefine((c, ctx) => {
+    if (c.secretKey !== undefined && c.secretKeyFile !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["secretKeyFile"],
+        message: "give the secret keys in ZUMBIDO_SECRET_KEY or in ZUMBIDO_SECRET_KEY_FILE, not both",
+      });
     if ((c.tlsCert === undefined) !== (c.tlsKey === undefined))
       ctx.addIssue({
         code: "custom",
@@ -92,6 +102,8 @@ const ENV: Record<keyof ServerConfig, string> = {
   dataDir: "ZUMBIDO_DATA",
   region: "ZUMBIDO_REGION",
   deferFlexible: "ZUMBIDO_DEFER_FLEXIBLE",
+  secretKey: "ZUMBIDO_SECRET_KEY",
+  secretKeyFile: "ZUMBIDO_SECRET_KEY_FILE",
   tlsCert: "ZUMBIDO_TLS_CERT",
   tlsKey: "ZUMBIDO_TLS_KEY",
   rateLimits: "ZUMBIDO_RATE_LIMITS",
