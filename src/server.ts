@@ -42,13 +42,16 @@ export async function startServer(
   const log = pino({ level: config.logLevel, base: { svc: "zumbido" } });
   // Tenants' secrets: keys from config (never logged), re-sealed with the active key after a rotation.
   const secretKeys = loadSecretBox({
-    key: config.secretKey,
-    keyFile: config.secretKeyFile,
+    key: config.encryptionKey,
+    keyFile: config.encryptionKeyFile,
     dataDir: config.dataDir,
   });
   // Info, not warn: `serve --ready-json` promises its ready line first; the banners repeat the note.
   log.info(secretKeys.note);
-  const store = await Store.open(parseStoreUrl(config.store));
+  const store = await Store.open(
+    parseStoreUrl(config.store),
+    config.keySecret ? { keySecret: config.keySecret } : {},
+  );
   const resealed = await resealSecrets(store, secretKeys.box).catch(async (err: unknown) => {
     await store.close();
     throw err;

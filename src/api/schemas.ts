@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Job, PriceView as Price, SiteView as Site, WorkloadReport } from "../contract/index.js";
 import { EXECUTOR_KINDS } from "../domain/executors.js";
+import { MAX_GPUS_PER_NODE } from "../domain/inventory.js";
 import { imagePatternProblem, imageRefProblem, MAX_IMAGE_PATTERN, MAX_IMAGE_REF } from "../domain/images.js";
 import {
   MAX_ENV_NAME,
@@ -91,6 +92,9 @@ export const Gpu = z.object({
   healthy: z.boolean(),
 });
 
+/** Who approves a node's GPU inventory change. */
+export const InventoryApprover = z.enum(["operator", "admin"]);
+
 export const Node = z.object({
   id: z.string(),
   siteId: z.string(),
@@ -102,6 +106,10 @@ export const Node = z.object({
   lastHeartbeatAt: z.number().nullable().optional(),
   driverVersion: z.string().nullable().optional(),
   runtime: NodeRuntime.nullable().optional(),
+  approvedGpus: z.array(Gpu).optional(),
+  inventoryChangedAt: z.number().nullable().optional(),
+  /** Why the node takes no new work because of its inventory (null: it is not held). */
+  held: z.string().nullable().optional(),
 });
 
 /** A named secret's name, e.g. `ngc`. */
@@ -182,7 +190,8 @@ export const UsageRecord = z
   .strict();
 
 export const Heartbeat = z.object({
-  gpus: z.array(Gpu),
+  // More than a node may have is accepted here only to hold the node (inventory approval refuses it).
+  gpus: z.array(Gpu).max(256, "a node reports at most 256 GPUs"),
   driverVersion: z.string().nullable().optional(),
   health: z.object({ healthy: z.boolean(), reasons: z.array(z.string()) }),
   workloads: z.array(WorkloadReport),
@@ -193,7 +202,12 @@ export const Enrol = z
   .object({
     token: z.string().min(8),
     name: z.string().min(1).max(120),
-    gpus: z.array(Gpu),
+    gpus: z
+      .array(Gpu)
+      .max(
+        MAX_GPUS_PER_NODE,
+        `a node has at most ${MAX_GPUS_PER_NODE} GPUs; enrol larger machines as several nodes`,
+      ),
     executor: z.enum(EXECUTOR_KINDS).default("local"),
     driverVersion: z.string().nullable().optional(),
     runtime: NodeRuntime.optional(),

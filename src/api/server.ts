@@ -30,6 +30,7 @@ import { jobRoutes } from "./routes/jobs.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
+import { nodeTrustRoutes } from "./routes/node-trust.js";
 
 /** The services every route uses. */
 export interface Services {
@@ -219,6 +220,7 @@ export async function buildApi(
   await energyRoutes(app, services);
   await auditRoutes(app, services);
   await trustRoutes(app, services);
+  await nodeTrustRoutes(app, services);
   for (const plugin of opts.plugins ?? []) await plugin(app, services);
   return app;
 }

@@ -22,3 +22,4 @@ export * from "./audit-service.js";
 export * from "./secret-box.js";
 export * from "./secret-keys.js";
 export * from "./secrets-service.js";
+export * from "./node-trust-service.js";

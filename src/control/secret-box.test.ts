@@ -39,8 +39,8 @@ describe("SecretBox", () => {
   it("parses keys from text and says how to make one when malformed, never echoing it", () => {
     const k = randomBytes(32).toString("base64");
     expect(parseKeys(`# active\n${k}\n`, "f")).toHaveLength(1);
-    expect(() => parseKeys("c2hvcnQ=", "ZUMBIDO_SECRET_KEY")).toThrow(/openssl rand -base64 32/);
-    expect(() => parseKeys("c2hvcnQ=", "ZUMBIDO_SECRET_KEY")).not.toThrow(/c2hvcnQ/);
+    expect(() => parseKeys("c2hvcnQ=", "ZUMBIDO_ENCRYPTION_KEY")).toThrow(/openssl rand -base64 32/);
+    expect(() => parseKeys("c2hvcnQ=", "ZUMBIDO_ENCRYPTION_KEY")).not.toThrow(/c2hvcnQ/);
     expect(() => parseKeys("# nothing\n", "f")).toThrow(/holds no key/);
   });
 });
@@ -52,16 +52,16 @@ describe("loadSecretBox", () => {
   it("generates a 0600 key file in the data folder once, then reuses it", () => {
     const first = loadSecretBox({ dataDir: dir });
     expect(first.generated).toBe(true);
-    expect(first.note).toContain(join(dir, "secret.key"));
-    expect(statSync(join(dir, "secret.key")).mode & 0o777).toBe(0o600);
-    const key = readFileSync(join(dir, "secret.key"), "utf8").trim();
+    expect(first.note).toContain(join(dir, "encryption.key"));
+    expect(statSync(join(dir, "encryption.key")).mode & 0o777).toBe(0o600);
+    const key = readFileSync(join(dir, "encryption.key"), "utf8").trim();
     expect(first.note).not.toContain(key);
     const second = loadSecretBox({ dataDir: dir });
     expect(second.generated).toBe(false);
     expect(second.box.activeKeyId).toBe(first.box.activeKeyId);
   });
 
-  it("takes ZUMBIDO_SECRET_KEY or a named key file, and says how to create a missing one", () => {
+  it("takes ZUMBIDO_ENCRYPTION_KEY or a named key file, and says how to create a missing one", () => {
     const k = randomBytes(32);
     expect(loadSecretBox({ key: k.toString("base64"), dataDir: dir }).box.activeKeyId).toBe(keyIdOf(k));
     const f = join(dir, "named.key");

@@ -88,7 +88,7 @@ export class SecretBox {
     if (!key)
       throw new DomainError(
         "invalid-state",
-        `a secret was sealed with key ${s.keyId}, which this server does not have; configure that key (ZUMBIDO_SECRET_KEY or ZUMBIDO_SECRET_KEY_FILE, as an older key after the active one)`,
+        `a secret was sealed with key ${s.keyId}, which this server does not have; configure that key (ZUMBIDO_ENCRYPTION_KEY or ZUMBIDO_ENCRYPTION_KEY_FILE, as an older key after the active one)`,
         { keyId: s.keyId },
       );
     const raw = Buffer.from(s.sealed, "base64");

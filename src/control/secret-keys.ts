@@ -1,4 +1,4 @@
-// Where the server's secret keys come from: ZUMBIDO_SECRET_KEY, a key file, or (development and the
+// Where the server's secret keys come from: ZUMBIDO_ENCRYPTION_KEY, a key file, or (development and the
 // embedded demo) a key file generated in the data folder with 0600 permissions.
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -7,9 +7,9 @@ import { parseKeys, SecretBox } from "./secret-box.js";
 
 /** How the server finds its secret keys (parsed config; no key is ever logged). */
 export interface SecretKeyConfig {
-  /** Base64 keys, active first (ZUMBIDO_SECRET_KEY). */
+  /** Base64 keys, active first (ZUMBIDO_ENCRYPTION_KEY). */
   key?: string | undefined;
-  /** A file of base64 keys, active first (ZUMBIDO_SECRET_KEY_FILE). */
+  /** A file of base64 keys, active first (ZUMBIDO_ENCRYPTION_KEY_FILE). */
   keyFile?: string | undefined;
   /** The data folder, where a development key file is generated when neither is given. */
   dataDir: string;
@@ -26,21 +26,21 @@ export interface LoadedSecretBox {
 /** Loads the server's secret keys, generating a development key file when none is configured. */
 export function loadSecretBox(c: SecretKeyConfig): LoadedSecretBox {
   if (c.key !== undefined && c.keyFile !== undefined)
-    throw new Error("give ZUMBIDO_SECRET_KEY or ZUMBIDO_SECRET_KEY_FILE, not both");
+    throw new Error("give ZUMBIDO_ENCRYPTION_KEY or ZUMBIDO_ENCRYPTION_KEY_FILE, not both");
   if (c.key !== undefined) {
-    const box = new SecretBox(parseKeys(c.key, "ZUMBIDO_SECRET_KEY"));
+    const box = new SecretBox(parseKeys(c.key, "ZUMBIDO_ENCRYPTION_KEY"));
     return {
       box,
-      note: `secret keys from ZUMBIDO_SECRET_KEY (active key id ${box.activeKeyId})`,
+      note: `encryption keys for tenants' secrets from ZUMBIDO_ENCRYPTION_KEY (active key id ${box.activeKeyId})`,
       generated: false,
     };
   }
-  const file = c.keyFile ?? join(c.dataDir, "secret.key");
+  const file = c.keyFile ?? join(c.dataDir, "encryption.key");
   let generated = false;
   if (!existsSync(file)) {
     if (c.keyFile !== undefined)
       throw new Error(
-        `ZUMBIDO_SECRET_KEY_FILE ${file} does not exist; create it with: (umask 077; openssl rand -base64 32 > ${file})`,
+        `ZUMBIDO_ENCRYPTION_KEY_FILE ${file} does not exist; create it with: (umask 077; openssl rand -base64 32 > ${file})`,
       );
     mkdirSync(c.dataDir, { recursive: true });
     try {
@@ -55,7 +55,7 @@ export function loadSecretBox(c: SecretKeyConfig): LoadedSecretBox {
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   const box = new SecretBox(parseKeys(readFileSync(file, "utf8"), file));
   const note = generated
-    ? `generated a secret key file ${file} (0600) for tenants' secrets; keep it with backups of the data, apart from the database (production: set ZUMBIDO_SECRET_KEY_FILE)`
-    : `secret keys from ${file} (active key id ${box.activeKeyId})`;
+    ? `generated an encryption key file ${file} (0600) for tenants' secrets; keep it with backups of the data, apart from the database (production: set ZUMBIDO_ENCRYPTION_KEY_FILE)`
+    : `encryption keys for tenants' secrets from ${file} (active key id ${box.activeKeyId})`;
   return { box, note, generated };
 }

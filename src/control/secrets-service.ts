@@ -48,7 +48,7 @@ export class SecretsService {
     if (!this.ctx.secrets)
       throw new DomainError(
         "invalid-state",
-        "this server has no secret key, so it cannot keep secrets; its operator sets ZUMBIDO_SECRET_KEY_FILE",
+        "this server has no encryption key, so it cannot keep secrets; its operator sets ZUMBIDO_ENCRYPTION_KEY_FILE",
       );
     return this.ctx.secrets;
   }
@@ -214,7 +214,7 @@ export async function resealSecrets(store: Store, box: SecretBox): Promise<numbe
   if (unknown.length > 0)
     throw new Error(
       `stored secrets are sealed with key id(s) ${unknown.join(", ")}, which this server does not have: ` +
-        "give the key they were sealed with after the active one (ZUMBIDO_SECRET_KEY or ZUMBIDO_SECRET_KEY_FILE)",
+        "give the key they were sealed with after the active one (ZUMBIDO_ENCRYPTION_KEY or ZUMBIDO_ENCRYPTION_KEY_FILE)",
     );
   const stale = await store.secrets.sealedWithOtherKeys(box.activeKeyId);
   for (const t of stale.tenant) {

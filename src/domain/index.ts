@@ -9,3 +9,4 @@ export * from "./images.js";
 export * from "./calendar.js";
 export * from "./executors.js";
 export * from "./secrets.js";
+export * from "./inventory.js";

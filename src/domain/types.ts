@@ -84,6 +84,10 @@ export interface Node {
   driverVersion?: string | null;
   /** The runtime the agent last advertised (null: an agent that predates the advertisement). */
   runtime?: NodeRuntime | null;
+  /** The GPU inventory approved for placement and capacity (declared at enrolment, or last approved). */
+  approvedGpus?: Gpu[];
+  /** Since when the reported GPUs (`gpus`) differ from the approved ones; null when they agree. */
+  inventoryChangedAt?: number | null;
 }
 
 export type JobClass = "on-demand" | "interruptible";

@@ -21,8 +21,11 @@ export class Store {
   readonly checkpoints: CheckpointsRepo;
   readonly secrets: SecretsRepo;
 
-  private constructor(readonly db: Db) {
-    this.accounts = new AccountsRepo(db.kysely);
+  private constructor(
+    readonly db: Db,
+    keySecret?: string,
+  ) {
+    this.accounts = new AccountsRepo(db.kysely, keySecret);
     this.fleet = new FleetRepo(db.kysely);
     this.jobs = new JobsRepo(db.kysely, db.dialect);
     this.usage = new UsageRepo(db.kysely);
@@ -33,9 +36,14 @@ export class Store {
     this.secrets = new SecretsRepo(db.kysely);
   }
 
-  /** Opens (and migrates) the store. */
-  static async open(config: StoreConfig): Promise<Store> {
-    return new Store(await openDb(config));
+  /**
+   * Opens (and migrates) the store. `keySecret` is the server secret API keys are HMACed with
+   * (ZUMBIDO_KEY_SECRET); legacy plain-SHA-256 key hashes are rewritten as HMACs on open.
+   */
+  static async open(config: StoreConfig, opts: { keySecret?: string } = {}): Promise<Store> {
+    const store = new Store(await openDb(config), opts.keySecret);
+    await store.accounts.upgradeKeyHashes();
+    return store;
   }
 
   get dialect(): "sqlite" | "postgres" {
