@@ -111,6 +111,16 @@ export class UsageRepo {
     await this.db.insertInto("anomalies").values(anomalyRow(a)).execute();
   }
 
+  /** The end of a lease's last accepted usage interval (ms), or null when none was accepted. */
+  async lastAcceptedTo(leaseId: string): Promise<number | null> {
+    const r = await this.db
+      .selectFrom("usage")
+      .select((eb) => eb.fn.max("to_ms").as("to"))
+      .where("lease_id", "=", leaseId)
+      .executeTakeFirst();
+    return r?.to == null ? null : Number(r.to);
+  }
+
   /** Anomaly counts per node over [fromMs, toMs) (statements, reliability). */
   async anomalyCounts(fromMs: number, toMs: number, operatorId?: string): Promise<Map<string, number>> {
     let q = this.db
@@ -175,6 +185,17 @@ export class UsageRepo {
       .where((eb) => eb.or([eb("stop_requested_at", ">=", sinceMs), eb("ended_at", ">=", sinceMs)]))
       .execute();
     return rows.map((r) => r.id).sort();
+  }
+
+  /** Leases with usage records received (stored) at or after `sinceMs`. */
+  async leasesReceivedSince(sinceMs: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("usage")
+      .select("lease_id")
+      .distinct()
+      .where("received_at", ">=", sinceMs)
+      .execute();
+    return rows.map((r) => r.lease_id).sort();
   }
 
   /** Every lease that has usage. */
