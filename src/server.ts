@@ -41,6 +41,7 @@ export async function startServer(
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       stopGraceS: config.stopGraceS,
       stopTimeoutS: config.stopTimeoutS,
+      gangStartTimeoutS: config.gangStartTimeoutS,
       enrolmentTokenTtlMs: 24 * 3_600_000,
       policy: { ...DEFAULT_POLICY, preemptionGraceS: config.stopGraceS },
       region: config.region,

@@ -42,6 +42,29 @@ export const NodeRuntime = z
   })
   .strict();
 
+const ClusterLabel = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,63}$/,
+    "use lowercase letters, digits, '.', '_' and '-' (at most 64), e.g. ib-ndr, roce, eth-100g, leaf-3",
+  );
+
+/** A node's place on its site's cluster network (agent config, enrolment, or the operator's API). */
+export const NodeCluster = z
+  .object({
+    address: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(
+        /^[A-Za-z0-9.:-]+$/,
+        "the cluster address is an IPv4/IPv6 address or a host name other nodes of the site reach",
+      ),
+    fabric: ClusterLabel.optional(),
+    switchGroup: ClusterLabel.optional(),
+  })
+  .strict();
+
 export const SiteInput = z
   .object({
     name: z.string().min(1).max(120),
@@ -92,6 +115,7 @@ export const Node = z.object({
   lastHeartbeatAt: z.number().nullable().optional(),
   driverVersion: z.string().nullable().optional(),
   runtime: NodeRuntime.nullable().optional(),
+  cluster: NodeCluster.nullable().optional(),
 });
 
 export const JobSubmit = z
@@ -119,6 +143,7 @@ export const JobSubmit = z
     image: ImageRef.optional(),
     network: z.boolean().optional(),
     gracePeriodS: z.number().int().min(0).max(3600).optional(),
+    fabric: ClusterLabel.optional(),
   })
   .strict();
 
@@ -141,6 +166,7 @@ export const Heartbeat = z.object({
   health: z.object({ healthy: z.boolean(), reasons: z.array(z.string()) }),
   workloads: z.array(WorkloadReport),
   runtime: NodeRuntime.optional(),
+  cluster: NodeCluster.optional(),
 });
 
 export const Enrol = z
@@ -151,6 +177,7 @@ export const Enrol = z
     executor: z.enum(EXECUTOR_KINDS).default("local"),
     driverVersion: z.string().nullable().optional(),
     runtime: NodeRuntime.optional(),
+    cluster: NodeCluster.optional(),
   })
   .strict();
 

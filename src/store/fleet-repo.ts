@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { Cooling, Gpu, Node, NodeRuntime, NodeState, Price, Site } from "../domain/index.js";
+import type { Cooling, Gpu, Node, NodeCluster, NodeRuntime, NodeState, Price, Site } from "../domain/index.js";
 import { hashSecret } from "./accounts-repo.js";
 import type { Database } from "./schema.js";
 
@@ -33,6 +33,7 @@ const nodeRow = (r: Database["nodes"]): Node => ({
   driverVersion: r.driver_version,
   lastHeartbeatAt: r.last_heartbeat_at,
   runtime: r.runtime_json === null ? null : (JSON.parse(r.runtime_json) as NodeRuntime),
+  cluster: r.cluster_json === null ? null : (JSON.parse(r.cluster_json) as NodeCluster),
 });
 
 const priceRow = (r: Database["prices"]): Price => ({
@@ -193,6 +194,7 @@ export class FleetRepo {
           last_heartbeat_at: now,
           created_at: now,
           runtime_json: node.runtime ? JSON.stringify(node.runtime) : null,
+          cluster_json: node.cluster ? JSON.stringify(node.cluster) : null,
         })
         .execute();
       return { ok: true as const, siteId: t.site_id };
@@ -222,6 +224,7 @@ export class FleetRepo {
     now: number,
     health: { healthy: boolean; reasons: string[] },
     runtime?: NodeRuntime,
+    cluster?: NodeCluster,
   ): Promise<void> {
     const node = await this.getNode(id);
     if (!node) return;
@@ -240,9 +243,12 @@ export class FleetRepo {
     }
     const gpusJson = JSON.stringify(gpus);
     const newRuntime = runtime && !sameRuntime(node.runtime, runtime);
+    // The agent's config states its cluster network when it names one; a change there wins.
+    const newCluster = cluster && JSON.stringify(cluster) !== JSON.stringify(node.cluster ?? null);
     // The node's status is written only when it changes; otherwise a heartbeat renews liveness only.
     const changed =
       newRuntime ||
+      newCluster ||
       state !== node.state ||
       reason !== (node.stateReason ?? null) ||
       driverVersion !== (node.driverVersion ?? null) ||
@@ -260,7 +266,16 @@ export class FleetRepo {
         state,
         state_reason: reason,
         ...(newRuntime ? { runtime_json: JSON.stringify(runtime), executor: runtime.executor } : {}),
+        ...(newCluster ? { cluster_json: JSON.stringify(cluster) } : {}),
       })
+      .where("id", "=", id)
+      .execute();
+  }
+  /** Sets (or clears, with null) a node's place on its site's cluster network. */
+  async setNodeCluster(id: string, cluster: NodeCluster | null): Promise<void> {
+    await this.db
+      .updateTable("nodes")
+      .set({ cluster_json: cluster ? JSON.stringify(cluster) : null })
       .where("id", "=", id)
       .execute();
   }
