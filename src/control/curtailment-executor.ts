@@ -61,7 +61,10 @@ export async function enforceCurtailments(
           // A multi-node gang stops as one: its other ranks get the same notice and deadline.
           if (lease.gang)
             for (const o of running.filter((x) => x.jobId === lease.jobId && x.id !== lease.id))
-              if (o.state !== "stopping" && (await store.jobs.requestLeaseStop(o.id, why, now, deadline, fence)))
+              if (
+                o.state !== "stopping" &&
+                (await store.jobs.requestLeaseStop(o.id, why, now, deadline, fence))
+              )
                 o.state = "stopping";
           noticesSent++;
           lease.state = "stopping";

@@ -61,13 +61,17 @@ export async function releaseReadyGangs(ctx: Ctx, leases: LeaseRecord[], now: nu
     seen.add(l.jobId);
     const gang = await gangOf(ctx, l);
     const all =
-      gang.length === l.gang.size &&
-      gang.every((g) => g.state === "assigned" && g.gang!.readyAt !== null);
+      gang.length === l.gang.size && gang.every((g) => g.state === "assigned" && g.gang!.readyAt !== null);
     if (!all) continue;
     const ids = gang.filter((g) => g.gang!.goAt === null).map((g) => g.id);
     if ((await ctx.store.jobs.releaseGang(ids, now)) > 0) {
       released.push(...ids);
-      await ctx.store.jobs.addEvent(l.jobId, now, "scheduled", `all ${gang.length} ranks ready: gang released to start`);
+      await ctx.store.jobs.addEvent(
+        l.jobId,
+        now,
+        "scheduled",
+        `all ${gang.length} ranks ready: gang released to start`,
+      );
     }
   }
   return released;
@@ -90,9 +94,12 @@ export async function enforceGangStart(
   );
   for (const jobId of new Set(late.map((l) => l.jobId))) {
     const gang = active.filter((l) => l.jobId === jobId && l.gang);
-    const missing = gang.filter((l) => l.gang!.readyAt === null).map((l) => `${l.gang!.rank} (node ${l.nodeId})`);
+    const missing = gang
+      .filter((l) => l.gang!.readyAt === null)
+      .map((l) => `${l.gang!.rank} (node ${l.nodeId})`);
     const why = `${GANG_START} rank(s) ${missing.join(", ") || "?"} not ready within ${timeoutMs / 1000} s; the gang was stopped`;
-    for (const l of gang) if (await ctx.store.jobs.requestLeaseStop(l.id, why, now, now, fence)) l.state = "stopping";
+    for (const l of gang)
+      if (await ctx.store.jobs.requestLeaseStop(l.id, why, now, now, fence)) l.state = "stopping";
     await ctx.store.jobs.transitionJob(jobId, ["scheduled", "running"], "preempted", now, `${why}; requeued`);
     requeued.push(jobId);
   }
@@ -116,11 +123,22 @@ export async function stopGangAfter(
   const who = `rank ${lease.gang!.rank} (lease ${lease.id} on node ${lease.nodeId}) ${what}`;
   const beforeStart = lease.gang!.goAt === null && cause !== "image-pull";
   const reason = beforeStart ? `${GANG_START} ${who} before the gang started` : `${GANG_STOP} ${who}`;
-  await jobs.addEvent(lease.jobId, endedAt, "running", `${reason}; stopping the other ${others.length} rank(s)`);
+  await jobs.addEvent(
+    lease.jobId,
+    endedAt,
+    "running",
+    `${reason}; stopping the other ${others.length} rank(s)`,
+  );
   for (const o of others)
     await jobs.requestLeaseStop(o.id, reason, endedAt, endedAt + ctx.config.stopGraceS * 1000);
   if (beforeStart)
-    await jobs.transitionJob(lease.jobId, ["scheduled", "running"], "preempted", endedAt, `${reason}; requeued`);
+    await jobs.transitionJob(
+      lease.jobId,
+      ["scheduled", "running"],
+      "preempted",
+      endedAt,
+      `${reason}; requeued`,
+    );
   else
     await jobs.transitionJob(lease.jobId, ["scheduled", "running"], "failed", endedAt, reason, {
       endedAt,

@@ -1,5 +1,14 @@
 import type { Kysely } from "kysely";
-import type { Cooling, Gpu, Node, NodeCluster, NodeRuntime, NodeState, Price, Site } from "../domain/index.js";
+import type {
+  Cooling,
+  Gpu,
+  Node,
+  NodeCluster,
+  NodeRuntime,
+  NodeState,
+  Price,
+  Site,
+} from "../domain/index.js";
 import { hashSecret } from "./accounts-repo.js";
 import type { Database } from "./schema.js";
 

@@ -51,6 +51,8 @@ export interface PodmanExecutorOptions {
   cpus?: number;
   /** Processes per container (default 4096). */
   pidsLimit?: number;
+  /** Network of multi-node job ranks: the site's cluster network (default "host", so NCCL sees the fabric). */
+  gangNetworkMode?: string;
   /** Network mode for workloads that may use the network (default "bridge"). */
   networkMode?: string;
   /** Bytes of log output shipped per lease before one truncation notice (default 1 MiB). */
@@ -84,7 +86,11 @@ export const CONTAINER_WORK_DIR = "/work";
 const LABEL_LEASE = "zumbido.lease";
 const LABEL_AGENT = "zumbido.agent";
 const LABEL_JOB = "zumbido.job";
+/** Where a multi-node rank finds its hostfile in the container. */
+const CONTAINER_HOSTFILE = "/zumbido-gang/hostfile";
+
 const RESERVED_ENV = new Set([
+  "ZUMBIDO_HOSTFILE",
   "CUDA_VISIBLE_DEVICES",
   "CUDA_DEVICE_ORDER",
   "NVIDIA_VISIBLE_DEVICES",
@@ -426,7 +432,12 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
       "--security-opt",
       "no-new-privileges",
       "--network",
-      w.network === true ? (this.opts.networkMode ?? "bridge") : "none",
+      // Ranks of a multi-node job use the site's cluster network (host network unless configured).
+      w.gang
+        ? (this.opts.gangNetworkMode ?? "host")
+        : w.network === true
+          ? (this.opts.networkMode ?? "bridge")
+          : "none",
       "--memory",
       String(lim.memoryBytes),
       "--memory-swap",
@@ -462,6 +473,13 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
         `ZUMBIDO_CHECKPOINT_DIR=${w.checkpointDir}`,
       );
     }
+    if (w.gang)
+      args.push(
+        "--volume",
+        `${w.gang.hostfile}:${CONTAINER_HOSTFILE}:ro`,
+        "--env",
+        `ZUMBIDO_HOSTFILE=${CONTAINER_HOSTFILE}`,
+      );
     for (const d of devices) args.push("--device", `nvidia.com/gpu=${d}`);
     for (const [k, v] of Object.entries(w.spec.env ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || RESERVED_ENV.has(k)) continue;

@@ -48,6 +48,12 @@ export function registerAgentCommand(program: Command): void {
     )
     .option("--user <uid:gid>", "podman: the non-root user workloads run as", "1000:1000")
     .option("--userns-auto", "podman: give each container its own range of host uids (--userns=auto)")
+    .option(
+      "--cluster-address <addr>",
+      "this node's address on the site's cluster network (multi-node rendezvous; not the public one)",
+    )
+    .option("--fabric <label>", "the cluster network's fabric, e.g. ib-ndr, roce, eth-100g")
+    .option("--switch-group <label>", "the leaf switch (or rail group) this node hangs off, e.g. leaf-3")
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
     .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
     .action(async (_o: unknown, cmd: Command) => {
@@ -67,6 +73,9 @@ export function registerAgentCommand(program: Command): void {
         defaultImage?: string;
         user: string;
         usernsAuto?: boolean;
+        clusterAddress?: string;
+        fabric?: string;
+        switchGroup?: string;
       }>();
       const server = o.server ?? process.env.ZUMBIDO_URL;
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
@@ -75,6 +84,17 @@ export function registerAgentCommand(program: Command): void {
         process.exitCode = 2;
         return;
       }
+      if ((o.fabric || o.switchGroup) && !o.clusterAddress)
+        throw new UsageError(
+          "--fabric and --switch-group describe the cluster network: give --cluster-address too",
+        );
+      const cluster = o.clusterAddress
+        ? {
+            address: o.clusterAddress,
+            ...(o.fabric ? { fabric: o.fabric } : {}),
+            ...(o.switchGroup ? { switchGroup: o.switchGroup } : {}),
+          }
+        : undefined;
       const clock = { now: () => Date.now() };
       let gpus = o.simulateGpus ? simulatedGpuSource(o.simulateGpus) : undefined;
       let meter: EnergyMeter = new ModelledEnergyMeter();
@@ -142,6 +162,7 @@ export function registerAgentCommand(program: Command): void {
         clock,
         heartbeatMs: o.heartbeatMs,
         meterMs: o.meterMs,
+        ...(cluster ? { cluster } : {}),
         log: (msg, f) => console.log(JSON.stringify({ t: new Date().toISOString(), msg, ...f })),
       });
       const { nodeId } = await agent.init();
