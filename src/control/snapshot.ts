@@ -1,4 +1,13 @@
-import { findGpuModel, nodeGpuPowerW, type Node, type Price, type Site } from "../domain/index.js";
+import {
+  approvedGpusOf,
+  findGpuModel,
+  inventoryPending,
+  MAX_GPUS_PER_NODE,
+  nodeGpuPowerW,
+  type Node,
+  type Price,
+  type Site,
+} from "../domain/index.js";
 import { powerBudgetAt, valueAt, type HourlySeries } from "../energy/index.js";
 import { interruptiblePriceNow } from "./spot-price.js";
 import type { PendingJob, Snapshot } from "../scheduler/index.js";
@@ -122,19 +131,21 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
       ...(s.allowImages?.length ? { allowImages: s.allowImages } : {}),
       ...(s.denyImages?.length ? { denyImages: s.denyImages } : {}),
     })),
+    // Placement sees approved inventory only; a node whose reported GPUs await approval takes no new work.
     nodes: nodes
-      .filter((n) => n.gpus.length > 0)
-      .map((n) => {
-        const model = n.gpus[0]!.model;
+      .map((n) => ({ n, gpus: approvedGpusOf(n) }))
+      .filter(({ gpus }) => gpus.length > 0 && gpus.length <= MAX_GPUS_PER_NODE)
+      .map(({ n, gpus }) => {
+        const model = gpus[0]!.model;
         const cat = findGpuModel(model);
         return {
           id: n.id,
           siteId: n.siteId,
           gpuModel: model,
-          gpuMemoryGb: cat?.memoryGb ?? Math.round(n.gpus[0]!.memoryMb / 1024),
-          gpuIndices: n.gpus.filter((g) => g.healthy).map((g) => g.index),
-          gpuPowerW: nodeGpuPowerW(n),
-          schedulable: n.state === "ready",
+          gpuMemoryGb: cat?.memoryGb ?? Math.round(gpus[0]!.memoryMb / 1024),
+          gpuIndices: gpus.filter((g) => g.healthy).map((g) => g.index),
+          gpuPowerW: nodeGpuPowerW({ gpus }),
+          schedulable: n.state === "ready" && !inventoryPending(n),
           // An agent that predates the runtime advertisement: Kubernetes and podman run images.
           runsImages: n.runtime?.images ?? (n.executor === "kubernetes" || n.executor === "podman"),
           ...(n.cluster?.fabric ? { fabric: n.cluster.fabric } : {}),

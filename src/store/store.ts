@@ -6,6 +6,7 @@ import { FleetRepo } from "./fleet-repo.js";
 import { EnergyRepo } from "./energy-repo.js";
 import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
+import { SecretsRepo } from "./secrets-repo.js";
 import { UsageRepo } from "./usage-repo.js";
 
 /** The control plane's repositories over one database (SQLite or PostgreSQL). */
@@ -18,9 +19,13 @@ export class Store {
   readonly energy: EnergyRepo;
   readonly audit: AuditRepo;
   readonly checkpoints: CheckpointsRepo;
+  readonly secrets: SecretsRepo;
 
-  private constructor(readonly db: Db) {
-    this.accounts = new AccountsRepo(db.kysely);
+  private constructor(
+    readonly db: Db,
+    keySecret?: string,
+  ) {
+    this.accounts = new AccountsRepo(db.kysely, keySecret);
     this.fleet = new FleetRepo(db.kysely);
     this.jobs = new JobsRepo(db.kysely, db.dialect);
     this.usage = new UsageRepo(db.kysely);
@@ -28,11 +33,17 @@ export class Store {
     this.energy = new EnergyRepo(db.kysely);
     this.audit = new AuditRepo(db.kysely);
     this.checkpoints = new CheckpointsRepo(db.kysely);
+    this.secrets = new SecretsRepo(db.kysely);
   }
 
-  /** Opens (and migrates) the store. */
-  static async open(config: StoreConfig): Promise<Store> {
-    return new Store(await openDb(config));
+  /**
+   * Opens (and migrates) the store. `keySecret` is the server secret API keys are HMACed with
+   * (ZUMBIDO_KEY_SECRET); legacy plain-SHA-256 key hashes are rewritten as HMACs on open.
+   */
+  static async open(config: StoreConfig, opts: { keySecret?: string } = {}): Promise<Store> {
+    const store = new Store(await openDb(config), opts.keySecret);
+    await store.accounts.upgradeKeyHashes();
+    return store;
   }
 
   get dialect(): "sqlite" | "postgres" {

@@ -9,6 +9,7 @@ import { registerDemoCommand } from "./demo.js";
 import { registerEnergyCommands } from "./energy.js";
 import { registerFleetCommands } from "./fleet.js";
 import { registerTrustCommands } from "./trust.js";
+import { registerNodeTrustCommands } from "./node-trust.js";
 import { registerJobsCommand } from "./jobs.js";
 import { registerPlanCommand } from "./plan.js";
 import { registerServeCommand } from "./serve.js";
@@ -25,6 +26,7 @@ export function registerCommands(program: Command): void {
   registerJobsCommand(program);
   registerFleetCommands(program);
   registerTrustCommands(program);
+  registerNodeTrustCommands(program);
   registerBillingCommands(program);
   registerEnergyCommands(program);
   registerAdminCommands(program);
