@@ -15,6 +15,8 @@ export interface GpuSource {
 
 export interface AgentOptions {
   server: string;
+  /** PEM certificate(s) of the private CA that signed the server's TLS certificate. */
+  ca?: string;
   /** One-time enrolment token; needed only the first time (the node key is kept in stateDir). */
   token?: string;
   name: string;
@@ -63,7 +65,7 @@ export class Agent {
 
   constructor(private readonly o: AgentOptions) {
     this.store = new AgentStore(o.stateDir);
-    this.client = new ApiClient(o.server, null, 10_000);
+    this.client = new ApiClient(o.server, null, 10_000, o.ca ? { ca: o.ca } : {});
     this.offsetMs = Number(this.store.getMeta("clockOffsetMs") ?? 0);
   }
 
@@ -152,6 +154,7 @@ export class Agent {
     if (t) clearTimeout(t);
     await this.busy;
     await this.o.executor.close();
+    await this.client.close();
     this.store.close();
   }
 
