@@ -20,3 +20,4 @@ export * from "./health.js";
 export * from "./operator-report-service.js";
 export * from "./audit-service.js";
 export * from "./node-trust-service.js";
+export * from "./reliability.js";
