@@ -54,6 +54,10 @@ export const ServerConfig = z
     region: z.string().default("EU (ES)"),
     /** Folder for demo agents' state. */
     dataDir: z.string().default("./.zumbido"),
+    /** Keys sealing tenants' secrets: base64 of 32 bytes, active first, older keys after (rotation). */
+    encryptionKey: z.string().min(1).optional(),
+    /** A file holding those keys (one a line); default: <dataDir>/encryption.key, generated (0600) if absent. */
+    encryptionKeyFile: z.string().min(1).optional(),
     /** Serve HTTPS: PEM certificate (chain) and private key files; both or neither. */
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
@@ -71,6 +75,13 @@ export const ServerConfig = z
     planMaxRuns: z.coerce.number().int().min(1).max(20_000).default(2000),
   })
   .superRefine((c, ctx) => {
+    if (c.encryptionKey !== undefined && c.encryptionKeyFile !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["encryptionKeyFile"],
+        message:
+          "give the encryption keys in ZUMBIDO_ENCRYPTION_KEY or in ZUMBIDO_ENCRYPTION_KEY_FILE, not both",
+      });
     if ((c.tlsCert === undefined) !== (c.tlsKey === undefined))
       ctx.addIssue({
         code: "custom",
@@ -98,6 +109,8 @@ const ENV: Record<keyof ServerConfig, string> = {
   dataDir: "ZUMBIDO_DATA",
   region: "ZUMBIDO_REGION",
   deferFlexible: "ZUMBIDO_DEFER_FLEXIBLE",
+  encryptionKey: "ZUMBIDO_ENCRYPTION_KEY",
+  encryptionKeyFile: "ZUMBIDO_ENCRYPTION_KEY_FILE",
   tlsCert: "ZUMBIDO_TLS_CERT",
   tlsKey: "ZUMBIDO_TLS_KEY",
   rateLimits: "ZUMBIDO_RATE_LIMITS",

@@ -3,6 +3,16 @@ import { Job, PriceView as Price, SiteView as Site, WorkloadReport } from "../co
 import { EXECUTOR_KINDS } from "../domain/executors.js";
 import { MAX_GPUS_PER_NODE } from "../domain/inventory.js";
 import { imagePatternProblem, imageRefProblem, MAX_IMAGE_PATTERN, MAX_IMAGE_REF } from "../domain/images.js";
+import {
+  MAX_ENV_NAME,
+  MAX_REGISTRY_PASSWORD_BYTES,
+  MAX_REGISTRY_SERVER,
+  MAX_REGISTRY_USERNAME,
+  MAX_SECRET_NAME,
+  MAX_SECRET_VALUE_BYTES,
+  REGISTRY_SERVER,
+  SECRET_NAME,
+} from "../domain/secrets.js";
 
 // Response and agent shapes live in src/contract (one source for server, CLI, agent and console).
 export { Job, Price, Site, WorkloadReport };
@@ -102,6 +112,30 @@ export const Node = z.object({
   held: z.string().nullable().optional(),
 });
 
+/** A named secret's name, e.g. `ngc`. */
+export const SecretName = z
+  .string()
+  .min(1, "give the secret a name, e.g. ngc")
+  .max(MAX_SECRET_NAME, `a secret name is at most ${MAX_SECRET_NAME} characters`)
+  .regex(SECRET_NAME, "secret names are lower-case letters, digits, '.', '_' and '-', e.g. ngc or ghcr-bot");
+
+/** POST /v1/secrets: a private registry's login, kept sealed and never shown back. */
+export const RegistrySecretInput = z
+  .object({
+    name: SecretName,
+    type: z.literal("registry"),
+    registry: z
+      .string()
+      .max(MAX_REGISTRY_SERVER)
+      .regex(
+        REGISTRY_SERVER,
+        "give the registry's host, with a port if it has one, e.g. nvcr.io or registry.example.com:5000",
+      ),
+    username: z.string().min(1, "give the registry user name").max(MAX_REGISTRY_USERNAME),
+    password: z.string().min(1, "give the registry password or token").max(MAX_REGISTRY_PASSWORD_BYTES),
+  })
+  .strict();
+
 export const JobSubmit = z
   .object({
     name: z.string().min(1).max(200).optional(),
@@ -124,6 +158,18 @@ export const JobSubmit = z
         z.string(),
       )
       .optional(),
+    secretEnv: z
+      .record(
+        z.string().max(MAX_ENV_NAME, `environment variable names are at most ${MAX_ENV_NAME} characters`),
+        z
+          .string()
+          .max(MAX_SECRET_VALUE_BYTES, `a secret env value is at most ${MAX_SECRET_VALUE_BYTES} bytes`),
+      )
+      .optional()
+      .describe(
+        "env values kept secret: sealed at rest, given only to the node running the job, never shown back",
+      ),
+    registrySecret: SecretName.optional().describe("name of your registry secret to pull image with"),
     image: ImageRef.optional(),
     network: z.boolean().optional(),
     gracePeriodS: z.number().int().min(0).max(3600).optional(),

@@ -9,6 +9,7 @@ import {
   AuditService,
   FleetService,
   JobsService,
+  SecretsService,
   type Ctx,
 } from "../control/index.js";
 import { requireRole } from "../control/index.js";
@@ -26,6 +27,7 @@ import { agentRoutes } from "./routes/agent.js";
 import { energyRoutes } from "./routes/energy.js";
 import { fleetRoutes } from "./routes/fleet.js";
 import { jobRoutes } from "./routes/jobs.js";
+import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
 import { nodeTrustRoutes } from "./routes/node-trust.js";
@@ -38,6 +40,7 @@ export interface Services {
   agent: AgentService;
   accounts: AccountsService;
   audit: AuditService;
+  secrets: SecretsService;
   metrics: Metrics;
   /** The API's limits (rate limits, per-request caps). */
   api: ApiSettings;
@@ -56,6 +59,7 @@ export function makeServices(
     agent: new AgentService(ctx),
     accounts: new AccountsService(ctx),
     audit: new AuditService(ctx),
+    secrets: new SecretsService(ctx),
     metrics,
     api,
   };
@@ -119,6 +123,7 @@ export async function buildApi(
   app.addHook("onRoute", (route) => checkDeclaredAccess(route));
 
   app.decorateRequest("principal", null);
+  app.decorateRequest("auditTarget", null);
   // Authentication is decided on the route the router matched (its declared access), never on the
   // raw URL: `/%76%31/plans` matches /v1/plans and needs what /v1/plans needs.
   // Rate limits: every request draws from its source address's bucket; calls without a valid key
@@ -173,7 +178,12 @@ export async function buildApi(
       await services.audit
         .record(req.principal, {
           action: `${req.method} ${route}`,
-          target: params && Object.keys(params).length ? JSON.stringify(params) : null,
+          target:
+            params && Object.keys(params).length
+              ? JSON.stringify(params)
+              : req.auditTarget !== null
+                ? JSON.stringify({ name: req.auditTarget })
+                : null,
           status: reply.statusCode,
           source: req.ip,
         })
@@ -205,6 +215,7 @@ export async function buildApi(
   await accountRoutes(app, services);
   await fleetRoutes(app, services);
   await jobRoutes(app, services);
+  await secretRoutes(app, services);
   await agentRoutes(app, services);
   await energyRoutes(app, services);
   await auditRoutes(app, services);

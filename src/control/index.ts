@@ -19,5 +19,8 @@ export * from "./spot-price.js";
 export * from "./health.js";
 export * from "./operator-report-service.js";
 export * from "./audit-service.js";
+export * from "./secret-box.js";
+export * from "./secret-keys.js";
+export * from "./secrets-service.js";
 export * from "./node-trust-service.js";
 export * from "./reliability.js";

@@ -124,6 +124,10 @@ export interface JobSpec {
   /** Run `command` joined through /bin/sh -c (only when the tenant asks). */
   shell?: boolean;
   env?: Record<string, string>;
+  /** Names of the job's secret env values (sealed apart; only the node running a lease gets the values). */
+  secretEnvNames?: string[];
+  /** The tenant's named registry secret used to pull the image (the login goes only to the node). */
+  registrySecret?: string;
   /** Container image to run in (the site's default image when absent). */
   image?: string;
   /** The job asks for network access; it gets it only where the site allows network. */

@@ -6,6 +6,7 @@ import { FleetRepo } from "./fleet-repo.js";
 import { EnergyRepo } from "./energy-repo.js";
 import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
+import { SecretsRepo } from "./secrets-repo.js";
 import { UsageRepo } from "./usage-repo.js";
 
 /** The control plane's repositories over one database (SQLite or PostgreSQL). */
@@ -18,6 +19,7 @@ export class Store {
   readonly energy: EnergyRepo;
   readonly audit: AuditRepo;
   readonly checkpoints: CheckpointsRepo;
+  readonly secrets: SecretsRepo;
 
   private constructor(
     readonly db: Db,
@@ -31,6 +33,7 @@ export class Store {
     this.energy = new EnergyRepo(db.kysely);
     this.audit = new AuditRepo(db.kysely);
     this.checkpoints = new CheckpointsRepo(db.kysely);
+    this.secrets = new SecretsRepo(db.kysely);
   }
 
   /**
