@@ -8,6 +8,7 @@ import { isolation } from "./0006-isolation.js";
 import { leaderTerms } from "./0007-leader-terms.js";
 import { preemption } from "./0008-preemption.js";
 import { secrets } from "./0009-secrets.js";
+import { usageReceived } from "./0010-usage-received.js";
 import type { MigrationContext } from "./context.js";
 
 export type { MigrationContext } from "./context.js";
@@ -24,5 +25,6 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0007_leader_terms": leaderTerms(ctx),
     "0008_preemption": preemption(ctx),
     "0009_secrets": secrets(ctx),
+    "0010_usage_received": usageReceived(ctx),
   };
 }
