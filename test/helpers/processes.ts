@@ -14,15 +14,26 @@ export interface ServerProc {
   adminKey?: string;
 }
 
-/** Starts `zumbido serve` and waits for its ready line. */
+/** Starts `zumbido serve` (this checkout's, or the program `command` names) and waits for its ready line. */
 export async function startServerProc(
   store: string,
   port = 0,
   env: Record<string, string> = {},
+  command: readonly string[] = [process.execPath, BIN],
 ): Promise<ServerProc> {
   const proc = spawn(
-    process.execPath,
-    [BIN, "serve", "--port", String(port), "--store", store, "--ready-json", "--log-level", "warn"],
+    command[0]!,
+    [
+      ...command.slice(1),
+      "serve",
+      "--port",
+      String(port),
+      "--store",
+      store,
+      "--ready-json",
+      "--log-level",
+      "warn",
+    ],
     {
       env: { ...process.env, ZUMBIDO_SCHEDULE_INTERVAL_MS: "200", ZUMBIDO_STOP_GRACE_S: "2", ...env },
       stdio: ["ignore", "pipe", "pipe"],
