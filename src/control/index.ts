@@ -19,3 +19,4 @@ export * from "./spot-price.js";
 export * from "./health.js";
 export * from "./operator-report-service.js";
 export * from "./audit-service.js";
+export * from "./gpu-models-service.js";

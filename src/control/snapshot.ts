@@ -1,5 +1,13 @@
-import { findGpuModel, nodeGpuPowerW, type Node, type Price, type Site } from "../domain/index.js";
+import {
+  gpuCatalogue,
+  nodeGpuPowerW,
+  type GpuCatalogue,
+  type Node,
+  type Price,
+  type Site,
+} from "../domain/index.js";
 import { powerBudgetAt, valueAt, type HourlySeries } from "../energy/index.js";
+import { loadGpuCatalogue } from "./gpu-models-service.js";
 import { interruptiblePriceNow } from "./spot-price.js";
 import type { PendingJob, Snapshot } from "../scheduler/index.js";
 import type { Curtailment, GpuReservation, LeaseRecord, Store } from "../store/index.js";
@@ -19,6 +27,8 @@ export interface CycleWorld {
   attainedGpuS?: Map<string, number>;
   /** GPUs held for preemptors while their victims vacate them. */
   reservations?: GpuReservation[];
+  /** The GPU catalogue in force (built-in plus approved operator-defined models); built-in only when absent. */
+  catalogue?: GpuCatalogue;
 }
 
 /** What the pure scheduler decides on, plus the lookups the commit step needs. */
@@ -32,7 +42,7 @@ export interface CycleSnapshot {
 
 /** Reads the cycle's world: sites, nodes, active leases, prices, the queue, curtailments and series. */
 export async function readWorld(store: Store, now: number): Promise<CycleWorld> {
-  const [sites, nodes, leases, prices, jobs, curtailments, series, reservations, finishedService] =
+  const [sites, nodes, leases, prices, jobs, curtailments, series, reservations, finishedService, catalogue] =
     await Promise.all([
       store.fleet.listSites(),
       store.fleet.listNodes(),
@@ -43,6 +53,7 @@ export async function readWorld(store: Store, now: number): Promise<CycleWorld> 
       store.energy.series(),
       store.checkpoints.reservations(now),
       store.jobs.finishedService(),
+      loadGpuCatalogue(store),
     ]);
   const attainedGpuS = await store.jobs.attainedGpuS(
     [
@@ -64,6 +75,7 @@ export async function readWorld(store: Store, now: number): Promise<CycleWorld> 
     reservations,
     finishedService,
     attainedGpuS,
+    catalogue,
   };
 }
 
@@ -76,6 +88,7 @@ export async function readSnapshot(store: Store, now: number): Promise<CycleSnap
 export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
   const { sites, nodes, leases, prices, jobs, curtailments, series } = world;
   const attained = world.attainedGpuS ?? new Map<string, number>();
+  const catalogue = world.catalogue ?? gpuCatalogue();
   const jobGpus = new Map<string, number>();
   for (const l of leases) jobGpus.set(l.jobId, (jobGpus.get(l.jobId) ?? 0) + l.gpuIndices.length);
   // A cap applies from its notice time: no new work is placed that would have to stop at its start.
@@ -98,7 +111,13 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
     const site = sites.find((x) => x.id === p.siteId);
     m[p.gpuModel] = {
       onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour,
-      interruptibleMinorPerGpuHour: interruptiblePriceNow(p, site, powerPrice.get(p.siteId), now),
+      interruptibleMinorPerGpuHour: interruptiblePriceNow(
+        p,
+        site,
+        powerPrice.get(p.siteId),
+        now,
+        catalogue.find,
+      ),
     };
     priceMap.set(p.siteId, m);
   }
@@ -124,14 +143,14 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
       .filter((n) => n.gpus.length > 0)
       .map((n) => {
         const model = n.gpus[0]!.model;
-        const cat = findGpuModel(model);
+        const cat = catalogue.find(model);
         return {
           id: n.id,
           siteId: n.siteId,
           gpuModel: model,
           gpuMemoryGb: cat?.memoryGb ?? Math.round(n.gpus[0]!.memoryMb / 1024),
           gpuIndices: n.gpus.filter((g) => g.healthy).map((g) => g.index),
-          gpuPowerW: nodeGpuPowerW(n),
+          gpuPowerW: nodeGpuPowerW(n, catalogue.find),
           schedulable: n.state === "ready",
           // An agent that predates the runtime advertisement: Kubernetes and podman run images.
           runsImages: n.runtime?.images ?? (n.executor === "kubernetes" || n.executor === "podman"),

@@ -9,3 +9,4 @@ export * from "./energy-repo.js";
 export * from "./fence.js";
 export * from "./audit-repo.js";
 export * from "./checkpoints-repo.js";
+export * from "./gpu-models-repo.js";

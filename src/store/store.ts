@@ -3,6 +3,7 @@ import { AuditRepo } from "./audit-repo.js";
 import { CheckpointsRepo } from "./checkpoints-repo.js";
 import { openDb, type Db, type StoreConfig } from "./db.js";
 import { FleetRepo } from "./fleet-repo.js";
+import { GpuModelsRepo } from "./gpu-models-repo.js";
 import { EnergyRepo } from "./energy-repo.js";
 import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
@@ -18,6 +19,7 @@ export class Store {
   readonly energy: EnergyRepo;
   readonly audit: AuditRepo;
   readonly checkpoints: CheckpointsRepo;
+  readonly gpuModels: GpuModelsRepo;
 
   private constructor(readonly db: Db) {
     this.accounts = new AccountsRepo(db.kysely);
@@ -28,6 +30,7 @@ export class Store {
     this.energy = new EnergyRepo(db.kysely);
     this.audit = new AuditRepo(db.kysely);
     this.checkpoints = new CheckpointsRepo(db.kysely);
+    this.gpuModels = new GpuModelsRepo(db.kysely);
   }
 
   /** Opens (and migrates) the store. */

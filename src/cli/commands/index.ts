@@ -8,6 +8,7 @@ import { registerBillingCommands } from "./billing.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerEnergyCommands } from "./energy.js";
 import { registerFleetCommands } from "./fleet.js";
+import { registerGpuModelCommands } from "./gpu-models.js";
 import { registerTrustCommands } from "./trust.js";
 import { registerJobsCommand } from "./jobs.js";
 import { registerPlanCommand } from "./plan.js";
@@ -24,6 +25,7 @@ export function registerCommands(program: Command): void {
   registerAgentCommand(program);
   registerJobsCommand(program);
   registerFleetCommands(program);
+  registerGpuModelCommands(program);
   registerTrustCommands(program);
   registerBillingCommands(program);
   registerEnergyCommands(program);

@@ -7,6 +7,7 @@ import { audit } from "./0005-audit.js";
 import { isolation } from "./0006-isolation.js";
 import { leaderTerms } from "./0007-leader-terms.js";
 import { preemption } from "./0008-preemption.js";
+import { gpuModels } from "./0013-gpu-models.js";
 import type { MigrationContext } from "./context.js";
 
 export type { MigrationContext } from "./context.js";
@@ -22,5 +23,6 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0006_isolation": isolation(ctx),
     "0007_leader_terms": leaderTerms(ctx),
     "0008_preemption": preemption(ctx),
+    "0013_gpu_models": gpuModels(ctx),
   };
 }
