@@ -174,7 +174,7 @@ export const OperatorGpuModel = z.object({
   tdpW: z.number(),
   relThroughput: z.number(),
   /** Lower-case substrings of the driver's product name that identify the card. */
-  smiPatterns: z.array(z.string()),
+  smiPatterns: z.array(z.string()).readonly(),
   state: z.enum(["proposed", "approved", "rejected"]),
   proposedBy: z.string().nullable(),
   proposedAt: z.number(),

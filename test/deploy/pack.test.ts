@@ -2,9 +2,17 @@
 // console; `npm install -g` of it works with plain Node 20 (no tsx, better-sqlite3 built or fetched
 // by npm), `zumbido --help` and `zumbido serve` run from it; and the control-plane image builds with
 // podman from that installed package on the local base image and answers /healthz.
-// Slow by nature (a TypeScript build, an npm install with a native module, an image build): minutes.
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+// Slow by nature (a TypeScript build, an npm install, an image build): minutes.
+//
+// better-sqlite3: npm installs it the way it does everywhere, through prebuild-install, which
+// downloads a prebuilt binary and compiles from source when there is none. Compiling sqlite3.c
+// takes 80 s on an idle 2-core machine and ten minutes on a busy one, so by default this suite
+// serves the checkout's own build of the same version as that download, from a local mirror
+// (npm_config_better_sqlite3_binary_host); ZUMBIDO_PACK_FROM_SOURCE=1 compiles instead.
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,6 +40,24 @@ function run(
       `${cmd} ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}):\n${r.stdout}\n${r.stderr}`,
     );
   return r.stdout;
+}
+
+/** run() without blocking the event loop (the prebuild mirror answers from this process meanwhile). */
+function runAsync(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+) {
+  return new Promise<void>((res, rej) => {
+    let out = "";
+    const p = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, timeout: opts.timeoutMs });
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    p.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    p.on("error", rej);
+    p.on("close", (code, signal) =>
+      code === 0 ? res() : rej(new Error(`${cmd} ${args.join(" ")} failed (${code ?? signal}):\n${out}`)),
+    );
+  });
 }
 
 /** Every path under dir (relative), following no links. */
@@ -62,34 +88,62 @@ function timed<T>(what: string, fn: () => T): T {
   }
 }
 
+/** A local prebuild mirror serving the checkout's better-sqlite3 binary for its own version only. */
+async function prebuildMirror(): Promise<{ env: Record<string, string>; served: string[]; close(): void }> {
+  const served: string[] = [];
+  if (process.env.ZUMBIDO_PACK_FROM_SOURCE === "1") return { env: {}, served, close: () => undefined };
+  const pkg = join(ROOT, "node_modules", "better-sqlite3");
+  const { version } = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as { version: string };
+  const archive = join(tmp, "better-sqlite3-prebuild.tar.gz");
+  run("tar", ["-czf", archive, "-C", pkg, "build/Release/better_sqlite3.node"]);
+  const server: Server = createServer((req, res) => {
+    const ok = req.url?.startsWith(
+      `/v${version}/better-sqlite3-v${version}-node-v${process.versions.modules}-`,
+    );
+    if (!ok) return void res.writeHead(404).end();
+    served.push(req.url!);
+    res.writeHead(200, { "content-type": "application/gzip" }).end(readFileSync(archive));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    env: { npm_config_better_sqlite3_binary_host: `http://127.0.0.1:${port}` },
+    served,
+    close: () => void server.close(),
+  };
+}
+
 describe("the npm package", () => {
   let tarball = "";
+  let served: string[] = [];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     // `npm pack` runs prepack, which builds the console and compiles src to lib.
     timed("npm pack (build included)", () =>
       run("npm", ["pack", "--pack-destination", tmp, "--loglevel=error"], { timeoutMs: 600_000 }),
     );
     tarball = join(tmp, readdirSync(tmp).find((f) => /^zumbido-.*\.tgz$/.test(f)) ?? "no-tarball");
     // A clean global prefix and a cwd outside the checkout, so nothing resolves from its node_modules.
-    timed("npm install -g", () =>
-      run(
-        "npm",
-        [
-          "install",
-          "-g",
-          "--prefix",
-          prefix,
-          "--prefer-offline",
-          "--no-audit",
-          "--no-fund",
-          "--loglevel=error",
-          tarball,
-        ],
-        { cwd: tmp, timeoutMs: 600_000 },
-      ),
-    );
-  }, 1_200_000);
+    const mirror = await prebuildMirror();
+    const t = Date.now();
+    await runAsync(
+      "npm",
+      [
+        "install",
+        "-g",
+        "--prefix",
+        prefix,
+        "--prefer-offline",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        tarball,
+      ],
+      { cwd: tmp, timeoutMs: 900_000, env: { ...process.env, ...mirror.env } },
+    ).finally(() => mirror.close());
+    timings["npm install -g"] = (Date.now() - t) / 1000;
+    served = mirror.served;
+  }, 1_500_000);
 
   afterAll(() => {
     console.log(`[pack timings] ${JSON.stringify(timings)}`);
@@ -109,6 +163,10 @@ describe("the npm package", () => {
     const deps = walk(join(installed, "node_modules"));
     expect(deps.filter((f) => f === "tsx" || f.endsWith("/tsx"))).toEqual([]);
     expect(deps.some((f) => f.startsWith("better-sqlite3/build/Release/better_sqlite3.node"))).toBe(true);
+    // Which way better-sqlite3 arrived (a version other than the checkout's is compiled instead).
+    console.log(
+      `[pack] better-sqlite3 ${served.length ? `from the local prebuild mirror (${served[0]})` : "compiled from source"}`,
+    );
   });
 
   it("`zumbido --help` runs with plain node", () => {
@@ -150,7 +208,16 @@ describe("the npm package", () => {
         timed("podman build", () =>
           run(
             "podman",
-            ["build", "-q", "-f", join(installed, "deploy", "Containerfile"), "-t", image, installed],
+            [
+              "build",
+              "-q",
+              "--network=none",
+              "-f",
+              join(installed, "deploy", "Containerfile"),
+              "-t",
+              image,
+              installed,
+            ],
             { env: PODMAN_ENV },
           ),
         );
