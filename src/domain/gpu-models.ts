@@ -162,11 +162,11 @@ function longestMatch(models: readonly GpuModel[], name: string): GpuModel | und
 /** The GPU catalogue in force: the built-in models plus the operator-defined ones an admin approved. */
 export interface GpuCatalogue {
   /** Every model, built-in first. */
-  all(): readonly GpuModel[];
+  all: () => readonly GpuModel[];
   /** The model with this id (case-insensitive), or undefined. */
-  find(id: string): GpuModel | undefined;
+  find: (id: string) => GpuModel | undefined;
   /** The model a driver's product name names: built-in patterns first, then approved ones. */
-  fromDeviceName(name: string): GpuModel | undefined;
+  fromDeviceName: (name: string) => GpuModel | undefined;
 }
 
 /** The catalogue of the built-in models and these approved operator-defined ones (built-in ids win). */
