@@ -41,6 +41,11 @@ export const ServerConfig = z
     logCapBytes: z.coerce.number().int().min(1024).default(1_048_576),
     /** Bootstrap admin key: created on first start if given (else one is generated and printed). */
     adminKey: z.string().min(20).optional(),
+    /**
+     * Server secret API keys are stored under (HMAC-SHA256). Set it before the first start and keep
+     * it: changing it invalidates every key. Without it a random secret is kept in the database.
+     */
+    keySecret: z.string().min(32, "use at least 32 characters, e.g. openssl rand -base64 32").optional(),
     /** Seed the demo federation and run its agents in-process. */
     demo: flag(false),
     /** Hold flexible jobs (interruptible, with deadline and runtime estimate) for cleaner hours. */
@@ -49,6 +54,10 @@ export const ServerConfig = z
     region: z.string().default("EU (ES)"),
     /** Folder for demo agents' state. */
     dataDir: z.string().default("./.zumbido"),
+    /** Keys sealing tenants' secrets: base64 of 32 bytes, active first, older keys after (rotation). */
+    encryptionKey: z.string().min(1).optional(),
+    /** A file holding those keys (one a line); default: <dataDir>/encryption.key, generated (0600) if absent. */
+    encryptionKeyFile: z.string().min(1).optional(),
     /** Serve HTTPS: PEM certificate (chain) and private key files; both or neither. */
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
@@ -66,6 +75,13 @@ export const ServerConfig = z
     planMaxRuns: z.coerce.number().int().min(1).max(20_000).default(2000),
   })
   .superRefine((c, ctx) => {
+    if (c.encryptionKey !== undefined && c.encryptionKeyFile !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["encryptionKeyFile"],
+        message:
+          "give the encryption keys in ZUMBIDO_ENCRYPTION_KEY or in ZUMBIDO_ENCRYPTION_KEY_FILE, not both",
+      });
     if ((c.tlsCert === undefined) !== (c.tlsKey === undefined))
       ctx.addIssue({
         code: "custom",
@@ -88,10 +104,13 @@ const ENV: Record<keyof ServerConfig, string> = {
   stopTimeoutS: "ZUMBIDO_STOP_TIMEOUT_S",
   logCapBytes: "ZUMBIDO_LOG_CAP_BYTES",
   adminKey: "ZUMBIDO_ADMIN_KEY",
+  keySecret: "ZUMBIDO_KEY_SECRET",
   demo: "ZUMBIDO_DEMO",
   dataDir: "ZUMBIDO_DATA",
   region: "ZUMBIDO_REGION",
   deferFlexible: "ZUMBIDO_DEFER_FLEXIBLE",
+  encryptionKey: "ZUMBIDO_ENCRYPTION_KEY",
+  encryptionKeyFile: "ZUMBIDO_ENCRYPTION_KEY_FILE",
   tlsCert: "ZUMBIDO_TLS_CERT",
   tlsKey: "ZUMBIDO_TLS_KEY",
   rateLimits: "ZUMBIDO_RATE_LIMITS",

@@ -51,6 +51,7 @@ const lines = [
   `  console      ${server.url}/`,
   `  API docs     ${server.url}/docs`,
   `  store        ${config.store}`,
+  `  secrets      ${server.secretKeyNote}`,
 ];
 if (server.bootstrapAdminKey && !seed)
   lines.push(`  admin key    ${server.bootstrapAdminKey}   (shown once; keep it)`);

@@ -3,7 +3,15 @@ import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import pino from "pino";
 import { buildApi, makeServices, type RoutePlugin, type Services } from "./api/server.js";
-import { PgAdvisoryLeadership, SchedulerLoop, randomIds, soleLeader, type Ctx } from "./control/index.js";
+import {
+  loadSecretBox,
+  PgAdvisoryLeadership,
+  resealSecrets,
+  SchedulerLoop,
+  randomIds,
+  soleLeader,
+  type Ctx,
+} from "./control/index.js";
 import type { Clock } from "./domain/index.js";
 import { DEFAULT_POLICY } from "./scheduler/index.js";
 import { Store, parseStoreUrl } from "./store/index.js";
@@ -17,6 +25,8 @@ export interface ServerHandle {
   store: Store;
   loop: SchedulerLoop;
   log: pino.Logger;
+  /** Where the keys sealing tenants' secrets came from (never the keys), for the banner. */
+  secretKeyNote: string;
   /** The admin key, when this start created it (first start). */
   bootstrapAdminKey?: string;
   close(): Promise<void>;
@@ -30,7 +40,24 @@ export async function startServer(
   opts: { plugins?: RoutePlugin[]; clock?: Clock } = {},
 ): Promise<ServerHandle> {
   const log = pino({ level: config.logLevel, base: { svc: "zumbido" } });
-  const store = await Store.open(parseStoreUrl(config.store));
+  // Tenants' secrets: keys from config (never logged), re-sealed with the active key after a rotation.
+  const secretKeys = loadSecretBox({
+    key: config.encryptionKey,
+    keyFile: config.encryptionKeyFile,
+    dataDir: config.dataDir,
+  });
+  // Info, not warn: `serve --ready-json` promises its ready line first; the banners repeat the note.
+  log.info(secretKeys.note);
+  const store = await Store.open(
+    parseStoreUrl(config.store),
+    config.keySecret ? { keySecret: config.keySecret } : {},
+  );
+  const resealed = await resealSecrets(store, secretKeys.box).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
+  if (resealed > 0)
+    log.info({ resealed, keyId: secretKeys.box.activeKeyId }, "re-sealed secrets with the active key");
   const ctx: Ctx = {
     store,
     clock: opts.clock ?? systemClock,
@@ -47,6 +74,7 @@ export async function startServer(
       deferFlexible: config.deferFlexible,
     },
     nudge: () => loop.nudge(),
+    secrets: secretKeys.box,
   };
   const metrics = new Metrics();
   const services = makeServices(ctx, metrics, apiSettingsOf(config));
@@ -101,6 +129,7 @@ export async function startServer(
     store,
     loop,
     log,
+    secretKeyNote: secretKeys.note,
     ...(bootstrapAdminKey ? { bootstrapAdminKey } : {}),
     async close() {
       await loop.stop();

@@ -42,6 +42,8 @@ export class Agent {
   private readonly store: AgentStore;
   private readonly client: ApiClient;
   private nodeId = "";
+  /** The node key in use (a newer one in the state folder replaces it after a 401). */
+  private key = "";
   private timer: NodeJS.Timeout | undefined;
   private lastMeter = 0;
   private busy: Promise<void> | undefined;
@@ -93,6 +95,7 @@ export class Agent {
     this.gpuCache = await this.o.gpus.discover();
     if (key && nodeId) {
       this.client.setToken(key);
+      this.key = key;
       this.nodeId = nodeId;
     } else {
       if (!this.o.token)
@@ -111,6 +114,7 @@ export class Agent {
       this.store.setMeta("nodeId", r.nodeId);
       this.store.setMeta("siteId", r.siteId);
       this.client.setToken(r.key);
+      this.key = r.key;
       this.nodeId = r.nodeId;
       this.log("enrolled", { nodeId: r.nodeId, siteId: r.siteId, gpus: this.gpuCache.gpus.length });
     }
@@ -253,9 +257,17 @@ export class Agent {
       for (const s of res.stops) this.stopLease(s);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
-        this.log("the control plane refused this node's key; re-enrol with a new token", {
-          detail: err.detail,
-        });
+        // A rotated key installed with `zumbido nodes install-key` is picked up here, without a restart.
+        const key = this.store.getMeta("nodeKey");
+        if (key && key !== this.key) {
+          this.client.setToken(key);
+          this.key = key;
+          this.log("the control plane refused the old node key; using the newly installed one");
+        } else
+          this.log(
+            "the control plane refused this node's key; install a rotated key (zumbido nodes install-key) or re-enrol with a new token",
+            { detail: err.detail },
+          );
       } else if (this.connected !== false) {
         this.log("control plane unreachable; workloads keep running and usage waits in the outbox", {
           err: (err as Error).message,

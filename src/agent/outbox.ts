@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import type { UsageRecord } from "../domain/index.js";
@@ -178,5 +178,26 @@ export class AgentStore {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/**
+ * Installs a rotated node key in an enrolled agent's state folder (`zumbido nodes install-key`);
+ * a running agent switches to it when the control plane refuses its old key. Returns the node id.
+ */
+export function installNodeKey(stateDir: string, key: string): string {
+  if (!/^zk_node_\S{20,}$/.test(key))
+    throw new Error("that is not a node key: node keys start with zk_node_ (from zumbido nodes rotate-key)");
+  if (!existsSync(join(stateDir, "agent.db")))
+    throw new Error(`no agent state in ${stateDir}: pass the agent's --state-dir (default ./.zumbido/agent)`);
+  const store = new AgentStore(stateDir);
+  try {
+    const nodeId = store.getMeta("nodeId");
+    if (!nodeId)
+      throw new Error(`the agent in ${stateDir} is not enrolled yet; enrol it with --token instead`);
+    store.setMeta("nodeKey", key);
+    return nodeId;
+  } finally {
+    store.close();
   }
 }

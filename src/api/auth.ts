@@ -5,6 +5,8 @@ import type { AccountsService, Principal } from "../control/index.js";
 declare module "fastify" {
   interface FastifyRequest {
     principal: Principal | null;
+    /** What the audit entry names as the request's target when the path has no parameters (e.g. a new secret's name). */
+    auditTarget: string | null;
   }
 }
 

@@ -1,7 +1,18 @@
 import { z } from "zod";
 import { Job, PriceView as Price, SiteView as Site, WorkloadReport } from "../contract/index.js";
 import { EXECUTOR_KINDS } from "../domain/executors.js";
+import { MAX_GPUS_PER_NODE } from "../domain/inventory.js";
 import { imagePatternProblem, imageRefProblem, MAX_IMAGE_PATTERN, MAX_IMAGE_REF } from "../domain/images.js";
+import {
+  MAX_ENV_NAME,
+  MAX_REGISTRY_PASSWORD_BYTES,
+  MAX_REGISTRY_SERVER,
+  MAX_REGISTRY_USERNAME,
+  MAX_SECRET_NAME,
+  MAX_SECRET_VALUE_BYTES,
+  REGISTRY_SERVER,
+  SECRET_NAME,
+} from "../domain/secrets.js";
 
 // Response and agent shapes live in src/contract (one source for server, CLI, agent and console).
 export { Job, Price, Site, WorkloadReport };
@@ -81,6 +92,9 @@ export const Gpu = z.object({
   healthy: z.boolean(),
 });
 
+/** Who approves a node's GPU inventory change. */
+export const InventoryApprover = z.enum(["operator", "admin"]);
+
 export const Node = z.object({
   id: z.string(),
   siteId: z.string(),
@@ -92,7 +106,35 @@ export const Node = z.object({
   lastHeartbeatAt: z.number().nullable().optional(),
   driverVersion: z.string().nullable().optional(),
   runtime: NodeRuntime.nullable().optional(),
+  approvedGpus: z.array(Gpu).optional(),
+  inventoryChangedAt: z.number().nullable().optional(),
+  /** Why the node takes no new work because of its inventory (null: it is not held). */
+  held: z.string().nullable().optional(),
 });
+
+/** A named secret's name, e.g. `ngc`. */
+export const SecretName = z
+  .string()
+  .min(1, "give the secret a name, e.g. ngc")
+  .max(MAX_SECRET_NAME, `a secret name is at most ${MAX_SECRET_NAME} characters`)
+  .regex(SECRET_NAME, "secret names are lower-case letters, digits, '.', '_' and '-', e.g. ngc or ghcr-bot");
+
+/** POST /v1/secrets: a private registry's login, kept sealed and never shown back. */
+export const RegistrySecretInput = z
+  .object({
+    name: SecretName,
+    type: z.literal("registry"),
+    registry: z
+      .string()
+      .max(MAX_REGISTRY_SERVER)
+      .regex(
+        REGISTRY_SERVER,
+        "give the registry's host, with a port if it has one, e.g. nvcr.io or registry.example.com:5000",
+      ),
+    username: z.string().min(1, "give the registry user name").max(MAX_REGISTRY_USERNAME),
+    password: z.string().min(1, "give the registry password or token").max(MAX_REGISTRY_PASSWORD_BYTES),
+  })
+  .strict();
 
 export const JobSubmit = z
   .object({
@@ -116,6 +158,18 @@ export const JobSubmit = z
         z.string(),
       )
       .optional(),
+    secretEnv: z
+      .record(
+        z.string().max(MAX_ENV_NAME, `environment variable names are at most ${MAX_ENV_NAME} characters`),
+        z
+          .string()
+          .max(MAX_SECRET_VALUE_BYTES, `a secret env value is at most ${MAX_SECRET_VALUE_BYTES} bytes`),
+      )
+      .optional()
+      .describe(
+        "env values kept secret: sealed at rest, given only to the node running the job, never shown back",
+      ),
+    registrySecret: SecretName.optional().describe("name of your registry secret to pull image with"),
     image: ImageRef.optional(),
     network: z.boolean().optional(),
     gracePeriodS: z.number().int().min(0).max(3600).optional(),
@@ -136,7 +190,8 @@ export const UsageRecord = z
   .strict();
 
 export const Heartbeat = z.object({
-  gpus: z.array(Gpu),
+  // More than a node may have is accepted here only to hold the node (inventory approval refuses it).
+  gpus: z.array(Gpu).max(256, "a node reports at most 256 GPUs"),
   driverVersion: z.string().nullable().optional(),
   health: z.object({ healthy: z.boolean(), reasons: z.array(z.string()) }),
   workloads: z.array(WorkloadReport),
@@ -147,7 +202,12 @@ export const Enrol = z
   .object({
     token: z.string().min(8),
     name: z.string().min(1).max(120),
-    gpus: z.array(Gpu),
+    gpus: z
+      .array(Gpu)
+      .max(
+        MAX_GPUS_PER_NODE,
+        `a node has at most ${MAX_GPUS_PER_NODE} GPUs; enrol larger machines as several nodes`,
+      ),
     executor: z.enum(EXECUTOR_KINDS).default("local"),
     driverVersion: z.string().nullable().optional(),
     runtime: NodeRuntime.optional(),

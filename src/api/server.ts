@@ -9,6 +9,7 @@ import {
   AuditService,
   FleetService,
   JobsService,
+  SecretsService,
   type Ctx,
 } from "../control/index.js";
 import { requireRole } from "../control/index.js";
@@ -27,8 +28,10 @@ import { energyRoutes } from "./routes/energy.js";
 import { fleetRoutes } from "./routes/fleet.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { gpuModelRoutes } from "./routes/gpu-models.js";
+import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
+import { nodeTrustRoutes } from "./routes/node-trust.js";
 
 /** The services every route uses. */
 export interface Services {
@@ -38,6 +41,7 @@ export interface Services {
   agent: AgentService;
   accounts: AccountsService;
   audit: AuditService;
+  secrets: SecretsService;
   metrics: Metrics;
   /** The API's limits (rate limits, per-request caps). */
   api: ApiSettings;
@@ -56,6 +60,7 @@ export function makeServices(
     agent: new AgentService(ctx),
     accounts: new AccountsService(ctx),
     audit: new AuditService(ctx),
+    secrets: new SecretsService(ctx),
     metrics,
     api,
   };
@@ -119,6 +124,7 @@ export async function buildApi(
   app.addHook("onRoute", (route) => checkDeclaredAccess(route));
 
   app.decorateRequest("principal", null);
+  app.decorateRequest("auditTarget", null);
   // Authentication is decided on the route the router matched (its declared access), never on the
   // raw URL: `/%76%31/plans` matches /v1/plans and needs what /v1/plans needs.
   // Rate limits: every request draws from its source address's bucket; calls without a valid key
@@ -173,7 +179,12 @@ export async function buildApi(
       await services.audit
         .record(req.principal, {
           action: `${req.method} ${route}`,
-          target: params && Object.keys(params).length ? JSON.stringify(params) : null,
+          target:
+            params && Object.keys(params).length
+              ? JSON.stringify(params)
+              : req.auditTarget !== null
+                ? JSON.stringify({ name: req.auditTarget })
+                : null,
           status: reply.statusCode,
           source: req.ip,
         })
@@ -206,10 +217,12 @@ export async function buildApi(
   await accountRoutes(app, services);
   await fleetRoutes(app, services);
   await jobRoutes(app, services);
+  await secretRoutes(app, services);
   await agentRoutes(app, services);
   await energyRoutes(app, services);
   await auditRoutes(app, services);
   await trustRoutes(app, services);
+  await nodeTrustRoutes(app, services);
   for (const plugin of opts.plugins ?? []) await plugin(app, services);
   return app;
 }

@@ -40,6 +40,10 @@ export const JobSpecView = z.object({
   command: z.array(z.string()),
   shell: z.boolean().optional(),
   env: z.record(z.string(), z.string()).optional(),
+  /** Names of the job's secret env values; the values are never answered (only the lease's node gets them). */
+  secretEnvNames: z.array(z.string()).optional(),
+  /** The tenant's named registry secret the image is pulled with. */
+  registrySecret: z.string().optional(),
   image: z.string().optional(),
   network: z.boolean().optional(),
   gracePeriodS: z.number().optional(),
@@ -183,6 +187,15 @@ export const OperatorGpuModel = z.object({
 });
 /** An operator-defined GPU model and its review. */
 export type OperatorGpuModel = z.infer<typeof OperatorGpuModel>;
+/** A tenant's named secret as GET /v1/secrets answers it: never its value. */
+export const SecretView = z.object({
+  name: z.string(),
+  type: z.enum(["registry"]),
+  registry: z.string(),
+  createdAt: z.number(),
+});
+/** A tenant's named secret (no value). */
+export type SecretView = z.infer<typeof SecretView>;
 
 /** A job's state change. */
 export const JobEvent = z.object({ id: z.number(), at: z.number(), state: z.string(), message: z.string() });

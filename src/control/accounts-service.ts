@@ -1,21 +1,28 @@
 import type { Role } from "../domain/index.js";
 import { DomainError, invalid, isKnownCountry, notFound } from "../domain/index.js";
-import type { ApiKeyRecord, OperatorRecord, TenantRecord } from "../store/index.js";
+import type { ApiKeyRecord, InventoryApprover, OperatorRecord, TenantRecord } from "../store/index.js";
 import { requireRole, type Ctx, type Principal } from "./context.js";
 
 /** Platform fee setting key; value is basis points of gross. */
 export const FEE_SETTING = "platform_fee_bps";
+/** Who approves new operators' node inventory changes unless their creation says otherwise. */
+export const INVENTORY_APPROVER_SETTING = "inventory_approver_default";
 
 /** Admin's side: operators, tenants, keys, the platform fee. */
 export class AccountsService {
   constructor(private readonly ctx: Ctx) {}
 
-  async createOperator(p: Principal, name: string): Promise<{ operator: OperatorRecord; key: string }> {
+  async createOperator(
+    p: Principal,
+    name: string,
+    inventoryApprover?: InventoryApprover,
+  ): Promise<{ operator: OperatorRecord; key: string }> {
     requireRole(p, "admin");
     const operator = await this.ctx.store.accounts.createOperator({
       id: this.ctx.ids("op"),
       name,
       createdAt: this.ctx.clock.now(),
+      inventoryApprover: inventoryApprover ?? (await this.defaultInventoryApprover()),
     });
     const { key } = await this.ctx.store.accounts.createKey({
       id: this.ctx.ids("key"),
@@ -132,6 +139,18 @@ export class AccountsService {
       name = (await this.ctx.store.accounts.getOperator(p.ownerId ?? ""))?.name ?? null;
     if (p.role === "tenant") name = (await this.ctx.store.accounts.getTenant(p.ownerId ?? ""))?.name ?? null;
     return { role: p.role, ownerId: p.ownerId, name, keyId: p.keyId };
+  }
+
+  /** Who approves new operators' inventory changes: "operator" (default) or "admin". */
+  async defaultInventoryApprover(): Promise<InventoryApprover> {
+    const v = await this.ctx.store.accounts.getSetting(INVENTORY_APPROVER_SETTING);
+    return v === "admin" ? "admin" : "operator";
+  }
+  /** Admin: who approves the inventory changes of operators created from now on. */
+  async setDefaultInventoryApprover(p: Principal, approver: InventoryApprover): Promise<InventoryApprover> {
+    requireRole(p, "admin");
+    await this.ctx.store.accounts.setSetting(INVENTORY_APPROVER_SETTING, approver);
+    return approver;
   }
 
   async getFeeBps(): Promise<number> {

@@ -6,6 +6,7 @@ import type { IngestResult, LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { loadGpuCatalogue, resolveReportedGpus } from "./gpu-models-service.js";
 import { settleEndedLease } from "./lease-end.js";
+import { SecretsService } from "./secrets-service.js";
 
 export { MAX_REPORT_REASON } from "./lease-end.js";
 
@@ -14,7 +15,11 @@ export type { Assignment, StopOrder, WorkloadReport };
 
 /** The node side of the API: heartbeats, assignments, workload reports, usage and logs. */
 export class AgentService {
-  constructor(private readonly ctx: Ctx) {}
+  private readonly secrets: SecretsService;
+
+  constructor(private readonly ctx: Ctx) {
+    this.secrets = new SecretsService(ctx);
+  }
 
   private nodeId(p: Principal): string {
     requireRole(p, "node");
@@ -72,14 +77,25 @@ export class AgentService {
       const site = sites.get(l.siteId);
       // Site policy is resolved here so the agent needs to know none of it.
       const image = effectiveImage(site ?? {}, job.spec.image);
+      // The job's secrets are opened for this node only, the one holding the lease; a lease whose
+      // secrets cannot be opened (a deleted registry secret, a missing key) fails before it starts.
+      const secrets = await this.secrets.forLease(job);
+      if ("problem" in secrets) {
+        const before = await this.ctx.store.jobs.endLease(l.id, now);
+        if (before)
+          await settleEndedLease(this.ctx, before, { phase: "failed", reason: secrets.problem }, now);
+        continue;
+      }
+      const env = { ...job.spec.env, ...secrets.env };
       assignments.push({
         leaseId: l.id,
         jobId: l.jobId,
         gpuModel: l.gpuModel,
         gpuIndices: l.gpuIndices,
-        spec: job.spec,
+        spec: Object.keys(env).length > 0 ? { ...job.spec, env } : job.spec,
         ...(image !== undefined ? { image } : {}),
         network: job.spec.network === true && site?.allowNetwork === true,
+        ...(secrets.registryAuth ? { registryAuth: secrets.registryAuth } : {}),
       });
     }
     const stops: StopOrder[] = active

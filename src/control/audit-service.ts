@@ -1,14 +1,15 @@
 import type { AuditEntry } from "../store/index.js";
 import { requireRole, type Ctx, type Principal } from "./context.js";
 
-/** The audit trail: every admin and operator action and every key created or revoked. */
+/** The audit trail: every admin and operator action, every key created or revoked, every secret stored or deleted. */
 export class AuditService {
   constructor(private readonly ctx: Ctx) {}
 
-  /** Whether a request by `p` is recorded: admin and operator writes, and any key creation or revocation. */
+  /** Whether a request by `p` is recorded: admin and operator writes, any key or secret created or deleted. */
   static records(p: Principal, method: string, route: string): boolean {
     if (method === "GET" || method === "HEAD" || method === "OPTIONS") return false;
     if (route === "/v1/keys" || route === "/v1/keys/:id") return true;
+    if (route === "/v1/secrets" || route === "/v1/secrets/:name") return true;
     return p.role === "admin" || p.role === "operator";
   }
 

@@ -3,6 +3,7 @@ import { DomainError, forbidden } from "../domain/index.js";
 import type { Policy } from "../scheduler/index.js";
 import type { Store } from "../store/index.js";
 import type { IdGen } from "./ids.js";
+import type { SecretBox } from "./secret-box.js";
 
 /** Who is calling: resolved from an API key. */
 export interface Principal {
@@ -44,6 +45,8 @@ export interface Ctx {
   config: ControlConfig;
   /** Called when something happened that the scheduler should look at soon. */
   nudge: () => void;
+  /** Seals and opens tenants' secrets; without it, jobs and requests that carry secrets are refused. */
+  secrets?: SecretBox;
 }
 
 /** Throws 403 unless the principal has one of the roles. */

@@ -1,7 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { Cooling, Gpu, Node, NodeRuntime, Price, Site } from "../domain/index.js";
 import {
+  approvedGpusOf,
   DomainError,
+  inventoryHold,
+  inventoryPending,
   imageRefusal,
   inJurisdiction,
   invalid,
@@ -203,17 +206,17 @@ export class FleetService {
       : p.role === "operator"
         ? (await this.listSites(p)).map((s) => s.id)
         : undefined;
-    return this.ctx.store.fleet.listNodes(siteIds);
+    return (await this.ctx.store.fleet.listNodes(siteIds)).map(withHold);
   }
 
   async getNode(p: Principal, nodeId: string): Promise<Node> {
     const node = await this.ctx.store.fleet.getNode(nodeId);
     if (!node) throw notFound("node", nodeId);
-    if (p.role === "node" && p.ownerId === nodeId) return node;
+    if (p.role === "node" && p.ownerId === nodeId) return withHold(node);
     requireRole(p, "operator", "admin");
     const site = await this.ctx.store.fleet.getSite(node.siteId);
     if (p.role === "operator" && site?.operatorId !== p.ownerId) throw notFound("node", nodeId);
-    return node;
+    return withHold(node);
   }
 
   /** What the marketplace offers now: per site and model, free GPUs and the prices a new lease pays. */
@@ -241,12 +244,16 @@ export class FleetService {
     const out: CapacityOffer[] = [];
     for (const site of sites) {
       const models = new Map<string, { total: number; free: number }>();
-      for (const n of nodes.filter((x) => x.siteId === site.id && x.gpus.length > 0)) {
-        const m = models.get(n.gpus[0]!.model) ?? { total: 0, free: 0 };
-        const healthy = n.gpus.filter((g) => g.healthy).length;
-        m.total += n.gpus.length;
-        if (n.state === "ready") m.free += Math.max(0, healthy - (busy.get(n.id) ?? 0));
-        models.set(n.gpus[0]!.model, m);
+      // Approved inventory only: a node reporting other GPUs shows what was approved, none of it free.
+      for (const n of nodes.filter((x) => x.siteId === site.id)) {
+        const gpus = approvedGpusOf(n);
+        if (gpus.length === 0) continue;
+        const m = models.get(gpus[0]!.model) ?? { total: 0, free: 0 };
+        const healthy = gpus.filter((g) => g.healthy).length;
+        m.total += gpus.length;
+        if (n.state === "ready" && !inventoryPending(n))
+          m.free += Math.max(0, healthy - (busy.get(n.id) ?? 0));
+        models.set(gpus[0]!.model, m);
       }
       for (const price of prices.filter((x) => x.siteId === site.id)) {
         const m = models.get(price.gpuModel) ?? { total: 0, free: 0 };
@@ -287,6 +294,11 @@ export class FleetService {
     this.ctx.nudge();
     return { ...node, state: drain ? "draining" : "ready" };
   }
+}
+
+/** The node with `held`: why its inventory keeps it from new work (null when it does not). */
+function withHold(n: Node): Node & { held: string | null } {
+  return { ...n, held: inventoryHold(n) };
 }
 
 /** The site's default image must pass its own allow and deny lists. */

@@ -5,6 +5,7 @@ import {
   gpuCatalogue,
   invalid,
   notFound,
+  sameInventory,
   type GpuCatalogue,
   type Gpu,
   type GpuVendor,
@@ -135,8 +136,38 @@ export class GpuModelsService {
           state: m.state,
         },
       );
+    if (decision === "approved") await this.renameUnknownGpus();
     this.ctx.nudge();
     return (await this.ctx.store.gpuModels.get(m.id))!;
+  }
+
+  /**
+   * Names every node's unknown GPUs after the catalogue now in force, in the reported and the
+   * approved inventory alike: the node's hardware did not change, the catalogue learnt its name,
+   * so this is no inventory change to approve again (another pending change stays pending).
+   */
+  private async renameUnknownGpus(): Promise<void> {
+    const { store } = this.ctx;
+    const catalogue = await loadGpuCatalogue(store);
+    for (const n of await store.fleet.listNodes()) {
+      const gpus = resolveReportedGpus(n.gpus, catalogue);
+      const approvedGpus = n.approvedGpus && resolveReportedGpus(n.approvedGpus, catalogue);
+      if (
+        JSON.stringify(gpus) === JSON.stringify(n.gpus) &&
+        JSON.stringify(approvedGpus) === JSON.stringify(n.approvedGpus)
+      )
+        continue;
+      const pending = approvedGpus !== undefined && !sameInventory(gpus, approvedGpus);
+      await store.gpuModels.renameNodeGpus(
+        n.id,
+        { gpus: n.gpus, approvedGpus: n.approvedGpus },
+        {
+          gpus,
+          approvedGpus,
+          inventoryChangedAt: pending ? (n.inventoryChangedAt ?? this.ctx.clock.now()) : null,
+        },
+      );
+    }
   }
 
   /** The catalogue in force (public): built-in plus approved models. */

@@ -20,3 +20,7 @@ export * from "./health.js";
 export * from "./operator-report-service.js";
 export * from "./audit-service.js";
 export * from "./gpu-models-service.js";
+export * from "./secret-box.js";
+export * from "./secret-keys.js";
+export * from "./secrets-service.js";
+export * from "./node-trust-service.js";

@@ -11,6 +11,7 @@ import type { JobEvent, LeaseRecord, LogLine } from "../store/index.js";
 import { chargeForLease, type LeaseCharge } from "./billing.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { loadGpuCatalogue } from "./gpu-models-service.js";
+import { SecretsService } from "./secrets-service.js";
 
 /** A job with what a tenant wants to see about it. */
 export interface JobView extends Job {
@@ -31,7 +32,14 @@ export interface JobView extends Job {
 export class JobsService {
   constructor(private readonly ctx: Ctx) {}
 
-  async submit(p: Principal, input: { name?: string; request: JobRequest; spec: JobSpec }): Promise<Job> {
+  /**
+   * Submits a job. `secretEnv` values are sealed and stored apart from the job (its spec keeps their
+   * names); `spec.registrySecret` must name one of the tenant's registry secrets.
+   */
+  async submit(
+    p: Principal,
+    input: { name?: string; request: JobRequest; spec: JobSpec; secretEnv?: Record<string, string> },
+  ): Promise<Job> {
     requireRole(p, "tenant");
     const tenantId = ownerOf(p);
     const request = normaliseRequest(input.request, (await loadGpuCatalogue(this.ctx.store)).find);
@@ -39,18 +47,25 @@ export class JobsService {
       throw invalid("command is empty: give the program and its arguments, e.g. -- python train.py", {
         field: "spec.command",
       });
+    const id = this.ctx.ids("job");
+    const { spec, rows } = await new SecretsService(this.ctx).sealForJob(
+      tenantId,
+      id,
+      input.spec,
+      input.secretEnv,
+    );
     const job: Job = {
-      id: this.ctx.ids("job"),
+      id,
       tenantId,
       name: input.name ?? input.spec.command.join(" ").slice(0, 60),
       request,
-      spec: input.spec,
+      spec,
       state: "pending",
       stateReason: "waiting for the scheduler",
       reasons: [],
       submittedAt: this.ctx.clock.now(),
     };
-    await this.ctx.store.jobs.createJob(job);
+    await this.ctx.store.jobs.createJob(job, rows);
     this.ctx.nudge();
     return job;
   }

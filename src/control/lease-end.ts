@@ -1,5 +1,5 @@
 import { effectiveImage } from "../domain/index.js";
-import type { LeaseRecord } from "../store/index.js";
+import type { Fence, LeaseRecord } from "../store/index.js";
 import type { Ctx } from "./context.js";
 
 /** Longest workload failure reason kept from an agent, characters. */
@@ -117,4 +117,30 @@ export async function endOverdueStops(ctx: Ctx, now: number, active?: LeaseRecor
     ended.push(before);
   }
   return ended;
+}
+
+/**
+ * Ends a lease whose node is gone (silent past the loss timeout, or removed by its operator): the
+ * lease stops and ends at `stoppedAt` (billing ends there), its job's other active leases (`gang`,
+ * a gang across nodes) are told to stop with the usual grace, and the job goes back to the queue.
+ * Returns the gang members that were told to stop.
+ */
+export async function loseLease(
+  ctx: Ctx,
+  lease: LeaseRecord,
+  reason: string,
+  stoppedAt: number,
+  now: number,
+  gang: LeaseRecord[],
+  fence?: Fence,
+): Promise<LeaseRecord[]> {
+  const jobs = ctx.store.jobs;
+  await jobs.requestLeaseStop(lease.id, reason, stoppedAt, stoppedAt, fence);
+  await jobs.endLease(lease.id, stoppedAt);
+  const stopped: LeaseRecord[] = [];
+  for (const o of gang.filter((x) => x.jobId === lease.jobId && x.id !== lease.id))
+    if (await jobs.requestLeaseStop(o.id, reason, now, now + ctx.config.stopGraceS * 1000, fence))
+      stopped.push(o);
+  await jobs.transitionJob(lease.jobId, ["scheduled", "running"], "preempted", now, `${reason}; requeued`);
+  return stopped;
 }

@@ -13,7 +13,7 @@ import { deferFlexible } from "./deferral.js";
 import { ledgerServiceFor } from "./ledger-service.js";
 import { soleLeader, type Leadership } from "./leader.js";
 import { energyMinorPerGpuHour, modelPowerW, priceNow } from "./spot-price.js";
-import { endOverdueStops, stopTimeoutMs } from "./lease-end.js";
+import { endOverdueStops, loseLease, stopTimeoutMs } from "./lease-end.js";
 import { buildSnapshot, readWorld, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
 
 /** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
@@ -351,7 +351,7 @@ export class SchedulerLoop {
 
   /** Ends the leases of nodes that have been silent past the lease-loss timeout and requeues their jobs. */
   private async reclaimLostLeases(now: number, world: CycleWorld, fence: Fence | undefined): Promise<void> {
-    const { store, config } = this.ctx;
+    const { config } = this.ctx;
     const cutoff = now - (config.leaseLossTimeoutMs ?? 5 * 60_000);
     if (world.leases.length === 0) return;
     const nodes = new Map(world.nodes.map((n) => [n.id, n]));
@@ -362,29 +362,11 @@ export class SchedulerLoop {
       if (!n || n.state !== "offline" || last >= cutoff || ended.has(l.id)) continue;
       const reason = `preempted: node ${n.name} lost contact at ${new Date(last).toISOString()}`;
       const stoppedAt = Math.max(last, l.startedAt ?? l.createdAt);
-      await store.jobs.requestLeaseStop(l.id, reason, stoppedAt, last, this.guard(fence));
-      await store.jobs.endLease(l.id, stoppedAt);
       ended.add(l.id);
       // The job's other leases (a gang across nodes) stop too.
-      for (const o of world.leases.filter((x) => x.jobId === l.jobId && x.id !== l.id && !ended.has(x.id))) {
-        if (
-          await store.jobs.requestLeaseStop(
-            o.id,
-            reason,
-            now,
-            now + config.stopGraceS * 1000,
-            this.guard(fence),
-          )
-        )
-          o.state = "stopping";
-      }
-      await store.jobs.transitionJob(
-        l.jobId,
-        ["scheduled", "running"],
-        "preempted",
-        now,
-        `${reason}; requeued`,
-      );
+      const gang = world.leases.filter((x) => !ended.has(x.id));
+      for (const o of await loseLease(this.ctx, l, reason, stoppedAt, now, gang, this.guard(fence)))
+        o.state = "stopping";
       this.log?.warn({ leaseId: l.id, node: n.id }, "lease lost with its node; job requeued");
     }
     world.leases = world.leases.filter((l) => !ended.has(l.id));

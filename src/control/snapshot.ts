@@ -1,5 +1,8 @@
 import {
+  approvedGpusOf,
   gpuCatalogue,
+  inventoryPending,
+  MAX_GPUS_PER_NODE,
   nodeGpuPowerW,
   type GpuCatalogue,
   type Node,
@@ -139,19 +142,21 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
       ...(s.allowImages?.length ? { allowImages: s.allowImages } : {}),
       ...(s.denyImages?.length ? { denyImages: s.denyImages } : {}),
     })),
+    // Placement sees approved inventory only; a node whose reported GPUs await approval takes no new work.
     nodes: nodes
-      .filter((n) => n.gpus.length > 0)
-      .map((n) => {
-        const model = n.gpus[0]!.model;
+      .map((n) => ({ n, gpus: approvedGpusOf(n) }))
+      .filter(({ gpus }) => gpus.length > 0 && gpus.length <= MAX_GPUS_PER_NODE)
+      .map(({ n, gpus }) => {
+        const model = gpus[0]!.model;
         const cat = catalogue.find(model);
         return {
           id: n.id,
           siteId: n.siteId,
           gpuModel: model,
-          gpuMemoryGb: cat?.memoryGb ?? Math.round(n.gpus[0]!.memoryMb / 1024),
-          gpuIndices: n.gpus.filter((g) => g.healthy).map((g) => g.index),
-          gpuPowerW: nodeGpuPowerW(n, catalogue.find),
-          schedulable: n.state === "ready",
+          gpuMemoryGb: cat?.memoryGb ?? Math.round(gpus[0]!.memoryMb / 1024),
+          gpuIndices: gpus.filter((g) => g.healthy).map((g) => g.index),
+          gpuPowerW: nodeGpuPowerW({ gpus }, catalogue.find),
+          schedulable: n.state === "ready" && !inventoryPending(n),
           // An agent that predates the runtime advertisement: Kubernetes and podman run images.
           runsImages: n.runtime?.images ?? (n.executor === "kubernetes" || n.executor === "podman"),
         };

@@ -8,3 +8,5 @@ export * from "./power.js";
 export * from "./images.js";
 export * from "./calendar.js";
 export * from "./executors.js";
+export * from "./secrets.js";
+export * from "./inventory.js";

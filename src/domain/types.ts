@@ -84,6 +84,10 @@ export interface Node {
   driverVersion?: string | null;
   /** The runtime the agent last advertised (null: an agent that predates the advertisement). */
   runtime?: NodeRuntime | null;
+  /** The GPU inventory approved for placement and capacity (declared at enrolment, or last approved). */
+  approvedGpus?: Gpu[];
+  /** Since when the reported GPUs (`gpus`) differ from the approved ones; null when they agree. */
+  inventoryChangedAt?: number | null;
 }
 
 export type JobClass = "on-demand" | "interruptible";
@@ -120,6 +124,10 @@ export interface JobSpec {
   /** Run `command` joined through /bin/sh -c (only when the tenant asks). */
   shell?: boolean;
   env?: Record<string, string>;
+  /** Names of the job's secret env values (sealed apart; only the node running a lease gets the values). */
+  secretEnvNames?: string[];
+  /** The tenant's named registry secret used to pull the image (the login goes only to the node). */
+  registrySecret?: string;
   /** Container image to run in (the site's default image when absent). */
   image?: string;
   /** The job asks for network access; it gets it only where the site allows network. */

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Cooling, Gpu, Node, NodeRuntime, NodeState, Price, Site } from "../domain/index.js";
+import { sameInventory } from "../domain/index.js";
 import { hashSecret } from "./accounts-repo.js";
 import type { Database } from "./schema.js";
 
@@ -33,6 +34,8 @@ const nodeRow = (r: Database["nodes"]): Node => ({
   driverVersion: r.driver_version,
   lastHeartbeatAt: r.last_heartbeat_at,
   runtime: r.runtime_json === null ? null : (JSON.parse(r.runtime_json) as NodeRuntime),
+  ...(r.approved_gpus_json === null ? {} : { approvedGpus: JSON.parse(r.approved_gpus_json) as Gpu[] }),
+  inventoryChangedAt: r.inventory_changed_at === null ? null : Number(r.inventory_changed_at),
 });
 
 const priceRow = (r: Database["prices"]): Price => ({
@@ -239,6 +242,14 @@ export class FleetRepo {
       reason = null;
     }
     const gpusJson = JSON.stringify(gpus);
+    // Inventory other than the approved one holds the node out of placement until it is approved.
+    const approved = node.approvedGpus ?? gpus;
+    // The change's time is when the node started to report what it reports now (an approval names it).
+    const changedAt = sameInventory(gpus, approved)
+      ? null
+      : sameInventory(gpus, node.gpus)
+        ? (node.inventoryChangedAt ?? now)
+        : now;
     const newRuntime = runtime && !sameRuntime(node.runtime, runtime);
     // The node's status is written only when it changes; otherwise a heartbeat renews liveness only.
     const changed =
@@ -246,6 +257,7 @@ export class FleetRepo {
       state !== node.state ||
       reason !== (node.stateReason ?? null) ||
       driverVersion !== (node.driverVersion ?? null) ||
+      changedAt !== (node.inventoryChangedAt ?? null) ||
       gpusJson !== JSON.stringify(node.gpus);
     if (!changed) {
       await this.db.updateTable("nodes").set({ last_heartbeat_at: now }).where("id", "=", id).execute();
@@ -259,10 +271,30 @@ export class FleetRepo {
         last_heartbeat_at: now,
         state,
         state_reason: reason,
+        inventory_changed_at: changedAt,
+        ...(node.approvedGpus ? {} : { approved_gpus_json: gpusJson }),
         ...(newRuntime ? { runtime_json: JSON.stringify(runtime), executor: runtime.executor } : {}),
       })
       .where("id", "=", id)
       .execute();
+  }
+  /**
+   * Approves the node's reported inventory, if it is still the one the approver saw (`expected`,
+   * the reported GPUs as JSON); false when the node reported something else since.
+   */
+  async approveInventory(id: string, expected: Gpu[]): Promise<boolean> {
+    const r = await this.db
+      .updateTable("nodes")
+      .set({ approved_gpus_json: JSON.stringify(expected), inventory_changed_at: null })
+      .where("id", "=", id)
+      .where("gpus_json", "=", JSON.stringify(expected))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+  /** Deletes a node's row (its leases, usage and anomalies stay as history). */
+  async deleteNode(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom("nodes").where("id", "=", id).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
   }
   /** How many nodes are enrolled. */
   async countNodes(): Promise<number> {

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { GpuModel, GpuVendor } from "../domain/index.js";
+import type { Gpu, GpuModel, GpuVendor } from "../domain/index.js";
 import type { Database } from "./schema.js";
 
 /** Where an operator-defined GPU model stands: only approved models are placed and sold. */
@@ -79,6 +79,29 @@ export class GpuModelsRepo {
     if (filter.state) q = q.where("state", "=", filter.state);
     if (filter.proposedBy) q = q.where("proposed_by", "=", filter.proposedBy);
     return (await q.orderBy("proposed_at").orderBy("id").execute()).map(toRecord);
+  }
+
+  /**
+   * Renames a node's GPUs (reported and approved inventory) after a newly approved model, if the
+   * node still holds what the caller read (`before`); false when it changed meanwhile.
+   */
+  async renameNodeGpus(
+    id: string,
+    before: { gpus: Gpu[]; approvedGpus?: Gpu[] | undefined },
+    after: { gpus: Gpu[]; approvedGpus?: Gpu[] | undefined; inventoryChangedAt: number | null },
+  ): Promise<boolean> {
+    let q = this.db
+      .updateTable("nodes")
+      .set({
+        gpus_json: JSON.stringify(after.gpus),
+        ...(after.approvedGpus ? { approved_gpus_json: JSON.stringify(after.approvedGpus) } : {}),
+        inventory_changed_at: after.inventoryChangedAt,
+      })
+      .where("id", "=", id)
+      .where("gpus_json", "=", JSON.stringify(before.gpus));
+    if (before.approvedGpus) q = q.where("approved_gpus_json", "=", JSON.stringify(before.approvedGpus));
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
 
   /** Records an admin's decision on a proposed model; false when it is no longer proposed. */

@@ -10,3 +10,4 @@ export * from "./fence.js";
 export * from "./audit-repo.js";
 export * from "./checkpoints-repo.js";
 export * from "./gpu-models-repo.js";
+export * from "./secrets-repo.js";

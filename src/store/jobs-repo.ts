@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Job, JobClass, JobRequest, JobSpec, JobState, Lease, LeaseState } from "../domain/index.js";
+import { TERMINAL_JOB_STATES } from "../domain/index.js";
 import { checkFence, type Fence } from "./fence.js";
 import type { Database } from "./schema.js";
 
@@ -76,7 +77,11 @@ export class JobsRepo {
     private readonly dialect: "sqlite" | "postgres" = "sqlite",
   ) {}
 
-  async createJob(job: Job): Promise<Job> {
+  /** Stores a new job with its sealed secret env values (all or nothing). */
+  async createJob(
+    job: Job,
+    secrets: readonly { name: string; keyId: string; sealed: string }[] = [],
+  ): Promise<Job> {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto("jobs")
@@ -95,6 +100,11 @@ export class JobsRepo {
           exit_code: null,
         })
         .execute();
+      if (secrets.length > 0)
+        await trx
+          .insertInto("job_secrets")
+          .values(secrets.map((x) => ({ job_id: job.id, name: x.name, key_id: x.keyId, sealed: x.sealed })))
+          .execute();
       await addEvent(trx, job.id, job.submittedAt, job.state, "submitted");
     });
     return job;
@@ -208,6 +218,9 @@ export class JobsRepo {
         .executeTakeFirst();
       if (Number(r.numUpdatedRows) === 0) return false;
       await addEvent(t, jobId, now, to, message);
+      // A job that ended needs its secret env values no more: they are deleted with its end.
+      if (TERMINAL_JOB_STATES.has(to))
+        await t.deleteFrom("job_secrets").where("job_id", "=", jobId).execute();
       return true;
     };
     return trx ? run(trx) : this.db.transaction().execute(run);

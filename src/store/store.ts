@@ -7,6 +7,7 @@ import { GpuModelsRepo } from "./gpu-models-repo.js";
 import { EnergyRepo } from "./energy-repo.js";
 import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
+import { SecretsRepo } from "./secrets-repo.js";
 import { UsageRepo } from "./usage-repo.js";
 
 /** The control plane's repositories over one database (SQLite or PostgreSQL). */
@@ -20,9 +21,13 @@ export class Store {
   readonly audit: AuditRepo;
   readonly checkpoints: CheckpointsRepo;
   readonly gpuModels: GpuModelsRepo;
+  readonly secrets: SecretsRepo;
 
-  private constructor(readonly db: Db) {
-    this.accounts = new AccountsRepo(db.kysely);
+  private constructor(
+    readonly db: Db,
+    keySecret?: string,
+  ) {
+    this.accounts = new AccountsRepo(db.kysely, keySecret);
     this.fleet = new FleetRepo(db.kysely);
     this.jobs = new JobsRepo(db.kysely, db.dialect);
     this.usage = new UsageRepo(db.kysely);
@@ -31,11 +36,17 @@ export class Store {
     this.audit = new AuditRepo(db.kysely);
     this.checkpoints = new CheckpointsRepo(db.kysely);
     this.gpuModels = new GpuModelsRepo(db.kysely);
+    this.secrets = new SecretsRepo(db.kysely);
   }
 
-  /** Opens (and migrates) the store. */
-  static async open(config: StoreConfig): Promise<Store> {
-    return new Store(await openDb(config));
+  /**
+   * Opens (and migrates) the store. `keySecret` is the server secret API keys are HMACed with
+   * (ZUMBIDO_KEY_SECRET); legacy plain-SHA-256 key hashes are rewritten as HMACs on open.
+   */
+  static async open(config: StoreConfig, opts: { keySecret?: string } = {}): Promise<Store> {
+    const store = new Store(await openDb(config), opts.keySecret);
+    await store.accounts.upgradeKeyHashes();
+    return store;
   }
 
   get dialect(): "sqlite" | "postgres" {

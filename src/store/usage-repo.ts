@@ -496,6 +496,16 @@ export class UsageRepo {
       .execute();
   }
 
+  /** The end of a lease's last accepted usage interval (ms), or null when none was accepted. */
+  async lastAcceptedTo(leaseId: string): Promise<number | null> {
+    const r = await this.db
+      .selectFrom("usage")
+      .select((eb) => eb.fn.max("to_ms").as("to"))
+      .where("lease_id", "=", leaseId)
+      .executeTakeFirst();
+    return r?.to == null ? null : Number(r.to);
+  }
+
   /** Anomaly counts per node over [fromMs, toMs) (statements, reliability). */
   async anomalyCounts(fromMs: number, toMs: number, operatorId?: string): Promise<Map<string, number>> {
     let q = this.db

@@ -26,7 +26,13 @@ describe("GPU health drains the node", () => {
     server = await startServer(
       parseServerConfig(
         {},
-        { port: "0", store: `sqlite:${join(dir, "z.db")}`, logLevel: "silent", scheduleIntervalMs: "100" },
+        {
+          port: "0",
+          store: `sqlite:${join(dir, "z.db")}`,
+          dataDir: dir,
+          logLevel: "silent",
+          scheduleIntervalMs: "100",
+        },
       ),
     );
     seed = await seedDemo(server.url, server.bootstrapAdminKey!, [

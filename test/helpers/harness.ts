@@ -1,7 +1,7 @@
 // An in-process control plane for API tests: a real store, a manual clock, sequential ids.
 import type { FastifyInstance } from "fastify";
 import { buildApi, makeServices, type RoutePlugin, type Services } from "../../src/api/server.js";
-import { SchedulerLoop, sequentialIds, type Ctx } from "../../src/control/index.js";
+import { SchedulerLoop, SecretBox, sequentialIds, type Ctx } from "../../src/control/index.js";
 import { ManualClock } from "../../src/domain/index.js";
 import { DEFAULT_POLICY } from "../../src/scheduler/index.js";
 import type { Store } from "../../src/store/index.js";
@@ -42,6 +42,7 @@ export async function startHarness(
       deferFlexible: true,
     },
     nudge: () => undefined,
+    secrets: SecretBox.random(),
   };
   const services = makeServices(ctx, new Metrics(false), api);
   const loop = new SchedulerLoop(ctx);

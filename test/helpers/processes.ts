@@ -1,6 +1,7 @@
 // Real server and agent processes for end-to-end suites.
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, resolve } from "node:path";
+import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -35,7 +36,14 @@ export async function startServerProc(
       "warn",
     ],
     {
-      env: { ...process.env, ZUMBIDO_SCHEDULE_INTERVAL_MS: "200", ZUMBIDO_STOP_GRACE_S: "2", ...env },
+      env: {
+        ...process.env,
+        ZUMBIDO_SCHEDULE_INTERVAL_MS: "200",
+        ZUMBIDO_STOP_GRACE_S: "2",
+        // The server's data folder (its generated secret key) beside an SQLite store, never the working tree.
+        ZUMBIDO_DATA: store.startsWith("sqlite:") ? dirname(store.slice("sqlite:".length)) : tmpdir(),
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

@@ -1,17 +1,7 @@
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { availableParallelism, tmpdir, totalmem } from "node:os";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RegistryAuth, WorkloadSpec, WorkloadStatus } from "../executor.js";
 import { endPhase, FileBackedExecutor, waitFor, writeJsonAtomic } from "./base.js";
@@ -19,10 +9,27 @@ import type { FileEntry, LeaseRecordBase } from "./base.js";
 import { cdiNamesFor, DEFAULT_CDI_DIRS, readCdiGpus } from "./cdi.js";
 import { K8sFileLogTail } from "./k8s-file-log.js";
 import type { LogReader } from "./k8s-file-log.js";
+import {
+  checkUser,
+  CONTAINER_NOTICE_FILE,
+  CONTAINER_WORK_DIR,
+  containerEndReason,
+  containerName,
+  execFailedIn,
+  gpuRunOptions,
+  LABEL_AGENT,
+  LABEL_LEASE,
+  leaseLimits,
+  podmanEnv,
+  podmanRunOptions,
+  prepareContainerDirs,
+  workloadArgv,
+} from "./podman-args.js";
+import type { ContainerIsolationOptions } from "./podman-args.js";
 import { signalName } from "./slurm-parse.js";
 
 /** Options of the podman executor. */
-export interface PodmanExecutorOptions {
+export interface PodmanExecutorOptions extends ContainerIsolationOptions {
   /** Folder for one sub-folder per lease (state, container log, work and notice folders); survives restarts. */
   stateDir: string;
   now: () => number;
@@ -30,10 +37,6 @@ export interface PodmanExecutorOptions {
   agentId: string;
   /** Image for workloads that name none (after the server's resolution). */
   defaultImage?: string;
-  /** User the workload runs as, "UID:GID" (default "1000:1000"); ignored with userns "auto". */
-  user?: string;
-  /** "auto": each container gets its own range of host uids (`--userns=auto`); its root is unprivileged. */
-  userns?: "auto";
   /** containers.conf and storage.conf the project's setup wrote (default: /etc/zumbido/*.conf when present). */
   containersConf?: string;
   storageConf?: string;
@@ -41,18 +44,6 @@ export interface PodmanExecutorOptions {
   cdiDirs?: string[];
   /** GPU index -> UUID, for CDI specs that name devices by UUID only. */
   gpuUuids?: Record<number, string>;
-  /** GPUs of the node, to size each lease's share of memory and CPUs (default: 8). */
-  nodeGpus?: number;
-  /** Memory and CPUs of the host (default: this machine's). */
-  hostMemoryBytes?: number;
-  hostCpus?: number;
-  /** Fixed limits instead of the share (tests, or an operator who wants them). */
-  memoryBytes?: number;
-  cpus?: number;
-  /** Processes per container (default 4096). */
-  pidsLimit?: number;
-  /** Network mode for workloads that may use the network (default "bridge"). */
-  networkMode?: string;
   /** Bytes of log output shipped per lease before one truncation notice (default 1 MiB). */
   logCapBytes?: number;
   /** The podman binary (default "podman" on PATH). */
@@ -76,52 +67,10 @@ export interface PodmanLeaseRecord extends LeaseRecordBase {
 
 type Entry = FileEntry<PodmanLeaseRecord>;
 
-/** Where the workload finds the checkpoint notice inside the container. */
-export const CONTAINER_NOTICE_FILE = "/zumbido/notice";
-/** The workload's writable working folder inside the container. */
-export const CONTAINER_WORK_DIR = "/work";
+export { CONTAINER_NOTICE_FILE, CONTAINER_WORK_DIR, containerName, leaseLimits, podmanEnv };
 
-const LABEL_LEASE = "zumbido.lease";
-const LABEL_AGENT = "zumbido.agent";
-const LABEL_JOB = "zumbido.job";
-const RESERVED_ENV = new Set([
-  "CUDA_VISIBLE_DEVICES",
-  "CUDA_DEVICE_ORDER",
-  "NVIDIA_VISIBLE_DEVICES",
-  "ZUMBIDO_LEASE_ID",
-  "ZUMBIDO_JOB_ID",
-  "ZUMBIDO_GPU_MODEL",
-  "ZUMBIDO_GPU_INDICES",
-  "ZUMBIDO_NOTICE_FILE",
-  "ZUMBIDO_CHECKPOINT_DIR",
-]);
 const MIB = 1024 * 1024;
 const POLL_MS = 2000;
-
-/** A podman container name for a lease: readable, unique by a hash suffix. */
-export function containerName(leaseId: string): string {
-  const hash = createHash("sha256").update(leaseId).digest("hex").slice(0, 8);
-  const base = leaseId.replace(/[^A-Za-z0-9_.-]+/g, "-").slice(0, 80);
-  return `zumbido-${base}-${hash}`;
-}
-
-/** The memory, CPU and process limits of one lease: its share of the host by GPUs leased. */
-export function leaseLimits(
-  leasedGpus: number,
-  o: Pick<
-    PodmanExecutorOptions,
-    "nodeGpus" | "hostMemoryBytes" | "hostCpus" | "memoryBytes" | "cpus" | "pidsLimit"
-  >,
-): { memoryBytes: number; cpus: number; pids: number } {
-  const nodeGpus = Math.max(1, o.nodeGpus ?? 8);
-  const share = Math.min(1, Math.max(1, leasedGpus) / nodeGpus);
-  const hostMem = o.hostMemoryBytes ?? totalmem();
-  const hostCpus = o.hostCpus ?? availableParallelism();
-  // 10% of the host's memory stays with the host (agent, podman, page cache).
-  const memoryBytes = o.memoryBytes ?? Math.max(256 * MIB, Math.floor((hostMem * 0.9 * share) / MIB) * MIB);
-  const cpus = o.cpus ?? Math.max(0.5, Math.floor(hostCpus * share * 100) / 100);
-  return { memoryBytes, cpus, pids: o.pidsLimit ?? 4096 };
-}
 
 /** Whether a string names an image archive on disk (loaded with `podman load`) rather than a registry image. */
 export function isArchive(image: string): boolean {
@@ -161,8 +110,7 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
     super(join(opts.stateDir, "leases"), opts.logCapBytes ?? MIB, opts.now);
     if (!/^[A-Za-z0-9._-]+$/.test(opts.agentId))
       throw new Error(`agentId "${opts.agentId}": use letters, digits, ".", "_" or "-"`);
-    if (opts.user !== undefined && !/^\d+:\d+$/.test(opts.user))
-      throw new Error(`user "${opts.user}": give UID:GID as numbers, e.g. 1000:1000`);
+    checkUser(opts.user);
     this.env = podmanEnv(opts);
   }
 
@@ -393,102 +341,20 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
   }
 
   private runArgs(e: Entry, w: WorkloadSpec, image: string, devices: string[]): string[] {
-    const rec = e.rec;
-    const work = join(e.dir, "work");
-    const notice = join(e.dir, "notice");
-    mkdirSync(work, { recursive: true });
-    mkdirSync(notice, { recursive: true });
-    chmodSync(notice, 0o755);
-    const auto = this.opts.userns === "auto";
-    const user = this.opts.user ?? "1000:1000";
-    if (!auto) {
-      const [uid, gid] = user.split(":").map(Number) as [number, number];
-      chownSync(work, uid, gid);
-      chmodSync(work, 0o700);
-    }
-    const lim = leaseLimits(w.gpuIndices.length, this.opts);
-    const args = [
+    const dirs = prepareContainerDirs(e.dir, this.opts, w.checkpointDir);
+    return [
       "run",
       "-d",
-      "--name",
-      rec.container,
-      "--label",
-      `${LABEL_LEASE}=${rec.leaseId}`,
-      "--label",
-      `${LABEL_JOB}=${rec.jobId}`,
-      "--label",
-      `${LABEL_AGENT}=${this.opts.agentId}`,
-      "--init",
-      "--read-only",
-      "--read-only-tmpfs=true",
-      "--cap-drop",
-      "all",
-      "--security-opt",
-      "no-new-privileges",
-      "--network",
-      w.network === true ? (this.opts.networkMode ?? "bridge") : "none",
-      "--memory",
-      String(lim.memoryBytes),
-      "--memory-swap",
-      String(lim.memoryBytes),
-      "--pids-limit",
-      String(lim.pids),
-      "--cpus",
-      String(lim.cpus),
-      "--log-driver",
-      "k8s-file",
-      "--log-opt",
-      `path=${join(e.dir, "container.log")}`,
-      "--volume",
-      `${work}:${CONTAINER_WORK_DIR}:rw${auto ? ",U" : ""}`,
-      "--volume",
-      `${notice}:/zumbido:ro`,
-      "--workdir",
-      CONTAINER_WORK_DIR,
-      ...(auto ? ["--userns=auto"] : ["--user", user]),
+      ...podmanRunOptions(
+        w,
+        w.gpuIndices.length,
+        { container: e.rec.container, agentId: this.opts.agentId, leaseDir: e.dir, ...dirs },
+        this.opts,
+      ),
+      ...gpuRunOptions(devices, w.gpuIndices),
+      image,
+      ...workloadArgv(w.spec),
     ];
-    if (w.checkpointDir) {
-      mkdirSync(w.checkpointDir, { recursive: true });
-      // The workload's (non-root) user must be able to write its checkpoints.
-      if (!auto) {
-        const [uid, gid] = user.split(":").map(Number) as [number, number];
-        chownSync(w.checkpointDir, uid, gid);
-        chmodSync(w.checkpointDir, 0o700);
-      }
-      args.push(
-        "--volume",
-        `${w.checkpointDir}:${w.checkpointDir}:rw${auto ? ",U" : ""}`,
-        "--env",
-        `ZUMBIDO_CHECKPOINT_DIR=${w.checkpointDir}`,
-      );
-    }
-    for (const d of devices) args.push("--device", `nvidia.com/gpu=${d}`);
-    for (const [k, v] of Object.entries(w.spec.env ?? {})) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || RESERVED_ENV.has(k)) continue;
-      args.push("--env", `${k}=${v}`);
-    }
-    args.push(
-      "--env",
-      `ZUMBIDO_LEASE_ID=${rec.leaseId}`,
-      "--env",
-      `ZUMBIDO_JOB_ID=${rec.jobId}`,
-      "--env",
-      `ZUMBIDO_GPU_MODEL=${w.gpuModel}`,
-      "--env",
-      `ZUMBIDO_GPU_INDICES=${w.gpuIndices.join(",")}`,
-      "--env",
-      `ZUMBIDO_NOTICE_FILE=${CONTAINER_NOTICE_FILE}`,
-      // Only the leased GPUs exist in the container; CUDA numbers them from 0.
-      "--env",
-      `CUDA_VISIBLE_DEVICES=${w.gpuIndices.map((_, i) => i).join(",")}`,
-      "--env",
-      "CUDA_DEVICE_ORDER=PCI_BUS_ID",
-      "--env",
-      "HOME=/tmp",
-    );
-    const argv = w.spec.shell ? ["/bin/sh", "-c", w.spec.command.join(" ")] : w.spec.command;
-    args.push(image, ...argv);
-    return args;
   }
 
   /** Makes the image present: already there, `podman load` of an archive, or `podman pull` (with a 0600 auth file). */
@@ -579,16 +445,16 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
     const code = st.ExitCode ?? null;
     const finished = st.FinishedAt ? Date.parse(st.FinishedAt) : NaN;
     const stopped = e.rec.stopRequested === true;
-    let reason: string;
-    let signal: string | null = null;
-    if (code === 137 && (st.OOMKilled === true || (!e.rec.agentKilled && !stopped && !e.rec.deadlineHit))) {
-      reason = "out of memory (OOM killed): exit 137; the workload used more than its memory limit";
-    } else if (code === 127 || (code === 1 && this.execFailed(e))) {
-      reason = `command not found in image ${e.rec.image ?? "?"} (exit ${code})`;
-    } else if (code !== null && code > 128) {
-      signal = signalName(code - 128);
-      reason = `killed by ${signal} (exit ${code})`;
-    } else reason = `exited with code ${code ?? "unknown"}`;
+    const { reason, signal } = containerEndReason(
+      code,
+      {
+        oomKilled: st.OOMKilled === true,
+        killedByUs: e.rec.agentKilled === true || stopped || e.rec.deadlineHit === true,
+        execFailed: () => execFailedIn(join(e.dir, "container.log")),
+        image: e.rec.image,
+      },
+      signalName,
+    );
     this.end(
       e,
       endPhase(stopped, code),
@@ -599,16 +465,6 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
     );
     // Exit code recorded and the log is in the lease folder: nothing of the lease may outlive it.
     await this.podman(["rm", "-f", e.rec.container]);
-  }
-
-  /** Whether the init process could not exec the workload's command (catatonit says so in the log). */
-  private execFailed(e: Entry): boolean {
-    try {
-      const log = readFileSync(join(e.dir, "container.log"), "utf8");
-      return /failed to exec pid1: No such file or directory/.test(log.slice(-4096));
-    } catch {
-      return false;
-    }
   }
 
   private writeNotice(e: Entry, kind: "checkpoint" | "stop", graceS: number): void {
@@ -668,22 +524,6 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
       );
     });
   }
-}
-
-/** The environment podman runs with: PATH plus the project's containers.conf and storage.conf. */
-export function podmanEnv(
-  o: Pick<PodmanExecutorOptions, "containersConf" | "storageConf">,
-): Record<string, string> {
-  const conf =
-    o.containersConf ??
-    (existsSync("/etc/zumbido/containers.conf") ? "/etc/zumbido/containers.conf" : undefined);
-  const storage =
-    o.storageConf ?? (existsSync("/etc/zumbido/storage.conf") ? "/etc/zumbido/storage.conf" : undefined);
-  return {
-    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    ...(conf ? { CONTAINERS_CONF: conf } : {}),
-    ...(storage ? { CONTAINERS_STORAGE_CONF: storage } : {}),
-  };
 }
 
 function parseJson<T>(s: string): T | undefined {

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { Me } from "../../contract/index.js";
 import { who } from "../auth.js";
-import { CountryCode, IdParam } from "../schemas.js";
+import { CountryCode, IdParam, InventoryApprover } from "../schemas.js";
 import type { Services } from "../server.js";
 import { ADMIN, ANY_KEY, PEOPLE } from "../access.js";
 
@@ -29,10 +29,20 @@ export async function accountRoutes(app: FastifyInstance, s: Services): Promise<
       schema: {
         tags: ["accounts"],
         summary: "Create an operator and its first key (admin)",
-        body: z.object({ name: z.string().min(1).max(120) }).strict(),
+        body: z
+          .object({
+            name: z.string().min(1).max(120),
+            inventoryApprover: InventoryApprover.optional().describe(
+              "who approves this operator's node inventory changes (default: the platform setting)",
+            ),
+          })
+          .strict(),
       },
     },
-    async (req, reply) => reply.status(201).send(await s.accounts.createOperator(who(req), req.body.name)),
+    async (req, reply) =>
+      reply
+        .status(201)
+        .send(await s.accounts.createOperator(who(req), req.body.name, req.body.inventoryApprover)),
   );
   r.get("/v1/operators", { config: { access: ADMIN }, schema: { tags: ["accounts"] } }, async (req) =>
     s.accounts.listOperators(who(req)),
@@ -88,6 +98,24 @@ export async function accountRoutes(app: FastifyInstance, s: Services): Promise<
       await s.accounts.revokeKey(who(req), req.params.id);
       return reply.status(204).send();
     },
+  );
+  r.get(
+    "/v1/settings/inventory-approver",
+    { config: { access: ADMIN }, schema: { tags: ["accounts"] } },
+    async () => ({ approver: await s.accounts.defaultInventoryApprover() }),
+  );
+  r.put(
+    "/v1/settings/inventory-approver",
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags: ["accounts"],
+        summary:
+          "Who approves new operators' node inventory changes: operator (default) or admin (admin; existing operators keep theirs)",
+        body: z.object({ approver: InventoryApprover }).strict(),
+      },
+    },
+    async (req) => ({ approver: await s.accounts.setDefaultInventoryApprover(who(req), req.body.approver) }),
   );
   r.get("/v1/settings/fee", { config: { access: PEOPLE }, schema: { tags: ["accounts"] } }, async () => ({
     feeBps: await s.accounts.getFeeBps(),

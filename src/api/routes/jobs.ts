@@ -41,9 +41,11 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
           ...(b.shell ? { shell: true } : {}),
           ...(b.env ? { env: b.env } : {}),
           ...(b.image ? { image: b.image } : {}),
+          ...(b.registrySecret !== undefined ? { registrySecret: b.registrySecret } : {}),
           ...(b.network ? { network: true } : {}),
           ...(b.gracePeriodS !== undefined ? { gracePeriodS: b.gracePeriodS } : {}),
         },
+        ...(b.secretEnv ? { secretEnv: b.secretEnv } : {}),
       });
       return reply.status(201).send(job);
     },

@@ -40,10 +40,12 @@ export function registerAdminCommands(program: Command): void {
   admin
     .command("operator-create")
     .argument("<name>")
+    .option("--inventory-approver <who>", "operator or admin: who approves its nodes' GPU inventory changes")
     .action(
-      action(async (name: string, _o: unknown, cmd: Command) => {
+      action(async (name: string, o: { inventoryApprover?: string }, cmd: Command) => {
         const r = await clientFor(cmd).post<{ operator: { id: string }; key: string }>("/v1/operators", {
           name,
+          ...(o.inventoryApprover ? { inventoryApprover: o.inventoryApprover } : {}),
         });
         output(cmd, r, (x: typeof r) => `operator ${x.operator.id}\nkey (shown once): ${x.key}`);
       }),
@@ -129,6 +131,31 @@ export function registerAdminCommands(program: Command): void {
             ? await c.get<{ feeBps: number }>("/v1/settings/fee")
             : await c.put<{ feeBps: number }>("/v1/settings/fee", { feeBps: Number(bps) });
         output(cmd, r, (x: typeof r) => `platform fee: ${x.feeBps} bps (${x.feeBps / 100}%)`);
+      }),
+    );
+  admin
+    .command("inventory-approver")
+    .description(
+      "who approves node GPU inventory changes: with OPERATOR, for that operator; without, the default for new operators (operator or admin)",
+    )
+    .argument("<who>", "operator or admin")
+    .option("--operator <id>", "set it for this operator only")
+    .action(
+      action(async (approver: string, o: { operator?: string }, cmd: Command) => {
+        if (approver !== "operator" && approver !== "admin")
+          throw new UsageError(`"${approver}" must be operator or admin`);
+        const c = clientFor(cmd);
+        const r = o.operator
+          ? await c.put<Record<string, string>>(`/v1/operators/${o.operator}/inventory-approver`, {
+              approver,
+            })
+          : await c.put<Record<string, string>>("/v1/settings/inventory-approver", { approver });
+        output(
+          cmd,
+          r,
+          () =>
+            `${o.operator ? `operator ${o.operator}` : "new operators"}: inventory changes approved by ${approver === "admin" ? "an admin" : "the operator"}`,
+        );
       }),
     );
 }

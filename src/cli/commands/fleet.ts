@@ -24,6 +24,7 @@ interface NodeOut {
   gpus: { index: number; model: string; healthy: boolean }[];
   lastHeartbeatAt?: number | null;
   runtime?: { executor: string; images: boolean; isolated: boolean } | null;
+  held?: string | null;
 }
 
 const num = (v: string): number => {
@@ -195,7 +196,9 @@ export function registerFleetCommands(program: Command): void {
       }),
     );
 
-  const nodes = program.command("nodes").description("enrol, list and drain nodes (operator)");
+  const nodes = program
+    .command("nodes")
+    .description("enrol, list, drain and remove nodes; approve inventory changes; rotate keys (operator)");
   nodes
     .command("token")
     .description("a one-time enrolment token for a new node at a site")
@@ -231,7 +234,7 @@ export function registerFleetCommands(program: Command): void {
                 ? `${n.runtime.executor}${n.runtime.images ? ", images" : ""}${n.runtime.isolated ? ", isolated" : ", host processes"}`
                 : "",
               time(n.lastHeartbeatAt),
-              n.stateReason,
+              n.held ? `held: ${n.held}` : n.stateReason,
             ]),
           ),
         );

@@ -10,6 +10,7 @@ import { registerEnergyCommands } from "./energy.js";
 import { registerFleetCommands } from "./fleet.js";
 import { registerGpuModelCommands } from "./gpu-models.js";
 import { registerTrustCommands } from "./trust.js";
+import { registerNodeTrustCommands } from "./node-trust.js";
 import { registerJobsCommand } from "./jobs.js";
 import { registerPlanCommand } from "./plan.js";
 import { registerServeCommand } from "./serve.js";
@@ -27,6 +28,7 @@ export function registerCommands(program: Command): void {
   registerFleetCommands(program);
   registerGpuModelCommands(program);
   registerTrustCommands(program);
+  registerNodeTrustCommands(program);
   registerBillingCommands(program);
   registerEnergyCommands(program);
   registerAdminCommands(program);

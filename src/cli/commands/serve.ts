@@ -32,6 +32,7 @@ export function registerServeCommand(program: Command): void {
           );
         else {
           console.log(`Zumbido control plane at ${server.url} (store ${config.store})`);
+          console.log(server.secretKeyNote);
           if (server.bootstrapAdminKey)
             console.log(`admin key (shown once, keep it): ${server.bootstrapAdminKey}`);
         }

@@ -7,6 +7,7 @@ import { audit } from "./0005-audit.js";
 import { isolation } from "./0006-isolation.js";
 import { leaderTerms } from "./0007-leader-terms.js";
 import { preemption } from "./0008-preemption.js";
+import { secrets } from "./0009-secrets.js";
 import { gpuModels } from "./0013-gpu-models.js";
 import type { MigrationContext } from "./context.js";
 
@@ -23,6 +24,7 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0006_isolation": isolation(ctx),
     "0007_leader_terms": leaderTerms(ctx),
     "0008_preemption": preemption(ctx),
+    "0009_secrets": secrets(ctx),
     "0013_gpu_models": gpuModels(ctx),
   };
 }

@@ -125,6 +125,18 @@ export function JobPage({ id, me }: { id: string; me: Me }): ReactNode {
               {j.spec.image ?? "the site's default image"}
               {j.spec.network ? ", network requested" : ""}
             </dd>
+            {j.spec.secretEnvNames?.length || j.spec.registrySecret ? (
+              <>
+                <dt>Secrets</dt>
+                <dd className="mono" data-testid="job-secrets">
+                  {[
+                    ...(j.spec.secretEnvNames ?? []),
+                    ...(j.spec.registrySecret ? [`registry login "${j.spec.registrySecret}"`] : []),
+                  ].join(", ")}{" "}
+                  <span className="muted">(values are never shown)</span>
+                </dd>
+              </>
+            ) : null}
           </dl>
         </Card>
         <Card title="Placement and charges">
