@@ -14,6 +14,8 @@ export interface GpuSource {
 
 export interface AgentOptions {
   server: string;
+  /** PEM certificate(s) of the private CA that signed the server's TLS certificate. */
+  ca?: string;
   /** One-time enrolment token; needed only the first time (the node key is kept in stateDir). */
   token?: string;
   name: string;
@@ -58,7 +60,7 @@ export class Agent {
 
   constructor(private readonly o: AgentOptions) {
     this.store = new AgentStore(o.stateDir);
-    this.client = new ApiClient(o.server, null, 10_000);
+    this.client = new ApiClient(o.server, null, 10_000, o.ca ? { ca: o.ca } : {});
     this.offsetMs = Number(this.store.getMeta("clockOffsetMs") ?? 0);
   }
 
@@ -146,6 +148,7 @@ export class Agent {
     if (t) clearTimeout(t);
     await this.busy;
     await this.o.executor.close();
+    await this.client.close();
     this.store.close();
   }
 

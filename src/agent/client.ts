@@ -1,3 +1,5 @@
+import { Agent as Dispatcher, fetch as undiciFetch } from "undici";
+
 /** An HTTP error from the control plane, with its problem detail. */
 export class ApiError extends Error {
   constructor(
@@ -10,13 +12,32 @@ export class ApiError extends Error {
   }
 }
 
+/** How the client checks the server's TLS certificate. */
+export interface ClientTls {
+  /** PEM certificate(s) of a private CA to trust (instead of the system's CAs). */
+  ca?: string;
+}
+
+// Certificate verification failures as Node's TLS layer names them.
+const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS/;
+
 /** A small JSON client for the control plane (used by the agent and the CLI). */
 export class ApiClient {
+  private readonly dispatcher: Dispatcher | undefined;
+
   constructor(
     readonly baseUrl: string,
     private token: string | null,
     private readonly timeoutMs = 10_000,
-  ) {}
+    tls: ClientTls = {},
+  ) {
+    this.dispatcher = tls.ca ? new Dispatcher({ connect: { ca: tls.ca } }) : undefined;
+  }
+
+  /** Closes the connections kept for a private CA (no-op otherwise). */
+  async close(): Promise<void> {
+    await this.dispatcher?.close();
+  }
 
   setToken(token: string): void {
     this.token = token;
@@ -52,18 +73,30 @@ export class ApiClient {
     contentType: string,
   ): Promise<{ res: Response; text: string }> {
     let res: Response;
+    const init = {
+      method,
+      headers: {
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...(body !== undefined ? { "content-type": contentType } : {}),
+      },
+      ...(body !== undefined ? { body } : {}),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    };
     try {
-      res = await fetch(new URL(path, this.baseUrl), {
-        method,
-        headers: {
-          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-          ...(body !== undefined ? { "content-type": contentType } : {}),
-        },
-        ...(body !== undefined ? { body } : {}),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      const url = new URL(path, this.baseUrl);
+      res = this.dispatcher
+        ? ((await undiciFetch(url, { ...init, dispatcher: this.dispatcher })) as unknown as Response)
+        : await fetch(url, init);
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      const c = (err as { cause?: { code?: string; message?: string } }).cause;
+      const cause = c?.code ?? (err as Error).name;
+      if (TLS_TRUST.test(cause))
+        throw new TlsTrustError(
+          `the Zumbido server at ${this.baseUrl} presented a TLS certificate this client does not trust (${cause}: ${c?.message ?? ""}); ` +
+            (this.dispatcher
+              ? "it is not signed by the CA in --ca-file (ZUMBIDO_CA_FILE), or it does not name this host"
+              : "if a private CA signed it, give that CA's certificate with --ca-file PATH (or ZUMBIDO_CA_FILE)"),
+        );
       throw new Error(
         `cannot reach the Zumbido server at ${this.baseUrl} (${cause}); is it running? Set --server or ZUMBIDO_URL`,
       );
@@ -104,4 +137,9 @@ export class ApiClient {
   delete<T>(path: string): Promise<T> {
     return this.request<T>("DELETE", path);
   }
+}
+
+/** The server's TLS certificate failed verification (untrusted CA, wrong host name, expired). */
+export class TlsTrustError extends Error {
+  override name = "TlsTrustError";
 }

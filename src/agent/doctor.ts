@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { accessSync, constants, existsSync, statfsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { Agent as Dispatcher, fetch as undiciFetch } from "undici";
 import { gpuCatalogue, type GpuModel } from "../domain/index.js";
 import { cdiNamesFor, DEFAULT_CDI_DIRS, readCdiGpus } from "./executors/cdi.js";
 import { podmanEnv } from "./executors/podman.js";
@@ -22,6 +23,8 @@ export interface DoctorCheck {
 export interface DoctorOptions {
   /** The control plane's URL; without it the server, TLS and clock checks warn. */
   server?: string;
+  /** PEM of a private CA the control plane's certificate is signed by (--ca-file). */
+  ca?: string;
   stateDir: string;
   /** The executor the agent will run: podman needs the CDI spec and podman itself. */
   executor: string;
@@ -144,17 +147,22 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorCheck[]> {
 async function probeServer(o: DoctorOptions): Promise<ServerProbe | undefined> {
   if (!o.server) return undefined;
   const url = new URL("/healthz", o.server);
+  const dispatcher = o.ca ? new Dispatcher({ connect: { ca: o.ca } }) : undefined;
+  const get = (u: URL): Promise<Response> => {
+    const signal = AbortSignal.timeout(o.timeoutMs ?? 10_000);
+    return dispatcher
+      ? (undiciFetch(u, { dispatcher, signal }) as unknown as Promise<Response>)
+      : fetch(u, { signal });
+  };
   const t0 = o.now();
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(o.timeoutMs ?? 10_000) });
+    const res = await get(url);
     const t1 = o.now();
     const body = (await res.json().catch(() => ({}))) as { serverTime?: unknown };
     const date = Date.parse(res.headers.get("date") ?? "");
     const serverTime =
       typeof body.serverTime === "number" ? body.serverTime : Number.isFinite(date) ? date + 500 : undefined;
-    const models = await fetch(new URL("/v1/gpu-models", o.server), {
-      signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
-    })
+    const models = await get(new URL("/v1/gpu-models", o.server))
       .then((r) => (r.ok ? (r.json() as Promise<GpuModel[]>) : []))
       .catch(() => []);
     const plain = url.protocol === "http:" && !["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
@@ -190,10 +198,12 @@ async function probeServer(o: DoctorOptions): Promise<ServerProbe | undefined> {
         status: "fail",
         detail: `cannot reach ${url.origin}: ${code}${tls ? " (TLS)" : ""}`,
         fix: tls
-          ? "the server's certificate is not trusted here: give it one from a CA this node trusts, or add the CA with NODE_EXTRA_CA_CERTS=/path/ca.pem"
+          ? "the server's certificate is not trusted here: if a private CA signed it, give that CA's certificate with --ca-file PATH (or ZUMBIDO_CA_FILE); else give the server a certificate from a public CA that names its host"
           : "check the URL, that the server runs, and that firewalls let this node reach its port",
       },
     };
+  } finally {
+    void dispatcher?.close();
   }
 }
 

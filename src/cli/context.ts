@@ -48,7 +48,24 @@ export function clientFor(cmd: Command): ApiClient {
     throw new UsageError(
       "no API key: pass --token, set ZUMBIDO_TOKEN, or run `zumbido login --url URL --token KEY`",
     );
-  return new ApiClient(url, token, 30_000);
+  const ca = readCaFile(process.env.ZUMBIDO_CA_FILE);
+  return new ApiClient(url, token, 30_000, ca ? { ca } : {});
+}
+
+/** The PEM text of a private CA file (--ca-file or ZUMBIDO_CA_FILE), or undefined when none is named. */
+export function readCaFile(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new UsageError(
+      `cannot read the CA file ${path} (--ca-file or ZUMBIDO_CA_FILE): ${(err as Error).message}`,
+    );
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----"))
+    throw new UsageError(`the CA file ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return pem;
 }
 
 /** A mistake of the user's; exits 2. */

@@ -170,6 +170,53 @@ export class EnergyService {
     ).jobs;
   }
 
+  /**
+   * A job's energy at each site it ran: each site metered over the whole months the job's leases
+   * span there. `memo` shares those site meterings between jobs (same site and window, same answer).
+   */
+  private async jobSites(
+    jobId: string,
+    leases: readonly LeaseRecord[],
+    memo: Map<string, Promise<JobEnergy[]>>,
+  ): Promise<JobEnergy[]> {
+    const out: JobEnergy[] = [];
+    for (const siteId of [...new Set(leases.map((l) => l.siteId))]) {
+      const ls = leases.filter((l) => l.siteId === siteId && l.startedAt != null);
+      if (ls.length === 0) continue;
+      const from = Math.min(...ls.map((l) => l.startedAt!));
+      const to = Math.max(...ls.map((l) => l.endedAt ?? this.ctx.clock.now())) + 1;
+      // Market-based figures need the whole site's consumption in each contract period: meter the site's month(s).
+      const mFrom = monthRange(new Date(from).toISOString().slice(0, 7)).from;
+      const mTo = monthRange(new Date(to).toISOString().slice(0, 7)).to;
+      const key = `${siteId}|${mFrom}|${mTo}`;
+      let jobs = memo.get(key);
+      if (!jobs) {
+        jobs = this.ctx.store.fleet.getSite(siteId).then((site) => this.siteJobs(site!, mFrom, mTo));
+        memo.set(key, jobs);
+      }
+      const j = (await jobs).find((x) => x.jobId === jobId);
+      if (j) out.push({ ...j, parts: [] });
+    }
+    return out;
+  }
+
+  /**
+   * Energy at each site of several jobs (admin reads, e.g. for an invoice): the same figures as
+   * jobEnergy's `sites`, metering each site and window once for all of them. Unknown jobs are absent.
+   */
+  async jobsSites(jobIds: readonly string[]): Promise<Map<string, JobEnergy[]>> {
+    const memo = new Map<string, Promise<JobEnergy[]>>();
+    const out = new Map<string, JobEnergy[]>();
+    for (const jobId of jobIds) {
+      if (!(await this.ctx.store.jobs.getJob(jobId))) continue;
+      const leases = await this.ctx.store.jobs.leasesForJob(jobId);
+      // As jobEnergy read one by one: a job whose figures cannot be computed has none.
+      const sites = await this.jobSites(jobId, leases, memo).catch(() => undefined);
+      if (sites) out.set(jobId, sites);
+    }
+    return out;
+  }
+
   /** A job's energy and carbon at each site it ran (the tenant's own jobs; operators see jobs on their sites). */
   async jobEnergy(
     p: Principal,
@@ -191,19 +238,7 @@ export class EnergyService {
         (p.role === "tenant" && job.tenantId === p.ownerId) ||
         (p.role === "operator" && leases.some((l) => l.operatorId === p.ownerId)));
     if (!job || !visible) throw notFound("job", jobId);
-    const out: JobEnergy[] = [];
-    for (const siteId of [...new Set(leases.map((l) => l.siteId))]) {
-      const site = (await this.ctx.store.fleet.getSite(siteId))!;
-      const ls = leases.filter((l) => l.siteId === siteId && l.startedAt != null);
-      if (ls.length === 0) continue;
-      const from = Math.min(...ls.map((l) => l.startedAt!));
-      const to = Math.max(...ls.map((l) => l.endedAt ?? this.ctx.clock.now())) + 1;
-      // Market-based figures need the whole site's consumption in each contract period: meter the site's month(s).
-      const mFrom = monthRange(new Date(from).toISOString().slice(0, 7)).from;
-      const mTo = monthRange(new Date(to).toISOString().slice(0, 7)).to;
-      const j = (await this.siteJobs(site, mFrom, mTo)).find((x) => x.jobId === jobId);
-      if (j) out.push({ ...j, parts: [] });
-    }
+    const out = await this.jobSites(jobId, leases, new Map());
     const sum = (f: (j: JobEnergy) => number): number =>
       Math.round(out.reduce((a, j) => a + f(j), 0) * 1e6) / 1e6;
     const costs = out.map((j) => j.costMinor);

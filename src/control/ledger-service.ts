@@ -1,13 +1,11 @@
 import { DomainError, invalid, notFound } from "../domain/index.js";
 import {
-  buildInvoices,
   buildPayoutStatements,
   canAfford,
   chargeTotals,
   decideSpendAll,
   displayBalance,
   hourCostMinor,
-  normalizeVatId,
   parsePeriod,
   periodBounds,
   tenantAccount,
@@ -15,7 +13,6 @@ import {
   vatTreatment,
   type BillableLease,
   type Invoice,
-  type InvoiceEnergy,
   type PayoutStatement,
   type RunningBurn,
   type SpendDecision,
@@ -27,7 +24,7 @@ import {
 import type { LeaseRecord, TenantRecord } from "../store/index.js";
 import { AccountsService } from "./accounts-service.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
-import { EnergyService } from "./energy-service.js";
+import { InvoiceReads, type InvoiceReadOptions } from "./invoice-reads.js";
 
 /** What one charge run did. */
 export interface ChargeRunSummary {
@@ -85,6 +82,8 @@ export interface LedgerServiceOptions {
   marginMs?: number;
   /** Every n-th periodic run looks at every lease with usage. */
   fullEvery?: number;
+  /** The invoice cache. */
+  invoices?: InvoiceReadOptions;
 }
 
 const LIVE_LEASE_STATES = new Set(["assigned", "running"]);
@@ -101,8 +100,12 @@ const LIVE_LEASE_STATES = new Set(["assigned", "running"]);
  */
 export class LedgerService {
   private queue: Promise<unknown> = Promise.resolve();
+  private pending: Promise<ChargeRunSummary> | undefined;
+  private readonly reads: InvoiceReads;
   private lastRunStart: number | null = null;
   private retry = new Set<string>();
+  /** Leases active at the previous run: one that ended since is charged again, whatever its end time says. */
+  private wasActive = new Set<string>();
   private runs = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly spend: SpendPolicy;
@@ -117,6 +120,12 @@ export class LedgerService {
     this.spend = opts.spend ?? { noticeMinutes: 60, stopMinutes: 1 };
     this.marginMs = opts.marginMs ?? 5 * 60_000;
     this.fullEvery = opts.fullEvery ?? 360;
+    this.reads = new InvoiceReads(ctx, () => this.catchUp(), opts.invoices);
+  }
+
+  /** Invoices built so far (cache misses), for tests and the benchmark. */
+  get invoiceBuilds(): number {
+    return this.reads.builds;
   }
 
   /** Runs charge() every intervalMs until stop(). */
@@ -140,12 +149,27 @@ export class LedgerService {
    * One charge run (runs never overlap in this process): aggregates usage per lease and month in
    * SQL (records clipped to each lease's billing window), computes the deltas and appends them.
    * `all` looks at every lease with usage; otherwise the active leases, those whose billing window
-   * changed (stop asked, ended) since the previous run less a margin, and those a previous run must
-   * retry. Usage arriving much later for a long-ended lease is picked up by the periodic full run,
-   * by month closing, and by invoices and payout statements (they charge the month's leases first).
+   * changed (stop asked, ended) or that received usage since the previous run less a margin, those
+   * active at the previous run, and those a previous run must retry. The periodic full run and month closing look at everything
+   * again; payout statements charge the month's leases first.
    */
   charge(opts: { all?: boolean; leaseIds?: readonly string[] } = {}): Promise<ChargeRunSummary> {
     const run = this.queue.then(() => this.chargeOnce(opts));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * An incremental charge run shared by every caller that asks before it starts (reads that want the
+   * ledger up to date with the usage received so far, without one run each).
+   */
+  catchUp(): Promise<ChargeRunSummary> {
+    if (this.pending) return this.pending;
+    const run = this.queue.then(() => {
+      this.pending = undefined;
+      return this.chargeOnce({});
+    });
+    this.pending = run;
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -155,12 +179,20 @@ export class LedgerService {
     const at = this.ctx.clock.now();
     const full = opts.leaseIds === undefined && (opts.all === true || this.lastRunStart === null);
     let ids: string[];
+    const active = opts.leaseIds ? [] : await store.jobs.activeLeases();
     if (opts.leaseIds) ids = [...new Set(opts.leaseIds)].sort();
     else if (full) ids = await store.usage.leasesWithUsage();
     else {
       const since = (this.lastRunStart ?? 0) - this.marginMs;
-      const live = (await store.jobs.activeLeases()).filter((l) => l.startedAt != null).map((l) => l.id);
-      const set = new Set([...live, ...(await store.usage.leasesWindowChangedSince(since)), ...this.retry]);
+      const live = active.filter((l) => l.startedAt != null).map((l) => l.id);
+      // An ended lease's end time can lie before `since` (the end of a node's last report): catch those too.
+      const set = new Set([
+        ...live,
+        ...this.wasActive,
+        ...(await store.usage.leasesWindowChangedSince(since)),
+        ...(await store.usage.leasesReceivedSince(since)),
+        ...this.retry,
+      ]);
       ids = [...set].sort();
     }
     const summary: ChargeRunSummary = {
@@ -211,7 +243,10 @@ export class LedgerService {
         notes: result.notes,
       });
     }
-    if (!opts.leaseIds) this.lastRunStart = at;
+    if (!opts.leaseIds) {
+      this.lastRunStart = at;
+      this.wasActive = new Set(active.map((l) => l.id));
+    }
     return summary;
   }
 
@@ -248,7 +283,11 @@ export class LedgerService {
     return t;
   }
 
-  /** A tenant's invoice for a month in one currency (default: the marketplace's), charging fresh usage first. */
+  /**
+   * A tenant's invoice for a month in one currency (default: the marketplace's), served from what the
+   * charge runs posted: an incremental run first (shared by concurrent callers) picks up usage received
+   * since the last one, then the invoice comes from the cache unless something new was posted.
+   */
   async invoice(
     p: Principal,
     month: string,
@@ -257,37 +296,24 @@ export class LedgerService {
     const tid = this.tenantOf(p, opts.tenantId, "invoices");
     parsePeriod(month, "month");
     const tenant = await this.tenant(tid);
-    await this.chargeMonth(month, (l) => l.tenantId === tid);
-    const currency = opts.currency ?? this.ctx.config.currency;
-    const transactions = await this.ctx.store.ledger.transactions({ tenantId: tid, billingPeriod: month });
-    const customer = { country: tenant.country, vatId: tenant.vatId };
-    const inv = buildInvoices({ transactions, tenantId: tid, period: month, customer }).find(
-      (i) => i.currency === currency,
-    );
-    const out = inv ?? emptyInvoice(tid, month, currency, customer);
-    return { ...out, energy: await this.invoiceEnergy(tid, out) };
+    return this.reads.invoice(tenant, month, opts.currency ?? this.ctx.config.currency);
   }
 
-  /** Energy and CO2e of each job on an invoice, as the energy service meters them for that month. */
-  private async invoiceEnergy(tenantId: string, inv: Invoice): Promise<InvoiceEnergy[]> {
-    const energy = new EnergyService(this.ctx);
-    const admin: Principal = { role: "admin", ownerId: null, keyId: "ledger" };
-    const out: InvoiceEnergy[] = [];
-    for (const jobId of [...new Set(inv.lines.map((l) => l.jobId))].sort()) {
-      const e = await energy.jobEnergy(admin, jobId).catch(() => undefined);
-      for (const site of e?.sites ?? []) {
-        const line = site.lines.find((l) => l.month === inv.period);
-        if (!line || site.tenantId !== tenantId) continue;
-        out.push({
-          jobId,
-          siteId: site.siteId,
-          facilityKwh: round6(line.facilityKwh),
-          locationKgCo2e: round6(line.locationKgCo2e),
-          marketKgCo2e: round6(line.marketKgCo2e),
-        });
-      }
-    }
-    return out;
+  /**
+   * The invoice as it was built before invoices were served from the charge runs' state: charges
+   * every lease of the tenant up to the month's end, then meters each job on its own. Kept as the
+   * reference that tests and the benchmark compare invoice() with; no route serves it.
+   */
+  async invoiceReference(
+    p: Principal,
+    month: string,
+    opts: { tenantId?: string; currency?: string } = {},
+  ): Promise<Invoice> {
+    const tid = this.tenantOf(p, opts.tenantId, "invoices");
+    parsePeriod(month, "month");
+    const tenant = await this.tenant(tid);
+    await this.chargeMonth(month, (l) => l.tenantId === tid);
+    return this.reads.build(tenant, month, opts.currency ?? this.ctx.config.currency, "per-job");
   }
 
   /** An operator's payout statement for a month (admin names the operator). */
@@ -538,25 +564,6 @@ function billable(l: LeaseRecord, lockedFees: ReadonlyMap<string, number>): Bill
   };
 }
 
-function emptyInvoice(
-  tenantId: string,
-  period: string,
-  currency: string,
-  customer: { country: string; vatId: string | null },
-): Invoice {
-  return {
-    number: `${tenantId}-${period}-${currency}`,
-    tenantId,
-    period,
-    currency,
-    customer: { country: customer.country, vatId: customer.vatId ? normalizeVatId(customer.vatId) : null },
-    lines: [],
-    vat: [],
-    totals: { gpuSeconds: 0, netMinor: 0, vatMinor: 0, totalMinor: 0 },
-    notes: [],
-  };
-}
-
 const services = new WeakMap<Ctx, LedgerService>();
 
 /** The one LedgerService of a control-plane context (shared by the billing routes and the loop). */
@@ -568,5 +575,3 @@ export function ledgerServiceFor(ctx: Ctx): LedgerService {
   }
   return s;
 }
-
-const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;

@@ -186,6 +186,15 @@ export class LedgerRepo {
     return Number((await q.executeTakeFirstOrThrow()).n);
   }
 
+  /** The append order of the latest transaction (0 when none): changes whenever anything is posted. */
+  async lastSeq(): Promise<number> {
+    const r = await this.db
+      .selectFrom("ledger_transactions")
+      .select((eb) => eb.fn.max<number | string | null>("seq").as("m"))
+      .executeTakeFirst();
+    return Number(r?.m ?? 0);
+  }
+
   /** Months closed so far. */
   async closedPeriods(): Promise<Set<string>> {
     const rows = await this.db.selectFrom("ledger_periods").select("period").execute();

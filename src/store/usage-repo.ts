@@ -698,6 +698,17 @@ export class UsageRepo {
     return rows.map((r) => r.id).sort();
   }
 
+  /** Leases with usage records received (stored) at or after `sinceMs`. */
+  async leasesReceivedSince(sinceMs: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("usage")
+      .select("lease_id")
+      .distinct()
+      .where("received_at", ">=", sinceMs)
+      .execute();
+    return rows.map((r) => r.lease_id).sort();
+  }
+
   /** Every lease that has usage. */
   async leasesWithUsage(): Promise<string[]> {
     const rows = await this.db.selectFrom("usage").select("lease_id").distinct().execute();

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { formatDoctor, runDoctor } from "../../agent/doctor.js";
+import { readCaFile } from "../context.js";
 
 /** `zumbido agent doctor`: checks this node before enrolment (driver, CDI, podman, server, clock, disk). */
 export function registerDoctorCommand(agent: Command): void {
@@ -15,15 +16,18 @@ export function registerDoctorCommand(agent: Command): void {
     )
     .option("--cdi-dir <dir...>", "folders with CDI specs (default /etc/cdi /run/cdi)")
     .action(async (o: { testImage: string; cdiDir?: string[] }, cmd: Command) => {
-      // --server, --state-dir and --executor are the agent's own options; --json is global.
+      // --server, --ca-file, --state-dir and --executor are the agent's own options; --json is global.
       const g = cmd.optsWithGlobals<{
         server?: string;
+        caFile?: string;
         stateDir: string;
         executor: string;
         json?: boolean;
       }>();
+      const ca = readCaFile(g.caFile ?? process.env.ZUMBIDO_CA_FILE);
       const checks = await runDoctor({
         ...((g.server ?? process.env.ZUMBIDO_URL) ? { server: g.server ?? process.env.ZUMBIDO_URL } : {}),
+        ...(ca ? { ca } : {}),
         stateDir: g.stateDir,
         executor: g.executor,
         testImage: o.testImage,

@@ -12,7 +12,7 @@ import {
   simulatedGpuSource,
 } from "../../agent/gpu-source.js";
 import type { Executor } from "../../agent/executor.js";
-import { UsageError } from "../context.js";
+import { readCaFile, UsageError } from "../context.js";
 import { registerDoctorCommand } from "./agent-doctor.js";
 
 /** `zumbido agent`: the node agent. */
@@ -21,6 +21,10 @@ export function registerAgentCommand(program: Command): void {
     .command("agent")
     .description("run the node agent: discover GPUs, enrol, run assigned jobs, meter and report")
     .option("--server <url>", "control plane URL (ZUMBIDO_URL)")
+    .option(
+      "--ca-file <path>",
+      "PEM certificate of the private CA that signed the server's TLS certificate (ZUMBIDO_CA_FILE)",
+    )
     .option("--token <token>", "one-time enrolment token (first start only)")
     .option(
       "--simulate-gpus <spec>",
@@ -55,6 +59,7 @@ export function registerAgentCommand(program: Command): void {
       // --token is also a global option (the API key), so read it with the globals.
       const o = cmd.optsWithGlobals<{
         server?: string;
+        caFile?: string;
         token?: string;
         simulateGpus?: string;
         stateDir: string;
@@ -71,6 +76,7 @@ export function registerAgentCommand(program: Command): void {
       }>();
       const server = o.server ?? process.env.ZUMBIDO_URL;
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
+      const ca = readCaFile(o.caFile ?? process.env.ZUMBIDO_CA_FILE);
       if (o.executor === "local" && o.unsafeHostProcesses !== true) {
         console.error(`zumbido agent: refusing to start with --executor local: ${HOST_PROCESSES_REFUSED}`);
         process.exitCode = 2;
@@ -134,6 +140,7 @@ export function registerAgentCommand(program: Command): void {
       }
       const agent = new Agent({
         server,
+        ...(ca ? { ca } : {}),
         ...(o.token ? { token: o.token } : {}),
         name: o.name,
         stateDir: o.stateDir,
