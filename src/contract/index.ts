@@ -239,6 +239,21 @@ export const SiteSummary = z.object({
           jobId: z.string().nullable(),
         }),
       ),
+      /** A GPU inventory change waiting for approval (the node takes no new work); null when none. */
+      inventory: z
+        .object({
+          changedAt: z.number(),
+          approved: z.string(),
+          reported: z.string(),
+          approver: z.enum(["operator", "admin"]),
+          held: z.string(),
+        })
+        .nullable()
+        .optional(),
+      /** This month: usage claims the control plane clipped, refused or clamped. */
+      anomalies: z.number().optional(),
+      /** This month: records taken as sent / (taken + anomalies); 1 with neither. */
+      reliability: z.number().optional(),
     }),
   ),
 });

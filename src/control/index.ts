@@ -23,3 +23,4 @@ export * from "./secret-box.js";
 export * from "./secret-keys.js";
 export * from "./secrets-service.js";
 export * from "./node-trust-service.js";
+export * from "./reliability.js";
