@@ -9,6 +9,7 @@ import { leaderTerms } from "./0007-leader-terms.js";
 import { preemption } from "./0008-preemption.js";
 import { secrets } from "./0009-secrets.js";
 import { usageReceived } from "./0010-usage-received.js";
+import { widenReals } from "./0010-widen-reals.js";
 import type { MigrationContext } from "./context.js";
 
 export type { MigrationContext } from "./context.js";
@@ -26,5 +27,7 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0008_preemption": preemption(ctx),
     "0009_secrets": secrets(ctx),
     "0010_usage_received": usageReceived(ctx),
+    // Sorts after 0010_usage_received, so stores that have run that one take this one next.
+    "0010_widen_reals": widenReals(ctx),
   };
 }
