@@ -48,6 +48,8 @@ export const ServerConfig = z
     keySecret: z.string().min(32, "use at least 32 characters, e.g. openssl rand -base64 32").optional(),
     /** Seed the demo federation and run its agents in-process. */
     demo: flag(false),
+    /** How the demo's agents run workloads: podman containers when podman works here (auto), always podman, or host processes. */
+    demoExecutor: z.enum(["auto", "podman", "local"]).default("auto"),
     /** Hold flexible jobs (interruptible, with deadline and runtime estimate) for cleaner hours. */
     deferFlexible: flag(true),
     /** Where this control plane runs (logs are kept here), reported to tenants. */
@@ -106,6 +108,7 @@ const ENV: Record<keyof ServerConfig, string> = {
   adminKey: "ZUMBIDO_ADMIN_KEY",
   keySecret: "ZUMBIDO_KEY_SECRET",
   demo: "ZUMBIDO_DEMO",
+  demoExecutor: "ZUMBIDO_DEMO_EXECUTOR",
   dataDir: "ZUMBIDO_DATA",
   region: "ZUMBIDO_REGION",
   deferFlexible: "ZUMBIDO_DEFER_FLEXIBLE",

@@ -6,6 +6,7 @@ import { parseServerConfig } from "./config.js";
 import { startServer } from "./server.js";
 import { seedDemo, type DemoSeed } from "./cli/demo/federation.js";
 import { startDemoAgents } from "./cli/demo/run-agents.js";
+import { chooseDemoExecutor, type DemoExecutor } from "./cli/demo/containers.js";
 import { extraRoutePlugins } from "./api/plugins.js";
 
 const config = parseServerConfig(process.env, { demo: process.env.ZUMBIDO_DEMO || "true" });
@@ -13,6 +14,7 @@ mkdirSync(config.dataDir, { recursive: true });
 const server = await startServer(config, { plugins: extraRoutePlugins() });
 const keysFile = join(config.dataDir, "demo-keys.json");
 let seed: DemoSeed | undefined;
+let how: DemoExecutor | undefined;
 if (config.demo) {
   if (server.bootstrapAdminKey) {
     seed = await seedDemo(server.url, server.bootstrapAdminKey);
@@ -23,12 +25,14 @@ if (config.demo) {
   }
   if (seed) {
     const agentLog = server.log.child({ part: "agent" });
+    how = await chooseDemoExecutor(config.demoExecutor, (line) => console.log(line));
     const agents = await startDemoAgents(
       server.url,
       seed,
       config.dataDir,
       { now: () => Date.now() },
       (msg, f) => agentLog.info(f ?? {}, msg),
+      how,
     );
     process.once("SIGINT", () => void shutdown(agents));
     process.once("SIGTERM", () => void shutdown(agents));
@@ -58,8 +62,16 @@ if (server.bootstrapAdminKey && !seed)
 if (seed) {
   lines.push(
     `  demo sites   ${seed.sites.map((s) => `${s.name} (${s.country}, ${s.gpus})`).join(", ")}`,
-    "  workloads    host processes of this machine: NO isolation (development demo only; real nodes",
-    "               run each job in a podman container: see docs/executors.md)",
+    ...(how?.kind === "podman"
+      ? [
+          `  workloads    podman containers from ${how.image} (busybox): uid 1000, read-only root,`,
+          "               no network, no capabilities, memory/CPU/pids limits; the GPUs are simulated",
+        ]
+      : [
+          "  workloads    host processes of this machine: NO isolation (development demo only; real nodes",
+          "               run each job in a podman container: see docs/executors.md)",
+          `               podman not used: ${how?.why ?? "?"}`,
+        ]),
     "",
     "Demo API keys (also in " + keysFile + "):",
     `  admin     ${seed.adminKey}`,
@@ -68,7 +80,7 @@ if (seed) {
     "",
     "Try, in another terminal:",
     `  export ZUMBIDO_URL=${server.url} ZUMBIDO_TOKEN=${seed.tenantKey}`,
-    "  npx zumbido jobs submit --gpus 2 --model H100 --max-price 2.50 --jurisdiction EU -- sh -c 'echo hello from $CUDA_VISIBLE_DEVICES; sleep 5'",
+    "  npx zumbido jobs submit --gpus 2 --model H100 --max-price 2.50 --jurisdiction EU -- sh -c 'echo hello from uid $(id -u) on GPUs $CUDA_VISIBLE_DEVICES; sleep 5'",
     "",
   );
 }

@@ -14,7 +14,8 @@
 #   ZB_STATE_DIR    graphroot parent + fake devices + rootfs dirs (/var/lib/zumbido)
 #   ZB_IMAGES       images to build: any of "busybox demo node debian debian-node"
 #                   (default "busybox demo node"; debian* use mmdebstrap, ~25-60 s each)
-#   ZB_FAKE_GPUS    number of fake /dev/nvidiaN nodes + CDI entries (default 2;
+#   ZB_FAKE_GPUS    number of fake /dev/nvidiaN nodes + CDI entries (default 8, as many as the
+#                   Slurm node of setup-slurm.sh has, so that a Slurm job's GPUs all have a CDI device;
 #                   skipped automatically when /dev/nvidiactl exists = real GPU host)
 #   ZB_WITH_BWRAP   1 = also install bubblewrap (alternative sandbox), default 0
 #
@@ -24,7 +25,7 @@ set -euo pipefail
 ZB_CONF_DIR=${ZB_CONF_DIR:-/etc/zumbido}
 ZB_STATE_DIR=${ZB_STATE_DIR:-/var/lib/zumbido}
 ZB_IMAGES=${ZB_IMAGES:-busybox demo node}
-ZB_FAKE_GPUS=${ZB_FAKE_GPUS:-2}
+ZB_FAKE_GPUS=${ZB_FAKE_GPUS:-8}
 ZB_WITH_BWRAP=${ZB_WITH_BWRAP:-0}
 FAKEDEV_DIR=$ZB_STATE_DIR/fakedev
 T0=$(date +%s%N)

@@ -1,7 +1,8 @@
 // The CLI against a real server: --json output, human output, and errors that say what to fix.
 import { execFile } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -209,5 +210,100 @@ describe("zumbido CLI", () => {
       denyImages: [],
       allowNetwork: false,
     });
+  }, 240_000);
+  it("submits secret env from a flag, a file and a shell variable; the workload gets them, nobody sees them", async () => {
+    const fromFile = "hf_FromFile_6b1d2e";
+    const fromShell = "tok_FromShell_90af3c";
+    const inline = "inline_Secret_77e0";
+    writeFileSync(join(dir, "hf.token"), `${fromFile}\n`, { mode: 0o600 });
+    process.env.ZUMBIDO_TEST_SHELL_TOKEN = fromShell;
+    const sha = (v: string) => createHash("sha256").update(v).digest("hex");
+    try {
+      const reg = await cli(
+        seed.tenantKey,
+        "secrets",
+        "create-registry",
+        "ngc",
+        "--registry",
+        "nvcr.io",
+        "--username",
+        "$oauthtoken",
+        "--password-env",
+        "ZUMBIDO_TEST_SHELL_TOKEN",
+      );
+      expect(reg.stderr).toBe("");
+      expect(reg.stdout).toMatch(/stored registry secret ngc for nvcr\.io/);
+      const listed = await cli(seed.tenantKey, "secrets", "list");
+      expect(listed.stdout).toMatch(/ngc\s+registry\s+nvcr\.io/);
+      expect(listed.stdout).not.toContain(fromShell);
+      const noPassword = await cli(
+        seed.tenantKey,
+        "secrets",
+        "create-registry",
+        "x",
+        "--registry",
+        "nvcr.io",
+        "--username",
+        "u",
+      );
+      expect(noPassword.code).not.toBe(0);
+      expect(noPassword.stderr).toMatch(/--password-stdin or --password-env/);
+      const sub = await cli(
+        seed.tenantKey,
+        "jobs",
+        "submit",
+        "--gpus",
+        "1",
+        "--country",
+        "ES",
+        "--secret-env",
+        `HF_TOKEN=@${join(dir, "hf.token")}`,
+        "--secret-env-from-env",
+        "API_TOKEN=ZUMBIDO_TEST_SHELL_TOKEN",
+        "--secret-env",
+        `INLINE=${inline}`,
+        "--json",
+        "--",
+        process.execPath,
+        "-e",
+        "const h=(v)=>require('crypto').createHash('sha256').update(v??'').digest('hex');for(const n of ['HF_TOKEN','API_TOKEN','INLINE'])console.log(n,h(process.env[n]))",
+      );
+      expect(sub.stderr).toBe("");
+      const job = JSON.parse(sub.stdout) as { id: string; spec: { secretEnvNames: string[] } };
+      expect(job.spec.secretEnvNames).toEqual(["API_TOKEN", "HF_TOKEN", "INLINE"]);
+      await waitFor(
+        async () =>
+          JSON.parse((await cli(seed.tenantKey, "jobs", "show", job.id, "--json")).stdout).state ===
+          "succeeded",
+        "the secret job to succeed",
+      );
+      const logs = (await cli(seed.tenantKey, "jobs", "logs", job.id)).stdout;
+      expect(logs).toContain(`HF_TOKEN ${sha(fromFile)}`);
+      expect(logs).toContain(`API_TOKEN ${sha(fromShell)}`);
+      expect(logs).toContain(`INLINE ${sha(inline)}`);
+      const show = await cli(seed.tenantKey, "jobs", "show", job.id);
+      expect(show.stdout).toMatch(/secrets {4}API_TOKEN, HF_TOKEN, INLINE \(values never shown\)/);
+      for (const key of [seed.tenantKey, seed.operatorKey, seed.adminKey]) {
+        const shown = (await cli(key, "jobs", "show", job.id, "--json")).stdout;
+        expect(shown).toContain("HF_TOKEN");
+        for (const v of [fromFile, fromShell, inline]) expect(shown).not.toContain(v);
+      }
+      const missing = await cli(
+        seed.tenantKey,
+        "jobs",
+        "submit",
+        "--gpus",
+        "1",
+        "--secret-env-from-env",
+        "NOPE_NOT_SET_1",
+        "--",
+        "true",
+      );
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/NOPE_NOT_SET_1 is not set in this shell/);
+      expect((await cli(seed.tenantKey, "secrets", "delete", "ngc")).stdout).toMatch(/deleted secret ngc/);
+    } finally {
+      delete process.env.ZUMBIDO_TEST_SHELL_TOKEN;
+    }
   }, 240_000);
 });

@@ -22,6 +22,11 @@ export interface ConformanceOptions {
   noticeScript?: string;
   /** The engine hides host GPU indices (Kubernetes): the workload sees 0..n-1 and status.gpuIndices may be undefined. */
   hostGpuIndicesHidden?: boolean;
+  /**
+   * The variable carrying the lease's host GPU indices in the workload (default CUDA_VISIBLE_DEVICES).
+   * Container engines that renumber GPUs from 0 with the engine choosing them use ZUMBIDO_GPU_INDICES.
+   */
+  gpuVar?: string;
   /** When set, the suite is skipped and this reason is printed (never silently). */
   skipReason?: string;
 }
@@ -123,8 +128,9 @@ export function executorConformance(
 
     it("runs the workload on exactly the GPUs of the lease and reports success", async () => {
       const ex = await make("gpus");
-      const w = workload('echo "GPUS=[$CUDA_VISIBLE_DEVICES] LEASE=$ZUMBIDO_LEASE_ID"', {
-        env: { CUDA_VISIBLE_DEVICES: "99" },
+      const gpuVar = opts.gpuVar ?? "CUDA_VISIBLE_DEVICES";
+      const w = workload(`echo "GPUS=[$${gpuVar}] LEASE=$ZUMBIDO_LEASE_ID"`, {
+        env: { [gpuVar]: "99" },
       });
       const first = await ex.start(w);
       expect(first.leaseId).toBe(w.leaseId);

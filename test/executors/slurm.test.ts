@@ -21,6 +21,9 @@ const make = (key: string): SlurmExecutor =>
     slurmConf: conf,
     pollIntervalMs: 100,
     baseEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    // Host mode (development only); slurm-podman.test.ts runs the container mode.
+    container: "host",
+    unsafeHostProcesses: true,
   });
 
 if (why && underCi) {

@@ -5,6 +5,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from "node:
 import { availableParallelism, totalmem } from "node:os";
 import { join } from "node:path";
 import type { WorkloadSpec } from "../executor.js";
+import { writeJsonAtomic } from "./base.js";
 
 /** Where the workload finds the checkpoint notice inside the container. */
 export const CONTAINER_NOTICE_FILE = "/zumbido/notice";
@@ -247,4 +248,23 @@ export function podmanEnv(o: { containersConf?: string; storageConf?: string }):
     ...(conf ? { CONTAINERS_CONF: conf } : {}),
     ...(storage ? { CONTAINERS_STORAGE_CONF: storage } : {}),
   };
+}
+
+/** Writes the notice file the workload sees at $ZUMBIDO_NOTICE_FILE: what is coming and by when (JSON, 0644). */
+export function writeNoticeFile(
+  leaseDir: string,
+  kind: "checkpoint" | "stop",
+  graceS: number,
+  now: number,
+): void {
+  const dir = join(leaseDir, "notice");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "notice");
+  writeJsonAtomic(file, {
+    notice: kind,
+    requestedAt: new Date(now).toISOString(),
+    deadline: new Date(now + graceS * 1000).toISOString(),
+    graceS,
+  });
+  chmodSync(file, 0o644);
 }

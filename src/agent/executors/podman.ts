@@ -1,10 +1,10 @@
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RegistryAuth, WorkloadSpec, WorkloadStatus } from "../executor.js";
-import { endPhase, FileBackedExecutor, waitFor, writeJsonAtomic } from "./base.js";
+import { endPhase, FileBackedExecutor, waitFor } from "./base.js";
 import type { FileEntry, LeaseRecordBase } from "./base.js";
 import { cdiNamesFor, DEFAULT_CDI_DIRS, readCdiGpus } from "./cdi.js";
 import { K8sFileLogTail } from "./k8s-file-log.js";
@@ -24,6 +24,7 @@ import {
   podmanRunOptions,
   prepareContainerDirs,
   workloadArgv,
+  writeNoticeFile,
 } from "./podman-args.js";
 import type { ContainerIsolationOptions } from "./podman-args.js";
 import { signalName } from "./slurm-parse.js";
@@ -44,6 +45,8 @@ export interface PodmanExecutorOptions extends ContainerIsolationOptions {
   cdiDirs?: string[];
   /** GPU index -> UUID, for CDI specs that name devices by UUID only. */
   gpuUuids?: Record<number, string>;
+  /** The node's GPUs are simulated (the demo): no devices are passed; CUDA_VISIBLE_DEVICES still numbers them. */
+  simulatedGpus?: boolean;
   /** Bytes of log output shipped per lease before one truncation notice (default 1 MiB). */
   logCapBytes?: number;
   /** The podman binary (default "podman" on PATH). */
@@ -294,7 +297,7 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
       return;
     }
     let devices: string[] = [];
-    if (w.gpuIndices.length > 0) {
+    if (w.gpuIndices.length > 0 && this.opts.simulatedGpus !== true) {
       const found = cdiNamesFor(
         w.gpuIndices,
         readCdiGpus(this.opts.cdiDirs ?? DEFAULT_CDI_DIRS),
@@ -468,17 +471,7 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
   }
 
   private writeNotice(e: Entry, kind: "checkpoint" | "stop", graceS: number): void {
-    const now = this.now();
-    const file = join(e.dir, "notice", "notice");
-    mkdirSync(join(e.dir, "notice"), { recursive: true });
-    const body = {
-      notice: kind,
-      requestedAt: new Date(now).toISOString(),
-      deadline: new Date(now + graceS * 1000).toISOString(),
-      graceS,
-    };
-    writeJsonAtomic(file, body);
-    chmodSync(file, 0o644);
+    writeNoticeFile(e.dir, kind, graceS, this.now());
   }
 
   private armDeadline(e: Entry): void {

@@ -1,10 +1,16 @@
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { NodeRuntime } from "../../domain/index.js";
 import type { WorkloadSpec, WorkloadStatus } from "../executor.js";
 import { FileBackedExecutor, statusOf } from "./base.js";
 import type { FileEntry, LeaseRecordBase } from "./base.js";
+import { K8sFileLogTail } from "./k8s-file-log.js";
+import type { LogReader } from "./k8s-file-log.js";
 import { minimalEnv } from "./local.js";
+import { checkUser, containerName, prepareContainerDirs, writeNoticeFile } from "./podman-args.js";
+import { containerOutcome, podmanBatchScript, readExitNote, readStartedNote } from "./slurm-podman.js";
+import type { SlurmPodmanOptions } from "./slurm-podman.js";
 import {
   parseIndexList,
   parseScontrolJob,
@@ -38,12 +44,31 @@ export interface SlurmExecutorOptions {
   pollIntervalMs?: number;
   /** Environment of the Slurm commands, and so of the job (sbatch exports it); default: PATH, HOME, locale. */
   baseEnv?: Record<string, string>;
+  /**
+   * How tenant code runs in the allocation: "podman" (default: the tenant's image in a podman
+   * container with the podman executor's isolation) or "host" (the batch script runs the command as
+   * the agent's user: no isolation, refused unless unsafeHostProcesses, and never for an image).
+   */
+  container?: "podman" | "host";
+  /** Container mode: image, user, limits, podman's environment on the compute nodes, CDI names. */
+  podman?: SlurmPodmanOptions;
+  /** Host mode only: let tenant jobs run as host processes of the agent's user (development only). */
+  unsafeHostProcesses?: boolean;
 }
 
 interface SlurmLeaseRecord extends LeaseRecordBase {
   slurmJobId?: string;
   submittedAt: number;
+  /** "podman": the job runs the image in a container (absent in records of host-mode jobs). */
+  mode?: "podman";
+  image?: string;
+  /** Seconds between the checkpoint notice and the kill. */
+  graceS?: number;
 }
+
+/** Why a Slurm node without container support refuses tenant jobs. */
+export const SLURM_HOST_REFUSED =
+  "this Slurm node runs jobs as host processes of the agent's user, which are not isolated; the operator must start the agent with --slurm-container podman (podman on the compute nodes), or with --unsafe-host-processes for development only";
 
 type Entry = FileEntry<SlurmLeaseRecord>;
 
@@ -86,9 +111,10 @@ export function batchScript(w: WorkloadSpec, dir: string): string {
  */
 export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
   readonly kind = "slurm" as const;
-  readonly runtime = { executor: "slurm", images: false, isolated: false } as const;
+  readonly runtime: NodeRuntime;
   private readonly agentId: string;
   private readonly env: Record<string, string>;
+  private readonly mode: "podman" | "host";
 
   constructor(private readonly opts: SlurmExecutorOptions) {
     super(opts.logDir, opts.logCapBytes ?? 1024 * 1024, opts.now);
@@ -99,6 +125,10 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
       ...(opts.baseEnv ?? minimalEnv(process.env)),
       ...(opts.slurmConf ? { SLURM_CONF: opts.slurmConf } : {}),
     };
+    this.mode = opts.container ?? "podman";
+    checkUser(opts.podman?.user);
+    const isolated = this.mode === "podman";
+    this.runtime = { executor: "slurm", images: isolated, isolated };
   }
 
   /** The Slurm GRES type for a catalogue GPU model. */
@@ -112,16 +142,38 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     if (known) return this.toStatus(known);
     const dir = this.leaseDir(w.leaseId);
     mkdirSync(join(dir, "work"), { recursive: true });
-    const rec: SlurmLeaseRecord = { leaseId: w.leaseId, jobId: w.jobId, submittedAt: this.now() };
+    const rec: SlurmLeaseRecord = {
+      leaseId: w.leaseId,
+      jobId: w.jobId,
+      submittedAt: this.now(),
+      graceS: w.spec.gracePeriodS ?? 10,
+    };
+    const image = w.image ?? w.spec.image ?? this.opts.podman?.defaultImage;
+    if (this.mode === "podman") {
+      rec.mode = "podman";
+      rec.image = image;
+    }
     const e = this.newEntry(rec, dir);
     this.entries.set(w.leaseId, e);
-    if (w.spec.command.length === 0) {
-      this.end(e, "failed", null, null, "command is empty: give spec.command as [program, ...args]");
+    const refused =
+      w.spec.command.length === 0
+        ? "command is empty: give spec.command as [program, ...args]"
+        : this.mode === "podman"
+          ? image
+            ? undefined
+            : "no container image: the job names none and this node has no default image (--default-image)"
+          : this.opts.unsafeHostProcesses !== true
+            ? SLURM_HOST_REFUSED
+            : (w.image ?? w.spec.image)
+              ? `this Slurm node cannot run container images (it runs jobs as host processes); image ${w.image ?? w.spec.image} needs a node started with --slurm-container podman`
+              : undefined;
+    if (refused) {
+      this.end(e, "failed", null, null, refused);
       return this.toStatus(e);
     }
     const script = join(dir, "job.sh");
     try {
-      writeFileSync(script, batchScript(w, dir), { mode: 0o755 });
+      writeFileSync(script, this.script(w, dir, image), { mode: 0o755 });
     } catch (err) {
       this.end(e, "failed", null, null, err instanceof Error ? err.message : String(err));
       return this.toStatus(e);
@@ -161,10 +213,18 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     return this.toStatus(e);
   }
 
-  /** Checkpoint notice: `scancel --signal=<notice> --full` (batch script and every step). */
+  /**
+   * Checkpoint notice. Host mode: `scancel --signal=<notice> --full` (batch script and every step).
+   * Container mode: the notice file, then SIGUSR1 to the batch script, which forwards it to the container.
+   */
   async notify(leaseId: string): Promise<void> {
     const e = this.entries.get(leaseId);
     if (!e?.rec.slurmJobId || e.rec.ended) return;
+    if (e.rec.mode === "podman") {
+      writeNoticeFile(e.dir, "checkpoint", this.graceOf(e), this.now());
+      await this.run("scancel", ["--batch", `--signal=${this.noticeSignal()}`, e.rec.slurmJobId]);
+      return;
+    }
     await this.run("scancel", [`--signal=${this.noticeSignal()}`, "--full", e.rec.slurmJobId]);
   }
 
@@ -180,7 +240,12 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     if (e.phase === "starting") {
       await this.run("scancel", [id]); // not running yet: nothing to notify
     } else {
-      await this.run("scancel", [`--signal=${this.noticeSignal()}`, "--full", id]);
+      if (e.rec.mode === "podman") {
+        // The notice file, then SIGTERM to the container (forwarded by the batch script); after the
+        // grace, SIGKILL to the job: its watchdog then removes the container at once.
+        writeNoticeFile(e.dir, "stop", graceS, this.now());
+        await this.run("scancel", ["--batch", "--signal=TERM", id]);
+      } else await this.run("scancel", [`--signal=${this.noticeSignal()}`, "--full", id]);
       if (!(await this.waitEnd(e, graceS * 1000))) {
         await this.run("scancel", ["--signal=KILL", "--full", id]);
         await this.run("scancel", [id]);
@@ -214,6 +279,33 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
       out.push(this.toStatus(e));
     }
     return out;
+  }
+
+  /** The batch script of a lease: the container mode's, or the host mode's. */
+  private script(w: WorkloadSpec, dir: string, image: string | undefined): string {
+    if (this.mode !== "podman" || !image) return batchScript(w, dir);
+    const o = this.opts.podman ?? { podmanEnv: {} };
+    prepareContainerDirs(dir, o, w.checkpointDir);
+    let authFile: string | undefined;
+    if (w.registryAuth) {
+      // Read by `podman pull` in the job, then deleted by it (and never shown back).
+      authFile = "auth.json";
+      const { server, username, password } = w.registryAuth;
+      const auth = Buffer.from(`${username}:${password}`).toString("base64");
+      writeFileSync(join(dir, authFile), JSON.stringify({ auths: { [server]: { auth } } }), { mode: 0o600 });
+    }
+    return podmanBatchScript(w, dir, image, containerName(w.leaseId), this.agentId, o, authFile);
+  }
+
+  /** Container mode: the container's log (k8s-file, both streams); host mode: the job's stdout/stderr files. */
+  protected override makeLogTail(dir: string, rec: SlurmLeaseRecord): LogReader {
+    return rec.mode === "podman"
+      ? new K8sFileLogTail(join(dir, "container.log"), this.logCapBytes, rec.leaseId, rec.logs)
+      : super.makeLogTail(dir, rec);
+  }
+
+  private graceOf(e: Entry): number {
+    return e.rec.graceS ?? 10;
   }
 
   private noticeSignal(): string {
@@ -265,8 +357,17 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
       e.rec.gpuIndices = info.gpuIndices;
       dirty = true;
     }
-    const phase = phaseOfSlurmState(info.state);
-    if (phase !== "starting" && e.rec.startedAt === undefined) {
+    let phase = phaseOfSlurmState(info.state);
+    const inContainer = e.rec.mode === "podman";
+    if (inContainer) {
+      // The container runs (and is billed) from the batch script's "started" note: not while it pulls.
+      const started = readStartedNote(e.dir);
+      if (started !== undefined && e.rec.startedAt === undefined) {
+        e.rec.startedAt = started;
+        dirty = true;
+      }
+      if (phase === "running" && started === undefined) phase = "starting";
+    } else if (phase !== "starting" && e.rec.startedAt === undefined) {
       e.rec.startedAt = slurmTime(info.startTime) ?? this.now();
       dirty = true;
     }
@@ -276,24 +377,44 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
       return;
     }
     if (!e.rec.gpuIndices) e.rec.gpuIndices = this.noteOfGpus(e);
+    const stopped = e.rec.stopRequested === true;
+    const note = inContainer ? readExitNote(e.dir) : undefined;
+    if (note) {
+      const out = containerOutcome(note, e.dir, e.rec.image, stopped || info.state === "TIMEOUT");
+      const endedAt = note.stage === "exit" ? note.endedAt : undefined;
+      this.end(
+        e,
+        stopped ? "cancelled" : out.exitCode === 0 ? "succeeded" : "failed",
+        out.exitCode,
+        out.signal,
+        stopped
+          ? `stopped by the agent; ${out.reason}`
+          : info.state === "TIMEOUT"
+            ? `Slurm state TIMEOUT (time limit); ${out.reason}`
+            : out.reason,
+        Math.max(endedAt ?? slurmTime(info.endTime) ?? this.now(), e.rec.startedAt ?? 0),
+      );
+      return;
+    }
     const signal = info.signalNo > 0 ? signalName(info.signalNo) : null;
     const how = signal
       ? `killed by ${signal}`
       : info.exitCode === 127
         ? "exited with code 127 (command not found)"
         : `exited with code ${info.exitCode ?? "unknown"}`;
-    const reason = e.rec.stopRequested
+    const reason = stopped
       ? `stopped by the agent; Slurm state ${info.state}`
       : phase === "succeeded"
         ? how
         : `Slurm state ${info.state}${info.reason && info.reason !== "None" ? ` (${info.reason})` : ""}; ${how}`;
+    const end = slurmTime(info.endTime);
     this.end(
       e,
-      e.rec.stopRequested ? "cancelled" : phase,
+      stopped ? "cancelled" : phase,
       info.exitCode,
       signal,
       reason,
-      slurmTime(info.endTime),
+      end === undefined ? undefined : Math.max(end, e.rec.startedAt ?? 0),
     );
   }
 
@@ -320,9 +441,10 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     return rec.slurmJobId;
   }
 
-  /** Until Slurm starts the job, its start time is the submission time. */
+  /** Host mode: until Slurm starts the job, its start time is the submission time. Container mode: none until the container runs (pulls are not billed). */
   protected override toStatus(e: Entry): WorkloadStatus {
-    return statusOf(e.rec, e.phase, e.rec.slurmJobId, e.rec.startedAt ?? e.rec.submittedAt);
+    const startedAt = e.rec.mode === "podman" ? e.rec.startedAt : (e.rec.startedAt ?? e.rec.submittedAt);
+    return statusOf(e.rec, e.phase, e.rec.slurmJobId, startedAt);
   }
 
   private run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

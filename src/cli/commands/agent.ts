@@ -50,6 +50,13 @@ export function registerAgentCommand(program: Command): void {
       "--default-image <image>",
       "podman: image for jobs when neither the job nor the site names one (e.g. localhost/zumbido/demo:latest)",
     )
+    .addOption(
+      new Option(
+        "--slurm-container <mode>",
+        "slurm: run each job's image with podman inside the allocation (default when podman works here), or none: host processes, only with --unsafe-host-processes",
+      ).choices(["podman", "none"]),
+    )
+    .option("--slurm-conf <file>", "slurm: SLURM_CONF for sbatch, squeue, scontrol and scancel")
     .option("--user <uid:gid>", "podman: the non-root user workloads run as", "1000:1000")
     .option("--userns-auto", "podman: give each container its own range of host uids (--userns=auto)")
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
@@ -72,6 +79,8 @@ export function registerAgentCommand(program: Command): void {
         defaultImage?: string;
         user: string;
         usernsAuto?: boolean;
+        slurmContainer?: "podman" | "none";
+        slurmConf?: string;
       }>();
       const server = o.server ?? process.env.ZUMBIDO_URL;
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
@@ -102,7 +111,33 @@ export function registerAgentCommand(program: Command): void {
       let executor: Executor;
       if (o.executor === "slurm") {
         const { SlurmExecutor } = await import("../../agent/executors/slurm.js");
-        executor = new SlurmExecutor({ logDir: join(o.stateDir, "slurm"), now: clock.now });
+        const { podmanEnv } = await import("../../agent/executors/podman-args.js");
+        const { cdiNameMap } = await import("../../agent/executors/slurm-podman.js");
+        const { readCdiGpus } = await import("../../agent/executors/cdi.js");
+        const { podmanRuns } = await import("../../agent/podman-probe.js");
+        const mode = o.slurmContainer ?? ((await podmanRuns()).ok ? "podman" : "none");
+        if (mode === "none" && o.unsafeHostProcesses !== true) {
+          console.error(
+            `zumbido agent: refusing to start with --executor slurm and no container support (${o.slurmContainer ? "--slurm-container none" : "podman cannot run containers here"}): Slurm jobs would run as host processes of this agent's user. Install podman (scripts/ci/setup-containers.sh) and use --slurm-container podman, or pass --unsafe-host-processes for development only`,
+          );
+          process.exitCode = 2;
+          return;
+        }
+        const found = await gpus.discover();
+        executor = new SlurmExecutor({
+          logDir: join(o.stateDir, "slurm"),
+          now: clock.now,
+          ...(o.slurmConf ? { slurmConf: o.slurmConf } : {}),
+          container: mode === "podman" ? "podman" : "host",
+          unsafeHostProcesses: o.unsafeHostProcesses === true,
+          podman: {
+            podmanEnv: podmanEnv({}),
+            ...(o.defaultImage ? { defaultImage: o.defaultImage } : {}),
+            ...(o.usernsAuto ? { userns: "auto" as const } : { user: o.user }),
+            nodeGpus: found.gpus.length,
+            cdiNames: cdiNameMap(Object.fromEntries(found.gpus.map((g) => [g.index, g.uuid])), readCdiGpus()),
+          },
+        });
       } else if (o.executor === "kubernetes") {
         const { KubeConfig } = await import("@kubernetes/client-node");
         const { KubernetesExecutor } = await import("../../agent/executors/kubernetes.js");

@@ -11,6 +11,7 @@ import { registerFleetCommands } from "./fleet.js";
 import { registerTrustCommands } from "./trust.js";
 import { registerNodeTrustCommands } from "./node-trust.js";
 import { registerJobsCommand } from "./jobs.js";
+import { registerSecretsCommands } from "./secrets.js";
 import { registerPlanCommand } from "./plan.js";
 import { registerServeCommand } from "./serve.js";
 import { registerSimCommand } from "./sim.js";
@@ -24,6 +25,7 @@ export function registerCommands(program: Command): void {
   registerServeCommand(program);
   registerAgentCommand(program);
   registerJobsCommand(program);
+  registerSecretsCommands(program);
   registerFleetCommands(program);
   registerTrustCommands(program);
   registerNodeTrustCommands(program);

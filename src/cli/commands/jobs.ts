@@ -2,6 +2,7 @@ import { Option, type Command } from "commander";
 import type { Job, JobView } from "../../contract/index.js";
 import { parseMajor } from "../../domain/index.js";
 import { action, clientFor, money, output, table, time, UsageError } from "../context.js";
+import { repeat, secretEnvFrom } from "./secrets.js";
 
 /** A job as the list answers it, with the view's leases, usage and placements when shown one by one. */
 type JobOut = Job & Partial<Pick<JobView, "leases" | "usage" | "placements">>;
@@ -56,6 +57,20 @@ export function registerJobsCommand(program: Command): void {
       "environment variable for the workload (repeatable)",
       (v: string, p: string[] = []) => [...p, v],
     )
+    .option(
+      "--secret-env <NAME=VALUE>",
+      "secret environment variable (repeatable): stored encrypted, given only to the node running the job, never shown back; NAME=@FILE reads the value from FILE",
+      repeat,
+    )
+    .option(
+      "--secret-env-from-env <NAME>",
+      "secret environment variable whose value is this shell's $NAME (or NAME=VAR: $VAR), so it stays out of shell history (repeatable)",
+      repeat,
+    )
+    .option(
+      "--registry-secret <name>",
+      "your registry secret to pull --image with (zumbido secrets create-registry)",
+    )
     .option("--name <name>", "a name for the job")
     .option("--follow", "wait for the job to end, printing its logs")
     .argument("<command...>", "the program and its arguments (after --)")
@@ -67,6 +82,10 @@ export function registerJobsCommand(program: Command): void {
           if (i < 1) throw new UsageError(`--env "${kv}" is not KEY=VALUE`);
           env[kv.slice(0, i)] = kv.slice(i + 1);
         }
+        const secretEnv = secretEnvFrom(
+          (o.secretEnv as string[] | undefined) ?? [],
+          (o.secretEnvFromEnv as string[] | undefined) ?? [],
+        );
         const body = {
           gpus: o.gpus,
           gpuModels: (o.model as string[] | undefined) ?? ["H100"],
@@ -85,6 +104,8 @@ export function registerJobsCommand(program: Command): void {
           ...(o.image ? { image: o.image } : {}),
           ...(o.network ? { network: true } : {}),
           ...(Object.keys(env).length ? { env } : {}),
+          ...(Object.keys(secretEnv).length ? { secretEnv } : {}),
+          ...(o.registrySecret ? { registrySecret: o.registrySecret } : {}),
         };
         const c = clientFor(cmd);
         const job = await c.post<JobOut>("/v1/jobs", body);
@@ -221,6 +242,11 @@ function summary(j: JobOut): string {
   lines.push(
     `  image      ${j.spec?.image ?? "the site's default image"}${j.spec?.network ? ", network requested" : ""}`,
   );
+  const secrets = [
+    ...(j.spec?.secretEnvNames ?? []),
+    ...(j.spec?.registrySecret ? [`registry login ${j.spec.registrySecret}`] : []),
+  ];
+  if (secrets.length) lines.push(`  secrets    ${secrets.join(", ")} (values never shown)`);
   if (j.reasons.length) lines.push(`  waits for  ${j.reasons.join("\n             ")}`);
   for (const l of j.leases ?? [])
     lines.push(

@@ -1,27 +1,43 @@
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Agent } from "../../agent/agent.js";
 import { ModelledEnergyMeter } from "../../agent/energy-model.js";
+import type { Executor } from "../../agent/executor.js";
 import { LocalExecutor } from "../../agent/executors/local.js";
+import { PodmanExecutor } from "../../agent/executors/podman.js";
 import { simulatedGpuSource } from "../../agent/gpu-source.js";
 import type { Clock } from "../../domain/index.js";
+import type { DemoExecutor } from "./containers.js";
 import { enrolmentToken, type DemoSeed } from "./federation.js";
 
-/** Starts one in-process agent with simulated GPUs per demo site (enrolling those not yet enrolled). */
+/** Starts one in-process agent with simulated GPUs per demo site (enrolling those not yet enrolled), running workloads as `how` says. */
 export async function startDemoAgents(
   server: string,
   seed: DemoSeed,
   dataDir: string,
   clock: Clock,
   log: (msg: string, f?: Record<string, unknown>) => void,
+  how: DemoExecutor = { kind: "local", why: "host processes asked for" },
 ): Promise<Agent[]> {
   const agents: Agent[] = [];
   for (const [i, s] of seed.sites.entries()) {
     const stateDir = join(dataDir, "agents", `node-${i + 1}`);
-    const executor = new LocalExecutor({
-      unsafeHostProcesses: true,
-      stateDir: join(stateDir, "workloads"),
-      now: () => clock.now(),
-    });
+    const executor: Executor =
+      how.kind === "podman"
+        ? new PodmanExecutor({
+            stateDir: join(stateDir, "workloads"),
+            now: () => clock.now(),
+            // Unique per data folder: another demo's agents never adopt (or remove) these containers.
+            agentId: `demo-${createHash("sha256").update(stateDir).digest("hex").slice(0, 10)}`,
+            defaultImage: how.image,
+            simulatedGpus: true,
+            nodeGpus: Number(/x(\d+)/.exec(s.gpus)?.[1] ?? 8),
+          })
+        : new LocalExecutor({
+            unsafeHostProcesses: true,
+            stateDir: join(stateDir, "workloads"),
+            now: () => clock.now(),
+          });
     const agent = new Agent({
       server,
       name: `${s.name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-node-1`,
