@@ -25,6 +25,7 @@ import type { LeaseRecord, TenantRecord } from "../store/index.js";
 import { AccountsService } from "./accounts-service.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { InvoiceReads, type InvoiceReadOptions } from "./invoice-reads.js";
+import { nodeReliability } from "./reliability.js";
 
 /** What one charge run did. */
 export interface ChargeRunSummary {
@@ -346,15 +347,18 @@ export class LedgerService {
     const st = buildPayoutStatements({ transactions, operatorId: oid, period: month }).find(
       (s) => s.currency === currency,
     );
-    return (
-      st ?? {
+    // The anomaly count and reliability of each node this month go on the statement.
+    const nodes = await nodeReliability(this.ctx, month, oid);
+    return {
+      ...(st ?? {
         operatorId: oid,
         period: month,
         currency,
         rows: [],
         totals: { gpuSeconds: 0, grossMinor: 0, feeMinor: 0, netMinor: 0 },
-      }
-    );
+      }),
+      nodes,
+    };
   }
 
   /** Admin: credits a tenant's prepaid account; idempotent on idempotencyKey. */

@@ -1,4 +1,10 @@
-import { nodeGpuPowerW, type Site } from "../domain/index.js";
+import {
+  approvedGpusOf,
+  describeInventory,
+  inventoryHold,
+  nodeGpuPowerW,
+  type Site,
+} from "../domain/index.js";
 import { feeMinor } from "../ledger/index.js";
 import type { LeaseRecord } from "../store/index.js";
 import type { AccountsService } from "./accounts-service.js";
@@ -6,6 +12,7 @@ import { billingWindow, chargeForLease } from "./billing.js";
 import { monthRange } from "./billing-service.js";
 import { requireRole, type Ctx, type Principal } from "./context.js";
 import type { FleetService } from "./fleet-service.js";
+import { nodeReliability } from "./reliability.js";
 
 /** One lease as a busy interval on a node: `gpus` GPUs from `from` to `to` (ms, half-open). */
 export interface BusyInterval {
@@ -124,12 +131,16 @@ export class OperatorReportService {
     const ids = new Set(sites.map((x) => x.id));
     const month = new Date(now).toISOString().slice(0, 7);
     const { from, to } = monthRange(month);
-    const [nodes, active, monthLeases, feeBps] = await Promise.all([
+    const [nodes, active, monthLeases, feeBps, trust, operators] = await Promise.all([
       this.fleet.listNodes(p),
       this.ctx.store.jobs.activeLeases(),
       this.ctx.store.jobs.leasesOverlapping(from, to),
       this.accounts.getFeeBps(),
+      nodeReliability(this.ctx, month, p.role === "operator" ? (p.ownerId ?? "-") : undefined),
+      this.ctx.store.accounts.listOperators(),
     ]);
+    const trustOf = new Map(trust.map((t) => [t.nodeId, t]));
+    const approverOf = new Map(operators.map((o) => [o.id, o.inventoryApprover ?? "operator"]));
     const ownLeases = monthLeases.filter((l) => ids.has(l.siteId));
     const records = await this.ctx.store.usage.forLeases(ownLeases.map((l) => l.id));
     const revenue = new Map<string, { grossMinor: number; gpuSeconds: number }>();
@@ -159,7 +170,9 @@ export class OperatorReportService {
       let drawW = 0;
       const nodeViews = siteNodes.map((n) => {
         const busy = busyByNode.get(n.id) ?? new Map<number, LeaseRecord>();
-        gpusTotal += n.gpus.length;
+        // What the marketplace sells is the approved inventory; a pending change is shown beside it.
+        gpusTotal += approvedGpusOf(n).length;
+        const held = inventoryHold(n);
         gpusBusy += busy.size;
         if (busy.size > 0) drawW += busy.size * nodeGpuPowerW(n) + site.nodeOverheadW;
         return {
@@ -175,6 +188,17 @@ export class OperatorReportService {
             busy: busy.has(g.index),
             jobId: busy.get(g.index)?.jobId ?? null,
           })),
+          inventory: held
+            ? {
+                changedAt: n.inventoryChangedAt ?? now,
+                approved: describeInventory(n.approvedGpus ?? []),
+                reported: describeInventory(n.gpus),
+                approver: approverOf.get(site.operatorId) ?? "operator",
+                held,
+              }
+            : null,
+          anomalies: trustOf.get(n.id)?.anomalies ?? 0,
+          reliability: trustOf.get(n.id)?.reliability ?? 1,
         };
       });
       const rev = revenue.get(site.id) ?? { grossMinor: 0, gpuSeconds: 0 };

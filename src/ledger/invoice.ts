@@ -186,6 +186,24 @@ export interface PayoutRow {
   netMinor: number;
 }
 
+/**
+ * One node's trust figures for a month: usage records taken as sent, anomalies (claims clipped,
+ * refused or clamped), and reliability = taken / (taken + anomalies) (1 when it sent nothing).
+ */
+export interface NodeReliability {
+  nodeId: string;
+  recordsTaken: number;
+  anomalies: number;
+  /** In [0, 1], rounded to 4 decimals. */
+  reliability: number;
+}
+
+/** Reliability from records taken as sent and anomalies (1 with neither). */
+export function reliabilityOf(recordsTaken: number, anomalies: number): number {
+  const all = recordsTaken + anomalies;
+  return all === 0 ? 1 : Math.round((recordsTaken / all) * 10_000) / 10_000;
+}
+
 /** An operator's payout statement for one month in one currency. */
 export interface PayoutStatement {
   operatorId: string;
@@ -193,6 +211,8 @@ export interface PayoutStatement {
   currency: string;
   rows: PayoutRow[];
   totals: { gpuSeconds: number; grossMinor: number; feeMinor: number; netMinor: number };
+  /** Per node: the month's anomaly count and reliability (the money above is accepted usage only). */
+  nodes?: NodeReliability[];
 }
 
 /** The operator's payout statements for one month (by billing period), one per currency. */

@@ -144,6 +144,18 @@ export function renderPayoutCsv(st: PayoutStatement): string {
     formatMajor(st.totals.netMinor),
     st.currency,
   ]);
+  // Per node, the month's anomalies and reliability, as rows of the same eight columns.
+  for (const n of st.nodes ?? [])
+    rows.push([
+      "node",
+      n.nodeId,
+      "",
+      "",
+      `records taken ${n.recordsTaken}`,
+      `anomalies ${n.anomalies}`,
+      `reliability ${n.reliability}`,
+      "",
+    ]);
   return csv(rows);
 }
 

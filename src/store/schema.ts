@@ -1,5 +1,6 @@
 import type { ColumnType, Generated } from "kysely";
 import type { CheckpointTables } from "./schema-checkpoints.js";
+import type { GpuModelTables } from "./schema-gpu-models.js";
 import type { SecretTables } from "./schema-secrets.js";
 import type { EnergyTables } from "./schema-energy.js";
 import type { LedgerTables } from "./schema-ledger.js";
@@ -86,6 +87,8 @@ export interface NodesTable {
   inventory_changed_at: Int | null;
   /** The advertised NodeRuntime as JSON; null until an agent advertises one. */
   runtime_json: string | null;
+  /** The node on the site's cluster network (JSON NodeCluster); null until stated. */
+  cluster_json: string | null;
 }
 export interface JobsTable {
   id: string;
@@ -121,6 +124,15 @@ export interface LeasesTable {
   stop_reason: string | null;
   stop_requested_at: Int | null;
   stop_deadline_at: Int | null;
+  /** Rank of this lease in a multi-node gang (0: the master); null for a one-node job. */
+  gang_rank: Int | null;
+  gang_size: Int | null;
+  /** The gang's rendezvous port on the master's cluster address. */
+  gang_port: Int | null;
+  /** When the node reported the rank's workload ready to start (start barrier). */
+  ready_at: Int | null;
+  /** When the control plane released the rank to start (every rank ready). */
+  go_at: Int | null;
 }
 export interface UsageTable {
   node_id: string;
@@ -168,7 +180,7 @@ export interface SettingsTable {
 }
 
 /** The whole control-plane database as Kysely sees it. */
-export interface Database extends LedgerTables, EnergyTables, CheckpointTables, SecretTables {
+export interface Database extends LedgerTables, EnergyTables, CheckpointTables, SecretTables, GpuModelTables {
   operators: OperatorsTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;

@@ -506,6 +506,20 @@ export class UsageRepo {
     return r?.to == null ? null : Number(r.to);
   }
 
+  /** Usage records taken as sent (not clipped) per node, received in [fromMs, toMs), of one operator's leases. */
+  async takenCounts(fromMs: number, toMs: number, operatorId?: string): Promise<Map<string, number>> {
+    let q = this.db
+      .selectFrom("usage")
+      .innerJoin("leases", "leases.id", "usage.lease_id")
+      .select((eb) => ["usage.node_id as node_id", eb.fn.countAll<number>().as("n")])
+      .where("usage.claim_json", "is", null)
+      .where("usage.received_at", ">=", fromMs)
+      .where("usage.received_at", "<", toMs);
+    if (operatorId) q = q.where("leases.operator_id", "=", operatorId);
+    const rows = await q.groupBy("usage.node_id").execute();
+    return new Map(rows.map((r) => [r.node_id, Number(r.n)]));
+  }
+
   /** Anomaly counts per node over [fromMs, toMs) (statements, reliability). */
   async anomalyCounts(fromMs: number, toMs: number, operatorId?: string): Promise<Map<string, number>> {
     let q = this.db

@@ -13,6 +13,7 @@ import { LocalExecutor } from "../../src/agent/executors/local.js";
 import { simulatedGpuSource } from "../../src/agent/gpu-source.js";
 import { installNodeKey } from "../../src/agent/outbox.js";
 import { billingRoutes } from "../../src/api/routes/billing.js";
+import { consoleDataRoutes } from "../../src/api/routes/console-data.js";
 import { buildWorld, enrolNode, simGpus, type World } from "../helpers/fixtures.js";
 import { call, startHarness, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
@@ -59,7 +60,7 @@ for (const factory of STORES) {
     const jobState = async (id: string) => (await call(h.app, w.tenantKey, "GET", `/v1/jobs/${id}`)).json;
 
     beforeAll(async () => {
-      h = await startHarness(factory, [billingRoutes]);
+      h = await startHarness(factory, [billingRoutes, consoleDataRoutes]);
       w = await buildWorld(h.app, h.adminKey);
       // Only this test's nodes sell L40S and H200 in Asturias.
       for (const m of ["L40S", "H200"])
@@ -103,6 +104,17 @@ for (const factory of STORES) {
         (await call(h.app, w.otherOperatorKey, "POST", `/v1/nodes/${node.nodeId}/inventory/approve`, {}))
           .status,
       ).toBe(404);
+
+      // The operator's console view shows the pending change.
+      const sum = await call(h.app, w.operatorKey, "GET", "/v1/operator/summary");
+      const view = (sum.json.sites as { nodes: { id: string; inventory: unknown }[] }[])
+        .flatMap((x) => x.nodes)
+        .find((n) => n.id === node.nodeId)!;
+      expect(view.inventory).toMatchObject({
+        approved: "4 x L40S (46068 MiB)",
+        reported: "64 x H200 (143771 MiB)",
+        approver: "operator",
+      });
 
       // Held: neither the H200 job nor another L40S job is placed; the running lease goes on.
       const h200Job = await submit("H200", 4);
@@ -316,6 +328,69 @@ for (const factory of STORES) {
         (e: { action: string }) => e.action,
       );
       expect(actions).toContain("DELETE /v1/nodes/:id");
+    });
+
+    it("puts each node's anomalies and reliability on the payout statement; payout and invoice bill accepted usage only", async () => {
+      const node = await enrolNode(h.app, w.operatorKey, w.sites.py, "py-rogue", simGpus("H100", 1));
+      const r = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
+        gpuModels: ["H100"],
+        countries: ["PY"],
+        command: ["train"],
+        gpus: 1,
+      });
+      await hb(node.nodeKey, simGpus("H100", 1));
+      await h.loop.tick();
+      const a = (await hb(node.nodeKey, simGpus("H100", 1))).json.assignments.find(
+        (x: { jobId: string }) => x.jobId === r.json.id,
+      ) as { leaseId: string };
+      const t = h.clock.now();
+      await hb(node.nodeKey, simGpus("H100", 1), [{ leaseId: a.leaseId, phase: "running", startedAt: t }]);
+      h.clock.advance(3000);
+      const rec = (seq: number, from: number, gpuMs: number) => ({
+        nodeId: node.nodeId,
+        seq,
+        leaseId: a.leaseId,
+        fromMs: from,
+        toMs: from + 1000,
+        gpuMs,
+        energyMwh: 0,
+        energySource: "modelled",
+      });
+      const u = await call(h.app, node.nodeKey, "POST", "/v1/agent/usage", {
+        records: [rec(1, t + 1000, 1e12), rec(2, t + 2000, 1000)],
+      });
+      expect(u.json).toMatchObject({ accepted: 2, clipped: 1 });
+      await call(h.app, node.nodeKey, "POST", "/v1/agent/workloads", {
+        workloads: [{ leaseId: a.leaseId, phase: "succeeded", exitCode: 0, endedAt: h.clock.now() }],
+      });
+      const p = await call(h.app, w.operatorKey, "GET", "/v1/payouts/2026-11");
+      expect(p.status).toBe(200);
+      expect(p.json.nodes).toContainEqual({
+        nodeId: node.nodeId,
+        recordsTaken: 1,
+        anomalies: 1,
+        reliability: 0.5,
+      });
+      const row = (p.json.rows as { siteId: string; gpuSeconds: number }[]).find(
+        (x) => x.siteId === w.sites.py,
+      )!;
+      expect(row.gpuSeconds).toBe(2);
+      const inv = await call(h.app, w.tenantKey, "GET", "/v1/invoices/2026-11");
+      const lines = (inv.json.lines as { leaseId: string; gpuSeconds: number }[]).filter(
+        (l) => l.leaseId === a.leaseId,
+      );
+      expect(lines.reduce((x, l) => x + l.gpuSeconds, 0)).toBe(2);
+      const csv = await h.app.inject({
+        method: "GET",
+        url: "/v1/payouts/2026-11?format=csv",
+        headers: { authorization: `Bearer ${w.operatorKey}` },
+      });
+      expect(csv.body).toContain(`node,${node.nodeId},,,records taken 1,anomalies 1,reliability 0.5,\r\n`);
+      const sum = await call(h.app, w.operatorKey, "GET", "/v1/operator/summary");
+      const view = (sum.json.sites as { nodes: { id: string; anomalies: number; reliability: number }[] }[])
+        .flatMap((x) => x.nodes)
+        .find((n) => n.id === node.nodeId)!;
+      expect(view).toMatchObject({ anomalies: 1, reliability: 0.5 });
     });
 
     it("an agent picks up a rotated key installed in its state folder, without a restart", async () => {

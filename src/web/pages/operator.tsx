@@ -1,5 +1,6 @@
-import type { ReactNode } from "react";
-import { Badge, Card, Empty, Loaded, Meter, PageHeader, Stat } from "../components/ui.js";
+import { useState, type ReactNode } from "react";
+import { Badge, Card, Empty, ErrorBox, Loaded, Meter, PageHeader, Stat } from "../components/ui.js";
+import { api, ApiError } from "../lib/api.js";
 import { money, num, when } from "../lib/format.js";
 import { Link } from "../lib/router.js";
 import type { OperatorSummary, SiteSummary } from "../lib/types.js";
@@ -46,7 +47,7 @@ export function OperatorPage(): ReactNode {
                 />
               </div>
               <SitesTable sites={s.sites} currency={s.currency} />
-              <NodesTable sites={s.sites} />
+              <NodesTable sites={s.sites} reload={sum.reload} />
             </>
           )
         }
@@ -123,7 +124,63 @@ function SitesTable({ sites, currency }: { sites: SiteSummary[]; currency: strin
   );
 }
 
-function NodesTable({ sites }: { sites: SiteSummary[] }): ReactNode {
+type NodeSummary = SiteSummary["nodes"][number];
+
+/** A node's pending GPU inventory change: what it reports against what was approved, and an approve button. */
+function InventoryPending({
+  node,
+  reload,
+}: {
+  node: NodeSummary & { inventory: NonNullable<NodeSummary["inventory"]> };
+  reload: () => void;
+}): ReactNode {
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const inv = node.inventory;
+  const approve = async (): Promise<void> => {
+    if (
+      !window.confirm(
+        `Approve ${node.name}'s new inventory (${inv.reported})? Tenants will be offered it and placement will use it.`,
+      )
+    )
+      return;
+    setError(null);
+    setBusy(true);
+    try {
+      await api("POST", `/v1/nodes/${encodeURIComponent(node.id)}/inventory/approve`, {
+        changedAt: inv.changedAt,
+      });
+      reload();
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, String(err)));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="inventory-pending" data-testid="inventory-pending">
+      <span className="badge warn">inventory change pending approval</span>
+      <div className="sub">
+        reports {inv.reported}; approved {inv.approved}. No new work until approved; running leases continue.
+      </div>
+      {inv.approver === "admin" ? (
+        <div className="sub">An admin approves this operator&apos;s changes.</div>
+      ) : null}
+      <button
+        type="button"
+        className="btn small"
+        disabled={busy}
+        onClick={() => void approve()}
+        aria-label={`Approve the new GPU inventory of ${node.name}`}
+      >
+        Approve inventory
+      </button>
+      {error ? <ErrorBox error={error} /> : null}
+    </div>
+  );
+}
+
+function NodesTable({ sites, reload }: { sites: SiteSummary[]; reload: () => void }): ReactNode {
   const nodes = sites.flatMap((s) => s.nodes.map((n) => ({ ...n, site: s })));
   return (
     <Card title="Nodes">
@@ -141,6 +198,9 @@ function NodesTable({ sites }: { sites: SiteSummary[] }): ReactNode {
                 <th>Site</th>
                 <th>State</th>
                 <th>GPUs (filled = busy)</th>
+                <th className="num" title="This month: usage records taken as sent / (taken + anomalies)">
+                  Reliability
+                </th>
                 <th>Last heartbeat</th>
               </tr>
             </thead>
@@ -155,6 +215,9 @@ function NodesTable({ sites }: { sites: SiteSummary[] }): ReactNode {
                   <td>
                     <Badge state={n.state} />
                     {n.stateReason ? <div className="sub">{n.stateReason}</div> : null}
+                    {n.inventory ? (
+                      <InventoryPending node={{ ...n, inventory: n.inventory }} reload={reload} />
+                    ) : null}
                   </td>
                   <td>
                     <div
@@ -173,6 +236,12 @@ function NodesTable({ sites }: { sites: SiteSummary[] }): ReactNode {
                       <span className="sub">
                         {n.gpus.filter((g) => g.busy).length}/{n.gpus.length} {n.gpuModel}
                       </span>
+                    </div>
+                  </td>
+                  <td className="num">
+                    {num(100 * (n.reliability ?? 1), 1)}%
+                    <div className="sub">
+                      {n.anomalies ?? 0} anomal{(n.anomalies ?? 0) === 1 ? "y" : "ies"} this month
                     </div>
                   </td>
                   <td>{when(n.lastHeartbeatAt)}</td>
