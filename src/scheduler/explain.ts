@@ -65,7 +65,8 @@ export function explainNoFit(state: ClusterState, r: JobRequest): string[] {
     size: r.gpusPerNode
       ? `nodes too small for ${r.gpusPerNode} GPUs per node`
       : `no node class can hold a ${r.gpus}-GPU gang`,
-    draining: "no node taking new work",
+    draining:
+      "no node taking new work (drained, offline, unhealthy, or held until an inventory change is approved)",
     free: `not enough free ${models} GPUs for a ${r.gpus}-GPU gang`,
     power: "site power budget would be exceeded",
   };
