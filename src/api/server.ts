@@ -27,6 +27,7 @@ import { agentRoutes } from "./routes/agent.js";
 import { energyRoutes } from "./routes/energy.js";
 import { fleetRoutes } from "./routes/fleet.js";
 import { jobRoutes } from "./routes/jobs.js";
+import { gpuModelRoutes } from "./routes/gpu-models.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
@@ -212,6 +213,7 @@ export async function buildApi(
   });
 
   await metaRoutes(app, services);
+  await gpuModelRoutes(app, services);
   await accountRoutes(app, services);
   await fleetRoutes(app, services);
   await jobRoutes(app, services);

@@ -169,6 +169,24 @@ export const GpuModelInfo = z.object({
 /** One model of GET /v1/gpu-models. */
 export type GpuModelInfo = z.infer<typeof GpuModelInfo>;
 
+/** An operator-defined GPU model and its review (GET /v1/gpu-models/proposals). */
+export const OperatorGpuModel = z.object({
+  id: z.string(),
+  vendor: z.enum(["nvidia", "amd", "intel"]),
+  name: z.string(),
+  memoryGb: z.number(),
+  tdpW: z.number(),
+  relThroughput: z.number(),
+  /** Lower-case substrings of the driver's product name that identify the card. */
+  smiPatterns: z.array(z.string()).readonly(),
+  state: z.enum(["proposed", "approved", "rejected"]),
+  proposedBy: z.string().nullable(),
+  proposedAt: z.number(),
+  decidedAt: z.number().nullable(),
+  reason: z.string().nullable(),
+});
+/** An operator-defined GPU model and its review. */
+export type OperatorGpuModel = z.infer<typeof OperatorGpuModel>;
 /** A tenant's named secret as GET /v1/secrets answers it: never its value. */
 export const SecretView = z.object({
   name: z.string(),

@@ -1,9 +1,10 @@
 import type { Gpu, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
-import { DomainError, effectiveImage, findGpuModel, forbidden, invalid } from "../domain/index.js";
+import { DomainError, effectiveImage, forbidden, invalid } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { leaseUsageBounds, USAGE_TOLERANCE_MS, type LeaseUsageBounds } from "../ledger/index.js";
 import type { IngestResult, LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+import { loadGpuCatalogue, resolveReportedGpus } from "./gpu-models-service.js";
 import { settleEndedLease } from "./lease-end.js";
 import { SecretsService } from "./secrets-service.js";
 
@@ -46,7 +47,7 @@ export class AgentService {
     const now = this.ctx.clock.now();
     await this.ctx.store.fleet.heartbeat(
       nodeId,
-      hb.gpus,
+      resolveReportedGpus(hb.gpus, await loadGpuCatalogue(this.ctx.store)),
       hb.driverVersion ?? null,
       now,
       hb.health,
@@ -205,6 +206,7 @@ export class AgentService {
     const leaseIds = [...new Set(records.map((r) => r.leaseId))];
     const leases = await this.ctx.store.jobs.leasesByIds(leaseIds);
     const now = this.ctx.clock.now();
+    const catalogue = await loadGpuCatalogue(this.ctx.store);
     const bounds = new Map<string, LeaseUsageBounds>();
     for (const l of leases)
       if (l.nodeId === nodeId)
@@ -216,7 +218,7 @@ export class AgentService {
               gpus: l.gpuIndices.length,
               createdAt: l.createdAt,
               endedAt: l.endedAt ?? null,
-              tdpW: findGpuModel(l.gpuModel)?.tdpW ?? 1000,
+              tdpW: catalogue.find(l.gpuModel)?.tdpW ?? 1000,
             },
             now,
           ),

@@ -3,7 +3,6 @@ import type { Cooling, Gpu, Node, NodeRuntime, Price, Site } from "../domain/ind
 import {
   approvedGpusOf,
   DomainError,
-  findGpuModel,
   inventoryHold,
   inventoryPending,
   imageRefusal,
@@ -15,6 +14,7 @@ import {
 import { valueAt } from "../energy/index.js";
 import type { CapacityOffer } from "../contract/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+import { loadGpuCatalogue, resolveReportedGpus } from "./gpu-models-service.js";
 import { interruptiblePriceNow } from "./spot-price.js";
 
 export type { CapacityOffer };
@@ -112,8 +112,12 @@ export class FleetService {
     interruptible: number,
   ): Promise<Price> {
     await this.ownSite(p, siteId);
-    const model = findGpuModel(gpuModel);
-    if (!model) throw invalid(`unknown GPU model "${gpuModel}"`, { field: "gpuModel" });
+    const model = (await loadGpuCatalogue(this.ctx.store)).find(gpuModel);
+    if (!model)
+      throw invalid(
+        `unknown GPU model "${gpuModel}": see GET /v1/gpu-models; a model not there is proposed with POST /v1/gpu-models and sold once an admin approves it`,
+        { field: "gpuModel" },
+      );
     if (interruptible > onDemand)
       throw invalid("the interruptible floor must not exceed the on-demand price", {
         field: "interruptibleMinorPerGpuHour",
@@ -175,7 +179,8 @@ export class FleetService {
         state: "ready",
         stateReason: null,
         executor: input.runtime?.executor ?? input.executor,
-        gpus: input.gpus,
+        // A card the built-in catalogue lacks is named after an approved operator-defined model.
+        gpus: resolveReportedGpus(input.gpus, await loadGpuCatalogue(this.ctx.store)),
         driverVersion: input.driverVersion ?? null,
         runtime: input.runtime ?? null,
       },
@@ -218,12 +223,13 @@ export class FleetService {
   async capacity(p: Principal): Promise<CapacityOffer[]> {
     requireRole(p, "tenant", "operator", "admin");
     const store = this.ctx.store;
-    const [sites, nodes, leases, prices, series] = await Promise.all([
+    const [sites, nodes, leases, prices, series, catalogue] = await Promise.all([
       store.fleet.listSites(),
       store.fleet.listNodes(),
       store.jobs.activeLeases(),
       store.fleet.listPrices(),
       store.energy.series(),
+      loadGpuCatalogue(store),
     ]);
     const now = this.ctx.clock.now();
     // Carbon now: the site's hourly series where it has one, else its declared figure.
@@ -259,7 +265,13 @@ export class FleetService {
           totalGpus: m.total,
           freeGpus: m.free,
           onDemandMinorPerGpuHour: price.onDemandMinorPerGpuHour,
-          interruptibleMinorPerGpuHour: interruptiblePriceNow(price, site, powerPrice.get(site.id), now),
+          interruptibleMinorPerGpuHour: interruptiblePriceNow(
+            price,
+            site,
+            powerPrice.get(site.id),
+            now,
+            catalogue.find,
+          ),
           currency: this.ctx.config.currency,
           carbonGPerKwh: carbonNow.get(site.id) ?? site.carbonGPerKwh ?? null,
           jurisdictions: (["EU", "EEA"] as const).filter((j) => inJurisdiction(site.country, j)),

@@ -1,10 +1,12 @@
 import type { Ctx } from "./context.js";
 
-/** What /healthz answers: the store answers, which dialect it is, and how long one read took. */
+/** What /healthz answers: the store answers, which dialect it is, how long one read took, and the server's clock. */
 export interface StoreHealth {
   status: "ok";
   store: string;
   storeLatencyMs: number;
+  /** The server's time, ms since the epoch: `zumbido agent doctor` measures the node's clock offset with it. */
+  serverTime: number;
 }
 
 /** Pings the store with one small read and times it (throws when the store does not answer). */
@@ -15,5 +17,6 @@ export async function storeHealth(ctx: Ctx): Promise<StoreHealth> {
     status: "ok",
     store: ctx.store.dialect,
     storeLatencyMs: Math.round((performance.now() - t0) * 1000) / 1000,
+    serverTime: ctx.clock.now(),
   };
 }

@@ -19,6 +19,7 @@ export * from "./spot-price.js";
 export * from "./health.js";
 export * from "./operator-report-service.js";
 export * from "./audit-service.js";
+export * from "./gpu-models-service.js";
 export * from "./secret-box.js";
 export * from "./secret-keys.js";
 export * from "./secrets-service.js";

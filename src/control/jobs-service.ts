@@ -10,6 +10,7 @@ import {
 import type { JobEvent, LeaseRecord, LogLine } from "../store/index.js";
 import { chargeForLease, type LeaseCharge } from "./billing.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
+import { loadGpuCatalogue } from "./gpu-models-service.js";
 import { SecretsService } from "./secrets-service.js";
 
 /** A job with what a tenant wants to see about it. */
@@ -41,7 +42,7 @@ export class JobsService {
   ): Promise<Job> {
     requireRole(p, "tenant");
     const tenantId = ownerOf(p);
-    const request = normaliseRequest(input.request);
+    const request = normaliseRequest(input.request, (await loadGpuCatalogue(this.ctx.store)).find);
     if (input.spec.command.length === 0 || input.spec.command[0] === "")
       throw invalid("command is empty: give the program and its arguments, e.g. -- python train.py", {
         field: "spec.command",
@@ -184,14 +185,17 @@ export class JobsService {
   }
 }
 
-/** Validates a request beyond its schema and puts model ids into canonical form. */
-export function normaliseRequest(r: JobRequest): JobRequest {
+/** Validates a request beyond its schema and puts model ids into canonical form (models from `find`: the catalogue in force). */
+export function normaliseRequest(
+  r: JobRequest,
+  find: (id: string) => { id: string } | undefined = findGpuModel,
+): JobRequest {
   if (!Number.isInteger(r.gpus) || r.gpus < 1)
     throw invalid(`gpus must be a whole number of at least 1, got ${r.gpus}`, { field: "request.gpus" });
   if (r.gpuModels.length === 0)
     throw invalid("name at least one GPU model, e.g. H100", { field: "request.gpuModels" });
   const gpuModels = r.gpuModels.map((m) => {
-    const model = findGpuModel(m);
+    const model = find(m);
     if (!model)
       throw invalid(`unknown GPU model "${m}"; see GET /v1/gpu-models for the catalogue`, {
         field: "request.gpuModels",

@@ -334,7 +334,7 @@ export class SchedulerLoop {
       const eur = priceNow(p.series, now);
       if (!site || eur === undefined) continue;
       for (const l of leases.filter((x) => x.siteId === p.siteId)) {
-        const cost = energyMinorPerGpuHour(modelPowerW(l.gpuModel), site.pue, eur);
+        const cost = energyMinorPerGpuHour(modelPowerW(l.gpuModel, world.catalogue?.find), site.pue, eur);
         if (cost <= l.priceMinorPerGpuHour) continue;
         const why = `preempted: power price spike at ${site.name}: ${Math.round(eur)} EUR/MWh makes a GPU-hour cost ${cost.toFixed(1)} cents of energy, more than the ${l.priceMinorPerGpuHour} cents it pays`;
         const grace = now + config.policy.preemptionGraceS * 1000;

@@ -1,14 +1,16 @@
 import {
   approvedGpusOf,
-  findGpuModel,
+  gpuCatalogue,
   inventoryPending,
   MAX_GPUS_PER_NODE,
   nodeGpuPowerW,
+  type GpuCatalogue,
   type Node,
   type Price,
   type Site,
 } from "../domain/index.js";
 import { powerBudgetAt, valueAt, type HourlySeries } from "../energy/index.js";
+import { loadGpuCatalogue } from "./gpu-models-service.js";
 import { interruptiblePriceNow } from "./spot-price.js";
 import type { PendingJob, Snapshot } from "../scheduler/index.js";
 import type { Curtailment, GpuReservation, LeaseRecord, Store } from "../store/index.js";
@@ -28,6 +30,8 @@ export interface CycleWorld {
   attainedGpuS?: Map<string, number>;
   /** GPUs held for preemptors while their victims vacate them. */
   reservations?: GpuReservation[];
+  /** The GPU catalogue in force (built-in plus approved operator-defined models); built-in only when absent. */
+  catalogue?: GpuCatalogue;
 }
 
 /** What the pure scheduler decides on, plus the lookups the commit step needs. */
@@ -41,7 +45,7 @@ export interface CycleSnapshot {
 
 /** Reads the cycle's world: sites, nodes, active leases, prices, the queue, curtailments and series. */
 export async function readWorld(store: Store, now: number): Promise<CycleWorld> {
-  const [sites, nodes, leases, prices, jobs, curtailments, series, reservations, finishedService] =
+  const [sites, nodes, leases, prices, jobs, curtailments, series, reservations, finishedService, catalogue] =
     await Promise.all([
       store.fleet.listSites(),
       store.fleet.listNodes(),
@@ -52,6 +56,7 @@ export async function readWorld(store: Store, now: number): Promise<CycleWorld> 
       store.energy.series(),
       store.checkpoints.reservations(now),
       store.jobs.finishedService(),
+      loadGpuCatalogue(store),
     ]);
   const attainedGpuS = await store.jobs.attainedGpuS(
     [
@@ -73,6 +78,7 @@ export async function readWorld(store: Store, now: number): Promise<CycleWorld> 
     reservations,
     finishedService,
     attainedGpuS,
+    catalogue,
   };
 }
 
@@ -85,6 +91,7 @@ export async function readSnapshot(store: Store, now: number): Promise<CycleSnap
 export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
   const { sites, nodes, leases, prices, jobs, curtailments, series } = world;
   const attained = world.attainedGpuS ?? new Map<string, number>();
+  const catalogue = world.catalogue ?? gpuCatalogue();
   const jobGpus = new Map<string, number>();
   for (const l of leases) jobGpus.set(l.jobId, (jobGpus.get(l.jobId) ?? 0) + l.gpuIndices.length);
   // A cap applies from its notice time: no new work is placed that would have to stop at its start.
@@ -107,7 +114,13 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
     const site = sites.find((x) => x.id === p.siteId);
     m[p.gpuModel] = {
       onDemandMinorPerGpuHour: p.onDemandMinorPerGpuHour,
-      interruptibleMinorPerGpuHour: interruptiblePriceNow(p, site, powerPrice.get(p.siteId), now),
+      interruptibleMinorPerGpuHour: interruptiblePriceNow(
+        p,
+        site,
+        powerPrice.get(p.siteId),
+        now,
+        catalogue.find,
+      ),
     };
     priceMap.set(p.siteId, m);
   }
@@ -135,14 +148,14 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
       .filter(({ gpus }) => gpus.length > 0 && gpus.length <= MAX_GPUS_PER_NODE)
       .map(({ n, gpus }) => {
         const model = gpus[0]!.model;
-        const cat = findGpuModel(model);
+        const cat = catalogue.find(model);
         return {
           id: n.id,
           siteId: n.siteId,
           gpuModel: model,
           gpuMemoryGb: cat?.memoryGb ?? Math.round(gpus[0]!.memoryMb / 1024),
           gpuIndices: gpus.filter((g) => g.healthy).map((g) => g.index),
-          gpuPowerW: nodeGpuPowerW({ gpus }),
+          gpuPowerW: nodeGpuPowerW({ gpus }, catalogue.find),
           schedulable: n.state === "ready" && !inventoryPending(n),
           // An agent that predates the runtime advertisement: Kubernetes and podman run images.
           runsImages: n.runtime?.images ?? (n.executor === "kubernetes" || n.executor === "podman"),

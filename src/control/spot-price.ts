@@ -1,4 +1,4 @@
-import { modelPowerW, type Price, type Site } from "../domain/index.js";
+import { findGpuModel, modelPowerW, type GpuModelLookup, type Price, type Site } from "../domain/index.js";
 import { valueAt, type HourlySeries } from "../energy/index.js";
 
 export { modelPowerW };
@@ -41,9 +41,10 @@ export function interruptiblePriceNow(
   site: Pick<Site, "pue"> | undefined,
   powerPrice: HourlySeries | undefined,
   now: number,
+  lookup: GpuModelLookup = findGpuModel,
 ): number {
   const eur = priceNow(powerPrice, now);
   return site && eur !== undefined
-    ? spotPriceMinor(price.interruptibleMinorPerGpuHour, modelPowerW(price.gpuModel), site.pue, eur)
+    ? spotPriceMinor(price.interruptibleMinorPerGpuHour, modelPowerW(price.gpuModel, lookup), site.pue, eur)
     : price.interruptibleMinorPerGpuHour;
 }

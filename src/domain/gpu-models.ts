@@ -1,8 +1,11 @@
+/** Who makes a GPU. */
+export type GpuVendor = "nvidia" | "amd" | "intel";
+
 /** One GPU model of the catalogue: what placement, pricing and energy need to know. */
 export interface GpuModel {
   /** Canonical id used everywhere in the API, e.g. "H100". */
   readonly id: string;
-  readonly vendor: "nvidia" | "amd";
+  readonly vendor: GpuVendor;
   /** Human name as vendors write it. */
   readonly name: string;
   readonly memoryGb: number;
@@ -138,15 +141,42 @@ export function gpuModel(id: string): GpuModel {
 
 /** Maps an nvidia-smi product name (e.g. "NVIDIA H100 80GB HBM3") to a catalogue id, or undefined. */
 export function gpuModelFromSmiName(name: string): GpuModel | undefined {
+  const best = longestMatch(MODELS, name);
+  if (best) return best;
+  if (name.toLowerCase().includes("h100")) return BY_ID.get("H100");
+  return undefined;
+}
+
+/** The model whose longest pattern occurs in the name, so "a100-sxm4-40gb" wins over "a100". */
+function longestMatch(models: readonly GpuModel[], name: string): GpuModel | undefined {
   const lower = name.toLowerCase();
-  // Longest pattern first, so "a100-sxm4-40gb" wins over "a100" and "h100 pcie" over nothing.
   let best: { m: GpuModel; len: number } | undefined;
-  for (const m of MODELS) {
+  for (const m of models) {
     for (const p of m.smiPatterns) {
       if (lower.includes(p) && (!best || p.length > best.len)) best = { m, len: p.length };
     }
   }
-  if (best) return best.m;
-  if (lower.includes("h100")) return BY_ID.get("H100");
-  return undefined;
+  return best?.m;
+}
+
+/** The GPU catalogue in force: the built-in models plus the operator-defined ones an admin approved. */
+export interface GpuCatalogue {
+  /** Every model, built-in first. */
+  all: () => readonly GpuModel[];
+  /** The model with this id (case-insensitive), or undefined. */
+  find: (id: string) => GpuModel | undefined;
+  /** The model a driver's product name names: built-in patterns first, then approved ones. */
+  fromDeviceName: (name: string) => GpuModel | undefined;
+}
+
+/** The catalogue of the built-in models and these approved operator-defined ones (built-in ids win). */
+export function gpuCatalogue(approved: readonly GpuModel[] = []): GpuCatalogue {
+  const extra = approved.filter((m) => !findGpuModel(m.id));
+  const byLower = new Map(extra.map((m) => [m.id.toLowerCase(), m]));
+  const all = [...MODELS, ...extra];
+  return {
+    all: () => all,
+    find: (id) => findGpuModel(id) ?? byLower.get(id.toLowerCase()),
+    fromDeviceName: (name) => gpuModelFromSmiName(name) ?? longestMatch(extra, name),
+  };
 }

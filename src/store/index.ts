@@ -9,4 +9,5 @@ export * from "./energy-repo.js";
 export * from "./fence.js";
 export * from "./audit-repo.js";
 export * from "./checkpoints-repo.js";
+export * from "./gpu-models-repo.js";
 export * from "./secrets-repo.js";

@@ -1,5 +1,6 @@
 import type { ColumnType, Generated } from "kysely";
 import type { CheckpointTables } from "./schema-checkpoints.js";
+import type { GpuModelTables } from "./schema-gpu-models.js";
 import type { SecretTables } from "./schema-secrets.js";
 import type { EnergyTables } from "./schema-energy.js";
 import type { LedgerTables } from "./schema-ledger.js";
@@ -168,7 +169,7 @@ export interface SettingsTable {
 }
 
 /** The whole control-plane database as Kysely sees it. */
-export interface Database extends LedgerTables, EnergyTables, CheckpointTables, SecretTables {
+export interface Database extends LedgerTables, EnergyTables, CheckpointTables, SecretTables, GpuModelTables {
   operators: OperatorsTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;

@@ -3,6 +3,7 @@ import { AuditRepo } from "./audit-repo.js";
 import { CheckpointsRepo } from "./checkpoints-repo.js";
 import { openDb, type Db, type StoreConfig } from "./db.js";
 import { FleetRepo } from "./fleet-repo.js";
+import { GpuModelsRepo } from "./gpu-models-repo.js";
 import { EnergyRepo } from "./energy-repo.js";
 import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
@@ -19,6 +20,7 @@ export class Store {
   readonly energy: EnergyRepo;
   readonly audit: AuditRepo;
   readonly checkpoints: CheckpointsRepo;
+  readonly gpuModels: GpuModelsRepo;
   readonly secrets: SecretsRepo;
 
   private constructor(
@@ -33,6 +35,7 @@ export class Store {
     this.energy = new EnergyRepo(db.kysely);
     this.audit = new AuditRepo(db.kysely);
     this.checkpoints = new CheckpointsRepo(db.kysely);
+    this.gpuModels = new GpuModelsRepo(db.kysely);
     this.secrets = new SecretsRepo(db.kysely);
   }
 

@@ -15,15 +15,26 @@ export interface ServerProc {
   adminKey?: string;
 }
 
-/** Starts `zumbido serve` and waits for its ready line. */
+/** Starts `zumbido serve` (this checkout's, or the program `command` names) and waits for its ready line. */
 export async function startServerProc(
   store: string,
   port = 0,
   env: Record<string, string> = {},
+  command: readonly string[] = [process.execPath, BIN],
 ): Promise<ServerProc> {
   const proc = spawn(
-    process.execPath,
-    [BIN, "serve", "--port", String(port), "--store", store, "--ready-json", "--log-level", "warn"],
+    command[0]!,
+    [
+      ...command.slice(1),
+      "serve",
+      "--port",
+      String(port),
+      "--store",
+      store,
+      "--ready-json",
+      "--log-level",
+      "warn",
+    ],
     {
       env: {
         ...process.env,

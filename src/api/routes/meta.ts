@@ -1,9 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { storeHealth } from "../../control/index.js";
-import { gpuModels } from "../../domain/index.js";
 import type { Services } from "../server.js";
 
-/** Health, metrics, OpenAPI and the GPU catalogue. */
+/** Health, metrics and OpenAPI (the GPU catalogue is in gpu-models.ts). */
 export async function metaRoutes(app: FastifyInstance, s: Services): Promise<void> {
   // Public (no key): load balancers and probes ask it.
   app.get("/healthz", { config: { access: "public" }, schema: { hide: true } }, async () =>
@@ -15,10 +14,5 @@ export async function metaRoutes(app: FastifyInstance, s: Services): Promise<voi
   });
   app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () =>
     app.swagger(),
-  );
-  app.get(
-    "/v1/gpu-models",
-    { config: { access: "public" }, schema: { tags: ["catalogue"], summary: "The GPU model catalogue" } },
-    async () => gpuModels(),
   );
 }

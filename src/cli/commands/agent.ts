@@ -13,10 +13,11 @@ import {
 } from "../../agent/gpu-source.js";
 import type { Executor } from "../../agent/executor.js";
 import { readCaFile, UsageError } from "../context.js";
+import { registerDoctorCommand } from "./agent-doctor.js";
 
 /** `zumbido agent`: the node agent. */
 export function registerAgentCommand(program: Command): void {
-  program
+  const agent = program
     .command("agent")
     .description("run the node agent: discover GPUs, enrol, run assigned jobs, meter and report")
     .option("--server <url>", "control plane URL (ZUMBIDO_URL)")
@@ -205,4 +206,5 @@ export function registerAgentCommand(program: Command): void {
       process.once("SIGINT", () => void stop());
       process.once("SIGTERM", () => void stop());
     });
+  registerDoctorCommand(agent);
 }

@@ -8,6 +8,7 @@ import { registerBillingCommands } from "./billing.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerEnergyCommands } from "./energy.js";
 import { registerFleetCommands } from "./fleet.js";
+import { registerGpuModelCommands } from "./gpu-models.js";
 import { registerTrustCommands } from "./trust.js";
 import { registerNodeTrustCommands } from "./node-trust.js";
 import { registerJobsCommand } from "./jobs.js";
@@ -27,6 +28,7 @@ export function registerCommands(program: Command): void {
   registerJobsCommand(program);
   registerSecretsCommands(program);
   registerFleetCommands(program);
+  registerGpuModelCommands(program);
   registerTrustCommands(program);
   registerNodeTrustCommands(program);
   registerBillingCommands(program);
