@@ -38,6 +38,10 @@ export const ServerConfig = z
     stopGraceS: z.coerce.number().int().min(0).max(3600).default(10),
     /** After a stop's grace period, seconds the server waits for the node to report the end before ending the lease itself. */
     stopTimeoutS: z.coerce.number().int().min(1).max(3600).default(60),
+    /** A node silent this long (ms) loses its leases and their jobs are requeued. */
+    leaseLossTimeoutMs: z.coerce.number().int().min(1000).default(300_000),
+    /** Seconds a multi-node job's ranks may take to all be ready before the gang is stopped and requeued. */
+    gangStartTimeoutS: z.coerce.number().int().min(5).max(86_400).default(600),
     logCapBytes: z.coerce.number().int().min(1024).default(1_048_576),
     /** Bootstrap admin key: created on first start if given (else one is generated and printed). */
     adminKey: z.string().min(20).optional(),
@@ -104,6 +108,8 @@ const ENV: Record<keyof ServerConfig, string> = {
   heartbeatTimeoutMs: "ZUMBIDO_HEARTBEAT_TIMEOUT_MS",
   stopGraceS: "ZUMBIDO_STOP_GRACE_S",
   stopTimeoutS: "ZUMBIDO_STOP_TIMEOUT_S",
+  gangStartTimeoutS: "ZUMBIDO_GANG_START_TIMEOUT_S",
+  leaseLossTimeoutMs: "ZUMBIDO_LEASE_LOSS_TIMEOUT_MS",
   logCapBytes: "ZUMBIDO_LOG_CAP_BYTES",
   adminKey: "ZUMBIDO_ADMIN_KEY",
   keySecret: "ZUMBIDO_KEY_SECRET",

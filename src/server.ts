@@ -68,6 +68,8 @@ export async function startServer(
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       stopGraceS: config.stopGraceS,
       stopTimeoutS: config.stopTimeoutS,
+      gangStartTimeoutS: config.gangStartTimeoutS,
+      leaseLossTimeoutMs: config.leaseLossTimeoutMs,
       enrolmentTokenTtlMs: 24 * 3_600_000,
       policy: { ...DEFAULT_POLICY, preemptionGraceS: config.stopGraceS },
       region: config.region,

@@ -1,9 +1,10 @@
-import type { Clock, Gpu } from "../domain/index.js";
+import type { Clock, Gpu, NodeCluster } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { checkpointDirFor, prepareCheckpointDir, scanCheckpoint, writeNotice } from "./checkpoints.js";
 import { ApiClient, ApiError } from "./client.js";
 import type { EnergyMeter } from "./energy-model.js";
 import type { Executor, WorkloadStatus } from "./executor.js";
+import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
 
 /** Where the agent's GPUs come from (nvidia-smi on real nodes, a spec when simulated). */
@@ -27,6 +28,8 @@ export interface AgentOptions {
   heartbeatMs?: number;
   meterMs?: number;
   usageBatch?: number;
+  /** This node on the site's cluster network (address, fabric, switch group), as the operator configured it. */
+  cluster?: NodeCluster;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -52,6 +55,8 @@ export class Agent {
   /** The heartbeat interval now: the configured one until the server names another. */
   private intervalMs = 1000;
   private stopping = new Set<string>();
+  /** Gang ranks prepared and waiting at the start barrier for the control plane's go (not started, not billed). */
+  private readonly waiting = new Map<string, Assignment>();
   private connected: boolean | undefined;
   private healthy = true;
   private gpuCache: { gpus: Gpu[]; driverVersion: string | null } | undefined;
@@ -111,6 +116,7 @@ export class Agent {
         executor: this.o.executor.kind,
         runtime: this.o.executor.runtime,
         driverVersion: this.gpuCache.driverVersion,
+        ...(this.o.cluster ? { cluster: this.o.cluster } : {}),
       });
       this.store.setMeta("nodeKey", r.key);
       this.store.setMeta("nodeId", r.nodeId);
@@ -218,6 +224,8 @@ export class Agent {
           ...this.checkpointOf(t?.jobId),
         };
       });
+      // Gang ranks at the start barrier: prepared, waiting for the others (the server releases them).
+      for (const leaseId of this.waiting.keys()) reports.push({ leaseId, phase: "starting", ready: true });
       const gpus = this.gpuCache ?? (await this.o.gpus.discover());
       const health = await this.o.gpus.health();
       if (this.healthy && !health.healthy) {
@@ -237,6 +245,7 @@ export class Agent {
         gpus: gpus.gpus,
         driverVersion: gpus.driverVersion,
         runtime: this.o.executor.runtime,
+        ...(this.o.cluster ? { cluster: this.o.cluster } : {}),
         health,
         workloads: reports,
       });
@@ -253,6 +262,7 @@ export class Agent {
           this.store.untrack(s.leaseId);
           this.stopping.delete(s.leaseId);
           await this.o.executor.forget?.(s.leaseId);
+          forgetGang(this.o.stateDir, s.leaseId);
         }
       }
       // 6. Act: start assignments, stop what must stop.
@@ -282,14 +292,30 @@ export class Agent {
 
   private async startAssignment(a: Assignment): Promise<void> {
     if (this.store.leases().some((l) => l.leaseId === a.leaseId)) return;
+    if (a.gang && !a.gang.go) {
+      // Start barrier: nothing runs until every rank of the gang is ready; report ready and wait.
+      if (!this.waiting.has(a.leaseId))
+        this.log("gang rank ready; waiting for the other ranks", {
+          leaseId: a.leaseId,
+          nodeRank: a.gang.nodeRank,
+          nnodes: a.gang.nnodes,
+        });
+      this.waiting.set(a.leaseId, a);
+      return;
+    }
+    this.waiting.delete(a.leaseId);
     this.store.track({ leaseId: a.leaseId, jobId: a.jobId, gpuIndices: a.gpuIndices, gpuModel: a.gpuModel });
     // The job's checkpoint folder lives in the agent's state, not the lease's: it survives requeues.
     const checkpointDir = checkpointDirFor(this.o.stateDir, a.jobId);
     prepareCheckpointDir(checkpointDir);
+    // A gang rank's rendezvous environment goes into the spec (after the tenant's: it wins), so every
+    // executor passes it on; the hostfile is exposed by the executors that can mount it.
+    const gang = a.gang ? gangWorkload(this.o.stateDir, a.leaseId, a.gang) : undefined;
+    const spec = gang ? { ...a.spec, env: { ...(a.spec.env ?? {}), ...gang.env } } : a.spec;
     const st = await this.o.executor.start({
       leaseId: a.leaseId,
       jobId: a.jobId,
-      spec: a.spec,
+      spec,
       gpuModel: a.gpuModel,
       gpuIndices: a.gpuIndices,
       ...(a.image !== undefined ? { image: a.image } : {}),
@@ -297,6 +323,7 @@ export class Agent {
       ...(a.registryAuth !== undefined ? { registryAuth: a.registryAuth } : {}),
       // The agent picks the host folder (never the server): it is under the agent's own state.
       checkpointDir,
+      ...(gang ? { gang } : {}),
     });
     this.observe(st);
     this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });
@@ -310,6 +337,11 @@ export class Agent {
   }
 
   private stopLease(s: StopOrder): void {
+    // A rank still at the start barrier never started: it is dropped (the server ends its lease).
+    if (this.waiting.delete(s.leaseId)) {
+      this.log("gang rank stopped before its gang started", { leaseId: s.leaseId, reason: s.reason });
+      return;
+    }
     if (this.stopping.has(s.leaseId)) return;
     this.stopping.add(s.leaseId);
     // The notice file tells the workload why it stops and by when (before the signal it may trap).

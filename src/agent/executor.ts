@@ -19,6 +19,16 @@ export interface WorkloadSpec {
   registryAuth?: RegistryAuth;
   /** Host folder for checkpoints, mounted at the same path; the workload finds it in $ZUMBIDO_CHECKPOINT_DIR. */
   checkpointDir?: string;
+  /** Multi-node jobs: the rendezvous environment (MASTER_ADDR, RANK, ...) and the hostfile on the host. */
+  gang?: WorkloadGang;
+}
+
+/** What a rank of a multi-node job gets beyond a one-node workload. */
+export interface WorkloadGang {
+  /** MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, NODE_RANK, LOCAL_WORLD_SIZE, NNODES, ZUMBIDO_HOSTS. */
+  env: Record<string, string>;
+  /** Host path of the hostfile ("address slots=N" per node); executors expose it as $ZUMBIDO_HOSTFILE. */
+  hostfile: string;
 }
 
 /** Login to one container registry. */

@@ -53,6 +53,29 @@ export const NodeRuntime = z
   })
   .strict();
 
+const ClusterLabel = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,63}$/,
+    "use lowercase letters, digits, '.', '_' and '-' (at most 64), e.g. ib-ndr, roce, eth-100g, leaf-3",
+  );
+
+/** A node's place on its site's cluster network (agent config, enrolment, or the operator's API). */
+export const NodeCluster = z
+  .object({
+    address: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(
+        /^[A-Za-z0-9.:-]+$/,
+        "the cluster address is an IPv4/IPv6 address or a host name other nodes of the site reach",
+      ),
+    fabric: ClusterLabel.optional(),
+    switchGroup: ClusterLabel.optional(),
+  })
+  .strict();
+
 export const SiteInput = z
   .object({
     name: z.string().min(1).max(120),
@@ -106,6 +129,7 @@ export const Node = z.object({
   lastHeartbeatAt: z.number().nullable().optional(),
   driverVersion: z.string().nullable().optional(),
   runtime: NodeRuntime.nullable().optional(),
+  cluster: NodeCluster.nullable().optional(),
   approvedGpus: z.array(Gpu).optional(),
   inventoryChangedAt: z.number().nullable().optional(),
   /** Why the node takes no new work because of its inventory (null: it is not held). */
@@ -173,6 +197,7 @@ export const JobSubmit = z
     image: ImageRef.optional(),
     network: z.boolean().optional(),
     gracePeriodS: z.number().int().min(0).max(3600).optional(),
+    fabric: ClusterLabel.optional(),
   })
   .strict();
 
@@ -196,6 +221,7 @@ export const Heartbeat = z.object({
   health: z.object({ healthy: z.boolean(), reasons: z.array(z.string()) }),
   workloads: z.array(WorkloadReport),
   runtime: NodeRuntime.optional(),
+  cluster: NodeCluster.optional(),
 });
 
 export const Enrol = z
@@ -211,6 +237,7 @@ export const Enrol = z
     executor: z.enum(EXECUTOR_KINDS).default("local"),
     driverVersion: z.string().nullable().optional(),
     runtime: NodeRuntime.optional(),
+    cluster: NodeCluster.optional(),
   })
   .strict();
 

@@ -31,6 +31,7 @@ export const JobRequestView = z.object({
   runtimeEstimateS: z.number().optional(),
   deadlineAt: z.number().optional(),
   image: z.string().optional(),
+  fabric: z.string().optional(),
 });
 /** What a job asks for. */
 export type JobRequestView = z.infer<typeof JobRequestView>;
@@ -342,6 +343,8 @@ export const WorkloadReport = z.object({
   cause: z.enum(["image-pull"]).optional(),
   startedAt: z.number().int().optional(),
   endedAt: z.number().int().optional(),
+  /** A multi-node rank is prepared and waits at the start barrier for the control plane's go. */
+  ready: z.boolean().optional(),
   /** The job's checkpoint folder on this node: bytes, files and newest save time (epoch ms). */
   checkpoint: z
     .object({
@@ -353,6 +356,30 @@ export const WorkloadReport = z.object({
 });
 /** What the agent reports of a workload. */
 export type WorkloadReport = z.infer<typeof WorkloadReport>;
+
+/** A multi-node job's rendezvous, as each rank's assignment carries it (torch.distributed conventions). */
+export const GangAssignment = z.object({
+  /** This node's rank in the gang (0: the master). */
+  nodeRank: z.number().int().min(0),
+  /** Nodes in the gang. */
+  nnodes: z.number().int().min(2),
+  /** The rank-0 node's address on the site's cluster network. */
+  masterAddr: z.string(),
+  /** The port the gang rendezvous on at masterAddr (chosen per job). */
+  masterPort: z.number().int().min(1).max(65535),
+  /** GPUs of the whole gang (torch.distributed's world when one process drives one GPU). */
+  worldSize: z.number().int().min(1),
+  /** Global rank of this node's first process: GPUs held by lower node ranks. */
+  rank: z.number().int().min(0),
+  /** GPUs (processes) on this node. */
+  localWorldSize: z.number().int().min(1),
+  /** Every rank's node as "address slots=GPUs", by node rank (OpenMPI/DeepSpeed hostfile lines). */
+  hosts: z.array(z.string()),
+  /** True once every rank is ready: the agent starts the command; false: prepare and report ready. */
+  go: z.boolean(),
+});
+/** A multi-node job's rendezvous for one rank. */
+export type GangAssignment = z.infer<typeof GangAssignment>;
 
 /** A lease the agent must run, with the workload spec. */
 export const Assignment = z.object({
@@ -369,6 +396,8 @@ export const Assignment = z.object({
   registryAuth: z.object({ server: z.string(), username: z.string(), password: z.string() }).optional(),
   /** Host folder for the workload's checkpoints (mounted at the same path, $ZUMBIDO_CHECKPOINT_DIR). */
   checkpointDir: z.string().optional(),
+  /** Multi-node jobs: the rendezvous and the start barrier (absent for a one-node job). */
+  gang: GangAssignment.optional(),
 });
 /** A lease the agent must run. */
 export type Assignment = z.infer<typeof Assignment>;

@@ -1,4 +1,4 @@
-import type { Gpu, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
+import type { Gpu, Node, NodeCluster, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
 import { DomainError, effectiveImage, forbidden, invalid } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { leaseUsageBounds, USAGE_TOLERANCE_MS, type LeaseUsageBounds } from "../ledger/index.js";
@@ -6,6 +6,7 @@ import type { IngestResult, LeaseRecord } from "../store/index.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { loadGpuCatalogue, resolveReportedGpus } from "./gpu-models-service.js";
 import { settleEndedLease } from "./lease-end.js";
+import { gangAssignment, gangOf, releaseReadyGangs } from "./gang.js";
 import { SecretsService } from "./secrets-service.js";
 
 export { MAX_REPORT_REASON } from "./lease-end.js";
@@ -41,6 +42,7 @@ export class AgentService {
       health: { healthy: boolean; reasons: string[] };
       workloads: WorkloadReport[];
       runtime?: NodeRuntime;
+      cluster?: NodeCluster;
     },
   ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number; intervalMs: number }> {
     const nodeId = this.nodeId(p);
@@ -52,6 +54,7 @@ export class AgentService {
       now,
       hb.health,
       hb.runtime,
+      hb.cluster,
     );
     for (const w of hb.workloads) await this.report(p, w);
     const reported = new Set(hb.workloads.map((w) => w.leaseId));
@@ -67,10 +70,17 @@ export class AgentService {
           now,
         );
     }
-    const active = await this.ctx.store.jobs.activeLeases(nodeId);
+    // Start barrier: gangs whose ranks are all ready now are released (the other nodes hear it next).
+    let active = await this.ctx.store.jobs.activeLeases(nodeId);
+    if ((await releaseReadyGangs(this.ctx, active, now)).length > 0)
+      active = await this.ctx.store.jobs.activeLeases(nodeId);
     const assignments: Assignment[] = [];
     const sites = new Map<string, Site | undefined>();
-    for (const l of active.filter((x) => x.state === "assigned" && !reported.has(x.id))) {
+    const nodes = new Map<string, Node | undefined>();
+    // A gang rank is answered until it runs: first to prepare, then (every rank ready) with its go.
+    const pendingStart = (x: (typeof active)[number]): boolean =>
+      x.state === "assigned" && (!reported.has(x.id) || (x.gang != null && x.gang.goAt !== null));
+    for (const l of active.filter(pendingStart)) {
       const job = await this.ctx.store.jobs.getJob(l.jobId);
       if (!job) continue;
       if (!sites.has(l.siteId)) sites.set(l.siteId, await this.ctx.store.fleet.getSite(l.siteId));
@@ -87,6 +97,13 @@ export class AgentService {
         continue;
       }
       const env = { ...job.spec.env, ...secrets.env };
+      let gang: Assignment["gang"];
+      if (l.gang) {
+        const members = await gangOf(this.ctx, l);
+        for (const m of members)
+          if (!nodes.has(m.nodeId)) nodes.set(m.nodeId, await this.ctx.store.fleet.getNode(m.nodeId));
+        gang = gangAssignment(l, members, nodes);
+      }
       assignments.push({
         leaseId: l.id,
         jobId: l.jobId,
@@ -95,6 +112,7 @@ export class AgentService {
         spec: Object.keys(env).length > 0 ? { ...job.spec, env } : job.spec,
         ...(image !== undefined ? { image } : {}),
         network: job.spec.network === true && site?.allowNetwork === true,
+        ...(gang ? { gang } : {}),
         ...(secrets.registryAuth ? { registryAuth: secrets.registryAuth } : {}),
       });
     }
@@ -147,6 +165,11 @@ export class AgentService {
         lease.id,
         await this.serverTime(lease, "startedAt", w.startedAt, lease.createdAt, now),
       );
+      return;
+    }
+    // A gang rank prepared and waiting at the start barrier (never billed: it runs nothing yet).
+    if (w.phase === "starting" && w.ready === true && lease.state === "assigned" && lease.gang) {
+      await this.ctx.store.jobs.markLeaseReady(lease.id, now);
       return;
     }
     const phase = w.phase;

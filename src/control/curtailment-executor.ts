@@ -56,15 +56,16 @@ export async function enforceCurtailments(
       const deadline = Math.max(now, c.startMs);
       for (const v of plan.victims) {
         const lease = running.find((l) => l.id === v.id)!;
-        if (
-          await store.jobs.requestLeaseStop(
-            v.id,
-            `curtailment ${c.id}: site capped at ${c.maxKw} kW from ${new Date(c.startMs).toISOString()}`,
-            now,
-            deadline,
-            fence,
-          )
-        ) {
+        const why = `curtailment ${c.id}: site capped at ${c.maxKw} kW from ${new Date(c.startMs).toISOString()}`;
+        if (await store.jobs.requestLeaseStop(v.id, why, now, deadline, fence)) {
+          // A multi-node gang stops as one: its other ranks get the same notice and deadline.
+          if (lease.gang)
+            for (const o of running.filter((x) => x.jobId === lease.jobId && x.id !== lease.id))
+              if (
+                o.state !== "stopping" &&
+                (await store.jobs.requestLeaseStop(o.id, why, now, deadline, fence))
+              )
+                o.state = "stopping";
           noticesSent++;
           lease.state = "stopping";
           next.stopped.push({

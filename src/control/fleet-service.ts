@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Cooling, Gpu, Node, NodeRuntime, Price, Site } from "../domain/index.js";
+import type { Cooling, Gpu, Node, NodeCluster, NodeRuntime, Price, Site } from "../domain/index.js";
 import {
   approvedGpusOf,
   DomainError,
@@ -164,6 +164,7 @@ export class FleetService {
     executor: Node["executor"];
     driverVersion?: string | null;
     runtime?: NodeRuntime;
+    cluster?: NodeCluster;
   }): Promise<{
     nodeId: string;
     siteId: string;
@@ -183,6 +184,7 @@ export class FleetService {
         gpus: resolveReportedGpus(input.gpus, await loadGpuCatalogue(this.ctx.store)),
         driverVersion: input.driverVersion ?? null,
         runtime: input.runtime ?? null,
+        cluster: input.cluster ?? null,
       },
       now,
     );
@@ -280,6 +282,15 @@ export class FleetService {
       }
     }
     return out;
+  }
+
+  /** Operator states (or clears) a node's place on its site's cluster network. */
+  async setNodeCluster(p: Principal, nodeId: string, cluster: NodeCluster | null): Promise<Node> {
+    const node = await this.getNode(p, nodeId);
+    requireRole(p, "operator", "admin");
+    await this.ctx.store.fleet.setNodeCluster(nodeId, cluster);
+    this.ctx.nudge();
+    return { ...node, cluster };
   }
 
   /** Operator drains (no new work) or returns a node to service. */

@@ -1,6 +1,7 @@
 import { effectiveImage } from "../domain/index.js";
 import type { Fence, LeaseRecord } from "../store/index.js";
 import type { Ctx } from "./context.js";
+import { GANG_START, stopGangAfter } from "./gang.js";
 
 /** Longest workload failure reason kept from an agent, characters. */
 export const MAX_REPORT_REASON = 1000;
@@ -32,19 +33,27 @@ export async function settleEndedLease(
   endedAt: number,
 ): Promise<void> {
   const jobs = ctx.store.jobs;
+  // A gang's ranks are the leases of the same placement (a requeued job's new leases are not).
   const others = (await jobs.leasesForJob(lease.jobId)).filter(
-    (l) => l.id !== lease.id && l.state !== "ended",
+    (l) => l.id !== lease.id && l.state !== "ended" && (!lease.gang || l.createdAt === lease.createdAt),
   );
   const from = ["scheduled", "running"] as const;
   const stop = lease.stopReason;
   const how = w.reason ? ` (workload: ${w.reason.slice(0, MAX_REPORT_REASON)})` : "";
-  if (stop?.startsWith("preempted") || stop?.startsWith("curtailment")) {
+  if (stop?.startsWith("preempted") || stop?.startsWith("curtailment") || stop?.startsWith(GANG_START)) {
     // Gang members of a preempted job stop together; the job goes back to the queue.
     for (const o of others) await jobs.requestLeaseStop(o.id, stop, endedAt, endedAt);
     await jobs.transitionJob(lease.jobId, [...from], "preempted", endedAt, `${stop}; requeued${how}`);
     return;
   }
   if (others.length > 0) {
+    // A rank of a multi-node gang failed (nobody asked it to stop): the whole gang stops, with a notice.
+    if (w.phase !== "succeeded" && lease.gang && !stop) {
+      const what =
+        w.reason?.slice(0, MAX_REPORT_REASON) ??
+        (w.signal ? `was killed by ${w.signal}` : `exited with code ${w.exitCode ?? "unknown"}`);
+      return stopGangAfter(ctx, lease, others, what, w.cause, endedAt);
+    }
     if (w.phase !== "succeeded")
       for (const o of others)
         await jobs.requestLeaseStop(

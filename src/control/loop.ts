@@ -14,6 +14,7 @@ import { ledgerServiceFor } from "./ledger-service.js";
 import { soleLeader, type Leadership } from "./leader.js";
 import { energyMinorPerGpuHour, modelPowerW, priceNow } from "./spot-price.js";
 import { endOverdueStops, loseLease, stopTimeoutMs } from "./lease-end.js";
+import { enforceGangStart } from "./gang.js";
 import { buildSnapshot, readWorld, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
 
 /** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
@@ -46,6 +47,24 @@ export interface CycleReport {
   errors?: number;
   /** Set when the cycle was abandoned because this replica's leader term was superseded. */
   fenced?: boolean;
+}
+
+/** First and count of the ports gangs rendezvous on (torchrun's default 29500 upwards). */
+const GANG_PORT_BASE = 29500;
+const GANG_PORTS = 2000;
+
+/**
+ * The rendezvous port of a new gang whose rank 0 is on `masterNode`: derived from the job id, then
+ * the next one no active gang on that node uses (`used` holds "node:port").
+ */
+export function rendezvousPort(jobId: string, masterNode: string, used: Set<string>): number {
+  let h = 0;
+  for (let i = 0; i < jobId.length; i++) h = (h * 31 + jobId.charCodeAt(i)) >>> 0;
+  for (let k = 0; k < GANG_PORTS; k++) {
+    const port = GANG_PORT_BASE + ((h + k) % GANG_PORTS);
+    if (!used.has(`${masterNode}:${port}`)) return port;
+  }
+  return GANG_PORT_BASE + (h % GANG_PORTS);
 }
 
 /** The scheduling loop: snapshot, schedule, commit decisions, requeue. */
@@ -149,6 +168,12 @@ export class SchedulerLoop {
       if (ended.size > 0) world.leases = world.leases.filter((l) => !ended.has(l.id));
     });
 
+    // 3c. Start barrier: gangs whose ranks were not all ready in time stop and go back to the queue.
+    await this.step(report, "gangStart", async () => {
+      for (const jobId of await enforceGangStart(this.ctx, now, world.leases, this.guard(fence)))
+        this.log?.warn({ jobId }, "gang not ready within the start timeout: stopped and requeued");
+    });
+
     // 4. Curtailment: sites with a cap in force (or within its notice) shed load, interruptible first.
     const curtailed = await this.step(report, "curtailment", () =>
       enforceCurtailments(this.ctx, now, world, this.guard(fence)),
@@ -230,9 +255,12 @@ export class SchedulerLoop {
             return;
           }
           // 10b. The placement, fenced to this leader's term; leases are stamped with the commit time.
+          //     A gang over several nodes gets ranks (placement order) and a rendezvous port.
+          const size = d.placements.length;
+          const port = size > 1 ? rendezvousPort(d.jobId, d.placements[0]!.nodeId, snap.gangPorts) : 0;
           const ok = await store.jobs.commitPlacement(
             d.jobId,
-            d.placements.map((pl) => ({
+            d.placements.map((pl, rank) => ({
               id: ids("lease"),
               jobId: d.jobId,
               tenantId: job.tenantId,
@@ -246,12 +274,14 @@ export class SchedulerLoop {
               priceMinorPerGpuHour: d.priceMinorPerGpuHour,
               currency: config.currency,
               createdAt: now,
+              ...(size > 1 ? { gang: { rank, size, port } } : {}),
             })),
             now,
             d.reasons.join("; "),
             this.guard(fence),
           );
           if (ok) {
+            if (size > 1) snap.gangPorts.add(`${d.placements[0]!.nodeId}:${port}`);
             available.set(job.tenantId, left - cost);
             report.placed++;
           } else report.conflicts++;
@@ -269,6 +299,10 @@ export class SchedulerLoop {
             report.preempted++;
             // The GPUs it vacates are held for the preemptor (the preempted job never retakes them).
             const victim = snap.snapshot.leases.find((l) => l.id === d.leaseId);
+            // A multi-node gang is preempted as one: its other ranks get the same notice.
+            for (const o of snap.snapshot.leases)
+              if (victim && o.jobId === victim.jobId && o.id !== victim.id && !o.stopping)
+                await store.jobs.requestLeaseStop(o.id, why, now, now + d.graceS * 1000, this.guard(fence));
             if (victim)
               await store.checkpoints.reserve({
                 jobId: d.forJobId,

@@ -41,6 +41,8 @@ export interface CycleSnapshot {
   siteOperator: Map<string, string>;
   siteCountry: Map<string, string>;
   carbon: Map<string, HourlySeries>;
+  /** "node:port" of every active gang's rendezvous (rank 0's node), so new gangs pick others. */
+  gangPorts: Set<string>;
 }
 
 /** Reads the cycle's world: sites, nodes, active leases, prices, the queue, curtailments and series. */
@@ -159,6 +161,8 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
           schedulable: n.state === "ready" && !inventoryPending(n),
           // An agent that predates the runtime advertisement: Kubernetes and podman run images.
           runsImages: n.runtime?.images ?? (n.executor === "kubernetes" || n.executor === "podman"),
+          ...(n.cluster?.fabric ? { fabric: n.cluster.fabric } : {}),
+          ...(n.cluster?.switchGroup ? { switchGroup: n.cluster.switchGroup } : {}),
         };
       }),
     leases: leases.map((l) => ({
@@ -194,5 +198,6 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
     siteOperator: new Map(sites.map((s) => [s.id, s.operatorId])),
     siteCountry: new Map(sites.map((s) => [s.id, s.country])),
     carbon: new Map(series.filter((x) => x.kind === "carbon").map((x) => [x.siteId, x.series])),
+    gangPorts: new Set(leases.filter((l) => l.gang?.rank === 0).map((l) => `${l.nodeId}:${l.gang!.port}`)),
   };
 }

@@ -88,6 +88,18 @@ export interface Node {
   approvedGpus?: Gpu[];
   /** Since when the reported GPUs (`gpus`) differ from the approved ones; null when they agree. */
   inventoryChangedAt?: number | null;
+  /** The node on the site's cluster network (multi-node jobs); null: not stated by the operator. */
+  cluster?: NodeCluster | null;
+}
+
+/** A node's place on its site's cluster network, as the operator states it (agent config or API). */
+export interface NodeCluster {
+  /** Address other nodes of the site reach it at for rendezvous and collectives (not its public one). */
+  address: string;
+  /** Interconnect fabric label, e.g. "ib-ndr", "roce", "eth-100g"; gangs stay inside one fabric. */
+  fabric?: string;
+  /** Leaf switch (or rail group) the node hangs off; gangs prefer fewer switch groups. */
+  switchGroup?: string;
 }
 
 export type JobClass = "on-demand" | "interruptible";
@@ -115,6 +127,8 @@ export interface JobRequest {
   deadlineAt?: number;
   /** The container image the job names (from its spec; set for placement, not by the tenant here). */
   image?: string;
+  /** Cluster-network fabric every node of the job must be on (e.g. "ib-ndr", "roce", "eth-100g"). */
+  fabric?: string;
 }
 
 /** How the workload is run. */
@@ -181,6 +195,19 @@ export interface Lease {
   stopReason?: string | null;
   /** Epoch ms after which the agent kills the workload. */
   stopDeadlineAt?: number | null;
+  /** Multi-node jobs: this lease's rank, the gang's size and rendezvous port (absent: one node). */
+  gang?: LeaseGang | null;
+}
+
+/** A lease's place in a multi-node gang and its start barrier. */
+export interface LeaseGang {
+  rank: number;
+  size: number;
+  port: number;
+  /** When the node reported the rank ready (workload prepared, waiting for the others). */
+  readyAt: number | null;
+  /** When every rank was ready and the control plane released this one. */
+  goAt: number | null;
 }
 
 /** One metered interval of one lease, sent by an agent; idempotent on (nodeId, seq). */

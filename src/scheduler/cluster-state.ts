@@ -1,5 +1,6 @@
 import { effectiveImage, imageRefusal, inJurisdiction } from "../domain/index.js";
 import type { JobRequest } from "../domain/index.js";
+import { pickBySwitchGroup } from "./switch-groups.js";
 import type { NodeView, Policy, SiteView } from "./types.js";
 
 /**
@@ -31,7 +32,7 @@ export interface Candidate {
   score: number;
 }
 
-/** Nodes of one site that are interchangeable for placement: same model, memory, power and size. */
+/** Nodes of one site that are interchangeable for placement: same model, memory, power, size, runtime and fabric. */
 export interface Group {
   siteIdx: number;
   model: string;
@@ -40,6 +41,10 @@ export interface Group {
   cap: number;
   /** The class's nodes run container images. */
   images: boolean;
+  /** The class's cluster-network fabric ("" when unlabelled): a gang stays inside one. */
+  fabric: string;
+  /** Some node of the class names a switch group: gangs are packed into few switch groups. */
+  switched: boolean;
   nodes: number[];
   words: number;
   /** buckets[f] is a bitset over the group's nodes that have f free GPUs and take new work. */
@@ -162,7 +167,8 @@ export class ClusterState {
       if (cap > 32) throw new Error(`node ${node.id} has ${cap} GPUs; at most 32 per node are supported`);
       const powerMw = gpuFacilityMw(node, sites[si]!);
       const images = node.runsImages === true;
-      const key = `${si}|${node.gpuModel}|${node.gpuMemoryGb}|${powerMw}|${cap}|${images ? 1 : 0}`;
+      const fabric = node.fabric ?? "";
+      const key = `${si}|${node.gpuModel}|${node.gpuMemoryGb}|${powerMw}|${cap}|${images ? 1 : 0}|${fabric}`;
       let g = keyToGroup.get(key);
       if (g === undefined) {
         g = this.groups.length;
@@ -174,6 +180,8 @@ export class ClusterState {
           powerMw,
           cap,
           images,
+          fabric,
+          switched: false,
           nodes: [],
           words: 0,
           buckets: [],
@@ -186,6 +194,7 @@ export class ClusterState {
         this.groupsByModel.set(node.gpuModel, list);
       }
       const grp = this.groups[g]!;
+      if (node.switchGroup !== undefined) grp.switched = true;
       this.nodeGroup[i] = g;
       this.nodeLocal[i] = grp.nodes.length;
       grp.nodes.push(i);
@@ -500,8 +509,7 @@ export class ClusterState {
     if (per > grp.cap || per <= 0) return null;
     const m = Math.ceil(gpus / per);
     const rem = gpus - per * (m - 1);
-    let nodes: number[];
-    let takes: number[];
+    let nodes: number[] | null = null;
     if (m === 1) {
       // Fast path without allocation: the best-fit node, its power and leftover.
       let node = -1;
@@ -515,6 +523,9 @@ export class ClusterState {
       this.single.leftover = this.nodeFree[node]! - gpus;
       return this.single;
     } else {
+      if (grp.switched) nodes = this.bySwitchGroup(grp, m, per, rem);
+    }
+    if (nodes === null) {
       nodes = [];
       this.collect(grp, per, rem === per ? m : m - 1, nodes);
       if (rem === per) {
@@ -526,13 +537,25 @@ export class ClusterState {
         if (last < 0) return null;
         nodes.push(last);
       }
-      takes = nodes.map((_, k) => (k === m - 1 ? rem : per));
     }
+    const takes = nodes.map((_, k) => (k === m - 1 ? rem : per));
     const si = grp.siteIdx;
     if (this.siteDrawMw[si]! + this.extraMw(nodes, takes) > this.siteCapMw[si]!) return null;
     let leftover = 0;
     for (let k = 0; k < nodes.length; k++) leftover += this.nodeFree[nodes[k]!]! - takes[k]!;
     return { node: -1, nodes, takes, leftover };
+  }
+
+  /** A multi-node gang's nodes in as few switch groups as the group's open nodes allow, or null. */
+  private bySwitchGroup(grp: Group, m: number, per: number, rem: number): number[] | null {
+    const open: number[] = [];
+    this.collect(grp, rem, grp.nodes.length, open);
+    return pickBySwitchGroup(
+      open.map((i) => ({ node: i, free: this.nodeFree[i]!, switchGroup: this.nodes[i]!.switchGroup ?? "" })),
+      m,
+      per,
+      rem,
+    );
   }
 
   /** Scratch result of a single-node hit (node >= 0; nodes and takes unused). */
@@ -560,6 +583,7 @@ export class ClusterState {
         const g = o.ids[k]!;
         const grp = this.groups[g]!;
         if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
+        if (!fabricFits(grp.fabric, r)) continue;
         const site = this.sites[grp.siteIdx]!;
         if (!siteAllows(site, r) || !classRuns(site, grp.images, r)) continue;
         const hit = this.inGroup(grp, r.gpus, r.gpusPerNode);
@@ -632,6 +656,11 @@ export function siteAllows(site: SiteView, r: JobRequest): boolean {
  */
 export function classRuns(site: SiteView, images: boolean, r: JobRequest): boolean {
   return images || effectiveImage(site, r.image) === undefined;
+}
+
+/** True when a node class on `fabric` ("" when unlabelled) is on the fabric the request requires (if any). */
+export function fabricFits(fabric: string, r: JobRequest): boolean {
+  return r.fabric === undefined || fabric === r.fabric;
 }
 
 /** Number of set bits. */

@@ -1,7 +1,7 @@
 import type { JobRequest } from "../domain/index.js";
 import { effectiveImage, formatMajor, imageRefusal, inJurisdiction } from "../domain/index.js";
 import type { ClusterState } from "./cluster-state.js";
-import { classRuns, perNodeFor } from "./cluster-state.js";
+import { classRuns, fabricFits, perNodeFor } from "./cluster-state.js";
 
 const STAGES = [
   "jurisdiction",
@@ -10,10 +10,12 @@ const STAGES = [
   "image",
   "model",
   "runtime",
+  "fabric",
   "price-missing",
   "price-cap",
   "memory",
   "size",
+  "fabric-size",
   "draining",
   "free",
   "power",
@@ -59,12 +61,14 @@ export function explainNoFit(state: ClusterState, r: JobRequest): string[] {
     image: `image ${r.image ?? "(the site's default)"} not allowed at site`,
     model: `no ${models} offered`,
     runtime: "no node runs container images",
+    fabric: `no ${models} node on fabric ${r.fabric ?? ""}`,
     "price-missing": `no ${r.class} price for ${models}`,
     "price-cap": `price cap ${formatMajor(r.maxPriceMinorPerGpuHour ?? 0)} EUR/GPU-h below every offer`,
     memory: `GPU memory below ${r.minGpuMemoryGb ?? 0} GB`,
     size: r.gpusPerNode
       ? `nodes too small for ${r.gpusPerNode} GPUs per node`
       : `no node class can hold a ${r.gpus}-GPU gang`,
+    "fabric-size": `no single fabric domain has enough ${models} nodes for the ${r.gpus}-GPU gang (a gang stays inside one fabric)`,
     draining:
       "no node taking new work (drained, offline, unhealthy, or held until an inventory change is approved)",
     free: `not enough free ${models} GPUs for a ${r.gpus}-GPU gang`,
@@ -78,13 +82,24 @@ function groupStage(state: ClusterState, gi: number, r: JobRequest): number {
   const g = state.groups[gi]!;
   const site = state.sites[g.siteIdx]!;
   if (!classRuns(site, g.images, r)) return at("runtime");
+  if (!fabricFits(g.fabric, r)) return at("fabric");
   const pr = site.prices[g.model];
   if (!pr) return at("price-missing");
   const price = r.class === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
   if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) return at("price-cap");
   if (r.minGpuMemoryGb !== undefined && g.memGb < r.minGpuMemoryGb) return at("memory");
   const per = perNodeFor(g.cap, state.maxCapByModel.get(g.model) ?? 0, r.gpus, r.gpusPerNode);
-  if (per <= 0 || per > g.cap || Math.ceil(r.gpus / per) > g.nodes.length) return at("size");
+  if (per <= 0 || per > g.cap) return at("size");
+  if (Math.ceil(r.gpus / per) > g.nodes.length) {
+    // Enough nodes of the class across fabrics, but not in one: the gang waits for a fabric domain.
+    let across = 0;
+    for (const gj of state.groupsBySite[g.siteIdx]!) {
+      const o = state.groups[gj]!;
+      if (o.model === g.model && o.memGb === g.memGb && o.cap === g.cap && o.images === g.images)
+        across += o.nodes.length;
+    }
+    return Math.ceil(r.gpus / per) <= across ? at("fabric-size") : at("size");
+  }
   let open = 0;
   for (let f = 0; f <= g.cap; f++) open += g.counts[f]!;
   if (open === 0) return at("draining");

@@ -3,7 +3,7 @@ import type { Decision, PendingJob, Snapshot } from "./types.js";
 
 /**
  * Independent check of one cycle's decisions against its snapshot: no GPU given twice, gangs whole
- * (all GPUs, one site, one node when one node can hold it), no GPU held for a preemptor given to
+ * (all GPUs, one site, one fabric, one node when one node can hold it), no GPU held for a preemptor given to
  * another job, constraints kept, power budgets kept.
  * Returns one line per broken invariant.
  */
@@ -69,6 +69,12 @@ export function checkDecisions(snap: Snapshot, pending: PendingJob[], decisions:
       busy.set(n.id, (busy.get(n.id) ?? 0) + p.gpuIndices.length);
     }
     if (total !== r.gpus) out.push(`${d.jobId}: gang not whole (${total} of ${r.gpus} GPUs)`);
+    if (new Set(d.placements.map((p) => nodes.get(p.nodeId)?.fabric ?? "")).size > 1)
+      out.push(`${d.jobId}: gang spans fabrics`);
+    if (r.fabric !== undefined)
+      for (const p of d.placements)
+        if (nodes.get(p.nodeId)?.fabric !== r.fabric)
+          out.push(`${d.jobId}: node ${p.nodeId} is not on the required fabric ${r.fabric}`);
     if (new Set(d.placements.map((p) => nodes.get(p.nodeId)?.runsImages === true)).size > 1)
       out.push(`${d.jobId}: gang mixes container and host-process nodes`);
     if (d.placements.length > 1 && r.gpusPerNode === undefined) {

@@ -17,6 +17,8 @@ const nodeArb = fc.record({
   draining: fc.boolean(),
   usedMask: fc.nat(255),
   powerW: fc.constantFrom(400, 700),
+  fabric: fc.constantFrom(undefined, undefined, "ib-ndr", "roce"),
+  switchGroup: fc.constantFrom(undefined, "leaf1", "leaf2", "leaf3"),
 });
 const siteArb = fc.record({
   country: fc.constantFrom(...COUNTRIES),
@@ -35,6 +37,7 @@ const jobArb = fc.record({
   maxPrice: fc.option(fc.integer({ min: 50, max: 400 }), { nil: undefined }),
   eu: fc.boolean(),
   carbonCap: fc.option(fc.integer({ min: 0, max: 500 }), { nil: undefined }),
+  fabric: fc.constantFrom(undefined, undefined, undefined, "ib-ndr", "roce"),
   tenant: fc.constantFrom("a", "b", "c"),
   at: fc.nat(100),
 });
@@ -52,7 +55,12 @@ function build(sites: SiteIn[], jobs: JobIn[]): { snap: Snapshot; pending: Pendi
       .price("A100", s.priceA);
     s.nodes.forEach((n, ni) => {
       const id = `s${si}n${ni}`;
-      b.node(id).gpus(n.model, n.cap, { draining: n.draining, powerW: n.powerW });
+      b.node(id).gpus(n.model, n.cap, {
+        draining: n.draining,
+        powerW: n.powerW,
+        ...(n.fabric !== undefined ? { fabric: n.fabric } : {}),
+        ...(n.switchGroup !== undefined ? { switchGroup: n.switchGroup } : {}),
+      });
       const used = Array.from({ length: n.cap }, (_, g) => g).filter((g) => n.usedMask & (1 << g));
       if (used.length > 0) leases.push([`old${si}-${ni}`, id, used]);
     });
@@ -71,6 +79,7 @@ function build(sites: SiteIn[], jobs: JobIn[]): { snap: Snapshot; pending: Pendi
     if (j.maxPrice !== undefined) jb.maxPrice(j.maxPrice);
     if (j.eu) jb.within("EU");
     if (j.carbonCap !== undefined) jb.carbonCap(j.carbonCap);
+    if (j.fabric !== undefined) jb.fabric(j.fabric);
     return jb.build();
   });
   return { snap: sb.build(), pending };

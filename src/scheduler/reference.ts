@@ -2,6 +2,7 @@ import type { JobRequest } from "../domain/index.js";
 import {
   capMw,
   classRuns,
+  fabricFits,
   gpuFacilityMw,
   overheadFacilityMw,
   perNodeFor,
@@ -10,6 +11,7 @@ import {
 } from "./cluster-state.js";
 import type { Decision, NodeView, PendingJob, Policy, SiteView, Snapshot } from "./types.js";
 import { fairShareOrder } from "./fair-share.js";
+import { pickBySwitchGroup } from "./switch-groups.js";
 
 /**
  * The reference scheduler: plain linear scans over every site and node for every job, with the
@@ -117,13 +119,14 @@ export function referencePlacement(
         r.class === "interruptible" ? pr.interruptibleMinorPerGpuHour : pr.onDemandMinorPerGpuHour;
       if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) continue;
       const draw = drawBySite.get(site.id) ?? 0;
-      // Node classes: same model, memory, power, size and runtime (a gang never mixes runtimes).
+      // Node classes: same model, memory, power, size, runtime and fabric (a gang never mixes them).
       const classes = new Map<string, NodeView[]>();
       for (const n of nodesBySite.get(site.id) ?? []) {
         if (n.gpuModel !== model || !n.schedulable) continue;
         if (!classRuns(site, n.runsImages === true, r)) continue;
         if (r.minGpuMemoryGb !== undefined && n.gpuMemoryGb < r.minGpuMemoryGb) continue;
-        const key = `${n.gpuMemoryGb}|${gpuFacilityMw(n, site)}|${n.gpuIndices.length}|${n.runsImages === true}`;
+        if (!fabricFits(n.fabric ?? "", r)) continue;
+        const key = `${n.gpuMemoryGb}|${gpuFacilityMw(n, site)}|${n.gpuIndices.length}|${n.runsImages === true}|${n.fabric ?? ""}`;
         classes.set(key, [...(classes.get(key) ?? []), n]);
       }
       for (const members of classes.values()) {
@@ -135,9 +138,24 @@ export function referencePlacement(
         const sorted = [...members].sort(
           (a, b) => free.get(a.id)!.size - free.get(b.id)!.size || nodeIdx.get(a.id)! - nodeIdx.get(b.id)!,
         );
-        const chosen = sorted.filter((n) => free.get(n.id)!.size >= per).slice(0, rem === per ? m : m - 1);
+        const switched = m > 1 && members.some((n) => n.switchGroup !== undefined);
+        const picked = switched
+          ? pickBySwitchGroup(
+              sorted.map((n, k) => ({
+                node: k,
+                free: free.get(n.id)!.size,
+                switchGroup: n.switchGroup ?? "",
+              })),
+              m,
+              per,
+              rem,
+            )
+          : null;
+        const chosen = picked
+          ? picked.map((k) => sorted[k]!)
+          : sorted.filter((n) => free.get(n.id)!.size >= per).slice(0, rem === per ? m : m - 1);
         if (chosen.length < (rem === per ? m : m - 1)) continue;
-        if (rem !== per) {
+        if (!picked && rem !== per) {
           const last = sorted.find((n) => free.get(n.id)!.size >= rem && !chosen.includes(n));
           if (!last) continue;
           chosen.push(last);

@@ -1,5 +1,5 @@
 import { formatMajor, type JobRequest } from "../domain/index.js";
-import { classRuns, ClusterState, perNodeFor, siteAllows } from "./cluster-state.js";
+import { classRuns, ClusterState, fabricFits, perNodeFor, siteAllows } from "./cluster-state.js";
 import { explainNoFit } from "./explain.js";
 import { fairShareOrder } from "./fair-share.js";
 import { chooseVictims, queueRuleFromHistory } from "./queue-policy.js";
@@ -36,6 +36,8 @@ export function requestProblem(r: JobRequest): string | null {
   if (r.gpusPerNode !== undefined && (!Number.isInteger(r.gpusPerNode) || r.gpusPerNode < 1))
     return `request.gpusPerNode must be a whole number of at least 1, got ${r.gpusPerNode}`;
   if (r.gpuModels.length === 0) return "request.gpuModels is empty: name at least one GPU model";
+  if (r.fabric !== undefined && r.fabric.trim() === "")
+    return "request.fabric is empty: name a fabric (e.g. ib-ndr) or leave it out";
   return null;
 }
 
@@ -233,6 +235,7 @@ export function reserveForHead(state: ClusterState, r: JobRequest): void {
       const grp = state.groups[g]!;
       const site = state.sites[grp.siteIdx]!;
       if (grp.model !== model || !siteAllows(site, r) || !classRuns(site, grp.images, r)) continue;
+      if (!fabricFits(grp.fabric, r)) continue;
       if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
       // Only classes the head could run on once capacity frees: priced, and within its price cap.
       const pr = state.sites[grp.siteIdx]!.prices[model];
@@ -281,6 +284,7 @@ export function planPreemption(
       const site = state.sites[grp.siteIdx]!;
       if (!siteAllows(site, r) || !classRuns(site, grp.images, r)) continue;
       if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
+      if (!fabricFits(grp.fabric, r)) continue;
       const pr = site.prices[model];
       if (!pr) continue;
       if (r.maxPriceMinorPerGpuHour !== undefined && pr.onDemandMinorPerGpuHour > r.maxPriceMinorPerGpuHour)

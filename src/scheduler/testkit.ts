@@ -9,6 +9,10 @@ export interface NodeOpts {
   draining?: boolean;
   /** The node's executor runs container images (podman, Kubernetes). */
   images?: boolean;
+  /** Cluster-network fabric label. */
+  fabric?: string;
+  /** Switch group on the fabric. */
+  switchGroup?: string;
 }
 
 /** Fluent builder of one site and its nodes: `site("asturias").node("n1").gpus("H100", 8)`. */
@@ -88,6 +92,8 @@ export class SiteBuilder {
           gpuPowerW: opts.powerW ?? m?.tdpW ?? 700,
           schedulable: !opts.draining,
           ...(opts.images !== undefined ? { runsImages: opts.images } : {}),
+          ...(opts.fabric !== undefined ? { fabric: opts.fabric } : {}),
+          ...(opts.switchGroup !== undefined ? { switchGroup: opts.switchGroup } : {}),
         });
         if (!this.view.prices[model]) this.price(model, 200, 100);
         return this;
@@ -222,6 +228,11 @@ export class JobBuilder {
   /** Container image the job names. */
   image(ref: string): this {
     this.r.image = ref;
+    return this;
+  }
+  /** Cluster-network fabric every node must be on. */
+  fabric(f: string): this {
+    this.r.fabric = f;
     return this;
   }
   /** Tenant. */

@@ -37,6 +37,10 @@ export interface NodeView {
   schedulable: boolean;
   /** The node's executor runs container images (podman, Kubernetes); false or absent: host processes only. */
   runsImages?: boolean;
+  /** Cluster-network fabric label; a gang spanning nodes stays inside one fabric (absent: unlabelled). */
+  fabric?: string;
+  /** Switch group on that fabric; a gang prefers fewer switch groups. */
+  switchGroup?: string;
 }
 
 /** A running (or assigned) lease. */

@@ -1,5 +1,14 @@
 import type { Kysely } from "kysely";
-import type { Cooling, Gpu, Node, NodeRuntime, NodeState, Price, Site } from "../domain/index.js";
+import type {
+  Cooling,
+  Gpu,
+  Node,
+  NodeCluster,
+  NodeRuntime,
+  NodeState,
+  Price,
+  Site,
+} from "../domain/index.js";
 import { sameInventory } from "../domain/index.js";
 import { hashSecret } from "./accounts-repo.js";
 import type { Database } from "./schema.js";
@@ -34,6 +43,7 @@ const nodeRow = (r: Database["nodes"]): Node => ({
   driverVersion: r.driver_version,
   lastHeartbeatAt: r.last_heartbeat_at,
   runtime: r.runtime_json === null ? null : (JSON.parse(r.runtime_json) as NodeRuntime),
+  cluster: r.cluster_json === null ? null : (JSON.parse(r.cluster_json) as NodeCluster),
   ...(r.approved_gpus_json === null ? {} : { approvedGpus: JSON.parse(r.approved_gpus_json) as Gpu[] }),
   inventoryChangedAt: r.inventory_changed_at === null ? null : Number(r.inventory_changed_at),
 });
@@ -196,6 +206,7 @@ export class FleetRepo {
           last_heartbeat_at: now,
           created_at: now,
           runtime_json: node.runtime ? JSON.stringify(node.runtime) : null,
+          cluster_json: node.cluster ? JSON.stringify(node.cluster) : null,
         })
         .execute();
       return { ok: true as const, siteId: t.site_id };
@@ -225,6 +236,7 @@ export class FleetRepo {
     now: number,
     health: { healthy: boolean; reasons: string[] },
     runtime?: NodeRuntime,
+    cluster?: NodeCluster,
   ): Promise<void> {
     const node = await this.getNode(id);
     if (!node) return;
@@ -251,9 +263,12 @@ export class FleetRepo {
         ? (node.inventoryChangedAt ?? now)
         : now;
     const newRuntime = runtime && !sameRuntime(node.runtime, runtime);
+    // The agent's config states its cluster network when it names one; a change there wins.
+    const newCluster = cluster && JSON.stringify(cluster) !== JSON.stringify(node.cluster ?? null);
     // The node's status is written only when it changes; otherwise a heartbeat renews liveness only.
     const changed =
       newRuntime ||
+      newCluster ||
       state !== node.state ||
       reason !== (node.stateReason ?? null) ||
       driverVersion !== (node.driverVersion ?? null) ||
@@ -274,7 +289,16 @@ export class FleetRepo {
         inventory_changed_at: changedAt,
         ...(node.approvedGpus ? {} : { approved_gpus_json: gpusJson }),
         ...(newRuntime ? { runtime_json: JSON.stringify(runtime), executor: runtime.executor } : {}),
+        ...(newCluster ? { cluster_json: JSON.stringify(cluster) } : {}),
       })
+      .where("id", "=", id)
+      .execute();
+  }
+  /** Sets (or clears, with null) a node's place on its site's cluster network. */
+  async setNodeCluster(id: string, cluster: NodeCluster | null): Promise<void> {
+    await this.db
+      .updateTable("nodes")
+      .set({ cluster_json: cluster ? JSON.stringify(cluster) : null })
       .where("id", "=", id)
       .execute();
   }

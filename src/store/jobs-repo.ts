@@ -45,6 +45,16 @@ const leaseRow = (r: Database["leases"]): LeaseRecord => ({
   stopReason: r.stop_reason,
   stopRequestedAt: r.stop_requested_at,
   stopDeadlineAt: r.stop_deadline_at,
+  gang:
+    r.gang_rank === null || r.gang_rank === undefined
+      ? null
+      : {
+          rank: r.gang_rank,
+          size: r.gang_size ?? 1,
+          port: r.gang_port ?? 0,
+          readyAt: r.ready_at ?? null,
+          goAt: r.go_at ?? null,
+        },
 });
 
 export interface JobEvent {
@@ -65,8 +75,8 @@ export interface LogLine {
 /** New lease as the control loop commits it. */
 export type NewLease = Omit<
   LeaseRecord,
-  "state" | "startedAt" | "endedAt" | "stopReason" | "stopRequestedAt" | "stopDeadlineAt"
->;
+  "state" | "startedAt" | "endedAt" | "stopReason" | "stopRequestedAt" | "stopDeadlineAt" | "gang"
+> & { gang?: { rank: number; size: number; port: number } };
 
 const ACTIVE_LEASE_STATES: LeaseState[] = ["assigned", "running", "stopping"];
 
@@ -294,6 +304,11 @@ export class JobsRepo {
             stop_reason: null,
             stop_requested_at: null,
             stop_deadline_at: null,
+            gang_rank: l.gang?.rank ?? null,
+            gang_size: l.gang?.size ?? null,
+            gang_port: l.gang?.port ?? null,
+            ready_at: null,
+            go_at: null,
           })
           .execute();
       }
@@ -334,6 +349,31 @@ export class JobsRepo {
       .where((eb) => eb.or([eb("ended_at", "is", null), eb("ended_at", ">=", fromMs)]));
     if (tenantId) q = q.where("tenant_id", "=", tenantId);
     return (await q.orderBy("started_at").orderBy("id").execute()).map(leaseRow);
+  }
+
+  /** The node reports a gang rank ready to start (first report counts); false when not an active gang lease. */
+  async markLeaseReady(leaseId: string, at: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable("leases")
+      .set({ ready_at: at })
+      .where("id", "=", leaseId)
+      .where("gang_rank", "is not", null)
+      .where("ready_at", "is", null)
+      .where("state", "=", "assigned")
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Releases a gang's ranks to start (every rank ready); returns how many leases were released. */
+  async releaseGang(leaseIds: string[], at: number): Promise<number> {
+    if (leaseIds.length === 0) return 0;
+    const r = await this.db
+      .updateTable("leases")
+      .set({ go_at: at })
+      .where("id", "in", leaseIds)
+      .where("go_at", "is", null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows);
   }
 
   /** The agent started the workload: lease and job are running; price and place were locked at creation. */

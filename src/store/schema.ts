@@ -87,6 +87,8 @@ export interface NodesTable {
   inventory_changed_at: Int | null;
   /** The advertised NodeRuntime as JSON; null until an agent advertises one. */
   runtime_json: string | null;
+  /** The node on the site's cluster network (JSON NodeCluster); null until stated. */
+  cluster_json: string | null;
 }
 export interface JobsTable {
   id: string;
@@ -122,6 +124,15 @@ export interface LeasesTable {
   stop_reason: string | null;
   stop_requested_at: Int | null;
   stop_deadline_at: Int | null;
+  /** Rank of this lease in a multi-node gang (0: the master); null for a one-node job. */
+  gang_rank: Int | null;
+  gang_size: Int | null;
+  /** The gang's rendezvous port on the master's cluster address. */
+  gang_port: Int | null;
+  /** When the node reported the rank's workload ready to start (start barrier). */
+  ready_at: Int | null;
+  /** When the control plane released the rank to start (every rank ready). */
+  go_at: Int | null;
 }
 export interface UsageTable {
   node_id: string;

@@ -73,6 +73,7 @@ export function startAgentProc(
   gpus: string,
   token?: string,
   name = "e2e-node",
+  extra: string[] = [],
 ): ChildProcess {
   const args = [
     BIN,
@@ -94,6 +95,7 @@ export function startAgentProc(
     "--unsafe-host-processes",
   ];
   if (token) args.push("--token", token);
+  args.push(...extra);
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   proc.stdout!.resume();
   proc.stderr!.resume();

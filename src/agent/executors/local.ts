@@ -72,6 +72,7 @@ export function workloadEnv(base: Record<string, string>, w: WorkloadSpec): Reco
     NVIDIA_VISIBLE_DEVICES: gpus === "" ? "void" : gpus,
     ZUMBIDO_LEASE_ID: w.leaseId,
     ZUMBIDO_JOB_ID: w.jobId,
+    ...(w.gang ? { ...w.gang.env, ZUMBIDO_HOSTFILE: w.gang.hostfile } : {}),
     ZUMBIDO_GPU_MODEL: w.gpuModel,
     // The job's checkpoint folder outlives this lease (preemption, requeue); the notice file says when to stop.
     ...(w.checkpointDir !== undefined

@@ -15,7 +15,10 @@ export const CONTAINER_WORK_DIR = "/work";
 export const LABEL_LEASE = "zumbido.lease";
 export const LABEL_AGENT = "zumbido.agent";
 export const LABEL_JOB = "zumbido.job";
+/** Where a multi-node rank finds its hostfile in the container. */
+export const CONTAINER_HOSTFILE = "/zumbido-gang/hostfile";
 const RESERVED_ENV = new Set([
+  "ZUMBIDO_HOSTFILE",
   "CUDA_VISIBLE_DEVICES",
   "CUDA_DEVICE_ORDER",
   "NVIDIA_VISIBLE_DEVICES",
@@ -46,6 +49,8 @@ export interface ContainerIsolationOptions {
   pidsLimit?: number;
   /** Network mode for workloads that may use the network (default "bridge"). */
   networkMode?: string;
+  /** Network of multi-node job ranks: the site's cluster network (default "host", so NCCL sees the fabric). */
+  gangNetworkMode?: string;
 }
 
 /** A podman container name for a lease: readable, unique by a hash suffix. */
@@ -112,7 +117,7 @@ export function prepareContainerDirs(
  * limits by the lease's share of the node, `--init`, labels carrying the lease, k8s-file log.
  */
 export function podmanRunOptions(
-  w: Pick<WorkloadSpec, "leaseId" | "jobId" | "gpuModel" | "spec" | "network" | "checkpointDir">,
+  w: Pick<WorkloadSpec, "leaseId" | "jobId" | "gpuModel" | "spec" | "network" | "checkpointDir" | "gang">,
   leasedGpus: number,
   p: { container: string; agentId: string; leaseDir: string; work: string; notice: string },
   o: ContainerIsolationOptions,
@@ -136,7 +141,8 @@ export function podmanRunOptions(
     "--security-opt",
     "no-new-privileges",
     "--network",
-    w.network === true ? (o.networkMode ?? "bridge") : "none",
+    // Ranks of a multi-node job use the site's cluster network (the host's unless configured).
+    w.gang ? (o.gangNetworkMode ?? "host") : w.network === true ? (o.networkMode ?? "bridge") : "none",
     "--memory",
     String(lim.memoryBytes),
     "--memory-swap",
@@ -163,6 +169,13 @@ export function podmanRunOptions(
       `${w.checkpointDir}:${w.checkpointDir}:rw${auto ? ",U" : ""}`,
       "--env",
       `ZUMBIDO_CHECKPOINT_DIR=${w.checkpointDir}`,
+    );
+  if (w.gang)
+    args.push(
+      "--volume",
+      `${w.gang.hostfile}:${CONTAINER_HOSTFILE}:ro`,
+      "--env",
+      `ZUMBIDO_HOSTFILE=${CONTAINER_HOSTFILE}`,
     );
   for (const [k, v] of Object.entries(w.spec.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || RESERVED_ENV.has(k)) continue;

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { CapacityOffer } from "../../contract/index.js";
 import { who } from "../auth.js";
-import { IdParam, Node, Price, PriceInput, Site, SiteInput, SitePatch } from "../schemas.js";
+import { IdParam, Node, NodeCluster, Price, PriceInput, Site, SiteInput, SitePatch } from "../schemas.js";
 import type { Services } from "../server.js";
 import { ANY_KEY, OPS } from "../access.js";
 
@@ -121,6 +121,21 @@ export async function fleetRoutes(app: FastifyInstance, s: Services): Promise<vo
       },
     },
     async (req) => s.fleet.setNodeDrain(who(req), req.params.id, req.body.drain, req.body.reason),
+  );
+  r.put(
+    "/v1/nodes/:id/cluster",
+    {
+      config: { access: OPS },
+      schema: {
+        tags: ["nodes"],
+        summary:
+          "States the node's place on its site's cluster network: address (rendezvous), fabric and switch group (placement of multi-node jobs)",
+        params: IdParam,
+        body: z.object({ cluster: NodeCluster.nullable() }).strict(),
+        response: { 200: Node },
+      },
+    },
+    async (req) => s.fleet.setNodeCluster(who(req), req.params.id, req.body.cluster),
   );
   r.get(
     "/v1/capacity",

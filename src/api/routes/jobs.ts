@@ -35,6 +35,7 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
           ...(b.maxCarbonGPerKwh !== undefined ? { maxCarbonGPerKwh: b.maxCarbonGPerKwh } : {}),
           ...(b.runtimeEstimateS !== undefined ? { runtimeEstimateS: b.runtimeEstimateS } : {}),
           ...(b.deadlineAt !== undefined ? { deadlineAt: b.deadlineAt } : {}),
+          ...(b.fabric !== undefined ? { fabric: b.fabric } : {}),
         },
         spec: {
           command: b.command,

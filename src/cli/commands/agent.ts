@@ -60,6 +60,12 @@ export function registerAgentCommand(program: Command): void {
     .option("--slurm-conf <file>", "slurm: SLURM_CONF for sbatch, squeue, scontrol and scancel")
     .option("--user <uid:gid>", "podman: the non-root user workloads run as", "1000:1000")
     .option("--userns-auto", "podman: give each container its own range of host uids (--userns=auto)")
+    .option(
+      "--cluster-address <addr>",
+      "this node's address on the site's cluster network (multi-node rendezvous; not the public one)",
+    )
+    .option("--fabric <label>", "the cluster network's fabric, e.g. ib-ndr, roce, eth-100g")
+    .option("--switch-group <label>", "the leaf switch (or rail group) this node hangs off, e.g. leaf-3")
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
     .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
     .action(async (_o: unknown, cmd: Command) => {
@@ -80,6 +86,9 @@ export function registerAgentCommand(program: Command): void {
         defaultImage?: string;
         user: string;
         usernsAuto?: boolean;
+        clusterAddress?: string;
+        fabric?: string;
+        switchGroup?: string;
         slurmContainer?: "podman" | "none";
         slurmConf?: string;
       }>();
@@ -91,6 +100,17 @@ export function registerAgentCommand(program: Command): void {
         process.exitCode = 2;
         return;
       }
+      if ((o.fabric || o.switchGroup) && !o.clusterAddress)
+        throw new UsageError(
+          "--fabric and --switch-group describe the cluster network: give --cluster-address too",
+        );
+      const cluster = o.clusterAddress
+        ? {
+            address: o.clusterAddress,
+            ...(o.fabric ? { fabric: o.fabric } : {}),
+            ...(o.switchGroup ? { switchGroup: o.switchGroup } : {}),
+          }
+        : undefined;
       const clock = { now: () => Date.now() };
       let gpus = o.simulateGpus ? simulatedGpuSource(o.simulateGpus) : undefined;
       let meter: EnergyMeter = new ModelledEnergyMeter();
@@ -185,6 +205,7 @@ export function registerAgentCommand(program: Command): void {
         clock,
         heartbeatMs: o.heartbeatMs,
         meterMs: o.meterMs,
+        ...(cluster ? { cluster } : {}),
         log: (msg, f) => console.log(JSON.stringify({ t: new Date().toISOString(), msg, ...f })),
       });
       const { nodeId } = await agent.init();

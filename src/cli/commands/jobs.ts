@@ -38,6 +38,7 @@ export function registerJobsCommand(program: Command): void {
       collect,
     )
     .option("--gpus-per-node <n>", "GPUs per node for multi-node gangs", (v) => Number(v))
+    .option("--fabric <label>", "interconnect every node must be on, e.g. ib-ndr, roce, eth-100g")
     .option("--min-gpu-memory <gb>", "minimum GPU memory in GB", (v) => Number(v))
     .option("--max-price <amount>", "highest price per GPU-hour, e.g. 2.50")
     .addOption(new Option("--jurisdiction <j>", "keep the job inside EU or EEA").choices(["EU", "EEA"]))
@@ -93,6 +94,7 @@ export function registerJobsCommand(program: Command): void {
           command: o.shell ? [command.join(" ")] : command,
           ...(o.name ? { name: o.name } : {}),
           ...(o.gpusPerNode ? { gpusPerNode: o.gpusPerNode } : {}),
+          ...(o.fabric ? { fabric: o.fabric } : {}),
           ...(o.minGpuMemory ? { minGpuMemoryGb: o.minGpuMemory } : {}),
           ...(o.maxPrice ? { maxPriceMinorPerGpuHour: price(o.maxPrice as string) } : {}),
           ...(o.jurisdiction ? { jurisdiction: o.jurisdiction } : {}),
