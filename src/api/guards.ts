@@ -43,24 +43,48 @@ export function securityHeaders(app: FastifyInstance, opts: { tls: boolean }): v
 // A NUL, or a UTF-16 surrogate without its pair: PostgreSQL refuses both (HTTP 500 before this guard).
 // eslint-disable-next-line no-control-regex -- matching NUL is the point of this guard
 const BAD = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// Any NUL or surrogate at all: a cheap first test (no lookaround), the exact one runs only on a hit.
+// eslint-disable-next-line no-control-regex -- as above
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+const bad = (s: string): boolean => SUSPECT.test(s) && BAD.test(s);
 
-/** The path of the first string (or object key) in `v` that holds a NUL byte or a lone surrogate. */
-export function findBadString(v: unknown, path: string, depth = 0): string | null {
-  if (typeof v === "string") return BAD.test(v) ? path : null;
+/**
+ * The path (segments) of the first bad string under `v`, innermost first, or null. Paths are built
+ * only on a hit: a usage batch walks 40,000 values per request and none of them is bad.
+ */
+function badAt(v: unknown, depth: number): (string | number)[] | null {
+  if (typeof v === "string") return bad(v) ? [] : null;
   if (depth > 64 || v === null || typeof v !== "object") return null;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const hit = findBadString(v[i], `${path}[${i}]`, depth + 1);
-      if (hit) return hit;
+      const x: unknown = v[i];
+      if (x === null || (typeof x !== "object" && typeof x !== "string")) continue;
+      const hit = badAt(x, depth + 1);
+      if (hit) return (hit.push(i), hit);
     }
     return null;
   }
-  for (const [k, x] of Object.entries(v)) {
-    if (BAD.test(k)) return `${path} (a key)`;
-    const hit = findBadString(x, `${path}.${k}`, depth + 1);
-    if (hit) return hit;
+  for (const k in v) {
+    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+    if (bad(k)) return [" (a key)"];
+    const x = (v as Record<string, unknown>)[k];
+    if (x === null || (typeof x !== "object" && typeof x !== "string")) continue;
+    const hit = badAt(x, depth + 1);
+    if (hit) return (hit.push(`.${k}`), hit);
   }
   return null;
+}
+
+/** The path of the first string (or object key) in `v` that holds a NUL byte or a lone surrogate. */
+export function findBadString(v: unknown, path: string): string | null {
+  const hit = badAt(v, 0);
+  if (!hit) return null;
+  let out = path;
+  for (let i = hit.length - 1; i >= 0; i--) {
+    const seg = hit[i]!;
+    out += typeof seg === "number" ? `[${seg}]` : seg;
+  }
+  return out;
 }
 
 /** Refuses (400, before validation and before any store write) strings with NUL bytes or lone surrogates. */

@@ -109,7 +109,7 @@ export async function enforceGangStart(
 /**
  * One rank of a running or starting gang ended without success and without being asked to stop:
  * the other ranks are stopped (with the grace period) and the job ends failed, with a notice that
- * names the rank; a rank that never got its go (it could not start) requeues the job instead.
+ * names the rank; a rank released but never started (it could not start) requeues the job instead.
  */
 export async function stopGangAfter(
   ctx: Ctx,
@@ -121,7 +121,10 @@ export async function stopGangAfter(
 ): Promise<void> {
   const jobs = ctx.store.jobs;
   const who = `rank ${lease.gang!.rank} (lease ${lease.id} on node ${lease.nodeId}) ${what}`;
-  const beforeStart = lease.gang!.goAt === null && cause !== "image-pull";
+  // Released but never ran (its container or process could not be started there): the gang is
+  // requeued. A rank refused before its release (its secrets could not be opened) or whose image
+  // cannot be pulled would fail the same way anywhere: the job fails.
+  const beforeStart = lease.gang!.goAt !== null && lease.startedAt == null && cause !== "image-pull";
   const reason = beforeStart ? `${GANG_START} ${who} before the gang started` : `${GANG_STOP} ${who}`;
   await jobs.addEvent(
     lease.jobId,

@@ -3,7 +3,7 @@
  * (`{ records: UsageRecord[] }`, at most 100,000, each record strict) at a fraction of its cost
  * per record. Problems are reported with their path, as the API's problem+json does for zod.
  */
-import { invalid, type UsageRecord } from "../domain/index.js";
+import { invalid, type DomainError, type UsageRecord } from "../domain/index.js";
 
 /** One problem in a batch: where and what. */
 export interface UsageIssue {
@@ -63,12 +63,17 @@ export function validateUsageBatch(
     : { ok: true, records: records as UsageRecord[] };
 }
 
-/** The same, throwing a validation DomainError that names every problem's path (HTTP 400). */
+/** The validation DomainError (HTTP 400) that names every problem's path. */
+export function usageBatchError(issues: UsageIssue[]): DomainError {
+  return invalid(`the usage batch is invalid: ${issues.map((x) => `${x.path} ${x.message}`).join("; ")}`, {
+    errors: issues,
+    field: issues[0]!.path,
+  });
+}
+
+/** The same, throwing usageBatchError (HTTP 400). */
 export function parseUsageBatch(body: unknown, max = 100_000): UsageRecord[] {
   const r = validateUsageBatch(body, max);
   if (r.ok) return r.records;
-  throw invalid(`the usage batch is invalid: ${r.issues.map((x) => `${x.path} ${x.message}`).join("; ")}`, {
-    errors: r.issues,
-    field: r.issues[0]!.path,
-  });
+  throw usageBatchError(r.issues);
 }

@@ -83,7 +83,7 @@ export function sameClaim(a: UsageClaim, b: UsageClaim): boolean {
   );
 }
 
-function claimOf(r: UsageRecord): UsageClaim {
+function claimOf(r: UsageClaim): UsageClaim {
   return {
     leaseId: r.leaseId,
     fromMs: r.fromMs,
@@ -156,10 +156,11 @@ export function boundUsageBatch(
   covered: Map<string, Interval[]>,
 ): UsageVerdict[] {
   const out: UsageVerdict[] = new Array<UsageVerdict>(records.length);
+  // Records of this batch by seq (a record carries its claim; records are never mutated).
   const inBatch = new Map<number, UsageClaim>();
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
-    const before = stored.get(r.seq);
+    const before = stored.size > 0 ? stored.get(r.seq) : undefined;
     const earlier = before ? (before.claim ?? before.accepted) : inBatch.get(r.seq);
     if (earlier) {
       out[i] = sameClaim(earlier, r)
@@ -168,12 +169,12 @@ export function boundUsageBatch(
             kind: "conflict",
             seq: r.seq,
             claim: r,
-            stored: earlier,
+            stored: claimOf(earlier),
             message: `seq ${r.seq} was already received with other content (${describe(earlier)}); now ${describe(r)}: refused, the first stays`,
           };
       continue;
     }
-    inBatch.set(r.seq, claimOf(r));
+    inBatch.set(r.seq, r);
     out[i] = bound(r, bounds.get(r.leaseId)!, covered);
   }
   return out;
@@ -186,8 +187,23 @@ function describe(c: UsageClaim): string {
 function bound(r: UsageRecord, b: LeaseUsageBounds, covered: Map<string, Interval[]>): UsageVerdict {
   let set = covered.get(r.leaseId);
   if (!set) covered.set(r.leaseId, (set = []));
-  const reasons: ClipReason[] = [];
   const len = r.toMs - r.fromMs;
+  // The honest case, decided without allocating: inside the lease's life, after every interval
+  // accepted so far, within GPUs and power. The same verdict as the general path below.
+  const last = set.length > 0 ? set[set.length - 1]! : undefined;
+  if (
+    len > 0 &&
+    r.fromMs >= b.fromMs &&
+    r.toMs <= b.toMs &&
+    (!last || last.to <= r.fromMs) &&
+    r.gpuMs <= b.gpus * len &&
+    r.energyMwh <= prorate(b.maxWatts, len, 3600)
+  ) {
+    if (last && last.to === r.fromMs) last.to = r.toMs;
+    else set.push({ from: r.fromMs, to: r.toMs });
+    return { kind: "new", record: r, claim: null };
+  }
+  const reasons: ClipReason[] = [];
   // 1. Inside the lease's server-observed life.
   let a = Math.max(r.fromMs, b.fromMs);
   let z = Math.min(r.toMs, b.toMs);

@@ -161,6 +161,24 @@ for (const factory of STORES) {
       expect(lines.map((l) => l.leaseId).sort()).toEqual([a[0]!.leaseId, a[1]!.leaseId].sort());
     });
 
+    it("a released rank that could not start requeues the gang instead of failing the job", async () => {
+      if (!available) return;
+      const { id, a } = await placed();
+      for (const k of [0, 1, 0, 1]) await hb(k, [{ leaseId: a[k]!.leaseId, phase: "starting", ready: true }]);
+      // Rank on node 0 got its go but its container could not be created there.
+      await settle(0, a[0]!.leaseId, "failed", { reason: "podman create: no space left on device" });
+      const j = await job(id);
+      expect(j.state).toBe("preempted");
+      expect(j.stateReason).toMatch(
+        /^gang start: rank \d .*no space left on device before the gang started; requeued/,
+      );
+      const stop = (await hb(1, [{ leaseId: a[1]!.leaseId, phase: "starting", ready: true }])).stops;
+      expect(stop.map((x) => x.leaseId)).toEqual([a[1]!.leaseId]);
+      await settle(1, a[1]!.leaseId, "cancelled", {});
+      expect((await job(id)).usage.costMinor).toBe(0);
+      await call(h.app, w.tenantKey, "POST", `/v1/jobs/${id}/cancel`);
+    });
+
     it("a gang whose ranks are not all ready in time is stopped and requeued, with nothing billed", async () => {
       if (!available) return;
       const { id, a } = await placed();

@@ -31,6 +31,8 @@ export interface FleetBenchResult {
   errors: number;
   jobsSubmitted: number;
   jobsAssigned: number;
+  /** Jobs the scheduler placed (a lease in the store), whether or not a node has seen it yet. */
+  jobsPlaced: number;
   jobsPlacedTwice: number;
   gpuDoubleLeased: number;
   lostUsageRecords: number;
@@ -387,6 +389,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     let placedTwice = 0;
     let doubleLeased = 0;
     let storedUsage = 0;
+    let jobsPlaced = 0;
     try {
       const db = store.db.kysely;
       const ev = await db
@@ -406,6 +409,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         .selectFrom("leases")
         .select(["node_id", "gpu_indices_json", "created_at", "ended_at"])
         .execute();
+      jobsPlaced = new Set((await db.selectFrom("leases").select("job_id").execute()).map((l) => l.job_id))
+        .size;
       const byGpu = new Map<string, { from: number; to: number }[]>();
       for (const l of leases)
         for (const g of JSON.parse(l.gpu_indices_json) as number[]) {
@@ -439,6 +444,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       errors: errors.n,
       jobsSubmitted: submittedAt.size,
       jobsAssigned: assignedJobs.size,
+      jobsPlaced,
       jobsPlacedTwice: placedTwice,
       gpuDoubleLeased: doubleLeased + nodeConflicts,
       lostUsageRecords: Math.max(0, usageSent - storedUsage),

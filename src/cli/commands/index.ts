@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { registerAdminCommands } from "./admin.js";
 import { registerAgentCommand } from "./agent.js";
 import { registerBenchFleetCommand } from "./bench-fleet.js";
-import { registerBenchIngestCommand } from "./bench-ingest.js";
+import { registerBenchIngestCommand } from "./bench-ingest-run.js";
 import { registerBenchSchedulerCommand } from "./bench-scheduler.js";
 import { registerBillingCommands } from "./billing.js";
 import { registerDemoCommand } from "./demo.js";

@@ -2,9 +2,10 @@ import type { Command } from "commander";
 import { parseServerConfig } from "../../config.js";
 import { startServer } from "../../server.js";
 import { extraRoutePlugins } from "../../api/plugins.js";
+import type { RoutePlugin } from "../../api/server.js";
 
-/** `zumbido serve`: the control plane alone (no demo agents). */
-export function registerServeCommand(program: Command): void {
+/** `zumbido serve`: the control plane alone (no demo agents); `plugins` adds routes (bench servers only). */
+export function registerServeCommand(program: Command, plugins: RoutePlugin[] = []): void {
   program
     .command("serve")
     .description("run the control plane (API, scheduler, console); config from ZUMBIDO_* variables or flags")
@@ -22,7 +23,7 @@ export function registerServeCommand(program: Command): void {
           logLevel: o.logLevel,
           demo: "false",
         });
-        const server = await startServer(config, { plugins: extraRoutePlugins() });
+        const server = await startServer(config, { plugins: [...extraRoutePlugins(), ...plugins] });
         if (o.readyJson)
           console.log(
             JSON.stringify({
