@@ -2,12 +2,15 @@
 // (scripts/ci/setup-containers.sh), a real control plane on a temp SQLite file, and nvidia-smi
 // either absent or played by the fixture script on PATH.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDoctor, type DoctorCheck, type DoctorOptions } from "../../src/agent/doctor.js";
+import { parseServerConfig } from "../../src/config.js";
+import { startServer } from "../../src/server.js";
 import { podmanUnavailable, TEST_IMAGE } from "../executors/podman-env.js";
+import { makePki } from "../helpers/pki.js";
 import { BIN, startServerProc, type ServerProc } from "../helpers/processes.js";
 
 const FIXTURES = resolve(import.meta.dirname, "..", "fixtures", "nvidia-smi");
@@ -89,6 +92,45 @@ describe("zumbido agent doctor", () => {
       detail: expect.stringMatching(/cannot reach/),
     });
     expect(c.clock!.status).toBe("warn");
+  });
+
+  it("TLS: an untrusted certificate fails naming --ca-file; with the CA the server is verified", async () => {
+    const pki = join(tmp, "pki");
+    mkdirSync(pki);
+    makePki(pki);
+    const tls = await startServer(
+      parseServerConfig(
+        {},
+        {
+          port: "0",
+          store: `sqlite:${join(pki, "z.db")}`,
+          logLevel: "silent",
+          tlsCert: join(pki, "server.pem"),
+          tlsKey: join(pki, "server.key"),
+        },
+      ),
+    );
+    try {
+      const untrusted = byName(await runDoctor({ ...base(), server: tls.url }));
+      expect(untrusted["control plane"]).toMatchObject({
+        status: "fail",
+        detail: expect.stringMatching(/\(TLS\)$/),
+      });
+      expect(untrusted["control plane"]!.fix).toMatch(/--ca-file/);
+      const other = readFileSync(join(pki, "other-ca.pem"), "utf8");
+      expect(
+        byName(await runDoctor({ ...base(), server: tls.url, ca: other }))["control plane"]!.status,
+      ).toBe("fail");
+      const ca = readFileSync(join(pki, "ca.pem"), "utf8");
+      const ok = byName(await runDoctor({ ...base(), server: tls.url, ca }));
+      expect(ok["control plane"]).toMatchObject({
+        status: "ok",
+        detail: expect.stringMatching(/TLS verified/),
+      });
+      expect(ok.clock!.status).toBe("ok");
+    } finally {
+      await tls.close();
+    }
   });
 
   it.skipIf(why !== undefined)(

@@ -1,8 +1,8 @@
 // TLS between agent and server with a private CA made by openssl at test time: the server serves HTTPS
 // (with HSTS); `zumbido agent --ca-file` enrols and heartbeats; without the CA file, or with another
 // CA's, the agent refuses the certificate and exits with a message naming --ca-file.
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent as Dispatcher, fetch as undiciFetch } from "undici";
@@ -10,52 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient, TlsTrustError } from "../../src/agent/client.js";
 import { parseServerConfig } from "../../src/config.js";
 import { startServer, type ServerHandle } from "../../src/server.js";
+import { makePki } from "../helpers/pki.js";
 import { BIN, kill, waitFor } from "../helpers/processes.js";
-
-const openssl = (dir: string, args: string[]): void => {
-  execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-};
-
-/** A CA, a second unrelated CA, and a server certificate for 127.0.0.1 and localhost signed by the first. */
-function makePki(dir: string): void {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  for (const ca of ["ca", "other-ca"])
-    openssl(dir, [
-      "req",
-      "-x509",
-      ...ec,
-      "-keyout",
-      `${ca}.key`,
-      "-out",
-      `${ca}.pem`,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=Zumbido test ${ca}`,
-    ]);
-  openssl(dir, ["req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-  writeFileSync(
-    join(dir, "ext.cnf"),
-    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-  );
-  openssl(dir, [
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "ext.cnf",
-  ]);
-}
 
 /** Runs `zumbido agent` against the server; resolves with its exit code and output once it exits. */
 function agentProc(url: string, stateDir: string, token: string, extra: string[]) {
