@@ -258,6 +258,11 @@ export const SiteSummary = z.object({
           jobId: z.string().nullable(),
         }),
       ),
+      /** The node on the site's cluster network (multi-node jobs); null when not stated. */
+      cluster: z
+        .object({ address: z.string(), fabric: z.string().optional(), switchGroup: z.string().optional() })
+        .nullable()
+        .optional(),
       /** A GPU inventory change waiting for approval (the node takes no new work); null when none. */
       inventory: z
         .object({

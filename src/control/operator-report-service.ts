@@ -182,6 +182,7 @@ export class OperatorReportService {
           stateReason: n.stateReason ?? null,
           lastHeartbeatAt: n.lastHeartbeatAt ?? null,
           gpuModel: n.gpus[0]?.model ?? null,
+          cluster: n.cluster ?? null,
           gpus: n.gpus.map((g) => ({
             index: g.index,
             healthy: g.healthy,

@@ -55,7 +55,7 @@ export function loadSecretBox(c: SecretKeyConfig): LoadedSecretBox {
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   const box = new SecretBox(parseKeys(readFileSync(file, "utf8"), file));
   const note = generated
-    ? `generated an encryption key file ${file} (0600) for tenants' secrets; keep it with backups of the data, apart from the database (production: set ZUMBIDO_ENCRYPTION_KEY_FILE)`
+    ? `generated an encryption key file ${file} (0600) for tenants' secrets; keep it (backed up apart from the database); several replicas or a disposable data folder need one key given to all: ZUMBIDO_ENCRYPTION_KEY or ZUMBIDO_ENCRYPTION_KEY_FILE`
     : `encryption keys for tenants' secrets from ${file} (active key id ${box.activeKeyId})`;
   return { box, note, generated };
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildWorld, heartbeat, simGpus, type World } from "../helpers/fixtures.js";
 import { call, startHarness, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
+import { consoleDataRoutes } from "../../src/api/routes/console-data.js";
 
 interface Gang {
   nodeRank: number;
@@ -31,7 +32,7 @@ for (const factory of STORES) {
     beforeAll(async () => {
       available = await factory.available();
       if (!available) return;
-      h = await startHarness(factory);
+      h = await startHarness(factory, [consoleDataRoutes]);
       w = await buildWorld(h.app, h.adminKey);
       for (const [k, fabric] of [
         [1, "roce"],
@@ -92,6 +93,12 @@ for (const factory of STORES) {
       expect(ok.status).toBe(200);
       const n = (await call(h.app, w.operatorKey, "GET", `/v1/nodes/${nodes[0]!.nodeId}`)).json;
       expect(n.cluster).toEqual({ address: "10.0.0.1", fabric: "roce", switchGroup: "leaf-1" });
+      // The console's operator summary shows it per node.
+      const sum = (await call(h.app, w.operatorKey, "GET", "/v1/operator/summary")).json as {
+        sites: { nodes: { id: string; cluster?: unknown }[] }[];
+      };
+      const row = sum.sites.flatMap((x) => x.nodes).find((x) => x.id === nodes[0]!.nodeId);
+      expect(row?.cluster).toEqual({ address: "10.0.0.1", fabric: "roce", switchGroup: "leaf-1" });
     });
 
     it("a job that requires another fabric waits and says which", async () => {

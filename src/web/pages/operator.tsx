@@ -195,7 +195,7 @@ function NodesTable({ sites, reload }: { sites: SiteSummary[]; reload: () => voi
             <thead>
               <tr>
                 <th>Node</th>
-                <th>Site</th>
+                <th>Site (cluster network)</th>
                 <th>State</th>
                 <th>GPUs (filled = busy)</th>
                 <th className="num" title="This month: usage records taken as sent / (taken + anomalies)">
@@ -211,7 +211,16 @@ function NodesTable({ sites, reload }: { sites: SiteSummary[]; reload: () => voi
                     {n.name}
                     <div className="sub mono">{n.id}</div>
                   </td>
-                  <td>{n.site.name}</td>
+                  <td>
+                    {n.site.name}
+                    {n.cluster ? (
+                      <div className="sub" title="Cluster network: rendezvous address, fabric, switch group">
+                        <span className="mono">{n.cluster.address}</span>
+                        {n.cluster.fabric ? ` · ${n.cluster.fabric}` : ""}
+                        {n.cluster.switchGroup ? ` · ${n.cluster.switchGroup}` : ""}
+                      </div>
+                    ) : null}
+                  </td>
                   <td>
                     <Badge state={n.state} />
                     {n.stateReason ? <div className="sub">{n.stateReason}</div> : null}
