@@ -25,7 +25,11 @@ import {
   type IngestWorld,
 } from "./bench-ingest.js";
 
-const SERVER = resolve(dirname(fileURLToPath(import.meta.url)), "bench-ingest-server.ts");
+const HERE = fileURLToPath(import.meta.url);
+/** The bench server beside this module: TypeScript through tsx in a checkout, compiled JavaScript in the package. */
+const SERVER_ENTRY = HERE.endsWith(".ts")
+  ? ["--import", "tsx", resolve(dirname(HERE), "bench-ingest-server.ts")]
+  : [resolve(dirname(HERE), "bench-ingest-server.js")];
 /** The baseline route of bench-ingest-server.ts. */
 export const BASELINE_USAGE_PATH = "/v1/bench/usage-unbounded";
 const USAGE_PATH = "/v1/agent/usage";
@@ -183,7 +187,7 @@ export async function runIngestBench(o: IngestBenchOptions): Promise<IngestBench
   const nBatches = Math.ceil(o.records / batch);
   const rounds = Math.max(1, Math.min(o.rounds ?? 10, nBatches));
   const store = await freshStore(o);
-  const server = await startBenchServer(store.url, { entry: ["--import", "tsx", SERVER] });
+  const server = await startBenchServer(store.url, { entry: SERVER_ENTRY });
   const pool = new Pool(server.url, { connections: concurrency, keepAliveTimeout: 60_000 });
   try {
     const back = (o.records + refN + 10) * 10 + 60_000;
