@@ -16,6 +16,7 @@ interface Form {
   image: string;
   network: boolean;
   env: string;
+  secretEnv: string;
   gpus: string;
   models: string[];
   gpusPerNode: string;
@@ -37,6 +38,7 @@ const INITIAL: Form = {
   image: "",
   network: false,
   env: "",
+  secretEnv: "",
   gpus: "1",
   models: [],
   gpusPerNode: "",
@@ -53,6 +55,20 @@ const INITIAL: Form = {
 
 const optNum = (s: string): number | undefined => (s.trim() === "" ? undefined : Number(s));
 
+/** NAME=value lines into a record; `bad` hears of each line that is not one. */
+function envLines(text: string, bad: (line: string) => void): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (!m) bad(line);
+    else env[m[1]!] = m[2]!;
+  }
+  return env;
+}
+
 /** Turns the form into the API body, or field problems in words. */
 export function toBody(f: Form): { body?: Record<string, unknown>; problems: Record<string, string> } {
   const p: Record<string, string> = {};
@@ -67,15 +83,11 @@ export function toBody(f: Form): { body?: Record<string, unknown>; problems: Rec
     .filter(Boolean)
     .map((c) => c.toUpperCase());
   if (countries.some((c) => !/^[A-Z]{2}$/.test(c))) p.countries = "two-letter codes such as ES, SE";
-  const env: Record<string, string> = {};
-  for (const line of f.env
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean)) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!m) p.env = `"${line}" is not NAME=value`;
-    else env[m[1]!] = m[2]!;
-  }
+  const env = envLines(f.env, (line) => (p.env = `"${line}" is not NAME=value`));
+  const secretEnv = envLines(
+    f.secretEnv,
+    (line) => (p.secretEnv = `"${line.split("=")[0]!.slice(0, 40)}…" is not NAME=value`),
+  );
   for (const [k, label] of [
     ["gpusPerNode", "GPUs per node"],
     ["minMem", "memory"],
@@ -94,6 +106,7 @@ export function toBody(f: Form): { body?: Record<string, unknown>; problems: Rec
   if (f.image.trim()) body.image = f.image.trim();
   if (f.network) body.network = true;
   if (Object.keys(env).length) body.env = env;
+  if (Object.keys(secretEnv).length) body.secretEnv = secretEnv;
   if (f.gpusPerNode) body.gpusPerNode = Number(f.gpusPerNode);
   if (f.minMem) body.minGpuMemoryGb = Number(f.minMem);
   if (maxPrice) body.maxPriceMinorPerGpuHour = maxPrice;
@@ -231,6 +244,23 @@ export function SubmitPage(): ReactNode {
                   placeholder="WANDB_MODE=offline"
                 />
                 {err("env")}
+              </Field>
+              <Field
+                label="Secret environment (NAME=value per line)"
+                htmlFor="job-secret-env"
+                hint="Stored encrypted, given only to the node running the job, never shown again (names only)."
+              >
+                <textarea
+                  id="job-secret-env"
+                  className="mono"
+                  rows={2}
+                  autoComplete="off"
+                  spellCheck={false}
+                  value={f.secretEnv}
+                  onChange={(e) => set("secretEnv", e.target.value)}
+                  placeholder="HF_TOKEN=hf_..."
+                />
+                {err("secretEnv")}
               </Field>
               <Field
                 label="Checkpoint grace period (s)"
