@@ -3,7 +3,7 @@ import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js
 import { checkpointDirFor, prepareCheckpointDir, scanCheckpoint, writeNotice } from "./checkpoints.js";
 import { ApiClient, ApiError } from "./client.js";
 import type { EnergyMeter } from "./energy-model.js";
-import type { Executor, WorkloadStatus } from "./executor.js";
+import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
 
@@ -57,6 +57,10 @@ export class Agent {
   private stopping = new Set<string>();
   /** Gang ranks prepared and waiting at the start barrier for the control plane's go (not started, not billed). */
   private readonly waiting = new Map<string, Assignment>();
+  /** Gang ranks being prepared (image pulled) before they report ready. */
+  private readonly preparing = new Set<string>();
+  /** Gang ranks whose preparation failed: reported failed once, then forgotten. */
+  private readonly refused = new Map<string, { reason: string; cause?: "image-pull" }>();
   private connected: boolean | undefined;
   private healthy = true;
   private gpuCache: { gpus: Gpu[]; driverVersion: string | null } | undefined;
@@ -226,6 +230,10 @@ export class Agent {
       });
       // Gang ranks at the start barrier: prepared, waiting for the others (the server releases them).
       for (const leaseId of this.waiting.keys()) reports.push({ leaseId, phase: "starting", ready: true });
+      for (const leaseId of this.preparing) reports.push({ leaseId, phase: "starting" });
+      const refusedNow = [...this.refused];
+      for (const [leaseId, r] of refusedNow)
+        reports.push({ leaseId, phase: "failed", reason: r.reason, ...(r.cause ? { cause: r.cause } : {}) });
       const gpus = this.gpuCache ?? (await this.o.gpus.discover());
       const health = await this.o.gpus.health();
       if (this.healthy && !health.healthy) {
@@ -255,6 +263,7 @@ export class Agent {
       if (typeof res.intervalMs === "number" && Number.isFinite(res.intervalMs))
         this.intervalMs = Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, Math.round(res.intervalMs)));
       this.connected = true;
+      for (const [leaseId] of refusedNow) this.refused.delete(leaseId);
       // 5. Forget ended workloads the server has now heard of, once their usage is shipped.
       for (const s of statuses) {
         const ended = s.phase === "succeeded" || s.phase === "failed" || s.phase === "cancelled";
@@ -293,14 +302,27 @@ export class Agent {
   private async startAssignment(a: Assignment): Promise<void> {
     if (this.store.leases().some((l) => l.leaseId === a.leaseId)) return;
     if (a.gang && !a.gang.go) {
-      // Start barrier: nothing runs until every rank of the gang is ready; report ready and wait.
-      if (!this.waiting.has(a.leaseId))
-        this.log("gang rank ready; waiting for the other ranks", {
-          leaseId: a.leaseId,
-          nodeRank: a.gang.nodeRank,
-          nnodes: a.gang.nnodes,
-        });
-      this.waiting.set(a.leaseId, a);
+      // Start barrier: nothing runs until every rank of the gang is ready; prepare, report ready, wait.
+      if (this.waiting.has(a.leaseId) || this.preparing.has(a.leaseId) || this.refused.has(a.leaseId)) return;
+      this.preparing.add(a.leaseId);
+      const gang = a.gang;
+      void (this.o.executor.prepare?.(this.workloadOf(a)) ?? Promise.resolve({}))
+        .then((r: { problem?: string; cause?: "image-pull" }) => {
+          if (!this.preparing.has(a.leaseId)) return; // stopped meanwhile
+          if (r.problem) {
+            this.refused.set(a.leaseId, { reason: r.problem, ...(r.cause ? { cause: r.cause } : {}) });
+            this.log("gang rank could not be prepared", { leaseId: a.leaseId, reason: r.problem });
+          } else {
+            this.waiting.set(a.leaseId, a);
+            this.log("gang rank ready; waiting for the other ranks", {
+              leaseId: a.leaseId,
+              nodeRank: gang.nodeRank,
+              nnodes: gang.nnodes,
+            });
+          }
+        })
+        .catch((err: unknown) => this.refused.set(a.leaseId, { reason: (err as Error).message }))
+        .finally(() => this.preparing.delete(a.leaseId));
       return;
     }
     this.waiting.delete(a.leaseId);
@@ -308,25 +330,31 @@ export class Agent {
     // The job's checkpoint folder lives in the agent's state, not the lease's: it survives requeues.
     const checkpointDir = checkpointDirFor(this.o.stateDir, a.jobId);
     prepareCheckpointDir(checkpointDir);
-    // A gang rank's rendezvous environment goes into the spec (after the tenant's: it wins), so every
-    // executor passes it on; the hostfile is exposed by the executors that can mount it.
     const gang = a.gang ? gangWorkload(this.o.stateDir, a.leaseId, a.gang) : undefined;
-    const spec = gang ? { ...a.spec, env: { ...(a.spec.env ?? {}), ...gang.env } } : a.spec;
-    const st = await this.o.executor.start({
+    const st = await this.o.executor.start(this.workloadOf(a, gang, checkpointDir));
+    this.observe(st);
+    this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });
+  }
+
+  /**
+   * The workload of an assignment. A gang rank's rendezvous environment goes into the spec (after the
+   * tenant's: it wins), so every executor passes it on; the hostfile is exposed by the executors
+   * that can mount it.
+   */
+  private workloadOf(a: Assignment, gang?: WorkloadGang, checkpointDir?: string): WorkloadSpec {
+    return {
       leaseId: a.leaseId,
       jobId: a.jobId,
-      spec,
+      spec: gang ? { ...a.spec, env: { ...(a.spec.env ?? {}), ...gang.env } } : a.spec,
       gpuModel: a.gpuModel,
       gpuIndices: a.gpuIndices,
       ...(a.image !== undefined ? { image: a.image } : {}),
       network: a.network,
       ...(a.registryAuth !== undefined ? { registryAuth: a.registryAuth } : {}),
       // The agent picks the host folder (never the server): it is under the agent's own state.
-      checkpointDir,
+      ...(checkpointDir !== undefined ? { checkpointDir } : {}),
       ...(gang ? { gang } : {}),
-    });
-    this.observe(st);
-    this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });
+    };
   }
 
   /** The checkpoint folder of a job as reported to the server (nothing when it holds no file). */
@@ -338,7 +366,11 @@ export class Agent {
 
   private stopLease(s: StopOrder): void {
     // A rank still at the start barrier never started: it is dropped (the server ends its lease).
-    if (this.waiting.delete(s.leaseId)) {
+    if (
+      this.waiting.delete(s.leaseId) ||
+      this.preparing.delete(s.leaseId) ||
+      this.refused.delete(s.leaseId)
+    ) {
       this.log("gang rank stopped before its gang started", { leaseId: s.leaseId, reason: s.reason });
       return;
     }

@@ -70,6 +70,11 @@ export interface Executor {
   readonly kind: ExecutorKind;
   /** What the node advertises: whether this engine runs images and isolates workloads. */
   readonly runtime: NodeRuntime;
+  /**
+   * Optional: gets a multi-node rank ready to start without starting it (podman: the image is pulled
+   * or loaded), so the gang's start barrier waits for it. Resolves with what stops it, if anything.
+   */
+  prepare?(w: WorkloadSpec): Promise<{ problem?: string; cause?: "image-pull" }>;
   /** Starts the workload; resolves once the engine accepted it (not when it ends). */
   start(w: WorkloadSpec): Promise<WorkloadStatus>;
   /** Current status of one workload (undefined if the executor never heard of it). */

@@ -87,6 +87,11 @@ export interface LedgerServiceOptions {
   invoices?: InvoiceReadOptions;
 }
 
+/** Largest top-up accepted in one request, minor units (10 billion in major units). */
+export const MAX_TOPUP_MINOR = 1_000_000_000_000;
+/** No account's balance may pass this (minor units), so every ledger sum stays a safe integer. */
+export const ACCOUNT_LIMIT_MINOR = 1_000_000_000_000_000;
+
 const LIVE_LEASE_STATES = new Set(["assigned", "running"]);
 
 /**
@@ -379,12 +384,31 @@ export class LedgerService {
       ...(input.via ? { via: input.via } : {}),
       ...(input.memo ? { memo: input.memo } : {}),
     });
+    if (!(await this.ctx.store.ledger.byIdempotencyKey(tx.idempotencyKey))) await this.checkHeadroom(tx);
     const r = await this.ctx.store.ledger.appendOne(tx);
     return {
       transaction: r.transaction,
       appended: r.appended,
       balanceMinor: await this.balanceMinor(tenantId),
     };
+  }
+
+  /** Refuses a transaction that would take an account past ±ACCOUNT_LIMIT_MINOR (sums must stay exact). */
+  private async checkHeadroom(tx: Transaction): Promise<void> {
+    const raw = new Map(
+      (await this.ctx.store.ledger.balances(tx.postings.map((x) => x.account))).map((b) => [
+        `${b.account}|${b.currency}`,
+        b.rawMinor,
+      ]),
+    );
+    for (const x of tx.postings) {
+      const after = (raw.get(`${x.account}|${x.currency}`) ?? 0) + x.amountMinor;
+      if (Math.abs(after) > ACCOUNT_LIMIT_MINOR)
+        throw invalid(
+          `this would take account ${x.account} to ${after} minor units, past the ledger's limit of ${ACCOUNT_LIMIT_MINOR}; send a smaller amount`,
+          { field: "amountMinor" },
+        );
+    }
   }
 
   private async balanceMinor(tenantId: string): Promise<number> {

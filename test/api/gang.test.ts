@@ -186,6 +186,27 @@ for (const factory of STORES) {
       await call(h.app, w.tenantKey, "POST", `/v1/jobs/${id}/cancel`);
     });
 
+    it("a rank whose image cannot be pulled fails the job and stops the other rank", async () => {
+      if (!available) return;
+      const { id, a } = await placed();
+      await hb(1, [{ leaseId: a[1]!.leaseId, phase: "starting", ready: true }]);
+      await hb(0, [
+        {
+          leaseId: a[0]!.leaseId,
+          phase: "failed",
+          reason: "pull access denied for ghcr.io/x/y",
+          cause: "image-pull",
+        },
+      ]);
+      const j = await job(id);
+      expect(j.state).toBe("failed");
+      expect(j.stateReason).toMatch(/^gang: rank \d .*pull access denied for ghcr.io\/x\/y$/);
+      const stop = (await hb(1, [{ leaseId: a[1]!.leaseId, phase: "starting", ready: true }])).stops;
+      expect(stop.map((x) => x.leaseId)).toEqual([a[1]!.leaseId]);
+      await settle(1, a[1]!.leaseId, "cancelled", {});
+      expect((await job(id)).usage.costMinor).toBe(0);
+    });
+
     it("a gang whose ranks are not all ready in time is stopped and requeued, with nothing billed", async () => {
       if (!available) return;
       const { id, a } = await placed();

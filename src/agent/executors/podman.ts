@@ -279,6 +279,18 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
     );
   }
 
+  /** A multi-node rank at the start barrier: its image is made present now, so the go starts it at once. */
+  async prepare(w: WorkloadSpec): Promise<{ problem?: string; cause?: "image-pull" }> {
+    const image = w.image ?? w.spec.image ?? this.opts.defaultImage;
+    if (!image)
+      return {
+        problem:
+          "no container image: the job names none and this node has no default image (--default-image)",
+      };
+    const ready = await this.ensureImage(image, w.registryAuth);
+    return "problem" in ready ? { problem: ready.problem, cause: "image-pull" } : {};
+  }
+
   private async prepareAndRun(e: Entry, w: WorkloadSpec): Promise<void> {
     const rec = e.rec;
     const image = w.image ?? w.spec.image ?? this.opts.defaultImage;

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { requireRole } from "../../control/context.js";
-import { ledgerServiceFor } from "../../control/ledger-service.js";
+import { ledgerServiceFor, MAX_TOPUP_MINOR } from "../../control/ledger-service.js";
 import { invalid } from "../../domain/index.js";
 import { renderInvoiceCsv, renderInvoiceHtml, renderJson, renderPayoutCsv } from "../../ledger/index.js";
 import { who } from "../auth.js";
@@ -119,7 +119,12 @@ export async function billingRoutes(app: FastifyInstance, services: Services): P
         params: z.object({ id: z.string() }),
         body: z
           .object({
-            amountMinor: z.number().int().positive().describe("minor units (cents)"),
+            amountMinor: z
+              .number()
+              .int()
+              .positive()
+              .max(MAX_TOPUP_MINOR)
+              .describe("minor units (cents), at most 10^12"),
             idempotencyKey: z.string().min(1).max(100).optional(),
             via: z
               .string()

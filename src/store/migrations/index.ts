@@ -9,6 +9,7 @@ import { leaderTerms } from "./0007-leader-terms.js";
 import { preemption } from "./0008-preemption.js";
 import { secrets } from "./0009-secrets.js";
 import { usageReceived } from "./0010-usage-received.js";
+import { widenReals } from "./0010-widen-reals.js";
 import { gpuModels } from "./0013-gpu-models.js";
 import { multinode } from "./0014-multinode.js";
 import type { MigrationContext } from "./context.js";
@@ -28,6 +29,7 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0008_preemption": preemption(ctx),
     "0009_secrets": secrets(ctx),
     "0010_usage_received": usageReceived(ctx),
+    "0010_widen_reals": widenReals(ctx),
     "0013_gpu_models": gpuModels(ctx),
     "0014_multinode": multinode(ctx),
   };
