@@ -65,7 +65,7 @@ export async function seed(h: Harness): Promise<{ tenantKey: string }> {
         fromMs: t + k * 10 * MIN,
         toMs: t + (k + 1) * 10 * MIN,
         gpuMs: 10 * MIN,
-        energyMwh: 100_000,
+        energyMilliWh: 100_000,
         energySource: "modelled",
       })),
     );

@@ -198,7 +198,7 @@ export class Agent {
       const to = l.endedAt ?? serverNow;
       this.store.appendUsage(this.nodeId, l.leaseId, to, (from, until) => ({
         gpuMs: l.gpuIndices.length * (until - from),
-        ...this.o.meter.energyMwh(l.gpuIndices, l.gpuModel, from - offset, until - offset),
+        ...this.o.meter.energyMilliWh(l.gpuIndices, l.gpuModel, from - offset, until - offset),
       }));
     }
     if (meterDue) this.lastMeter = now;

@@ -2,12 +2,12 @@ import { findGpuModel } from "../domain/index.js";
 
 /** Energy of a lease's GPUs over an interval, in integer milliwatt-hours, and where the figure comes from. */
 export interface EnergyMeter {
-  energyMwh(
+  energyMilliWh(
     gpuIndices: number[],
     gpuModel: string,
     fromMs: number,
     toMs: number,
-  ): { energyMwh: number; energySource: "measured" | "modelled" };
+  ): { energyMilliWh: number; energySource: "measured" | "modelled" };
 }
 
 /**
@@ -17,14 +17,14 @@ export interface EnergyMeter {
  */
 export class ModelledEnergyMeter implements EnergyMeter {
   constructor(private readonly busyShare = 0.8) {}
-  energyMwh(
+  energyMilliWh(
     gpuIndices: number[],
     gpuModel: string,
     fromMs: number,
     toMs: number,
-  ): { energyMwh: number; energySource: "modelled" } {
+  ): { energyMilliWh: number; energySource: "modelled" } {
     const tdp = findGpuModel(gpuModel)?.tdpW ?? 700;
     const mwh = (gpuIndices.length * tdp * this.busyShare * (toMs - fromMs)) / 3600;
-    return { energyMwh: Math.round(mwh), energySource: "modelled" };
+    return { energyMilliWh: Math.round(mwh), energySource: "modelled" };
   }
 }

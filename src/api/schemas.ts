@@ -209,7 +209,7 @@ export const UsageRecord = z
     fromMs: z.number().int().nonnegative(),
     toMs: z.number().int().nonnegative(),
     gpuMs: z.number().int().nonnegative(),
-    energyMwh: z.number().int().nonnegative(),
+    energyMilliWh: z.number().int().nonnegative(),
     energySource: z.enum(["measured", "modelled"]),
   })
   .strict();

@@ -50,7 +50,7 @@ export function chargeForLease(lease: LeaseRecord, records: UsageRecord[]): Leas
   const w = billingWindow(lease);
   let metered = 0;
   let billed = 0;
-  let energyMwh = 0;
+  let energyMilliWh = 0;
   let source = "none" as LeaseCharge["energySource"];
   for (const r of records) {
     if (r.leaseId !== lease.id) continue;
@@ -58,7 +58,7 @@ export function chargeForLease(lease: LeaseRecord, records: UsageRecord[]): Leas
     if (seen.has(key)) continue;
     seen.add(key);
     metered += r.gpuMs;
-    energyMwh += r.energyMwh;
+    energyMilliWh += r.energyMilliWh;
     source = r.energySource === "measured" || source === "measured" ? "measured" : "modelled";
     if (w) billed += clipGpuMs(r, w);
   }
@@ -76,7 +76,7 @@ export function chargeForLease(lease: LeaseRecord, records: UsageRecord[]): Leas
     billedGpuMs: billed,
     gpuSeconds,
     costMinor: costMinor(gpuSeconds, lease.priceMinorPerGpuHour),
-    energyWh: energyMwh / 1000,
+    energyWh: energyMilliWh / 1000,
     energySource: source,
   };
 }

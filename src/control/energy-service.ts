@@ -138,7 +138,7 @@ export class EnergyService {
           return {
             fromMs: r.fromMs,
             toMs: Math.max(r.toMs, r.fromMs + 1),
-            gpuWh: r.energyMwh / 1000,
+            gpuWh: r.energyMilliWh / 1000,
             nodeShare: l.gpuIndices.length / n,
           };
         });

@@ -237,7 +237,7 @@ export class LedgerService {
           leaseId: t.leaseId,
           usagePeriod: t.usagePeriod,
           gpuMs: t.gpuMs,
-          energyMwh: t.energyMwh,
+          energyMilliWh: t.energyMilliWh,
           records: t.records,
         })),
         at,

@@ -40,14 +40,14 @@ class Ingest {
   }
 }
 
-const rec = (seq: number, fromMs: number, toMs: number, gpuMs: number, energyMwh = 0): UsageRecord => ({
+const rec = (seq: number, fromMs: number, toMs: number, gpuMs: number, energyMilliWh = 0): UsageRecord => ({
   nodeId: "n1",
   seq,
   leaseId: "L1",
   fromMs,
   toMs,
   gpuMs,
-  energyMwh,
+  energyMilliWh,
   energySource: "modelled",
 });
 
@@ -126,7 +126,7 @@ describe("usage bounds: the cases of issue 12", () => {
     const [v] = ing.send([rec(1, T0, T0 + 3_600_000, 7_200_000, 5_000_000)]);
     expect(v).toMatchObject({
       kind: "new",
-      record: { energyMwh: 770_000, gpuMs: 7_200_000 },
+      record: { energyMilliWh: 770_000, gpuMs: 7_200_000 },
       reasons: ["energy"],
     });
   });
@@ -225,7 +225,7 @@ describe("usage bounds: property over arbitrary streams", () => {
               rogue.push({ ...base, seq: ++seq, fromMs: base.fromMs + m.by, toMs: base.toMs + m.by });
             else if (m.kind === "replay") rogue.push({ ...base, gpuMs: m.gpuMs });
             else if (m.kind === "duplicate") rogue.push({ ...base });
-            else rogue.push({ ...base, seq: ++seq, energyMwh: m.mwh });
+            else rogue.push({ ...base, seq: ++seq, energyMilliWh: m.mwh });
           }
           if (reorder) rogue.reverse();
           const bad = new Ingest(boundsOf(gpus, T0, end, end + 10_000));
@@ -235,7 +235,7 @@ describe("usage bounds: property over arbitrary streams", () => {
           expect(billed).toBeLessThanOrEqual(gpus * (w.to - w.from));
           const accepted = bad.accepted.reduce((s, r) => s + r.gpuMs, 0);
           expect(accepted).toBeLessThanOrEqual(gpus * (end - T0 + 2 * USAGE_TOLERANCE_MS));
-          const energy = bad.accepted.reduce((s, r) => s + r.energyMwh, 0);
+          const energy = bad.accepted.reduce((s, r) => s + r.energyMilliWh, 0);
           expect(energy).toBeLessThanOrEqual(
             Math.ceil((gpus * 385 * (end - T0 + 2 * USAGE_TOLERANCE_MS)) / 3600),
           );

@@ -13,7 +13,7 @@ const good = {
   fromMs: 0,
   toMs: 10,
   gpuMs: 20,
-  energyMwh: 3,
+  energyMilliWh: 3,
   energySource: "measured",
 };
 
@@ -71,5 +71,29 @@ describe("validateUsageBatch", () => {
     expect(() => parseUsageBatch({ records: [good, good, good] }, 2)).toThrow(/at most 2 per batch/);
     expect(() => parseUsageBatch("nope")).toThrow(/body must be an object/);
     expect(parseUsageBatch({ records: [good] })).toEqual([good]);
+  });
+});
+
+describe("the energy field's old name", () => {
+  const rec = {
+    nodeId: "n",
+    seq: 1,
+    leaseId: "l",
+    fromMs: 0,
+    toMs: 1000,
+    gpuMs: 1000,
+    energySource: "modelled",
+  };
+
+  it("accepts energyMwh from agents of earlier releases as energyMilliWh", () => {
+    const r = validateUsageBatch({ records: [{ ...rec, energyMwh: 250 }] });
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.records[0]).toEqual({ ...rec, energyMilliWh: 250 });
+  });
+
+  it("refuses a record that carries both names", () => {
+    const r = validateUsageBatch({ records: [{ ...rec, energyMwh: 250, energyMilliWh: 250 }] });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues[0]!.path).toBe("records.0.energyMwh");
   });
 });

@@ -11,9 +11,20 @@ export interface UsageIssue {
   message: string;
 }
 
-const KEYS = new Set(["nodeId", "seq", "leaseId", "fromMs", "toMs", "gpuMs", "energyMwh", "energySource"]);
-const INTS = ["fromMs", "toMs", "gpuMs", "energyMwh"] as const;
+const KEYS = new Set([
+  "nodeId",
+  "seq",
+  "leaseId",
+  "fromMs",
+  "toMs",
+  "gpuMs",
+  "energyMilliWh",
+  "energySource",
+]);
+const INTS = ["fromMs", "toMs", "gpuMs", "energyMilliWh"] as const;
 const MAX_ISSUES = 20;
+/** The field's name before 0015 (milliwatt-hours as `Mwh`): agents of earlier releases and their outboxes send it. */
+const LEGACY_ENERGY = "energyMwh";
 
 function checkRecord(r: unknown, i: number, out: UsageIssue[]): void {
   const at = `records.${i}`;
@@ -22,6 +33,17 @@ function checkRecord(r: unknown, i: number, out: UsageIssue[]): void {
     return;
   }
   const o = r as Record<string, unknown>;
+  if (LEGACY_ENERGY in o) {
+    if ("energyMilliWh" in o)
+      out.push({
+        path: `${at}.${LEGACY_ENERGY}`,
+        message: "is the old name of energyMilliWh; send only one",
+      });
+    else {
+      o.energyMilliWh = o[LEGACY_ENERGY];
+      delete o[LEGACY_ENERGY];
+    }
+  }
   if (typeof o.nodeId !== "string") out.push({ path: `${at}.nodeId`, message: "must be a string" });
   if (typeof o.leaseId !== "string") out.push({ path: `${at}.leaseId`, message: "must be a string" });
   if (!Number.isSafeInteger(o.seq) || (o.seq as number) <= 0)

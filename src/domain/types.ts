@@ -221,7 +221,7 @@ export interface UsageRecord {
   /** GPU-milliseconds in the interval (GPUs x ms). */
   gpuMs: number;
   /** Energy in milliwatt-hours (integer), measured or modelled. */
-  energyMwh: number;
+  energyMilliWh: number;
   /** "measured" (nvidia-smi) or "modelled" (power model). */
   energySource: "measured" | "modelled";
 }

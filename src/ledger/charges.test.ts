@@ -175,7 +175,7 @@ describe("chargeUsage: rules", () => {
     });
     expect(r.transactions).toEqual([]);
     expect(r.unbilled).toEqual([
-      { leaseId: "ghost", usagePeriod: "2026-10", gpuMs: 5000, energyMwh: 500, records: 1 },
+      { leaseId: "ghost", usagePeriod: "2026-10", gpuMs: 5000, energyMilliWh: 500, records: 1 },
     ]);
   });
   it("rejects bad records naming the field", () => {

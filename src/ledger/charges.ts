@@ -97,8 +97,8 @@ function checkRecord(r: UsageRecord, i: number): void {
     badRecord(i, "toMs", `must be epoch milliseconds >= fromMs, got ${r.toMs}`);
   if (!Number.isSafeInteger(r.gpuMs) || r.gpuMs < 0)
     badRecord(i, "gpuMs", `must be a non-negative integer, got ${r.gpuMs}`);
-  if (!Number.isSafeInteger(r.energyMwh) || r.energyMwh < 0)
-    badRecord(i, "energyMwh", `must be a non-negative integer, got ${r.energyMwh}`);
+  if (!Number.isSafeInteger(r.energyMilliWh) || r.energyMilliWh < 0)
+    badRecord(i, "energyMilliWh", `must be a non-negative integer, got ${r.energyMilliWh}`);
 }
 
 /** Records after dedupe, and the keys whose copies disagreed. */
@@ -140,7 +140,7 @@ export interface UsageTotal {
   leaseId: string;
   usagePeriod: Period;
   gpuMs: number;
-  energyMwh: number;
+  energyMilliWh: number;
   records: number;
 }
 
@@ -153,10 +153,16 @@ export function aggregateUsage(records: readonly UsageRecord[]): UsageTotal[] {
     const t = m.get(key);
     if (t) {
       t.gpuMs += r.gpuMs;
-      t.energyMwh += r.energyMwh;
+      t.energyMilliWh += r.energyMilliWh;
       t.records += 1;
     } else
-      m.set(key, { leaseId: r.leaseId, usagePeriod, gpuMs: r.gpuMs, energyMwh: r.energyMwh, records: 1 });
+      m.set(key, {
+        leaseId: r.leaseId,
+        usagePeriod,
+        gpuMs: r.gpuMs,
+        energyMilliWh: r.energyMilliWh,
+        records: 1,
+      });
   }
   return [...m.values()].sort((a, b) => cmpStr(a.leaseId, b.leaseId) || cmpStr(a.usagePeriod, b.usagePeriod));
 }

@@ -45,7 +45,7 @@ export function usage(
     fromMs,
     toMs: fromMs + 1000,
     gpuMs,
-    energyMwh: Math.floor(gpuMs / 10),
+    energyMilliWh: Math.floor(gpuMs / 10),
     energySource: "modelled",
   };
 }

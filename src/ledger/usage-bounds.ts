@@ -78,7 +78,7 @@ export function sameClaim(a: UsageClaim, b: UsageClaim): boolean {
     a.fromMs === b.fromMs &&
     a.toMs === b.toMs &&
     a.gpuMs === b.gpuMs &&
-    a.energyMwh === b.energyMwh &&
+    a.energyMilliWh === b.energyMilliWh &&
     a.energySource === b.energySource
   );
 }
@@ -89,7 +89,7 @@ function claimOf(r: UsageClaim): UsageClaim {
     fromMs: r.fromMs,
     toMs: r.toMs,
     gpuMs: r.gpuMs,
-    energyMwh: r.energyMwh,
+    energyMilliWh: r.energyMilliWh,
     energySource: r.energySource,
   };
 }
@@ -181,7 +181,7 @@ export function boundUsageBatch(
 }
 
 function describe(c: UsageClaim): string {
-  return `lease ${c.leaseId} [${c.fromMs}, ${c.toMs}) ${c.gpuMs} GPU-ms ${c.energyMwh} mWh ${c.energySource}`;
+  return `lease ${c.leaseId} [${c.fromMs}, ${c.toMs}) ${c.gpuMs} GPU-ms ${c.energyMilliWh} mWh ${c.energySource}`;
 }
 
 function bound(r: UsageRecord, b: LeaseUsageBounds, covered: Map<string, Interval[]>): UsageVerdict {
@@ -197,7 +197,7 @@ function bound(r: UsageRecord, b: LeaseUsageBounds, covered: Map<string, Interva
     r.toMs <= b.toMs &&
     (!last || last.to <= r.fromMs) &&
     r.gpuMs <= b.gpus * len &&
-    r.energyMwh <= prorate(b.maxWatts, len, 3600)
+    r.energyMilliWh <= prorate(b.maxWatts, len, 3600)
   ) {
     if (last && last.to === r.fromMs) last.to = r.toMs;
     else set.push({ from: r.fromMs, to: r.toMs });
@@ -221,26 +221,26 @@ function bound(r: UsageRecord, b: LeaseUsageBounds, covered: Map<string, Interva
   const kept = z - a;
   // 3. GPU-ms and energy, pro rata to the kept interval, then capped by GPUs and power limit.
   let gpuMs = len > 0 ? (kept === len ? r.gpuMs : prorate(r.gpuMs, kept, len)) : 0;
-  let energyMwh = len > 0 ? (kept === len ? r.energyMwh : prorate(r.energyMwh, kept, len)) : 0;
-  if (len === 0 && (r.gpuMs > 0 || r.energyMwh > 0)) reasons.push("empty-interval");
+  let energyMilliWh = len > 0 ? (kept === len ? r.energyMilliWh : prorate(r.energyMilliWh, kept, len)) : 0;
+  if (len === 0 && (r.gpuMs > 0 || r.energyMilliWh > 0)) reasons.push("empty-interval");
   const maxGpuMs = b.gpus * kept;
   if (gpuMs > maxGpuMs) {
     reasons.push("gpu-ms");
     gpuMs = maxGpuMs;
   }
-  const maxMwh = prorate(b.maxWatts, kept, 3600);
-  if (energyMwh > maxMwh) {
+  const maxMilliWh = prorate(b.maxWatts, kept, 3600);
+  if (energyMilliWh > maxMilliWh) {
     reasons.push("energy");
-    energyMwh = maxMwh;
+    energyMilliWh = maxMilliWh;
   }
   cover(set, a, z);
   if (reasons.length === 0) return { kind: "new", record: r, claim: null };
-  const record: UsageRecord = { ...r, fromMs: a, toMs: z, gpuMs, energyMwh };
+  const record: UsageRecord = { ...r, fromMs: a, toMs: z, gpuMs, energyMilliWh };
   return {
     kind: "new",
     record,
     claim: r,
     reasons,
-    message: `seq ${r.seq} (${reasons.join(", ")}): claimed ${describe(r)} on a ${b.gpus}-GPU lease whose server-observed life is [${b.fromMs}, ${b.toMs}); accepted [${a}, ${z}) ${gpuMs} GPU-ms ${energyMwh} mWh`,
+    message: `seq ${r.seq} (${reasons.join(", ")}): claimed ${describe(r)} on a ${b.gpus}-GPU lease whose server-observed life is [${b.fromMs}, ${b.toMs}); accepted [${a}, ${z}) ${gpuMs} GPU-ms ${energyMilliWh} mWh`,
   };
 }

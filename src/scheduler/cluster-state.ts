@@ -8,15 +8,15 @@ import type { NodeView, Policy, SiteView } from "./types.js";
  * per-GPU facility draw = round(gpuPowerW × pue × 1000), node overhead = round(nodeOverheadW × pue × 1000),
  * site cap = round(powerCapKw × 1e6).
  */
-export function gpuFacilityMw(node: NodeView, site: SiteView): number {
+export function gpuFacilityMilliW(node: NodeView, site: SiteView): number {
   return Math.round(node.gpuPowerW * site.pue * 1000);
 }
 /** Facility milliwatts of one busy node's overhead. */
-export function overheadFacilityMw(site: SiteView): number {
+export function overheadFacilityMilliW(site: SiteView): number {
   return Math.round(site.nodeOverheadW * site.pue * 1000);
 }
 /** A site's cap in facility milliwatts. */
-export function capMw(site: SiteView): number {
+export function capMilliW(site: SiteView): number {
   return Math.round(site.powerCapKw * 1e6);
 }
 
@@ -37,7 +37,7 @@ export interface Group {
   siteIdx: number;
   model: string;
   memGb: number;
-  powerMw: number;
+  powerMilliW: number;
   cap: number;
   /** The class's nodes run container images. */
   images: boolean;
@@ -112,11 +112,11 @@ export class ClusterState {
   readonly nodeGroup: Int32Array;
   readonly nodeLocal: Int32Array;
   readonly nodeOpen: Uint8Array;
-  readonly siteDrawMw: Float64Array;
-  readonly siteCapMw: Float64Array;
-  readonly siteOverheadMw: Float64Array;
+  readonly siteDrawMilliW: Float64Array;
+  readonly siteCapMilliW: Float64Array;
+  readonly siteOverheadMilliW: Float64Array;
   /** Per site: the facility draw of one full node of its most demanding class (power-bound threshold). */
-  readonly siteMaxNodeMw: Float64Array;
+  readonly siteMaxNodeMilliW: Float64Array;
   readonly groups: Group[] = [];
   /** Group ids per site index. */
   readonly groupsBySite: number[][] = [];
@@ -148,13 +148,13 @@ export class ClusterState {
     this.nodeGroup = new Int32Array(n);
     this.nodeLocal = new Int32Array(n);
     this.nodeOpen = new Uint8Array(n);
-    this.siteDrawMw = new Float64Array(sites.length);
-    this.siteCapMw = new Float64Array(sites.length);
-    this.siteOverheadMw = new Float64Array(sites.length);
-    this.siteMaxNodeMw = new Float64Array(sites.length);
+    this.siteDrawMilliW = new Float64Array(sites.length);
+    this.siteCapMilliW = new Float64Array(sites.length);
+    this.siteOverheadMilliW = new Float64Array(sites.length);
+    this.siteMaxNodeMilliW = new Float64Array(sites.length);
     sites.forEach((s, i) => {
-      this.siteCapMw[i] = capMw(s);
-      this.siteOverheadMw[i] = overheadFacilityMw(s);
+      this.siteCapMilliW[i] = capMilliW(s);
+      this.siteOverheadMilliW[i] = overheadFacilityMilliW(s);
     });
     const keyToGroup = new Map<string, number>();
     nodes.forEach((node, i) => {
@@ -165,10 +165,10 @@ export class ClusterState {
         throw new Error(`node ${node.id} names site ${node.siteId}, which is not in the snapshot`);
       const cap = node.gpuIndices.length;
       if (cap > 32) throw new Error(`node ${node.id} has ${cap} GPUs; at most 32 per node are supported`);
-      const powerMw = gpuFacilityMw(node, sites[si]!);
+      const powerMilliW = gpuFacilityMilliW(node, sites[si]!);
       const images = node.runsImages === true;
       const fabric = node.fabric ?? "";
-      const key = `${si}|${node.gpuModel}|${node.gpuMemoryGb}|${powerMw}|${cap}|${images ? 1 : 0}|${fabric}`;
+      const key = `${si}|${node.gpuModel}|${node.gpuMemoryGb}|${powerMilliW}|${cap}|${images ? 1 : 0}|${fabric}`;
       let g = keyToGroup.get(key);
       if (g === undefined) {
         g = this.groups.length;
@@ -177,7 +177,7 @@ export class ClusterState {
           siteIdx: si,
           model: node.gpuModel,
           memGb: node.gpuMemoryGb,
-          powerMw,
+          powerMilliW,
           cap,
           images,
           fabric,
@@ -210,8 +210,8 @@ export class ClusterState {
       this.maxCapByModel.set(g.model, Math.max(this.maxCapByModel.get(g.model) ?? 0, g.cap));
     this.groups.forEach((g, gi) => {
       this.groupsBySite[g.siteIdx]!.push(gi);
-      const m = g.powerMw * g.cap + this.siteOverheadMw[g.siteIdx]!;
-      if (m > this.siteMaxNodeMw[g.siteIdx]!) this.siteMaxNodeMw[g.siteIdx] = m;
+      const m = g.powerMilliW * g.cap + this.siteOverheadMilliW[g.siteIdx]!;
+      if (m > this.siteMaxNodeMilliW[g.siteIdx]!) this.siteMaxNodeMilliW[g.siteIdx] = m;
     });
     for (const grp of this.groups) {
       grp.words = (grp.nodes.length + 31) >>> 5;
@@ -241,8 +241,8 @@ export class ClusterState {
     let f = grp.cap;
     while (f > 0 && grp.counts[f] === 0) f--;
     if (f === 0) return 0;
-    const head = this.siteCapMw[grp.siteIdx]! - this.siteDrawMw[grp.siteIdx]!;
-    const byPower = grp.powerMw > 0 ? Math.floor(head / grp.powerMw) : f;
+    const head = this.siteCapMilliW[grp.siteIdx]! - this.siteDrawMilliW[grp.siteIdx]!;
+    const byPower = grp.powerMilliW > 0 ? Math.floor(head / grp.powerMilliW) : f;
     return Math.max(0, Math.min(f, byPower));
   }
 
@@ -281,7 +281,7 @@ export class ClusterState {
   /** Sets a site's power cap now, kW (curtailment). */
   setPowerCap(siteIdx: number, kw: number): void {
     this.sites[siteIdx]!.powerCapKw = kw;
-    this.siteCapMw[siteIdx] = capMw(this.sites[siteIdx]!);
+    this.siteCapMilliW[siteIdx] = capMilliW(this.sites[siteIdx]!);
     for (const g of this.groupsBySite[siteIdx] ?? []) this.markDirty(g);
   }
 
@@ -404,27 +404,27 @@ export class ClusterState {
     this.freeTotal += delta;
     const grp = this.groups[this.nodeGroup[i]!]!;
     const si = grp.siteIdx;
-    let d = -delta * grp.powerMw;
-    if (before === cap && after < cap) d += this.siteOverheadMw[si]!;
-    if (before < cap && after === cap) d -= this.siteOverheadMw[si]!;
+    let d = -delta * grp.powerMilliW;
+    if (before === cap && after < cap) d += this.siteOverheadMilliW[si]!;
+    if (before < cap && after === cap) d -= this.siteOverheadMilliW[si]!;
     if (d !== 0) {
-      const headBefore = this.siteCapMw[si]! - this.siteDrawMw[si]!;
-      this.siteDrawMw[si]! += d;
+      const headBefore = this.siteCapMilliW[si]! - this.siteDrawMilliW[si]!;
+      this.siteDrawMilliW[si]! += d;
       // Power bounds what a class can take only when the headroom is under a full node of its biggest class.
-      if (Math.min(headBefore, headBefore - d) < this.siteMaxNodeMw[si]!)
+      if (Math.min(headBefore, headBefore - d) < this.siteMaxNodeMilliW[si]!)
         for (const g of this.groupsBySite[si]!) this.markDirty(g);
     }
     if (open) this.bucketAdd(i);
   }
 
   /** Facility milliwatts that taking `takes` on `nodes` would add. */
-  extraMw(nodes: number[], takes: number[]): number {
+  extraMilliW(nodes: number[], takes: number[]): number {
     let d = 0;
     for (let k = 0; k < nodes.length; k++) {
       const i = nodes[k]!;
       const grp = this.groups[this.nodeGroup[i]!]!;
-      d += takes[k]! * grp.powerMw;
-      if (this.nodeFree[i] === this.nodeCap[i] && takes[k]! > 0) d += this.siteOverheadMw[grp.siteIdx]!;
+      d += takes[k]! * grp.powerMilliW;
+      if (this.nodeFree[i] === this.nodeCap[i] && takes[k]! > 0) d += this.siteOverheadMilliW[grp.siteIdx]!;
     }
     return d;
   }
@@ -516,9 +516,9 @@ export class ClusterState {
       for (let f = gpus; f <= grp.cap && node < 0; f++) node = this.firstIn(grp, f, null);
       if (node < 0) return null;
       const si1 = grp.siteIdx;
-      let extra = gpus * grp.powerMw;
-      if (this.nodeFree[node] === this.nodeCap[node]) extra += this.siteOverheadMw[si1]!;
-      if (this.siteDrawMw[si1]! + extra > this.siteCapMw[si1]!) return null;
+      let extra = gpus * grp.powerMilliW;
+      if (this.nodeFree[node] === this.nodeCap[node]) extra += this.siteOverheadMilliW[si1]!;
+      if (this.siteDrawMilliW[si1]! + extra > this.siteCapMilliW[si1]!) return null;
       this.single.node = node;
       this.single.leftover = this.nodeFree[node]! - gpus;
       return this.single;
@@ -540,7 +540,7 @@ export class ClusterState {
     }
     const takes = nodes.map((_, k) => (k === m - 1 ? rem : per));
     const si = grp.siteIdx;
-    if (this.siteDrawMw[si]! + this.extraMw(nodes, takes) > this.siteCapMw[si]!) return null;
+    if (this.siteDrawMilliW[si]! + this.extraMilliW(nodes, takes) > this.siteCapMilliW[si]!) return null;
     let leftover = 0;
     for (let k = 0; k < nodes.length; k++) leftover += this.nodeFree[nodes[k]!]! - takes[k]!;
     return { node: -1, nodes, takes, leftover };

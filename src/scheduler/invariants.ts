@@ -1,4 +1,10 @@
-import { capMw, classRuns, gpuFacilityMw, overheadFacilityMw, siteAllows } from "./cluster-state.js";
+import {
+  capMilliW,
+  classRuns,
+  gpuFacilityMilliW,
+  overheadFacilityMilliW,
+  siteAllows,
+} from "./cluster-state.js";
 import type { Decision, PendingJob, Snapshot } from "./types.js";
 
 /**
@@ -99,9 +105,9 @@ export function checkDecisions(snap: Snapshot, pending: PendingJob[], decisions:
     for (const n of snap.nodes) {
       if (n.siteId !== sid) continue;
       const b = busy.get(n.id) ?? 0;
-      if (b > 0) draw += b * gpuFacilityMw(n, site) + overheadFacilityMw(site);
+      if (b > 0) draw += b * gpuFacilityMilliW(n, site) + overheadFacilityMilliW(site);
     }
-    if (draw > capMw(site))
+    if (draw > capMilliW(site))
       out.push(`site ${sid}: facility draw ${draw / 1e6} kW above its cap ${site.powerCapKw} kW`);
   }
   return out;

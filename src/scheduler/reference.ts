@@ -1,10 +1,10 @@
 import type { JobRequest } from "../domain/index.js";
 import {
-  capMw,
+  capMilliW,
   classRuns,
   fabricFits,
-  gpuFacilityMw,
-  overheadFacilityMw,
+  gpuFacilityMilliW,
+  overheadFacilityMilliW,
   perNodeFor,
   siteAllows,
   staticScore,
@@ -66,12 +66,16 @@ export function scheduleReference(
 }
 
 /** Facility draw of a site in milliwatts from scratch, given free GPUs per node. */
-export function referenceDrawMw(site: SiteView, nodes: NodeView[], free: Map<string, Set<number>>): number {
+export function referenceDrawMilliW(
+  site: SiteView,
+  nodes: NodeView[],
+  free: Map<string, Set<number>>,
+): number {
   let d = 0;
   for (const n of nodes) {
     if (n.siteId !== site.id) continue;
     const busy = n.gpuIndices.length - free.get(n.id)!.size;
-    if (busy > 0) d += busy * gpuFacilityMw(n, site) + overheadFacilityMw(site);
+    if (busy > 0) d += busy * gpuFacilityMilliW(n, site) + overheadFacilityMilliW(site);
   }
   return d;
 }
@@ -91,7 +95,10 @@ export function referencePlacement(
     const busy = n.gpuIndices.length - free.get(n.id)!.size;
     const s = siteById.get(n.siteId);
     if (busy > 0 && s)
-      drawBySite.set(s.id, (drawBySite.get(s.id) ?? 0) + busy * gpuFacilityMw(n, s) + overheadFacilityMw(s));
+      drawBySite.set(
+        s.id,
+        (drawBySite.get(s.id) ?? 0) + busy * gpuFacilityMilliW(n, s) + overheadFacilityMilliW(s),
+      );
   }
   const nodesBySite = new Map<string, NodeView[]>();
   for (const n of nodes) {
@@ -126,7 +133,7 @@ export function referencePlacement(
         if (!classRuns(site, n.runsImages === true, r)) continue;
         if (r.minGpuMemoryGb !== undefined && n.gpuMemoryGb < r.minGpuMemoryGb) continue;
         if (!fabricFits(n.fabric ?? "", r)) continue;
-        const key = `${n.gpuMemoryGb}|${gpuFacilityMw(n, site)}|${n.gpuIndices.length}|${n.runsImages === true}|${n.fabric ?? ""}`;
+        const key = `${n.gpuMemoryGb}|${gpuFacilityMilliW(n, site)}|${n.gpuIndices.length}|${n.runsImages === true}|${n.fabric ?? ""}`;
         classes.set(key, [...(classes.get(key) ?? []), n]);
       }
       for (const members of classes.values()) {
@@ -163,10 +170,10 @@ export function referencePlacement(
         const takes = chosen.map((_, k) => (k === m - 1 ? rem : per));
         let extra = 0;
         chosen.forEach((n, k) => {
-          extra += takes[k]! * gpuFacilityMw(n, site);
-          if (free.get(n.id)!.size === n.gpuIndices.length) extra += overheadFacilityMw(site);
+          extra += takes[k]! * gpuFacilityMilliW(n, site);
+          if (free.get(n.id)!.size === n.gpuIndices.length) extra += overheadFacilityMilliW(site);
         });
-        if (draw + extra > capMw(site)) continue;
+        if (draw + extra > capMilliW(site)) continue;
         let leftover = 0;
         chosen.forEach((n, k) => (leftover += free.get(n.id)!.size - takes[k]!));
         const score = staticScore(policy, price, site) + policy.packingWeight * leftover;

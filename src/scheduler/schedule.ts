@@ -321,8 +321,8 @@ export function planPreemption(
         }
         // The site's budget must hold once the freed GPUs are reused (the node stays busy).
         const freed = have - state.nodeFree[i]!;
-        const after = state.siteDrawMw[grp.siteIdx]! + (r.gpus - freed) * grp.powerMw;
-        if (after > state.siteCapMw[grp.siteIdx]!) continue;
+        const after = state.siteDrawMilliW[grp.siteIdx]! + (r.gpus - freed) * grp.powerMilliW;
+        if (after > state.siteCapMilliW[grp.siteIdx]!) continue;
         if (!best || cost < best.cost) best = { node: i, victims, cost };
       }
     }

@@ -90,8 +90,8 @@ export class EnergyMeter {
     this.carbonI = new CyclicIntegral(carbon);
     this.priceI = price ? new CyclicIntegral(price) : null;
   }
-  /** Site draw changed at t to drawMw (facility milliwatts). */
-  change(t: number, si: number, drawMw: number): void {
+  /** Site draw changed at t to drawMilliW (facility milliwatts). */
+  change(t: number, si: number, drawMilliW: number): void {
     const kw = this.drawKw[si]!;
     const a = this.last[si]!;
     if (kw > 0 && t > a) {
@@ -100,7 +100,7 @@ export class EnergyMeter {
       if (this.priceI) this.costEur += (kw * this.priceI.over(a, t)) / 1000;
     }
     this.last[si] = t;
-    this.drawKw[si] = drawMw / 1e6;
+    this.drawKw[si] = drawMilliW / 1e6;
   }
   /** Current draw of a site, kW. */
   kw(si: number): number {

@@ -25,7 +25,7 @@ export interface SimHooks {
   /** Next time at which a deferred job should be looked at again, after t. */
   nextWake?(t: number): number;
   /** Called whenever busy GPUs of a site change, with the time (for energy integration). */
-  onBusyChange?(t: number, siteIdx: number, busyGpuPowerMw: number): void;
+  onBusyChange?(t: number, siteIdx: number, busyGpuPowerMilliW: number): void;
   /** Extra event times the engine must wake at (curtailment starts, ends). */
   wakeTimes?: number[];
   /** Called at each wake time: may stop jobs through `stop`. */
@@ -192,7 +192,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     if (!hooks.onBusyChange) return;
     const seen = new Set<number>();
     for (const i of nodes) seen.add(state.groups[state.groupOf(i)]!.siteIdx);
-    for (const si of seen) hooks.onBusyChange(t, si, state.siteDrawMw[si]!);
+    for (const si of seen) hooks.onBusyChange(t, si, state.siteDrawMilliW[si]!);
   };
 
   const insertWaiting = (j: number, l: number): void => {

@@ -47,7 +47,7 @@ export async function lpLowerBound(state: ClusterState, jobs: JobRequest[]): Pro
       obj.push(`${price * r.gpus} ${v}`);
       (groupRows.get(g) ?? groupRows.set(g, []).get(g)!).push(`${r.gpus} ${v}`);
       (siteRows.get(grp.siteIdx) ?? siteRows.set(grp.siteIdx, []).get(grp.siteIdx)!).push(
-        `${(r.gpus * grp.powerMw) / 1e6} ${v}`,
+        `${(r.gpus * grp.powerMilliW) / 1e6} ${v}`,
       );
     });
     if (terms.length === 0)
@@ -62,7 +62,9 @@ export async function lpLowerBound(state: ClusterState, jobs: JobRequest[]): Pro
     rows.push(` g${g}: ${terms.join("\n + ")} <= ${free}`);
   }
   for (const [s, terms] of siteRows)
-    rows.push(` s${s}: ${terms.join("\n + ")} <= ${(state.siteCapMw[s]! - state.siteDrawMw[s]!) / 1e6}`);
+    rows.push(
+      ` s${s}: ${terms.join("\n + ")} <= ${(state.siteCapMilliW[s]! - state.siteDrawMilliW[s]!) / 1e6}`,
+    );
   const lp = `Minimize\n obj: ${obj.join("\n + ")}\nSubject To\n${rows.join("\n")}\nBounds\n${vars.map((v) => ` 0 <= ${v} <= 1`).join("\n")}\nEnd\n`;
   const highs = await loadHighs();
   const res = highs.solve(lp, { output_flag: false });

@@ -88,8 +88,8 @@ export function runSimulation(req: SimRequest): { result: SimResult; run: SimRun
         curtail?.hooks.onWake?.(t, ctl);
         deferral?.onWake?.(t, ctl);
       },
-      onBusyChange(t, si, drawMw) {
-        meter.change(t, si, drawMw);
+      onBusyChange(t, si, drawMilliW) {
+        meter.change(t, si, drawMilliW);
         if (!curtail) return;
         for (const rep of curtail.reports) {
           const w = req.curtail!.find(
@@ -100,7 +100,7 @@ export function runSimulation(req: SimRequest): { result: SimResult; run: SimRun
             rep.metAtS === null &&
             t >= Math.max(0, w.startS - 30) &&
             t <= w.startS &&
-            drawMw / 1e6 <= w.maxKw + 1e-9
+            drawMilliW / 1e6 <= w.maxKw + 1e-9
           )
             rep.metAtS = t;
         }

@@ -141,7 +141,7 @@ export interface UsageTable {
   from_ms: Int;
   to_ms: Int;
   gpu_ms: Int;
-  energy_mwh: Int;
+  energy_milli_wh: Int;
   energy_source: string;
   received_at: Int;
   /** The node's original claim (JSON) when the server clipped or refused it; null when taken as sent. */

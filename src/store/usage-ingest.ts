@@ -16,9 +16,10 @@ import {
 
 /** Columns of a usage row as the plain insert writes them. */
 export const USAGE_COLS =
-  "node_id, seq, lease_id, from_ms, to_ms, gpu_ms, energy_mwh, energy_source, received_at";
+  "node_id, seq, lease_id, from_ms, to_ms, gpu_ms, energy_milli_wh, energy_source, received_at";
 /** Columns read back to tell a replay from a conflict. */
-export const STORED_COLS = "seq, lease_id, from_ms, to_ms, gpu_ms, energy_mwh, energy_source, claim_json";
+export const STORED_COLS =
+  "seq, lease_id, from_ms, to_ms, gpu_ms, energy_milli_wh, energy_source, claim_json";
 
 /** One usage anomaly as stored: a record refused or clipped, or a replay with other content. */
 export interface AnomalyRecord {
@@ -53,7 +54,7 @@ export type StoredRow = {
   from_ms: number | string;
   to_ms: number | string;
   gpu_ms: number | string;
-  energy_mwh: number | string;
+  energy_milli_wh: number | string;
   energy_source: string;
   claim_json: string | null;
 };
@@ -86,7 +87,7 @@ const storedOf = (r: StoredRow): StoredUsage => ({
     fromMs: Number(r.from_ms),
     toMs: Number(r.to_ms),
     gpuMs: Number(r.gpu_ms),
-    energyMwh: Number(r.energy_mwh),
+    energyMilliWh: Number(r.energy_milli_wh),
     energySource: r.energy_source as UsageClaim["energySource"],
   },
   claim: r.claim_json ? (JSON.parse(r.claim_json) as UsageClaim) : null,
@@ -143,7 +144,7 @@ const claimJson = (r: UsageRecord): string =>
     fromMs: r.fromMs,
     toMs: r.toMs,
     gpuMs: r.gpuMs,
-    energyMwh: r.energyMwh,
+    energyMilliWh: r.energyMilliWh,
     energySource: r.energySource,
   });
 

@@ -39,7 +39,7 @@ export async function insertPg(pool: pg.Pool, records: UsageRecord[], receivedAt
     from: new Array<number>(n),
     to: new Array<number>(n),
     gpu: new Array<number>(n),
-    mwh: new Array<number>(n),
+    milliWh: new Array<number>(n),
     src: new Array<string>(n),
   };
   for (let i = 0; i < n; i++) {
@@ -50,7 +50,7 @@ export async function insertPg(pool: pg.Pool, records: UsageRecord[], receivedAt
     cols.from[i] = r.fromMs;
     cols.to[i] = r.toMs;
     cols.gpu[i] = r.gpuMs;
-    cols.mwh[i] = r.energyMwh;
+    cols.milliWh[i] = r.energyMilliWh;
     cols.src[i] = r.energySource;
   }
   const res = await pool.query({
@@ -58,7 +58,17 @@ export async function insertPg(pool: pg.Pool, records: UsageRecord[], receivedAt
     text: `INSERT INTO usage (${USAGE_COLS})
            SELECT u.*, $9::bigint FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[]) AS u
            ON CONFLICT (node_id, seq) DO NOTHING`,
-    values: [cols.node, cols.seq, cols.lease, cols.from, cols.to, cols.gpu, cols.mwh, cols.src, receivedAt],
+    values: [
+      cols.node,
+      cols.seq,
+      cols.lease,
+      cols.from,
+      cols.to,
+      cols.gpu,
+      cols.milliWh,
+      cols.src,
+      receivedAt,
+    ],
   });
   return res.rowCount ?? 0;
 }
@@ -72,7 +82,7 @@ const usageRows = (rows: { r: UsageRecord; claim: string | null }[], at: number)
     from_ms: r.fromMs,
     to_ms: r.toMs,
     gpu_ms: r.gpuMs,
-    energy_mwh: r.energyMwh,
+    energy_milli_wh: r.energyMilliWh,
     energy_source: r.energySource,
     received_at: at,
     claim_json: claim,
@@ -147,11 +157,11 @@ export async function ingestKysely(
     if (pgSyntax && rows.length > 0) {
       const col = <T>(f: (x: { r: UsageRecord; claim: string | null }) => T): T[] => rows.map(f);
       await sql`INSERT INTO usage (${sql.raw(USAGE_COLS)}, claim_json)
-           SELECT u.node_id, u.seq, u.lease_id, u.from_ms, u.to_ms, u.gpu_ms, u.energy_mwh, u.energy_source, ${at}::bigint, u.claim_json
+           SELECT u.node_id, u.seq, u.lease_id, u.from_ms, u.to_ms, u.gpu_ms, u.energy_milli_wh, u.energy_source, ${at}::bigint, u.claim_json
            FROM UNNEST(${col((x) => x.r.nodeId)}::text[], ${col((x) => x.r.seq)}::bigint[], ${col((x) => x.r.leaseId)}::text[],
                        ${col((x) => x.r.fromMs)}::bigint[], ${col((x) => x.r.toMs)}::bigint[], ${col((x) => x.r.gpuMs)}::bigint[],
-                       ${col((x) => x.r.energyMwh)}::bigint[], ${col((x) => x.r.energySource)}::text[], ${col((x) => x.claim)}::text[])
-             AS u(node_id, seq, lease_id, from_ms, to_ms, gpu_ms, energy_mwh, energy_source, claim_json)
+                       ${col((x) => x.r.energyMilliWh)}::bigint[], ${col((x) => x.r.energySource)}::text[], ${col((x) => x.claim)}::text[])
+             AS u(node_id, seq, lease_id, from_ms, to_ms, gpu_ms, energy_milli_wh, energy_source, claim_json)
            ON CONFLICT (node_id, seq) DO NOTHING`.execute(trx);
     } else
       for (let i = 0; i < rows.length; i += CHUNK)

@@ -21,7 +21,7 @@ export interface LeaseMonthTotal {
   gpuMs: number;
   /** Sum of the records' GPU-ms, unclipped. */
   meteredGpuMs: number;
-  energyMwh: number;
+  energyMilliWh: number;
   records: number;
 }
 
@@ -163,22 +163,22 @@ export class UsageRepo {
       fromMs: r.from_ms,
       toMs: r.to_ms,
       gpuMs: r.gpu_ms,
-      energyMwh: r.energy_mwh,
+      energyMilliWh: r.energy_milli_wh,
       energySource: r.energy_source as UsageRecord["energySource"],
     }));
   }
 
   /** Count and sums of all usage rows (for checks and the crash test). */
-  async totals(): Promise<{ records: number; gpuMs: number; energyMwh: number }> {
+  async totals(): Promise<{ records: number; gpuMs: number; energyMilliWh: number }> {
     const r = await this.db
       .selectFrom("usage")
       .select((eb) => [
         eb.fn.countAll<number>().as("records"),
         eb.fn.coalesce(eb.fn.sum<number>("gpu_ms"), eb.val(0)).as("gpuMs"),
-        eb.fn.coalesce(eb.fn.sum<number>("energy_mwh"), eb.val(0)).as("energyMwh"),
+        eb.fn.coalesce(eb.fn.sum<number>("energy_milli_wh"), eb.val(0)).as("energyMilliWh"),
       ])
       .executeTakeFirstOrThrow();
-    return { records: Number(r.records), gpuMs: Number(r.gpuMs), energyMwh: Number(r.energyMwh) };
+    return { records: Number(r.records), gpuMs: Number(r.gpuMs), energyMilliWh: Number(r.energyMilliWh) };
   }
 
   /** Highest seq stored for a node (the agent's outbox can trim below it). */
@@ -248,11 +248,11 @@ export class UsageRepo {
         period: string;
         gpu_ms: string | number;
         metered: string | number;
-        mwh: string | number;
+        milli_wh: string | number;
         n: string | number;
       }>`
         select u.lease_id as lease_id, ${month} as period, sum(${clipped}) as gpu_ms, sum(u.gpu_ms) as metered,
-               sum(u.energy_mwh) as mwh, count(*) as n
+               sum(u.energy_milli_wh) as milli_wh, count(*) as n
         from usage u join leases l on l.id = u.lease_id
         where u.lease_id in (${sql.join(ids)})
         group by u.lease_id, ${month}
@@ -263,7 +263,7 @@ export class UsageRepo {
           usagePeriod: r.period,
           gpuMs: Number(r.gpu_ms),
           meteredGpuMs: Number(r.metered),
-          energyMwh: Number(r.mwh),
+          energyMilliWh: Number(r.milli_wh),
           records: Number(r.n),
         });
     }

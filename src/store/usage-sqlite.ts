@@ -107,7 +107,7 @@ export class SqliteUsage {
           params[o + 3] = r.fromMs;
           params[o + 4] = r.toMs;
           params[o + 5] = r.gpuMs;
-          params[o + 6] = r.energyMwh;
+          params[o + 6] = r.energyMilliWh;
           params[o + 7] = r.energySource;
           params[o + 8] = at;
         }
@@ -122,7 +122,7 @@ export class SqliteUsage {
           r.fromMs,
           r.toMs,
           r.gpuMs,
-          r.energyMwh,
+          r.energyMilliWh,
           r.energySource,
           at,
         ).changes;
@@ -170,7 +170,7 @@ export class SqliteUsage {
           r.fromMs,
           r.toMs,
           r.gpuMs,
-          r.energyMwh,
+          r.energyMilliWh,
           r.energySource,
           at,
           claim,

@@ -149,7 +149,7 @@ describe("bad input is refused clearly and writes nothing", () => {
               fromMs: 1,
               toMs: 2,
               gpuMs: -5,
-              energyMwh: 0,
+              energyMilliWh: 0,
               energySource: "modelled",
             },
           ],

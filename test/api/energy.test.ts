@@ -94,7 +94,7 @@ describe("energy, carbon, curtailment and sovereignty", () => {
           fromMs: t0,
           toMs: t0 + HOUR,
           gpuMs: 2 * HOUR,
-          energyMwh: 1_000_000,
+          energyMilliWh: 1_000_000,
           energySource: "measured",
         },
       ],

@@ -71,7 +71,16 @@ describe("authorisation matrix (every route, every role)", () => {
   const hb = () => ({ gpus: simGpus("H100", 8), health: { healthy: true, reasons: [] }, workloads: [] });
   const usage = (nid: () => string, seq: number) => () => ({
     records: [
-      { nodeId: nid(), seq, leaseId, fromMs: 1, toMs: 2, gpuMs: 1, energyMwh: 0, energySource: "modelled" },
+      {
+        nodeId: nid(),
+        seq,
+        leaseId,
+        fromMs: 1,
+        toMs: 2,
+        gpuMs: 1,
+        energyMilliWh: 0,
+        energySource: "modelled",
+      },
     ],
   });
 
@@ -222,7 +231,7 @@ describe("authorisation matrix (every route, every role)", () => {
           fromMs: 1,
           toMs: 2,
           gpuMs: 5,
-          energyMwh: 0,
+          energyMilliWh: 0,
           energySource: "modelled",
         },
       ],

@@ -57,7 +57,7 @@ describe("a job's life through the API (in-process, SQLite)", () => {
         fromMs: t0,
         toMs: t0 + 60_000,
         gpuMs: 120_000,
-        energyMwh: 23_333_000 / 1000,
+        energyMilliWh: 23_333_000 / 1000,
         energySource: "modelled",
       },
       {
@@ -67,11 +67,11 @@ describe("a job's life through the API (in-process, SQLite)", () => {
         fromMs: t0 + 60_000,
         toMs: t0 + 90_000,
         gpuMs: 60_000,
-        energyMwh: 11_666,
+        energyMilliWh: 11_666,
         energySource: "modelled",
       },
     ];
-    recs[0]!.energyMwh = 23_333;
+    recs[0]!.energyMilliWh = 23_333;
     expect((await call(h.app, es.nodeKey, "POST", "/v1/agent/usage", { records: recs })).json).toEqual({
       accepted: 2,
       duplicates: 0,

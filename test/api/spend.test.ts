@@ -88,7 +88,7 @@ describe("spend limits and admission", () => {
           fromMs: t0,
           toMs: t0 + 65 * 60_000,
           gpuMs: 8 * 65 * 60_000,
-          energyMwh: 1000,
+          energyMilliWh: 1000,
           energySource: "modelled",
         },
       ],

@@ -52,7 +52,7 @@ for (const factory of STORES) {
             fromMs,
             toMs,
             gpuMs: toMs - fromMs,
-            energyMwh: Math.round((toMs - fromMs) / 10),
+            energyMilliWh: Math.round((toMs - fromMs) / 10),
             energySource: "modelled",
           },
         ],

@@ -306,7 +306,7 @@ for (const factory of STORES) {
             fromMs: t,
             toMs: t + 12_000,
             gpuMs: 12_000,
-            energyMwh: 0,
+            energyMilliWh: 0,
             energySource: "modelled",
           },
         ],
@@ -355,7 +355,7 @@ for (const factory of STORES) {
         fromMs: from,
         toMs: from + 1000,
         gpuMs,
-        energyMwh: 0,
+        energyMilliWh: 0,
         energySource: "modelled",
       });
       const u = await call(h.app, node.nodeKey, "POST", "/v1/agent/usage", {

@@ -93,7 +93,7 @@ for (const factory of STORES) {
       fromMs,
       toMs,
       gpuMs,
-      energyMwh: 0,
+      energyMilliWh: 0,
       energySource: "modelled" as const,
     });
     const post = async (records: unknown[]) => {

@@ -29,7 +29,7 @@ function rec(
     fromMs,
     toMs: fromMs + durMs,
     gpuMs,
-    energyMwh: seq % 5,
+    energyMilliWh: seq % 5,
     energySource: "modelled",
   };
 }
@@ -209,7 +209,7 @@ for (const factory of STORES) {
           usagePeriod: "2026-10",
           gpuMs: expected,
           meteredGpuMs: recs.reduce((a, r) => a + r.gpuMs, 0),
-          energyMwh: recs.reduce((a, r) => a + r.energyMwh, 0),
+          energyMilliWh: recs.reduce((a, r) => a + r.energyMilliWh, 0),
           records: 6,
         },
       ]);

@@ -199,7 +199,7 @@ for (const factory of STORES) {
         fromMs: 300 + seq * 10,
         toMs: 310 + seq * 10,
         gpuMs: 20,
-        energyMwh: 7,
+        energyMilliWh: 7,
         energySource: "modelled",
       });
       const batch = Array.from({ length: 1200 }, (_, i) => rec(i + 1));
@@ -208,7 +208,11 @@ for (const factory of STORES) {
         accepted: 1,
         duplicates: 2,
       });
-      expect(await store.usage.totals()).toEqual({ records: 1201, gpuMs: 1201 * 20, energyMwh: 1201 * 7 });
+      expect(await store.usage.totals()).toEqual({
+        records: 1201,
+        gpuMs: 1201 * 20,
+        energyMilliWh: 1201 * 7,
+      });
       expect(await store.usage.maxSeq("n1")).toBe(1201);
       expect((await store.usage.forLeases(["l1"])).length).toBe(1201);
     });

@@ -7,8 +7,11 @@ describe("SampledEnergy", () => {
     const m = new SampledEnergy();
     m.observe([{ index: 0, t: 0, powerW: 360 }]);
     m.observe([{ index: 0, t: 20_000, powerW: 360 }]);
-    expect(m.energyMwh([0], "H100", 5_000, 15_000)).toEqual({ energyMwh: 1000, energySource: "measured" });
-    expect(m.energyMwh([0, 0], "H100", 5_000, 15_000).energyMwh).toBe(2000);
+    expect(m.energyMilliWh([0], "H100", 5_000, 15_000)).toEqual({
+      energyMilliWh: 1000,
+      energySource: "measured",
+    });
+    expect(m.energyMilliWh([0, 0], "H100", 5_000, 15_000).energyMilliWh).toBe(2000);
   });
 
   it("follows a ramp linearly between samples", () => {
@@ -29,13 +32,13 @@ describe("SampledEnergy", () => {
   });
 
   it("hands an interval the samples do not cover to the fallback", () => {
-    const fallback = { energyMwh: () => ({ energyMwh: 42, energySource: "modelled" as const }) };
+    const fallback = { energyMilliWh: () => ({ energyMilliWh: 42, energySource: "modelled" as const }) };
     const m = new SampledEnergy({ fallback, maxEdgeGapMs: 1_000 });
     m.observe([{ index: 0, t: 0, powerW: 100 }]);
-    expect(m.energyMwh([0], "H100", 0, 60_000)).toEqual({ energyMwh: 42, energySource: "modelled" });
-    expect(m.energyMwh([1], "H100", 0, 500)).toEqual({ energyMwh: 42, energySource: "modelled" });
-    expect(m.energyMwh([0], "H100", 0, 500)).toEqual({
-      energyMwh: Math.round((100 * 0.5) / 3.6),
+    expect(m.energyMilliWh([0], "H100", 0, 60_000)).toEqual({ energyMilliWh: 42, energySource: "modelled" });
+    expect(m.energyMilliWh([1], "H100", 0, 500)).toEqual({ energyMilliWh: 42, energySource: "modelled" });
+    expect(m.energyMilliWh([0], "H100", 0, 500)).toEqual({
+      energyMilliWh: Math.round((100 * 0.5) / 3.6),
       energySource: "measured",
     });
   });

@@ -2,12 +2,12 @@ import type { PowerSample } from "./power.js";
 
 /** Energy of some GPUs over an interval, in integer mWh, and where the figure comes from (the agent's meter shape). */
 export interface IntervalEnergy {
-  energyMwh(
+  energyMilliWh(
     gpuIndices: number[],
     gpuModel: string,
     fromMs: number,
     toMs: number,
-  ): { energyMwh: number; energySource: "measured" | "modelled" };
+  ): { energyMilliWh: number; energySource: "measured" | "modelled" };
 }
 
 /** Options of SampledEnergy. */
@@ -79,22 +79,22 @@ export class SampledEnergy implements IntervalEnergy {
   }
 
   /** Energy in whole mWh (rounded once, half up) of the given GPUs; "measured" when sampled, else the fallback. */
-  energyMwh(
+  energyMilliWh(
     gpuIndices: number[],
     gpuModel: string,
     fromMs: number,
     toMs: number,
-  ): { energyMwh: number; energySource: "measured" | "modelled" } {
+  ): { energyMilliWh: number; energySource: "measured" | "modelled" } {
     let joules = 0;
     for (const i of gpuIndices) {
       const j = this.energyJ(i, fromMs, toMs);
       if (j === undefined) {
-        if (this.opts.fallback) return this.opts.fallback.energyMwh(gpuIndices, gpuModel, fromMs, toMs);
-        return { energyMwh: 0, energySource: "modelled" };
+        if (this.opts.fallback) return this.opts.fallback.energyMilliWh(gpuIndices, gpuModel, fromMs, toMs);
+        return { energyMilliWh: 0, energySource: "modelled" };
       }
       joules += j;
     }
-    return { energyMwh: Math.round(joules / 3.6), energySource: "measured" }; // 1 mWh = 3.6 J
+    return { energyMilliWh: Math.round(joules / 3.6), energySource: "measured" }; // 1 mWh = 3.6 J
   }
 
   /** Counter-based joules when every sample spanning [from, to] has a monotone counter, else undefined. */

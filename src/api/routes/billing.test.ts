@@ -54,7 +54,7 @@ for (const factory of STORES) {
             fromMs,
             toMs,
             gpuMs,
-            energyMwh: 1000,
+            energyMilliWh: 1000,
             energySource: "modelled",
           },
         ],

@@ -102,7 +102,7 @@ describe("console data routes (in-process, SQLite)", () => {
           fromMs: t0,
           toMs: t0 + 1_800_000,
           gpuMs: 3_600_000,
-          energyMwh: 700_000,
+          energyMilliWh: 700_000,
           energySource: "modelled",
         },
       ],

@@ -236,7 +236,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
               fromMs: w.startedAt,
               toMs: now,
               gpuMs: (now - w.startedAt) * w.gpus.length,
-              energyMwh: 1,
+              energyMilliWh: 1,
               energySource: "modelled" as const,
             };
             n.running.delete(leaseId);

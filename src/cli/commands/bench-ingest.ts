@@ -229,7 +229,7 @@ export function benchRecord(
   fromMs: number;
   toMs: number;
   gpuMs: number;
-  energyMwh: number;
+  energyMilliWh: number;
   energySource: "modelled";
 } {
   const fromMs = w.startedAt + seq * 10;
@@ -240,7 +240,7 @@ export function benchRecord(
     fromMs,
     toMs: fromMs + 10,
     gpuMs: w.gpus * 10 - (seq % (w.gpus + 3)),
-    energyMwh: 2 + (seq % 3),
+    energyMilliWh: 2 + (seq % 3),
     energySource: "modelled",
   };
 }

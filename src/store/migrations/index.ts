@@ -12,6 +12,7 @@ import { usageReceived } from "./0010-usage-received.js";
 import { widenReals } from "./0010-widen-reals.js";
 import { gpuModels } from "./0013-gpu-models.js";
 import { multinode } from "./0014-multinode.js";
+import { units } from "./0015-units.js";
 import type { MigrationContext } from "./context.js";
 
 export type { MigrationContext } from "./context.js";
@@ -32,5 +33,6 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0010_widen_reals": widenReals(ctx),
     "0013_gpu_models": gpuModels(ctx),
     "0014_multinode": multinode(ctx),
+    "0015_units": units(ctx),
   };
 }
