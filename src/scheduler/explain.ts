@@ -69,7 +69,8 @@ export function explainNoFit(state: ClusterState, r: JobRequest): string[] {
       ? `nodes too small for ${r.gpusPerNode} GPUs per node`
       : `no node class can hold a ${r.gpus}-GPU gang`,
     "fabric-size": `no single fabric domain has enough ${models} nodes for the ${r.gpus}-GPU gang (a gang stays inside one fabric)`,
-    draining: "no node taking new work",
+    draining:
+      "no node taking new work (drained, offline, unhealthy, or held until an inventory change is approved)",
     free: `not enough free ${models} GPUs for a ${r.gpus}-GPU gang`,
     power: "site power budget would be exceeded",
   };

@@ -207,6 +207,35 @@ for (const factory of STORES) {
       expect((await job(id)).usage.costMinor).toBe(0);
     });
 
+    it("preempting one rank of an interruptible gang sends the notice to every rank", async () => {
+      if (!available) return;
+      const id = await submit({ class: "interruptible" });
+      await h.loop.tick();
+      const a = [(await hb(0)).assignments[0]!, (await hb(1)).assignments[0]!];
+      for (const k of [0, 1, 0, 1]) await hb(k, [{ leaseId: a[k]!.leaseId, phase: "starting", ready: true }]);
+      const t = h.clock.now();
+      for (const k of [0, 1]) await settle(k, a[k]!.leaseId, "running", { startedAt: t });
+      h.clock.advance(20_000);
+      for (const k of [0, 1]) await hb(k, [{ leaseId: a[k]!.leaseId, phase: "running", startedAt: t }]);
+      const od = await submit({ gpus: 8 });
+      await h.loop.tick();
+      const leases = (await job(id)).leases as { id: string; state: string; stopReason: string | null }[];
+      expect(
+        leases.map((l) => l.state),
+        JSON.stringify((await job(od)).reasons),
+      ).toEqual(["stopping", "stopping"]);
+      for (const l of leases) expect(l.stopReason).toMatch(new RegExp(`^preempted: on-demand job ${od}`));
+      for (const k of [0, 1]) await settle(k, a[k]!.leaseId, "cancelled", { endedAt: h.clock.now() });
+      expect((await job(id)).state).toBe("preempted");
+      for (const j of [id, od]) await call(h.app, w.tenantKey, "POST", `/v1/jobs/${j}/cancel`);
+      await h.loop.tick();
+      for (const k of [0, 1]) {
+        const x = await hb(k);
+        for (const s of x.stops) await settle(k, s.leaseId, "cancelled", {});
+        for (const y of x.assignments) await settle(k, y.leaseId, "cancelled", {});
+      }
+    });
+
     it("a gang whose ranks are not all ready in time is stopped and requeued, with nothing billed", async () => {
       if (!available) return;
       const { id, a } = await placed();

@@ -125,7 +125,9 @@ for (const factory of STORES) {
       expect(held.json.stops).toEqual([]);
       expect((await jobState(job)).state).toBe("running");
       expect((await jobState(h200Job)).state).toBe("pending");
-      expect((await jobState(l40sJob)).state).toBe("pending");
+      const waiting = await jobState(l40sJob);
+      expect(waiting.state).toBe("pending");
+      expect(waiting.reasons.join("; ")).toMatch(/held until an inventory change is approved/);
 
       // 64 GPUs is more than a node may have: the change cannot be approved, the node stays held.
       const tooBig = await call(

@@ -228,6 +228,46 @@ describe.skipIf(!chromiumAvailable())("the web console in a browser", () => {
     await page.context().close();
   });
 
+  it("an operator sees a node's GPU inventory change pending approval and approves it", async () => {
+    const k = w.seed.operatorKey;
+    const site = (await apiCall<{ id: string }[]>(w.url, k, "GET", "/v1/sites"))[0]!;
+    const tok = await apiCall<{ token: string }>(w.url, k, "POST", `/v1/sites/${site.id}/enrolment-tokens`);
+    const gpu = (model: string, i: number, memoryMb: number) => ({
+      index: i,
+      uuid: `GPU-hand-${model}-${i}`,
+      model,
+      name: `NVIDIA ${model}`,
+      memoryMb,
+      powerLimitW: 350,
+      healthy: true,
+    });
+    const l40s = [0, 1, 2, 3].map((i) => gpu("L40S", i, 46_068));
+    const node = await apiCall<{ nodeId: string; key: string }>(w.url, k, "POST", "/v1/agent/enrol", {
+      token: tok.token,
+      name: "hand-driven",
+      gpus: l40s,
+      executor: "local",
+    });
+    await apiCall(w.url, node.key, "POST", "/v1/agent/heartbeat", {
+      gpus: [0, 1, 2, 3, 4, 5, 6, 7].map((i) => gpu("H200", i, 143_771)),
+      health: { healthy: true, reasons: [] },
+      workloads: [],
+    });
+    const page = await signedIn(w, k);
+    const pending = page.getByTestId("inventory-pending");
+    await pending.waitFor({ timeout: 10_000 });
+    expect(await pending.textContent()).toContain(
+      "reports 8 x H200 (143771 MiB); approved 4 x L40S (46068 MiB)",
+    );
+    await shot(page, "20-operator-inventory-pending");
+    await page.getByRole("button", { name: "Approve the new GPU inventory of hand-driven" }).click();
+    await pending.waitFor({ state: "detached", timeout: 10_000 });
+    const inv = await apiCall<{ pending: boolean }>(w.url, k, "GET", `/v1/nodes/${node.nodeId}/inventory`);
+    expect(inv.pending).toBe(false);
+    await apiCall(w.url, k, "DELETE", `/v1/nodes/${node.nodeId}`);
+    await page.context().close();
+  });
+
   it("the planner page draws its charts", async () => {
     const page = await signedIn(w, w.seed.operatorKey);
     await page.getByRole("link", { name: "Conversion planner" }).click();

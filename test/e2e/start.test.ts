@@ -58,6 +58,19 @@ async function start(env: Record<string, string>): Promise<{ banner: string; url
   };
 }
 
+/** Containers labelled with the job, running (or, with all, in any state), as podman lists them. */
+function containersOfJob(jobId: string, all = false): string[] {
+  const ps = spawnSync(
+    "podman",
+    ["ps", ...(all ? ["-a"] : []), "-q", "--filter", `label=zumbido.job=${jobId}`],
+    {
+      env: PODMAN_ENV,
+      encoding: "utf8",
+    },
+  );
+  return ps.stdout.split("\n").filter(Boolean);
+}
+
 /** Submits a 1-GPU job and returns its id. */
 async function submit(url: string, key: string, script: string): Promise<string> {
   const r = await fetch(`${url}/v1/jobs`, {
@@ -136,17 +149,18 @@ if (why && underCi) {
       // While it runs, podman lists its container, labelled with the job.
       await until(
         "the job's container",
-        () => {
-          const ps = spawnSync("podman", ["ps", "-q", "--filter", `label=zumbido.job=${id}`], {
-            env: PODMAN_ENV,
-            encoding: "utf8",
-          });
-          return Promise.resolve(ps.stdout.trim() !== "");
-        },
+        () => Promise.resolve(containersOfJob(id).length === 1),
         60_000,
         200,
       );
       expect(await logsWhenDone(s.url, s.tenant, id)).toContain("uid=1000 gpus=0");
+      // Nothing of the job outlives it: its container is removed once its exit is recorded.
+      await until(
+        "the job's container to be removed",
+        () => Promise.resolve(containersOfJob(id, true).length === 0),
+        20_000,
+        200,
+      );
     }, 180_000);
   });
 }

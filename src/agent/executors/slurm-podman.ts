@@ -106,7 +106,6 @@ export function podmanBatchScript(
     "# script is gone, however it ended (its start time guards against pid reuse).",
     `me=$$ st=$(cut -d' ' -f22 /proc/$$/stat)`,
     `( setsid sh -c 'while [ "$(cut -d" " -f22 /proc/$1/stat 2>/dev/null)" = "$2" ]; do sleep 1; done; podman rm -f -t 0 "$3" >/dev/null 2>&1' watchdog "$me" "$st" "$C" </dev/null >/dev/null 2>&1 & )`,
-    `podman rm -f "$C" >/dev/null 2>&1`,
     `if ! podman image exists "$IMG"; then`,
     `  ${pull} || { rc=$?; rm -f "$D/${authFile ?? "auth.json"}"; note "pull $rc"; exit 125; }`,
     "fi",
@@ -114,7 +113,8 @@ export function podmanBatchScript(
     `trap 'podman kill --signal USR1 "$C" >/dev/null 2>&1' USR1`,
     `trap 'podman kill --signal TERM "$C" >/dev/null 2>&1' TERM`,
     ...makeSecrets,
-    `podman run -d ${opts.map(q).join(" ")} "$@" ${[image, ...workloadArgv(w.spec)].map(q).join(" ")} >/dev/null; rc=$?${dropSecrets}`,
+    // --replace: a requeued job's leftover container of the same name goes first.
+    `podman run -d --replace ${opts.map(q).join(" ")} "$@" ${[image, ...workloadArgv(w.spec)].map(q).join(" ")} >/dev/null; rc=$?${dropSecrets}`,
     `[ "$rc" = 0 ] || { note "run $rc"; exit $rc; }`,
     `date +%s%3N > "$D/started"`,
     "code=",

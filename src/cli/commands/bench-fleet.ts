@@ -33,6 +33,11 @@ export interface FleetBenchResult {
   jobsAssigned: number;
   /** Jobs the scheduler placed (a lease in the store), whether or not a node has seen it yet. */
   jobsPlaced: number;
+  /** Submission to first lease in the store, p50 and p99 (ms; null when nothing was placed). */
+  submitToPlaceP50Ms: number | null;
+  submitToPlaceP99Ms: number | null;
+  /** Placement to a node seeing the assignment in a heartbeat answer, p99 (ms; null when none was seen). */
+  placeToAssignP99Ms: number | null;
   jobsPlacedTwice: number;
   gpuDoubleLeased: number;
   lostUsageRecords: number;
@@ -67,10 +72,11 @@ const GPUS = Array.from({ length: 8 }, (_, i) => ({
   healthy: true,
 }));
 
-const p99 = (xs: number[]): number => {
+/** The q-quantile (default p99) of xs, 0 when empty. */
+const p99 = (xs: number[], q = 0.99): number => {
   if (xs.length === 0) return 0;
   const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]! * 10) / 10;
+  return Math.round(s[Math.min(s.length - 1, Math.floor(s.length * q))]! * 10) / 10;
 };
 
 interface SimNode {
@@ -197,6 +203,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     const assignLat: number[] = [];
     const submittedAt = new Map<string, number>();
     const assignedJobs = new Set<string>();
+    const seenAt = new Map<string, number>();
     let nodeConflicts = 0;
     let usageSent = 0;
     let serverIntervalMs: number | null = null;
@@ -256,6 +263,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
             if (x.gpuIndices.some((g) => busy.has(g))) nodeConflicts++;
             if (!assignedJobs.has(x.jobId)) {
               assignedJobs.add(x.jobId);
+              seenAt.set(x.jobId, Date.now());
               const at = submittedAt.get(x.jobId);
               if (at !== undefined) assignLat.push(Date.now() - at);
             }
@@ -390,6 +398,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     let doubleLeased = 0;
     let storedUsage = 0;
     let jobsPlaced = 0;
+    const placeLat: number[] = [];
+    const deliverLat: number[] = [];
     try {
       const db = store.db.kysely;
       const ev = await db
@@ -409,8 +419,16 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         .selectFrom("leases")
         .select(["node_id", "gpu_indices_json", "created_at", "ended_at"])
         .execute();
-      jobsPlaced = new Set((await db.selectFrom("leases").select("job_id").execute()).map((l) => l.job_id))
-        .size;
+      const firstLease = new Map<string, number>();
+      for (const l of await db.selectFrom("leases").select(["job_id", "created_at"]).execute())
+        firstLease.set(l.job_id, Math.min(firstLease.get(l.job_id) ?? Infinity, Number(l.created_at)));
+      jobsPlaced = firstLease.size;
+      for (const [job, at] of firstLease) {
+        const sub = submittedAt.get(job);
+        if (sub !== undefined) placeLat.push(at - sub);
+        const seen = seenAt.get(job);
+        if (seen !== undefined) deliverLat.push(seen - at);
+      }
       const byGpu = new Map<string, { from: number; to: number }[]>();
       for (const l of leases)
         for (const g of JSON.parse(l.gpu_indices_json) as number[]) {
@@ -445,6 +463,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       jobsSubmitted: submittedAt.size,
       jobsAssigned: assignedJobs.size,
       jobsPlaced,
+      submitToPlaceP50Ms: placeLat.length ? p99(placeLat, 0.5) : null,
+      submitToPlaceP99Ms: placeLat.length ? p99(placeLat) : null,
+      placeToAssignP99Ms: deliverLat.length ? p99(deliverLat) : null,
       jobsPlacedTwice: placedTwice,
       gpuDoubleLeased: doubleLeased + nodeConflicts,
       lostUsageRecords: Math.max(0, usageSent - storedUsage),
