@@ -28,6 +28,13 @@ import { InvoiceReads, type InvoiceReadOptions } from "./invoice-reads.js";
 import { nodeReliability } from "./reliability.js";
 
 /** What one charge run did. */
+/** What one charge run looks at: everything, named leases, or (default) what changed; `active` reuses a read. */
+interface ChargeOpts {
+  all?: boolean;
+  leaseIds?: readonly string[];
+  active?: readonly LeaseRecord[];
+}
+
 export interface ChargeRunSummary {
   at: number;
   /** Whether the run looked at every lease with usage (else only those with recent usage or window changes). */
@@ -159,7 +166,7 @@ export class LedgerService {
    * active at the previous run, and those a previous run must retry. The periodic full run and month closing look at everything
    * again; payout statements charge the month's leases first.
    */
-  charge(opts: { all?: boolean; leaseIds?: readonly string[] } = {}): Promise<ChargeRunSummary> {
+  charge(opts: ChargeOpts = {}): Promise<ChargeRunSummary> {
     const run = this.queue.then(() => this.chargeOnce(opts));
     this.queue = run.catch(() => undefined);
     return run;
@@ -180,12 +187,12 @@ export class LedgerService {
     return run;
   }
 
-  private async chargeOnce(opts: { all?: boolean; leaseIds?: readonly string[] }): Promise<ChargeRunSummary> {
+  private async chargeOnce(opts: ChargeOpts): Promise<ChargeRunSummary> {
     const { store } = this.ctx;
     const at = this.ctx.clock.now();
     const full = opts.leaseIds === undefined && (opts.all === true || this.lastRunStart === null);
     let ids: string[];
-    const active = opts.leaseIds ? [] : await store.jobs.activeLeases();
+    const active = opts.leaseIds ? [] : (opts.active ?? (await store.jobs.activeLeases()));
     if (opts.leaseIds) ids = [...new Set(opts.leaseIds)].sort();
     else if (full) ids = await store.usage.leasesWithUsage();
     else {
@@ -454,8 +461,9 @@ export class LedgerService {
   /** Funds and running burns of tenants (all tenants with live leases, plus those named). */
   private async fundsAndBurns(
     tenantIds?: readonly string[],
+    active?: readonly LeaseRecord[],
   ): Promise<{ funds: TenantFunds[]; burns: Map<string, RunningBurn[]> }> {
-    const live = (await this.ctx.store.jobs.activeLeases()).filter(
+    const live = (active ?? (await this.ctx.store.jobs.activeLeases())).filter(
       (l) =>
         LIVE_LEASE_STATES.has(l.state) &&
         l.stopRequestedAt == null &&
@@ -500,8 +508,10 @@ export class LedgerService {
    * lists the leases to warn, `stop` the leases to stop. The scheduling loop acts on them.
    */
   async spendDecisions(): Promise<SpendDecision[]> {
-    await this.charge();
-    const { funds, burns } = await this.fundsAndBurns();
+    // One read of the active leases serves the charge run and the funds (the loop's read budget).
+    const active = await this.ctx.store.jobs.activeLeases();
+    await this.charge({ active });
+    const { funds, burns } = await this.fundsAndBurns(undefined, active);
     return decideSpendAll(
       funds.filter((f) => burns.has(f.tenantId)),
       burns,
