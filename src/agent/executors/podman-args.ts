@@ -177,10 +177,10 @@ export function podmanRunOptions(
       "--env",
       `ZUMBIDO_HOSTFILE=${CONTAINER_HOSTFILE}`,
     );
-  for (const [k, v] of Object.entries(w.spec.env ?? {})) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || RESERVED_ENV.has(k)) continue;
-    args.push("--env", `${k}=${v}`);
-  }
+  // Values never go on the command line (any local user reads /proc/*/cmdline): each is a podman
+  // secret of type env, created from stdin before the run and removed after it (envSecrets()).
+  for (const s of envSecrets(w.spec, p.container))
+    args.push("--secret", `${s.secret},type=env,target=${s.name}`);
   args.push(
     "--env",
     `ZUMBIDO_LEASE_ID=${w.leaseId}`,
@@ -196,6 +196,21 @@ export function podmanRunOptions(
     "HOME=/tmp",
   );
   return args;
+}
+
+/**
+ * The tenant's env of a lease (spec.env: plain and secret values alike, less the names the platform
+ * sets), each with the name of the podman secret that carries its value into the container. The
+ * value reaches podman on stdin (`podman secret create NAME -`), so it is exact (newlines, `=`,
+ * spaces) and never on a command line.
+ */
+export function envSecrets(
+  spec: WorkloadSpec["spec"],
+  container: string,
+): { name: string; value: string; secret: string }[] {
+  return Object.entries(spec.env ?? {})
+    .filter(([k]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !RESERVED_ENV.has(k))
+    .map(([name, value], i) => ({ name, value, secret: `${container}-env${i}` }));
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   leaseLimits,
   podmanEnv,
   podmanRunOptions,
+  envSecrets,
   prepareContainerDirs,
   workloadArgv,
   writeNoticeFile,
@@ -331,8 +332,13 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
       this.end(e, "cancelled", null, null, "stopped by the agent before the container started");
       return;
     }
-    const args = this.runArgs(e, w, ready.image, devices);
-    const r = await this.podman(args);
+    const secrets = envSecrets(w.spec, rec.container);
+    const made = await this.createEnvSecrets(e.dir, secrets);
+    // The container holds its env once it runs; the secrets are removed whatever the run did.
+    const r = made.ok
+      ? await this.podman(this.runArgs(e, w, ready.image, devices))
+      : { code: 125, stdout: "", stderr: made.problem };
+    if (secrets.length > 0) await this.podman(["secret", "rm", ...secrets.map((x) => x.secret)]);
     if (r.code !== 0) {
       await this.podman(["rm", "-f", rec.container]);
       const msg = lastLine(r.stderr) || `podman run exited ${r.code}`;
@@ -370,6 +376,38 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
       image,
       ...workloadArgv(w.spec),
     ];
+  }
+
+  /**
+   * Creates the podman secrets carrying the tenant's env values, each from a 0600 file in the lease's
+   * private folder, removed at once: a value is never on a command line. (podman 4 reads `-` only
+   * from a FIFO, and node gives children sockets.)
+   */
+  private async createEnvSecrets(
+    dir: string,
+    secrets: { value: string; secret: string }[],
+  ): Promise<{ ok: true } | { ok: false; problem: string }> {
+    const file = join(dir, "env-value");
+    try {
+      for (const s of secrets) {
+        rmSync(file, { force: true });
+        writeFileSync(file, s.value, { mode: 0o600 });
+        let r = await this.podman(["secret", "create", s.secret, file]);
+        if (r.code !== 0) {
+          // A secret left by an agent that stopped between create and rm: replace it.
+          await this.podman(["secret", "rm", s.secret]);
+          r = await this.podman(["secret", "create", s.secret, file]);
+        }
+        if (r.code !== 0)
+          return {
+            ok: false,
+            problem: `could not hand the job's env to podman: ${lastLine(r.stderr) || `exit ${r.code}`}`,
+          };
+      }
+      return { ok: true };
+    } finally {
+      rmSync(file, { force: true });
+    }
   }
 
   /** Makes the image present: already there, `podman load` of an archive, or `podman pull` (with a 0600 auth file). */

@@ -4,7 +4,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { WorkloadSpec } from "../executor.js";
 import type { CdiGpus } from "./cdi.js";
-import { containerEndReason, execFailedIn, podmanRunOptions, workloadArgv } from "./podman-args.js";
+import {
+  containerEndReason,
+  envSecrets,
+  execFailedIn,
+  podmanRunOptions,
+  workloadArgv,
+} from "./podman-args.js";
 import type { ContainerIsolationOptions } from "./podman-args.js";
 import { shQuote, signalName } from "./slurm-parse.js";
 
@@ -65,6 +71,20 @@ export function podmanBatchScript(
   const pull = authFile
     ? `podman pull --quiet --authfile "$D/${authFile}" "$IMG" >/dev/null`
     : `podman pull --quiet "$IMG" >/dev/null`;
+  // The tenant's env values go to podman on stdin from printf (a shell builtin: no process of its
+  // own, so no command line holds them); they are in this script only, which is 0700.
+  const secrets = envSecrets(w.spec, container);
+  const names = secrets.map((s) => q(s.secret)).join(" ");
+  const makeSecrets = secrets.length
+    ? [
+        `podman secret rm ${names} >/dev/null 2>&1`,
+        ...secrets.map(
+          (s) =>
+            `printf '%s' ${q(s.value)} | podman secret create ${q(s.secret)} - >/dev/null || { rc=$?; note "run $rc"; exit $rc; }`,
+        ),
+      ]
+    : [];
+  const dropSecrets = secrets.length ? `; podman secret rm ${names} >/dev/null 2>&1` : "";
   const lines = [
     "#!/bin/sh",
     `# zumbido lease ${w.leaseId.replace(/\n/g, " ")}: the tenant's image in a podman container (never as this user)`,
@@ -92,8 +112,10 @@ export function podmanBatchScript(
     `rm -f "$D/${authFile ?? "auth.json"}"`,
     `trap 'podman kill --signal USR1 "$C" >/dev/null 2>&1' USR1`,
     `trap 'podman kill --signal TERM "$C" >/dev/null 2>&1' TERM`,
+    ...makeSecrets,
     // --replace: a requeued job's leftover container of the same name goes first.
-    `podman run -d --replace ${opts.map(q).join(" ")} "$@" ${[image, ...workloadArgv(w.spec)].map(q).join(" ")} >/dev/null || { rc=$?; note "run $rc"; exit $rc; }`,
+    `podman run -d --replace ${opts.map(q).join(" ")} "$@" ${[image, ...workloadArgv(w.spec)].map(q).join(" ")} >/dev/null; rc=$?${dropSecrets}`,
+    `[ "$rc" = 0 ] || { note "run $rc"; exit $rc; }`,
     `date +%s%3N > "$D/started"`,
     "code=",
     `while [ -z "$code" ]; do`,

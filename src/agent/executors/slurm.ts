@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NodeRuntime } from "../../domain/index.js";
 import type { WorkloadSpec, WorkloadStatus } from "../executor.js";
@@ -173,7 +173,9 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     }
     const script = join(dir, "job.sh");
     try {
-      writeFileSync(script, this.script(w, dir, image), { mode: 0o755 });
+      // 0700: the script holds the job's env values (secret ones included); Slurm runs it as its owner.
+      writeFileSync(script, this.script(w, dir, image), { mode: 0o700 });
+      chmodSync(script, 0o700);
     } catch (err) {
       this.end(e, "failed", null, null, err instanceof Error ? err.message : String(err));
       return this.toStatus(e);
