@@ -35,6 +35,12 @@ export const ServerConfig = z
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     scheduleIntervalMs: z.coerce.number().int().min(50).default(1000),
     heartbeatTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
+    /**
+     * Liveness-only heartbeats are written as one batched UPDATE this often (ms); 0 writes each one
+     * at once. Default: 1,000, or a quarter of the heartbeat timeout when that is less. At most a
+     * third of the timeout, so that a heartbeating node is never marked offline (docs/fleet.md).
+     */
+    livenessBatchMs: z.coerce.number().int().min(0).max(60_000).optional(),
     stopGraceS: z.coerce.number().int().min(0).max(3600).default(10),
     /** After a stop's grace period, seconds the server waits for the node to report the end before ending the lease itself. */
     stopTimeoutS: z.coerce.number().int().min(1).max(3600).default(60),
@@ -88,6 +94,12 @@ export const ServerConfig = z
         message:
           "give the encryption keys in ZUMBIDO_ENCRYPTION_KEY or in ZUMBIDO_ENCRYPTION_KEY_FILE, not both",
       });
+    if (c.livenessBatchMs !== undefined && c.livenessBatchMs > Math.floor(c.heartbeatTimeoutMs / 3))
+      ctx.addIssue({
+        code: "custom",
+        path: ["livenessBatchMs"],
+        message: `ZUMBIDO_LIVENESS_BATCH_MS (${c.livenessBatchMs}) must be at most a third of ZUMBIDO_HEARTBEAT_TIMEOUT_MS (${c.heartbeatTimeoutMs}), else a node that heartbeats could be marked offline; lower it, or 0 to write each heartbeat`,
+      });
     if ((c.tlsCert === undefined) !== (c.tlsKey === undefined))
       ctx.addIssue({
         code: "custom",
@@ -106,6 +118,7 @@ const ENV: Record<keyof ServerConfig, string> = {
   logLevel: "ZUMBIDO_LOG_LEVEL",
   scheduleIntervalMs: "ZUMBIDO_SCHEDULE_INTERVAL_MS",
   heartbeatTimeoutMs: "ZUMBIDO_HEARTBEAT_TIMEOUT_MS",
+  livenessBatchMs: "ZUMBIDO_LIVENESS_BATCH_MS",
   stopGraceS: "ZUMBIDO_STOP_GRACE_S",
   stopTimeoutS: "ZUMBIDO_STOP_TIMEOUT_S",
   gangStartTimeoutS: "ZUMBIDO_GANG_START_TIMEOUT_S",
@@ -133,6 +146,11 @@ const ENV: Record<keyof ServerConfig, string> = {
   rateExpensiveBurst: "ZUMBIDO_RATE_EXPENSIVE_BURST",
   planMaxRuns: "ZUMBIDO_PLAN_MAX_RUNS",
 };
+
+/** The liveness batch interval in effect (ms; 0: off): the setting, else min(1 s, timeout / 4). */
+export function livenessBatchMsOf(c: Pick<ServerConfig, "livenessBatchMs" | "heartbeatTimeoutMs">): number {
+  return c.livenessBatchMs ?? Math.min(1000, Math.floor(c.heartbeatTimeoutMs / 4));
+}
 
 /** The API limits a server config sets. */
 export function apiSettingsOf(c: ServerConfig): ApiSettings {

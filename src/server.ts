@@ -15,7 +15,7 @@ import {
 import type { Clock } from "./domain/index.js";
 import { DEFAULT_POLICY } from "./scheduler/index.js";
 import { Store, parseStoreUrl } from "./store/index.js";
-import { apiSettingsOf, type ServerConfig } from "./config.js";
+import { apiSettingsOf, livenessBatchMsOf, type ServerConfig } from "./config.js";
 import { Metrics } from "./api/metrics.js";
 
 /** A running control plane. */
@@ -48,10 +48,13 @@ export async function startServer(
   });
   // Info, not warn: `serve --ready-json` promises its ready line first; the banners repeat the note.
   log.info(secretKeys.note);
-  const store = await Store.open(
-    parseStoreUrl(config.store),
-    config.keySecret ? { keySecret: config.keySecret } : {},
-  );
+  const store = await Store.open(parseStoreUrl(config.store), {
+    ...(config.keySecret ? { keySecret: config.keySecret } : {}),
+    liveness: {
+      intervalMs: livenessBatchMsOf(config),
+      onError: (err: unknown) => log.warn({ err }, "batched liveness write failed; retried next flush"),
+    },
+  });
   const resealed = await resealSecrets(store, secretKeys.box).catch(async (err: unknown) => {
     await store.close();
     throw err;

@@ -403,6 +403,8 @@ export const Assignment = z.object({
   jobId: z.string(),
   gpuModel: z.string(),
   gpuIndices: z.array(z.number()),
+  /** Per-GPU watts by the power rule (the node's reported limit, else the catalogue's TDP, approved models included): the agent's modelled energy. */
+  gpuPowerW: z.number().positive().optional(),
   spec: JobSpecView,
   /** The image to run: the job's own, else the site's default; absent when neither names one. */
   image: z.string().optional(),

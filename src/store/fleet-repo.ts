@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type {
   Cooling,
   Gpu,
@@ -11,6 +11,7 @@ import type {
 } from "../domain/index.js";
 import { sameInventory } from "../domain/index.js";
 import { hashSecret } from "./accounts-repo.js";
+import { LivenessBatch } from "./liveness-batch.js";
 import type { Database } from "./schema.js";
 
 const siteRow = (r: Database["sites"]): Site => ({
@@ -55,9 +56,67 @@ const priceRow = (r: Database["prices"]): Price => ({
   interruptibleMinorPerGpuHour: r.interruptible_minor,
 });
 
+/** How liveness-only heartbeats are written: batched every `intervalMs` (0: one UPDATE each). */
+export interface LivenessOptions {
+  intervalMs: number;
+  /** Flush as soon as this many nodes wait (default 1,000). */
+  maxBatch?: number;
+  /** A batched write that failed (its times are kept and retried with the next flush). */
+  onError?: (err: unknown) => void;
+}
+
+/** Rows per batched liveness UPDATE (two parameters each). */
+const LIVENESS_CHUNK = 1000;
+
 /** Sites, prices, enrolment tokens and nodes. */
 export class FleetRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** Buffered liveness times (src/store/liveness-batch.ts); absent when every heartbeat is written. */
+  private readonly liveness: LivenessBatch | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    liveness: LivenessOptions = { intervalMs: 0 },
+  ) {
+    this.liveness =
+      liveness.intervalMs > 0
+        ? new LivenessBatch((entries) => this.writeLiveness(entries), liveness)
+        : undefined;
+  }
+
+  /** A node as stored, with this replica's buffered liveness time when newer. */
+  private live(n: Node): Node {
+    const at = this.liveness?.buffered(n.id);
+    return at !== undefined && at > (n.lastHeartbeatAt ?? Number.NEGATIVE_INFINITY)
+      ? { ...n, lastHeartbeatAt: at }
+      : n;
+  }
+
+  /**
+   * Writes many nodes' liveness times in one UPDATE per 1,000 nodes (a VALUES join), never moving a
+   * node's time backwards (another replica or a status write may have stored a newer one).
+   */
+  async writeLiveness(entries: [string, number][]): Promise<void> {
+    for (let i = 0; i < entries.length; i += LIVENESS_CHUNK) {
+      const rows = sql.join(
+        entries.slice(i, i + LIVENESS_CHUNK).map(([id, at]) => sql`(${id}, CAST(${at} AS BIGINT))`),
+      );
+      await sql`WITH v(id, t) AS (VALUES ${rows})
+        UPDATE nodes SET last_heartbeat_at = v.t FROM v
+        WHERE nodes.id = v.id AND (nodes.last_heartbeat_at IS NULL OR nodes.last_heartbeat_at < v.t)`.execute(
+        this.db,
+      );
+    }
+  }
+
+  /** Writes the buffered liveness times now (detection does this itself). */
+  async flushLiveness(): Promise<void> {
+    await this.liveness?.flush();
+  }
+
+  /** Stops batching and writes what is buffered (shutdown). */
+  async closeLiveness(): Promise<void> {
+    await this.liveness?.close();
+  }
 
   async createSite(s: Site): Promise<Site> {
     await this.db
@@ -215,7 +274,7 @@ export class FleetRepo {
 
   async getNode(id: string): Promise<Node | undefined> {
     const r = await this.db.selectFrom("nodes").selectAll().where("id", "=", id).executeTakeFirst();
-    return r && nodeRow(r);
+    return r && this.live(nodeRow(r));
   }
   async listNodes(siteIds?: string[]): Promise<Node[]> {
     let q = this.db.selectFrom("nodes").selectAll();
@@ -223,7 +282,7 @@ export class FleetRepo {
       if (siteIds.length === 0) return [];
       q = q.where("site_id", "in", siteIds);
     }
-    return (await q.orderBy("created_at").orderBy("id").execute()).map(nodeRow);
+    return (await q.orderBy("created_at").orderBy("id").execute()).map((r) => this.live(nodeRow(r)));
   }
   /**
    * Records a heartbeat: GPUs as seen now, and the state the agent's health check implies. The
@@ -275,9 +334,12 @@ export class FleetRepo {
       changedAt !== (node.inventoryChangedAt ?? null) ||
       gpusJson !== JSON.stringify(node.gpus);
     if (!changed) {
-      await this.db.updateTable("nodes").set({ last_heartbeat_at: now }).where("id", "=", id).execute();
+      // A liveness renewal only: batched with the others when batching is on.
+      if (this.liveness) this.liveness.touch(id, now);
+      else await this.db.updateTable("nodes").set({ last_heartbeat_at: now }).where("id", "=", id).execute();
       return;
     }
+    this.liveness?.forget(id, now);
     await this.db
       .updateTable("nodes")
       .set({
@@ -317,6 +379,7 @@ export class FleetRepo {
   }
   /** Deletes a node's row (its leases, usage and anomalies stay as history). */
   async deleteNode(id: string): Promise<boolean> {
+    this.liveness?.forget(id);
     const r = await this.db.deleteFrom("nodes").where("id", "=", id).executeTakeFirst();
     return Number(r.numDeletedRows) === 1;
   }
@@ -331,22 +394,32 @@ export class FleetRepo {
   async setNodeState(id: string, state: NodeState, reason: string | null): Promise<void> {
     await this.db.updateTable("nodes").set({ state, state_reason: reason }).where("id", "=", id).execute();
   }
-  /** Marks nodes whose last heartbeat is older than the cutoff as offline; returns their ids. */
+  /**
+   * Marks nodes whose last heartbeat is older than the cutoff as offline; returns their ids. This
+   * replica's buffered liveness is written first, and a node whose fresh heartbeat arrived during
+   * that write (still buffered) is not marked.
+   */
   async markStaleNodesOffline(cutoff: number): Promise<string[]> {
+    await this.liveness?.flush();
+    const live = ["ready", "draining", "pending"] as const;
     const stale = await this.db
       .selectFrom("nodes")
       .select("id")
-      .where("state", "in", ["ready", "draining", "pending"])
+      .where("state", "in", live)
       .where("last_heartbeat_at", "<", cutoff)
       .execute();
-    if (stale.length === 0) return [];
-    const ids = stale.map((s) => s.id);
-    await this.db
+    const ids = stale.map((s) => s.id).filter((id) => !((this.liveness?.buffered(id) ?? 0) >= cutoff));
+    if (ids.length === 0) return [];
+    // Checked again in the write: another replica may have stored a fresher heartbeat since.
+    const marked = await this.db
       .updateTable("nodes")
       .set({ state: "offline", state_reason: "no heartbeat" })
       .where("id", "in", ids)
+      .where("state", "in", live)
+      .where("last_heartbeat_at", "<", cutoff)
+      .returning("id")
       .execute();
-    return ids;
+    return marked.map((m) => m.id);
   }
 }
 

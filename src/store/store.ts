@@ -2,7 +2,7 @@ import { AccountsRepo } from "./accounts-repo.js";
 import { AuditRepo } from "./audit-repo.js";
 import { CheckpointsRepo } from "./checkpoints-repo.js";
 import { openDb, type Db, type StoreConfig } from "./db.js";
-import { FleetRepo } from "./fleet-repo.js";
+import { FleetRepo, type LivenessOptions } from "./fleet-repo.js";
 import { GpuModelsRepo } from "./gpu-models-repo.js";
 import { EnergyRepo } from "./energy-repo.js";
 import { JobsRepo } from "./jobs-repo.js";
@@ -26,9 +26,10 @@ export class Store {
   private constructor(
     readonly db: Db,
     keySecret?: string,
+    liveness?: LivenessOptions,
   ) {
     this.accounts = new AccountsRepo(db.kysely, keySecret);
-    this.fleet = new FleetRepo(db.kysely);
+    this.fleet = new FleetRepo(db.kysely, liveness);
     this.jobs = new JobsRepo(db.kysely, db.dialect);
     this.usage = new UsageRepo(db.kysely);
     this.ledger = new LedgerRepo(db.kysely);
@@ -42,9 +43,13 @@ export class Store {
   /**
    * Opens (and migrates) the store. `keySecret` is the server secret API keys are HMACed with
    * (ZUMBIDO_KEY_SECRET); legacy plain-SHA-256 key hashes are rewritten as HMACs on open.
+   * `liveness` batches liveness-only heartbeat writes (src/store/liveness-batch.ts); off by default.
    */
-  static async open(config: StoreConfig, opts: { keySecret?: string } = {}): Promise<Store> {
-    const store = new Store(await openDb(config), opts.keySecret);
+  static async open(
+    config: StoreConfig,
+    opts: { keySecret?: string; liveness?: LivenessOptions } = {},
+  ): Promise<Store> {
+    const store = new Store(await openDb(config), opts.keySecret, opts.liveness);
     await store.accounts.upgradeKeyHashes();
     return store;
   }
@@ -53,7 +58,12 @@ export class Store {
     return this.db.dialect;
   }
 
+  /** Writes buffered liveness, then closes the database. */
   async close(): Promise<void> {
-    await this.db.close();
+    try {
+      await this.fleet.closeLiveness();
+    } finally {
+      await this.db.close();
+    }
   }
 }

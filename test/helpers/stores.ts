@@ -2,24 +2,27 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Store } from "../../src/store/index.js";
+import { Store, type LivenessOptions } from "../../src/store/index.js";
 import { freshPostgresDb, postgresAvailable } from "./services.js";
 
 export interface StoreFactory {
   name: "sqlite" | "postgres";
   /** Whether the backing service is there (always true for SQLite). */
   available(): Promise<boolean>;
-  open(): Promise<{ store: Store; url: string; cleanup: () => Promise<void> }>;
+  /** A fresh store; `liveness` batches liveness-only heartbeats (off by default, as in Store.open). */
+  open(opts?: {
+    liveness?: LivenessOptions;
+  }): Promise<{ store: Store; url: string; cleanup: () => Promise<void> }>;
 }
 
 export const STORES: StoreFactory[] = [
   {
     name: "sqlite",
     available: () => Promise.resolve(true),
-    async open() {
+    async open(opts = {}) {
       const dir = mkdtempSync(join(tmpdir(), "zumbido-store-"));
       const path = join(dir, "zumbido.db");
-      const store = await Store.open({ kind: "sqlite", path });
+      const store = await Store.open({ kind: "sqlite", path }, opts);
       return {
         store,
         url: `sqlite:${path}`,
@@ -33,9 +36,9 @@ export const STORES: StoreFactory[] = [
   {
     name: "postgres",
     available: postgresAvailable,
-    async open() {
+    async open(opts = {}) {
       const { url, drop } = await freshPostgresDb();
-      const store = await Store.open({ kind: "postgres", url });
+      const store = await Store.open({ kind: "postgres", url }, opts);
       return {
         store,
         url,

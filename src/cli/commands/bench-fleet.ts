@@ -60,6 +60,8 @@ export interface FleetBenchOptions {
   pgUrl?: string;
   /** Server entry (e.g. another checkout's bin/zumbido.js) to measure a baseline. */
   serverEntry?: string;
+  /** The servers' ZUMBIDO_LIVENESS_BATCH_MS (0: every heartbeat written at once); default theirs. */
+  livenessBatchMs?: number;
 }
 
 const GPUS = Array.from({ length: 8 }, (_, i) => ({
@@ -115,7 +117,11 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   }
   const adminKey = `zk_admin_${randomBytes(16).toString("hex")}`;
   const entry = o.serverEntry ? { entry: [o.serverEntry] } : {};
-  const env = { ZUMBIDO_SCHEDULE_INTERVAL_MS: "1000", ZUMBIDO_DEMO: "" };
+  const env: Record<string, string> = {
+    ZUMBIDO_SCHEDULE_INTERVAL_MS: "1000",
+    ZUMBIDO_DEMO: "",
+    ...(o.livenessBatchMs !== undefined ? { ZUMBIDO_LIVENESS_BATCH_MS: String(o.livenessBatchMs) } : {}),
+  };
   const servers: BenchServer[] = [await startBenchServer(storeUrl, { ...entry, adminKey, env })];
   if (o.replicas === 2) servers.push(await startBenchServer(storeUrl, { ...entry, adminKey, env }));
   const pools = servers.map((s) => new Pool(s.url, { connections: 64, headersTimeout: 10_000 }));
@@ -517,6 +523,7 @@ export function registerBenchFleetCommand(bench: Command): void {
     .option("--replicas <n>", "1 or 2 server processes on one store (2 needs postgres)", "1")
     .option("--kill-leader <how>", "with 2 replicas: process (SIGKILL) or lock (terminate its lock session)")
     .option("--kills <n>", "failovers during the run, 1-50", "10")
+    .option("--liveness-batch-ms <n>", "the servers' liveness batch interval, 0 (off) to 5000")
     .option("--server-entry <path>", "run another checkout's bin/zumbido.js (a baseline)")
     .option("--pg-url <url>", "PostgreSQL server to create the bench database on (ZUMBIDO_TEST_PG_URL)")
     .option("--json", "print the figures as JSON")
@@ -544,6 +551,9 @@ export function registerBenchFleetCommand(bench: Command): void {
           kills: int("--kills", String(o.kills), 1, 50),
           ...(pgUrl ? { pgUrl } : {}),
           ...(typeof o.serverEntry === "string" ? { serverEntry: o.serverEntry } : {}),
+          ...(o.livenessBatchMs !== undefined
+            ? { livenessBatchMs: int("--liveness-batch-ms", String(o.livenessBatchMs), 0, 5000) }
+            : {}),
         });
         if (json) console.log(JSON.stringify(r));
         else
