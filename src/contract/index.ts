@@ -126,6 +126,17 @@ export const JobView = Job.extend({
       to: z.number().nullable(),
     }),
   ),
+  /** Where the job's latest checkpoint is (as its node last reported it); absent when none was seen. */
+  checkpoint: z
+    .object({
+      nodeId: z.string(),
+      siteId: z.string(),
+      country: z.string(),
+      sizeBytes: z.number(),
+      files: z.number(),
+      savedAt: z.number(),
+    })
+    .optional(),
 });
 /** GET /v1/jobs/:id */
 export type JobView = z.infer<typeof JobView>;

@@ -7,6 +7,7 @@ import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { loadGpuCatalogue, resolveReportedGpus } from "./gpu-models-service.js";
 import { settleEndedLease } from "./lease-end.js";
 import { gangAssignment, gangOf, releaseReadyGangs } from "./gang.js";
+import { recordCheckpointReport } from "./checkpoint-events.js";
 import { SecretsService } from "./secrets-service.js";
 
 export { MAX_REPORT_REASON } from "./lease-end.js";
@@ -163,6 +164,8 @@ export class AgentService {
     const lease = await this.ownLease(nodeId, w.leaseId);
     const now = this.ctx.clock.now();
     if (lease.state === "ended") return;
+    // Where the job's checkpoint is (the node's folder survives the lease): recorded, with events.
+    await recordCheckpointReport(this.ctx, lease, w, now);
     // Billing starts when the workload runs: "starting" (image pull, Slurm queue, pod pending) is not billed.
     // A lease stopped before its start was reported still records when it started.
     // Times the node reports are held to the lease's server-observed life (serverTime).
