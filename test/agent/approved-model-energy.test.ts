@@ -79,7 +79,7 @@ describe("an agent's modelled energy on an approved operator-defined model", () 
       const sub = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
         gpuModels: ["MI300X"],
         gpus: 2,
-        command: ["sleep", "30"],
+        command: ["sleep", "10"],
       });
       expect(sub.status).toBe(201);
       await h.loop.tick();
