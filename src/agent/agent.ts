@@ -198,7 +198,13 @@ export class Agent {
       const to = l.endedAt ?? serverNow;
       this.store.appendUsage(this.nodeId, l.leaseId, to, (from, until) => ({
         gpuMs: l.gpuIndices.length * (until - from),
-        ...this.o.meter.energyMilliWh(l.gpuIndices, l.gpuModel, from - offset, until - offset),
+        ...this.o.meter.energyMilliWh(
+          l.gpuIndices,
+          l.gpuModel,
+          from - offset,
+          until - offset,
+          l.gpuPowerW ?? undefined,
+        ),
       }));
     }
     if (meterDue) this.lastMeter = now;
@@ -326,7 +332,13 @@ export class Agent {
       return;
     }
     this.waiting.delete(a.leaseId);
-    this.store.track({ leaseId: a.leaseId, jobId: a.jobId, gpuIndices: a.gpuIndices, gpuModel: a.gpuModel });
+    this.store.track({
+      leaseId: a.leaseId,
+      jobId: a.jobId,
+      gpuIndices: a.gpuIndices,
+      gpuModel: a.gpuModel,
+      gpuPowerW: a.gpuPowerW ?? null,
+    });
     // The job's checkpoint folder lives in the agent's state, not the lease's: it survives requeues.
     const checkpointDir = checkpointDirFor(this.o.stateDir, a.jobId);
     prepareCheckpointDir(checkpointDir);

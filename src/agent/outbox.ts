@@ -9,6 +9,8 @@ export interface TrackedLease {
   jobId: string;
   gpuIndices: number[];
   gpuModel: string;
+  /** Per-GPU watts the control plane sent with the assignment (null from a server that sends none). */
+  gpuPowerW: number | null;
   startedAt: number | null;
   /** Usage was recorded up to this time (epoch ms). */
   meteredUntil: number | null;
@@ -40,6 +42,10 @@ export class AgentStore {
       CREATE TABLE IF NOT EXISTS usage_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, lease_id TEXT NOT NULL, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS log_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, lease_id TEXT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL);
     `);
+    // State written by an agent that predates per-GPU power in assignments gains the column (NULL).
+    const cols = this.db.prepare("PRAGMA table_info(leases)").all() as { name: string }[];
+    if (!cols.some((c) => c.name === "gpu_power_w"))
+      this.db.exec("ALTER TABLE leases ADD COLUMN gpu_power_w REAL");
   }
 
   getMeta(key: string): string | undefined {
@@ -57,9 +63,9 @@ export class AgentStore {
   track(l: Omit<TrackedLease, "meteredUntil" | "endedAt" | "startedAt">): void {
     this.db
       .prepare(
-        "INSERT OR IGNORE INTO leases (lease_id, job_id, gpu_indices, gpu_model, started_at, metered_until, ended_at) VALUES (?, ?, ?, ?, NULL, NULL, NULL)",
+        "INSERT OR IGNORE INTO leases (lease_id, job_id, gpu_indices, gpu_model, gpu_power_w, started_at, metered_until, ended_at) VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL)",
       )
-      .run(l.leaseId, l.jobId, JSON.stringify(l.gpuIndices), l.gpuModel);
+      .run(l.leaseId, l.jobId, JSON.stringify(l.gpuIndices), l.gpuModel, l.gpuPowerW);
   }
   leases(): TrackedLease[] {
     const rows = this.db.prepare("SELECT * FROM leases ORDER BY lease_id").all() as {
@@ -67,6 +73,7 @@ export class AgentStore {
       job_id: string;
       gpu_indices: string;
       gpu_model: string;
+      gpu_power_w: number | null;
       started_at: number | null;
       metered_until: number | null;
       ended_at: number | null;
@@ -76,6 +83,7 @@ export class AgentStore {
       jobId: r.job_id,
       gpuIndices: JSON.parse(r.gpu_indices) as number[],
       gpuModel: r.gpu_model,
+      gpuPowerW: r.gpu_power_w,
       startedAt: r.started_at,
       meteredUntil: r.metered_until,
       endedAt: r.ended_at,

@@ -126,6 +126,17 @@ export const JobView = Job.extend({
       to: z.number().nullable(),
     }),
   ),
+  /** Where the job's latest checkpoint is (as its node last reported it); absent when none was seen. */
+  checkpoint: z
+    .object({
+      nodeId: z.string(),
+      siteId: z.string(),
+      country: z.string(),
+      sizeBytes: z.number(),
+      files: z.number(),
+      savedAt: z.number(),
+    })
+    .optional(),
 });
 /** GET /v1/jobs/:id */
 export type JobView = z.infer<typeof JobView>;
@@ -392,6 +403,8 @@ export const Assignment = z.object({
   jobId: z.string(),
   gpuModel: z.string(),
   gpuIndices: z.array(z.number()),
+  /** Per-GPU watts by the power rule (the node's reported limit, else the catalogue's TDP, approved models included): the agent's modelled energy. */
+  gpuPowerW: z.number().positive().optional(),
   spec: JobSpecView,
   /** The image to run: the job's own, else the site's default; absent when neither names one. */
   image: z.string().optional(),

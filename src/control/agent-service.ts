@@ -1,5 +1,5 @@
 import type { Gpu, Node, NodeCluster, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
-import { DomainError, effectiveImage, forbidden, invalid } from "../domain/index.js";
+import { DomainError, effectiveImage, forbidden, gpuPowerW, invalid } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { leaseUsageBounds, USAGE_TOLERANCE_MS, type LeaseUsageBounds } from "../ledger/index.js";
 import type { IngestResult, LeaseRecord } from "../store/index.js";
@@ -7,6 +7,7 @@ import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { loadGpuCatalogue, resolveReportedGpus } from "./gpu-models-service.js";
 import { settleEndedLease } from "./lease-end.js";
 import { gangAssignment, gangOf, releaseReadyGangs } from "./gang.js";
+import { recordCheckpointReport } from "./checkpoint-events.js";
 import { SecretsService } from "./secrets-service.js";
 
 export { MAX_REPORT_REASON } from "./lease-end.js";
@@ -47,9 +48,11 @@ export class AgentService {
   ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number; intervalMs: number }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
+    const catalogue = await loadGpuCatalogue(this.ctx.store);
+    const gpus = resolveReportedGpus(hb.gpus, catalogue);
     await this.ctx.store.fleet.heartbeat(
       nodeId,
-      resolveReportedGpus(hb.gpus, await loadGpuCatalogue(this.ctx.store)),
+      gpus,
       hb.driverVersion ?? null,
       now,
       hb.health,
@@ -109,6 +112,11 @@ export class AgentService {
         jobId: l.jobId,
         gpuModel: l.gpuModel,
         gpuIndices: l.gpuIndices,
+        // The one power rule over this node's GPUs of the lease's model and the catalogue in force.
+        gpuPowerW: gpuPowerW(
+          gpus.find((g) => g.model === l.gpuModel) ?? { model: l.gpuModel, powerLimitW: 0 },
+          catalogue.find,
+        ),
         spec: Object.keys(env).length > 0 ? { ...job.spec, env } : job.spec,
         ...(image !== undefined ? { image } : {}),
         network: job.spec.network === true && site?.allowNetwork === true,
@@ -156,6 +164,8 @@ export class AgentService {
     const lease = await this.ownLease(nodeId, w.leaseId);
     const now = this.ctx.clock.now();
     if (lease.state === "ended") return;
+    // Where the job's checkpoint is (the node's folder survives the lease): recorded, with events.
+    await recordCheckpointReport(this.ctx, lease, w, now);
     // Billing starts when the workload runs: "starting" (image pull, Slurm queue, pod pending) is not billed.
     // A lease stopped before its start was reported still records when it started.
     // Times the node reports are held to the lease's server-observed life (serverTime).

@@ -2,6 +2,7 @@ import { planCurtailment, type CurtailableLease } from "../energy/index.js";
 import type { Node } from "../domain/index.js";
 import type { Curtailment, Fence } from "../store/index.js";
 import type { Ctx } from "./context.js";
+import { loadGpuCatalogue } from "./gpu-models-service.js";
 import { leaseFacilityKw, siteDrawKw } from "./power.js";
 import type { CycleWorld } from "./snapshot.js";
 
@@ -14,7 +15,7 @@ import type { CycleWorld } from "./snapshot.js";
 export async function enforceCurtailments(
   ctx: Ctx,
   now: number,
-  world?: Pick<CycleWorld, "sites" | "nodes" | "leases" | "curtailments">,
+  world?: Pick<CycleWorld, "sites" | "nodes" | "leases" | "curtailments" | "catalogue">,
   fence?: Fence,
 ): Promise<{ noticesSent: number }> {
   const { store } = ctx;
@@ -30,14 +31,16 @@ export async function enforceCurtailments(
     ? [world.sites, world.nodes, world.leases]
     : await Promise.all([store.fleet.listSites(), store.fleet.listNodes(), store.jobs.activeLeases()]);
   const nodeMap = new Map<string, Node>(nodes.map((n) => [n.id, n]));
+  // GPU power by the one rule over the catalogue in force (approved operator-defined models included).
+  const lookup = (world?.catalogue ?? (await loadGpuCatalogue(store))).find;
   let noticesSent = 0;
   for (const c of events) {
     const site = sites.find((s) => s.id === c.siteId);
     if (!site) continue;
     const here = leases.filter((l) => l.siteId === site.id);
-    const drawAll = siteDrawKw(site, here, nodeMap);
+    const drawAll = siteDrawKw(site, here, nodeMap, lookup);
     const running = here.filter((l) => l.state !== "stopping");
-    const drawKept = siteDrawKw(site, running, nodeMap);
+    const drawKept = siteDrawKw(site, running, nodeMap, lookup);
     const next: Curtailment = { ...c, stopped: [...c.stopped], reasoning: [...c.reasoning] };
     if (next.kwBefore === null) next.kwBefore = drawAll;
     if (drawKept > c.maxKw + 1e-9) {
@@ -45,7 +48,7 @@ export async function enforceCurtailments(
         running.map((l): CurtailableLease => ({
           id: l.id,
           class: l.class,
-          facilityKw: leaseFacilityKw(l, nodeMap.get(l.nodeId) ?? { gpus: [] }, site),
+          facilityKw: leaseFacilityKw(l, nodeMap.get(l.nodeId) ?? { gpus: [] }, site, lookup),
           priceMinorPerGpuHour: l.priceMinorPerGpuHour,
           gpus: l.gpuIndices.length,
           startedAtMs: l.startedAt ?? l.createdAt,

@@ -26,6 +26,15 @@ export interface JobView extends Job {
     from: number | null;
     to: number | null;
   }[];
+  /** Where the job's latest checkpoint is, as its node last reported it (absent: none seen). */
+  checkpoint?: {
+    nodeId: string;
+    siteId: string;
+    country: string;
+    sizeBytes: number;
+    files: number;
+    savedAt: number;
+  };
 }
 
 /** Jobs as tenants see them. */
@@ -94,6 +103,7 @@ export class JobsService {
     const leases = await this.ctx.store.jobs.leasesForJob(jobId);
     const records = await this.ctx.store.usage.forLeases(leases.map((l) => l.id));
     const lines = leases.map((l) => chargeForLease(l, records));
+    const ckpt = await this.ctx.store.checkpoints.getCheckpoint(jobId);
     const siteNames = new Map<string, string>();
     for (const id of new Set(leases.map((l) => l.siteId)))
       siteNames.set(id, (await this.ctx.store.fleet.getSite(id))?.name ?? id);
@@ -115,6 +125,18 @@ export class JobsService {
         from: l.startedAt ?? null,
         to: l.endedAt ?? null,
       })),
+      ...(ckpt
+        ? {
+            checkpoint: {
+              nodeId: ckpt.nodeId,
+              siteId: ckpt.siteId,
+              country: ckpt.country,
+              sizeBytes: ckpt.sizeBytes,
+              files: ckpt.files,
+              savedAt: ckpt.savedAt,
+            },
+          }
+        : {}),
     };
   }
 

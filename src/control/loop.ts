@@ -15,6 +15,7 @@ import { soleLeader, type Leadership } from "./leader.js";
 import { energyMinorPerGpuHour, modelPowerW, priceNow } from "./spot-price.js";
 import { endOverdueStops, loseLease, stopTimeoutMs } from "./lease-end.js";
 import { enforceGangStart } from "./gang.js";
+import { recordResume } from "./checkpoint-events.js";
 import { buildSnapshot, readWorld, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
 
 /** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
@@ -282,6 +283,13 @@ export class SchedulerLoop {
           );
           if (ok) {
             if (size > 1) snap.gangPorts.add(`${d.placements[0]!.nodeId}:${port}`);
+            if (job.checkpoint)
+              await recordResume(
+                this.ctx,
+                d.jobId,
+                d.placements.map((pl) => pl.nodeId),
+                now,
+              );
             available.set(job.tenantId, left - cost);
             report.placed++;
           } else report.conflicts++;
@@ -303,6 +311,13 @@ export class SchedulerLoop {
             for (const o of snap.snapshot.leases)
               if (victim && o.jobId === victim.jobId && o.id !== victim.id && !o.stopping)
                 await store.jobs.requestLeaseStop(o.id, why, now, now + d.graceS * 1000, this.guard(fence));
+            if (victim)
+              await store.jobs.addEvent(
+                victim.jobId,
+                now,
+                "running",
+                `checkpoint notice sent to lease ${victim.id} on node ${victim.nodeId}: ${why}; ${d.graceS} s to save, until ${new Date(now + d.graceS * 1000).toISOString()}`,
+              );
             if (victim)
               await store.checkpoints.reserve({
                 jobId: d.forJobId,

@@ -11,6 +11,7 @@ import type { AccountsService } from "./accounts-service.js";
 import { billingWindow, chargeForLease } from "./billing.js";
 import { monthRange } from "./billing-service.js";
 import { requireRole, type Ctx, type Principal } from "./context.js";
+import { loadGpuCatalogue } from "./gpu-models-service.js";
 import type { FleetService } from "./fleet-service.js";
 import { nodeReliability } from "./reliability.js";
 
@@ -131,13 +132,14 @@ export class OperatorReportService {
     const ids = new Set(sites.map((x) => x.id));
     const month = new Date(now).toISOString().slice(0, 7);
     const { from, to } = monthRange(month);
-    const [nodes, active, monthLeases, feeBps, trust, operators] = await Promise.all([
+    const [nodes, active, monthLeases, feeBps, trust, operators, catalogue] = await Promise.all([
       this.fleet.listNodes(p),
       this.ctx.store.jobs.activeLeases(),
       this.ctx.store.jobs.leasesOverlapping(from, to),
       this.accounts.getFeeBps(),
       nodeReliability(this.ctx, month, p.role === "operator" ? (p.ownerId ?? "-") : undefined),
       this.ctx.store.accounts.listOperators(),
+      loadGpuCatalogue(this.ctx.store),
     ]);
     const trustOf = new Map(trust.map((t) => [t.nodeId, t]));
     const approverOf = new Map(operators.map((o) => [o.id, o.inventoryApprover ?? "operator"]));
@@ -174,7 +176,7 @@ export class OperatorReportService {
         gpusTotal += approvedGpusOf(n).length;
         const held = inventoryHold(n);
         gpusBusy += busy.size;
-        if (busy.size > 0) drawW += busy.size * nodeGpuPowerW(n) + site.nodeOverheadW;
+        if (busy.size > 0) drawW += busy.size * nodeGpuPowerW(n, catalogue.find) + site.nodeOverheadW;
         return {
           id: n.id,
           name: n.name,
@@ -252,14 +254,15 @@ export class OperatorReportService {
     const now = this.ctx.clock.now();
     const stepMs = stepFor(windowMs);
     const from = Math.floor((now - windowMs) / stepMs) * stepMs;
-    const [nodes, past, active] = await Promise.all([
+    const [nodes, past, active, catalogue] = await Promise.all([
       this.fleet.listNodes(p, site.id),
       this.ctx.store.jobs.leasesOverlapping(from, now + 1),
       this.ctx.store.jobs.activeLeases(),
+      loadGpuCatalogue(this.ctx.store),
     ]);
     const leases = new Map<string, LeaseRecord>();
     for (const l of [...past, ...active]) if (l.siteId === site.id) leases.set(l.id, l);
-    const powers = new Map(nodes.map((n) => [n.id, nodeGpuPowerW(n)]));
+    const powers = new Map(nodes.map((n) => [n.id, nodeGpuPowerW(n, catalogue.find)]));
     const points = utilisationSeries(
       [...leases.values()].map((l) => busyInterval(l, now)),
       powers,

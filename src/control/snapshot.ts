@@ -13,7 +13,7 @@ import { powerBudgetAt, valueAt, type HourlySeries } from "../energy/index.js";
 import { loadGpuCatalogue } from "./gpu-models-service.js";
 import { interruptiblePriceNow } from "./spot-price.js";
 import type { PendingJob, Snapshot } from "../scheduler/index.js";
-import type { Curtailment, GpuReservation, LeaseRecord, Store } from "../store/index.js";
+import type { CheckpointRecord, Curtailment, GpuReservation, LeaseRecord, Store } from "../store/index.js";
 
 /** The rows a scheduling cycle reads, each table once; every step of the cycle works on these. */
 export interface CycleWorld {
@@ -30,6 +30,8 @@ export interface CycleWorld {
   attainedGpuS?: Map<string, number>;
   /** GPUs held for preemptors while their victims vacate them. */
   reservations?: GpuReservation[];
+  /** Where pending (requeued) jobs' checkpoints are: the scheduler prefers that site and node. */
+  checkpoints?: CheckpointRecord[];
   /** The GPU catalogue in force (built-in plus approved operator-defined models); built-in only when absent. */
   catalogue?: GpuCatalogue;
 }
@@ -69,8 +71,12 @@ export async function readWorld(store: Store, now: number): Promise<CycleWorld> 
     ],
     now,
   );
+  const checkpoints = await store.checkpoints.checkpointsFor(
+    jobs.filter((j) => j.state === "preempted").map((j) => j.id),
+  );
   return {
     sites,
+    checkpoints,
     nodes,
     leases,
     prices,
@@ -185,13 +191,18 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
       .filter((r) => jobs.some((j) => j.id === r.jobId))
       .map((r) => ({ jobId: r.jobId, nodeId: r.nodeId, gpuIndices: r.gpuIndices })),
   };
-  const pending: PendingJob[] = jobs.map((j) => ({
-    id: j.id,
-    tenantId: j.tenantId,
-    submittedAt: j.submittedAt,
-    request: j.spec.image ? { ...j.request, image: j.spec.image } : j.request,
-    attainedGpuS: attained.get(j.id) ?? 0,
-  }));
+  const checkpointOf = new Map((world.checkpoints ?? []).map((c) => [c.jobId, c]));
+  const pending: PendingJob[] = jobs.map((j) => {
+    const c = checkpointOf.get(j.id);
+    return {
+      id: j.id,
+      tenantId: j.tenantId,
+      submittedAt: j.submittedAt,
+      request: j.spec.image ? { ...j.request, image: j.spec.image } : j.request,
+      attainedGpuS: attained.get(j.id) ?? 0,
+      ...(c ? { checkpoint: { siteId: c.siteId, nodeId: c.nodeId } } : {}),
+    };
+  });
   return {
     snapshot,
     pending,

@@ -561,8 +561,23 @@ export class ClusterState {
   /** Scratch result of a single-node hit (node >= 0; nodes and takes unused). */
   private readonly single: Hit = { node: -1, nodes: [], takes: [], leftover: 0 };
 
-  /** The best placement for a request now, or null when nothing fits. Never mutates the state. */
-  findPlacement(r: JobRequest): Candidate | null {
+  /**
+   * The best placement at one site only (the site holding a job's checkpoint), on `preferNode` when
+   * that node is of the chosen class and takes the whole job; null when nothing fits at the site.
+   */
+  findPlacementAt(r: JobRequest, siteIdx: number, preferNode: number): Candidate | null {
+    const c = this.findPlacement(r, siteIdx);
+    const n = preferNode;
+    if (!c || c.nodes.length !== 1 || n < 0 || c.nodes[0] === n) return c;
+    if (this.nodeGroup[n] !== c.group || !this.nodeOpen[n] || this.nodeFree[n]! < r.gpus) return c;
+    let extra = r.gpus * this.groups[c.group]!.powerMilliW;
+    if (this.nodeFree[n] === this.nodeCap[n]) extra += this.siteOverheadMilliW[siteIdx]!;
+    if (this.siteDrawMilliW[siteIdx]! + extra > this.siteCapMilliW[siteIdx]!) return c;
+    return { ...c, nodes: [n], takes: [r.gpus] };
+  }
+
+  /** The best placement for a request now (at `onlySite` when given), or null when nothing fits. Never mutates the state. */
+  findPlacement(r: JobRequest, onlySite?: number): Candidate | null {
     const pw = this.policy.packingWeight;
     this.flush();
     for (const model of r.gpuModels) {
@@ -582,6 +597,7 @@ export class ClusterState {
         if (r.maxPriceMinorPerGpuHour !== undefined && price > r.maxPriceMinorPerGpuHour) continue;
         const g = o.ids[k]!;
         const grp = this.groups[g]!;
+        if (onlySite !== undefined && grp.siteIdx !== onlySite) continue;
         if (r.minGpuMemoryGb !== undefined && grp.memGb < r.minGpuMemoryGb) continue;
         if (!fabricFits(grp.fabric, r)) continue;
         const site = this.sites[grp.siteIdx]!;

@@ -40,6 +40,8 @@ const jobArb = fc.record({
   fabric: fc.constantFrom(undefined, undefined, undefined, "ib-ndr", "roce"),
   tenant: fc.constantFrom("a", "b", "c"),
   at: fc.nat(100),
+  /** Requeued with a checkpoint at (site, node) picks (some name another site's node, or none). */
+  checkpoint: fc.option(fc.tuple(fc.nat(3), fc.nat(3), fc.nat(5)), { nil: undefined }),
 });
 
 function build(sites: SiteIn[], jobs: JobIn[]): { snap: Snapshot; pending: PendingJob[] } {
@@ -80,6 +82,13 @@ function build(sites: SiteIn[], jobs: JobIn[]): { snap: Snapshot; pending: Pendi
     if (j.eu) jb.within("EU");
     if (j.carbonCap !== undefined) jb.carbonCap(j.carbonCap);
     if (j.fabric !== undefined) jb.fabric(j.fabric);
+    if (j.checkpoint) {
+      const [a, b, c] = j.checkpoint;
+      const si = a % sites.length;
+      // Mostly a node of the checkpoint's site; sometimes another site's (a stale or inconsistent record).
+      const ns = b % 3 === 0 ? b % sites.length : si;
+      jb.checkpointAt(`s${si}`, `s${ns}n${c % sites[ns]!.nodes.length}`);
+    }
     return jb.build();
   });
   return { snap: sb.build(), pending };

@@ -39,7 +39,9 @@ export function scheduleReference(
   for (const job of fairShareOrder(pending, snapshot.tenantUsageGpuS, policy.tenantWeights)) {
     for (const h of held.get(job.id) ?? []) free.get(h.nodeId)!.add(h.gpu);
     held.delete(job.id);
-    const pick = referencePlacement(snapshot.sites, snapshot.nodes, free, policy, job.request);
+    const pick =
+      referenceAtCheckpoint(snapshot, free, policy, job) ??
+      referencePlacement(snapshot.sites, snapshot.nodes, free, policy, job.request);
     if (!pick) {
       decisions.push({ kind: "wait", jobId: job.id, reasons: ["no placement (reference scheduler)"] });
       continue;
@@ -65,6 +67,35 @@ export function scheduleReference(
   return decisions;
 }
 
+/**
+ * The reference rule for a requeued job: the best placement at the site holding its checkpoint,
+ * moved to the checkpoint's node when that node is of the same class and takes the whole job.
+ */
+function referenceAtCheckpoint(
+  snapshot: Snapshot,
+  free: Map<string, Set<number>>,
+  policy: Policy,
+  job: PendingJob,
+): ReturnType<typeof referencePlacement> {
+  const c = job.checkpoint;
+  if (!c) return null;
+  const at = snapshot.sites.filter((s) => s.id === c.siteId);
+  const pick = referencePlacement(at, snapshot.nodes, free, policy, job.request);
+  if (!pick || pick.nodes.length !== 1 || pick.nodes[0]!.id === c.nodeId) return pick;
+  const there = referencePlacement(at, snapshot.nodes, free, policy, job.request, c.nodeId);
+  const same =
+    there !== null &&
+    there.model === pick.model &&
+    there.nodes.length === 1 &&
+    classKey(there.nodes[0]!, pick.site) === classKey(pick.nodes[0]!, pick.site);
+  return same ? there : pick;
+}
+
+/** Node class key: same model's nodes with equal memory, power, size, runtime and fabric are interchangeable. */
+function classKey(n: NodeView, site: SiteView): string {
+  return `${n.gpuMemoryGb}|${gpuFacilityMilliW(n, site)}|${n.gpuIndices.length}|${n.runsImages === true}|${n.fabric ?? ""}`;
+}
+
 /** Facility draw of a site in milliwatts from scratch, given free GPUs per node. */
 export function referenceDrawMilliW(
   site: SiteView,
@@ -87,6 +118,7 @@ export function referencePlacement(
   free: Map<string, Set<number>>,
   policy: Policy,
   r: JobRequest,
+  onlyNode?: string,
 ): { site: SiteView; model: string; nodes: NodeView[]; takes: number[]; price: number } | null {
   const nodeIdx = new Map(nodes.map((n, i) => [n.id, i]));
   const siteById = new Map(sites.map((s) => [s.id, s]));
@@ -130,10 +162,11 @@ export function referencePlacement(
       const classes = new Map<string, NodeView[]>();
       for (const n of nodesBySite.get(site.id) ?? []) {
         if (n.gpuModel !== model || !n.schedulable) continue;
+        if (onlyNode !== undefined && n.id !== onlyNode) continue;
         if (!classRuns(site, n.runsImages === true, r)) continue;
         if (r.minGpuMemoryGb !== undefined && n.gpuMemoryGb < r.minGpuMemoryGb) continue;
         if (!fabricFits(n.fabric ?? "", r)) continue;
-        const key = `${n.gpuMemoryGb}|${gpuFacilityMilliW(n, site)}|${n.gpuIndices.length}|${n.runsImages === true}|${n.fabric ?? ""}`;
+        const key = classKey(n, site);
         classes.set(key, [...(classes.get(key) ?? []), n]);
       }
       for (const members of classes.values()) {

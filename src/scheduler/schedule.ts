@@ -1,5 +1,12 @@
 import { formatMajor, type JobRequest } from "../domain/index.js";
-import { classRuns, ClusterState, fabricFits, perNodeFor, siteAllows } from "./cluster-state.js";
+import {
+  classRuns,
+  ClusterState,
+  fabricFits,
+  perNodeFor,
+  siteAllows,
+  type Candidate,
+} from "./cluster-state.js";
 import { explainNoFit } from "./explain.js";
 import { fairShareOrder } from "./fair-share.js";
 import { chooseVictims, queueRuleFromHistory } from "./queue-policy.js";
@@ -117,8 +124,9 @@ export function scheduleFast(
       decisions.push({ kind: "wait", jobId: job.id, reasons: [problem] });
       continue;
     }
-    // 3. Place where it fits best.
-    const c = state.findPlacement(r);
+    // 3. Place where it fits best: at the site (and node) holding its checkpoint when it fits there.
+    const atCheckpoint = checkpointPlacement(state, job);
+    const c = atCheckpoint ?? state.findPlacement(r);
     if (c) {
       const masks = state.commit(c);
       const site = state.sites[c.siteIdx]!;
@@ -133,7 +141,9 @@ export function scheduleFast(
         })),
         priceMinorPerGpuHour: c.price,
         reasons: [
-          `${c.model} at ${site.name} (${site.country}) at ${formatMajor(c.price)}/GPU-h: best price, carbon and packing score among eligible sites`,
+          atCheckpoint
+            ? `${c.model} at ${site.name} (${site.country}) at ${formatMajor(c.price)}/GPU-h: the site${atCheckpoint.nodes[0] === state.nodeIndex.get(job.checkpoint!.nodeId) ? " and node" : ""} holding the job's checkpoint`
+            : `${c.model} at ${site.name} (${site.country}) at ${formatMajor(c.price)}/GPU-h: best price, carbon and packing score among eligible sites`,
         ],
       });
       continue;
@@ -178,6 +188,14 @@ export function scheduleFast(
     }
   }
   return decisions;
+}
+
+/** The placement at the site (and node) that holds a requeued job's checkpoint, or null (none, or it does not fit there). */
+function checkpointPlacement(state: ClusterState, job: PendingJob): Candidate | null {
+  if (!job.checkpoint) return null;
+  const si = state.siteIndex.get(job.checkpoint.siteId);
+  if (si === undefined) return null;
+  return state.findPlacementAt(job.request, si, state.nodeIndex.get(job.checkpoint.nodeId) ?? -1);
 }
 
 /** Takes the free GPUs of each reservation out of the pool; returns them per job, to give back to that job. */

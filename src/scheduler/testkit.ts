@@ -179,7 +179,13 @@ export class JobBuilder {
   private r: JobRequest = { gpuModels: ["H100"], gpus: 1, class: "on-demand" };
   private tenant = "t1";
   private at = 0;
+  private ckpt: PendingJob["checkpoint"];
   constructor(private readonly id: string) {}
+  /** Requeued with its checkpoint on this node of this site. */
+  checkpointAt(siteId: string, nodeId: string): this {
+    this.ckpt = { siteId, nodeId };
+    return this;
+  }
   /** Gang size. */
   gpus(n: number): this {
     this.r.gpus = n;
@@ -252,6 +258,7 @@ export class JobBuilder {
       tenantId: this.tenant,
       submittedAt: this.at,
       request: { ...this.r, gpuModels: [...this.r.gpuModels] },
+      ...(this.ckpt ? { checkpoint: { ...this.ckpt } } : {}),
     };
   }
 }

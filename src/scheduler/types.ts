@@ -90,6 +90,11 @@ export interface PendingJob {
   request: JobRequest;
   /** GPU-seconds it held before it was preempted and requeued (0 for a new job). */
   attainedGpuS?: number;
+  /**
+   * Where the job's last checkpoint is (a requeued job): its site is preferred when it fits there,
+   * and that node inside it. A soft preference: the job's own constraints still decide where it may run.
+   */
+  checkpoint?: { siteId: string; nodeId: string };
 }
 
 /** Scheduling policy knobs. */

@@ -30,6 +30,7 @@ const OPERATOR: NavGroup = {
     { to: "/operator/prices", label: "Prices" },
     { to: "/operator/curtailments", label: "Curtailment" },
     { to: "/operator/indicators", label: "EU indicators" },
+    { to: "/operator/gpu-models", label: "GPU models" },
     { to: "/planner", label: "Conversion planner" },
   ],
 };

@@ -18,6 +18,7 @@ import { PlannerPage } from "./pages/planner.js";
 import { OperatorsPage, TenantsPage } from "./pages/admin-accounts.js";
 import { KeysPage } from "./pages/admin-keys.js";
 import { FeePage } from "./pages/admin-fee.js";
+import { GpuModelsPage } from "./pages/gpu-models.js";
 
 type Role = Me["role"];
 interface Route {
@@ -42,6 +43,7 @@ const ROUTES: Route[] = [
   { pattern: "/operator/prices", roles: OPS, page: () => <PricesPage /> },
   { pattern: "/operator/curtailments", roles: OPS, page: () => <CurtailmentsPage /> },
   { pattern: "/operator/indicators", roles: OPS, page: () => <IndicatorsPage /> },
+  { pattern: "/operator/gpu-models", roles: OPS, page: (_p, me) => <GpuModelsPage me={me} /> },
   { pattern: "/planner", roles: OPS, page: () => <PlannerPage /> },
   { pattern: "/admin/operators", roles: ["admin"], page: () => <OperatorsPage /> },
   { pattern: "/admin/tenants", roles: ["admin"], page: () => <TenantsPage /> },

@@ -2,6 +2,7 @@
 // approves it, and from then on nodes with it are named after it, placed, priced and power-budgeted,
 // on both stores. Before approval such GPUs stay unknown and are neither sold nor placed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consoleDataRoutes } from "../../src/api/routes/console-data.js";
 import { readSnapshot } from "../../src/control/index.js";
 import { gpuCatalogue } from "../../src/domain/index.js";
 import { buildWorld, enrolNode, type World } from "../helpers/fixtures.js";
@@ -75,7 +76,7 @@ for (const factory of STORES) {
       });
 
     beforeAll(async () => {
-      h = await startHarness(factory);
+      h = await startHarness(factory, [consoleDataRoutes]);
       w = await buildWorld(h.app, h.adminKey);
       // Before: this node's GPUs were reported as UNKNOWN and unhealthy, and nothing could change that.
       node = await enrolNode(h.app, w.operatorKey, w.sites.es, "mi-1", unknownGpus("AMD Instinct MI300X", 4));
@@ -171,6 +172,35 @@ for (const factory of STORES) {
         gpuModel: "MI300X",
         priceMinorPerGpuHour: 300,
       });
+    });
+
+    it("power figures use the approved model: the assignment, the operator report and curtailment", async () => {
+      // The node reports no power limit, so each of its GPUs counts at the approved 750 W (not 700 W).
+      const hb = await heartbeat();
+      expect(hb.json.assignments).toHaveLength(1);
+      expect(hb.json.assignments[0]).toMatchObject({ gpuModel: "MI300X", gpuPowerW: 750 });
+      const site = (await call(h.app, w.operatorKey, "GET", `/v1/sites/${w.sites.es}`)).json;
+      const summary = await call(h.app, w.operatorKey, "GET", "/v1/operator/summary");
+      expect(summary.status, JSON.stringify(summary.json)).toBe(200);
+      const es = summary.json.sites.find((x: { id: string }) => x.id === w.sites.es);
+      expect(es.gpusBusy).toBe(2);
+      expect(es.powerDrawKw).toBeCloseTo(((2 * 750 + site.nodeOverheadW) * site.pue) / 1000, 3);
+      h.clock.advance(120_000);
+      const util = await call(h.app, w.operatorKey, "GET", `/v1/sites/${w.sites.es}/utilisation?hours=1`);
+      const full = util.json.points.find((x: { busyAvg: number }) => x.busyAvg === 2);
+      expect(full.powerKw).toBeCloseTo(((2 * 750 + site.nodeOverheadW) * site.pue) / 1000, 3);
+      // A curtailment measures the site's draw with the same rule: 2 GPUs and half the node's overhead.
+      const now = h.clock.now();
+      const c = await call(h.app, w.operatorKey, "POST", "/v1/curtailments", {
+        siteId: w.sites.es,
+        start: now,
+        end: now + 3_600_000,
+        maxKw: 100,
+      });
+      expect(c.status).toBe(201);
+      await h.loop.tick();
+      const after = await call(h.app, w.operatorKey, "GET", `/v1/curtailments/${c.json.id}`);
+      expect(after.json.kwBefore).toBeCloseTo(((2 * 750 + site.nodeOverheadW / 2) * site.pue) / 1000, 3);
     });
 
     it("a rejection needs a reason; operators see their own proposals and every approved one", async () => {

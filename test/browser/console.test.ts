@@ -268,6 +268,39 @@ describe.skipIf(!chromiumAvailable())("the web console in a browser", () => {
     await page.context().close();
   });
 
+  it("an admin approves and rejects proposed GPU models, and the operator sees their state", async () => {
+    const k = w.seed.operatorKey;
+    const propose = (id: string, name: string, memoryGb: number, powerW: number) =>
+      apiCall(w.url, k, "POST", "/v1/gpu-models", { id, vendor: "nvidia", name, memoryGb, powerW });
+    await propose("RTX3080TI", "NVIDIA GeForce RTX 3080 Ti 12GB", 12, 350);
+    await propose("RTX4080", "NVIDIA GeForce RTX 4080 16GB", 16, 320);
+    const op = await signedIn(w, k);
+    await op.getByRole("link", { name: "GPU models" }).click();
+    const row = (p: Page, id: string) => p.getByTestId(`gpu-model-${id}`);
+    await row(op, "RTX4080").getByText("proposed").waitFor();
+    expect(await op.getByRole("button", { name: "Approve RTX4080" }).count()).toBe(0);
+
+    const admin = await signedIn(w, w.seed.adminKey);
+    await admin.getByRole("link", { name: "GPU models" }).click();
+    await admin.getByRole("button", { name: "Approve RTX4080" }).click();
+    await row(admin, "RTX4080").getByText("approved").waitFor();
+    // A rejection needs a reason: the page says so before asking the server.
+    await admin.getByRole("button", { name: "Reject RTX3080TI" }).click();
+    await row(admin, "RTX3080TI").getByRole("alert").getByText("Say why").waitFor();
+    await admin.getByLabel("Reason to reject RTX3080TI").fill("12 GB is below the 16 GB this cloud sells");
+    await admin.getByRole("button", { name: "Reject RTX3080TI" }).click();
+    await row(admin, "RTX3080TI").getByText("rejected").waitFor();
+    await shot(admin, "21-admin-gpu-models");
+
+    await op.reload();
+    await row(op, "RTX4080").getByText("approved").waitFor();
+    expect(await row(op, "RTX3080TI").textContent()).toContain("12 GB is below the 16 GB this cloud sells");
+    const catalogue = await apiCall<{ id: string; tdpW: number }[]>(w.url, k, "GET", "/v1/gpu-models");
+    expect(catalogue.find((m) => m.id === "RTX4080")?.tdpW).toBe(320);
+    await op.context().close();
+    await admin.context().close();
+  });
+
   it("the planner page draws its charts", async () => {
     const page = await signedIn(w, w.seed.operatorKey);
     await page.getByRole("link", { name: "Conversion planner" }).click();

@@ -7,6 +7,7 @@ export interface IntervalEnergy {
     gpuModel: string,
     fromMs: number,
     toMs: number,
+    gpuPowerW?: number,
   ): { energyMilliWh: number; energySource: "measured" | "modelled" };
 }
 
@@ -84,12 +85,14 @@ export class SampledEnergy implements IntervalEnergy {
     gpuModel: string,
     fromMs: number,
     toMs: number,
+    gpuPowerW?: number,
   ): { energyMilliWh: number; energySource: "measured" | "modelled" } {
     let joules = 0;
     for (const i of gpuIndices) {
       const j = this.energyJ(i, fromMs, toMs);
       if (j === undefined) {
-        if (this.opts.fallback) return this.opts.fallback.energyMilliWh(gpuIndices, gpuModel, fromMs, toMs);
+        if (this.opts.fallback)
+          return this.opts.fallback.energyMilliWh(gpuIndices, gpuModel, fromMs, toMs, gpuPowerW);
         return { energyMilliWh: 0, energySource: "modelled" };
       }
       joules += j;

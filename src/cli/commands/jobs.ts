@@ -5,7 +5,7 @@ import { action, clientFor, money, output, table, time, UsageError } from "../co
 import { repeat, secretEnvFrom } from "./secrets.js";
 
 /** A job as the list answers it, with the view's leases, usage and placements when shown one by one. */
-type JobOut = Job & Partial<Pick<JobView, "leases" | "usage" | "placements">>;
+type JobOut = Job & Partial<Pick<JobView, "leases" | "usage" | "placements" | "checkpoint">>;
 
 const collect = (v: string, prev: string[] = []): string[] => [
   ...prev,
@@ -253,6 +253,10 @@ function summary(j: JobOut): string {
   for (const l of j.leases ?? [])
     lines.push(
       `  runs on    node ${l.nodeId} at ${j.placements?.find((p) => p.siteId === l.siteId)?.siteName ?? l.siteId} (${l.country}), GPUs ${l.gpuIndices.join(",")}, ${money(l.priceMinorPerGpuHour)}/GPU-h, lease ${l.state}`,
+    );
+  if (j.checkpoint)
+    lines.push(
+      `  checkpoint on node ${j.checkpoint.nodeId} at ${j.checkpoint.siteId} (${j.checkpoint.country}), ${j.checkpoint.sizeBytes} bytes in ${j.checkpoint.files} file(s), saved ${time(j.checkpoint.savedAt)}`,
     );
   lines.push(
     `  times      submitted ${time(j.submittedAt)}, started ${time(j.startedAt)}, ended ${time(j.endedAt)}`,

@@ -182,6 +182,9 @@ const TONES: Record<string, string> = {
   ended: "muted",
   revoked: "bad",
   expired: "warn",
+  proposed: "warn",
+  approved: "ok",
+  rejected: "bad",
 };
 
 /** A coloured state label (job, lease or node state). */

@@ -10,6 +10,7 @@ export type {
   JobView,
   LogLine,
   Me,
+  OperatorGpuModel,
   OperatorSummary,
   PriceView as Price,
   SiteSummary,
