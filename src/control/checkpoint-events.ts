@@ -46,7 +46,14 @@ export async function recordCheckpointReport(
     savedAt: Math.min(w.checkpoint.savedAt, now),
     updatedAt: now,
   };
-  await ctx.store.checkpoints.recordCheckpoint(rec);
+  // Heartbeats repeat the same report while nothing is saved: write only what changed.
+  const changed =
+    !before ||
+    before.leaseId !== rec.leaseId ||
+    before.sizeBytes !== rec.sizeBytes ||
+    before.files !== rec.files ||
+    before.savedAt !== rec.savedAt;
+  if (changed) await ctx.store.checkpoints.recordCheckpoint(rec);
   const ended = w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled";
   if (!before || before.nodeId !== lease.nodeId)
     await ctx.store.jobs.addEvent(lease.jobId, now, "running", `checkpoint on ${describeCheckpoint(rec)}`);

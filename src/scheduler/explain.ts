@@ -1,7 +1,7 @@
 import type { JobRequest } from "../domain/index.js";
 import { effectiveImage, formatMajor, imageRefusal, inJurisdiction } from "../domain/index.js";
 import type { ClusterState } from "./cluster-state.js";
-import { classRuns, fabricFits, perNodeFor } from "./cluster-state.js";
+import { classRuns, fabricFits, perNodeFor } from "./placement-rules.js";
 
 const STAGES = [
   "jurisdiction",

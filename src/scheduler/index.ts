@@ -1,6 +1,7 @@
 export * from "./types.js";
 export { scheduleBasic, freeGpus, priceAt, siteRejection } from "./basic.js";
-export { ClusterState, siteAllows, staticScore } from "./cluster-state.js";
+export { ClusterState } from "./cluster-state.js";
+export { siteAllows, staticScore } from "./placement-rules.js";
 export type { Candidate } from "./cluster-state.js";
 export {
   scheduleFast,

@@ -4,7 +4,7 @@ import {
   gpuFacilityMilliW,
   overheadFacilityMilliW,
   siteAllows,
-} from "./cluster-state.js";
+} from "./placement-rules.js";
 import type { Decision, PendingJob, Snapshot } from "./types.js";
 
 /**

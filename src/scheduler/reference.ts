@@ -8,7 +8,7 @@ import {
   perNodeFor,
   siteAllows,
   staticScore,
-} from "./cluster-state.js";
+} from "./placement-rules.js";
 import type { Decision, NodeView, PendingJob, Policy, SiteView, Snapshot } from "./types.js";
 import { fairShareOrder } from "./fair-share.js";
 import { pickBySwitchGroup } from "./switch-groups.js";

@@ -1,12 +1,6 @@
 import { formatMajor, type JobRequest } from "../domain/index.js";
-import {
-  classRuns,
-  ClusterState,
-  fabricFits,
-  perNodeFor,
-  siteAllows,
-  type Candidate,
-} from "./cluster-state.js";
+import { ClusterState, type Candidate } from "./cluster-state.js";
+import { classRuns, fabricFits, perNodeFor, siteAllows } from "./placement-rules.js";
 import { explainNoFit } from "./explain.js";
 import { fairShareOrder } from "./fair-share.js";
 import { chooseVictims, queueRuleFromHistory } from "./queue-policy.js";
