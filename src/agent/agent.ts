@@ -6,6 +6,8 @@ import type { EnergyMeter } from "./energy-model.js";
 import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
+import { RelayClient } from "./relay-client.js";
+import { serveStream, type StreamTargets } from "./relay-streams.js";
 
 /** Where the agent's GPUs come from (nvidia-smi on real nodes, a spec when simulated). */
 export interface GpuSource {
@@ -31,6 +33,8 @@ export interface AgentOptions {
   /** This node on the site's cluster network (address, fabric, switch group), as the operator configured it. */
   cluster?: NodeCluster;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** The relay (tenants' exec and TCP streams into running workloads): where streams open, and the proxy environment. */
+  relay?: { targets: StreamTargets; env?: Record<string, string | undefined>; random?: () => number };
 }
 
 /** Bounds on the heartbeat interval the server may ask for, ms. */
@@ -66,6 +70,7 @@ export class Agent {
   private gpuCache: { gpus: Gpu[]; driverVersion: string | null } | undefined;
   /** Server time minus this agent's clock (ms), from the heartbeat's serverTime at the round trip's midpoint. */
   private offsetMs: number;
+  private relay: RelayClient | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.store = new AgentStore(o.stateDir);
@@ -149,6 +154,31 @@ export class Agent {
         });
     };
     this.timer = setTimeout(run, 0);
+    if (this.o.relay) {
+      const r = this.o.relay;
+      this.relay = new RelayClient({
+        server: this.o.server,
+        ...(this.o.ca ? { ca: this.o.ca } : {}),
+        key: () => this.key,
+        env: r.env ?? {},
+        ...(r.random ? { random: r.random } : {}),
+        log: (msg, f) => this.log(msg, f),
+        onStream: (st) =>
+          serveStream(st, r.targets, (leaseId, jobId) =>
+            this.store
+              .leases()
+              .some(
+                (l) => l.leaseId === leaseId && l.jobId === jobId && l.startedAt != null && l.endedAt == null,
+              ),
+          ),
+      });
+      this.relay.start();
+    }
+  }
+
+  /** The relay connection, when the agent runs one. */
+  relayClient(): RelayClient | undefined {
+    return this.relay;
   }
 
   /** Stops the loop (workloads keep running). */
@@ -156,6 +186,7 @@ export class Agent {
     const t = this.timer;
     this.timer = undefined;
     if (t) clearTimeout(t);
+    await this.relay?.stop();
     await this.busy;
     await this.o.executor.close();
     await this.client.close();

@@ -48,6 +48,8 @@ export const JobSpecView = z.object({
   image: z.string().optional(),
   network: z.boolean().optional(),
   gracePeriodS: z.number().optional(),
+  /** OpenSSH public keys the container gets as an authorized_keys file. */
+  sshAuthorizedKeys: z.array(z.string()).optional(),
 });
 /** How a job's workload runs. */
 export type JobSpecView = z.infer<typeof JobSpecView>;

@@ -148,6 +148,8 @@ export interface JobSpec {
   network?: boolean;
   /** Seconds between the checkpoint notice (SIGTERM/SIGUSR1) and the kill. */
   gracePeriodS?: number;
+  /** OpenSSH public keys given to the container as an authorized_keys file (checked on submit). */
+  sshAuthorizedKeys?: string[];
 }
 
 export type JobState =

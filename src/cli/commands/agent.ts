@@ -193,8 +193,13 @@ export function registerAgentCommand(program: Command): void {
           unsafeHostProcesses: true,
         });
       }
+      const relayTargets =
+        executor.kind === "podman"
+          ? new (await import("../../agent/relay-streams.js")).PodmanStreams()
+          : undefined;
       const agent = new Agent({
         server,
+        ...(relayTargets ? { relay: { targets: relayTargets, env: process.env } } : {}),
         ...(ca ? { ca } : {}),
         ...(o.token ? { token: o.token } : {}),
         name: o.name,

@@ -14,6 +14,7 @@ import { registerNodeTrustCommands } from "./node-trust.js";
 import { registerJobsCommand } from "./jobs.js";
 import { registerSecretsCommands } from "./secrets.js";
 import { registerPlanCommand } from "./plan.js";
+import { registerRelayCommands } from "./relay.js";
 import { registerServeCommand } from "./serve.js";
 import { registerSimCommand } from "./sim.js";
 
@@ -26,6 +27,7 @@ export function registerCommands(program: Command): void {
   registerServeCommand(program);
   registerAgentCommand(program);
   registerJobsCommand(program);
+  registerRelayCommands(program);
   registerSecretsCommands(program);
   registerFleetCommands(program);
   registerGpuModelCommands(program);

@@ -3,6 +3,7 @@ import type { Job, JobView } from "../../contract/index.js";
 import { parseMajor } from "../../domain/index.js";
 import { action, clientFor, money, output, table, time, UsageError } from "../context.js";
 import { repeat, secretEnvFrom } from "./secrets.js";
+import { readSshKeys } from "./relay.js";
 
 /** A job as the list answers it, with the view's leases, usage and placements when shown one by one. */
 type JobOut = Job & Partial<Pick<JobView, "leases" | "usage" | "placements" | "checkpoint">>;
@@ -73,6 +74,11 @@ export function registerJobsCommand(program: Command): void {
       "your registry secret to pull --image with (zumbido secrets create-registry)",
     )
     .option("--name <name>", "a name for the job")
+    .option(
+      "--ssh-key <file>",
+      "OpenSSH public key file (e.g. ~/.ssh/id_ed25519.pub) the container gets as authorized_keys, for zumbido ssh (repeatable)",
+      repeat,
+    )
     .option("--follow", "wait for the job to end, printing its logs")
     .argument("<command...>", "the program and its arguments (after --)")
     .action(
@@ -108,6 +114,7 @@ export function registerJobsCommand(program: Command): void {
           ...(Object.keys(env).length ? { env } : {}),
           ...(Object.keys(secretEnv).length ? { secretEnv } : {}),
           ...(o.registrySecret ? { registrySecret: o.registrySecret } : {}),
+          ...(o.sshKey ? { sshKeys: readSshKeys(o.sshKey as string[]) } : {}),
         };
         const c = clientFor(cmd);
         const job = await c.post<JobOut>("/v1/jobs", body);
