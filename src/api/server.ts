@@ -27,6 +27,7 @@ import { agentRoutes } from "./routes/agent.js";
 import { energyRoutes } from "./routes/energy.js";
 import { fleetRoutes } from "./routes/fleet.js";
 import { jobRoutes } from "./routes/jobs.js";
+import { instanceRoutes } from "./routes/instances.js";
 import { gpuModelRoutes } from "./routes/gpu-models.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
@@ -217,6 +218,7 @@ export async function buildApi(
   await accountRoutes(app, services);
   await fleetRoutes(app, services);
   await jobRoutes(app, services);
+  await instanceRoutes(app, services);
   await secretRoutes(app, services);
   await agentRoutes(app, services);
   await energyRoutes(app, services);

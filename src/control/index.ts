@@ -25,3 +25,5 @@ export * from "./secret-keys.js";
 export * from "./secrets-service.js";
 export * from "./node-trust-service.js";
 export * from "./reliability.js";
+export * from "./instances-service.js";
+export * from "./instance-guard.js";
