@@ -27,3 +27,4 @@ export * from "./node-trust-service.js";
 export * from "./reliability.js";
 export * from "./instances-service.js";
 export * from "./instance-guard.js";
+export * from "./relay/hub.js";
