@@ -28,3 +28,4 @@ export * from "./reliability.js";
 export * from "./instances-service.js";
 export * from "./instance-guard.js";
 export * from "./relay/hub.js";
+export * from "./port-sessions.js";
