@@ -1,3 +1,4 @@
+import type { InstanceSpec } from "./instances.js";
 import type { Jurisdiction } from "./countries.js";
 import type { Minor } from "./money.js";
 import type { ExecutorKind } from "./executors.js";
@@ -150,6 +151,8 @@ export interface JobSpec {
   gracePeriodS?: number;
   /** OpenSSH public keys given to the container as an authorized_keys file (checked on submit). */
   sshAuthorizedKeys?: string[];
+  /** Set when the job is an interactive instance (no natural end): its ports and guardrails. */
+  instance?: InstanceSpec;
 }
 
 export type JobState =

@@ -12,6 +12,7 @@ import { registerGpuModelCommands } from "./gpu-models.js";
 import { registerTrustCommands } from "./trust.js";
 import { registerNodeTrustCommands } from "./node-trust.js";
 import { registerJobsCommand } from "./jobs.js";
+import { registerInstanceCommands } from "./instances.js";
 import { registerSecretsCommands } from "./secrets.js";
 import { registerPlanCommand } from "./plan.js";
 import { registerRelayCommands } from "./relay.js";
@@ -28,6 +29,7 @@ export function registerCommands(program: Command): void {
   registerAgentCommand(program);
   registerJobsCommand(program);
   registerRelayCommands(program);
+  registerInstanceCommands(program);
   registerSecretsCommands(program);
   registerFleetCommands(program);
   registerGpuModelCommands(program);
