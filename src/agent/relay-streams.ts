@@ -4,6 +4,7 @@
 // exec is a process of the container (its user, no capabilities, its limits), and the forwarder
 // runs as nobody (65534) and can only connect to 127.0.0.1:PORT in the container's namespace.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import type { RelayTarget } from "../relay/frames.js";
 import type { MuxStream } from "../relay/mux.js";
 import { containerName, podmanEnv } from "./executors/podman-args.js";
@@ -88,6 +89,26 @@ export class PodmanStreams implements StreamTargets {
         },
       );
     });
+  }
+}
+
+/**
+ * Streams for the host-process executor (--executor local --unsafe-host-processes, development
+ * only, no isolation anyway): exec runs host processes in the lease's work folder with the minimal
+ * workload environment; tcp connects to 127.0.0.1:PORT on the host through the same forwarder.
+ */
+export class HostStreams implements StreamTargets {
+  constructor(private readonly o: { workDirOf: (leaseId: string) => string; env: Record<string, string> }) {}
+
+  open(leaseId: string, target: RelayTarget): Promise<ChildProcess> {
+    const cwd = this.o.workDirOf(leaseId);
+    if (!existsSync(cwd))
+      return Promise.reject(new Error(`lease ${leaseId} has no work folder on this node`));
+    if (target.kind === "exec")
+      return started(spawn(target.argv[0]!, target.argv.slice(1), { cwd, env: this.o.env, stdio: "pipe" }));
+    return started(
+      spawn(process.execPath, ["-e", FORWARDER, String(target.port)], { env: this.o.env, stdio: "pipe" }),
+    );
   }
 }
 

@@ -6,12 +6,13 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backoffDelay, RelayClient } from "../../src/agent/relay-client.js";
-import { serveStream, type StreamTargets } from "../../src/agent/relay-streams.js";
+import { HostStreams, serveStream, type StreamTargets } from "../../src/agent/relay-streams.js";
+import { tmpdir } from "node:os";
 import { proxyFor } from "../../src/relay/proxy.js";
 import { buildWorld, type World } from "../helpers/fixtures.js";
 import { startHarness, type Harness } from "../helpers/harness.js";
 import { waitFor } from "../helpers/processes.js";
-import { execOverWs, runningJob, wsStatus } from "../helpers/relay.js";
+import { execOverWs, rawOverWs, runningJob, wsStatus } from "../helpers/relay.js";
 import { STORES } from "../helpers/stores.js";
 
 /** A minimal HTTP CONNECT proxy: records each CONNECT target; drop() cuts every tunnel. */
@@ -38,11 +39,15 @@ function connectProxy(): { server: net.Server; targets: string[]; drop(): void }
   return { server, targets, drop: () => open.forEach((s) => s.destroy()) };
 }
 
-/** Exec streams as host processes (the podman targets do the same through `podman exec`). */
+/** Exec streams as host processes (the podman targets do the same through `podman exec`); TCP through the real forwarder. */
+const forwarder = new HostStreams({
+  workDirOf: () => tmpdir(),
+  env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+});
 const hostTargets: StreamTargets = {
-  open: (_lease, target) =>
+  open: (lease, target) =>
     new Promise((resolve, reject) => {
-      if (target.kind !== "exec") return reject(new Error("only exec here"));
+      if (target.kind === "tcp") return resolve(forwarder.open(lease, target));
       const c = spawn(target.argv[0]!, target.argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
       c.once("spawn", () => resolve(c));
       c.once("error", reject);
@@ -102,7 +107,17 @@ describe("agent relay client (in-process control plane, SQLite)", () => {
     expect(r).toEqual({ stdout: "again", stderr: "", exitCode: 0 });
   });
 
-  it("answers 409 with the node.s reason when it cannot open a stream", async () => {
+  it("carries megabytes both ways through the TCP forwarder child", async () => {
+    const echo = net.createServer((c) => c.pipe(c));
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+    const port = (echo.address() as AddressInfo).port;
+    const big = Buffer.alloc(3 * 1024 * 1024, 9);
+    const back = await rawOverWs(`${base}/v1/jobs/${job.jobId}/ports/${port}/tcp`, w.tenantKey, big);
+    echo.close();
+    expect(back.equals(big)).toBe(true);
+  });
+
+  it("answers 409 with the node's reason when it cannot open a stream", async () => {
     const other = await waitFor(
       async () => wsStatus(`${base}/v1/jobs/${job.jobId}/ports/1/tcp`, w.tenantKey),
       "a status",

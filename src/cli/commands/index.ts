@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerAdminCommands } from "./admin.js";
 import { registerAgentCommand } from "./agent.js";
 import { registerBenchFleetCommand } from "./bench-fleet.js";
+import { registerBenchRelayCommand } from "./bench-relay.js";
 import { registerBenchIngestCommand } from "./bench-ingest-run.js";
 import { registerBenchSchedulerCommand } from "./bench-scheduler.js";
 import { registerBillingCommands } from "./billing.js";
@@ -47,4 +48,5 @@ export function registerCommands(program: Command): void {
   registerBenchSchedulerCommand(bench);
   registerBenchIngestCommand(bench);
   registerBenchFleetCommand(bench);
+  registerBenchRelayCommand(bench);
 }
