@@ -198,6 +198,19 @@ export const JobSubmit = z
     network: z.boolean().optional(),
     gracePeriodS: z.number().int().min(0).max(3600).optional(),
     fabric: ClusterLabel.optional(),
+    volumes: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1).max(63),
+            mountPath: z.string().min(1).max(256).describe("absolute path in the container, e.g. /data"),
+            readOnly: z.boolean().default(false),
+          })
+          .strict(),
+      )
+      .max(8, "a job mounts at most 8 volumes")
+      .optional()
+      .describe("your volumes to mount; the job then runs only at their site"),
   })
   .strict();
 

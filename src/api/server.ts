@@ -32,6 +32,7 @@ import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
 import { nodeTrustRoutes } from "./routes/node-trust.js";
+import { volumeRoutes } from "./routes/volumes.js";
 
 /** The services every route uses. */
 export interface Services {
@@ -223,6 +224,7 @@ export async function buildApi(
   await auditRoutes(app, services);
   await trustRoutes(app, services);
   await nodeTrustRoutes(app, services);
+  await volumeRoutes(app, services);
   for (const plugin of opts.plugins ?? []) await plugin(app, services);
   return app;
 }

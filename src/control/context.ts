@@ -37,6 +37,8 @@ export interface ControlConfig {
   deferFlexible: boolean;
   /** Where the control plane (and so the job logs) lives, in words, e.g. "EU (ES)". */
   region: string;
+  /** Most bytes of volumes (declared sizes) one tenant may hold in all (default 1 TB). */
+  volumeQuotaBytes?: number;
 }
 
 /** What every service needs: the store, the clock, ids and config. */

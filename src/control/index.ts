@@ -25,3 +25,6 @@ export * from "./secret-keys.js";
 export * from "./secrets-service.js";
 export * from "./node-trust-service.js";
 export * from "./reliability.js";
+export * from "./volumes-service.js";
+export * from "./volume-relay.js";
+export * from "./job-locations.js";

@@ -6,12 +6,15 @@ import {
   isKnownCountry,
   notFound,
   TERMINAL_JOB_STATES,
+  inJurisdiction,
+  type VolumeMountRequest,
 } from "../domain/index.js";
 import type { JobEvent, LeaseRecord, LogLine } from "../store/index.js";
 import { chargeForLease, type LeaseCharge } from "./billing.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { loadGpuCatalogue } from "./gpu-models-service.js";
 import { SecretsService } from "./secrets-service.js";
+import { VolumesService } from "./volumes-service.js";
 
 /** A job with what a tenant wants to see about it. */
 export interface JobView extends Job {
@@ -47,11 +50,22 @@ export class JobsService {
    */
   async submit(
     p: Principal,
-    input: { name?: string; request: JobRequest; spec: JobSpec; secretEnv?: Record<string, string> },
+    input: {
+      name?: string;
+      request: JobRequest;
+      spec: JobSpec;
+      secretEnv?: Record<string, string>;
+      volumes?: VolumeMountRequest[];
+    },
   ): Promise<Job> {
     requireRole(p, "tenant");
     const tenantId = ownerOf(p);
-    const request = normaliseRequest(input.request, (await loadGpuCatalogue(this.ctx.store)).find);
+    let request = normaliseRequest(input.request, (await loadGpuCatalogue(this.ctx.store)).find);
+    // Volumes pin the job to their site (a volume's bytes never leave it).
+    const mounts = await new VolumesService(this.ctx).forJob(tenantId, input.volumes ?? [], request, (c) =>
+      siteCountryAllowed(request, c),
+    );
+    if (mounts) request = { ...request, sites: [mounts.siteId] };
     if (input.spec.command.length === 0 || input.spec.command[0] === "")
       throw invalid("command is empty: give the program and its arguments, e.g. -- python train.py", {
         field: "spec.command",
@@ -60,7 +74,7 @@ export class JobsService {
     const { spec, rows } = await new SecretsService(this.ctx).sealForJob(
       tenantId,
       id,
-      input.spec,
+      mounts ? { ...input.spec, volumes: mounts.volumes } : input.spec,
       input.secretEnv,
     );
     const job: Job = {
@@ -250,4 +264,10 @@ export function redactSpecFor<J extends Job>(p: Principal, job: J): J {
   if (p.role !== "operator" || !job.spec.env) return job;
   const { env, ...spec } = job.spec;
   return { ...job, spec: { ...spec, envNames: Object.keys(env).sort() } };
+}
+
+/** Whether a site in `country` passes the request's jurisdiction and countries. */
+function siteCountryAllowed(r: JobRequest, country: string): boolean {
+  if (r.jurisdiction && !inJurisdiction(country, r.jurisdiction)) return false;
+  return !(r.countries && r.countries.length > 0 && !r.countries.includes(country));
 }

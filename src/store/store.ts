@@ -9,6 +9,7 @@ import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
 import { SecretsRepo } from "./secrets-repo.js";
 import { UsageRepo } from "./usage-repo.js";
+import { VolumesRepo } from "./volumes-repo.js";
 
 /** The control plane's repositories over one database (SQLite or PostgreSQL). */
 export class Store {
@@ -22,6 +23,7 @@ export class Store {
   readonly checkpoints: CheckpointsRepo;
   readonly gpuModels: GpuModelsRepo;
   readonly secrets: SecretsRepo;
+  readonly volumes: VolumesRepo;
 
   private constructor(
     readonly db: Db,
@@ -38,6 +40,7 @@ export class Store {
     this.checkpoints = new CheckpointsRepo(db.kysely);
     this.gpuModels = new GpuModelsRepo(db.kysely);
     this.secrets = new SecretsRepo(db.kysely);
+    this.volumes = new VolumesRepo(db.kysely);
   }
 
   /**

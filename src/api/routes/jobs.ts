@@ -47,6 +47,7 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
           ...(b.gracePeriodS !== undefined ? { gracePeriodS: b.gracePeriodS } : {}),
         },
         ...(b.secretEnv ? { secretEnv: b.secretEnv } : {}),
+        ...(b.volumes ? { volumes: b.volumes } : {}),
       });
       return reply.status(201).send(job);
     },

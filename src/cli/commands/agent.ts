@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { Option, type Command } from "commander";
 import { Agent } from "../../agent/agent.js";
 import { ModelledEnergyMeter, type EnergyMeter } from "../../agent/energy-model.js";
@@ -66,6 +66,10 @@ export function registerAgentCommand(program: Command): void {
     )
     .option("--fabric <label>", "the cluster network's fabric, e.g. ib-ndr, roce, eth-100g")
     .option("--switch-group <label>", "the leaf switch (or rail group) this node hangs off, e.g. leaf-3")
+    .option(
+      "--volume-root <dir>",
+      "where the site's storage is mounted on this node; volumes live under it (ZUMBIDO_VOLUME_ROOT)",
+    )
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
     .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
     .action(async (_o: unknown, cmd: Command) => {
@@ -91,8 +95,14 @@ export function registerAgentCommand(program: Command): void {
         switchGroup?: string;
         slurmContainer?: "podman" | "none";
         slurmConf?: string;
+        volumeRoot?: string;
       }>();
       const server = o.server ?? process.env.ZUMBIDO_URL;
+      const volumeRoot = o.volumeRoot ?? process.env.ZUMBIDO_VOLUME_ROOT;
+      if (volumeRoot !== undefined && !isAbsolute(volumeRoot))
+        throw new UsageError(
+          `--volume-root ${volumeRoot}: give an absolute folder, e.g. /srv/zumbido-volumes`,
+        );
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
       const ca = readCaFile(o.caFile ?? process.env.ZUMBIDO_CA_FILE);
       if (o.executor === "local" && o.unsafeHostProcesses !== true) {
@@ -206,6 +216,7 @@ export function registerAgentCommand(program: Command): void {
         heartbeatMs: o.heartbeatMs,
         meterMs: o.meterMs,
         ...(cluster ? { cluster } : {}),
+        ...(volumeRoot ? { volumeRoot } : {}),
         log: (msg, f) => console.log(JSON.stringify({ t: new Date().toISOString(), msg, ...f })),
       });
       const { nodeId } = await agent.init();

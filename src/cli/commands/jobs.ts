@@ -3,6 +3,7 @@ import type { Job, JobView } from "../../contract/index.js";
 import { parseMajor } from "../../domain/index.js";
 import { action, clientFor, money, output, table, time, UsageError } from "../context.js";
 import { repeat, secretEnvFrom } from "./secrets.js";
+import { volumeMounts } from "./volumes.js";
 
 /** A job as the list answers it, with the view's leases, usage and placements when shown one by one. */
 type JobOut = Job & Partial<Pick<JobView, "leases" | "usage" | "placements" | "checkpoint">>;
@@ -72,6 +73,11 @@ export function registerJobsCommand(program: Command): void {
       "--registry-secret <name>",
       "your registry secret to pull --image with (zumbido secrets create-registry)",
     )
+    .option(
+      "--volume <NAME:/path[:ro]>",
+      "mount your volume NAME at /path (read-only with :ro; repeatable); the job then runs only at the volume's site",
+      repeat,
+    )
     .option("--name <name>", "a name for the job")
     .option("--follow", "wait for the job to end, printing its logs")
     .argument("<command...>", "the program and its arguments (after --)")
@@ -108,6 +114,7 @@ export function registerJobsCommand(program: Command): void {
           ...(Object.keys(env).length ? { env } : {}),
           ...(Object.keys(secretEnv).length ? { secretEnv } : {}),
           ...(o.registrySecret ? { registrySecret: o.registrySecret } : {}),
+          ...(o.volume ? { volumes: volumeMounts(o.volume as string[]) } : {}),
         };
         const c = clientFor(cmd);
         const job = await c.post<JobOut>("/v1/jobs", body);
