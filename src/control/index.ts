@@ -28,3 +28,7 @@ export * from "./reliability.js";
 export * from "./volumes-service.js";
 export * from "./volume-relay.js";
 export * from "./job-locations.js";
+export * from "./instances-service.js";
+export * from "./instance-guard.js";
+export * from "./relay/hub.js";
+export * from "./port-sessions.js";

@@ -11,3 +11,4 @@ export * from "./executors.js";
 export * from "./secrets.js";
 export * from "./inventory.js";
 export * from "./volumes.js";
+export * from "./instances.js";

@@ -4,6 +4,7 @@ import { CheckpointsRepo } from "./checkpoints-repo.js";
 import { openDb, type Db, type StoreConfig } from "./db.js";
 import { FleetRepo, type LivenessOptions } from "./fleet-repo.js";
 import { GpuModelsRepo } from "./gpu-models-repo.js";
+import { InstancesRepo } from "./instances-repo.js";
 import { EnergyRepo } from "./energy-repo.js";
 import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
@@ -24,6 +25,7 @@ export class Store {
   readonly gpuModels: GpuModelsRepo;
   readonly secrets: SecretsRepo;
   readonly volumes: VolumesRepo;
+  readonly instances: InstancesRepo;
 
   private constructor(
     readonly db: Db,
@@ -41,6 +43,7 @@ export class Store {
     this.gpuModels = new GpuModelsRepo(db.kysely);
     this.secrets = new SecretsRepo(db.kysely);
     this.volumes = new VolumesRepo(db.kysely);
+    this.instances = new InstancesRepo(db.kysely);
   }
 
   /**
