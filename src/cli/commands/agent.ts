@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Option, type Command } from "commander";
 import { Agent } from "../../agent/agent.js";
 import { ModelledEnergyMeter, type EnergyMeter } from "../../agent/energy-model.js";
+import type { GpuUtilisation } from "../../agent/gpu/utilisation.js";
 import { HOST_PROCESSES_REFUSED, LocalExecutor } from "../../agent/executors/local.js";
 import { EXECUTOR_KINDS } from "../../domain/index.js";
 import {
@@ -114,12 +115,14 @@ export function registerAgentCommand(program: Command): void {
       const clock = { now: () => Date.now() };
       let gpus = o.simulateGpus ? simulatedGpuSource(o.simulateGpus) : undefined;
       let meter: EnergyMeter = new ModelledEnergyMeter();
+      let utilisation: GpuUtilisation | undefined;
       let stopSampling = (): void => undefined;
       if (!gpus) {
         if (await hasNvidiaGpus()) {
           gpus = nvidiaGpuSource();
           const m = await measuredEnergy(clock.now);
           meter = m.meter;
+          utilisation = m.utilisation;
           stopSampling = () => m.stop();
         } else {
           console.error(
@@ -202,6 +205,7 @@ export function registerAgentCommand(program: Command): void {
         executor,
         gpus,
         meter,
+        ...(utilisation ? { utilisation } : {}),
         clock,
         heartbeatMs: o.heartbeatMs,
         meterMs: o.meterMs,
