@@ -32,6 +32,7 @@ import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
 import { nodeTrustRoutes } from "./routes/node-trust.js";
+import { checkpointTransferRoutes } from "./routes/checkpoint-transfers.js";
 
 /** The services every route uses. */
 export interface Services {
@@ -219,6 +220,7 @@ export async function buildApi(
   await jobRoutes(app, services);
   await secretRoutes(app, services);
   await agentRoutes(app, services);
+  await checkpointTransferRoutes(app, services);
   await energyRoutes(app, services);
   await auditRoutes(app, services);
   await trustRoutes(app, services);

@@ -48,6 +48,8 @@ export const JobSpecView = z.object({
   image: z.string().optional(),
   network: z.boolean().optional(),
   gracePeriodS: z.number().optional(),
+  /** It may start from an empty checkpoint folder when its checkpoint cannot be copied (else it waits). */
+  freshIfCheckpointLost: z.boolean().optional(),
 });
 /** How a job's workload runs. */
 export type JobSpecView = z.infer<typeof JobSpecView>;

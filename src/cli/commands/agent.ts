@@ -67,6 +67,12 @@ export function registerAgentCommand(program: Command): void {
     .option("--fabric <label>", "the cluster network's fabric, e.g. ib-ndr, roce, eth-100g")
     .option("--switch-group <label>", "the leaf switch (or rail group) this node hangs off, e.g. leaf-3")
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
+    .option(
+      "--checkpoint-keep-s <s>",
+      "seconds a checkpoint folder the control plane calls removable (job ended, copied away) is kept before removal",
+      (v) => Number(v),
+      3600,
+    )
     .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
     .action(async (_o: unknown, cmd: Command) => {
       // --token is also a global option (the API key), so read it with the globals.
@@ -80,6 +86,7 @@ export function registerAgentCommand(program: Command): void {
         executor: string;
         heartbeatMs: number;
         meterMs: number;
+        checkpointKeepS: number;
         namespace: string;
         image: string;
         unsafeHostProcesses?: boolean;
@@ -205,6 +212,7 @@ export function registerAgentCommand(program: Command): void {
         clock,
         heartbeatMs: o.heartbeatMs,
         meterMs: o.meterMs,
+        checkpointKeepMs: Math.max(0, o.checkpointKeepS) * 1000,
         ...(cluster ? { cluster } : {}),
         log: (msg, f) => console.log(JSON.stringify({ t: new Date().toISOString(), msg, ...f })),
       });
