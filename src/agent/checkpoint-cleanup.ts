@@ -45,7 +45,12 @@ export class CheckpointCleaner {
    * Applies the control plane's answer: removes folders removable for the keep period and not in use;
    * also staging folders of transfers no longer worked on, once they are that old. Returns removed job ids.
    */
-  apply(removable: string[] | undefined, now: number, inUse: Set<string>, transfersInUse: Set<string>): string[] {
+  apply(
+    removable: string[] | undefined,
+    now: number,
+    inUse: Set<string>,
+    transfersInUse: Set<string>,
+  ): string[] {
     const removed: string[] = [];
     if (removable !== undefined) {
       const told = new Set(removable);

@@ -75,7 +75,13 @@ export class ApiClient {
     path: string,
     o: { body?: Uint8Array; contentType?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
   ): Promise<{ status: number; headers: Headers; bytes: Buffer }> {
-    const { res, raw } = await this.exchange(method, path, o.body, o.contentType ?? "application/octet-stream", o);
+    const { res, raw } = await this.exchange(
+      method,
+      path,
+      o.body,
+      o.contentType ?? "application/octet-stream",
+      o,
+    );
     const bytes = Buffer.from(raw);
     if (!res.ok) this.parse(res, bytes.toString("utf8"));
     return { status: res.status, headers: res.headers, bytes };

@@ -43,7 +43,12 @@ export async function planResume(ctx: Ctx, jobId: string, leases: PlacedLease[],
   if (!c) return;
   const events = ctx.store.jobs;
   if (leases.some((l) => l.nodeId === c.nodeId)) {
-    await events.addEvent(jobId, now, "scheduled", `resuming from its checkpoint on ${describeCheckpoint(c)}`);
+    await events.addEvent(
+      jobId,
+      now,
+      "scheduled",
+      `resuming from its checkpoint on ${describeCheckpoint(c)}`,
+    );
     return;
   }
   const nodes = leases.map((l) => l.nodeId).join(", ");
@@ -88,7 +93,12 @@ export async function planResume(ctx: Ctx, jobId: string, leases: PlacedLease[],
  * ends unstarted (nothing billed) and the job goes back to the queue, where it waits while its
  * checkpoint's node is offline (see waitsForCheckpoint).
  */
-export async function failTransfer(ctx: Ctx, t: CheckpointTransfer, reason: string, now: number): Promise<void> {
+export async function failTransfer(
+  ctx: Ctx,
+  t: CheckpointTransfer,
+  reason: string,
+  now: number,
+): Promise<void> {
   if (!(await ctx.store.checkpoints.updateTransfer(t.id, OPEN_TRANSFER, { state: "failed", reason }, now)))
     return;
   const jobs = ctx.store.jobs;

@@ -36,7 +36,13 @@ export class CheckpointRelay {
   private seq = 0;
 
   /** The destination asks for a chunk; resolves with it, or null when the source did not answer in `waitMs`. */
-  fetch(transferId: string, file: number, offset: number, length: number, waitMs: number): Promise<Chunk | null> {
+  fetch(
+    transferId: string,
+    file: number,
+    offset: number,
+    length: number,
+    waitMs: number,
+  ): Promise<Chunk | null> {
     // One request per transfer: a newer one (the destination retried) replaces the older.
     this.dropWant(transferId);
     return new Promise((resolve) => {

@@ -35,7 +35,10 @@ export class CheckpointTransferService {
   }
 
   private static closed(t: CheckpointTransfer): DomainError {
-    return new DomainError("conflict", `checkpoint transfer ${t.id} is ${t.state}${t.reason ? `: ${t.reason}` : ""}`);
+    return new DomainError(
+      "conflict",
+      `checkpoint transfer ${t.id} is ${t.state}${t.reason ? `: ${t.reason}` : ""}`,
+    );
   }
 
   /** The source lists the checkpoint (every file's path, size, sha256); the copy starts. */
@@ -54,17 +57,25 @@ export class CheckpointTransferService {
       total += f.size;
     }
     if (total > MAX_COPY_BYTES)
-      throw invalid(`a checkpoint copy carries at most ${formatBytes(MAX_COPY_BYTES)}`, { field: "files.size" });
+      throw invalid(`a checkpoint copy carries at most ${formatBytes(MAX_COPY_BYTES)}`, {
+        field: "files.size",
+      });
     const sha256 = manifestDigest(files);
     if (t.manifest) {
       // The source restarted: the same manifest goes on; another one would mix two checkpoints.
       if (t.sha256 === sha256) return { sha256 };
-      throw new DomainError("conflict", `checkpoint transfer ${id} already has another manifest (${t.sha256})`);
+      throw new DomainError(
+        "conflict",
+        `checkpoint transfer ${id} already has another manifest (${t.sha256})`,
+      );
     }
     const now = this.ctx.clock.now();
     const set = { state: "uploading" as const, manifest: { files }, sizeBytes: total, sha256 };
     if (!(await this.ctx.store.checkpoints.updateTransfer(id, ["requested"], set, now)))
-      throw new DomainError("conflict", `checkpoint transfer ${id} changed meanwhile; send the manifest again`);
+      throw new DomainError(
+        "conflict",
+        `checkpoint transfer ${id} changed meanwhile; send the manifest again`,
+      );
     await this.ctx.store.jobs.addEvent(
       t.jobId,
       now,
@@ -77,7 +88,8 @@ export class CheckpointTransferService {
   /** The destination reads the manifest (409 until the source sent it). */
   async getManifest(p: Principal, id: string): Promise<{ files: ManifestFile[]; sha256: string }> {
     const t = await this.own(p, id, "to");
-    if (!OPEN_TRANSFER.includes(t.state) && t.state !== "delivered") throw CheckpointTransferService.closed(t);
+    if (!OPEN_TRANSFER.includes(t.state) && t.state !== "delivered")
+      throw CheckpointTransferService.closed(t);
     if (!t.manifest || !t.sha256)
       throw new DomainError("conflict", `node ${t.fromNodeId} has not listed the checkpoint yet; ask again`);
     return { files: t.manifest.files, sha256: t.sha256 };
@@ -108,12 +120,20 @@ export class CheckpointTransferService {
   }
 
   /** The source's answer to request `reqId`: handed straight to the waiting destination. */
-  async supply(p: Principal, id: string, reqId: string, bytes: Buffer, sha256: string): Promise<{ taken: boolean }> {
+  async supply(
+    p: Principal,
+    id: string,
+    reqId: string,
+    bytes: Buffer,
+    sha256: string,
+  ): Promise<{ taken: boolean }> {
     await this.own(p, id, "from");
     const want = this.relay.open(id, reqId);
     if (!want) return { taken: false };
     if (bytes.length !== want.length)
-      throw invalid(`chunk ${reqId} has ${bytes.length} bytes; ${want.length} were asked for`, { field: "body" });
+      throw invalid(`chunk ${reqId} has ${bytes.length} bytes; ${want.length} were asked for`, {
+        field: "body",
+      });
     if (!/^[0-9a-f]{64}$/.test(sha256))
       throw invalid("the x-zumbido-sha256 header must be the chunk's sha256 in lower-case hex", {
         field: "x-zumbido-sha256",
@@ -167,7 +187,14 @@ export class CheckpointTransferService {
         { field: "sha256" },
       );
     const now = this.ctx.clock.now();
-    if (!(await this.ctx.store.checkpoints.updateTransfer(id, OPEN_TRANSFER, { state: "delivered", receivedBytes: bytes }, now)))
+    if (
+      !(await this.ctx.store.checkpoints.updateTransfer(
+        id,
+        OPEN_TRANSFER,
+        { state: "delivered", receivedBytes: bytes },
+        now,
+      ))
+    )
       return;
     this.relay.close(id);
     await this.ctx.store.jobs.addEvent(

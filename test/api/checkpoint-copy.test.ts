@@ -86,7 +86,9 @@ for (const factory of STORES) {
       const t0 = h.clock.now();
       h.clock.advance(2_000);
       const ck = { bytes: 8, files: 2, savedAt: h.clock.now() };
-      await heartbeat(h.app, a.nodeKey, [{ leaseId: a1.leaseId, phase: "running", startedAt: t0, checkpoint: ck }]);
+      await heartbeat(h.app, a.nodeKey, [
+        { leaseId: a1.leaseId, phase: "running", startedAt: t0, checkpoint: ck },
+      ]);
       // An on-demand job takes node A; the interruptible one is preempted and requeued.
       const od = await submit("on-demand", { countries: ["ES"] });
       await h.loop.tick();
@@ -118,7 +120,9 @@ for (const factory of STORES) {
       expect(refused).toHaveLength(1);
       expect(refused[0]!.state).toBe("failed");
       expect(refused[0]!.reason).toMatch(/^refused: node .* PY is outside the job's jurisdiction EU/);
-      expect(await events(spot)).toContainEqual(expect.stringMatching(/checkpoint copy .* failed: refused: /));
+      expect(await events(spot)).toContainEqual(
+        expect.stringMatching(/checkpoint copy .* failed: refused: /),
+      );
       expect((await hbFull(a.nodeKey)).transfers).toEqual([]);
       expect((await hbFull(py.nodeKey)).transfers).toEqual([]);
 
@@ -165,9 +169,9 @@ for (const factory of STORES) {
         expect(next.json.request).toMatchObject({ file, offset, length: bytes.length });
         // An answer of the wrong length is refused; the request stays open for the right one.
         if (file === 0)
-          expect((await chunk(a.nodeKey, id, next.json.request.reqId, Buffer.from("toolong"))).statusCode).toBe(
-            400,
-          );
+          expect(
+            (await chunk(a.nodeKey, id, next.json.request.reqId, Buffer.from("toolong"))).statusCode,
+          ).toBe(400);
         const sent = await chunk(a.nodeKey, id, next.json.request.reqId, bytes);
         expect(sent.json()).toEqual({ taken: true });
         const r = await got;
@@ -202,7 +206,12 @@ for (const factory of STORES) {
       h.clock.advance(1_000);
       await hbFull(b.nodeKey, {
         workloads: [
-          { leaseId: lease.id, phase: "running", startedAt: h.clock.now(), checkpoint: { ...ck, savedAt: h.clock.now() } },
+          {
+            leaseId: lease.id,
+            phase: "running",
+            startedAt: h.clock.now(),
+            checkpoint: { ...ck, savedAt: h.clock.now() },
+          },
         ],
       });
       expect((await hbFull(a.nodeKey, { checkpoints: [spot, "job_unknown"] })).removableCheckpoints).toEqual([
@@ -217,7 +226,10 @@ for (const factory of STORES) {
         at(/^checkpoint copy .* started: 8 B in 2 file\(s\) from node /),
         at(/^checkpoint copy .* done: 8 B in 2 file\(s\) on node .* sha256 verified/),
       ];
-      expect(order2.every((i) => i >= 0), ev.join("\n")).toBe(true);
+      expect(
+        order2.every((i) => i >= 0),
+        ev.join("\n"),
+      ).toBe(true);
       expect([...order2].sort((x, y) => x - y)).toEqual(order2);
     });
   });

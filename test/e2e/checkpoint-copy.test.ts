@@ -132,7 +132,9 @@ describe("a checkpoint copied between two real agents", () => {
   });
 
   const agent = async (name: string, url: string, withToken: boolean): Promise<ChildProcess> => {
-    const token = withToken ? await enrolmentToken(server.url, seed.operatorKey, seed.sites[0]!.id) : undefined;
+    const token = withToken
+      ? await enrolmentToken(server.url, seed.operatorKey, seed.sites[0]!.id)
+      : undefined;
     const p = startAgentProc(url, join(dir, name), "H100x8", token, name, ["--checkpoint-keep-s", "1"]);
     procs.push(p);
     return p;
@@ -164,7 +166,11 @@ describe("a checkpoint copied between two real agents", () => {
     );
     const nodeA = first.leases[0]!.nodeId;
     const od = (await submit("on-demand", "sleep 120")).id;
-    await waitFor(async () => (await job(od)).leases.some((l) => l.startedAt !== null), "the on-demand job", 60_000);
+    await waitFor(
+      async () => (await job(od)).leases.some((l) => l.startedAt !== null),
+      "the on-demand job",
+      60_000,
+    );
     const folderA = checkpointDirFor(join(dir, "node-a"), spot);
     const blobSha = sha(join(folderA, "blob"));
     const step = Number(readFileSync(join(folderA, "step"), "utf8"));
@@ -208,8 +214,14 @@ describe("a checkpoint copied between two real agents", () => {
       at(/^checkpoint copy .* resumed at byte [1-9]\d* of 3000/),
       at(/^checkpoint copy .* done: 3 MB in 2 file\(s\) .* sha256 verified/),
     ];
-    expect(order.every((i) => i >= 0), ev.join("\n")).toBe(true);
-    expect([...order].sort((x, y) => x - y), ev.join("\n")).toEqual(order);
+    expect(
+      order.every((i) => i >= 0),
+      ev.join("\n"),
+    ).toBe(true);
+    expect(
+      [...order].sort((x, y) => x - y),
+      ev.join("\n"),
+    ).toEqual(order);
     const t = (await store.checkpoints.transfersForJob(spot))[0]!;
     expect(t.state).toBe("delivered");
     console.log(

@@ -91,8 +91,7 @@ export async function checkpointTransferRoutes(app: FastifyInstance, s: Services
     },
     async (req) => {
       const body = req.body;
-      if (!Buffer.isBuffer(body))
-        return { taken: false, problem: `send the chunk as ${CHUNK_CONTENT_TYPE}` };
+      if (!Buffer.isBuffer(body)) return { taken: false, problem: `send the chunk as ${CHUNK_CONTENT_TYPE}` };
       const sha = String(req.headers[CHUNK_SHA_HEADER] ?? "");
       return svc.supply(who(req), req.params.id, req.params.reqId, body, sha);
     },
