@@ -142,11 +142,27 @@ export async function transferOrders(ctx: Ctx, nodeId: string): Promise<Transfer
   }));
 }
 
-/** Copies with no progress for the copy wait (`ZUMBIDO_CHECKPOINT_COPY_WAIT_S`) fail; returns how many. */
+/**
+ * Copies whose lease ended (the job was cancelled, the node lost) stop; copies with no progress for
+ * the copy wait (`ZUMBIDO_CHECKPOINT_COPY_WAIT_S`) fail. Returns how many ended.
+ */
 export async function expireStalledCopies(ctx: Ctx, now: number): Promise<number> {
   const waitMs = (ctx.config.checkpointCopyWaitS ?? 600) * 1000;
   let n = 0;
   for (const t of await ctx.store.checkpoints.openTransfers()) {
+    const lease = await ctx.store.jobs.getLease(t.leaseId);
+    if (!lease || lease.state === "ended") {
+      const reason = `lease ${t.leaseId} ended before the copy completed`;
+      if (await ctx.store.checkpoints.updateTransfer(t.id, OPEN_TRANSFER, { state: "failed", reason }, now))
+        await ctx.store.jobs.addEvent(
+          t.jobId,
+          now,
+          "scheduled",
+          `checkpoint copy ${t.id} stopped: ${reason}`,
+        );
+      n++;
+      continue;
+    }
     if (t.updatedAt + waitMs > now) continue;
     const from = await ctx.store.fleet.getNode(t.fromNodeId);
     const where = from?.state === "offline" ? `; node ${t.fromNodeId}, which holds it, is offline` : "";
