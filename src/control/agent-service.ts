@@ -8,11 +8,8 @@ import { loadGpuCatalogue, resolveReportedGpus } from "./gpu-models-service.js";
 import { settleEndedLease } from "./lease-end.js";
 import { gangAssignment, gangOf, releaseReadyGangs } from "./gang.js";
 import { recordCheckpointReport } from "./checkpoint-events.js";
-<<<<<<< HEAD
 import { removableCheckpoints, transferOrders, waitsForCopy, type TransferOrder } from "./checkpoint-copy.js";
-=======
 import { recordGpuActivity } from "./instance-guard.js";
->>>>>>> main
 import { SecretsService } from "./secrets-service.js";
 
 export { MAX_REPORT_REASON } from "./lease-end.js";

@@ -15,12 +15,8 @@ import { soleLeader, type Leadership } from "./leader.js";
 import { energyMinorPerGpuHour, modelPowerW, priceNow } from "./spot-price.js";
 import { endOverdueStops, loseLease, stopTimeoutMs } from "./lease-end.js";
 import { enforceGangStart } from "./gang.js";
-<<<<<<< HEAD
 import { expireStalledCopies, planResume } from "./checkpoint-copy.js";
-=======
-import { recordResume } from "./checkpoint-events.js";
 import { enforceInstanceGuardrails } from "./instance-guard.js";
->>>>>>> main
 import { buildSnapshot, readWorld, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
 
 /** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
