@@ -76,6 +76,12 @@ export function registerAgentCommand(program: Command): void {
       parseComputeNodeGpus,
     )
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
+    .option(
+      "--checkpoint-keep-s <s>",
+      "seconds a checkpoint folder the control plane calls removable (job ended, copied away) is kept before removal",
+      (v) => Number(v),
+      3600,
+    )
     .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
     .action(async (_o: unknown, cmd: Command) => {
       // --token is also a global option (the API key), so read it with the globals.
@@ -87,6 +93,7 @@ export function registerAgentCommand(program: Command): void {
           simulateGpus?: string;
           heartbeatMs: number;
           meterMs: number;
+          checkpointKeepS: number;
           clusterAddress?: string;
           fabric?: string;
           switchGroup?: string;
@@ -146,6 +153,7 @@ export function registerAgentCommand(program: Command): void {
         clock,
         heartbeatMs: o.heartbeatMs,
         meterMs: o.meterMs,
+        checkpointKeepMs: Math.max(0, o.checkpointKeepS) * 1000,
         ...(cluster ? { cluster } : {}),
         log: (msg, f) => console.log(JSON.stringify({ t: new Date().toISOString(), msg, ...f })),
       });
