@@ -71,6 +71,8 @@ export const JobSpecView = z.object({
   volumes: z
     .array(z.object({ volumeId: z.string(), name: z.string(), mountPath: z.string(), readOnly: z.boolean() }))
     .optional(),
+  /** It may start from an empty checkpoint folder when its checkpoint cannot be copied (else it waits). */
+  freshIfCheckpointLost: z.boolean().optional(),
   /** Set when the job is an interactive instance (no natural end). */
   instance: InstanceSpecView.optional(),
 });

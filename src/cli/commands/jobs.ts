@@ -79,6 +79,10 @@ export function registerJobsCommand(program: Command): void {
       "mount your volume NAME at /path (read-only with :ro; repeatable); the job then runs only at the volume's site",
       repeat,
     )
+    .option(
+      "--fresh-if-checkpoint-lost",
+      "interruptible jobs: start from an empty checkpoint folder if the checkpoint cannot be copied to the new node (default: wait for it)",
+    )
     .option("--name <name>", "a name for the job")
     .option("--follow", "wait for the job to end, printing its logs");
   addInstanceOptions(submit)
@@ -111,6 +115,7 @@ export function registerJobsCommand(program: Command): void {
           ...(o.maxCarbon ? { maxCarbonGPerKwh: o.maxCarbon } : {}),
           ...(o.runtime ? { runtimeEstimateS: o.runtime } : {}),
           ...(o.grace !== undefined ? { gracePeriodS: o.grace } : {}),
+          ...(o.freshIfCheckpointLost ? { freshIfCheckpointLost: true } : {}),
           ...(o.shell ? { shell: true } : {}),
           ...(o.image ? { image: o.image } : {}),
           ...(o.network ? { network: true } : {}),
