@@ -234,6 +234,10 @@ export const JobSubmit = z
     image: ImageRef.optional(),
     network: z.boolean().optional(),
     gracePeriodS: z.number().int().min(0).max(3600).optional(),
+    freshIfCheckpointLost: z
+      .boolean()
+      .optional()
+      .describe("start from an empty checkpoint folder when the checkpoint cannot be copied (default: wait)"),
     fabric: ClusterLabel.optional(),
   })
   .strict();
@@ -259,6 +263,8 @@ export const Heartbeat = z.object({
   workloads: z.array(WorkloadReport),
   runtime: NodeRuntime.optional(),
   cluster: NodeCluster.optional(),
+  /** Job ids of the checkpoint folders the node holds (sent now and then; the answer names the removable ones). */
+  checkpoints: z.array(z.string().max(200)).max(1000).optional(),
 });
 
 export const Enrol = z

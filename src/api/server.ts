@@ -35,6 +35,7 @@ import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
 import { nodeTrustRoutes } from "./routes/node-trust.js";
+import { checkpointTransferRoutes } from "./routes/checkpoint-transfers.js";
 import { relayRoutes } from "./routes/relay.js";
 import { routeUpgrades } from "./upgrade.js";
 
@@ -237,6 +238,7 @@ export async function buildApi(
   await instanceRoutes(app, services);
   await secretRoutes(app, services);
   await agentRoutes(app, services);
+  await checkpointTransferRoutes(app, services);
   await energyRoutes(app, services);
   await auditRoutes(app, services);
   await trustRoutes(app, services);

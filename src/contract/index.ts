@@ -65,6 +65,8 @@ export const JobSpecView = z.object({
   image: z.string().optional(),
   network: z.boolean().optional(),
   gracePeriodS: z.number().optional(),
+  /** It may start from an empty checkpoint folder when its checkpoint cannot be copied (else it waits). */
+  freshIfCheckpointLost: z.boolean().optional(),
   /** Set when the job is an interactive instance (no natural end). */
   instance: InstanceSpecView.optional(),
 });

@@ -149,6 +149,11 @@ export interface JobSpec {
   network?: boolean;
   /** Seconds between the checkpoint notice (SIGTERM/SIGUSR1) and the kill. */
   gracePeriodS?: number;
+  /**
+   * When its checkpoint cannot be copied to the node it is placed on (its node is lost, the copy
+   * fails), the job may start from an empty checkpoint folder; absent: it waits for its checkpoint.
+   */
+  freshIfCheckpointLost?: boolean;
   /** Set when the job is an interactive instance (no natural end): its ports and guardrails. */
   instance?: InstanceSpec;
 }

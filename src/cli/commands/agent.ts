@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { Option, type Command } from "commander";
 import { Agent } from "../../agent/agent.js";
 import { ModelledEnergyMeter, type EnergyMeter } from "../../agent/energy-model.js";
+import type { GpuUtilisation } from "../../agent/gpu/utilisation.js";
 import { HOST_PROCESSES_REFUSED } from "../../agent/executors/local.js";
 import { EXECUTOR_KINDS } from "../../domain/index.js";
 import {
@@ -75,6 +76,12 @@ export function registerAgentCommand(program: Command): void {
       parseComputeNodeGpus,
     )
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
+    .option(
+      "--checkpoint-keep-s <s>",
+      "seconds a checkpoint folder the control plane calls removable (job ended, copied away) is kept before removal",
+      (v) => Number(v),
+      3600,
+    )
     .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
     .action(async (_o: unknown, cmd: Command) => {
       // --token is also a global option (the API key), so read it with the globals.
@@ -86,6 +93,7 @@ export function registerAgentCommand(program: Command): void {
           simulateGpus?: string;
           heartbeatMs: number;
           meterMs: number;
+          checkpointKeepS: number;
           clusterAddress?: string;
           fabric?: string;
           switchGroup?: string;
@@ -113,12 +121,14 @@ export function registerAgentCommand(program: Command): void {
       const clock = { now: () => Date.now() };
       let gpus = o.simulateGpus ? simulatedGpuSource(o.simulateGpus) : undefined;
       let meter: EnergyMeter = new ModelledEnergyMeter();
+      let utilisation: GpuUtilisation | undefined;
       let stopSampling = (): void => undefined;
       if (!gpus) {
         if (await hasNvidiaGpus()) {
           gpus = nvidiaGpuSource();
           const m = await measuredEnergy(clock.now);
           meter = m.meter;
+          utilisation = m.utilisation;
           stopSampling = () => m.stop();
         } else {
           console.error(
@@ -139,9 +149,11 @@ export function registerAgentCommand(program: Command): void {
         executor,
         gpus,
         meter,
+        ...(utilisation ? { utilisation } : {}),
         clock,
         heartbeatMs: o.heartbeatMs,
         meterMs: o.meterMs,
+        checkpointKeepMs: Math.max(0, o.checkpointKeepS) * 1000,
         ...(cluster ? { cluster } : {}),
         log: (msg, f) => console.log(JSON.stringify({ t: new Date().toISOString(), msg, ...f })),
       });

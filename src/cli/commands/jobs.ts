@@ -73,6 +73,10 @@ export function registerJobsCommand(program: Command): void {
       "--registry-secret <name>",
       "your registry secret to pull --image with (zumbido secrets create-registry)",
     )
+    .option(
+      "--fresh-if-checkpoint-lost",
+      "interruptible jobs: start from an empty checkpoint folder if the checkpoint cannot be copied to the new node (default: wait for it)",
+    )
     .option("--name <name>", "a name for the job")
     .option("--follow", "wait for the job to end, printing its logs");
   addInstanceOptions(submit)
@@ -105,6 +109,7 @@ export function registerJobsCommand(program: Command): void {
           ...(o.maxCarbon ? { maxCarbonGPerKwh: o.maxCarbon } : {}),
           ...(o.runtime ? { runtimeEstimateS: o.runtime } : {}),
           ...(o.grace !== undefined ? { gracePeriodS: o.grace } : {}),
+          ...(o.freshIfCheckpointLost ? { freshIfCheckpointLost: true } : {}),
           ...(o.shell ? { shell: true } : {}),
           ...(o.image ? { image: o.image } : {}),
           ...(o.network ? { network: true } : {}),
