@@ -5,6 +5,7 @@ import { CheckpointCleaner } from "./checkpoint-cleanup.js";
 import { CheckpointCopier, type CopyOrder } from "./checkpoint-copy.js";
 import { ApiClient, ApiError } from "./client.js";
 import type { EnergyMeter } from "./energy-model.js";
+import type { GpuUtilisation } from "./gpu/utilisation.js";
 import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
@@ -26,6 +27,8 @@ export interface AgentOptions {
   executor: Executor;
   gpus: GpuSource;
   meter: EnergyMeter;
+  /** How busy leases' GPUs were (measured GPUs only), reported for instances' --idle-stop. */
+  utilisation?: GpuUtilisation;
   clock: Clock;
   heartbeatMs?: number;
   meterMs?: number;
@@ -202,6 +205,20 @@ export class Agent {
     }
   }
 
+  /** Leases of instances this process started (their GPU utilisation goes with their reports). */
+  private readonly instances = new Set<string>();
+
+  /** An instance's GPU utilisation since its last report, where the GPUs measure it. */
+  private utilisationOf(
+    leaseId: string,
+    phase: WorkloadReport["phase"],
+    gpuIndices: number[] | undefined,
+  ): { gpuUtilPct?: number } {
+    if (phase !== "running" || !gpuIndices || !this.instances.has(leaseId)) return {};
+    const pct = this.o.utilisation?.takeMaxPct(gpuIndices);
+    return pct === undefined ? {} : { gpuUtilPct: pct };
+  }
+
   /** One round: observe, meter, ship, heartbeat, act. */
   async tick(): Promise<void> {
     const now = this.o.clock.now();
@@ -259,6 +276,7 @@ export class Agent {
           ...(startedAt != null ? { startedAt } : {}),
           ...(endedAt != null && s.endedAt !== undefined ? { endedAt } : {}),
           ...this.checkpointOf(t?.jobId),
+          ...this.utilisationOf(s.leaseId, s.phase, t?.gpuIndices),
         };
       });
       // Gang ranks at the start barrier: prepared, waiting for the others (the server releases them).
@@ -306,6 +324,7 @@ export class Agent {
         const ended = s.phase === "succeeded" || s.phase === "failed" || s.phase === "cancelled";
         if (ended && this.store.pendingUsageFor(s.leaseId) === 0) {
           this.store.untrack(s.leaseId);
+          this.instances.delete(s.leaseId);
           this.stopping.delete(s.leaseId);
           await this.o.executor.forget?.(s.leaseId);
           forgetGang(this.o.stateDir, s.leaseId);
@@ -366,6 +385,7 @@ export class Agent {
       return;
     }
     this.waiting.delete(a.leaseId);
+    if (a.spec.instance) this.instances.add(a.leaseId);
     this.store.track({
       leaseId: a.leaseId,
       jobId: a.jobId,

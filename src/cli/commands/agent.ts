@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { Option, type Command } from "commander";
 import { Agent } from "../../agent/agent.js";
 import { ModelledEnergyMeter, type EnergyMeter } from "../../agent/energy-model.js";
+import type { GpuUtilisation } from "../../agent/gpu/utilisation.js";
 import { HOST_PROCESSES_REFUSED } from "../../agent/executors/local.js";
 import { EXECUTOR_KINDS } from "../../domain/index.js";
 import {
@@ -120,12 +121,14 @@ export function registerAgentCommand(program: Command): void {
       const clock = { now: () => Date.now() };
       let gpus = o.simulateGpus ? simulatedGpuSource(o.simulateGpus) : undefined;
       let meter: EnergyMeter = new ModelledEnergyMeter();
+      let utilisation: GpuUtilisation | undefined;
       let stopSampling = (): void => undefined;
       if (!gpus) {
         if (await hasNvidiaGpus()) {
           gpus = nvidiaGpuSource();
           const m = await measuredEnergy(clock.now);
           meter = m.meter;
+          utilisation = m.utilisation;
           stopSampling = () => m.stop();
         } else {
           console.error(
@@ -146,6 +149,7 @@ export function registerAgentCommand(program: Command): void {
         executor,
         gpus,
         meter,
+        ...(utilisation ? { utilisation } : {}),
         clock,
         heartbeatMs: o.heartbeatMs,
         meterMs: o.meterMs,
