@@ -269,6 +269,10 @@ export const JobSubmit = z
     image: ImageRef.optional(),
     network: z.boolean().optional(),
     gracePeriodS: z.number().int().min(0).max(3600).optional(),
+    freshIfCheckpointLost: z
+      .boolean()
+      .optional()
+      .describe("start from an empty checkpoint folder when the checkpoint cannot be copied (default: wait)"),
     fabric: ClusterLabel.optional(),
     sshKeys: z
       .array(SshPublicKey)
@@ -278,6 +282,19 @@ export const JobSubmit = z
       .describe(
         "OpenSSH public keys delivered to the container as an authorized_keys file ($ZUMBIDO_SSH_AUTHORIZED_KEYS)",
       ),
+    volumes: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1).max(63),
+            mountPath: z.string().min(1).max(256).describe("absolute path in the container, e.g. /data"),
+            readOnly: z.boolean().default(false),
+          })
+          .strict(),
+      )
+      .max(8, "a job mounts at most 8 volumes")
+      .optional()
+      .describe("your volumes to mount; the job then runs only at their site"),
   })
   .strict();
 
@@ -302,6 +319,8 @@ export const Heartbeat = z.object({
   workloads: z.array(WorkloadReport),
   runtime: NodeRuntime.optional(),
   cluster: NodeCluster.optional(),
+  /** Job ids of the checkpoint folders the node holds (sent now and then; the answer names the removable ones). */
+  checkpoints: z.array(z.string().max(200)).max(1000).optional(),
 });
 
 export const Enrol = z

@@ -66,7 +66,7 @@ describe("SSH keys on a job", () => {
 
   it("writes authorized_keys into the container's read-only /zumbido folder and names it in the environment", () => {
     const lease = mkdtempSync(join(tmpdir(), "zumbido-ssh-keys-"));
-    const dirs = prepareContainerDirs(lease, { userns: "auto" }, undefined, [ED25519, ECDSA]);
+    const dirs = prepareContainerDirs(lease, { userns: "auto" }, undefined, [], [ED25519, ECDSA]);
     const file = join(dirs.notice, "authorized_keys");
     expect(readFileSync(file, "utf8")).toBe(`${ED25519}\n${ECDSA}\n`);
     expect((statSync(file).mode & 0o777).toString(8)).toBe("644");

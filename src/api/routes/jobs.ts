@@ -55,8 +55,10 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
           ...(b.network ? { network: true } : {}),
           ...(b.gracePeriodS !== undefined ? { gracePeriodS: b.gracePeriodS } : {}),
           ...(b.sshKeys ? { sshAuthorizedKeys: b.sshKeys.map((k) => k.trim()) } : {}),
+          ...(b.freshIfCheckpointLost ? { freshIfCheckpointLost: true } : {}),
         },
         ...(b.secretEnv ? { secretEnv: b.secretEnv } : {}),
+        ...(b.volumes ? { volumes: b.volumes } : {}),
         ...(instance
           ? {
               instance: {

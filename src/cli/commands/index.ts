@@ -19,6 +19,7 @@ import { registerPlanCommand } from "./plan.js";
 import { registerRelayCommands } from "./relay.js";
 import { registerServeCommand } from "./serve.js";
 import { registerSimCommand } from "./sim.js";
+import { registerVolumeCommands } from "./volumes.js";
 
 /** Registers every subcommand on the program. */
 export function registerCommands(program: Command): void {
@@ -33,6 +34,7 @@ export function registerCommands(program: Command): void {
   registerInstanceCommands(program);
   registerSecretsCommands(program);
   registerFleetCommands(program);
+  registerVolumeCommands(program);
   registerGpuModelCommands(program);
   registerTrustCommands(program);
   registerNodeTrustCommands(program);

@@ -4,6 +4,7 @@ import { parseMajor } from "../../domain/index.js";
 import { action, clientFor, money, output, table, time, UsageError } from "../context.js";
 import { repeat, secretEnvFrom } from "./secrets.js";
 import { readSshKeys } from "./relay.js";
+import { volumeMounts } from "./volumes.js";
 import { addInstanceOptions, describeInstance, instanceBody } from "./instances.js";
 
 /** A job as the list answers it, with the view's leases, usage and placements when shown one by one. */
@@ -74,6 +75,15 @@ export function registerJobsCommand(program: Command): void {
       "--registry-secret <name>",
       "your registry secret to pull --image with (zumbido secrets create-registry)",
     )
+    .option(
+      "--volume <NAME:/path[:ro]>",
+      "mount your volume NAME at /path (read-only with :ro; repeatable); the job then runs only at the volume's site",
+      repeat,
+    )
+    .option(
+      "--fresh-if-checkpoint-lost",
+      "interruptible jobs: start from an empty checkpoint folder if the checkpoint cannot be copied to the new node (default: wait for it)",
+    )
     .option("--name <name>", "a name for the job")
     .option(
       "--ssh-key <file>",
@@ -111,6 +121,7 @@ export function registerJobsCommand(program: Command): void {
           ...(o.maxCarbon ? { maxCarbonGPerKwh: o.maxCarbon } : {}),
           ...(o.runtime ? { runtimeEstimateS: o.runtime } : {}),
           ...(o.grace !== undefined ? { gracePeriodS: o.grace } : {}),
+          ...(o.freshIfCheckpointLost ? { freshIfCheckpointLost: true } : {}),
           ...(o.shell ? { shell: true } : {}),
           ...(o.image ? { image: o.image } : {}),
           ...(o.network ? { network: true } : {}),
@@ -118,6 +129,7 @@ export function registerJobsCommand(program: Command): void {
           ...(Object.keys(secretEnv).length ? { secretEnv } : {}),
           ...(o.registrySecret ? { registrySecret: o.registrySecret } : {}),
           ...(o.sshKey ? { sshKeys: readSshKeys(o.sshKey as string[]) } : {}),
+          ...(o.volume ? { volumes: volumeMounts(o.volume as string[]) } : {}),
         };
         const c = clientFor(cmd);
         const job = await c.post<JobOut>("/v1/jobs", body);
