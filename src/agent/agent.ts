@@ -69,6 +69,7 @@ export class Agent {
   private busy: Promise<void> | undefined;
   private volumeTimer: NodeJS.Timeout | undefined;
   private volumeBusy: Promise<void> | undefined;
+  private volumeWorker: VolumeWorker | undefined;
   /** The heartbeat interval now: the configured one until the server names another. */
   private intervalMs = 1000;
   private stopping = new Set<string>();
@@ -183,21 +184,26 @@ export class Agent {
         });
     };
     this.timer = setTimeout(run, 0);
-    if (this.o.volumeRoot) this.startVolumeLoop(this.o.volumeRoot);
+    if (this.o.volumeRoot) this.startVolumeLoop();
   }
 
-  /** Serves the volume relay beside the heartbeat loop: at once while there is work, else every interval. */
-  private startVolumeLoop(root: string): void {
-    const worker = new VolumeWorker(
+  /** One pass over the volume copies this node serves (the loop's step; tests drive it directly). */
+  async volumePass(): Promise<number> {
+    if (!this.o.volumeRoot) return 0;
+    this.volumeWorker ??= new VolumeWorker(
       this.client,
-      root,
+      this.o.volumeRoot,
       realSleep,
       () => this.o.clock.now(),
       (m, f) => this.log(m, f),
     );
+    return this.volumeWorker.pass();
+  }
+
+  /** Serves the volume relay beside the heartbeat loop: at once while there is work, else every interval. */
+  private startVolumeLoop(): void {
     const run = (): void => {
-      this.volumeBusy = worker
-        .pass()
+      this.volumeBusy = this.volumePass()
         .catch((err: unknown) => {
           this.log("volume relay pass failed", { err: (err as Error).message });
           return 0;
