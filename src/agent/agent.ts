@@ -9,6 +9,8 @@ import type { GpuUtilisation } from "./gpu/utilisation.js";
 import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
+import { RelayClient } from "./relay-client.js";
+import { serveStream, type StreamTargets } from "./relay-streams.js";
 import { realSleep } from "./volume-io.js";
 import { resolveMounts, VolumeWorker } from "./volumes.js";
 
@@ -42,6 +44,8 @@ export interface AgentOptions {
   /** How long a checkpoint folder the control plane calls removable is kept, ms (default 1 hour). */
   checkpointKeepMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** The relay (tenants' exec and TCP streams into running workloads): where streams open, and the proxy environment. */
+  relay?: { targets: StreamTargets; env?: Record<string, string | undefined>; random?: () => number };
 }
 
 /** Bounds on the heartbeat interval the server may ask for, ms. */
@@ -83,6 +87,7 @@ export class Agent {
   private gpuCache: { gpus: Gpu[]; driverVersion: string | null } | undefined;
   /** Server time minus this agent's clock (ms), from the heartbeat's serverTime at the round trip's midpoint. */
   private offsetMs: number;
+  private relay: RelayClient | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.store = new AgentStore(o.stateDir);
@@ -179,6 +184,26 @@ export class Agent {
         });
     };
     this.timer = setTimeout(run, 0);
+    if (this.o.relay) {
+      const r = this.o.relay;
+      this.relay = new RelayClient({
+        server: this.o.server,
+        ...(this.o.ca ? { ca: this.o.ca } : {}),
+        key: () => this.key,
+        env: r.env ?? {},
+        ...(r.random ? { random: r.random } : {}),
+        log: (msg, f) => this.log(msg, f),
+        onStream: (st) =>
+          serveStream(st, r.targets, (leaseId, jobId) =>
+            this.store
+              .leases()
+              .some(
+                (l) => l.leaseId === leaseId && l.jobId === jobId && l.startedAt != null && l.endedAt == null,
+              ),
+          ),
+      });
+      this.relay.start();
+    }
     if (this.o.volumeRoot) this.startVolumeLoop(this.o.volumeRoot);
   }
 
@@ -206,11 +231,17 @@ export class Agent {
     this.volumeTimer = setTimeout(run, 0);
   }
 
+  /** The relay connection, when the agent runs one. */
+  relayClient(): RelayClient | undefined {
+    return this.relay;
+  }
+
   /** Stops the loop (workloads keep running). */
   async stop(): Promise<void> {
     const t = this.timer;
     this.timer = undefined;
     if (t) clearTimeout(t);
+    await this.relay?.stop();
     if (this.volumeTimer) clearTimeout(this.volumeTimer);
     await this.busy;
     await this.volumeBusy;
