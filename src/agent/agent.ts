@@ -9,6 +9,8 @@ import type { GpuUtilisation } from "./gpu/utilisation.js";
 import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
+import { realSleep } from "./volume-io.js";
+import { resolveMounts, VolumeWorker } from "./volumes.js";
 
 /** Where the agent's GPUs come from (nvidia-smi on real nodes, a spec when simulated). */
 export interface GpuSource {
@@ -35,6 +37,8 @@ export interface AgentOptions {
   usageBatch?: number;
   /** This node on the site's cluster network (address, fabric, switch group), as the operator configured it. */
   cluster?: NodeCluster;
+  /** Where the site's storage is mounted on this node (volumes live under it); none: no volumes here. */
+  volumeRoot?: string;
   /** How long a checkpoint folder the control plane calls removable is kept, ms (default 1 hour). */
   checkpointKeepMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -63,6 +67,8 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private lastMeter = 0;
   private busy: Promise<void> | undefined;
+  private volumeTimer: NodeJS.Timeout | undefined;
+  private volumeBusy: Promise<void> | undefined;
   /** The heartbeat interval now: the configured one until the server names another. */
   private intervalMs = 1000;
   private stopping = new Set<string>();
@@ -177,6 +183,31 @@ export class Agent {
         });
     };
     this.timer = setTimeout(run, 0);
+    if (this.o.volumeRoot) this.startVolumeLoop(this.o.volumeRoot);
+  }
+
+  /** Serves the volume relay beside the heartbeat loop: at once while there is work, else every interval. */
+  private startVolumeLoop(root: string): void {
+    const worker = new VolumeWorker(
+      this.client,
+      root,
+      realSleep,
+      () => this.o.clock.now(),
+      (m, f) => this.log(m, f),
+    );
+    const run = (): void => {
+      this.volumeBusy = worker
+        .pass()
+        .catch((err: unknown) => {
+          this.log("volume relay pass failed", { err: (err as Error).message });
+          return 0;
+        })
+        .then((n) => {
+          this.volumeBusy = undefined;
+          if (this.timer !== undefined) this.volumeTimer = setTimeout(run, n > 0 ? 50 : this.intervalMs);
+        });
+    };
+    this.volumeTimer = setTimeout(run, 0);
   }
 
   /** Stops the loop (workloads keep running). */
@@ -184,7 +215,9 @@ export class Agent {
     const t = this.timer;
     this.timer = undefined;
     if (t) clearTimeout(t);
+    if (this.volumeTimer) clearTimeout(this.volumeTimer);
     await this.busy;
+    await this.volumeBusy;
     await this.copier.close();
     await this.o.executor.close();
     await this.client.close();
@@ -359,7 +392,20 @@ export class Agent {
   }
 
   private async startAssignment(a: Assignment): Promise<void> {
-    if (this.store.leases().some((l) => l.leaseId === a.leaseId)) return;
+    if (this.store.leases().some((l) => l.leaseId === a.leaseId) || this.refused.has(a.leaseId)) return;
+    let volumes: WorkloadSpec["volumes"];
+    try {
+      const rt = this.o.executor.runtime;
+      if (a.spec.volumes?.length && (!rt.images || rt.executor === "kubernetes"))
+        throw new Error(
+          `volumes are mounted by container executors (podman, or Slurm running podman); this node runs ${rt.executor} workloads without them`,
+        );
+      volumes = resolveMounts(this.o.volumeRoot, a.spec.volumes);
+    } catch (err) {
+      // Reported failed with the reason on the next heartbeat (the lease ends; nothing started).
+      this.refused.set(a.leaseId, { reason: (err as Error).message });
+      return;
+    }
     if (a.gang && !a.gang.go) {
       // Start barrier: nothing runs until every rank of the gang is ready; prepare, report ready, wait.
       if (this.waiting.has(a.leaseId) || this.preparing.has(a.leaseId) || this.refused.has(a.leaseId)) return;
@@ -397,7 +443,10 @@ export class Agent {
     const checkpointDir = checkpointDirFor(this.o.stateDir, a.jobId);
     prepareCheckpointDir(checkpointDir);
     const gang = a.gang ? gangWorkload(this.o.stateDir, a.leaseId, a.gang) : undefined;
-    const st = await this.o.executor.start(this.workloadOf(a, gang, checkpointDir));
+    const st = await this.o.executor.start({
+      ...this.workloadOf(a, gang, checkpointDir),
+      ...(volumes?.length ? { volumes } : {}),
+    });
     this.observe(st);
     this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });
   }

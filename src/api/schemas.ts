@@ -239,6 +239,19 @@ export const JobSubmit = z
       .optional()
       .describe("start from an empty checkpoint folder when the checkpoint cannot be copied (default: wait)"),
     fabric: ClusterLabel.optional(),
+    volumes: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1).max(63),
+            mountPath: z.string().min(1).max(256).describe("absolute path in the container, e.g. /data"),
+            readOnly: z.boolean().default(false),
+          })
+          .strict(),
+      )
+      .max(8, "a job mounts at most 8 volumes")
+      .optional()
+      .describe("your volumes to mount; the job then runs only at their site"),
   })
   .strict();
 

@@ -92,6 +92,7 @@ export function prepareContainerDirs(
   leaseDir: string,
   o: Pick<ContainerIsolationOptions, "user" | "userns">,
   checkpointDir?: string,
+  volumes: readonly { hostPath: string }[] = [],
 ): { work: string; notice: string } {
   const work = join(leaseDir, "work");
   const notice = join(leaseDir, "notice");
@@ -107,6 +108,13 @@ export function prepareContainerDirs(
       chmodSync(d, 0o700);
     }
   }
+  // A volume's top folder belongs to the workload's user (files the agent puts in it follow its owner).
+  if (o.userns !== "auto")
+    for (const v of volumes) {
+      const [uid, gid] = (o.user ?? "1000:1000").split(":").map(Number) as [number, number];
+      chownSync(v.hostPath, uid, gid);
+      chmodSync(v.hostPath, 0o700);
+    }
   return { work, notice };
 }
 
@@ -117,7 +125,10 @@ export function prepareContainerDirs(
  * limits by the lease's share of the node, `--init`, labels carrying the lease, k8s-file log.
  */
 export function podmanRunOptions(
-  w: Pick<WorkloadSpec, "leaseId" | "jobId" | "gpuModel" | "spec" | "network" | "checkpointDir" | "gang">,
+  w: Pick<
+    WorkloadSpec,
+    "leaseId" | "jobId" | "gpuModel" | "spec" | "network" | "checkpointDir" | "gang" | "volumes"
+  >,
   leasedGpus: number,
   p: { container: string; agentId: string; leaseDir: string; work: string; notice: string },
   o: ContainerIsolationOptions,
@@ -170,6 +181,10 @@ export function podmanRunOptions(
       "--env",
       `ZUMBIDO_CHECKPOINT_DIR=${w.checkpointDir}`,
     );
+  // The job's volumes: read-only when asked (the host folder was resolved by the agent under its
+  // volume root; the mount path was checked by the control plane).
+  for (const v of w.volumes ?? [])
+    args.push("--volume", `${v.hostPath}:${v.mountPath}:${v.readOnly ? "ro" : "rw"}${auto ? ",U" : ""}`);
   if (w.gang)
     args.push(
       "--volume",

@@ -57,6 +57,7 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
           ...(b.freshIfCheckpointLost ? { freshIfCheckpointLost: true } : {}),
         },
         ...(b.secretEnv ? { secretEnv: b.secretEnv } : {}),
+        ...(b.volumes ? { volumes: b.volumes } : {}),
         ...(instance
           ? {
               instance: {

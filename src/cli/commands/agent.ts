@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { isAbsolute } from "node:path";
 import { Option, type Command } from "commander";
 import { Agent } from "../../agent/agent.js";
 import { ModelledEnergyMeter, type EnergyMeter } from "../../agent/energy-model.js";
@@ -75,6 +76,10 @@ export function registerAgentCommand(program: Command): void {
       "slurm/kubernetes: GPUs of each compute node behind this agent; a lease of more runs as ONE multi-node allocation (sbatch --nodes / indexed Job)",
       parseComputeNodeGpus,
     )
+    .option(
+      "--volume-root <dir>",
+      "where the site's storage is mounted on this node; volumes live under it (ZUMBIDO_VOLUME_ROOT)",
+    )
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
     .option(
       "--checkpoint-keep-s <s>",
@@ -97,9 +102,15 @@ export function registerAgentCommand(program: Command): void {
           clusterAddress?: string;
           fabric?: string;
           switchGroup?: string;
+          volumeRoot?: string;
         }
       >();
       const server = o.server ?? process.env.ZUMBIDO_URL;
+      const volumeRoot = o.volumeRoot ?? process.env.ZUMBIDO_VOLUME_ROOT;
+      if (volumeRoot !== undefined && !isAbsolute(volumeRoot))
+        throw new UsageError(
+          `--volume-root ${volumeRoot}: give an absolute folder, e.g. /srv/zumbido-volumes`,
+        );
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
       const ca = readCaFile(o.caFile ?? process.env.ZUMBIDO_CA_FILE);
       if (o.executor === "local" && o.unsafeHostProcesses !== true) {
@@ -155,6 +166,7 @@ export function registerAgentCommand(program: Command): void {
         meterMs: o.meterMs,
         checkpointKeepMs: Math.max(0, o.checkpointKeepS) * 1000,
         ...(cluster ? { cluster } : {}),
+        ...(volumeRoot ? { volumeRoot } : {}),
         log: (msg, f) => console.log(JSON.stringify({ t: new Date().toISOString(), msg, ...f })),
       });
       const { nodeId } = await agent.init();

@@ -17,6 +17,7 @@ import { registerSecretsCommands } from "./secrets.js";
 import { registerPlanCommand } from "./plan.js";
 import { registerServeCommand } from "./serve.js";
 import { registerSimCommand } from "./sim.js";
+import { registerVolumeCommands } from "./volumes.js";
 
 /** Registers every subcommand on the program. */
 export function registerCommands(program: Command): void {
@@ -30,6 +31,7 @@ export function registerCommands(program: Command): void {
   registerInstanceCommands(program);
   registerSecretsCommands(program);
   registerFleetCommands(program);
+  registerVolumeCommands(program);
   registerGpuModelCommands(program);
   registerTrustCommands(program);
   registerNodeTrustCommands(program);

@@ -3,6 +3,7 @@ import type { Job, JobView } from "../../contract/index.js";
 import { parseMajor } from "../../domain/index.js";
 import { action, clientFor, money, output, table, time, UsageError } from "../context.js";
 import { repeat, secretEnvFrom } from "./secrets.js";
+import { volumeMounts } from "./volumes.js";
 import { addInstanceOptions, describeInstance, instanceBody } from "./instances.js";
 
 /** A job as the list answers it, with the view's leases, usage and placements when shown one by one. */
@@ -74,6 +75,11 @@ export function registerJobsCommand(program: Command): void {
       "your registry secret to pull --image with (zumbido secrets create-registry)",
     )
     .option(
+      "--volume <NAME:/path[:ro]>",
+      "mount your volume NAME at /path (read-only with :ro; repeatable); the job then runs only at the volume's site",
+      repeat,
+    )
+    .option(
       "--fresh-if-checkpoint-lost",
       "interruptible jobs: start from an empty checkpoint folder if the checkpoint cannot be copied to the new node (default: wait for it)",
     )
@@ -116,6 +122,7 @@ export function registerJobsCommand(program: Command): void {
           ...(Object.keys(env).length ? { env } : {}),
           ...(Object.keys(secretEnv).length ? { secretEnv } : {}),
           ...(o.registrySecret ? { registrySecret: o.registrySecret } : {}),
+          ...(o.volume ? { volumes: volumeMounts(o.volume as string[]) } : {}),
         };
         const c = clientFor(cmd);
         const job = await c.post<JobOut>("/v1/jobs", body);
