@@ -1,14 +1,16 @@
 import type { Clock, Gpu, NodeCluster } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { checkpointDirFor, prepareCheckpointDir, scanCheckpoint, writeNotice } from "./checkpoints.js";
-import { CheckpointCleaner } from "./checkpoint-cleanup.js";
-import { CheckpointCopier, type CopyOrder } from "./checkpoint-copy.js";
+import { CheckpointKeeper } from "./checkpoint-cleanup.js";
+import type { CopyOrder } from "./checkpoint-copy.js";
 import { ApiClient, ApiError } from "./client.js";
 import type { EnergyMeter } from "./energy-model.js";
 import type { GpuUtilisation } from "./gpu/utilisation.js";
 import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
+import { RelayClient } from "./relay-client.js";
+import { serveStream, type StreamTargets } from "./relay-streams.js";
 import { realSleep } from "./volume-io.js";
 import { resolveMounts, VolumeWorker } from "./volumes.js";
 
@@ -42,6 +44,8 @@ export interface AgentOptions {
   /** How long a checkpoint folder the control plane calls removable is kept, ms (default 1 hour). */
   checkpointKeepMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** The relay (tenants' exec and TCP streams into running workloads): where streams open, and the proxy environment. */
+  relay?: { targets: StreamTargets; env?: Record<string, string | undefined>; random?: () => number };
 }
 
 /** Bounds on the heartbeat interval the server may ask for, ms. */
@@ -59,8 +63,8 @@ export class Agent {
   private readonly client: ApiClient;
   /** Checkpoint copies' own client: long polls and chunks must not wait behind heartbeats. */
   private readonly copyClient: ApiClient;
-  private readonly copier: CheckpointCopier;
-  private readonly cleaner: CheckpointCleaner;
+  /** Checkpoint copies to and from other nodes, and removal of folders no longer needed. */
+  private readonly checkpoints: CheckpointKeeper;
   private nodeId = "";
   /** The node key in use (a newer one in the state folder replaces it after a 401). */
   private key = "";
@@ -83,22 +87,19 @@ export class Agent {
   private gpuCache: { gpus: Gpu[]; driverVersion: string | null } | undefined;
   /** Server time minus this agent's clock (ms), from the heartbeat's serverTime at the round trip's midpoint. */
   private offsetMs: number;
+  private relay: RelayClient | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.store = new AgentStore(o.stateDir);
     this.client = new ApiClient(o.server, null, 10_000, o.ca ? { ca: o.ca } : {});
     this.offsetMs = Number(this.store.getMeta("clockOffsetMs") ?? 0);
     this.copyClient = new ApiClient(o.server, null, 30_000, o.ca ? { ca: o.ca } : {});
-    this.copier = new CheckpointCopier({
-      client: this.copyClient,
-      stateDir: o.stateDir,
-      log: (m, f) => this.log(m, f),
-    });
-    this.cleaner = new CheckpointCleaner({
-      stateDir: o.stateDir,
-      keepMs: o.checkpointKeepMs ?? 3_600_000,
-      log: (m, f) => this.log(m, f),
-    });
+    this.checkpoints = new CheckpointKeeper(
+      this.copyClient,
+      o.stateDir,
+      o.checkpointKeepMs ?? 3_600_000,
+      (m, f) => this.log(m, f),
+    );
   }
 
   /** Uses a node key for every call to the control plane. */
@@ -183,6 +184,26 @@ export class Agent {
         });
     };
     this.timer = setTimeout(run, 0);
+    if (this.o.relay) {
+      const r = this.o.relay;
+      this.relay = new RelayClient({
+        server: this.o.server,
+        ...(this.o.ca ? { ca: this.o.ca } : {}),
+        key: () => this.key,
+        env: r.env ?? {},
+        ...(r.random ? { random: r.random } : {}),
+        log: (msg, f) => this.log(msg, f),
+        onStream: (st) =>
+          serveStream(st, r.targets, (leaseId, jobId) =>
+            this.store
+              .leases()
+              .some(
+                (l) => l.leaseId === leaseId && l.jobId === jobId && l.startedAt != null && l.endedAt == null,
+              ),
+          ),
+      });
+      this.relay.start();
+    }
     if (this.o.volumeRoot) this.startVolumeLoop(this.o.volumeRoot);
   }
 
@@ -210,15 +231,21 @@ export class Agent {
     this.volumeTimer = setTimeout(run, 0);
   }
 
+  /** The relay connection, when the agent runs one. */
+  relayClient(): RelayClient | undefined {
+    return this.relay;
+  }
+
   /** Stops the loop (workloads keep running). */
   async stop(): Promise<void> {
     const t = this.timer;
     this.timer = undefined;
     if (t) clearTimeout(t);
+    await this.relay?.stop();
     if (this.volumeTimer) clearTimeout(this.volumeTimer);
     await this.busy;
     await this.volumeBusy;
-    await this.copier.close();
+    await this.checkpoints.close();
     await this.o.executor.close();
     await this.client.close();
     await this.copyClient.close();
@@ -328,7 +355,7 @@ export class Agent {
       }
       this.healthy = health.healthy;
       const sentAt = this.o.clock.now();
-      const held = this.cleaner.held(now);
+      const held = this.checkpoints.held(now);
       const res = await this.client.post<{
         assignments: Assignment[];
         stops: StopOrder[];
@@ -367,8 +394,10 @@ export class Agent {
       for (const a of res.assignments) await this.startAssignment(a);
       for (const s of res.stops) this.stopLease(s);
       // 7. Checkpoint copies this node takes part in; folders no longer needed here are removed.
-      this.copier.order(res.transfers ?? []);
-      this.cleanCheckpoints(res.removableCheckpoints, res.transfers ?? [], now);
+      this.checkpoints.apply(res.transfers ?? [], res.removableCheckpoints, now, [
+        ...this.store.leases().map((l) => l.jobId),
+        ...[...this.waiting.values()].map((a) => a.jobId),
+      ]);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
         // A rotated key installed with `zumbido nodes install-key` is picked up here, without a restart.
@@ -477,18 +506,6 @@ export class Agent {
     if (jobId === undefined) return {};
     const c = scanCheckpoint(checkpointDirFor(this.o.stateDir, jobId));
     return c ? { checkpoint: c } : {};
-  }
-
-  /** Removes checkpoint folders the control plane calls removable, never one of a job active here. */
-  private cleanCheckpoints(removable: string[] | undefined, orders: CopyOrder[], now: number): void {
-    const inUse = new Set([
-      ...this.store.leases().map((l) => l.jobId),
-      ...[...this.waiting.values()].map((a) => a.jobId),
-      ...this.copier.busyJobs(),
-      ...orders.map((o) => o.jobId),
-    ]);
-    const transfers = new Set([...this.copier.busyTransfers(), ...orders.map((o) => o.id)]);
-    this.cleaner.apply(removable, now, inUse, transfers);
   }
 
   private stopLease(s: StopOrder): void {

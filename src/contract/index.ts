@@ -67,6 +67,8 @@ export const JobSpecView = z.object({
   image: z.string().optional(),
   network: z.boolean().optional(),
   gracePeriodS: z.number().optional(),
+  /** OpenSSH public keys the container gets as an authorized_keys file. */
+  sshAuthorizedKeys: z.array(z.string()).optional(),
   /** Volumes mounted into the container. */
   volumes: z
     .array(z.object({ volumeId: z.string(), name: z.string(), mountPath: z.string(), readOnly: z.boolean() }))

@@ -151,6 +151,8 @@ export interface JobSpec {
   network?: boolean;
   /** Seconds between the checkpoint notice (SIGTERM/SIGUSR1) and the kill. */
   gracePeriodS?: number;
+  /** OpenSSH public keys given to the container as an authorized_keys file (checked on submit). */
+  sshAuthorizedKeys?: string[];
   /**
    * When its checkpoint cannot be copied to the node it is placed on (its node is lost, the copy
    * fails), the job may start from an empty checkpoint folder; absent: it waits for its checkpoint.

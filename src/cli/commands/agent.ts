@@ -1,10 +1,10 @@
 import { hostname } from "node:os";
-import { isAbsolute } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { Option, type Command } from "commander";
 import { Agent } from "../../agent/agent.js";
 import { ModelledEnergyMeter, type EnergyMeter } from "../../agent/energy-model.js";
 import type { GpuUtilisation } from "../../agent/gpu/utilisation.js";
-import { HOST_PROCESSES_REFUSED } from "../../agent/executors/local.js";
+import { HOST_PROCESSES_REFUSED, minimalEnv } from "../../agent/executors/local.js";
 import { EXECUTOR_KINDS } from "../../domain/index.js";
 import {
   hasNvidiaGpus,
@@ -151,8 +151,20 @@ export function registerAgentCommand(program: Command): void {
       }
       const executor = await buildExecutor(o, gpus, clock.now);
       if (!executor) return;
+      // The relay: podman containers, or (development only) host processes of --executor local.
+      const streams = await import("../../agent/relay-streams.js");
+      const relayTargets =
+        executor.kind === "podman"
+          ? new streams.PodmanStreams()
+          : executor.kind === "local"
+            ? new streams.HostStreams({
+                workDirOf: (l) => join(o.stateDir, "workloads", "leases", encodeURIComponent(l), "work"),
+                env: minimalEnv(process.env),
+              })
+            : undefined;
       const agent = new Agent({
         server,
+        ...(relayTargets ? { relay: { targets: relayTargets, env: process.env } } : {}),
         ...(ca ? { ca } : {}),
         ...(o.token ? { token: o.token } : {}),
         name: o.name,

@@ -3,6 +3,7 @@ import type { Job, JobView } from "../../contract/index.js";
 import { parseMajor } from "../../domain/index.js";
 import { action, clientFor, money, output, table, time, UsageError } from "../context.js";
 import { repeat, secretEnvFrom } from "./secrets.js";
+import { readSshKeys } from "./relay.js";
 import { volumeMounts } from "./volumes.js";
 import { addInstanceOptions, describeInstance, instanceBody } from "./instances.js";
 
@@ -84,6 +85,11 @@ export function registerJobsCommand(program: Command): void {
       "interruptible jobs: start from an empty checkpoint folder if the checkpoint cannot be copied to the new node (default: wait for it)",
     )
     .option("--name <name>", "a name for the job")
+    .option(
+      "--ssh-key <file>",
+      "OpenSSH public key file (e.g. ~/.ssh/id_ed25519.pub) the container gets as authorized_keys, for zumbido ssh (repeatable)",
+      repeat,
+    )
     .option("--follow", "wait for the job to end, printing its logs");
   addInstanceOptions(submit)
     .argument("[command...]", "the program and its arguments (after --); an instance without one waits idle")
@@ -122,6 +128,7 @@ export function registerJobsCommand(program: Command): void {
           ...(Object.keys(env).length ? { env } : {}),
           ...(Object.keys(secretEnv).length ? { secretEnv } : {}),
           ...(o.registrySecret ? { registrySecret: o.registrySecret } : {}),
+          ...(o.sshKey ? { sshKeys: readSshKeys(o.sshKey as string[]) } : {}),
           ...(o.volume ? { volumes: volumeMounts(o.volume as string[]) } : {}),
         };
         const c = clientFor(cmd);
