@@ -9,6 +9,7 @@ import { settleEndedLease } from "./lease-end.js";
 import { gangAssignment, gangOf, releaseReadyGangs } from "./gang.js";
 import { recordCheckpointReport } from "./checkpoint-events.js";
 import { SecretsService } from "./secrets-service.js";
+import type { ClusterView } from "./cluster-view.js";
 
 export { MAX_REPORT_REASON } from "./lease-end.js";
 
@@ -48,7 +49,10 @@ export class AgentService {
   ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number; intervalMs: number }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
-    const catalogue = await loadGpuCatalogue(this.ctx.store);
+    // The cluster view (every replica keeps one) answers a steady heartbeat without a read: the GPU
+    // catalogue, the node's status to compare with, its leases. Without one, the store answers.
+    const view = await this.ctx.view?.current(now);
+    const catalogue = view?.catalogue() ?? (await loadGpuCatalogue(this.ctx.store));
     const gpus = resolveReportedGpus(hb.gpus, catalogue);
     await this.ctx.store.fleet.heartbeat(
       nodeId,
@@ -58,11 +62,16 @@ export class AgentService {
       hb.health,
       hb.runtime,
       hb.cluster,
+      view?.node(nodeId),
     );
-    for (const w of hb.workloads) await this.report(p, w);
+    for (const w of hb.workloads) await this.apply(nodeId, w, view);
     const reported = new Set(hb.workloads.map((w) => w.leaseId));
+    const leasesNow = async (): Promise<LeaseRecord[]> =>
+      view
+        ? ((await view.current(now)).leasesOn(nodeId) ?? (await this.ctx.store.jobs.activeLeases(nodeId)))
+        : this.ctx.store.jobs.activeLeases(nodeId);
     // A lease stopped before this node ever took it up has no workload to wait for: it ends now.
-    for (const l of await this.ctx.store.jobs.activeLeases(nodeId)) {
+    for (const l of await leasesNow()) {
       if (l.state !== "stopping" || l.startedAt !== null || reported.has(l.id)) continue;
       const before = await this.ctx.store.jobs.endLease(l.id, now);
       if (before)
@@ -74,9 +83,8 @@ export class AgentService {
         );
     }
     // Start barrier: gangs whose ranks are all ready now are released (the other nodes hear it next).
-    let active = await this.ctx.store.jobs.activeLeases(nodeId);
-    if ((await releaseReadyGangs(this.ctx, active, now)).length > 0)
-      active = await this.ctx.store.jobs.activeLeases(nodeId);
+    let active = await leasesNow();
+    if ((await releaseReadyGangs(this.ctx, active, now)).length > 0) active = await leasesNow();
     const assignments: Assignment[] = [];
     const sites = new Map<string, Site | undefined>();
     const nodes = new Map<string, Node | undefined>();
@@ -152,7 +160,9 @@ export class AgentService {
   private async intervalMs(changing: boolean): Promise<number> {
     if (changing) return 1000;
     const now = this.ctx.clock.now();
-    if (now - this.fleetSize.at > 30_000)
+    const known = this.ctx.view?.nodeCount();
+    if (known !== undefined) this.fleetSize = { n: known, at: now };
+    else if (now - this.fleetSize.at > 30_000)
       this.fleetSize = { n: await this.ctx.store.fleet.countNodes(), at: now };
     const ceiling = Math.max(1000, Math.floor(this.ctx.config.heartbeatTimeoutMs / 3));
     return Math.min(ceiling, Math.max(1000, Math.ceil(this.fleetSize.n / 1000) * 1000));
@@ -160,8 +170,13 @@ export class AgentService {
 
   /** Applies one workload report to its lease and job. Idempotent. */
   async report(p: Principal, w: WorkloadReport): Promise<void> {
-    const nodeId = this.nodeId(p);
-    const lease = await this.ownLease(nodeId, w.leaseId);
+    await this.apply(this.nodeId(p), w, await this.ctx.view?.current(this.ctx.clock.now()));
+  }
+
+  /** Applies one report; the lease comes from the view when it has it (every write below is conditional). */
+  private async apply(nodeId: string, w: WorkloadReport, view: ClusterView | undefined): Promise<void> {
+    const cached = view?.lease(w.leaseId);
+    const lease = cached?.nodeId === nodeId ? cached : await this.ownLease(nodeId, w.leaseId);
     const now = this.ctx.clock.now();
     if (lease.state === "ended") return;
     // Where the job's checkpoint is (the node's folder survives the lease): recorded, with events.

@@ -4,7 +4,7 @@ import { TERMINAL_JOB_STATES } from "../domain/index.js";
 import { checkFence, type Fence } from "./fence.js";
 import type { Database } from "./schema.js";
 
-const jobRow = (r: Database["jobs"]): Job => ({
+export const jobRow = (r: Database["jobs"]): Job => ({
   id: r.id,
   tenantId: r.tenant_id,
   name: r.name,
@@ -25,7 +25,7 @@ export interface LeaseRecord extends Lease {
   stopRequestedAt: number | null;
 }
 
-const leaseRow = (r: Database["leases"]): LeaseRecord => ({
+export const leaseRow = (r: Database["leases"]): LeaseRecord => ({
   id: r.id,
   jobId: r.job_id,
   tenantId: r.tenant_id,

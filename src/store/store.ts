@@ -9,6 +9,7 @@ import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
 import { SecretsRepo } from "./secrets-repo.js";
 import { UsageRepo } from "./usage-repo.js";
+import { ViewRepo } from "./view-repo.js";
 
 /** The control plane's repositories over one database (SQLite or PostgreSQL). */
 export class Store {
@@ -22,6 +23,8 @@ export class Store {
   readonly checkpoints: CheckpointsRepo;
   readonly gpuModels: GpuModelsRepo;
   readonly secrets: SecretsRepo;
+  /** The change feed and by-id re-reads of the scheduler's cluster view. */
+  readonly view: ViewRepo;
 
   private constructor(
     readonly db: Db,
@@ -38,6 +41,7 @@ export class Store {
     this.checkpoints = new CheckpointsRepo(db.kysely);
     this.gpuModels = new GpuModelsRepo(db.kysely);
     this.secrets = new SecretsRepo(db.kysely);
+    this.view = new ViewRepo(db.kysely);
   }
 
   /**
