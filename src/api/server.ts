@@ -10,6 +10,7 @@ import {
   FleetService,
   JobsService,
   SecretsService,
+  ControlRelayHub,
   type Ctx,
 } from "../control/index.js";
 import { requireRole } from "../control/index.js";
@@ -32,6 +33,8 @@ import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
 import { nodeTrustRoutes } from "./routes/node-trust.js";
+import { relayRoutes } from "./routes/relay.js";
+import { routeUpgrades } from "./upgrade.js";
 
 /** The services every route uses. */
 export interface Services {
@@ -42,6 +45,8 @@ export interface Services {
   accounts: AccountsService;
   audit: AuditService;
   secrets: SecretsService;
+  /** The relay: node agents' connections and tenants' streams into running jobs. */
+  relay: ControlRelayHub;
   metrics: Metrics;
   /** The API's limits (rate limits, per-request caps). */
   api: ApiSettings;
@@ -61,6 +66,7 @@ export function makeServices(
     accounts: new AccountsService(ctx),
     audit: new AuditService(ctx),
     secrets: new SecretsService(ctx),
+    relay: new ControlRelayHub(ctx),
     metrics,
     api,
   };
@@ -223,6 +229,8 @@ export async function buildApi(
   await auditRoutes(app, services);
   await trustRoutes(app, services);
   await nodeTrustRoutes(app, services);
+  routeUpgrades(app);
+  await relayRoutes(app, services);
   for (const plugin of opts.plugins ?? []) await plugin(app, services);
   return app;
 }

@@ -26,3 +26,4 @@ export * from "./secret-keys.js";
 export * from "./secrets-service.js";
 export * from "./node-trust-service.js";
 export * from "./reliability.js";
+export * from "./relay/hub.js";
