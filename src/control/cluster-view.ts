@@ -429,7 +429,7 @@ export class ClusterView {
 function setLease(s: ViewState, l: LeaseRecord): void {
   s.leases.set(l.id, l);
   let m = s.byNode.get(l.nodeId);
-  if (!m) s.byNode.set(l.nodeId, (m = new Map()));
+  if (!m) s.byNode.set(l.nodeId, (m = new Map<string, LeaseRecord>()));
   m.set(l.id, l);
 }
 
