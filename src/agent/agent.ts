@@ -6,6 +6,7 @@ import type { EnergyMeter } from "./energy-model.js";
 import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
+import { OrdersPoll } from "./orders-poll.js";
 
 /** Where the agent's GPUs come from (nvidia-smi on real nodes, a spec when simulated). */
 export interface GpuSource {
@@ -26,6 +27,8 @@ export interface AgentOptions {
   meter: EnergyMeter;
   clock: Clock;
   heartbeatMs?: number;
+  /** Keep the orders long-poll open (default true): assignments and stops arrive without waiting for a beat. */
+  ordersPoll?: boolean;
   meterMs?: number;
   usageBatch?: number;
   /** This node on the site's cluster network (address, fabric, switch group), as the operator configured it. */
@@ -52,6 +55,9 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private lastMeter = 0;
   private busy: Promise<void> | undefined;
+  /** A beat was asked for while one was in flight. */
+  private again = false;
+  private orders: OrdersPoll | undefined;
   /** The heartbeat interval now: the configured one until the server names another. */
   private intervalMs = 1000;
   private stopping = new Set<string>();
@@ -137,18 +143,42 @@ export class Agent {
     return { nodeId: this.nodeId };
   }
 
-  /** Starts the loop. */
+  /** Starts the loop, and the orders long-poll that runs a beat at once when work is assigned or stopped. */
   start(): void {
     this.intervalMs = this.o.heartbeatMs ?? 1000;
-    const run = (): void => {
-      this.busy = this.tick()
-        .catch((err: unknown) => this.log("tick failed", { err: (err as Error).message }))
-        .finally(() => {
-          this.busy = undefined;
-          if (this.timer !== undefined) this.timer = setTimeout(run, this.intervalMs);
-        });
-    };
-    this.timer = setTimeout(run, 0);
+    this.timer = setTimeout(this.run, 0);
+    if (this.o.ordersPoll !== false) {
+      this.orders = new OrdersPoll(
+        this.o.server,
+        this.o.ca,
+        () => this.key,
+        () => this.kick(),
+        (m, x) => this.log(m, x),
+      );
+      this.orders.start();
+    }
+  }
+
+  private readonly run = (): void => {
+    this.busy = this.tick()
+      .catch((err: unknown) => this.log("tick failed", { err: (err as Error).message }))
+      .finally(() => {
+        this.busy = undefined;
+        const again = this.again;
+        this.again = false;
+        if (this.timer !== undefined) this.timer = setTimeout(this.run, again ? 0 : this.intervalMs);
+      });
+  };
+
+  /** A beat now (the orders long-poll answered with work): after the one in flight, or at once. */
+  private kick(): void {
+    if (this.timer === undefined) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.run, 0);
   }
 
   /** Stops the loop (workloads keep running). */
@@ -156,6 +186,7 @@ export class Agent {
     const t = this.timer;
     this.timer = undefined;
     if (t) clearTimeout(t);
+    await this.orders?.stop();
     await this.busy;
     await this.o.executor.close();
     await this.client.close();

@@ -43,12 +43,13 @@ export class ApiClient {
     this.token = token;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const { text, res } = await this.send(
       method,
       path,
       body !== undefined ? JSON.stringify(body) : undefined,
       "application/json",
+      signal,
     );
     return this.parse<T>(res, text);
   }
@@ -71,6 +72,7 @@ export class ApiClient {
     path: string,
     body: string | undefined,
     contentType: string,
+    signal?: AbortSignal,
   ): Promise<{ res: Response; text: string }> {
     let res: Response;
     const init = {
@@ -80,7 +82,9 @@ export class ApiClient {
         ...(body !== undefined ? { "content-type": contentType } : {}),
       },
       ...(body !== undefined ? { body } : {}),
-      signal: AbortSignal.timeout(this.timeoutMs),
+      signal: signal
+        ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)])
+        : AbortSignal.timeout(this.timeoutMs),
     };
     try {
       const url = new URL(path, this.baseUrl);

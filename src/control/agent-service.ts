@@ -1,4 +1,12 @@
-import type { Gpu, Node, NodeCluster, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
+import type {
+  Gpu,
+  GpuCatalogue,
+  Node,
+  NodeCluster,
+  NodeRuntime,
+  Site,
+  UsageRecord,
+} from "../domain/index.js";
 import { DomainError, effectiveImage, forbidden, gpuPowerW, invalid } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { leaseUsageBounds, USAGE_TOLERANCE_MS, type LeaseUsageBounds } from "../ledger/index.js";
@@ -10,6 +18,7 @@ import { gangAssignment, gangOf, releaseReadyGangs } from "./gang.js";
 import { recordCheckpointReport } from "./checkpoint-events.js";
 import { SecretsService } from "./secrets-service.js";
 import type { ClusterView } from "./cluster-view.js";
+import { MAX_ORDERS_WAIT_MS, OrderWaiters } from "./orders.js";
 
 export { MAX_REPORT_REASON } from "./lease-end.js";
 
@@ -19,6 +28,8 @@ export type { Assignment, StopOrder, WorkloadReport };
 /** The node side of the API: heartbeats, assignments, workload reports, usage and logs. */
 export class AgentService {
   private readonly secrets: SecretsService;
+  private readonly waiters = new OrderWaiters();
+  private waitersHooked = false;
 
   constructor(private readonly ctx: Ctx) {
     this.secrets = new SecretsService(ctx);
@@ -85,6 +96,30 @@ export class AgentService {
     // Start barrier: gangs whose ranks are all ready now are released (the other nodes hear it next).
     let active = await leasesNow();
     if ((await releaseReadyGangs(this.ctx, active, now)).length > 0) active = await leasesNow();
+    const { assignments, stops } = await this.ordersFor(active, reported, gpus, catalogue, now);
+    // Workloads the agent still runs for leases that ended here (e.g. lost while offline) must stop.
+    const activeIds = new Set(active.map((l) => l.id));
+    for (const w of hb.workloads) {
+      if ((w.phase === "running" || w.phase === "starting") && !activeIds.has(w.leaseId))
+        stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
+    }
+    // No nudge here: a busy heartbeat changes nothing the scheduler needs (reports that end work nudge).
+    const changing =
+      assignments.length > 0 || stops.length > 0 || hb.workloads.some((w) => w.phase === "starting");
+    return { assignments, stops, serverTime: now, intervalMs: await this.intervalMs(changing) };
+  }
+
+  /**
+   * What a node must start and stop, from its active leases: an assignment per lease it has not
+   * reported yet (a gang rank until it runs: first to prepare, then with its go), a stop per lease stopping.
+   */
+  private async ordersFor(
+    active: LeaseRecord[],
+    reported: Set<string>,
+    gpus: Gpu[],
+    catalogue: GpuCatalogue,
+    now: number,
+  ): Promise<{ assignments: Assignment[]; stops: StopOrder[] }> {
     const assignments: Assignment[] = [];
     const sites = new Map<string, Site | undefined>();
     const nodes = new Map<string, Node | undefined>();
@@ -139,16 +174,36 @@ export class AgentService {
         reason: l.stopReason ?? "stop",
         graceS: Math.max(0, Math.ceil(((l.stopDeadlineAt ?? now) - now) / 1000)),
       }));
-    // Workloads the agent still runs for leases that ended here (e.g. lost while offline) must stop.
-    const activeIds = new Set(active.map((l) => l.id));
-    for (const w of hb.workloads) {
-      if ((w.phase === "running" || w.phase === "starting") && !activeIds.has(w.leaseId))
-        stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
+    return { assignments, stops };
+  }
+
+  /**
+   * The node's orders long-poll: answers at once when its orders changed since `since` (the
+   * `version` of its last answer), else when the scheduler assigns or stops something on it, or
+   * after `waitMs` (at most 30 s). The agent heartbeats at once when the answer has orders.
+   */
+  async orders(
+    p: Principal,
+    since: string | undefined,
+    waitMs: number,
+  ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; version: string; serverTime: number }> {
+    const nodeId = this.nodeId(p);
+    let now = this.ctx.clock.now();
+    let view = await this.ctx.view?.current(now);
+    if (view && !this.waitersHooked) {
+      this.waitersHooked = true;
+      view.onChange((c) => this.waiters.wake(c.nodesWithLeaseChanges));
     }
-    // No nudge here: a busy heartbeat changes nothing the scheduler needs (reports that end work nudge).
-    const changing =
-      assignments.length > 0 || stops.length > 0 || hb.workloads.some((w) => w.phase === "starting");
-    return { assignments, stops, serverTime: now, intervalMs: await this.intervalMs(changing) };
+    if (view && waitMs > 0 && since === view.orderVersion(nodeId)) {
+      await this.waiters.wait(nodeId, Math.min(waitMs, MAX_ORDERS_WAIT_MS));
+      now = this.ctx.clock.now();
+      view = await view.current(now);
+    }
+    const active = view?.leasesOn(nodeId) ?? (await this.ctx.store.jobs.activeLeases(nodeId));
+    const node = view?.node(nodeId) ?? (await this.ctx.store.fleet.getNode(nodeId));
+    const catalogue = view?.catalogue() ?? (await loadGpuCatalogue(this.ctx.store));
+    const orders = await this.ordersFor(active, new Set(), node?.gpus ?? [], catalogue, now);
+    return { ...orders, version: view?.orderVersion(nodeId) ?? "", serverTime: now };
   }
 
   private fleetSize = { n: 0, at: Number.NEGATIVE_INFINITY };

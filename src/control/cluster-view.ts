@@ -87,6 +87,7 @@ export class ClusterView {
   private sortedLeases: LeaseRecord[] | undefined;
   private sortedQueue: Job[] | undefined;
   private syncing: Promise<void> = Promise.resolve();
+  private readonly versions = new Map<string, number>();
   /** The process's write epoch (src/store/write-epoch.ts) the last sync started at. */
   private syncedEpoch = -1;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -132,6 +133,11 @@ export class ClusterView {
     return [...(s.byNode.get(nodeId)?.values() ?? [])].sort(
       (a, b) => a.createdAt - b.createdAt || cmp(a.id, b.id),
     );
+  }
+
+  /** Changes when the node's leases change in the view (or the view reloads): its orders long-poll's cursor. */
+  orderVersion(nodeId: string): string {
+    return `${this.stats.loads}.${this.versions.get(nodeId) ?? 0}`;
   }
 
   /** The GPU catalogue in force, as of the last sync. */
@@ -396,6 +402,7 @@ export class ClusterView {
       whole.has("gpu_models") && loadGpuCatalogue(store).then((x) => (state.catalogue = x)),
     ]);
     if (dirtyJobs.size > 0) await this.refreshJobs(state, dirtyJobs);
+    for (const id of touched) this.versions.set(id, (this.versions.get(id) ?? 0) + 1);
     const keys = ids("api_keys");
     for (const fn of this.listeners) fn({ nodesWithLeaseChanges: touched, keys });
   }
