@@ -1,8 +1,11 @@
 import type { Clock, Gpu, NodeCluster } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { checkpointDirFor, prepareCheckpointDir, scanCheckpoint, writeNotice } from "./checkpoints.js";
+import { CheckpointCleaner } from "./checkpoint-cleanup.js";
+import { CheckpointCopier, type CopyOrder } from "./checkpoint-copy.js";
 import { ApiClient, ApiError } from "./client.js";
 import type { EnergyMeter } from "./energy-model.js";
+import type { GpuUtilisation } from "./gpu/utilisation.js";
 import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
@@ -25,6 +28,8 @@ export interface AgentOptions {
   executor: Executor;
   gpus: GpuSource;
   meter: EnergyMeter;
+  /** How busy leases' GPUs were (measured GPUs only), reported for instances' --idle-stop. */
+  utilisation?: GpuUtilisation;
   clock: Clock;
   heartbeatMs?: number;
   /** Keep the orders long-poll open (default true): assignments and stops arrive without waiting for a beat. */
@@ -33,6 +38,8 @@ export interface AgentOptions {
   usageBatch?: number;
   /** This node on the site's cluster network (address, fabric, switch group), as the operator configured it. */
   cluster?: NodeCluster;
+  /** How long a checkpoint folder the control plane calls removable is kept, ms (default 1 hour). */
+  checkpointKeepMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -49,6 +56,10 @@ export const MAX_HEARTBEAT_MS = 5000;
 export class Agent {
   private readonly store: AgentStore;
   private readonly client: ApiClient;
+  /** Checkpoint copies' own client: long polls and chunks must not wait behind heartbeats. */
+  private readonly copyClient: ApiClient;
+  private readonly copier: CheckpointCopier;
+  private readonly cleaner: CheckpointCleaner;
   private nodeId = "";
   /** The node key in use (a newer one in the state folder replaces it after a 401). */
   private key = "";
@@ -77,6 +88,23 @@ export class Agent {
     this.store = new AgentStore(o.stateDir);
     this.client = new ApiClient(o.server, null, 10_000, o.ca ? { ca: o.ca } : {});
     this.offsetMs = Number(this.store.getMeta("clockOffsetMs") ?? 0);
+    this.copyClient = new ApiClient(o.server, null, 30_000, o.ca ? { ca: o.ca } : {});
+    this.copier = new CheckpointCopier({
+      client: this.copyClient,
+      stateDir: o.stateDir,
+      log: (m, f) => this.log(m, f),
+    });
+    this.cleaner = new CheckpointCleaner({
+      stateDir: o.stateDir,
+      keepMs: o.checkpointKeepMs ?? 3_600_000,
+      log: (m, f) => this.log(m, f),
+    });
+  }
+
+  /** Uses a node key for every call to the control plane. */
+  private useKey(key: string): void {
+    this.client.setToken(key);
+    this.copyClient.setToken(key);
   }
 
   /** The control plane's time now, as this agent estimates it: every time it reports is in server time. */
@@ -111,7 +139,7 @@ export class Agent {
     const nodeId = this.store.getMeta("nodeId");
     this.gpuCache = await this.o.gpus.discover();
     if (key && nodeId) {
-      this.client.setToken(key);
+      this.useKey(key);
       this.key = key;
       this.nodeId = nodeId;
     } else {
@@ -131,7 +159,7 @@ export class Agent {
       this.store.setMeta("nodeKey", r.key);
       this.store.setMeta("nodeId", r.nodeId);
       this.store.setMeta("siteId", r.siteId);
-      this.client.setToken(r.key);
+      this.useKey(r.key);
       this.key = r.key;
       this.nodeId = r.nodeId;
       this.log("enrolled", { nodeId: r.nodeId, siteId: r.siteId, gpus: this.gpuCache.gpus.length });
@@ -188,8 +216,10 @@ export class Agent {
     if (t) clearTimeout(t);
     await this.orders?.stop();
     await this.busy;
+    await this.copier.close();
     await this.o.executor.close();
     await this.client.close();
+    await this.copyClient.close();
     this.store.close();
   }
 
@@ -204,6 +234,20 @@ export class Agent {
     ) {
       this.store.setEnded(w.leaseId, w.endedAt + this.offsetMs);
     }
+  }
+
+  /** Leases of instances this process started (their GPU utilisation goes with their reports). */
+  private readonly instances = new Set<string>();
+
+  /** An instance's GPU utilisation since its last report, where the GPUs measure it. */
+  private utilisationOf(
+    leaseId: string,
+    phase: WorkloadReport["phase"],
+    gpuIndices: number[] | undefined,
+  ): { gpuUtilPct?: number } {
+    if (phase !== "running" || !gpuIndices || !this.instances.has(leaseId)) return {};
+    const pct = this.o.utilisation?.takeMaxPct(gpuIndices);
+    return pct === undefined ? {} : { gpuUtilPct: pct };
   }
 
   /** One round: observe, meter, ship, heartbeat, act. */
@@ -263,6 +307,7 @@ export class Agent {
           ...(startedAt != null ? { startedAt } : {}),
           ...(endedAt != null && s.endedAt !== undefined ? { endedAt } : {}),
           ...this.checkpointOf(t?.jobId),
+          ...this.utilisationOf(s.leaseId, s.phase, t?.gpuIndices),
         };
       });
       // Gang ranks at the start barrier: prepared, waiting for the others (the server releases them).
@@ -281,11 +326,14 @@ export class Agent {
       }
       this.healthy = health.healthy;
       const sentAt = this.o.clock.now();
+      const held = this.cleaner.held(now);
       const res = await this.client.post<{
         assignments: Assignment[];
         stops: StopOrder[];
         serverTime?: number;
         intervalMs?: number;
+        transfers?: CopyOrder[];
+        removableCheckpoints?: string[];
       }>("/v1/agent/heartbeat", {
         gpus: gpus.gpus,
         driverVersion: gpus.driverVersion,
@@ -293,6 +341,7 @@ export class Agent {
         ...(this.o.cluster ? { cluster: this.o.cluster } : {}),
         health,
         workloads: reports,
+        ...(held ? { checkpoints: held } : {}),
       });
       this.measureOffset(sentAt, this.o.clock.now(), res.serverTime);
       if (this.connected !== true) this.log("connected to control plane", { server: this.o.server });
@@ -306,6 +355,7 @@ export class Agent {
         const ended = s.phase === "succeeded" || s.phase === "failed" || s.phase === "cancelled";
         if (ended && this.store.pendingUsageFor(s.leaseId) === 0) {
           this.store.untrack(s.leaseId);
+          this.instances.delete(s.leaseId);
           this.stopping.delete(s.leaseId);
           await this.o.executor.forget?.(s.leaseId);
           forgetGang(this.o.stateDir, s.leaseId);
@@ -314,12 +364,15 @@ export class Agent {
       // 6. Act: start assignments, stop what must stop.
       for (const a of res.assignments) await this.startAssignment(a);
       for (const s of res.stops) this.stopLease(s);
+      // 7. Checkpoint copies this node takes part in; folders no longer needed here are removed.
+      this.copier.order(res.transfers ?? []);
+      this.cleanCheckpoints(res.removableCheckpoints, res.transfers ?? [], now);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
         // A rotated key installed with `zumbido nodes install-key` is picked up here, without a restart.
         const key = this.store.getMeta("nodeKey");
         if (key && key !== this.key) {
-          this.client.setToken(key);
+          this.useKey(key);
           this.key = key;
           this.log("the control plane refused the old node key; using the newly installed one");
         } else
@@ -363,6 +416,7 @@ export class Agent {
       return;
     }
     this.waiting.delete(a.leaseId);
+    if (a.spec.instance) this.instances.add(a.leaseId);
     this.store.track({
       leaseId: a.leaseId,
       jobId: a.jobId,
@@ -405,6 +459,18 @@ export class Agent {
     if (jobId === undefined) return {};
     const c = scanCheckpoint(checkpointDirFor(this.o.stateDir, jobId));
     return c ? { checkpoint: c } : {};
+  }
+
+  /** Removes checkpoint folders the control plane calls removable, never one of a job active here. */
+  private cleanCheckpoints(removable: string[] | undefined, orders: CopyOrder[], now: number): void {
+    const inUse = new Set([
+      ...this.store.leases().map((l) => l.jobId),
+      ...[...this.waiting.values()].map((a) => a.jobId),
+      ...this.copier.busyJobs(),
+      ...orders.map((o) => o.jobId),
+    ]);
+    const transfers = new Set([...this.copier.busyTransfers(), ...orders.map((o) => o.id)]);
+    this.cleaner.apply(removable, now, inUse, transfers);
   }
 
   private stopLease(s: StopOrder): void {

@@ -67,6 +67,27 @@ export class ApiClient {
     return text;
   }
 
+  /**
+   * Sends bytes (or nothing) and returns the answer's status, headers and bytes (a checkpoint chunk);
+   * an error status throws ApiError with the problem's detail.
+   */
+  async requestBytes(
+    method: string,
+    path: string,
+    o: { body?: Uint8Array; contentType?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<{ status: number; headers: Headers; bytes: Buffer }> {
+    const { res, raw } = await this.exchange(
+      method,
+      path,
+      o.body,
+      o.contentType ?? "application/octet-stream",
+      o,
+    );
+    const bytes = Buffer.from(raw);
+    if (!res.ok) this.parse(res, bytes.toString("utf8"));
+    return { status: res.status, headers: res.headers, bytes };
+  }
+
   private async send(
     method: string,
     path: string,
@@ -74,17 +95,30 @@ export class ApiClient {
     contentType: string,
     signal?: AbortSignal,
   ): Promise<{ res: Response; text: string }> {
+    const { res, raw } = await this.exchange(method, path, body, contentType, signal ? { signal } : {});
+    return { res, text: Buffer.from(raw).toString("utf8") };
+  }
+
+  private async exchange(
+    method: string,
+    path: string,
+    body: string | Uint8Array | undefined,
+    contentType: string,
+    o: { headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<{ res: Response; raw: ArrayBuffer }> {
     let res: Response;
     const init = {
       method,
       headers: {
         ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
         ...(body !== undefined ? { "content-type": contentType } : {}),
+        ...o.headers,
       },
-      ...(body !== undefined ? { body } : {}),
-      signal: signal
-        ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)])
-        : AbortSignal.timeout(this.timeoutMs),
+      // Bytes go as they are (fetch takes a Uint8Array; its typing wants an ArrayBuffer-backed one).
+      ...(body !== undefined ? { body: body as string } : {}),
+      signal: o.signal
+        ? AbortSignal.any([o.signal, AbortSignal.timeout(o.timeoutMs ?? this.timeoutMs)])
+        : AbortSignal.timeout(o.timeoutMs ?? this.timeoutMs),
     };
     try {
       const url = new URL(path, this.baseUrl);
@@ -105,7 +139,7 @@ export class ApiClient {
         `cannot reach the Zumbido server at ${this.baseUrl} (${cause}); is it running? Set --server or ZUMBIDO_URL`,
       );
     }
-    return { res, text: await res.text() };
+    return { res, raw: await res.arrayBuffer() };
   }
 
   private parse<T>(res: Response, text: string): T {

@@ -28,13 +28,23 @@ import { agentRoutes } from "./routes/agent.js";
 import { energyRoutes } from "./routes/energy.js";
 import { fleetRoutes } from "./routes/fleet.js";
 import { jobRoutes } from "./routes/jobs.js";
+import { instanceRoutes } from "./routes/instances.js";
+import { portRoutes } from "./routes/ports.js";
 import { gpuModelRoutes } from "./routes/gpu-models.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
 import { nodeTrustRoutes } from "./routes/node-trust.js";
+import { checkpointTransferRoutes } from "./routes/checkpoint-transfers.js";
 import { relayRoutes } from "./routes/relay.js";
 import { routeUpgrades } from "./upgrade.js";
+
+/** The relay hub of this process, also the ctx's source of relay traffic times. */
+function hubFor(ctx: Ctx): ControlRelayHub {
+  const hub = new ControlRelayHub(ctx);
+  ctx.relayActivity ??= hub;
+  return hub;
+}
 
 /** The services every route uses. */
 export interface Services {
@@ -66,7 +76,8 @@ export function makeServices(
     accounts: new AccountsService(ctx),
     audit: new AuditService(ctx),
     secrets: new SecretsService(ctx),
-    relay: new ControlRelayHub(ctx),
+    // The loop reads relay traffic for instances' --idle-stop (unless the caller gave its own).
+    relay: hubFor(ctx),
     metrics,
     api,
   };
@@ -149,9 +160,10 @@ export async function buildApi(
       if (r) return sendTooMany(reply, r, `from ${req.ip}`);
     }
     if (req.is404) return;
-    const { access, cost } = req.routeOptions.config;
+    const { access, cost, ownAuth } = req.routeOptions.config;
     if (access === "public") {
-      const r = rate.enabled && req.routeOptions.url?.startsWith("/v1/") ? anonymous.take(req.ip) : null;
+      const counted = rate.enabled && !ownAuth && req.routeOptions.url?.startsWith("/v1/");
+      const r = counted ? anonymous.take(req.ip) : null;
       if (r) return sendTooMany(reply, r, `without an API key from ${req.ip}`);
       return;
     }
@@ -223,14 +235,17 @@ export async function buildApi(
   await accountRoutes(app, services);
   await fleetRoutes(app, services);
   await jobRoutes(app, services);
+  await instanceRoutes(app, services);
   await secretRoutes(app, services);
   await agentRoutes(app, services);
+  await checkpointTransferRoutes(app, services);
   await energyRoutes(app, services);
   await auditRoutes(app, services);
   await trustRoutes(app, services);
   await nodeTrustRoutes(app, services);
   routeUpgrades(app);
   await relayRoutes(app, services);
+  await portRoutes(app, services);
   for (const plugin of opts.plugins ?? []) await plugin(app, services);
   return app;
 }

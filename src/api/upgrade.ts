@@ -53,3 +53,14 @@ export function acceptWebSocket(
 export function upgradeServer(maxPayload: number): WebSocketServer {
   return new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
 }
+
+/** Takes over an upgrade request's socket to answer it itself (e.g. to pass the upgrade through); undefined for plain HTTP. */
+export function takeUpgrade(
+  req: FastifyRequest,
+  reply: FastifyReply,
+): { socket: Duplex; head: Buffer } | undefined {
+  const u = (req.raw as Upgradable)[UPGRADE];
+  if (!u) return undefined;
+  reply.hijack();
+  return u;
+}

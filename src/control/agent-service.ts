@@ -16,6 +16,8 @@ import { loadGpuCatalogue, resolveReportedGpus } from "./gpu-models-service.js";
 import { settleEndedLease } from "./lease-end.js";
 import { gangAssignment, gangOf, releaseReadyGangs } from "./gang.js";
 import { recordCheckpointReport } from "./checkpoint-events.js";
+import { removableCheckpoints, transferOrders, waitsForCopy, type TransferOrder } from "./checkpoint-copy.js";
+import { recordGpuActivity } from "./instance-guard.js";
 import { SecretsService } from "./secrets-service.js";
 import type { ClusterView } from "./cluster-view.js";
 import { MAX_ORDERS_WAIT_MS, OrderWaiters } from "./orders.js";
@@ -56,8 +58,16 @@ export class AgentService {
       workloads: WorkloadReport[];
       runtime?: NodeRuntime;
       cluster?: NodeCluster;
+      checkpoints?: string[];
     },
-  ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number; intervalMs: number }> {
+  ): Promise<{
+    assignments: Assignment[];
+    stops: StopOrder[];
+    serverTime: number;
+    intervalMs: number;
+    transfers: TransferOrder[];
+    removableCheckpoints?: string[];
+  }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
     // The cluster view (every replica keeps one) answers a steady heartbeat without a read: the GPU
@@ -104,9 +114,22 @@ export class AgentService {
         stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
     }
     // No nudge here: a busy heartbeat changes nothing the scheduler needs (reports that end work nudge).
+    const transfers = await transferOrders(this.ctx, nodeId, view?.openTransfersOf(nodeId));
     const changing =
-      assignments.length > 0 || stops.length > 0 || hb.workloads.some((w) => w.phase === "starting");
-    return { assignments, stops, serverTime: now, intervalMs: await this.intervalMs(changing) };
+      assignments.length > 0 ||
+      stops.length > 0 ||
+      transfers.length > 0 ||
+      hb.workloads.some((w) => w.phase === "starting");
+    return {
+      assignments,
+      stops,
+      serverTime: now,
+      intervalMs: await this.intervalMs(changing),
+      transfers,
+      ...(hb.checkpoints
+        ? { removableCheckpoints: await removableCheckpoints(this.ctx, nodeId, hb.checkpoints) }
+        : {}),
+    };
   }
 
   /**
@@ -127,6 +150,8 @@ export class AgentService {
     const pendingStart = (x: (typeof active)[number]): boolean =>
       x.state === "assigned" && (!reported.has(x.id) || (x.gang != null && x.gang.goAt !== null));
     for (const l of active.filter(pendingStart)) {
+      // A lease whose checkpoint is being copied here starts once the copy is verified.
+      if (await waitsForCopy(this.ctx, l)) continue;
       const job = await this.ctx.store.jobs.getJob(l.jobId);
       if (!job) continue;
       if (!sites.has(l.siteId)) sites.set(l.siteId, await this.ctx.store.fleet.getSite(l.siteId));
@@ -236,6 +261,8 @@ export class AgentService {
     if (lease.state === "ended") return;
     // Where the job's checkpoint is (the node's folder survives the lease): recorded, with events.
     await recordCheckpointReport(this.ctx, lease, w, now);
+    // Instances: GPUs busy now keep an --idle-stop away (written at most every 30 s).
+    await recordGpuActivity(this.ctx, lease, w, now);
     // Billing starts when the workload runs: "starting" (image pull, Slurm queue, pod pending) is not billed.
     // A lease stopped before its start was reported still records when it started.
     // Times the node reports are held to the lease's server-observed life (serverTime).

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { GpuCatalogue, Job, Node, Price, Site } from "../domain/index.js";
 import type {
   CheckpointRecord,
+  CheckpointTransfer,
   Curtailment,
   GpuReservation,
   LeaseRecord,
@@ -50,6 +51,8 @@ interface ViewState {
   checkpoints: Map<string, CheckpointRecord>;
   catalogue: GpuCatalogue;
   finished: NonNullable<CycleWorld["finishedService"]>;
+  /** Checkpoint copies in progress (their nodes' heartbeats carry them). */
+  transfers: CheckpointTransfer[];
   /** GPU-seconds of each tracked job's ended leases (the attained service that no longer grows). */
   endedGpuS: Map<string, number>;
 }
@@ -138,6 +141,11 @@ export class ClusterView {
   /** Changes when the node's leases change in the view (or the view reloads): its orders long-poll's cursor. */
   orderVersion(nodeId: string): string {
     return `${this.stats.loads}.${this.versions.get(nodeId) ?? 0}`;
+  }
+
+  /** The checkpoint copies in progress to or from a node, as of the last sync. */
+  openTransfersOf(nodeId: string): CheckpointTransfer[] | undefined {
+    return this.state?.transfers.filter((t) => t.fromNodeId === nodeId || t.toNodeId === nodeId);
   }
 
   /** The GPU catalogue in force, as of the last sync. */
@@ -264,19 +272,31 @@ export class ClusterView {
       for (let id = last[last.length - 1]!; id < this.high; id++)
         if (!have.has(id)) this.missing.set(id, this.realMs());
     }
-    const [sites, nodes, leases, prices, jobs, curtailments, series, reservations, finished, catalogue] =
-      await Promise.all([
-        store.fleet.listSites(),
-        store.fleet.listNodes(),
-        store.jobs.activeLeases(),
-        store.fleet.listPrices(),
-        store.jobs.pendingJobs(QUEUE_LIMIT),
-        store.energy.curtailments({ activeAt: now }),
-        store.energy.series(),
-        store.checkpoints.reservations(now),
-        store.jobs.finishedService(),
-        loadGpuCatalogue(store),
-      ]);
+    const [
+      sites,
+      nodes,
+      leases,
+      prices,
+      jobs,
+      curtailments,
+      series,
+      reservations,
+      finished,
+      catalogue,
+      transfers,
+    ] = await Promise.all([
+      store.fleet.listSites(),
+      store.fleet.listNodes(),
+      store.jobs.activeLeases(),
+      store.fleet.listPrices(),
+      store.jobs.pendingJobs(QUEUE_LIMIT),
+      store.energy.curtailments({ activeAt: now }),
+      store.energy.series(),
+      store.checkpoints.reservations(now),
+      store.jobs.finishedService(),
+      loadGpuCatalogue(store),
+      store.checkpoints.openTransfers(),
+    ]);
     const state: ViewState = {
       sites,
       nodes: new Map(nodes.map((n) => [n.id, n])),
@@ -290,6 +310,7 @@ export class ClusterView {
       checkpoints: new Map(),
       catalogue,
       finished,
+      transfers,
       endedGpuS: new Map(),
     };
     for (const l of leases) setLease(state, l);
@@ -400,6 +421,8 @@ export class ClusterView {
       whole.has("gpu_reservations") &&
         store.checkpoints.reservations(now).then((x) => (state.reservations = x)),
       whole.has("gpu_models") && loadGpuCatalogue(store).then((x) => (state.catalogue = x)),
+      whole.has("checkpoint_transfers") &&
+        store.checkpoints.openTransfers().then((x) => (state.transfers = x)),
     ]);
     if (dirtyJobs.size > 0) await this.refreshJobs(state, dirtyJobs);
     for (const id of touched) this.versions.set(id, (this.versions.get(id) ?? 0) + 1);

@@ -27,6 +27,8 @@ export interface ControlConfig {
   stopGraceS: number;
   /** After a stop's grace period, how long the server waits for the node to report the end before it ends the lease itself, seconds (default 60). */
   stopTimeoutS?: number;
+  /** Seconds a checkpoint copy may go without progress before it fails (default 600). */
+  checkpointCopyWaitS?: number;
   /** Seconds a multi-node job's ranks may take to all be ready before it is requeued (default 600). */
   gangStartTimeoutS?: number;
   /** Enrolment tokens live this long. */
@@ -38,6 +40,11 @@ export interface ControlConfig {
   deferFlexible: boolean;
   /** Where the control plane (and so the job logs) lives, in words, e.g. "EU (ES)". */
   region: string;
+}
+
+/** When a job's relay streams last carried a byte (the relay hub; epoch ms, server clock). */
+export interface RelayActivity {
+  lastActivityMs(jobId: string): number | undefined;
 }
 
 /** What every service needs: the store, the clock, ids and config. */
@@ -52,6 +59,8 @@ export interface Ctx {
   secrets?: SecretBox;
   /** This replica's cluster view (src/control/cluster-view.ts): the cycle schedules on it, heartbeats read it. */
   view?: ClusterView;
+  /** The relay hub's traffic times (instances' idle stop); absent: no relay, so no relay traffic. */
+  relayActivity?: RelayActivity;
 }
 
 /** Throws 403 unless the principal has one of the roles. */

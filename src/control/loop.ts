@@ -15,7 +15,8 @@ import { soleLeader, type Leadership } from "./leader.js";
 import { energyMinorPerGpuHour, modelPowerW, priceNow } from "./spot-price.js";
 import { endOverdueStops, loseLease, stopTimeoutMs } from "./lease-end.js";
 import { enforceGangStart } from "./gang.js";
-import { recordResume } from "./checkpoint-events.js";
+import { expireStalledCopies, planResume } from "./checkpoint-copy.js";
+import { enforceInstanceGuardrails } from "./instance-guard.js";
 import { buildSnapshot, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
 import { ClusterView } from "./cluster-view.js";
 
@@ -107,8 +108,7 @@ export class SchedulerLoop {
           { leader: lead },
           lead ? "this replica now runs the scheduler" : "another replica runs the scheduler",
         );
-      // A replica that (again) leads loads its cluster view fresh.
-      if (lead && !this.leading) this.view.reset();
+      if (lead && !this.leading) this.view.reset(); // a replica that (again) leads loads it fresh
       this.leading = lead;
       return lead ? this.cycle().catch((err: unknown) => this.fenced(err)) : IDLE;
     });
@@ -152,24 +152,22 @@ export class SchedulerLoop {
     const now = clock.now();
     const t0 = performance.now();
     const report: CycleReport = { ...IDLE, phasesMs: {}, failedSteps: [] };
-    // A new term (or a first cycle) starts from a freshly loaded view.
-    if (fence?.term !== this.viewTerm) this.view.reset();
+    if (fence?.term !== this.viewTerm) this.view.reset(); // a new term loads the view fresh
     this.viewTerm = fence?.term;
 
-    // 1. Failure detection: nodes that stopped sending heartbeats go offline (no new work for them).
-    //    A scan of every node, so at most once a second (nudged cycles in between skip it).
-    let offline: string[] | undefined;
-    if (now - this.lastDetection >= Math.min(1000, config.heartbeatTimeoutMs / 10)) {
-      this.lastDetection = now;
-      offline = await this.step(report, "failureDetection", () =>
-        store.fleet.markStaleNodesOffline(now - config.heartbeatTimeoutMs),
-      );
-    }
+    // 1. Failure detection: nodes that stopped sending heartbeats go offline (no new work for them);
+    //    a scan of every node, so at most once a second (nudged cycles in between skip it).
+    const detect = now - this.lastDetection >= Math.min(1000, config.heartbeatTimeoutMs / 10);
+    if (detect) this.lastDetection = now;
+    const offline = detect
+      ? await this.step(report, "failureDetection", () =>
+          store.fleet.markStaleNodesOffline(now - config.heartbeatTimeoutMs),
+        )
+      : [];
     report.nodesOffline = offline?.length ?? 0;
 
-    // 2. The world: sites, nodes, active leases, prices, the queue, curtailments, series, from the
-    //    cluster view (the store's changes since the last cycle applied). Every later step works on
-    //    these rows (copies; and keeps them current with its own writes).
+    // 2. The world (sites, nodes, active leases, prices, queue, curtailments, series) from the cluster
+    //    view, the store's changes since the last cycle applied. Later steps work on these copies.
     const world = await this.timed(report, "read", () => this.view.world(now));
     const gone = new Set(offline ?? []);
     for (const n of world.nodes) if (gone.has(n.id)) n.state = "offline";
@@ -194,6 +192,12 @@ export class SchedulerLoop {
         this.log?.warn({ jobId }, "gang not ready within the start timeout: stopped and requeued");
     });
 
+    // 3d. Checkpoint copies with no progress for the copy wait fail (their job's fallback applies).
+    await this.step(report, "checkpointCopies", async () => {
+      this.guard(fence);
+      await expireStalledCopies(this.ctx, now);
+    });
+
     // 4. Curtailment: sites with a cap in force (or within its notice) shed load, interruptible first.
     const curtailed = await this.step(report, "curtailment", () =>
       enforceCurtailments(this.ctx, now, world, this.guard(fence)),
@@ -209,6 +213,12 @@ export class SchedulerLoop {
       await this.step(report, "spendLimits", () => this.enforceSpendLimits(now, fence));
     }
 
+    // 6b. Instances: those past their --max-duration or idle for their --idle-stop get a notice and stop.
+    await this.step(report, "instanceGuardrails", async () => {
+      for (const s of await enforceInstanceGuardrails(this.ctx, now, this.guard(fence)))
+        this.log?.info({ jobId: s.jobId, guardrail: s.kind }, "instance stopped by its guardrail");
+    });
+
     // 7. Build the snapshot from the rows of step 2 (pure).
     const snap = await this.timed(report, "snapshot", () => Promise.resolve(buildSnapshot(world, now)));
 
@@ -217,7 +227,7 @@ export class SchedulerLoop {
       ? deferFlexible(snap.pending, snap.snapshot.sites, snap.carbon, now)
       : { ready: snap.pending, deferred: [] };
     await this.step(report, "defer", async () => {
-      for (const d of deferred)
+      for (const d of [...deferred, ...(snap.waitingForCheckpoint ?? [])])
         await this.decide(report, () => store.jobs.setWaitReasons(d.jobId, [d.reason], now));
     });
     report.pending = pending.length;
@@ -229,7 +239,7 @@ export class SchedulerLoop {
 
     // 10. Commit each decision on its own (a conflict or an error leaves the job pending for the next cycle).
     await this.timed(report, "commit", () => this.commit(decisions, pending, snap, report, fence));
-    // The view learns this cycle's leases and stops now (heartbeats and long-polls answer from it).
+    // The view learns this cycle's leases and stops now (heartbeats, long-polls answer from it).
     if (report.placed + report.preempted > 0) await this.view.sync(clock.now());
     report.phasesMs.total = Math.round((performance.now() - t0) * 1000) / 1000;
 
@@ -280,37 +290,33 @@ export class SchedulerLoop {
           //     A gang over several nodes gets ranks (placement order) and a rendezvous port.
           const size = d.placements.length;
           const port = size > 1 ? rendezvousPort(d.jobId, d.placements[0]!.nodeId, snap.gangPorts) : 0;
+          const leases = d.placements.map((pl, rank) => ({
+            id: ids("lease"),
+            jobId: d.jobId,
+            tenantId: job.tenantId,
+            siteId: d.siteId,
+            operatorId: snap.siteOperator.get(d.siteId) ?? "",
+            nodeId: pl.nodeId,
+            country,
+            gpuModel: d.gpuModel,
+            gpuIndices: pl.gpuIndices,
+            class: job.request.class,
+            priceMinorPerGpuHour: d.priceMinorPerGpuHour,
+            currency: config.currency,
+            createdAt: now,
+            ...(size > 1 ? { gang: { rank, size, port } } : {}),
+          }));
           const ok = await store.jobs.commitPlacement(
             d.jobId,
-            d.placements.map((pl, rank) => ({
-              id: ids("lease"),
-              jobId: d.jobId,
-              tenantId: job.tenantId,
-              siteId: d.siteId,
-              operatorId: snap.siteOperator.get(d.siteId) ?? "",
-              nodeId: pl.nodeId,
-              country,
-              gpuModel: d.gpuModel,
-              gpuIndices: pl.gpuIndices,
-              class: job.request.class,
-              priceMinorPerGpuHour: d.priceMinorPerGpuHour,
-              currency: config.currency,
-              createdAt: now,
-              ...(size > 1 ? { gang: { rank, size, port } } : {}),
-            })),
+            leases,
             now,
             d.reasons.join("; "),
             this.guard(fence),
           );
           if (ok) {
             if (size > 1) snap.gangPorts.add(`${d.placements[0]!.nodeId}:${port}`);
-            if (job.checkpoint)
-              await recordResume(
-                this.ctx,
-                d.jobId,
-                d.placements.map((pl) => pl.nodeId),
-                now,
-              );
+            // A checkpoint on another node is copied here before the lease starts (checkpoint-copy.ts).
+            if (job.checkpoint) await planResume(this.ctx, d.jobId, leases, now);
             available.set(job.tenantId, left - cost);
             report.placed++;
           } else report.conflicts++;

@@ -12,3 +12,4 @@ export * from "./checkpoints-repo.js";
 export * from "./gpu-models-repo.js";
 export * from "./secrets-repo.js";
 export * from "./view-repo.js";
+export * from "./instances-repo.js";

@@ -4,6 +4,7 @@ import { CheckpointsRepo } from "./checkpoints-repo.js";
 import { openDb, type Db, type StoreConfig } from "./db.js";
 import { FleetRepo, type LivenessOptions } from "./fleet-repo.js";
 import { GpuModelsRepo } from "./gpu-models-repo.js";
+import { InstancesRepo } from "./instances-repo.js";
 import { EnergyRepo } from "./energy-repo.js";
 import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
@@ -25,6 +26,7 @@ export class Store {
   readonly secrets: SecretsRepo;
   /** The change feed and by-id re-reads of the scheduler's cluster view. */
   readonly view: ViewRepo;
+  readonly instances: InstancesRepo;
 
   private constructor(
     readonly db: Db,
@@ -42,6 +44,7 @@ export class Store {
     this.gpuModels = new GpuModelsRepo(db.kysely);
     this.secrets = new SecretsRepo(db.kysely);
     this.view = new ViewRepo(db.kysely);
+    this.instances = new InstancesRepo(db.kysely);
   }
 
   /**

@@ -32,6 +32,7 @@ export const VIEW_TABLES: Record<string, { key: string | null; columns?: string[
   energy_series: { key: null },
   gpu_reservations: { key: null },
   gpu_models: { key: null },
+  checkpoint_transfers: { key: null },
   // Not the cycle's: node-key caches on every replica drop a key that changed (revoked, rotated).
   api_keys: { key: "id" },
 };
