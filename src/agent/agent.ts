@@ -1,8 +1,8 @@
 import type { Clock, Gpu, NodeCluster } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { checkpointDirFor, prepareCheckpointDir, scanCheckpoint, writeNotice } from "./checkpoints.js";
-import { CheckpointCleaner } from "./checkpoint-cleanup.js";
-import { CheckpointCopier, type CopyOrder } from "./checkpoint-copy.js";
+import { CheckpointKeeper } from "./checkpoint-cleanup.js";
+import type { CopyOrder } from "./checkpoint-copy.js";
 import { ApiClient, ApiError } from "./client.js";
 import type { EnergyMeter } from "./energy-model.js";
 import type { GpuUtilisation } from "./gpu/utilisation.js";
@@ -10,6 +10,10 @@ import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./exe
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
 import { OrdersPoll } from "./orders-poll.js";
+import { RelayClient } from "./relay-client.js";
+import { serveStream, type StreamTargets } from "./relay-streams.js";
+import { realSleep } from "./volume-io.js";
+import { resolveMounts, VolumeWorker } from "./volumes.js";
 
 /** Where the agent's GPUs come from (nvidia-smi on real nodes, a spec when simulated). */
 export interface GpuSource {
@@ -38,9 +42,13 @@ export interface AgentOptions {
   usageBatch?: number;
   /** This node on the site's cluster network (address, fabric, switch group), as the operator configured it. */
   cluster?: NodeCluster;
+  /** Where the site's storage is mounted on this node (volumes live under it); none: no volumes here. */
+  volumeRoot?: string;
   /** How long a checkpoint folder the control plane calls removable is kept, ms (default 1 hour). */
   checkpointKeepMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** The relay (tenants' exec and TCP streams into running workloads): where streams open, and the proxy environment. */
+  relay?: { targets: StreamTargets; env?: Record<string, string | undefined>; random?: () => number };
 }
 
 /** Bounds on the heartbeat interval the server may ask for, ms. */
@@ -58,8 +66,8 @@ export class Agent {
   private readonly client: ApiClient;
   /** Checkpoint copies' own client: long polls and chunks must not wait behind heartbeats. */
   private readonly copyClient: ApiClient;
-  private readonly copier: CheckpointCopier;
-  private readonly cleaner: CheckpointCleaner;
+  /** Checkpoint copies to and from other nodes, and removal of folders no longer needed. */
+  private readonly checkpoints: CheckpointKeeper;
   private nodeId = "";
   /** The node key in use (a newer one in the state folder replaces it after a 401). */
   private key = "";
@@ -69,6 +77,8 @@ export class Agent {
   /** A beat was asked for while one was in flight. */
   private again = false;
   private orders: OrdersPoll | undefined;
+  private volumeTimer: NodeJS.Timeout | undefined;
+  private volumeBusy: Promise<void> | undefined;
   /** The heartbeat interval now: the configured one until the server names another. */
   private intervalMs = 1000;
   private stopping = new Set<string>();
@@ -83,22 +93,19 @@ export class Agent {
   private gpuCache: { gpus: Gpu[]; driverVersion: string | null } | undefined;
   /** Server time minus this agent's clock (ms), from the heartbeat's serverTime at the round trip's midpoint. */
   private offsetMs: number;
+  private relay: RelayClient | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.store = new AgentStore(o.stateDir);
     this.client = new ApiClient(o.server, null, 10_000, o.ca ? { ca: o.ca } : {});
     this.offsetMs = Number(this.store.getMeta("clockOffsetMs") ?? 0);
     this.copyClient = new ApiClient(o.server, null, 30_000, o.ca ? { ca: o.ca } : {});
-    this.copier = new CheckpointCopier({
-      client: this.copyClient,
-      stateDir: o.stateDir,
-      log: (m, f) => this.log(m, f),
-    });
-    this.cleaner = new CheckpointCleaner({
-      stateDir: o.stateDir,
-      keepMs: o.checkpointKeepMs ?? 3_600_000,
-      log: (m, f) => this.log(m, f),
-    });
+    this.checkpoints = new CheckpointKeeper(
+      this.copyClient,
+      o.stateDir,
+      o.checkpointKeepMs ?? 3_600_000,
+      (m, f) => this.log(m, f),
+    );
   }
 
   /** Uses a node key for every call to the control plane. */
@@ -185,6 +192,56 @@ export class Agent {
       );
       this.orders.start();
     }
+    if (this.o.relay) {
+      const r = this.o.relay;
+      this.relay = new RelayClient({
+        server: this.o.server,
+        ...(this.o.ca ? { ca: this.o.ca } : {}),
+        key: () => this.key,
+        env: r.env ?? {},
+        ...(r.random ? { random: r.random } : {}),
+        log: (msg, f) => this.log(msg, f),
+        onStream: (st) =>
+          serveStream(st, r.targets, (leaseId, jobId) =>
+            this.store
+              .leases()
+              .some(
+                (l) => l.leaseId === leaseId && l.jobId === jobId && l.startedAt != null && l.endedAt == null,
+              ),
+          ),
+      });
+      this.relay.start();
+    }
+    if (this.o.volumeRoot) this.startVolumeLoop(this.o.volumeRoot);
+  }
+
+  /** Serves the volume relay beside the heartbeat loop: at once while there is work, else every interval. */
+  private startVolumeLoop(root: string): void {
+    const worker = new VolumeWorker(
+      this.client,
+      root,
+      realSleep,
+      () => this.o.clock.now(),
+      (m, f) => this.log(m, f),
+    );
+    const run = (): void => {
+      this.volumeBusy = worker
+        .pass()
+        .catch((err: unknown) => {
+          this.log("volume relay pass failed", { err: (err as Error).message });
+          return 0;
+        })
+        .then((n) => {
+          this.volumeBusy = undefined;
+          if (this.timer !== undefined) this.volumeTimer = setTimeout(run, n > 0 ? 50 : this.intervalMs);
+        });
+    };
+    this.volumeTimer = setTimeout(run, 0);
+  }
+
+  /** The relay connection, when the agent runs one. */
+  relayClient(): RelayClient | undefined {
+    return this.relay;
   }
 
   private readonly run = (): void => {
@@ -215,8 +272,11 @@ export class Agent {
     this.timer = undefined;
     if (t) clearTimeout(t);
     await this.orders?.stop();
+    await this.relay?.stop();
+    if (this.volumeTimer) clearTimeout(this.volumeTimer);
     await this.busy;
-    await this.copier.close();
+    await this.volumeBusy;
+    await this.checkpoints.close();
     await this.o.executor.close();
     await this.client.close();
     await this.copyClient.close();
@@ -326,7 +386,7 @@ export class Agent {
       }
       this.healthy = health.healthy;
       const sentAt = this.o.clock.now();
-      const held = this.cleaner.held(now);
+      const held = this.checkpoints.held(now);
       const res = await this.client.post<{
         assignments: Assignment[];
         stops: StopOrder[];
@@ -365,8 +425,10 @@ export class Agent {
       for (const a of res.assignments) await this.startAssignment(a);
       for (const s of res.stops) this.stopLease(s);
       // 7. Checkpoint copies this node takes part in; folders no longer needed here are removed.
-      this.copier.order(res.transfers ?? []);
-      this.cleanCheckpoints(res.removableCheckpoints, res.transfers ?? [], now);
+      this.checkpoints.apply(res.transfers ?? [], res.removableCheckpoints, now, [
+        ...this.store.leases().map((l) => l.jobId),
+        ...[...this.waiting.values()].map((a) => a.jobId),
+      ]);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
         // A rotated key installed with `zumbido nodes install-key` is picked up here, without a restart.
@@ -390,7 +452,20 @@ export class Agent {
   }
 
   private async startAssignment(a: Assignment): Promise<void> {
-    if (this.store.leases().some((l) => l.leaseId === a.leaseId)) return;
+    if (this.store.leases().some((l) => l.leaseId === a.leaseId) || this.refused.has(a.leaseId)) return;
+    let volumes: WorkloadSpec["volumes"];
+    try {
+      const rt = this.o.executor.runtime;
+      if (a.spec.volumes?.length && (!rt.images || rt.executor === "kubernetes"))
+        throw new Error(
+          `volumes are mounted by container executors (podman, or Slurm running podman); this node runs ${rt.executor} workloads without them`,
+        );
+      volumes = resolveMounts(this.o.volumeRoot, a.spec.volumes);
+    } catch (err) {
+      // Reported failed with the reason on the next heartbeat (the lease ends; nothing started).
+      this.refused.set(a.leaseId, { reason: (err as Error).message });
+      return;
+    }
     if (a.gang && !a.gang.go) {
       // Start barrier: nothing runs until every rank of the gang is ready; prepare, report ready, wait.
       if (this.waiting.has(a.leaseId) || this.preparing.has(a.leaseId) || this.refused.has(a.leaseId)) return;
@@ -428,7 +503,10 @@ export class Agent {
     const checkpointDir = checkpointDirFor(this.o.stateDir, a.jobId);
     prepareCheckpointDir(checkpointDir);
     const gang = a.gang ? gangWorkload(this.o.stateDir, a.leaseId, a.gang) : undefined;
-    const st = await this.o.executor.start(this.workloadOf(a, gang, checkpointDir));
+    const st = await this.o.executor.start({
+      ...this.workloadOf(a, gang, checkpointDir),
+      ...(volumes?.length ? { volumes } : {}),
+    });
     this.observe(st);
     this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });
   }
@@ -459,18 +537,6 @@ export class Agent {
     if (jobId === undefined) return {};
     const c = scanCheckpoint(checkpointDirFor(this.o.stateDir, jobId));
     return c ? { checkpoint: c } : {};
-  }
-
-  /** Removes checkpoint folders the control plane calls removable, never one of a job active here. */
-  private cleanCheckpoints(removable: string[] | undefined, orders: CopyOrder[], now: number): void {
-    const inUse = new Set([
-      ...this.store.leases().map((l) => l.jobId),
-      ...[...this.waiting.values()].map((a) => a.jobId),
-      ...this.copier.busyJobs(),
-      ...orders.map((o) => o.jobId),
-    ]);
-    const transfers = new Set([...this.copier.busyTransfers(), ...orders.map((o) => o.id)]);
-    this.cleaner.apply(removable, now, inUse, transfers);
   }
 
   private stopLease(s: StopOrder): void {

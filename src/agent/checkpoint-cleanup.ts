@@ -1,7 +1,8 @@
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { checkpointDirFor } from "./checkpoints.js";
-import { incomingDirFor } from "./checkpoint-copy.js";
+import type { ApiClient } from "./client.js";
+import { CheckpointCopier, incomingDirFor, type CopyOrder } from "./checkpoint-copy.js";
 
 /** Most checkpoint folders named in one heartbeat (the control plane's bound). */
 const MAX_REPORTED = 1000;
@@ -76,6 +77,40 @@ export class CheckpointCleaner {
       }
     }
     return removed;
+  }
+}
+
+/** The agent's checkpoint work after each heartbeat: copies to and from other nodes, then cleanup. */
+export class CheckpointKeeper {
+  private readonly copier: CheckpointCopier;
+  private readonly cleaner: CheckpointCleaner;
+
+  constructor(
+    client: ApiClient,
+    stateDir: string,
+    keepMs: number,
+    log?: (msg: string, fields?: Record<string, unknown>) => void,
+  ) {
+    this.copier = new CheckpointCopier({ client, stateDir, ...(log ? { log } : {}) });
+    this.cleaner = new CheckpointCleaner({ stateDir, keepMs, ...(log ? { log } : {}) });
+  }
+
+  /** The folders to name in this heartbeat (now and then), or undefined. */
+  held(now: number): string[] | undefined {
+    return this.cleaner.held(now);
+  }
+
+  /** Starts ordered copies; removes removable folders, never one of a job in `active` or being copied. */
+  apply(orders: CopyOrder[], removable: string[] | undefined, now: number, active: string[]): void {
+    this.copier.order(orders);
+    const inUse = new Set([...active, ...this.copier.busyJobs(), ...orders.map((o) => o.jobId)]);
+    const transfers = new Set([...this.copier.busyTransfers(), ...orders.map((o) => o.id)]);
+    this.cleaner.apply(removable, now, inUse, transfers);
+  }
+
+  /** Stops taking copy orders and waits for the copies in progress to notice. */
+  close(): Promise<void> {
+    return this.copier.close();
   }
 }
 

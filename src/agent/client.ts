@@ -60,6 +60,30 @@ export class ApiClient {
     return this.parse<T>(res, text);
   }
 
+  /** Sends bytes (or nothing) and returns the raw answer: status, headers and body bytes (volume chunks). */
+  async bytes(
+    method: "GET" | "PUT",
+    path: string,
+    body?: Uint8Array,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; headers: Headers; data: Buffer }> {
+    const init = {
+      method,
+      headers: {
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/octet-stream" } : {}),
+        ...headers,
+      },
+      ...(body !== undefined ? { body: new Uint8Array(body) } : {}),
+      signal: AbortSignal.timeout(Math.max(this.timeoutMs, 60_000)),
+    };
+    const url = new URL(path, this.baseUrl);
+    const res = this.dispatcher
+      ? ((await undiciFetch(url, { ...init, dispatcher: this.dispatcher })) as unknown as Response)
+      : await fetch(url, init);
+    return { status: res.status, headers: res.headers, data: Buffer.from(await res.arrayBuffer()) };
+  }
+
   /** GETs a text document (CSV, HTML). */
   async getText(path: string): Promise<string> {
     const { text, res } = await this.send("GET", path, undefined, "application/json");

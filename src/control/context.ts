@@ -40,6 +40,8 @@ export interface ControlConfig {
   deferFlexible: boolean;
   /** Where the control plane (and so the job logs) lives, in words, e.g. "EU (ES)". */
   region: string;
+  /** Most bytes of volumes (declared sizes) one tenant may hold in all (default 1 TB). */
+  volumeQuotaBytes?: number;
 }
 
 /** When a job's relay streams last carried a byte (the relay hub; epoch ms, server clock). */

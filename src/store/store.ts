@@ -11,6 +11,7 @@ import { LedgerRepo } from "./ledger-repo.js";
 import { SecretsRepo } from "./secrets-repo.js";
 import { UsageRepo } from "./usage-repo.js";
 import { ViewRepo } from "./view-repo.js";
+import { VolumesRepo } from "./volumes-repo.js";
 
 /** The control plane's repositories over one database (SQLite or PostgreSQL). */
 export class Store {
@@ -26,6 +27,7 @@ export class Store {
   readonly secrets: SecretsRepo;
   /** The change feed and by-id re-reads of the scheduler's cluster view. */
   readonly view: ViewRepo;
+  readonly volumes: VolumesRepo;
   readonly instances: InstancesRepo;
 
   private constructor(
@@ -44,6 +46,7 @@ export class Store {
     this.gpuModels = new GpuModelsRepo(db.kysely);
     this.secrets = new SecretsRepo(db.kysely);
     this.view = new ViewRepo(db.kysely);
+    this.volumes = new VolumesRepo(db.kysely);
     this.instances = new InstancesRepo(db.kysely);
   }
 
