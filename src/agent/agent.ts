@@ -13,7 +13,7 @@ import { OrdersPoll } from "./orders-poll.js";
 import { RelayClient } from "./relay-client.js";
 import { serveStream, type StreamTargets } from "./relay-streams.js";
 import { realSleep } from "./volume-io.js";
-import { resolveMounts, VolumeWorker } from "./volumes.js";
+import { mountsFor, VolumeLoop, VolumeWorker } from "./volumes.js";
 
 /** Where the agent's GPUs come from (nvidia-smi on real nodes, a spec when simulated). */
 export interface GpuSource {
@@ -77,8 +77,8 @@ export class Agent {
   /** A beat was asked for while one was in flight. */
   private again = false;
   private orders: OrdersPoll | undefined;
-  private volumeTimer: NodeJS.Timeout | undefined;
-  private volumeBusy: Promise<void> | undefined;
+  /** The volume relay loop, on a node with a volume root. */
+  private readonly volumes: VolumeLoop | undefined;
   /** The heartbeat interval now: the configured one until the server names another. */
   private intervalMs = 1000;
   private stopping = new Set<string>();
@@ -99,6 +99,18 @@ export class Agent {
     this.store = new AgentStore(o.stateDir);
     this.client = new ApiClient(o.server, null, 10_000, o.ca ? { ca: o.ca } : {});
     this.offsetMs = Number(this.store.getMeta("clockOffsetMs") ?? 0);
+    this.volumes = o.volumeRoot
+      ? new VolumeLoop(
+          new VolumeWorker(
+            this.client,
+            o.volumeRoot,
+            realSleep,
+            () => o.clock.now(),
+            (m, f) => this.log(m, f),
+          ),
+          (m, f) => this.log(m, f),
+        )
+      : undefined;
     this.copyClient = new ApiClient(o.server, null, 30_000, o.ca ? { ca: o.ca } : {});
     this.checkpoints = new CheckpointKeeper(
       this.copyClient,
@@ -212,31 +224,15 @@ export class Agent {
       });
       this.relay.start();
     }
-    if (this.o.volumeRoot) this.startVolumeLoop(this.o.volumeRoot);
+    this.volumes?.start(
+      () => this.timer !== undefined,
+      () => this.intervalMs,
+    );
   }
 
-  /** Serves the volume relay beside the heartbeat loop: at once while there is work, else every interval. */
-  private startVolumeLoop(root: string): void {
-    const worker = new VolumeWorker(
-      this.client,
-      root,
-      realSleep,
-      () => this.o.clock.now(),
-      (m, f) => this.log(m, f),
-    );
-    const run = (): void => {
-      this.volumeBusy = worker
-        .pass()
-        .catch((err: unknown) => {
-          this.log("volume relay pass failed", { err: (err as Error).message });
-          return 0;
-        })
-        .then((n) => {
-          this.volumeBusy = undefined;
-          if (this.timer !== undefined) this.volumeTimer = setTimeout(run, n > 0 ? 50 : this.intervalMs);
-        });
-    };
-    this.volumeTimer = setTimeout(run, 0);
+  /** One pass over the volume copies this node serves (the loop's step; tests drive it directly). */
+  volumePass(): Promise<number> {
+    return this.volumes?.pass() ?? Promise.resolve(0);
   }
 
   /** The relay connection, when the agent runs one. */
@@ -273,9 +269,8 @@ export class Agent {
     if (t) clearTimeout(t);
     await this.orders?.stop();
     await this.relay?.stop();
-    if (this.volumeTimer) clearTimeout(this.volumeTimer);
     await this.busy;
-    await this.volumeBusy;
+    await this.volumes?.stop();
     await this.checkpoints.close();
     await this.o.executor.close();
     await this.client.close();
@@ -453,19 +448,10 @@ export class Agent {
 
   private async startAssignment(a: Assignment): Promise<void> {
     if (this.store.leases().some((l) => l.leaseId === a.leaseId) || this.refused.has(a.leaseId)) return;
-    let volumes: WorkloadSpec["volumes"];
-    try {
-      const rt = this.o.executor.runtime;
-      if (a.spec.volumes?.length && (!rt.images || rt.executor === "kubernetes"))
-        throw new Error(
-          `volumes are mounted by container executors (podman, or Slurm running podman); this node runs ${rt.executor} workloads without them`,
-        );
-      volumes = resolveMounts(this.o.volumeRoot, a.spec.volumes);
-    } catch (err) {
-      // Reported failed with the reason on the next heartbeat (the lease ends; nothing started).
-      this.refused.set(a.leaseId, { reason: (err as Error).message });
-      return;
-    }
+    const mounts = mountsFor(this.o.executor.runtime, this.o.volumeRoot, a.spec.volumes);
+    // Volumes that cannot be mounted: reported failed on the next heartbeat (nothing started).
+    if ("problem" in mounts) return void this.refused.set(a.leaseId, { reason: mounts.problem });
+    const volumes = mounts.volumes;
     if (a.gang && !a.gang.go) {
       // Start barrier: nothing runs until every rank of the gang is ready; prepare, report ready, wait.
       if (this.waiting.has(a.leaseId) || this.preparing.has(a.leaseId) || this.refused.has(a.leaseId)) return;
