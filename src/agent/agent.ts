@@ -9,6 +9,7 @@ import type { GpuUtilisation } from "./gpu/utilisation.js";
 import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
+import { OrdersPoll } from "./orders-poll.js";
 import { RelayClient } from "./relay-client.js";
 import { serveStream, type StreamTargets } from "./relay-streams.js";
 import { realSleep } from "./volume-io.js";
@@ -35,6 +36,8 @@ export interface AgentOptions {
   utilisation?: GpuUtilisation;
   clock: Clock;
   heartbeatMs?: number;
+  /** Keep the orders long-poll open (default true): assignments and stops arrive without waiting for a beat. */
+  ordersPoll?: boolean;
   meterMs?: number;
   usageBatch?: number;
   /** This node on the site's cluster network (address, fabric, switch group), as the operator configured it. */
@@ -71,6 +74,9 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private lastMeter = 0;
   private busy: Promise<void> | undefined;
+  /** A beat was asked for while one was in flight. */
+  private again = false;
+  private orders: OrdersPoll | undefined;
   /** The volume relay loop, on a node with a volume root. */
   private readonly volumes: VolumeLoop | undefined;
   /** The heartbeat interval now: the configured one until the server names another. */
@@ -184,18 +190,20 @@ export class Agent {
     return { nodeId: this.nodeId };
   }
 
-  /** Starts the loop. */
+  /** Starts the loop, and the orders long-poll that runs a beat at once when work is assigned or stopped. */
   start(): void {
     this.intervalMs = this.o.heartbeatMs ?? 1000;
-    const run = (): void => {
-      this.busy = this.tick()
-        .catch((err: unknown) => this.log("tick failed", { err: (err as Error).message }))
-        .finally(() => {
-          this.busy = undefined;
-          if (this.timer !== undefined) this.timer = setTimeout(run, this.intervalMs);
-        });
-    };
-    this.timer = setTimeout(run, 0);
+    this.timer = setTimeout(this.run, 0);
+    if (this.o.ordersPoll !== false) {
+      this.orders = new OrdersPoll(
+        this.o.server,
+        this.o.ca,
+        () => this.key,
+        () => this.kick(),
+        (m, x) => this.log(m, x),
+      );
+      this.orders.start();
+    }
     if (this.o.relay) {
       const r = this.o.relay;
       this.relay = new RelayClient({
@@ -232,11 +240,34 @@ export class Agent {
     return this.relay;
   }
 
+  private readonly run = (): void => {
+    this.busy = this.tick()
+      .catch((err: unknown) => this.log("tick failed", { err: (err as Error).message }))
+      .finally(() => {
+        this.busy = undefined;
+        const again = this.again;
+        this.again = false;
+        if (this.timer !== undefined) this.timer = setTimeout(this.run, again ? 0 : this.intervalMs);
+      });
+  };
+
+  /** A beat now (the orders long-poll answered with work): after the one in flight, or at once. */
+  private kick(): void {
+    if (this.timer === undefined) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.run, 0);
+  }
+
   /** Stops the loop (workloads keep running). */
   async stop(): Promise<void> {
     const t = this.timer;
     this.timer = undefined;
     if (t) clearTimeout(t);
+    await this.orders?.stop();
     await this.relay?.stop();
     await this.busy;
     await this.volumes?.stop();

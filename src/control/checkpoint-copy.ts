@@ -145,7 +145,18 @@ export function transfersChanged(ctx: Ctx): void {
 }
 
 /** The copy orders for a node's heartbeat answer. */
-export async function transferOrders(ctx: Ctx, nodeId: string): Promise<TransferOrder[]> {
+export async function transferOrders(
+  ctx: Ctx,
+  nodeId: string,
+  /** The node's open transfers when the caller has them (the cluster view); else read (cached). */
+  known?: CheckpointTransfer[],
+): Promise<TransferOrder[]> {
+  if (known)
+    return known.map((t) => ({
+      id: t.id,
+      jobId: t.jobId,
+      role: t.fromNodeId === nodeId ? "send" : "receive",
+    }));
   const now = ctx.clock.now();
   let c = openCache.get(ctx);
   if (!c || now - c.at >= OPEN_CACHE_MS || now < c.at) {
