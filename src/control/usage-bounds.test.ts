@@ -7,14 +7,11 @@ import { billingWindow, chargeForLease, clipGpuMs } from "./billing.js";
 import type { UsageRecord } from "../domain/index.js";
 import type { LeaseRecord } from "../store/index.js";
 import {
-  boundUsageBatch,
   cover,
   leaseUsageBounds,
   longestUncovered,
   USAGE_TOLERANCE_MS,
   type Interval,
-  type StoredUsage,
-  type UsageVerdict,
 } from "../ledger/usage-bounds.js";
 import { IngestModel as Ingest } from "../../test/helpers/usage-model.js";
 

@@ -177,7 +177,17 @@ export async function write(c: pg.PoolClient, p: Planned): Promise<void> {
   const cols: unknown[][] = Array.from({ length: 9 }, () => []);
   for (const a of anomalies) {
     const x = anomalyRow(a);
-    const v = [x.at, x.node_id, x.operator_id, x.lease_id, x.seq, x.kind, x.message, x.claim_json, x.accepted_json];
+    const v = [
+      x.at,
+      x.node_id,
+      x.operator_id,
+      x.lease_id,
+      x.seq,
+      x.kind,
+      x.message,
+      x.claim_json,
+      x.accepted_json,
+    ];
     for (let i = 0; i < v.length; i++) cols[i]!.push(v[i]);
   }
   await c.query({ ...ANOMALIES, values: cols });

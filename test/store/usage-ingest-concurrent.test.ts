@@ -67,18 +67,16 @@ for (const factory of STORES) {
             const nodeId = `n${++run}`;
             const batches = raw.map((b, i) => ({
               at: T0 + 30_000 + i * 1_000,
-              records: b.map(
-                (x): UsageRecord => ({
-                  nodeId,
-                  seq: x.seq,
-                  leaseId: `${nodeId}-${x.lease}`,
-                  fromMs: T0 + x.from,
-                  toMs: T0 + x.from + x.len,
-                  gpuMs: x.len * x.gpuPerMs,
-                  energyMilliWh: x.mwh,
-                  energySource: "modelled",
-                }),
-              ),
+              records: b.map((x): UsageRecord => ({
+                nodeId,
+                seq: x.seq,
+                leaseId: `${nodeId}-${x.lease}`,
+                fromMs: T0 + x.from,
+                toMs: T0 + x.from + x.len,
+                gpuMs: x.len * x.gpuPerMs,
+                energyMilliWh: x.mwh,
+                energySource: "modelled",
+              })),
             }));
             const model = new IngestModel(boundsAt(T0, nodeId));
             const want = batches.map((b) => expected(model.send(b.records, boundsAt(b.at, nodeId))));
@@ -92,7 +90,9 @@ for (const factory of STORES) {
               .where("node_id", "=", nodeId)
               .orderBy("seq")
               .execute();
-            const stored = rows.map((r) => [r.seq, r.lease_id, r.from_ms, r.to_ms, r.gpu_ms, r.energy_milli_wh].map(Number));
+            const stored = rows.map((r) =>
+              [r.seq, r.lease_id, r.from_ms, r.to_ms, r.gpu_ms, r.energy_milli_wh].map(Number),
+            );
             const modelRows = model.accepted
               .slice()
               .sort((a, b) => a.seq - b.seq)
@@ -130,13 +130,21 @@ for (const factory of STORES) {
         store.usage.ingest(nodeId, "op1", [rec(4), rec(5)], T0 + 60_000, bounds),
       ];
       const out = await Promise.allSettled(sends);
-      const ok = (n: number) => ({ status: "fulfilled", value: { accepted: n, duplicates: 0, clipped: 0, conflicts: [] } });
+      const ok = (n: number) => ({
+        status: "fulfilled",
+        value: { accepted: n, duplicates: 0, clipped: 0, conflicts: [] },
+      });
       expect(out[0]).toEqual(ok(2));
       expect(out[1]).toEqual(ok(1));
       expect(out[3]).toEqual(ok(2));
       if (factory.name === "postgres") expect(out[2]!.status).toBe("rejected");
       const seqs = (
-        await store.db.kysely.selectFrom("usage").select("seq").where("node_id", "=", nodeId).orderBy("seq").execute()
+        await store.db.kysely
+          .selectFrom("usage")
+          .select("seq")
+          .where("node_id", "=", nodeId)
+          .orderBy("seq")
+          .execute()
       ).map((r) => Number(r.seq));
       expect(seqs).toEqual(factory.name === "postgres" ? [1, 2, 3, 4, 5] : [1, 2, 3, 4, 5, 10]);
     });
