@@ -14,6 +14,8 @@ declare module "fastify" {
     access?: Access;
     /** Rate-limit class of this route (default "normal"). */
     cost?: Cost;
+    /** A public route that checks its own credentials (instances' port URLs): not in the anonymous bucket. */
+    ownAuth?: true;
   }
 }
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Job, PriceView as Price, SiteView as Site, WorkloadReport } from "../contract/index.js";
 import { EXECUTOR_KINDS } from "../domain/executors.js";
+import { MAX_DURATION_LIMIT_S, MAX_IDLE_STOP_S, MAX_INSTANCE_PORTS } from "../domain/instances.js";
 import { MAX_GPUS_PER_NODE } from "../domain/inventory.js";
 import { imagePatternProblem, imageRefProblem, MAX_IMAGE_PATTERN, MAX_IMAGE_REF } from "../domain/images.js";
 import {
@@ -174,7 +175,43 @@ export const JobSubmit = z
     maxCarbonGPerKwh: z.number().positive().optional(),
     runtimeEstimateS: z.number().int().positive().optional(),
     deadlineAt: z.number().int().positive().optional(),
-    command: z.array(z.string()).min(1, 'give the command to run, e.g. ["python", "train.py"]').max(1000),
+    command: z
+      .array(z.string())
+      .min(1, 'give the command to run, e.g. ["python", "train.py"]')
+      .max(1000)
+      .optional()
+      .describe("argv; required for a batch job; an instance without one runs an idle init that waits"),
+    kind: z
+      .enum(["batch", "instance"])
+      .optional()
+      .describe("instance: an interactive job with no natural end, billed per second until stopped"),
+    ports: z
+      .array(
+        z
+          .number()
+          .int("a port is a whole number")
+          .min(1, "ports are 1 to 65535")
+          .max(65535, "ports are 1 to 65535"),
+      )
+      .max(MAX_INSTANCE_PORTS, `an instance declares at most ${MAX_INSTANCE_PORTS} ports`)
+      .optional()
+      .describe("instances: TCP ports in the container reachable through the relay, e.g. [8888]"),
+    maxDurationS: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_DURATION_LIMIT_S)
+      .optional()
+      .describe("instances: stop after running this long, seconds (0: none; default: the tenant's)"),
+    idleStopS: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_IDLE_STOP_S)
+      .optional()
+      .describe(
+        "instances: stop after this long with no GPU utilisation and no relay traffic, seconds (0: none; default: the tenant's)",
+      ),
     shell: z.boolean().optional(),
     env: z
       .record(
@@ -254,3 +291,11 @@ export const LogChunks = z.object({
 });
 
 export const IdParam = z.object({ id: z.string().min(1).max(100) });
+
+/** PUT /v1/settings/instances: a tenant's defaults for new instances (seconds; null or 0 clears). */
+export const InstanceDefaultsInput = z
+  .object({
+    maxDurationS: z.number().int().min(0).max(MAX_DURATION_LIMIT_S).nullable().optional(),
+    idleStopS: z.number().int().min(0).max(MAX_IDLE_STOP_S).nullable().optional(),
+  })
+  .strict();

@@ -10,6 +10,7 @@ import {
   FleetService,
   JobsService,
   SecretsService,
+  ControlRelayHub,
   type Ctx,
 } from "../control/index.js";
 import { requireRole } from "../control/index.js";
@@ -27,11 +28,22 @@ import { agentRoutes } from "./routes/agent.js";
 import { energyRoutes } from "./routes/energy.js";
 import { fleetRoutes } from "./routes/fleet.js";
 import { jobRoutes } from "./routes/jobs.js";
+import { instanceRoutes } from "./routes/instances.js";
+import { portRoutes } from "./routes/ports.js";
 import { gpuModelRoutes } from "./routes/gpu-models.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
 import { nodeTrustRoutes } from "./routes/node-trust.js";
+import { relayRoutes } from "./routes/relay.js";
+import { routeUpgrades } from "./upgrade.js";
+
+/** The relay hub of this process, also the ctx's source of relay traffic times. */
+function hubFor(ctx: Ctx): ControlRelayHub {
+  const hub = new ControlRelayHub(ctx);
+  ctx.relayActivity ??= hub;
+  return hub;
+}
 
 /** The services every route uses. */
 export interface Services {
@@ -42,6 +54,8 @@ export interface Services {
   accounts: AccountsService;
   audit: AuditService;
   secrets: SecretsService;
+  /** The relay: node agents' connections and tenants' streams into running jobs. */
+  relay: ControlRelayHub;
   metrics: Metrics;
   /** The API's limits (rate limits, per-request caps). */
   api: ApiSettings;
@@ -61,6 +75,8 @@ export function makeServices(
     accounts: new AccountsService(ctx),
     audit: new AuditService(ctx),
     secrets: new SecretsService(ctx),
+    // The loop reads relay traffic for instances' --idle-stop (unless the caller gave its own).
+    relay: hubFor(ctx),
     metrics,
     api,
   };
@@ -143,9 +159,10 @@ export async function buildApi(
       if (r) return sendTooMany(reply, r, `from ${req.ip}`);
     }
     if (req.is404) return;
-    const { access, cost } = req.routeOptions.config;
+    const { access, cost, ownAuth } = req.routeOptions.config;
     if (access === "public") {
-      const r = rate.enabled && req.routeOptions.url?.startsWith("/v1/") ? anonymous.take(req.ip) : null;
+      const counted = rate.enabled && !ownAuth && req.routeOptions.url?.startsWith("/v1/");
+      const r = counted ? anonymous.take(req.ip) : null;
       if (r) return sendTooMany(reply, r, `without an API key from ${req.ip}`);
       return;
     }
@@ -217,12 +234,16 @@ export async function buildApi(
   await accountRoutes(app, services);
   await fleetRoutes(app, services);
   await jobRoutes(app, services);
+  await instanceRoutes(app, services);
   await secretRoutes(app, services);
   await agentRoutes(app, services);
   await energyRoutes(app, services);
   await auditRoutes(app, services);
   await trustRoutes(app, services);
   await nodeTrustRoutes(app, services);
+  routeUpgrades(app);
+  await relayRoutes(app, services);
+  await portRoutes(app, services);
   for (const plugin of opts.plugins ?? []) await plugin(app, services);
   return app;
 }

@@ -36,6 +36,23 @@ export const JobRequestView = z.object({
 /** What a job asks for. */
 export type JobRequestView = z.infer<typeof JobRequestView>;
 
+/** An interactive instance's declared ports and guardrails (seconds; absent: none). */
+export const InstanceSpecView = z.object({
+  ports: z.array(z.number()),
+  maxDurationS: z.number().optional(),
+  idleStopS: z.number().optional(),
+});
+/** An interactive instance's declared ports and guardrails. */
+export type InstanceSpecView = z.infer<typeof InstanceSpecView>;
+
+/** A tenant's defaults for new instances (GET/PUT /v1/settings/instances); null: none. */
+export const InstanceDefaultsView = z.object({
+  maxDurationS: z.number().nullable(),
+  idleStopS: z.number().nullable(),
+});
+/** A tenant's defaults for new instances. */
+export type InstanceDefaultsView = z.infer<typeof InstanceDefaultsView>;
+
 /** How a job's workload runs. */
 export const JobSpecView = z.object({
   command: z.array(z.string()),
@@ -48,6 +65,8 @@ export const JobSpecView = z.object({
   image: z.string().optional(),
   network: z.boolean().optional(),
   gracePeriodS: z.number().optional(),
+  /** Set when the job is an interactive instance (no natural end). */
+  instance: InstanceSpecView.optional(),
 });
 /** How a job's workload runs. */
 export type JobSpecView = z.infer<typeof JobSpecView>;
@@ -361,6 +380,8 @@ export const WorkloadReport = z.object({
   endedAt: z.number().int().optional(),
   /** A multi-node rank is prepared and waits at the start barrier for the control plane's go. */
   ready: z.boolean().optional(),
+  /** Instances: the highest utilisation (percent) of the lease's GPUs since the last report; absent where not measured. */
+  gpuUtilPct: z.number().int().min(0).max(100).optional(),
   /** The job's checkpoint folder on this node: bytes, files and newest save time (epoch ms). */
   checkpoint: z
     .object({

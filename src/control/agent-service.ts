@@ -8,6 +8,7 @@ import { loadGpuCatalogue, resolveReportedGpus } from "./gpu-models-service.js";
 import { settleEndedLease } from "./lease-end.js";
 import { gangAssignment, gangOf, releaseReadyGangs } from "./gang.js";
 import { recordCheckpointReport } from "./checkpoint-events.js";
+import { recordGpuActivity } from "./instance-guard.js";
 import { SecretsService } from "./secrets-service.js";
 
 export { MAX_REPORT_REASON } from "./lease-end.js";
@@ -166,6 +167,8 @@ export class AgentService {
     if (lease.state === "ended") return;
     // Where the job's checkpoint is (the node's folder survives the lease): recorded, with events.
     await recordCheckpointReport(this.ctx, lease, w, now);
+    // Instances: GPUs busy now keep an --idle-stop away (written at most every 30 s).
+    await recordGpuActivity(this.ctx, lease, w, now);
     // Billing starts when the workload runs: "starting" (image pull, Slurm queue, pod pending) is not billed.
     // A lease stopped before its start was reported still records when it started.
     // Times the node reports are held to the lease's server-observed life (serverTime).

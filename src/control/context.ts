@@ -39,6 +39,11 @@ export interface ControlConfig {
   region: string;
 }
 
+/** When a job's relay streams last carried a byte (the relay hub; epoch ms, server clock). */
+export interface RelayActivity {
+  lastActivityMs(jobId: string): number | undefined;
+}
+
 /** What every service needs: the store, the clock, ids and config. */
 export interface Ctx {
   store: Store;
@@ -49,6 +54,8 @@ export interface Ctx {
   nudge: () => void;
   /** Seals and opens tenants' secrets; without it, jobs and requests that carry secrets are refused. */
   secrets?: SecretBox;
+  /** The relay hub's traffic times (instances' idle stop); absent: no relay, so no relay traffic. */
+  relayActivity?: RelayActivity;
 }
 
 /** Throws 403 unless the principal has one of the roles. */

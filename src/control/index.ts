@@ -25,3 +25,7 @@ export * from "./secret-keys.js";
 export * from "./secrets-service.js";
 export * from "./node-trust-service.js";
 export * from "./reliability.js";
+export * from "./instances-service.js";
+export * from "./instance-guard.js";
+export * from "./relay/hub.js";
+export * from "./port-sessions.js";

@@ -2,6 +2,7 @@ import type { Job, JobRequest, JobSpec } from "../domain/index.js";
 import {
   DomainError,
   findGpuModel,
+  IDLE_INIT,
   invalid,
   isKnownCountry,
   notFound,
@@ -12,6 +13,7 @@ import { chargeForLease, type LeaseCharge } from "./billing.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { loadGpuCatalogue } from "./gpu-models-service.js";
 import { SecretsService } from "./secrets-service.js";
+import { InstancesService, type InstanceInput } from "./instances-service.js";
 
 /** A job with what a tenant wants to see about it. */
 export interface JobView extends Job {
@@ -47,11 +49,19 @@ export class JobsService {
    */
   async submit(
     p: Principal,
-    input: { name?: string; request: JobRequest; spec: JobSpec; secretEnv?: Record<string, string> },
+    input: {
+      name?: string;
+      request: JobRequest;
+      spec: JobSpec;
+      secretEnv?: Record<string, string>;
+      /** Set for an interactive instance (`kind: "instance"`): ports and guardrails. */
+      instance?: InstanceInput;
+    },
   ): Promise<Job> {
     requireRole(p, "tenant");
     const tenantId = ownerOf(p);
     const request = normaliseRequest(input.request, (await loadGpuCatalogue(this.ctx.store)).find);
+    if (input.instance) input = { ...input, spec: await this.instanceSpec(tenantId, input) };
     if (input.spec.command.length === 0 || input.spec.command[0] === "")
       throw invalid("command is empty: give the program and its arguments, e.g. -- python train.py", {
         field: "spec.command",
@@ -66,7 +76,11 @@ export class JobsService {
     const job: Job = {
       id,
       tenantId,
-      name: input.name ?? input.spec.command.join(" ").slice(0, 60),
+      name:
+        input.name ??
+        (input.spec.instance
+          ? `instance of ${input.spec.image ?? "the site's image"}`.slice(0, 60)
+          : input.spec.command.join(" ").slice(0, 60)),
       request,
       spec,
       state: "pending",
@@ -77,6 +91,25 @@ export class JobsService {
     await this.ctx.store.jobs.createJob(job, rows);
     this.ctx.nudge();
     return job;
+  }
+
+  /** An instance's spec: one node only; no command runs the idle init; ports and guardrails checked. */
+  private async instanceSpec(
+    tenantId: string,
+    input: { request: JobRequest; spec: JobSpec; instance?: InstanceInput },
+  ): Promise<JobSpec> {
+    const { request: r, spec } = input;
+    if (r.gpusPerNode !== undefined && r.gpusPerNode < r.gpus)
+      throw invalid("an instance runs on one node: leave out gpusPerNode (or make it equal to gpus)", {
+        field: "request.gpusPerNode",
+      });
+    const instance = await new InstancesService(this.ctx).specFor(tenantId, input.instance ?? {});
+    const idle = spec.command.length === 0;
+    return {
+      ...spec,
+      ...(idle ? { command: [...IDLE_INIT], shell: false } : {}),
+      instance,
+    };
   }
 
   private async visibleJob(p: Principal, jobId: string): Promise<Job> {

@@ -16,6 +16,7 @@ import { energyMinorPerGpuHour, modelPowerW, priceNow } from "./spot-price.js";
 import { endOverdueStops, loseLease, stopTimeoutMs } from "./lease-end.js";
 import { enforceGangStart } from "./gang.js";
 import { recordResume } from "./checkpoint-events.js";
+import { enforceInstanceGuardrails } from "./instance-guard.js";
 import { buildSnapshot, readWorld, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
 
 /** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
@@ -189,6 +190,12 @@ export class SchedulerLoop {
       this.lastSpendCheck = now;
       await this.step(report, "spendLimits", () => this.enforceSpendLimits(now, fence));
     }
+
+    // 6b. Instances: those past their --max-duration or idle for their --idle-stop get a notice and stop.
+    await this.step(report, "instanceGuardrails", async () => {
+      for (const s of await enforceInstanceGuardrails(this.ctx, now, this.guard(fence)))
+        this.log?.info({ jobId: s.jobId, guardrail: s.kind }, "instance stopped by its guardrail");
+    });
 
     // 7. Build the snapshot from the rows of step 2 (pure).
     const snap = await this.timed(report, "snapshot", () => Promise.resolve(buildSnapshot(world, now)));

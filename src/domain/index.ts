@@ -10,3 +10,4 @@ export * from "./calendar.js";
 export * from "./executors.js";
 export * from "./secrets.js";
 export * from "./inventory.js";
+export * from "./instances.js";

@@ -1,3 +1,4 @@
+import type { InstanceSpec } from "./instances.js";
 import type { Jurisdiction } from "./countries.js";
 import type { Minor } from "./money.js";
 import type { ExecutorKind } from "./executors.js";
@@ -148,6 +149,8 @@ export interface JobSpec {
   network?: boolean;
   /** Seconds between the checkpoint notice (SIGTERM/SIGUSR1) and the kill. */
   gracePeriodS?: number;
+  /** Set when the job is an interactive instance (no natural end): its ports and guardrails. */
+  instance?: InstanceSpec;
 }
 
 export type JobState =

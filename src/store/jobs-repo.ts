@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from "kysely";
 import type { Job, JobClass, JobRequest, JobSpec, JobState, Lease, LeaseState } from "../domain/index.js";
 import { TERMINAL_JOB_STATES } from "../domain/index.js";
 import { checkFence, type Fence } from "./fence.js";
+import { insertInstanceRow } from "./instances-repo.js";
 import type { Database } from "./schema.js";
 
 const jobRow = (r: Database["jobs"]): Job => ({
@@ -115,6 +116,7 @@ export class JobsRepo {
           .insertInto("job_secrets")
           .values(secrets.map((x) => ({ job_id: job.id, name: x.name, key_id: x.keyId, sealed: x.sealed })))
           .execute();
+      await insertInstanceRow(trx, job);
       await addEvent(trx, job.id, job.submittedAt, job.state, "submitted");
     });
     return job;

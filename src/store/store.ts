@@ -4,6 +4,7 @@ import { CheckpointsRepo } from "./checkpoints-repo.js";
 import { openDb, type Db, type StoreConfig } from "./db.js";
 import { FleetRepo, type LivenessOptions } from "./fleet-repo.js";
 import { GpuModelsRepo } from "./gpu-models-repo.js";
+import { InstancesRepo } from "./instances-repo.js";
 import { EnergyRepo } from "./energy-repo.js";
 import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
@@ -22,6 +23,7 @@ export class Store {
   readonly checkpoints: CheckpointsRepo;
   readonly gpuModels: GpuModelsRepo;
   readonly secrets: SecretsRepo;
+  readonly instances: InstancesRepo;
 
   private constructor(
     readonly db: Db,
@@ -38,6 +40,7 @@ export class Store {
     this.checkpoints = new CheckpointsRepo(db.kysely);
     this.gpuModels = new GpuModelsRepo(db.kysely);
     this.secrets = new SecretsRepo(db.kysely);
+    this.instances = new InstancesRepo(db.kysely);
   }
 
   /**

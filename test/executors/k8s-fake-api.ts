@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Job } from "kubernetes-models/batch/v1";
+import { Service } from "kubernetes-models/v1";
 
 /** One request the fake API server saw. */
 export interface ApiCall {
@@ -24,9 +25,10 @@ type Obj = {
 };
 
 /**
- * A tiny HTTP server speaking the few Kubernetes API paths the executor uses (jobs, pods, pod log),
- * keeping objects in memory. Every Job posted to it is validated against the official schema
- * (kubernetes-models). Tests drive pods through their life with run()/finish().
+ * A tiny HTTP server speaking the few Kubernetes API paths the executor uses (jobs, pods, pod log,
+ * services), keeping objects in memory. Every Job and Service posted to it is validated against the
+ * official schema (kubernetes-models). An indexed Job gets one pod per completion index, as the Job
+ * controller makes them. Tests drive pods through their life with run()/finish()/finishRank().
  */
 export class FakeKubeApi {
   readonly calls: ApiCall[] = [];
@@ -34,6 +36,7 @@ export class FakeKubeApi {
   readonly jobs = new Map<string, Obj>();
   readonly pods = new Map<string, Obj>();
   readonly logs = new Map<string, string>();
+  readonly services = new Map<string, Obj>();
   private server?: Server;
   private port = 0;
   private seq = 0;
@@ -66,6 +69,64 @@ export class FakeKubeApi {
   /** The pod of a Job (first one). */
   podOf(jobName: string): Obj | undefined {
     return [...this.pods.values()].find((p) => p.metadata.labels?.["job-name"] === jobName);
+  }
+
+  /** The pods of an indexed Job by completion index. */
+  podsOf(jobName: string): Obj[] {
+    return [...this.pods.values()]
+      .filter((p) => p.metadata.labels?.["job-name"] === jobName)
+      .sort(
+        (a, b) =>
+          Number(a.metadata.annotations?.["batch.kubernetes.io/job-completion-index"]) -
+          Number(b.metadata.annotations?.["batch.kubernetes.io/job-completion-index"]),
+      );
+  }
+
+  /** Marks one rank's pod of an indexed Job running (started at 1_700_000_000_000 + index s). */
+  runRank(jobName: string, index: number, log = ""): void {
+    const p = this.podsOf(jobName)[index]!;
+    p.status = {
+      phase: "Running",
+      startTime: new Date(1_700_000_000_000 + index * 1000).toISOString(),
+      containerStatuses: [{ name: "workload", state: { running: {} } }],
+    };
+    this.logs.set(p.metadata.name, log);
+  }
+
+  /**
+   * Ends one rank's pod with an exit code. A non-zero code fails the Job (backoffLimit 0), and the Job
+   * controller deletes the other ranks' pods; when every rank exited 0, the Job is Complete.
+   */
+  finishRank(jobName: string, index: number, exitCode: number): void {
+    const pods = this.podsOf(jobName);
+    const p = pods[index]!;
+    const finishedAt = new Date(1_700_000_060_000).toISOString();
+    p.status = {
+      phase: exitCode === 0 ? "Succeeded" : "Failed",
+      startTime: (p.status as { startTime?: string } | undefined)?.startTime,
+      containerStatuses: [
+        {
+          name: "workload",
+          state: { terminated: { exitCode, reason: exitCode === 0 ? "Completed" : "Error", finishedAt } },
+        },
+      ],
+    };
+    const job = this.jobs.get(jobName)!;
+    const done = pods.every((q) => (q.status as { phase?: string } | undefined)?.phase === "Succeeded");
+    if (exitCode !== 0) {
+      for (const q of pods) if (q !== p) this.pods.delete(q.metadata.name);
+      job.status = {
+        conditions: [
+          {
+            type: "Failed",
+            status: "True",
+            reason: "BackoffLimitExceeded",
+            message: "Job has reached the specified backoff limit",
+          },
+        ],
+      };
+    } else if (done)
+      job.status = { completionTime: finishedAt, conditions: [{ type: "Complete", status: "True" }] };
   }
 
   /** Marks the Job's pod running with this log. */
@@ -177,19 +238,26 @@ export class FakeKubeApi {
             template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> } };
           }
         ).template;
-        const podName = `${job.metadata.name}-${(++this.seq).toString(36).padStart(5, "0")}`;
-        this.pods.set(podName, {
-          apiVersion: "v1",
-          kind: "Pod",
-          metadata: {
-            name: podName,
-            namespace: m[1],
-            labels: { ...tpl.metadata.labels, "job-name": job.metadata.name },
-            annotations: { ...tpl.metadata.annotations },
-            creationTimestamp: new Date().toISOString(),
-          },
-          status: { phase: "Pending" },
-        });
+        const spec = job.spec as { completionMode?: string; completions?: number };
+        const indices =
+          spec.completionMode === "Indexed" ? [...Array(spec.completions ?? 1).keys()] : [undefined];
+        for (const index of indices) {
+          const ix: Record<string, string> =
+            index === undefined ? {} : { "batch.kubernetes.io/job-completion-index": String(index) };
+          const podName = `${job.metadata.name}-${index === undefined ? "" : `${index}-`}${(++this.seq).toString(36).padStart(5, "0")}`;
+          this.pods.set(podName, {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: {
+              name: podName,
+              namespace: m[1],
+              labels: { ...tpl.metadata.labels, "job-name": job.metadata.name, ...ix },
+              annotations: { ...tpl.metadata.annotations, ...ix },
+              creationTimestamp: new Date().toISOString(),
+            },
+            status: { phase: "Pending" },
+          });
+        }
         return send(201, job);
       }
       return send(200, {
@@ -210,6 +278,37 @@ export class FakeKubeApi {
           for (const [n, p] of this.pods) if (p.metadata.labels?.["job-name"] === m[2]) this.pods.delete(n);
         return send(200, { kind: "Status", apiVersion: "v1", status: "Success" });
       }
+    }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/services$/.exec(url.pathname)) && call.method === "POST") {
+      const svc = body as Obj;
+      try {
+        new Service(svc as never).validate();
+      } catch (e) {
+        this.invalid.push(String(e));
+        return send(422, {
+          kind: "Status",
+          apiVersion: "v1",
+          status: "Failure",
+          message: `invalid Service: ${String(e)}`,
+          code: 422,
+        });
+      }
+      if (this.services.has(svc.metadata.name))
+        return send(409, {
+          kind: "Status",
+          apiVersion: "v1",
+          status: "Failure",
+          message: "already exists",
+          code: 409,
+        });
+      this.services.set(svc.metadata.name, svc);
+      return send(201, svc);
+    }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)$/.exec(url.pathname))) {
+      const svc = this.services.get(m[2]!);
+      if (!svc) return notFound(`services "${m[2]}"`);
+      if (call.method === "DELETE") this.services.delete(m[2]!);
+      return send(200, svc);
     }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname))) {
       return send(200, {

@@ -24,3 +24,24 @@ export function slurmUnavailable(conf: string | undefined): string | undefined {
     return `the Slurm node has no gpu:h100 GRES (sinfo: "${out}"); use scripts/ci/setup-slurm.sh`;
   return undefined;
 }
+
+/** The two-node Slurm of scripts/ci/setup-slurm-multinode.sh: its SLURM_CONF, or why it cannot be used. */
+export function multiNodeSlurm(): { conf: string; why?: string } {
+  const conf = `${process.env.ZUMBIDO_SLURM_MN_DIR ?? "/tmp/zumbido-slurm-mn"}/etc/slurm.conf`;
+  if (!existsSync(conf))
+    return {
+      conf,
+      why: `no two-node Slurm (${conf} missing); run scripts/ci/setup-slurm-multinode.sh as root`,
+    };
+  const why = slurmUnavailable(conf);
+  if (why) return { conf, why: `${why} (two-node Slurm: scripts/ci/setup-slurm-multinode.sh)` };
+  const r = spawnSync("sinfo", ["-h", "-N", "-o", "%N %T"], {
+    env: { ...process.env, SLURM_CONF: conf },
+    timeout: 5_000,
+    encoding: "utf8",
+  });
+  const ready = (r.stdout ?? "").split("\n").filter((l) => /\b(idle|mixed|allocated)\b/.test(l)).length;
+  return ready >= 2
+    ? { conf }
+    : { conf, why: `the two-node Slurm has ${ready} usable nodes; run scripts/ci/setup-slurm-multinode.sh` };
+}

@@ -1,4 +1,4 @@
-import type { V1Job, V1Service } from "@kubernetes/client-node";
+import type { V1Job, V1Pod, V1Service } from "@kubernetes/client-node";
 import type { WorkloadSpec } from "../executor.js";
 import { buildJobManifest, K8S_KEYS, type K8sManifestOptions } from "./k8s-manifest.js";
 
@@ -20,8 +20,9 @@ const INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index";
  * distinct nodes, backoffLimit 0 so one failing rank fails the Job) and a headless Service that
  * gives rank 0 a stable DNS name for MASTER_ADDR (`<job>-0.<service>`; not-ready addresses are
  * published, so ranks resolve each other before they are ready). Every pod gets the rendezvous
- * environment a rank gets from the agent; NODE_RANK is the pod's completion index. Pure; validated
- * against the official schemas in tests.
+ * environment a rank gets from the agent (one process per pod: WORLD_SIZE = pods, RANK = NODE_RANK
+ * = the pod's completion index, torchrun's PET_* defaults). Pure; validated against the official
+ * schemas in tests.
  */
 export function buildGangManifests(
   w: WorkloadSpec,
@@ -54,31 +55,28 @@ export function buildGangManifests(
       ],
     },
   };
+  // One process per pod (torchrun, if the command is it, starts one per GPU: PET_* are its defaults).
   const rendezvous: Record<string, string> = {
     MASTER_ADDR: `${name}-0.${service}.${ns}.svc`,
     MASTER_PORT: String(g.masterPort),
     NNODES: String(g.nnodes),
-    LOCAL_WORLD_SIZE: String(g.gpusPerNode),
-    WORLD_SIZE: String(g.nnodes * g.gpusPerNode),
+    WORLD_SIZE: String(g.nnodes),
     LOCAL_RANK: "0",
+    LOCAL_WORLD_SIZE: "1",
+    ZUMBIDO_GPUS_PER_NODE: String(g.gpusPerNode),
+    PET_NNODES: String(g.nnodes),
+    PET_NPROC_PER_NODE: String(g.gpusPerNode),
+    PET_MASTER_ADDR: `${name}-0.${service}.${ns}.svc`,
+    PET_MASTER_PORT: String(g.masterPort),
     ZUMBIDO_HOSTS: Array.from({ length: g.nnodes }, (_, i) => `${name}-${i}.${service}.${ns}.svc`).join(","),
   };
-  const names = new Set([...Object.keys(rendezvous), "NODE_RANK", "RANK"]);
+  // The pod's completion index is its node rank and, one process per pod, its global rank.
+  const index = { fieldRef: { fieldPath: `metadata.annotations['${INDEX_ANNOTATION}']` } };
+  const names = new Set([...Object.keys(rendezvous), "NODE_RANK", "RANK", "PET_NODE_RANK"]);
   container.env = [
-    ...(container.env ?? []).filter((e) => !names.has(e.name)),
+    ...(container.env ?? []).filter((e) => !names.has(e.name) && !e.name.startsWith("PET_")),
     ...Object.entries(rendezvous).map(([n, value]) => ({ name: n, value })),
-    {
-      name: "NODE_RANK",
-      valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${INDEX_ANNOTATION}']` } },
-    },
-  ];
-  // RANK = NODE_RANK x LOCAL_WORLD_SIZE needs arithmetic: a thin shell sets it, then execs the command.
-  container.command = [
-    "/bin/sh",
-    "-c",
-    'export RANK=$((NODE_RANK * LOCAL_WORLD_SIZE)); exec "$@"',
-    "rank",
-    ...(container.command ?? []),
+    ...["NODE_RANK", "RANK", "PET_NODE_RANK"].map((n) => ({ name: n, valueFrom: index })),
   ];
   container.ports = [{ name: "rendezvous", containerPort: g.masterPort, protocol: "TCP" }];
   const svc: V1Service = {
@@ -93,4 +91,55 @@ export function buildGangManifests(
     },
   };
   return { job, service: svc };
+}
+
+/** The completion index Kubernetes gives each pod of an indexed Job (annotation and label). */
+export function rankOfPod(p: V1Pod): number | undefined {
+  const v = p.metadata?.annotations?.[INDEX_ANNOTATION] ?? p.metadata?.labels?.[INDEX_ANNOTATION];
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+/** What the pods of an indexed Job say of the gang as a whole. */
+export interface GangPodsView {
+  /** The pod that speaks for the gang: the first rank that failed, else rank 0. */
+  pod?: V1Pod;
+  /** Rank of `pod`. */
+  rank?: number;
+  /** Rank 0's pod (its log is the lease's log). */
+  logPod?: string;
+  /** When the last rank started: the gang runs (and is billed) only once every rank runs. */
+  startedAt?: number;
+  /** Every rank's pod runs or has exited 0 (a rank done early keeps the gang running). */
+  running: boolean;
+}
+
+/** Reads an indexed Job's pods as one gang of `nnodes` ranks (latest pod per index). Pure. */
+export function gangPodsView(pods: V1Pod[], nnodes: number): GangPodsView {
+  const byRank = new Map<number, V1Pod>();
+  for (const p of pods) {
+    const r = rankOfPod(p);
+    if (r !== undefined) byRank.set(r, p); // pods come oldest first: the latest wins
+  }
+  const term = (p: V1Pod) =>
+    p.status?.containerStatuses?.find((c) => c.name === "workload")?.state?.terminated;
+  const failed = [...byRank.entries()]
+    .filter(([, p]) => (term(p)?.exitCode ?? 0) !== 0)
+    .sort(([, a], [, b]) => t(term(a)?.finishedAt) - t(term(b)?.finishedAt))[0];
+  const [rank, pod] = failed ?? [0, byRank.get(0)];
+  const starts = [...byRank.values()].map((p) => t(p.status?.startTime)).filter((x) => x > 0);
+  const running =
+    byRank.size === nnodes &&
+    [...byRank.values()].every((p) => p.status?.phase === "Running" || p.status?.phase === "Succeeded");
+  return {
+    ...(pod ? { pod, rank } : {}),
+    ...(byRank.get(0)?.metadata?.name ? { logPod: byRank.get(0)!.metadata!.name! } : {}),
+    ...(starts.length === nnodes && byRank.size === nnodes ? { startedAt: Math.max(...starts) } : {}),
+    running,
+  };
+}
+
+function t(v: Date | string | undefined): number {
+  if (!v) return 0;
+  const x = v instanceof Date ? v.getTime() : new Date(v).getTime();
+  return Number.isFinite(x) ? x : 0;
 }

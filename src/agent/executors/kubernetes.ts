@@ -1,8 +1,10 @@
 import { BatchV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import type { KubeConfig, V1Job, V1Pod } from "@kubernetes/client-node";
+import type { KubeConfig, V1Job, V1Pod, V1Service } from "@kubernetes/client-node";
 import type { Executor, LogChunk, WorkloadPhase, WorkloadSpec, WorkloadStatus } from "../executor.js";
 import { statusOf } from "./base.js";
 import type { LeaseRecordBase } from "./base.js";
+import { splitOverNodes } from "./backend-gang.js";
+import { buildGangManifests, gangPodsView } from "./k8s-gang.js";
 import { buildJobManifest, K8S_KEYS, labelValue } from "./k8s-manifest.js";
 
 /** Options of the Kubernetes executor. */
@@ -20,7 +22,16 @@ export interface KubernetesExecutorOptions {
   logCapBytes?: number;
   /** Poll interval while stop() waits, in ms (default 500). */
   pollIntervalMs?: number;
+  /**
+   * GPUs of each Kubernetes node behind this agent (the agent fronts the cluster as one Zumbido
+   * node): a lease of more GPUs runs as ONE indexed Job with a headless Service (k8s-gang.ts).
+   * Absent: every lease is one pod.
+   */
+  gpusPerNode?: number;
 }
+
+/** Rendezvous port of a multi-node Job's rank 0: every pod has its own address, so one port serves all. */
+export const K8S_GANG_PORT = 29500;
 
 interface Entry extends LeaseRecordBase {
   jobName: string;
@@ -31,6 +42,8 @@ interface Entry extends LeaseRecordBase {
   truncated: boolean;
   /** Logs read just before the pod was deleted, not yet drained. */
   pending: LogChunk[];
+  /** Multi-node: pods (ranks) of the indexed Job; its headless Service has the Job's name. */
+  nnodes?: number;
 }
 
 const errCode = (e: unknown): number | undefined =>
@@ -63,31 +76,50 @@ export class KubernetesExecutor implements Executor {
     const e = this.newEntry(w.leaseId, "");
     this.entries.set(w.leaseId, e);
     let body: V1Job;
+    let service: V1Service | undefined;
     try {
-      body = buildJobManifest(w, {
+      const o = {
         namespace: this.opts.namespace,
         agentId: this.opts.agentId,
         defaultImage: this.opts.defaultImage,
         gpuProductLabels: this.opts.gpuProductLabels,
-      });
+      };
+      // A gang rank (one agent per Kubernetes node) is one pod; a big lease on a fronting agent spans nodes.
+      const split = w.gang ? undefined : splitOverNodes(w.gpuIndices.length, this.opts.gpusPerNode);
+      if (split) {
+        ({ job: body, service } = buildGangManifests(w, { ...split, masterPort: K8S_GANG_PORT }, o));
+        e.nnodes = split.nnodes;
+      } else body = buildJobManifest(w, o);
     } catch (err) {
       this.end(e, "failed", null, null, err instanceof Error ? err.message : String(err), this.opts.now());
       return this.toStatus(e);
     }
     e.jobName = body.metadata!.name!;
+    const refused = (what: string, err: unknown): WorkloadStatus => {
+      this.end(
+        e,
+        "failed",
+        null,
+        null,
+        `the API server refused the ${what}: ${apiMessage(err)}`,
+        this.opts.now(),
+      );
+      return this.toStatus(e);
+    };
+    if (service) {
+      // The Service first, so rank 0's name resolves as soon as its pod exists; 409: a retried start.
+      try {
+        await this.core.createNamespacedService({ namespace: this.opts.namespace, body: service });
+      } catch (err) {
+        if (errCode(err) !== 409) return refused("headless Service", err);
+      }
+    }
     try {
       await this.batch.createNamespacedJob({ namespace: this.opts.namespace, body });
     } catch (err) {
       if (errCode(err) !== 409) {
-        this.end(
-          e,
-          "failed",
-          null,
-          null,
-          `the API server refused the Job: ${apiMessage(err)}`,
-          this.opts.now(),
-        );
-        return this.toStatus(e);
+        if (service) await this.deleteService(e);
+        return refused("Job", err);
       }
       // 409: it already exists (a retried start after a lost answer): adopt it.
     }
@@ -136,6 +168,7 @@ export class KubernetesExecutor implements Executor {
         gracePeriodSeconds: grace,
       })
       .catch(ignore404);
+    await this.deleteService(e);
     const step = this.opts.pollIntervalMs ?? 500;
     for (let waited = 0; !e.ended && waited <= (grace + 60) * 1000; waited += step) {
       await this.refresh(e);
@@ -163,6 +196,8 @@ export class KubernetesExecutor implements Executor {
       const lease = job.metadata?.annotations?.[K8S_KEYS.lease];
       if (!lease || this.entries.has(lease) || !job.metadata?.name) continue;
       const e = this.newEntry(lease, job.metadata.name);
+      if (job.spec?.completionMode === "Indexed" && (job.spec.completions ?? 1) > 1)
+        e.nnodes = job.spec.completions!;
       e.stopRequested = job.metadata.annotations?.[K8S_KEYS.stop] !== undefined;
       this.entries.set(lease, e);
     }
@@ -185,6 +220,15 @@ export class KubernetesExecutor implements Executor {
         namespace: this.opts.namespace,
         propagationPolicy: "Background",
       })
+      .catch(ignore404);
+    await this.deleteService(e);
+  }
+
+  /** A multi-node Job's headless Service goes with it. */
+  private async deleteService(e: Entry): Promise<void> {
+    if (!e.nnodes || !e.jobName) return;
+    await this.core
+      .deleteNamespacedService({ name: e.jobName, namespace: this.opts.namespace })
       .catch(ignore404);
   }
 
@@ -226,9 +270,12 @@ export class KubernetesExecutor implements Executor {
       if (errCode(err) !== 404) return; // transient: keep the last view
     }
     const pods = await this.pods(e).catch(() => [] as V1Pod[]);
-    const pod = pods.at(-1);
-    if (pod?.metadata?.name) e.podName = pod.metadata.name;
-    const started = time(pod?.status?.startTime ?? job?.status?.startTime);
+    // A gang speaks through its first failed rank (else rank 0), runs once every rank runs, logs rank 0.
+    const gang = e.nnodes ? gangPodsView(pods, e.nnodes) : undefined;
+    const pod = gang ? gang.pod : pods.at(-1);
+    const podName = gang ? gang.logPod : pod?.metadata?.name;
+    if (podName) e.podName = podName;
+    const started = gang ? (gang.startedAt ?? 0) : time(pod?.status?.startTime ?? job?.status?.startTime);
     if (started > 0 && e.startedAt === undefined) e.startedAt = started;
     const term = pod?.status?.containerStatuses?.find((c) => c.name === "workload")?.state?.terminated;
     const exitCode = term?.exitCode ?? null;
@@ -266,15 +313,16 @@ export class KubernetesExecutor implements Executor {
         ]
           .filter(Boolean)
           .join("; ") || "pod failed";
+      const who = gang && gang.rank !== undefined && term ? `rank ${gang.rank} of ${e.nnodes}: ` : "";
       this.end(
         e,
         e.stopRequested ? "cancelled" : "failed",
         exitCode,
         signal,
-        `${why}${exitCode !== null ? `; exit code ${exitCode}` : ""}`,
+        `${who}${why}${exitCode !== null ? `; exit code ${exitCode}` : ""}`,
         endedAt,
       );
-    } else if (pod?.status?.phase === "Running") {
+    } else if (gang ? gang.running : pod?.status?.phase === "Running") {
       e.phase = "running";
     } else {
       e.phase = "starting";

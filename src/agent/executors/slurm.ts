@@ -8,6 +8,9 @@ import type { FileEntry, LeaseRecordBase } from "./base.js";
 import { K8sFileLogTail } from "./k8s-file-log.js";
 import type { LogReader } from "./k8s-file-log.js";
 import { minimalEnv } from "./local.js";
+import { splitOverNodes } from "./backend-gang.js";
+import type { BackendSplit } from "./backend-gang.js";
+import { multiNodeBatchScript } from "./slurm-gang.js";
 import { checkUser, containerName, prepareContainerDirs, writeNoticeFile } from "./podman-args.js";
 import { containerOutcome, podmanBatchScript, readExitNote, readStartedNote } from "./slurm-podman.js";
 import type { SlurmPodmanOptions } from "./slurm-podman.js";
@@ -54,6 +57,12 @@ export interface SlurmExecutorOptions {
   podman?: SlurmPodmanOptions;
   /** Host mode only: let tenant jobs run as host processes of the agent's user (development only). */
   unsafeHostProcesses?: boolean;
+  /**
+   * GPUs of each Slurm node behind this agent (the agent fronts the partition as one Zumbido node):
+   * a lease of more GPUs runs as ONE multi-node allocation (`multiNodeBatchScript`). Absent: every
+   * lease is one node's.
+   */
+  gpusPerNode?: number;
 }
 
 interface SlurmLeaseRecord extends LeaseRecordBase {
@@ -155,18 +164,30 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     }
     const e = this.newEntry(rec, dir);
     this.entries.set(w.leaseId, e);
+    let split: BackendSplit | undefined;
+    let unsplittable: string | undefined;
+    try {
+      // A gang rank (one agent per Slurm node) is one node's share; a big lease on a fronting agent spans nodes.
+      split = w.gang ? undefined : splitOverNodes(w.gpuIndices.length, this.opts.gpusPerNode);
+    } catch (err) {
+      unsplittable = err instanceof Error ? err.message : String(err);
+    }
     const refused =
       w.spec.command.length === 0
         ? "command is empty: give spec.command as [program, ...args]"
-        : this.mode === "podman"
-          ? image
-            ? undefined
-            : "no container image: the job names none and this node has no default image (--default-image)"
-          : this.opts.unsafeHostProcesses !== true
-            ? SLURM_HOST_REFUSED
-            : (w.image ?? w.spec.image)
-              ? `this Slurm node cannot run container images (it runs jobs as host processes); image ${w.image ?? w.spec.image} needs a node started with --slurm-container podman`
-              : undefined;
+        : unsplittable
+          ? unsplittable
+          : split && this.mode === "podman"
+            ? `this lease's ${w.gpuIndices.length} GPUs span ${split.nnodes} Slurm nodes, and multi-node allocations run in host mode only so far (--slurm-container none); ask for at most ${this.opts.gpusPerNode} GPUs`
+            : this.mode === "podman"
+              ? image
+                ? undefined
+                : "no container image: the job names none and this node has no default image (--default-image)"
+              : this.opts.unsafeHostProcesses !== true
+                ? SLURM_HOST_REFUSED
+                : (w.image ?? w.spec.image)
+                  ? `this Slurm node cannot run container images (it runs jobs as host processes); image ${w.image ?? w.spec.image} needs a node started with --slurm-container podman`
+                  : undefined;
     if (refused) {
       this.end(e, "failed", null, null, refused);
       return this.toStatus(e);
@@ -174,7 +195,7 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     const script = join(dir, "job.sh");
     try {
       // 0700: the script holds the job's env values (secret ones included); Slurm runs it as its owner.
-      writeFileSync(script, this.script(w, dir, image), { mode: 0o700 });
+      writeFileSync(script, this.script(w, dir, image, split), { mode: 0o700 });
       chmodSync(script, 0o700);
     } catch (err) {
       this.end(e, "failed", null, null, err instanceof Error ? err.message : String(err));
@@ -190,11 +211,14 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
       `--chdir=${join(dir, "work")}`,
       "--export=ALL", // the commands run with this.env only, so ALL is that minimal set
     ];
-    if (w.gpuIndices.length > 0) args.push(`--gres=gpu:${this.gresType(w.gpuModel)}:${w.gpuIndices.length}`);
+    if (w.gpuIndices.length > 0 && !split)
+      args.push(`--gres=gpu:${this.gresType(w.gpuModel)}:${w.gpuIndices.length}`);
     if (this.opts.partition) args.push(`--partition=${this.opts.partition}`);
     if (w.maxRuntimeS !== undefined) {
       args.push(`--time=${slurmTimeLimit(w.maxRuntimeS)}`);
-      args.push(`--signal=B:${this.noticeSignal()}@${Math.max(1, Math.round(w.spec.gracePeriodS ?? 60))}`);
+      // The batch shell forwards the notice to a one-node container; srun's ranks get it directly.
+      const to = split ? "" : "B:";
+      args.push(`--signal=${to}${this.noticeSignal()}@${Math.max(1, Math.round(w.spec.gracePeriodS ?? 60))}`);
     }
     args.push(script);
     const r = await this.run("sbatch", args);
@@ -284,7 +308,14 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
   }
 
   /** The batch script of a lease: the container mode's, or the host mode's. */
-  private script(w: WorkloadSpec, dir: string, image: string | undefined): string {
+  private script(w: WorkloadSpec, dir: string, image: string | undefined, split?: BackendSplit): string {
+    if (split)
+      return multiNodeBatchScript(w, {
+        ...split,
+        gresType: this.gresType(w.gpuModel),
+        hostfile: join(dir, "hostfile"),
+        gpuNote: join(dir, "gpus"),
+      });
     if (this.mode !== "podman" || !image) return batchScript(w, dir);
     const o = this.opts.podman ?? { podmanEnv: {} };
     prepareContainerDirs(dir, o, w.checkpointDir);

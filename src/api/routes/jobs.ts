@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { BillingService, ledgerServiceFor } from "../../control/index.js";
+import { invalid } from "../../domain/index.js";
 import { who } from "../auth.js";
 import { IdParam, Job, JobSubmit } from "../schemas.js";
 import type { Services } from "../server.js";
@@ -19,6 +20,14 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
     },
     async (req, reply) => {
       const b = req.body;
+      const instance = b.kind === "instance";
+      if (!instance && (b.ports || b.maxDurationS !== undefined || b.idleStopS !== undefined))
+        throw invalid(
+          'ports, maxDurationS and idleStopS are for instances: add "kind": "instance" (--instance)',
+          {
+            field: "kind",
+          },
+        );
       const job = await s.jobs.submit(who(req), {
         ...(b.name ? { name: b.name } : {}),
         request: {
@@ -38,7 +47,7 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
           ...(b.fabric !== undefined ? { fabric: b.fabric } : {}),
         },
         spec: {
-          command: b.command,
+          command: b.command ?? [],
           ...(b.shell ? { shell: true } : {}),
           ...(b.env ? { env: b.env } : {}),
           ...(b.image ? { image: b.image } : {}),
@@ -47,6 +56,15 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
           ...(b.gracePeriodS !== undefined ? { gracePeriodS: b.gracePeriodS } : {}),
         },
         ...(b.secretEnv ? { secretEnv: b.secretEnv } : {}),
+        ...(instance
+          ? {
+              instance: {
+                ...(b.ports ? { ports: b.ports } : {}),
+                ...(b.maxDurationS !== undefined ? { maxDurationS: b.maxDurationS } : {}),
+                ...(b.idleStopS !== undefined ? { idleStopS: b.idleStopS } : {}),
+              },
+            }
+          : {}),
       });
       return reply.status(201).send(job);
     },

@@ -1,9 +1,8 @@
 import { hostname } from "node:os";
-import { join } from "node:path";
 import { Option, type Command } from "commander";
 import { Agent } from "../../agent/agent.js";
 import { ModelledEnergyMeter, type EnergyMeter } from "../../agent/energy-model.js";
-import { HOST_PROCESSES_REFUSED, LocalExecutor } from "../../agent/executors/local.js";
+import { HOST_PROCESSES_REFUSED } from "../../agent/executors/local.js";
 import { EXECUTOR_KINDS } from "../../domain/index.js";
 import {
   hasNvidiaGpus,
@@ -11,9 +10,9 @@ import {
   nvidiaGpuSource,
   simulatedGpuSource,
 } from "../../agent/gpu-source.js";
-import type { Executor } from "../../agent/executor.js";
 import { readCaFile, UsageError } from "../context.js";
 import { registerDoctorCommand } from "./agent-doctor.js";
+import { buildExecutor, parseComputeNodeGpus, type ExecutorFlags } from "./agent-executor.js";
 
 /** `zumbido agent`: the node agent. */
 export function registerAgentCommand(program: Command): void {
@@ -66,32 +65,32 @@ export function registerAgentCommand(program: Command): void {
     )
     .option("--fabric <label>", "the cluster network's fabric, e.g. ib-ndr, roce, eth-100g")
     .option("--switch-group <label>", "the leaf switch (or rail group) this node hangs off, e.g. leaf-3")
+    .option(
+      "--gang-network <mode>",
+      "podman/slurm containers: network of multi-node job ranks, host (default) or a podman network on the cluster fabric",
+    )
+    .option(
+      "--compute-node-gpus <n>",
+      "slurm/kubernetes: GPUs of each compute node behind this agent; a lease of more runs as ONE multi-node allocation (sbatch --nodes / indexed Job)",
+      parseComputeNodeGpus,
+    )
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
     .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
     .action(async (_o: unknown, cmd: Command) => {
       // --token is also a global option (the API key), so read it with the globals.
-      const o = cmd.optsWithGlobals<{
-        server?: string;
-        caFile?: string;
-        token?: string;
-        simulateGpus?: string;
-        stateDir: string;
-        name: string;
-        executor: string;
-        heartbeatMs: number;
-        meterMs: number;
-        namespace: string;
-        image: string;
-        unsafeHostProcesses?: boolean;
-        defaultImage?: string;
-        user: string;
-        usernsAuto?: boolean;
-        clusterAddress?: string;
-        fabric?: string;
-        switchGroup?: string;
-        slurmContainer?: "podman" | "none";
-        slurmConf?: string;
-      }>();
+      const o = cmd.optsWithGlobals<
+        ExecutorFlags & {
+          server?: string;
+          caFile?: string;
+          token?: string;
+          simulateGpus?: string;
+          heartbeatMs: number;
+          meterMs: number;
+          clusterAddress?: string;
+          fabric?: string;
+          switchGroup?: string;
+        }
+      >();
       const server = o.server ?? process.env.ZUMBIDO_URL;
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
       const ca = readCaFile(o.caFile ?? process.env.ZUMBIDO_CA_FILE);
@@ -129,70 +128,8 @@ export function registerAgentCommand(program: Command): void {
           return;
         }
       }
-      let executor: Executor;
-      if (o.executor === "slurm") {
-        const { SlurmExecutor } = await import("../../agent/executors/slurm.js");
-        const { podmanEnv } = await import("../../agent/executors/podman-args.js");
-        const { cdiNameMap } = await import("../../agent/executors/slurm-podman.js");
-        const { readCdiGpus } = await import("../../agent/executors/cdi.js");
-        const { podmanRuns } = await import("../../agent/podman-probe.js");
-        const mode = o.slurmContainer ?? ((await podmanRuns()).ok ? "podman" : "none");
-        if (mode === "none" && o.unsafeHostProcesses !== true) {
-          console.error(
-            `zumbido agent: refusing to start with --executor slurm and no container support (${o.slurmContainer ? "--slurm-container none" : "podman cannot run containers here"}): Slurm jobs would run as host processes of this agent's user. Install podman (scripts/ci/setup-containers.sh) and use --slurm-container podman, or pass --unsafe-host-processes for development only`,
-          );
-          process.exitCode = 2;
-          return;
-        }
-        const found = await gpus.discover();
-        executor = new SlurmExecutor({
-          logDir: join(o.stateDir, "slurm"),
-          now: clock.now,
-          ...(o.slurmConf ? { slurmConf: o.slurmConf } : {}),
-          container: mode === "podman" ? "podman" : "host",
-          unsafeHostProcesses: o.unsafeHostProcesses === true,
-          podman: {
-            podmanEnv: podmanEnv({}),
-            ...(o.defaultImage ? { defaultImage: o.defaultImage } : {}),
-            ...(o.usernsAuto ? { userns: "auto" as const } : { user: o.user }),
-            nodeGpus: found.gpus.length,
-            cdiNames: cdiNameMap(Object.fromEntries(found.gpus.map((g) => [g.index, g.uuid])), readCdiGpus()),
-          },
-        });
-      } else if (o.executor === "kubernetes") {
-        const { KubeConfig } = await import("@kubernetes/client-node");
-        const { KubernetesExecutor } = await import("../../agent/executors/kubernetes.js");
-        const kubeConfig = new KubeConfig();
-        kubeConfig.loadFromDefault();
-        executor = new KubernetesExecutor({
-          kubeConfig,
-          namespace: o.namespace,
-          agentId: o.name.replace(/[^A-Za-z0-9.-]/g, "-"),
-          defaultImage: o.image,
-          now: clock.now,
-        });
-      } else if (o.executor === "podman") {
-        const { PodmanExecutor } = await import("../../agent/executors/podman.js");
-        const found = await gpus.discover();
-        executor = new PodmanExecutor({
-          stateDir: join(o.stateDir, "workloads"),
-          now: clock.now,
-          agentId: o.name.replace(/[^A-Za-z0-9._-]/g, "-"),
-          ...(o.defaultImage ? { defaultImage: o.defaultImage } : {}),
-          ...(o.usernsAuto ? { userns: "auto" as const } : { user: o.user }),
-          nodeGpus: found.gpus.length,
-          gpuUuids: Object.fromEntries(found.gpus.map((g) => [g.index, g.uuid])),
-        });
-      } else {
-        console.error(
-          "zumbido agent: WARNING: --unsafe-host-processes: tenant jobs run as host processes with this agent's user and files; no isolation",
-        );
-        executor = new LocalExecutor({
-          stateDir: join(o.stateDir, "workloads"),
-          now: clock.now,
-          unsafeHostProcesses: true,
-        });
-      }
+      const executor = await buildExecutor(o, gpus, clock.now);
+      if (!executor) return;
       const agent = new Agent({
         server,
         ...(ca ? { ca } : {}),

@@ -12,6 +12,7 @@ import { registerGpuModelCommands } from "./gpu-models.js";
 import { registerTrustCommands } from "./trust.js";
 import { registerNodeTrustCommands } from "./node-trust.js";
 import { registerJobsCommand } from "./jobs.js";
+import { registerInstanceCommands } from "./instances.js";
 import { registerSecretsCommands } from "./secrets.js";
 import { registerPlanCommand } from "./plan.js";
 import { registerServeCommand } from "./serve.js";
@@ -26,6 +27,7 @@ export function registerCommands(program: Command): void {
   registerServeCommand(program);
   registerAgentCommand(program);
   registerJobsCommand(program);
+  registerInstanceCommands(program);
   registerSecretsCommands(program);
   registerFleetCommands(program);
   registerGpuModelCommands(program);

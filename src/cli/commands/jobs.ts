@@ -3,6 +3,7 @@ import type { Job, JobView } from "../../contract/index.js";
 import { parseMajor } from "../../domain/index.js";
 import { action, clientFor, money, output, table, time, UsageError } from "../context.js";
 import { repeat, secretEnvFrom } from "./secrets.js";
+import { addInstanceOptions, describeInstance, instanceBody } from "./instances.js";
 
 /** A job as the list answers it, with the view's leases, usage and placements when shown one by one. */
 type JobOut = Job & Partial<Pick<JobView, "leases" | "usage" | "placements" | "checkpoint">>;
@@ -28,7 +29,7 @@ function price(v: string): number {
 export function registerJobsCommand(program: Command): void {
   const jobs = program.command("jobs").description("submit and follow jobs (tenant)");
 
-  jobs
+  const submit = jobs
     .command("submit")
     .description("submit a job: zumbido jobs submit --gpus 2 --model H100 -- python train.py")
     .requiredOption("--gpus <n>", "number of GPUs (the whole gang)", (v) => Number(v))
@@ -73,8 +74,9 @@ export function registerJobsCommand(program: Command): void {
       "your registry secret to pull --image with (zumbido secrets create-registry)",
     )
     .option("--name <name>", "a name for the job")
-    .option("--follow", "wait for the job to end, printing its logs")
-    .argument("<command...>", "the program and its arguments (after --)")
+    .option("--follow", "wait for the job to end, printing its logs");
+  addInstanceOptions(submit)
+    .argument("[command...]", "the program and its arguments (after --); an instance without one waits idle")
     .action(
       action(async (command: string[], o: Record<string, unknown>, cmd: Command) => {
         const env: Record<string, string> = {};
@@ -91,7 +93,8 @@ export function registerJobsCommand(program: Command): void {
           gpus: o.gpus,
           gpuModels: (o.model as string[] | undefined) ?? ["H100"],
           class: o.interruptible ? "interruptible" : "on-demand",
-          command: o.shell ? [command.join(" ")] : command,
+          ...(command.length ? { command: o.shell ? [command.join(" ")] : command } : {}),
+          ...instanceBody(o, command),
           ...(o.name ? { name: o.name } : {}),
           ...(o.gpusPerNode ? { gpusPerNode: o.gpusPerNode } : {}),
           ...(o.fabric ? { fabric: o.fabric } : {}),
@@ -112,11 +115,10 @@ export function registerJobsCommand(program: Command): void {
         const c = clientFor(cmd);
         const job = await c.post<JobOut>("/v1/jobs", body);
         if (!o.follow) {
-          output(
-            cmd,
-            job,
-            (j: JobOut) =>
-              `submitted ${j.id} (${j.request.gpus}x ${j.request.gpuModels.join("|")}, ${j.request.class}); follow it with: zumbido jobs logs -f ${j.id}`,
+          output(cmd, job, (j: JobOut) =>
+            j.spec.instance
+              ? `submitted instance ${j.id} (${j.request.gpus}x ${j.request.gpuModels.join("|")}, ${j.request.class}); ${describeInstance(j.spec.instance)}; see it with: zumbido jobs show ${j.id}`
+              : `submitted ${j.id} (${j.request.gpus}x ${j.request.gpuModels.join("|")}, ${j.request.class}); follow it with: zumbido jobs logs -f ${j.id}`,
           );
           return;
         }
@@ -248,6 +250,7 @@ function summary(j: JobOut): string {
     ...(j.spec?.secretEnvNames ?? []),
     ...(j.spec?.registrySecret ? [`registry login ${j.spec.registrySecret}`] : []),
   ];
+  if (j.spec?.instance) lines.push(`  instance   ${describeInstance(j.spec.instance)}`);
   if (secrets.length) lines.push(`  secrets    ${secrets.join(", ")} (values never shown)`);
   if (j.reasons.length) lines.push(`  waits for  ${j.reasons.join("\n             ")}`);
   for (const l of j.leases ?? [])

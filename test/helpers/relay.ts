@@ -1,0 +1,52 @@
+// Tenant-side relay calls for tests: the status of an upgrade, raw echo round trips, exec runs.
+import { PassThrough, Readable } from "node:stream";
+import { connectWs, runExec, UpgradeRefused, wsUrl } from "../../src/relay/client.js";
+
+/** 101 when the upgrade is accepted (the socket is closed again), else the HTTP status of the refusal. */
+export async function wsStatus(url: string, key: string | null): Promise<number> {
+  try {
+    const ws = await connectWs(wsUrl(url, url), key);
+    ws.terminate();
+    return 101;
+  } catch (err) {
+    if (err instanceof UpgradeRefused) return err.status;
+    throw err;
+  }
+}
+
+/** Sends bytes over a raw TCP stream and collects as many bytes back (an echo), then closes. */
+export async function rawOverWs(url: string, key: string, data: Buffer): Promise<Buffer> {
+  const ws = await connectWs(wsUrl(url, url), key);
+  const got: Buffer[] = [];
+  let n = 0;
+  return new Promise((resolve, reject) => {
+    ws.on("message", (m: Buffer) => {
+      got.push(m);
+      n += m.length;
+      if (n >= data.length) {
+        ws.close(1000);
+        resolve(Buffer.concat(got));
+      }
+    });
+    ws.on("close", () => resolve(Buffer.concat(got)));
+    ws.on("error", reject);
+    for (let off = 0; off < data.length; off += 256 * 1024) ws.send(data.subarray(off, off + 256 * 1024));
+  });
+}
+
+/** Runs the exec protocol with a string on stdin; returns stdout, stderr and the exit code. */
+export async function execOverWs(
+  url: string,
+  key: string,
+  stdin: string,
+): Promise<{ stdout: string; stderr: string; exitCode: number | null }> {
+  const ws = await connectWs(wsUrl(url, url), key);
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const o: Buffer[] = [];
+  const e: Buffer[] = [];
+  out.on("data", (c: Buffer) => o.push(c));
+  err.on("data", (c: Buffer) => e.push(c));
+  const exitCode = await runExec(ws, Readable.from([Buffer.from(stdin)]), out, err);
+  return { stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString(), exitCode };
+}
