@@ -48,6 +48,8 @@ export const ServerConfig = z
     leaseLossTimeoutMs: z.coerce.number().int().min(1000).default(300_000),
     /** Seconds a multi-node job's ranks may take to all be ready before the gang is stopped and requeued. */
     gangStartTimeoutS: z.coerce.number().int().min(5).max(86_400).default(600),
+    /** Seconds a checkpoint copy may go without progress (its source node lost) before it fails. */
+    checkpointCopyWaitS: z.coerce.number().int().min(5).max(86_400).default(600),
     logCapBytes: z.coerce.number().int().min(1024).default(1_048_576),
     /** Bootstrap admin key: created on first start if given (else one is generated and printed). */
     adminKey: z.string().min(20).optional(),
@@ -122,6 +124,7 @@ const ENV: Record<keyof ServerConfig, string> = {
   stopGraceS: "ZUMBIDO_STOP_GRACE_S",
   stopTimeoutS: "ZUMBIDO_STOP_TIMEOUT_S",
   gangStartTimeoutS: "ZUMBIDO_GANG_START_TIMEOUT_S",
+  checkpointCopyWaitS: "ZUMBIDO_CHECKPOINT_COPY_WAIT_S",
   leaseLossTimeoutMs: "ZUMBIDO_LEASE_LOSS_TIMEOUT_MS",
   logCapBytes: "ZUMBIDO_LOG_CAP_BYTES",
   adminKey: "ZUMBIDO_ADMIN_KEY",

@@ -71,6 +71,7 @@ export async function startServer(
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       stopGraceS: config.stopGraceS,
       stopTimeoutS: config.stopTimeoutS,
+      checkpointCopyWaitS: config.checkpointCopyWaitS,
       gangStartTimeoutS: config.gangStartTimeoutS,
       leaseLossTimeoutMs: config.leaseLossTimeoutMs,
       enrolmentTokenTtlMs: 24 * 3_600_000,

@@ -12,8 +12,9 @@
 # Env knobs (all optional):
 #   ZB_CONF_DIR     where containers.conf/storage.conf/env go   (/etc/zumbido)
 #   ZB_STATE_DIR    graphroot parent + fake devices + rootfs dirs (/var/lib/zumbido)
-#   ZB_IMAGES       images to build: any of "busybox demo node debian debian-node"
-#                   (default "busybox demo node"; debian* use mmdebstrap, ~25-60 s each)
+#   ZB_IMAGES       images to build: any of "busybox demo node debian debian-node debian-ssh"
+#                   (default "busybox demo node"; debian* use mmdebstrap, ~25-60 s each;
+#                   debian-ssh adds openssh-server with `podman build` and the Debian mirror)
 #   ZB_FAKE_GPUS    number of fake /dev/nvidiaN nodes + CDI entries (default 8, as many as the
 #                   Slurm node of setup-slurm.sh has, so that a Slurm job's GPUs all have a CDI device;
 #                   skipped automatically when /dev/nvidiactl exists = real GPU host)
@@ -218,6 +219,13 @@ for img in $ZB_IMAGES; do
         --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*' \
         --customize-hook='chroot "$1" useradd -u 1000 -m tenant' \
         bookworm - "$(apt_mirror)" | podman import -q --change 'CMD ["/bin/bash"]' - $name >/dev/null
+      ;;
+    debian-ssh) # Debian + openssh-server for the relay's SSH test: test/fixtures/sshd/Containerfile
+      name=localhost/zumbido/debian-ssh:bookworm
+      podman image exists $name && { log "image $name exists"; continue; }
+      podman image exists localhost/zumbido/debian:bookworm || ZB_IMAGES=debian bash "$0"
+      here=$(cd "$(dirname "$0")/../.." && pwd)
+      podman build -q --network host -t $name -f "$here/test/fixtures/sshd/Containerfile" "$here/test/fixtures/sshd" >/dev/null
       ;;
     *) die "unknown image '$img'" ;;
   esac

@@ -1,11 +1,18 @@
 import type { Clock, Gpu, NodeCluster } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { checkpointDirFor, prepareCheckpointDir, scanCheckpoint, writeNotice } from "./checkpoints.js";
+import { CheckpointKeeper } from "./checkpoint-cleanup.js";
+import type { CopyOrder } from "./checkpoint-copy.js";
 import { ApiClient, ApiError } from "./client.js";
 import type { EnergyMeter } from "./energy-model.js";
+import type { GpuUtilisation } from "./gpu/utilisation.js";
 import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
+import { RelayClient } from "./relay-client.js";
+import { serveStream, type StreamTargets } from "./relay-streams.js";
+import { realSleep } from "./volume-io.js";
+import { resolveMounts, VolumeWorker } from "./volumes.js";
 
 /** Where the agent's GPUs come from (nvidia-smi on real nodes, a spec when simulated). */
 export interface GpuSource {
@@ -24,13 +31,21 @@ export interface AgentOptions {
   executor: Executor;
   gpus: GpuSource;
   meter: EnergyMeter;
+  /** How busy leases' GPUs were (measured GPUs only), reported for instances' --idle-stop. */
+  utilisation?: GpuUtilisation;
   clock: Clock;
   heartbeatMs?: number;
   meterMs?: number;
   usageBatch?: number;
   /** This node on the site's cluster network (address, fabric, switch group), as the operator configured it. */
   cluster?: NodeCluster;
+  /** Where the site's storage is mounted on this node (volumes live under it); none: no volumes here. */
+  volumeRoot?: string;
+  /** How long a checkpoint folder the control plane calls removable is kept, ms (default 1 hour). */
+  checkpointKeepMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** The relay (tenants' exec and TCP streams into running workloads): where streams open, and the proxy environment. */
+  relay?: { targets: StreamTargets; env?: Record<string, string | undefined>; random?: () => number };
 }
 
 /** Bounds on the heartbeat interval the server may ask for, ms. */
@@ -46,12 +61,18 @@ export const MAX_HEARTBEAT_MS = 5000;
 export class Agent {
   private readonly store: AgentStore;
   private readonly client: ApiClient;
+  /** Checkpoint copies' own client: long polls and chunks must not wait behind heartbeats. */
+  private readonly copyClient: ApiClient;
+  /** Checkpoint copies to and from other nodes, and removal of folders no longer needed. */
+  private readonly checkpoints: CheckpointKeeper;
   private nodeId = "";
   /** The node key in use (a newer one in the state folder replaces it after a 401). */
   private key = "";
   private timer: NodeJS.Timeout | undefined;
   private lastMeter = 0;
   private busy: Promise<void> | undefined;
+  private volumeTimer: NodeJS.Timeout | undefined;
+  private volumeBusy: Promise<void> | undefined;
   /** The heartbeat interval now: the configured one until the server names another. */
   private intervalMs = 1000;
   private stopping = new Set<string>();
@@ -66,11 +87,25 @@ export class Agent {
   private gpuCache: { gpus: Gpu[]; driverVersion: string | null } | undefined;
   /** Server time minus this agent's clock (ms), from the heartbeat's serverTime at the round trip's midpoint. */
   private offsetMs: number;
+  private relay: RelayClient | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.store = new AgentStore(o.stateDir);
     this.client = new ApiClient(o.server, null, 10_000, o.ca ? { ca: o.ca } : {});
     this.offsetMs = Number(this.store.getMeta("clockOffsetMs") ?? 0);
+    this.copyClient = new ApiClient(o.server, null, 30_000, o.ca ? { ca: o.ca } : {});
+    this.checkpoints = new CheckpointKeeper(
+      this.copyClient,
+      o.stateDir,
+      o.checkpointKeepMs ?? 3_600_000,
+      (m, f) => this.log(m, f),
+    );
+  }
+
+  /** Uses a node key for every call to the control plane. */
+  private useKey(key: string): void {
+    this.client.setToken(key);
+    this.copyClient.setToken(key);
   }
 
   /** The control plane's time now, as this agent estimates it: every time it reports is in server time. */
@@ -105,7 +140,7 @@ export class Agent {
     const nodeId = this.store.getMeta("nodeId");
     this.gpuCache = await this.o.gpus.discover();
     if (key && nodeId) {
-      this.client.setToken(key);
+      this.useKey(key);
       this.key = key;
       this.nodeId = nodeId;
     } else {
@@ -125,7 +160,7 @@ export class Agent {
       this.store.setMeta("nodeKey", r.key);
       this.store.setMeta("nodeId", r.nodeId);
       this.store.setMeta("siteId", r.siteId);
-      this.client.setToken(r.key);
+      this.useKey(r.key);
       this.key = r.key;
       this.nodeId = r.nodeId;
       this.log("enrolled", { nodeId: r.nodeId, siteId: r.siteId, gpus: this.gpuCache.gpus.length });
@@ -149,6 +184,56 @@ export class Agent {
         });
     };
     this.timer = setTimeout(run, 0);
+    if (this.o.relay) {
+      const r = this.o.relay;
+      this.relay = new RelayClient({
+        server: this.o.server,
+        ...(this.o.ca ? { ca: this.o.ca } : {}),
+        key: () => this.key,
+        env: r.env ?? {},
+        ...(r.random ? { random: r.random } : {}),
+        log: (msg, f) => this.log(msg, f),
+        onStream: (st) =>
+          serveStream(st, r.targets, (leaseId, jobId) =>
+            this.store
+              .leases()
+              .some(
+                (l) => l.leaseId === leaseId && l.jobId === jobId && l.startedAt != null && l.endedAt == null,
+              ),
+          ),
+      });
+      this.relay.start();
+    }
+    if (this.o.volumeRoot) this.startVolumeLoop(this.o.volumeRoot);
+  }
+
+  /** Serves the volume relay beside the heartbeat loop: at once while there is work, else every interval. */
+  private startVolumeLoop(root: string): void {
+    const worker = new VolumeWorker(
+      this.client,
+      root,
+      realSleep,
+      () => this.o.clock.now(),
+      (m, f) => this.log(m, f),
+    );
+    const run = (): void => {
+      this.volumeBusy = worker
+        .pass()
+        .catch((err: unknown) => {
+          this.log("volume relay pass failed", { err: (err as Error).message });
+          return 0;
+        })
+        .then((n) => {
+          this.volumeBusy = undefined;
+          if (this.timer !== undefined) this.volumeTimer = setTimeout(run, n > 0 ? 50 : this.intervalMs);
+        });
+    };
+    this.volumeTimer = setTimeout(run, 0);
+  }
+
+  /** The relay connection, when the agent runs one. */
+  relayClient(): RelayClient | undefined {
+    return this.relay;
   }
 
   /** Stops the loop (workloads keep running). */
@@ -156,9 +241,14 @@ export class Agent {
     const t = this.timer;
     this.timer = undefined;
     if (t) clearTimeout(t);
+    await this.relay?.stop();
+    if (this.volumeTimer) clearTimeout(this.volumeTimer);
     await this.busy;
+    await this.volumeBusy;
+    await this.checkpoints.close();
     await this.o.executor.close();
     await this.client.close();
+    await this.copyClient.close();
     this.store.close();
   }
 
@@ -173,6 +263,20 @@ export class Agent {
     ) {
       this.store.setEnded(w.leaseId, w.endedAt + this.offsetMs);
     }
+  }
+
+  /** Leases of instances this process started (their GPU utilisation goes with their reports). */
+  private readonly instances = new Set<string>();
+
+  /** An instance's GPU utilisation since its last report, where the GPUs measure it. */
+  private utilisationOf(
+    leaseId: string,
+    phase: WorkloadReport["phase"],
+    gpuIndices: number[] | undefined,
+  ): { gpuUtilPct?: number } {
+    if (phase !== "running" || !gpuIndices || !this.instances.has(leaseId)) return {};
+    const pct = this.o.utilisation?.takeMaxPct(gpuIndices);
+    return pct === undefined ? {} : { gpuUtilPct: pct };
   }
 
   /** One round: observe, meter, ship, heartbeat, act. */
@@ -232,6 +336,7 @@ export class Agent {
           ...(startedAt != null ? { startedAt } : {}),
           ...(endedAt != null && s.endedAt !== undefined ? { endedAt } : {}),
           ...this.checkpointOf(t?.jobId),
+          ...this.utilisationOf(s.leaseId, s.phase, t?.gpuIndices),
         };
       });
       // Gang ranks at the start barrier: prepared, waiting for the others (the server releases them).
@@ -250,11 +355,14 @@ export class Agent {
       }
       this.healthy = health.healthy;
       const sentAt = this.o.clock.now();
+      const held = this.checkpoints.held(now);
       const res = await this.client.post<{
         assignments: Assignment[];
         stops: StopOrder[];
         serverTime?: number;
         intervalMs?: number;
+        transfers?: CopyOrder[];
+        removableCheckpoints?: string[];
       }>("/v1/agent/heartbeat", {
         gpus: gpus.gpus,
         driverVersion: gpus.driverVersion,
@@ -262,6 +370,7 @@ export class Agent {
         ...(this.o.cluster ? { cluster: this.o.cluster } : {}),
         health,
         workloads: reports,
+        ...(held ? { checkpoints: held } : {}),
       });
       this.measureOffset(sentAt, this.o.clock.now(), res.serverTime);
       if (this.connected !== true) this.log("connected to control plane", { server: this.o.server });
@@ -275,6 +384,7 @@ export class Agent {
         const ended = s.phase === "succeeded" || s.phase === "failed" || s.phase === "cancelled";
         if (ended && this.store.pendingUsageFor(s.leaseId) === 0) {
           this.store.untrack(s.leaseId);
+          this.instances.delete(s.leaseId);
           this.stopping.delete(s.leaseId);
           await this.o.executor.forget?.(s.leaseId);
           forgetGang(this.o.stateDir, s.leaseId);
@@ -283,12 +393,17 @@ export class Agent {
       // 6. Act: start assignments, stop what must stop.
       for (const a of res.assignments) await this.startAssignment(a);
       for (const s of res.stops) this.stopLease(s);
+      // 7. Checkpoint copies this node takes part in; folders no longer needed here are removed.
+      this.checkpoints.apply(res.transfers ?? [], res.removableCheckpoints, now, [
+        ...this.store.leases().map((l) => l.jobId),
+        ...[...this.waiting.values()].map((a) => a.jobId),
+      ]);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
         // A rotated key installed with `zumbido nodes install-key` is picked up here, without a restart.
         const key = this.store.getMeta("nodeKey");
         if (key && key !== this.key) {
-          this.client.setToken(key);
+          this.useKey(key);
           this.key = key;
           this.log("the control plane refused the old node key; using the newly installed one");
         } else
@@ -306,7 +421,20 @@ export class Agent {
   }
 
   private async startAssignment(a: Assignment): Promise<void> {
-    if (this.store.leases().some((l) => l.leaseId === a.leaseId)) return;
+    if (this.store.leases().some((l) => l.leaseId === a.leaseId) || this.refused.has(a.leaseId)) return;
+    let volumes: WorkloadSpec["volumes"];
+    try {
+      const rt = this.o.executor.runtime;
+      if (a.spec.volumes?.length && (!rt.images || rt.executor === "kubernetes"))
+        throw new Error(
+          `volumes are mounted by container executors (podman, or Slurm running podman); this node runs ${rt.executor} workloads without them`,
+        );
+      volumes = resolveMounts(this.o.volumeRoot, a.spec.volumes);
+    } catch (err) {
+      // Reported failed with the reason on the next heartbeat (the lease ends; nothing started).
+      this.refused.set(a.leaseId, { reason: (err as Error).message });
+      return;
+    }
     if (a.gang && !a.gang.go) {
       // Start barrier: nothing runs until every rank of the gang is ready; prepare, report ready, wait.
       if (this.waiting.has(a.leaseId) || this.preparing.has(a.leaseId) || this.refused.has(a.leaseId)) return;
@@ -332,6 +460,7 @@ export class Agent {
       return;
     }
     this.waiting.delete(a.leaseId);
+    if (a.spec.instance) this.instances.add(a.leaseId);
     this.store.track({
       leaseId: a.leaseId,
       jobId: a.jobId,
@@ -343,7 +472,10 @@ export class Agent {
     const checkpointDir = checkpointDirFor(this.o.stateDir, a.jobId);
     prepareCheckpointDir(checkpointDir);
     const gang = a.gang ? gangWorkload(this.o.stateDir, a.leaseId, a.gang) : undefined;
-    const st = await this.o.executor.start(this.workloadOf(a, gang, checkpointDir));
+    const st = await this.o.executor.start({
+      ...this.workloadOf(a, gang, checkpointDir),
+      ...(volumes?.length ? { volumes } : {}),
+    });
     this.observe(st);
     this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });
   }

@@ -59,11 +59,56 @@ export class ApiClient {
     return this.parse<T>(res, text);
   }
 
+  /** Sends bytes (or nothing) and returns the raw answer: status, headers and body bytes (volume chunks). */
+  async bytes(
+    method: "GET" | "PUT",
+    path: string,
+    body?: Uint8Array,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; headers: Headers; data: Buffer }> {
+    const init = {
+      method,
+      headers: {
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/octet-stream" } : {}),
+        ...headers,
+      },
+      ...(body !== undefined ? { body: new Uint8Array(body) } : {}),
+      signal: AbortSignal.timeout(Math.max(this.timeoutMs, 60_000)),
+    };
+    const url = new URL(path, this.baseUrl);
+    const res = this.dispatcher
+      ? ((await undiciFetch(url, { ...init, dispatcher: this.dispatcher })) as unknown as Response)
+      : await fetch(url, init);
+    return { status: res.status, headers: res.headers, data: Buffer.from(await res.arrayBuffer()) };
+  }
+
   /** GETs a text document (CSV, HTML). */
   async getText(path: string): Promise<string> {
     const { text, res } = await this.send("GET", path, undefined, "application/json");
     if (!res.ok) this.parse(res, text);
     return text;
+  }
+
+  /**
+   * Sends bytes (or nothing) and returns the answer's status, headers and bytes (a checkpoint chunk);
+   * an error status throws ApiError with the problem's detail.
+   */
+  async requestBytes(
+    method: string,
+    path: string,
+    o: { body?: Uint8Array; contentType?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<{ status: number; headers: Headers; bytes: Buffer }> {
+    const { res, raw } = await this.exchange(
+      method,
+      path,
+      o.body,
+      o.contentType ?? "application/octet-stream",
+      o,
+    );
+    const bytes = Buffer.from(raw);
+    if (!res.ok) this.parse(res, bytes.toString("utf8"));
+    return { status: res.status, headers: res.headers, bytes };
   }
 
   private async send(
@@ -72,15 +117,28 @@ export class ApiClient {
     body: string | undefined,
     contentType: string,
   ): Promise<{ res: Response; text: string }> {
+    const { res, raw } = await this.exchange(method, path, body, contentType, {});
+    return { res, text: Buffer.from(raw).toString("utf8") };
+  }
+
+  private async exchange(
+    method: string,
+    path: string,
+    body: string | Uint8Array | undefined,
+    contentType: string,
+    o: { headers?: Record<string, string>; timeoutMs?: number },
+  ): Promise<{ res: Response; raw: ArrayBuffer }> {
     let res: Response;
     const init = {
       method,
       headers: {
         ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
         ...(body !== undefined ? { "content-type": contentType } : {}),
+        ...o.headers,
       },
-      ...(body !== undefined ? { body } : {}),
-      signal: AbortSignal.timeout(this.timeoutMs),
+      // Bytes go as they are (fetch takes a Uint8Array; its typing wants an ArrayBuffer-backed one).
+      ...(body !== undefined ? { body: body as string } : {}),
+      signal: AbortSignal.timeout(o.timeoutMs ?? this.timeoutMs),
     };
     try {
       const url = new URL(path, this.baseUrl);
@@ -101,7 +159,7 @@ export class ApiClient {
         `cannot reach the Zumbido server at ${this.baseUrl} (${cause}); is it running? Set --server or ZUMBIDO_URL`,
       );
     }
-    return { res, text: await res.text() };
+    return { res, raw: await res.arrayBuffer() };
   }
 
   private parse<T>(res: Response, text: string): T {

@@ -21,6 +21,15 @@ export interface WorkloadSpec {
   checkpointDir?: string;
   /** Multi-node jobs: the rendezvous environment (MASTER_ADDR, RANK, ...) and the hostfile on the host. */
   gang?: WorkloadGang;
+  /** The job's volumes: host folders (under the agent's volume root) mounted into the container. */
+  volumes?: WorkloadVolume[];
+}
+
+/** A volume mounted into a workload. */
+export interface WorkloadVolume {
+  hostPath: string;
+  mountPath: string;
+  readOnly: boolean;
 }
 
 /** What a rank of a multi-node job gets beyond a one-node workload. */

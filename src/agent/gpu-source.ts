@@ -5,6 +5,7 @@ import { ModelledEnergyMeter } from "./energy-model.js";
 import { checkHealth } from "./gpu/health.js";
 import { discoverGpus, simulatedGpus, type GpuInfo } from "./gpu/nvidia-smi.js";
 import { powerQueryFields, probeQueryFields, samplePower } from "./gpu/power.js";
+import { UtilisationTracker, type GpuUtilisation } from "./gpu/utilisation.js";
 import { SampledEnergy } from "./gpu/sampled-energy.js";
 
 /** Converts a discovered GPU into the control plane's form. */
@@ -63,21 +64,26 @@ export function nvidiaGpuSource(bin = "nvidia-smi"): GpuSource {
 export async function measuredEnergy(
   now: () => number,
   opts: { bin?: string; intervalMs?: number } = {},
-): Promise<{ meter: EnergyMeter; stop(): void }> {
+): Promise<{ meter: EnergyMeter; utilisation: GpuUtilisation; stop(): void }> {
   const bin = opts.bin ?? "nvidia-smi";
+  const utilisation = new UtilisationTracker();
   const fields = powerQueryFields(await probeQueryFields({ bin, timeoutMs: 10_000 }));
   const meter = new SampledEnergy({ fallback: new ModelledEnergyMeter() });
   let running = true;
   const loop = async (): Promise<void> => {
     while (running) {
       const r = await samplePower(fields, now, { bin, timeoutMs: 5_000 });
-      if (Array.isArray(r)) meter.observe(r);
+      if (Array.isArray(r)) {
+        meter.observe(r);
+        utilisation.observe(r);
+      }
       await new Promise((res) => setTimeout(res, opts.intervalMs ?? 1000));
     }
   };
   void loop();
   return {
     meter,
+    utilisation,
     stop: () => {
       running = false;
     },

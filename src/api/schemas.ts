@@ -161,6 +161,41 @@ export const RegistrySecretInput = z
   })
   .strict();
 
+const MAX_SSH_KEYS = 16;
+/** An OpenSSH public key line: "TYPE BASE64 [comment]", whose encoded blob names the same TYPE. */
+export const SshPublicKey = z
+  .string()
+  .max(8192, "an SSH public key is at most 8192 characters")
+  .superRefine((k, ctx) => {
+    const problem = sshKeyProblem(k);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+const SSH_KEY_TYPES = [
+  "ssh-ed25519",
+  "ssh-rsa",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "sk-ssh-ed25519@openssh.com",
+  "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+/** Why a string is not one OpenSSH public key line, or undefined when it is. */
+export function sshKeyProblem(k: string): string | undefined {
+  const fix = 'give the one-line contents of a .pub file, e.g. "ssh-ed25519 AAAAC3Nza... you@laptop"';
+  const m = /^([a-z0-9@.-]+) ([A-Za-z0-9+/]+={0,3})(?: ([^\r\n\0]{0,512}))?$/.exec(k.trim());
+  if (!m) return `not an SSH public key: ${fix}`;
+  if (!SSH_KEY_TYPES.includes(m[1]!))
+    return `SSH key type "${m[1]}" is not accepted: use ${SSH_KEY_TYPES.slice(0, 3).join(", ")} or ecdsa`;
+  const blob = Buffer.from(m[2]!, "base64");
+  const n = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
+  if (n <= 0 || n > 64 || blob.subarray(4, 4 + n).toString("latin1") !== m[1])
+    return `the ${m[1]} key's data does not encode a ${m[1]} key: ${fix}`;
+  if (m[1] === "ssh-rsa" && blob.length < 260) return "RSA keys shorter than 2048 bits are not accepted";
+  return undefined;
+}
+
 export const JobSubmit = z
   .object({
     name: z.string().min(1).max(200).optional(),
@@ -234,7 +269,32 @@ export const JobSubmit = z
     image: ImageRef.optional(),
     network: z.boolean().optional(),
     gracePeriodS: z.number().int().min(0).max(3600).optional(),
+    freshIfCheckpointLost: z
+      .boolean()
+      .optional()
+      .describe("start from an empty checkpoint folder when the checkpoint cannot be copied (default: wait)"),
     fabric: ClusterLabel.optional(),
+    sshKeys: z
+      .array(SshPublicKey)
+      .min(1)
+      .max(MAX_SSH_KEYS, `at most ${MAX_SSH_KEYS} SSH public keys per job`)
+      .optional()
+      .describe(
+        "OpenSSH public keys delivered to the container as an authorized_keys file ($ZUMBIDO_SSH_AUTHORIZED_KEYS)",
+      ),
+    volumes: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1).max(63),
+            mountPath: z.string().min(1).max(256).describe("absolute path in the container, e.g. /data"),
+            readOnly: z.boolean().default(false),
+          })
+          .strict(),
+      )
+      .max(8, "a job mounts at most 8 volumes")
+      .optional()
+      .describe("your volumes to mount; the job then runs only at their site"),
   })
   .strict();
 
@@ -259,6 +319,8 @@ export const Heartbeat = z.object({
   workloads: z.array(WorkloadReport),
   runtime: NodeRuntime.optional(),
   cluster: NodeCluster.optional(),
+  /** Job ids of the checkpoint folders the node holds (sent now and then; the answer names the removable ones). */
+  checkpoints: z.array(z.string().max(200)).max(1000).optional(),
 });
 
 export const Enrol = z

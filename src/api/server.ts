@@ -35,6 +35,8 @@ import { secretRoutes } from "./routes/secrets.js";
 import { metaRoutes } from "./routes/meta.js";
 import { trustRoutes } from "./routes/trust.js";
 import { nodeTrustRoutes } from "./routes/node-trust.js";
+import { volumeRoutes } from "./routes/volumes.js";
+import { checkpointTransferRoutes } from "./routes/checkpoint-transfers.js";
 import { relayRoutes } from "./routes/relay.js";
 import { routeUpgrades } from "./upgrade.js";
 
@@ -237,10 +239,12 @@ export async function buildApi(
   await instanceRoutes(app, services);
   await secretRoutes(app, services);
   await agentRoutes(app, services);
+  await checkpointTransferRoutes(app, services);
   await energyRoutes(app, services);
   await auditRoutes(app, services);
   await trustRoutes(app, services);
   await nodeTrustRoutes(app, services);
+  await volumeRoutes(app, services);
   routeUpgrades(app);
   await relayRoutes(app, services);
   await portRoutes(app, services);

@@ -38,8 +38,8 @@ export interface GlobalOpts {
   json?: boolean;
 }
 
-/** The API client for a command: flags, then env, then the config file. */
-export function clientFor(cmd: Command): ApiClient {
+/** The server, key and private CA of a command: flags, then env, then the config file. */
+export function connectionFor(cmd: Command): { url: string; token: string; ca?: string } {
   const o = cmd.optsWithGlobals<GlobalOpts>();
   const file = readCliConfig();
   const url = o.url ?? process.env.ZUMBIDO_URL ?? file.url ?? "http://127.0.0.1:8080";
@@ -49,6 +49,12 @@ export function clientFor(cmd: Command): ApiClient {
       "no API key: pass --token, set ZUMBIDO_TOKEN, or run `zumbido login --url URL --token KEY`",
     );
   const ca = readCaFile(process.env.ZUMBIDO_CA_FILE);
+  return { url, token, ...(ca ? { ca } : {}) };
+}
+
+/** The API client for a command: flags, then env, then the config file. */
+export function clientFor(cmd: Command): ApiClient {
+  const { url, token, ca } = connectionFor(cmd);
   return new ApiClient(url, token, 30_000, ca ? { ca } : {});
 }
 

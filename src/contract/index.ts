@@ -32,6 +32,8 @@ export const JobRequestView = z.object({
   deadlineAt: z.number().optional(),
   image: z.string().optional(),
   fabric: z.string().optional(),
+  /** Sites the job may run at only (where its volumes are). */
+  sites: z.array(z.string()).optional(),
 });
 /** What a job asks for. */
 export type JobRequestView = z.infer<typeof JobRequestView>;
@@ -65,6 +67,14 @@ export const JobSpecView = z.object({
   image: z.string().optional(),
   network: z.boolean().optional(),
   gracePeriodS: z.number().optional(),
+  /** OpenSSH public keys the container gets as an authorized_keys file. */
+  sshAuthorizedKeys: z.array(z.string()).optional(),
+  /** Volumes mounted into the container. */
+  volumes: z
+    .array(z.object({ volumeId: z.string(), name: z.string(), mountPath: z.string(), readOnly: z.boolean() }))
+    .optional(),
+  /** It may start from an empty checkpoint folder when its checkpoint cannot be copied (else it waits). */
+  freshIfCheckpointLost: z.boolean().optional(),
   /** Set when the job is an interactive instance (no natural end). */
   instance: InstanceSpecView.optional(),
 });
@@ -469,3 +479,5 @@ export const SiteView = z.object({
 });
 /** A site as GET /v1/sites answers it. */
 export type SiteView = z.infer<typeof SiteView>;
+
+export * from "./volumes.js";

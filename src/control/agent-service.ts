@@ -8,6 +8,7 @@ import { loadGpuCatalogue, resolveReportedGpus } from "./gpu-models-service.js";
 import { settleEndedLease } from "./lease-end.js";
 import { gangAssignment, gangOf, releaseReadyGangs } from "./gang.js";
 import { recordCheckpointReport } from "./checkpoint-events.js";
+import { removableCheckpoints, transferOrders, waitsForCopy, type TransferOrder } from "./checkpoint-copy.js";
 import { recordGpuActivity } from "./instance-guard.js";
 import { SecretsService } from "./secrets-service.js";
 
@@ -45,8 +46,16 @@ export class AgentService {
       workloads: WorkloadReport[];
       runtime?: NodeRuntime;
       cluster?: NodeCluster;
+      checkpoints?: string[];
     },
-  ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; serverTime: number; intervalMs: number }> {
+  ): Promise<{
+    assignments: Assignment[];
+    stops: StopOrder[];
+    serverTime: number;
+    intervalMs: number;
+    transfers: TransferOrder[];
+    removableCheckpoints?: string[];
+  }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
     const catalogue = await loadGpuCatalogue(this.ctx.store);
@@ -85,6 +94,8 @@ export class AgentService {
     const pendingStart = (x: (typeof active)[number]): boolean =>
       x.state === "assigned" && (!reported.has(x.id) || (x.gang != null && x.gang.goAt !== null));
     for (const l of active.filter(pendingStart)) {
+      // A lease whose checkpoint is being copied here starts once the copy is verified.
+      if (await waitsForCopy(this.ctx, l)) continue;
       const job = await this.ctx.store.jobs.getJob(l.jobId);
       if (!job) continue;
       if (!sites.has(l.siteId)) sites.set(l.siteId, await this.ctx.store.fleet.getSite(l.siteId));
@@ -139,9 +150,22 @@ export class AgentService {
         stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
     }
     // No nudge here: a busy heartbeat changes nothing the scheduler needs (reports that end work nudge).
+    const transfers = await transferOrders(this.ctx, nodeId);
     const changing =
-      assignments.length > 0 || stops.length > 0 || hb.workloads.some((w) => w.phase === "starting");
-    return { assignments, stops, serverTime: now, intervalMs: await this.intervalMs(changing) };
+      assignments.length > 0 ||
+      stops.length > 0 ||
+      transfers.length > 0 ||
+      hb.workloads.some((w) => w.phase === "starting");
+    return {
+      assignments,
+      stops,
+      serverTime: now,
+      intervalMs: await this.intervalMs(changing),
+      transfers,
+      ...(hb.checkpoints
+        ? { removableCheckpoints: await removableCheckpoints(this.ctx, nodeId, hb.checkpoints) }
+        : {}),
+    };
   }
 
   private fleetSize = { n: 0, at: Number.NEGATIVE_INFINITY };

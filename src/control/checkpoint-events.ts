@@ -65,16 +65,3 @@ export async function recordCheckpointReport(
       `checkpoint kept on ${describeCheckpoint(rec)} (lease ${lease.id} stopped: ${lease.stopReason})`,
     );
 }
-
-/**
- * The event of a requeued job's new placement: it resumes from its checkpoint when placed on the node
- * that holds it; elsewhere it starts from an empty folder (checkpoints are not copied between nodes yet).
- */
-export async function recordResume(ctx: Ctx, jobId: string, nodeIds: string[], now: number): Promise<void> {
-  const c = await ctx.store.checkpoints.getCheckpoint(jobId);
-  if (!c) return;
-  const message = nodeIds.includes(c.nodeId)
-    ? `resuming from its checkpoint on ${describeCheckpoint(c)}`
-    : `its checkpoint is on ${describeCheckpoint(c)}; placed on node ${nodeIds.join(", ")}, which starts from an empty checkpoint folder (checkpoints are not copied between nodes yet)`;
-  await ctx.store.jobs.addEvent(jobId, now, "scheduled", message);
-}

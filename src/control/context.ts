@@ -26,6 +26,8 @@ export interface ControlConfig {
   stopGraceS: number;
   /** After a stop's grace period, how long the server waits for the node to report the end before it ends the lease itself, seconds (default 60). */
   stopTimeoutS?: number;
+  /** Seconds a checkpoint copy may go without progress before it fails (default 600). */
+  checkpointCopyWaitS?: number;
   /** Seconds a multi-node job's ranks may take to all be ready before it is requeued (default 600). */
   gangStartTimeoutS?: number;
   /** Enrolment tokens live this long. */
@@ -37,6 +39,8 @@ export interface ControlConfig {
   deferFlexible: boolean;
   /** Where the control plane (and so the job logs) lives, in words, e.g. "EU (ES)". */
   region: string;
+  /** Most bytes of volumes (declared sizes) one tenant may hold in all (default 1 TB). */
+  volumeQuotaBytes?: number;
 }
 
 /** When a job's relay streams last carried a byte (the relay hub; epoch ms, server clock). */

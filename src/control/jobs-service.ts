@@ -7,12 +7,15 @@ import {
   isKnownCountry,
   notFound,
   TERMINAL_JOB_STATES,
+  inJurisdiction,
+  type VolumeMountRequest,
 } from "../domain/index.js";
 import type { JobEvent, LeaseRecord, LogLine } from "../store/index.js";
 import { chargeForLease, type LeaseCharge } from "./billing.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { loadGpuCatalogue } from "./gpu-models-service.js";
 import { SecretsService } from "./secrets-service.js";
+import { VolumesService } from "./volumes-service.js";
 import { InstancesService, type InstanceInput } from "./instances-service.js";
 
 /** A job with what a tenant wants to see about it. */
@@ -54,13 +57,19 @@ export class JobsService {
       request: JobRequest;
       spec: JobSpec;
       secretEnv?: Record<string, string>;
+      volumes?: VolumeMountRequest[];
       /** Set for an interactive instance (`kind: "instance"`): ports and guardrails. */
       instance?: InstanceInput;
     },
   ): Promise<Job> {
     requireRole(p, "tenant");
     const tenantId = ownerOf(p);
-    const request = normaliseRequest(input.request, (await loadGpuCatalogue(this.ctx.store)).find);
+    let request = normaliseRequest(input.request, (await loadGpuCatalogue(this.ctx.store)).find);
+    // Volumes pin the job to their site (a volume's bytes never leave it).
+    const mounts = await new VolumesService(this.ctx).forJob(tenantId, input.volumes ?? [], request, (c) =>
+      siteCountryAllowed(request, c),
+    );
+    if (mounts) request = { ...request, sites: [mounts.siteId] };
     if (input.instance) input = { ...input, spec: await this.instanceSpec(tenantId, input) };
     if (input.spec.command.length === 0 || input.spec.command[0] === "")
       throw invalid("command is empty: give the program and its arguments, e.g. -- python train.py", {
@@ -70,7 +79,7 @@ export class JobsService {
     const { spec, rows } = await new SecretsService(this.ctx).sealForJob(
       tenantId,
       id,
-      input.spec,
+      mounts ? { ...input.spec, volumes: mounts.volumes } : input.spec,
       input.secretEnv,
     );
     const job: Job = {
@@ -283,4 +292,10 @@ export function redactSpecFor<J extends Job>(p: Principal, job: J): J {
   if (p.role !== "operator" || !job.spec.env) return job;
   const { env, ...spec } = job.spec;
   return { ...job, spec: { ...spec, envNames: Object.keys(env).sort() } };
+}
+
+/** Whether a site in `country` passes the request's jurisdiction and countries. */
+function siteCountryAllowed(r: JobRequest, country: string): boolean {
+  if (r.jurisdiction && !inJurisdiction(country, r.jurisdiction)) return false;
+  return !(r.countries && r.countries.length > 0 && !r.countries.includes(country));
 }

@@ -26,6 +26,7 @@ import { AccountsService } from "./accounts-service.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { InvoiceReads, type InvoiceReadOptions } from "./invoice-reads.js";
 import { nodeReliability } from "./reliability.js";
+import { chargeStorage } from "./storage-billing.js";
 
 /** What one charge run did. */
 /** What one charge run looks at: everything, named leases, or (default) what changed; `active` reuses a read. */
@@ -255,6 +256,18 @@ export class LedgerService {
         unbilled: result.unbilled.length,
         notes: result.notes,
       });
+    }
+    // Storage (volumes) is charged by the hour on every periodic or full run.
+    if (!opts.leaseIds) {
+      const st = await chargeStorage(
+        this.ctx,
+        at,
+        { feeBps: await this.accounts.getFeeBps(), closedPeriods: await store.ledger.closedPeriods() },
+        (ids) => this.taxProfiles(ids),
+      );
+      summary.posted += st.posted;
+      summary.duplicates += st.duplicates;
+      summary.conflicts += st.conflicts;
     }
     if (!opts.leaseIds) {
       this.lastRunStart = at;

@@ -15,7 +15,7 @@ import { soleLeader, type Leadership } from "./leader.js";
 import { energyMinorPerGpuHour, modelPowerW, priceNow } from "./spot-price.js";
 import { endOverdueStops, loseLease, stopTimeoutMs } from "./lease-end.js";
 import { enforceGangStart } from "./gang.js";
-import { recordResume } from "./checkpoint-events.js";
+import { expireStalledCopies, planResume } from "./checkpoint-copy.js";
 import { enforceInstanceGuardrails } from "./instance-guard.js";
 import { buildSnapshot, readWorld, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
 
@@ -176,6 +176,12 @@ export class SchedulerLoop {
         this.log?.warn({ jobId }, "gang not ready within the start timeout: stopped and requeued");
     });
 
+    // 3d. Checkpoint copies with no progress for the copy wait fail (their job's fallback applies).
+    await this.step(report, "checkpointCopies", async () => {
+      this.guard(fence);
+      await expireStalledCopies(this.ctx, now);
+    });
+
     // 4. Curtailment: sites with a cap in force (or within its notice) shed load, interruptible first.
     const curtailed = await this.step(report, "curtailment", () =>
       enforceCurtailments(this.ctx, now, world, this.guard(fence)),
@@ -205,7 +211,7 @@ export class SchedulerLoop {
       ? deferFlexible(snap.pending, snap.snapshot.sites, snap.carbon, now)
       : { ready: snap.pending, deferred: [] };
     await this.step(report, "defer", async () => {
-      for (const d of deferred)
+      for (const d of [...deferred, ...(snap.waitingForCheckpoint ?? [])])
         await this.decide(report, () => store.jobs.setWaitReasons(d.jobId, [d.reason], now));
     });
     report.pending = pending.length;
@@ -266,37 +272,33 @@ export class SchedulerLoop {
           //     A gang over several nodes gets ranks (placement order) and a rendezvous port.
           const size = d.placements.length;
           const port = size > 1 ? rendezvousPort(d.jobId, d.placements[0]!.nodeId, snap.gangPorts) : 0;
+          const leases = d.placements.map((pl, rank) => ({
+            id: ids("lease"),
+            jobId: d.jobId,
+            tenantId: job.tenantId,
+            siteId: d.siteId,
+            operatorId: snap.siteOperator.get(d.siteId) ?? "",
+            nodeId: pl.nodeId,
+            country,
+            gpuModel: d.gpuModel,
+            gpuIndices: pl.gpuIndices,
+            class: job.request.class,
+            priceMinorPerGpuHour: d.priceMinorPerGpuHour,
+            currency: config.currency,
+            createdAt: now,
+            ...(size > 1 ? { gang: { rank, size, port } } : {}),
+          }));
           const ok = await store.jobs.commitPlacement(
             d.jobId,
-            d.placements.map((pl, rank) => ({
-              id: ids("lease"),
-              jobId: d.jobId,
-              tenantId: job.tenantId,
-              siteId: d.siteId,
-              operatorId: snap.siteOperator.get(d.siteId) ?? "",
-              nodeId: pl.nodeId,
-              country,
-              gpuModel: d.gpuModel,
-              gpuIndices: pl.gpuIndices,
-              class: job.request.class,
-              priceMinorPerGpuHour: d.priceMinorPerGpuHour,
-              currency: config.currency,
-              createdAt: now,
-              ...(size > 1 ? { gang: { rank, size, port } } : {}),
-            })),
+            leases,
             now,
             d.reasons.join("; "),
             this.guard(fence),
           );
           if (ok) {
             if (size > 1) snap.gangPorts.add(`${d.placements[0]!.nodeId}:${port}`);
-            if (job.checkpoint)
-              await recordResume(
-                this.ctx,
-                d.jobId,
-                d.placements.map((pl) => pl.nodeId),
-                now,
-              );
+            // A checkpoint on another node is copied here before the lease starts (checkpoint-copy.ts).
+            if (job.checkpoint) await planResume(this.ctx, d.jobId, leases, now);
             available.set(job.tenantId, left - cost);
             report.placed++;
           } else report.conflicts++;

@@ -1,3 +1,4 @@
+import { waitsForCheckpoint } from "./checkpoint-copy.js";
 import {
   approvedGpusOf,
   gpuCatalogue,
@@ -45,6 +46,8 @@ export interface CycleSnapshot {
   carbon: Map<string, HourlySeries>;
   /** "node:port" of every active gang's rendezvous (rank 0's node), so new gangs pick others. */
   gangPorts: Set<string>;
+  /** Requeued jobs held back: their checkpoint's node is offline and they do not allow a fresh start. */
+  waitingForCheckpoint?: { jobId: string; reason: string }[];
 }
 
 /** Reads the cycle's world: sites, nodes, active leases, prices, the queue, curtailments and series. */
@@ -192,7 +195,18 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
       .map((r) => ({ jobId: r.jobId, nodeId: r.nodeId, gpuIndices: r.gpuIndices })),
   };
   const checkpointOf = new Map((world.checkpoints ?? []).map((c) => [c.jobId, c]));
-  const pending: PendingJob[] = jobs.map((j) => {
+  const nodeState = new Map(nodes.map((n) => [n.id, n.state as string]));
+  const waitingForCheckpoint: { jobId: string; reason: string }[] = [];
+  const placeable = jobs.filter((j) => {
+    const c = checkpointOf.get(j.id);
+    if (!waitsForCheckpoint(j, c, (id) => nodeState.get(id))) return true;
+    waitingForCheckpoint.push({
+      jobId: j.id,
+      reason: `its checkpoint is on node ${c!.nodeId}, which is offline; it waits for that node (submit with freshIfCheckpointLost to start from an empty folder instead)`,
+    });
+    return false;
+  });
+  const pending: PendingJob[] = placeable.map((j) => {
     const c = checkpointOf.get(j.id);
     return {
       id: j.id,
@@ -210,5 +224,6 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
     siteCountry: new Map(sites.map((s) => [s.id, s.country])),
     carbon: new Map(series.filter((x) => x.kind === "carbon").map((x) => [x.siteId, x.series])),
     gangPorts: new Set(leases.filter((l) => l.gang?.rank === 0).map((l) => `${l.nodeId}:${l.gang!.port}`)),
+    ...(waitingForCheckpoint.length > 0 ? { waitingForCheckpoint } : {}),
   };
 }

@@ -10,4 +10,5 @@ export * from "./calendar.js";
 export * from "./executors.js";
 export * from "./secrets.js";
 export * from "./inventory.js";
+export * from "./volumes.js";
 export * from "./instances.js";

@@ -130,6 +130,8 @@ export interface JobRequest {
   image?: string;
   /** Cluster-network fabric every node of the job must be on (e.g. "ib-ndr", "roce", "eth-100g"). */
   fabric?: string;
+  /** Sites the job may run at only: where its volumes are (set by the control plane, not the tenant). */
+  sites?: string[];
 }
 
 /** How the workload is run. */
@@ -149,8 +151,26 @@ export interface JobSpec {
   network?: boolean;
   /** Seconds between the checkpoint notice (SIGTERM/SIGUSR1) and the kill. */
   gracePeriodS?: number;
+  /** OpenSSH public keys given to the container as an authorized_keys file (checked on submit). */
+  sshAuthorizedKeys?: string[];
+  /**
+   * When its checkpoint cannot be copied to the node it is placed on (its node is lost, the copy
+   * fails), the job may start from an empty checkpoint folder; absent: it waits for its checkpoint.
+   */
+  freshIfCheckpointLost?: boolean;
   /** Set when the job is an interactive instance (no natural end): its ports and guardrails. */
   instance?: InstanceSpec;
+  /** The tenant's volumes mounted into the container (resolved at submit; all at one site). */
+  volumes?: JobVolume[];
+}
+
+/** A volume a job mounts. */
+export interface JobVolume {
+  volumeId: string;
+  name: string;
+  /** Absolute path in the container, e.g. /data. */
+  mountPath: string;
+  readOnly: boolean;
 }
 
 export type JobState =

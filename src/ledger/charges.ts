@@ -258,7 +258,8 @@ export interface ChargeRunResult {
   notes: string[];
 }
 
-interface Target {
+/** What a charge line should stand at after a run. */
+export interface Target {
   gpuMs: number;
   gpuSeconds: number;
   grossMinor: number;
@@ -376,7 +377,8 @@ export function chargeTotals(
   return { transactions: out, unbilled, notes };
 }
 
-function deltaTransaction(
+/** The transaction moving a line from what was posted to its target (null when nothing moves). */
+export function deltaTransaction(
   lease: BillableLease,
   feeBps: number,
   usagePeriod: Period,

@@ -10,3 +10,4 @@ export * from "./render.js";
 export * from "./spend.js";
 export { canonicalJson } from "./canonical.js";
 export * from "./usage-bounds.js";
+export * from "./storage.js";

@@ -5,6 +5,7 @@
  */
 import type { JobClass } from "../domain/types.js";
 import { invalid } from "../domain/errors.js";
+import { formatMajor } from "../domain/money.js";
 import { cmpStr } from "./canonical.js";
 import type { LineState } from "./charges.js";
 import { lineStates } from "./charges.js";
@@ -36,6 +37,32 @@ export interface InvoiceLine {
   vatCountry: string | null;
   vatMinor: number;
   note?: string;
+  /** Storage lines: the volume and its GB-hours (size × hours charged this usage month). */
+  storage?: {
+    volumeId: string;
+    volume: string;
+    sizeBytes: number;
+    gbHours: number;
+    rateMinorPerGbMonth: number;
+  };
+}
+
+/** The storage part of an invoice line, and its words, from a storage charge line. */
+function storageOf(l: LineState["latest"]): Pick<InvoiceLine, "storage" | "note"> {
+  const st = l.storage;
+  if (!st) return l.note ? { note: l.note } : {};
+  const gbHours = Math.round(((st.sizeBytes / 1e9) * (st.toMs - st.fromMs)) / 3_600) / 1000;
+  const words = `storage: volume ${st.volume}, ${gbHours} GB-hours at ${formatMajor(l.priceMinorPerGpuHour)} per GB-month`;
+  return {
+    storage: {
+      volumeId: st.volumeId,
+      volume: st.volume,
+      sizeBytes: st.sizeBytes,
+      gbHours,
+      rateMinorPerGbMonth: l.priceMinorPerGpuHour,
+    },
+    note: l.note ? `${words}; ${l.note}` : words,
+  };
 }
 
 /** VAT summed per treatment, country and rate. */
@@ -127,7 +154,7 @@ export function buildInvoices(input: InvoiceInput): Invoice[] {
           vatRateBps: l.vat.rateBps,
           vatCountry: l.vat.country,
           vatMinor: s.vatMinor,
-          ...(l.note ? { note: l.note } : {}),
+          ...storageOf(l),
         };
       })
       .sort(

@@ -68,6 +68,17 @@ export interface UsageLine {
   readonly vatMinor: number;
   /** Words for the invoice (late usage, reverse charge). */
   readonly note?: string;
+  /** Storage lines: the volume, its size and the window of the usage month charged so far. */
+  readonly storage?: StorageLineInfo;
+}
+
+/** What a storage charge line covers: a volume's declared size over [fromMs, toMs) of its usage month. */
+export interface StorageLineInfo {
+  readonly volumeId: string;
+  readonly volume: string;
+  readonly sizeBytes: number;
+  readonly fromMs: number;
+  readonly toMs: number;
 }
 
 /** A balanced, immutable ledger transaction. */

@@ -34,6 +34,7 @@ export function priceAt(
 /** Site-level constraint check; returns the reason it fails, or null. */
 export function siteRejection(site: SiteView, job: PendingJob): string | null {
   const r = job.request;
+  if (r.sites && !r.sites.includes(site.id)) return `volumes at site ${r.sites.join(",")} only`;
   if (r.jurisdiction && !inJurisdiction(site.country, r.jurisdiction))
     return `outside ${r.jurisdiction} (${site.country})`;
   if (r.countries && r.countries.length > 0 && !r.countries.includes(site.country))
@@ -78,11 +79,13 @@ export function scheduleBasic(
       const rej = siteRejection(site, job);
       if (rej) {
         note(
-          rej.startsWith("outside")
-            ? `outside ${r.jurisdiction}`
-            : rej.split(" ")[0] === "country"
-              ? "country not allowed"
-              : "carbon above cap",
+          rej.startsWith("volumes")
+            ? "not the site of its volumes"
+            : rej.startsWith("outside")
+              ? `outside ${r.jurisdiction}`
+              : rej.split(" ")[0] === "country"
+                ? "country not allowed"
+                : "carbon above cap",
         );
         continue;
       }

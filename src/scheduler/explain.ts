@@ -4,6 +4,7 @@ import type { ClusterState } from "./cluster-state.js";
 import { classRuns, fabricFits, perNodeFor } from "./placement-rules.js";
 
 const STAGES = [
+  "volume",
   "jurisdiction",
   "country",
   "carbon",
@@ -31,6 +32,7 @@ export function explainNoFit(state: ClusterState, r: JobRequest): string[] {
   const models = r.gpuModels.join(" or ");
   const perSite: Stage[] = [];
   state.sites.forEach((site, si) => {
+    if (r.sites && !r.sites.includes(site.id)) return void perSite.push("volume");
     if (r.jurisdiction && !inJurisdiction(site.country, r.jurisdiction))
       return void perSite.push("jurisdiction");
     if (r.countries && r.countries.length > 0 && !r.countries.includes(site.country))
@@ -55,6 +57,7 @@ export function explainNoFit(state: ClusterState, r: JobRequest): string[] {
   for (const s of perSite) counts.set(s, (counts.get(s) ?? 0) + 1);
   const sites = (n: number): string => `${n} site${n === 1 ? "" : "s"}`;
   const text: Record<Stage, string> = {
+    volume: `not the site of its volumes (${(r.sites ?? []).join(",")}): a job with volumes runs only where they are`,
     jurisdiction: `outside ${r.jurisdiction ?? ""}`,
     country: `country not in ${(r.countries ?? []).join(",")}`,
     carbon: `grid carbon above the ${r.maxCarbonGPerKwh ?? 0} g/kWh cap`,

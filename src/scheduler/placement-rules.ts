@@ -45,8 +45,9 @@ export function staticScore(policy: Policy, price: number, site: SiteView): numb
   return policy.priceWeight * price + policy.carbonWeight * (site.carbonGPerKwh ?? 0);
 }
 
-/** True when the site passes the request's jurisdiction, country, carbon and image-policy constraints. */
+/** True when the site passes the request's volume-site, jurisdiction, country, carbon and image-policy constraints. */
 export function siteAllows(site: SiteView, r: JobRequest): boolean {
+  if (r.sites && !r.sites.includes(site.id)) return false;
   if (r.jurisdiction && !inJurisdiction(site.country, r.jurisdiction)) return false;
   if (r.countries && r.countries.length > 0 && !r.countries.includes(site.country)) return false;
   if (

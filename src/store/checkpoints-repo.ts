@@ -43,6 +43,13 @@ export interface CheckpointTransfer {
   reason: string | null;
   createdAt: number;
   updatedAt: number;
+  /** What the source node sent: every file's path, size and sha256 (null until it sent it). */
+  manifest: CheckpointManifest | null;
+}
+
+/** A checkpoint folder's content as the source node lists it: the destination verifies against it. */
+export interface CheckpointManifest {
+  files: { path: string; size: number; sha256: string }[];
 }
 
 const transferRow = (r: Database["checkpoint_transfers"]): CheckpointTransfer => ({
@@ -60,6 +67,7 @@ const transferRow = (r: Database["checkpoint_transfers"]): CheckpointTransfer =>
   reason: r.reason,
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
+  manifest: r.manifest_json ? (JSON.parse(r.manifest_json) as CheckpointManifest) : null,
 });
 
 /** GPU reservations for preemptors, checkpoint locations and checkpoint transfers. */
@@ -163,7 +171,10 @@ export class CheckpointsRepo {
 
   /** Creates a transfer in state "requested". */
   async createTransfer(
-    t: Omit<CheckpointTransfer, "state" | "sizeBytes" | "sha256" | "receivedBytes" | "reason" | "updatedAt">,
+    t: Omit<
+      CheckpointTransfer,
+      "state" | "sizeBytes" | "sha256" | "receivedBytes" | "reason" | "updatedAt" | "manifest"
+    >,
   ): Promise<CheckpointTransfer> {
     await this.db
       .insertInto("checkpoint_transfers")
@@ -182,6 +193,7 @@ export class CheckpointsRepo {
         reason: null,
         created_at: t.createdAt,
         updated_at: t.createdAt,
+        manifest_json: null,
       })
       .execute();
     return (await this.getTransfer(t.id))!;
@@ -219,6 +231,56 @@ export class CheckpointsRepo {
     return rows.map(transferRow);
   }
 
+  /** Open transfers a node takes part in, as source or destination. */
+  async openTransfersOf(nodeId: string): Promise<CheckpointTransfer[]> {
+    const rows = await this.db
+      .selectFrom("checkpoint_transfers")
+      .selectAll()
+      .where((eb) => eb.or([eb("from_node_id", "=", nodeId), eb("to_node_id", "=", nodeId)]))
+      .where("state", "in", ["requested", "uploading", "staged"])
+      .orderBy("created_at")
+      .execute();
+    return rows.map(transferRow);
+  }
+
+  /** Of `jobIds`, the jobs whose checkpoint this node has delivered to another node. */
+  async deliveredFrom(nodeId: string, jobIds: string[]): Promise<Set<string>> {
+    if (jobIds.length === 0) return new Set();
+    const rows = await this.db
+      .selectFrom("checkpoint_transfers")
+      .select("job_id")
+      .where("from_node_id", "=", nodeId)
+      .where("state", "=", "delivered")
+      .where("job_id", "in", jobIds)
+      .execute();
+    return new Set(rows.map((r) => r.job_id));
+  }
+
+  /** The states of the jobs named (unknown ids are absent). */
+  async jobStates(jobIds: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < jobIds.length; i += 500) {
+      const rows = await this.db
+        .selectFrom("jobs")
+        .select(["id", "state"])
+        .where("id", "in", jobIds.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.set(r.id, r.state);
+    }
+    return out;
+  }
+
+  /** A job's transfers, newest first. */
+  async transfersForJob(jobId: string): Promise<CheckpointTransfer[]> {
+    const rows = await this.db
+      .selectFrom("checkpoint_transfers")
+      .selectAll()
+      .where("job_id", "=", jobId)
+      .orderBy("created_at", "desc")
+      .execute();
+    return rows.map(transferRow);
+  }
+
   /** Transfers not yet finished (requested, uploading or staged). */
   async openTransfers(): Promise<CheckpointTransfer[]> {
     const rows = await this.db
@@ -234,7 +296,9 @@ export class CheckpointsRepo {
   async updateTransfer(
     id: string,
     from: TransferState[],
-    set: Partial<Pick<CheckpointTransfer, "state" | "sizeBytes" | "sha256" | "receivedBytes" | "reason">>,
+    set: Partial<
+      Pick<CheckpointTransfer, "state" | "sizeBytes" | "sha256" | "receivedBytes" | "reason" | "manifest">
+    >,
     now: number,
   ): Promise<boolean> {
     const r = await this.db
@@ -245,6 +309,7 @@ export class CheckpointsRepo {
         ...(set.sha256 !== undefined ? { sha256: set.sha256 } : {}),
         ...(set.receivedBytes !== undefined ? { received_bytes: set.receivedBytes } : {}),
         ...(set.reason !== undefined ? { reason: set.reason } : {}),
+        ...(set.manifest !== undefined ? { manifest_json: JSON.stringify(set.manifest) } : {}),
         updated_at: now,
       })
       .where("id", "=", id)

@@ -37,5 +37,7 @@ export interface CheckpointTables {
     reason: string | null;
     created_at: number;
     updated_at: number;
+    /** The source's manifest (files, sizes, sha256) as JSON (migration 0018). */
+    manifest_json: string | null;
   };
 }

@@ -4,6 +4,7 @@ import type { GpuModelTables } from "./schema-gpu-models.js";
 import type { SecretTables } from "./schema-secrets.js";
 import type { EnergyTables } from "./schema-energy.js";
 import type { LedgerTables } from "./schema-ledger.js";
+import type { VolumeTables } from "./schema-volumes.js";
 import type { InstanceTables } from "./schema-instances.js";
 
 /** Integer columns that PostgreSQL returns as bigint; we parse them to numbers (safe integers). */
@@ -182,7 +183,14 @@ export interface SettingsTable {
 
 /** The whole control-plane database as Kysely sees it. */
 export interface Database
-  extends LedgerTables, EnergyTables, CheckpointTables, SecretTables, GpuModelTables, InstanceTables {
+  extends
+    LedgerTables,
+    EnergyTables,
+    CheckpointTables,
+    SecretTables,
+    GpuModelTables,
+    InstanceTables,
+    VolumeTables {
   operators: OperatorsTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;

@@ -10,6 +10,7 @@ import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
 import { SecretsRepo } from "./secrets-repo.js";
 import { UsageRepo } from "./usage-repo.js";
+import { VolumesRepo } from "./volumes-repo.js";
 
 /** The control plane's repositories over one database (SQLite or PostgreSQL). */
 export class Store {
@@ -23,6 +24,7 @@ export class Store {
   readonly checkpoints: CheckpointsRepo;
   readonly gpuModels: GpuModelsRepo;
   readonly secrets: SecretsRepo;
+  readonly volumes: VolumesRepo;
   readonly instances: InstancesRepo;
 
   private constructor(
@@ -40,6 +42,7 @@ export class Store {
     this.checkpoints = new CheckpointsRepo(db.kysely);
     this.gpuModels = new GpuModelsRepo(db.kysely);
     this.secrets = new SecretsRepo(db.kysely);
+    this.volumes = new VolumesRepo(db.kysely);
     this.instances = new InstancesRepo(db.kysely);
   }
 

@@ -81,9 +81,10 @@ describe("relay hub (scripted agent, SQLite)", () => {
     await beat([{ leaseId: a.leaseId, phase: "running", startedAt: h.clock.now() }]);
     agentWs = await connectAgent();
   });
+  let closed = false;
   afterAll(async () => {
     agentWs?.terminate();
-    await h?.close();
+    if (!closed) await h?.close();
   });
 
   it("relays a TCP stream both ways and records the job's activity", async () => {
@@ -140,5 +141,12 @@ describe("relay hub (scripted agent, SQLite)", () => {
       Buffer.from("again"),
     );
     expect(echoed.toString()).toBe("again");
+  });
+
+  it("closes the server with an agent connected, dropping its relay connection", async () => {
+    const dropped = new Promise((r) => agentWs.once("close", r));
+    closed = true;
+    await h.close();
+    await dropped;
   });
 });

@@ -74,6 +74,7 @@ export function startAgentProc(
   token?: string,
   name = "e2e-node",
   extra: string[] = [],
+  env: Record<string, string> = {},
 ): ChildProcess {
   const args = [
     BIN,
@@ -96,7 +97,10 @@ export function startAgentProc(
   ];
   if (token) args.push("--token", token);
   args.push(...extra);
-  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   proc.stdout!.resume();
   proc.stderr!.resume();
   return proc;

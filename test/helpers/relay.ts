@@ -1,5 +1,8 @@
 // Tenant-side relay calls for tests: the status of an upgrade, raw echo round trips, exec runs.
 import { PassThrough, Readable } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import { simGpus } from "./fixtures.js";
+import { call } from "./harness.js";
 import { connectWs, runExec, UpgradeRefused, wsUrl } from "../../src/relay/client.js";
 
 /** 101 when the upgrade is accepted (the socket is closed again), else the HTTP status of the refusal. */
@@ -49,4 +52,34 @@ export async function execOverWs(
   err.on("data", (c: Buffer) => e.push(c));
   const exitCode = await runExec(ws, Readable.from([Buffer.from(stdin)]), out, err);
   return { stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString(), exitCode };
+}
+
+/** Enrols a node over the API, runs one job of the tenant on it, and returns the ids and the node's key. */
+export async function runningJob(
+  h: { app: FastifyInstance; loop: { tick(): Promise<unknown> }; clock: { now(): number } },
+  w: { operatorKey: string; tenantKey: string; sites: { es: string } },
+): Promise<{ jobId: string; leaseId: string; nodeKey: string }> {
+  const tok = await call(h.app, w.operatorKey, "POST", `/v1/sites/${w.sites.es}/enrolment-tokens`);
+  const e = await call(h.app, null, "POST", "/v1/agent/enrol", {
+    token: tok.json.token,
+    name: "n1",
+    gpus: simGpus("H100", 8),
+  });
+  const nodeKey = e.json.key as string;
+  const beat = (workloads: unknown[] = []) =>
+    call(h.app, nodeKey, "POST", "/v1/agent/heartbeat", {
+      gpus: simGpus("H100", 8),
+      health: { healthy: true, reasons: [] },
+      workloads,
+    });
+  await beat();
+  const j = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
+    gpus: 1,
+    gpuModels: ["H100"],
+    command: ["sleep", "infinity"],
+  });
+  await h.loop.tick();
+  const a = (await beat()).json.assignments[0];
+  await beat([{ leaseId: a.leaseId, phase: "running", startedAt: h.clock.now() }]);
+  return { jobId: j.json.id as string, leaseId: a.leaseId as string, nodeKey };
 }

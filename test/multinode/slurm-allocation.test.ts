@@ -117,6 +117,37 @@ if (why && underCi) {
         expect(Date.now() - t0).toBeLessThan(60_000); // rank 0 sleeps 120 s: it was killed
       });
 
+      it("the checkpoint notice reaches every rank, which keeps running; stop ends the allocation", async () => {
+        const w = lease(
+          "notice",
+          2,
+          ['trap "echo notice-rank-$RANK" USR1; echo "up-$RANK"; while :; do sleep 0.2; done'],
+          true,
+        );
+        expect((await ex.start(w)).phase).toBe("starting");
+        let out = "";
+        const drain = async (): Promise<string> =>
+          (out += (await ex.drainLogs(w.leaseId)).map((c) => c.text).join(""));
+        await until(
+          "both ranks up",
+          async () => (await drain()).includes("up-0") && out.includes("up-1"),
+          60_000,
+          250,
+        );
+        await ex.notify(w.leaseId);
+        await until(
+          "the notice in both ranks",
+          async () => (await drain()).includes("notice-rank-0") && out.includes("notice-rank-1"),
+          30_000,
+          250,
+        );
+        await new Promise((r) => setTimeout(r, 1000));
+        const mid = await ex.status(w.leaseId);
+        expect(mid?.phase, mid?.reason).toBe("running");
+        const s = await ex.stop(w.leaseId, 2);
+        expect(s?.phase).toBe("cancelled");
+      });
+
       it("refuses a lease its nodes cannot hold evenly, and one in container mode, with what to ask for", async () => {
         const base = { logDir: join(root, "refuse"), now: () => Date.now(), agentId: run, slurmConf: conf };
         const two = new SlurmExecutor({

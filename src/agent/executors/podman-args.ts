@@ -1,7 +1,7 @@
 // The `podman run` command line of a lease, shared by the podman executor and the Slurm executor's
 // container mode, so that both isolate tenant code the same way.
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import { join } from "node:path";
 import type { WorkloadSpec } from "../executor.js";
@@ -9,6 +9,8 @@ import { writeJsonAtomic } from "./base.js";
 
 /** Where the workload finds the checkpoint notice inside the container. */
 export const CONTAINER_NOTICE_FILE = "/zumbido/notice";
+/** The tenant's SSH public keys inside the container (read-only; for the image's sshd AuthorizedKeysFile). */
+export const CONTAINER_AUTHORIZED_KEYS = "/zumbido/authorized_keys";
 /** The workload's writable working folder inside the container. */
 export const CONTAINER_WORK_DIR = "/work";
 
@@ -92,12 +94,19 @@ export function prepareContainerDirs(
   leaseDir: string,
   o: Pick<ContainerIsolationOptions, "user" | "userns">,
   checkpointDir?: string,
+  volumes: readonly { hostPath: string }[] = [],
+  sshAuthorizedKeys?: string[],
 ): { work: string; notice: string } {
   const work = join(leaseDir, "work");
   const notice = join(leaseDir, "notice");
   mkdirSync(work, { recursive: true });
   mkdirSync(notice, { recursive: true });
   chmodSync(notice, 0o755);
+  // The tenant's SSH public keys, read-only in the container at CONTAINER_AUTHORIZED_KEYS.
+  if (sshAuthorizedKeys?.length)
+    writeFileSync(join(notice, "authorized_keys"), sshAuthorizedKeys.map((k) => `${k}\n`).join(""), {
+      mode: 0o644,
+    });
   const dirs = checkpointDir ? [work, checkpointDir] : [work];
   for (const d of dirs) {
     mkdirSync(d, { recursive: true });
@@ -107,6 +116,13 @@ export function prepareContainerDirs(
       chmodSync(d, 0o700);
     }
   }
+  // A volume's top folder belongs to the workload's user (files the agent puts in it follow its owner).
+  if (o.userns !== "auto")
+    for (const v of volumes) {
+      const [uid, gid] = (o.user ?? "1000:1000").split(":").map(Number) as [number, number];
+      chownSync(v.hostPath, uid, gid);
+      chmodSync(v.hostPath, 0o700);
+    }
   return { work, notice };
 }
 
@@ -117,7 +133,10 @@ export function prepareContainerDirs(
  * limits by the lease's share of the node, `--init`, labels carrying the lease, k8s-file log.
  */
 export function podmanRunOptions(
-  w: Pick<WorkloadSpec, "leaseId" | "jobId" | "gpuModel" | "spec" | "network" | "checkpointDir" | "gang">,
+  w: Pick<
+    WorkloadSpec,
+    "leaseId" | "jobId" | "gpuModel" | "spec" | "network" | "checkpointDir" | "gang" | "volumes"
+  >,
   leasedGpus: number,
   p: { container: string; agentId: string; leaseDir: string; work: string; notice: string },
   o: ContainerIsolationOptions,
@@ -170,6 +189,10 @@ export function podmanRunOptions(
       "--env",
       `ZUMBIDO_CHECKPOINT_DIR=${w.checkpointDir}`,
     );
+  // The job's volumes: read-only when asked (the host folder was resolved by the agent under its
+  // volume root; the mount path was checked by the control plane).
+  for (const v of w.volumes ?? [])
+    args.push("--volume", `${v.hostPath}:${v.mountPath}:${v.readOnly ? "ro" : "rw"}${auto ? ",U" : ""}`);
   if (w.gang)
     args.push(
       "--volume",
@@ -179,6 +202,8 @@ export function podmanRunOptions(
     );
   // Values never go on the command line (any local user reads /proc/*/cmdline): each is a podman
   // secret of type env, created from stdin before the run and removed after it (envSecrets()).
+  if (w.spec.sshAuthorizedKeys?.length)
+    args.push("--env", `ZUMBIDO_SSH_AUTHORIZED_KEYS=${CONTAINER_AUTHORIZED_KEYS}`);
   for (const s of envSecrets(w.spec, p.container))
     args.push("--secret", `${s.secret},type=env,target=${s.name}`);
   args.push(

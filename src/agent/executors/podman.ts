@@ -362,7 +362,7 @@ export class PodmanExecutor extends FileBackedExecutor<PodmanLeaseRecord> {
   }
 
   private runArgs(e: Entry, w: WorkloadSpec, image: string, devices: string[]): string[] {
-    const dirs = prepareContainerDirs(e.dir, this.opts, w.checkpointDir);
+    const dirs = prepareContainerDirs(e.dir, this.opts, w.checkpointDir, w.volumes, w.spec.sshAuthorizedKeys);
     return [
       "run",
       "-d",

@@ -92,12 +92,15 @@ export function multiNodeBatchScript(w: WorkloadSpec, g: SlurmGangShape): string
     'export ZUMBIDO_HOSTS=$(printf "%s\\n" "$addrs" | paste -sd, -)',
   );
   const argv = w.spec.shell ? ["/bin/sh", "-c", w.spec.command.join(" ")] : w.spec.command;
-  // Each task learns its ranks from srun; a rank that fails notes itself (the first note names the culprit).
+  // Each task learns its ranks from srun; a rank that fails notes itself (the first note names the
+  // culprit). The notice and stop signals reach the workload itself: the wrapper only outlives them.
   const rank =
-    'export NODE_RANK=$SLURM_NODEID PET_NODE_RANK=$SLURM_NODEID RANK=$SLURM_PROCID LOCAL_RANK=$SLURM_LOCALID; "$@"; rc=$?; [ "$rc" = 0 ] || echo "$RANK $SLURMD_NODENAME $rc" >> "$ZUMBIDO_RANK_EXITS"; exit "$rc"';
+    'trap : USR1 TERM; export NODE_RANK=$SLURM_NODEID PET_NODE_RANK=$SLURM_NODEID RANK=$SLURM_PROCID LOCAL_RANK=$SLURM_LOCALID; "$@"; rc=$?; [ "$rc" = 0 ] || echo "$RANK $SLURMD_NODENAME $rc" >> "$ZUMBIDO_RANK_EXITS"; exit "$rc"';
   lines.push(
     `export ZUMBIDO_RANK_EXITS=${shQuote(g.rankExits ?? `${g.hostfile}.exits`)}`,
     ': > "$ZUMBIDO_RANK_EXITS"',
+    // `scancel --full` signals this script too: it outlives the notice and waits for srun.
+    "trap : USR1 TERM",
     "rc=0",
     `srun --nodes=${g.nnodes} --ntasks-per-node=${tasks} --kill-on-bad-exit=1 --export=ALL /bin/bash -c ${shQuote(rank)} rank ${argv.map(shQuote).join(" ")} || rc=$?`,
     // The allocation ends with the first failing rank's code (srun reports the highest, often a killed rank's 143).

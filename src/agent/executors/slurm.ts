@@ -318,7 +318,7 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
       });
     if (this.mode !== "podman" || !image) return batchScript(w, dir);
     const o = this.opts.podman ?? { podmanEnv: {} };
-    prepareContainerDirs(dir, o, w.checkpointDir);
+    prepareContainerDirs(dir, o, w.checkpointDir, w.volumes, w.spec.sshAuthorizedKeys);
     let authFile: string | undefined;
     if (w.registryAuth) {
       // Read by `podman pull` in the job, then deleted by it (and never shown back).

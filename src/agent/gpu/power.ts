@@ -8,12 +8,16 @@ export interface PowerSample {
   powerW?: number;
   /** The GPU's own energy counter in mJ since the driver loaded (total_energy_consumption, Volta and newer). */
   energyMj?: number;
+  /** GPU utilisation in percent over the driver's last sample period (utilization.gpu). */
+  utilPct?: number;
 }
 
 /** Power fields in order of preference; the first that the driver lists is used. */
 export const POWER_FIELD_CHOICES = ["power.draw.instant", "power.draw"] as const;
 /** The energy counter field; asked for only when `nvidia-smi --help-query-gpu` lists it. */
 export const ENERGY_FIELD = "total_energy_consumption";
+/** The utilisation field (instances' --idle-stop); asked for when the driver lists it. */
+export const UTIL_FIELD = "utilization.gpu";
 
 /** Field names that `nvidia-smi --help-query-gpu` documents (quoted names in its text). */
 export function parseHelpQueryGpu(help: string): Set<string> {
@@ -27,6 +31,7 @@ export function powerQueryFields(available: Set<string> | undefined): string[] {
   const power = POWER_FIELD_CHOICES.find((f) => available?.has(f)) ?? "power.draw";
   const fields = ["index", power];
   if (available?.has(ENERGY_FIELD)) fields.push(ENERGY_FIELD);
+  if (available?.has(UTIL_FIELD)) fields.push(UTIL_FIELD);
   return fields;
 }
 
@@ -35,6 +40,7 @@ export function parsePowerSamples(csv: string, fields: readonly string[], t: num
   const col = (name: string): number => fields.indexOf(name);
   const pi = fields.findIndex((f) => f.startsWith("power.draw"));
   const ei = col(ENERGY_FIELD);
+  const ui = col(UTIL_FIELD);
   const out: PowerSample[] = [];
   for (const row of parseSmiCsv(csv)) {
     if (row.length !== fields.length) continue;
@@ -45,6 +51,7 @@ export function parsePowerSamples(csv: string, fields: readonly string[], t: num
       t,
       powerW: pi >= 0 ? smiNumber(row[pi]) : undefined,
       energyMj: ei >= 0 ? smiNumber(row[ei]) : undefined,
+      ...(ui >= 0 && smiNumber(row[ui]) !== undefined ? { utilPct: smiNumber(row[ui]) } : {}),
     });
   }
   return out;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { EnergyService } from "../../control/index.js";
+import { EnergyService, JobLocationsService } from "../../control/index.js";
 import { who } from "../auth.js";
 import { IdParam } from "../schemas.js";
 import type { Services } from "../server.js";
@@ -201,7 +201,8 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
       config: { access: PEOPLE },
       schema: {
         tags: ["jobs"],
-        summary: "Every site and country that held the job's code, logs and outputs",
+        summary:
+          "Every site and country that held the job's code, logs and outputs, and its data: volumes and checkpoint",
         params: IdParam,
       },
     },
@@ -221,6 +222,7 @@ export async function energyRoutes(app: FastifyInstance, s: Services): Promise<v
           to: pl.to,
         })),
         logs: [{ what: "logs", where: `control plane (${s.ctx.config.region})` }],
+        data: await new JobLocationsService(s.ctx).dataOf(job),
       };
     },
   );

@@ -54,8 +54,11 @@ export async function jobRoutes(app: FastifyInstance, s: Services): Promise<void
           ...(b.registrySecret !== undefined ? { registrySecret: b.registrySecret } : {}),
           ...(b.network ? { network: true } : {}),
           ...(b.gracePeriodS !== undefined ? { gracePeriodS: b.gracePeriodS } : {}),
+          ...(b.sshKeys ? { sshAuthorizedKeys: b.sshKeys.map((k) => k.trim()) } : {}),
+          ...(b.freshIfCheckpointLost ? { freshIfCheckpointLost: true } : {}),
         },
         ...(b.secretEnv ? { secretEnv: b.secretEnv } : {}),
+        ...(b.volumes ? { volumes: b.volumes } : {}),
         ...(instance
           ? {
               instance: {

@@ -23,7 +23,8 @@ export async function relayRoutes(app: FastifyInstance, s: Services): Promise<vo
   const r = app.withTypeProvider<ZodTypeProvider>();
   const agents = upgradeServer(MAX_FRAME_BYTES);
   const tenants = upgradeServer(1024 * 1024);
-  app.addHook("onClose", async () => {
+  // Before the HTTP server waits for its connections to end: upgraded sockets are never idle.
+  app.addHook("preClose", async () => {
     s.relay.close();
     for (const c of tenants.clients) c.terminate();
     tenants.close();

@@ -1,8 +1,10 @@
 import { hostname } from "node:os";
+import { isAbsolute, join } from "node:path";
 import { Option, type Command } from "commander";
 import { Agent } from "../../agent/agent.js";
 import { ModelledEnergyMeter, type EnergyMeter } from "../../agent/energy-model.js";
-import { HOST_PROCESSES_REFUSED } from "../../agent/executors/local.js";
+import type { GpuUtilisation } from "../../agent/gpu/utilisation.js";
+import { HOST_PROCESSES_REFUSED, minimalEnv } from "../../agent/executors/local.js";
 import { EXECUTOR_KINDS } from "../../domain/index.js";
 import {
   hasNvidiaGpus,
@@ -74,7 +76,17 @@ export function registerAgentCommand(program: Command): void {
       "slurm/kubernetes: GPUs of each compute node behind this agent; a lease of more runs as ONE multi-node allocation (sbatch --nodes / indexed Job)",
       parseComputeNodeGpus,
     )
+    .option(
+      "--volume-root <dir>",
+      "where the site's storage is mounted on this node; volumes live under it (ZUMBIDO_VOLUME_ROOT)",
+    )
     .option("--heartbeat-ms <ms>", "heartbeat interval", (v) => Number(v), 1000)
+    .option(
+      "--checkpoint-keep-s <s>",
+      "seconds a checkpoint folder the control plane calls removable (job ended, copied away) is kept before removal",
+      (v) => Number(v),
+      3600,
+    )
     .option("--meter-ms <ms>", "usage record interval", (v) => Number(v), 5000)
     .action(async (_o: unknown, cmd: Command) => {
       // --token is also a global option (the API key), so read it with the globals.
@@ -86,12 +98,19 @@ export function registerAgentCommand(program: Command): void {
           simulateGpus?: string;
           heartbeatMs: number;
           meterMs: number;
+          checkpointKeepS: number;
           clusterAddress?: string;
           fabric?: string;
           switchGroup?: string;
+          volumeRoot?: string;
         }
       >();
       const server = o.server ?? process.env.ZUMBIDO_URL;
+      const volumeRoot = o.volumeRoot ?? process.env.ZUMBIDO_VOLUME_ROOT;
+      if (volumeRoot !== undefined && !isAbsolute(volumeRoot))
+        throw new UsageError(
+          `--volume-root ${volumeRoot}: give an absolute folder, e.g. /srv/zumbido-volumes`,
+        );
       if (!server) throw new UsageError("--server (or ZUMBIDO_URL) is required: the control plane's URL");
       const ca = readCaFile(o.caFile ?? process.env.ZUMBIDO_CA_FILE);
       if (o.executor === "local" && o.unsafeHostProcesses !== true) {
@@ -113,12 +132,14 @@ export function registerAgentCommand(program: Command): void {
       const clock = { now: () => Date.now() };
       let gpus = o.simulateGpus ? simulatedGpuSource(o.simulateGpus) : undefined;
       let meter: EnergyMeter = new ModelledEnergyMeter();
+      let utilisation: GpuUtilisation | undefined;
       let stopSampling = (): void => undefined;
       if (!gpus) {
         if (await hasNvidiaGpus()) {
           gpus = nvidiaGpuSource();
           const m = await measuredEnergy(clock.now);
           meter = m.meter;
+          utilisation = m.utilisation;
           stopSampling = () => m.stop();
         } else {
           console.error(
@@ -130,8 +151,20 @@ export function registerAgentCommand(program: Command): void {
       }
       const executor = await buildExecutor(o, gpus, clock.now);
       if (!executor) return;
+      // The relay: podman containers, or (development only) host processes of --executor local.
+      const streams = await import("../../agent/relay-streams.js");
+      const relayTargets =
+        executor.kind === "podman"
+          ? new streams.PodmanStreams()
+          : executor.kind === "local"
+            ? new streams.HostStreams({
+                workDirOf: (l) => join(o.stateDir, "workloads", "leases", encodeURIComponent(l), "work"),
+                env: minimalEnv(process.env),
+              })
+            : undefined;
       const agent = new Agent({
         server,
+        ...(relayTargets ? { relay: { targets: relayTargets, env: process.env } } : {}),
         ...(ca ? { ca } : {}),
         ...(o.token ? { token: o.token } : {}),
         name: o.name,
@@ -139,10 +172,13 @@ export function registerAgentCommand(program: Command): void {
         executor,
         gpus,
         meter,
+        ...(utilisation ? { utilisation } : {}),
         clock,
         heartbeatMs: o.heartbeatMs,
         meterMs: o.meterMs,
+        checkpointKeepMs: Math.max(0, o.checkpointKeepS) * 1000,
         ...(cluster ? { cluster } : {}),
+        ...(volumeRoot ? { volumeRoot } : {}),
         log: (msg, f) => console.log(JSON.stringify({ t: new Date().toISOString(), msg, ...f })),
       });
       const { nodeId } = await agent.init();

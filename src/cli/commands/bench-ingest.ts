@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Store, parseStoreUrl } from "../../store/index.js";
 
-const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../bin/zumbido.js");
+export const BIN = resolve(dirname(fileURLToPath(import.meta.url)), "../../../bin/zumbido.js");
 
 /** A server child process. */
 export interface BenchServer {

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerAdminCommands } from "./admin.js";
 import { registerAgentCommand } from "./agent.js";
 import { registerBenchFleetCommand } from "./bench-fleet.js";
+import { registerBenchRelayCommand } from "./bench-relay.js";
 import { registerBenchIngestCommand } from "./bench-ingest-run.js";
 import { registerBenchSchedulerCommand } from "./bench-scheduler.js";
 import { registerBillingCommands } from "./billing.js";
@@ -15,8 +16,10 @@ import { registerJobsCommand } from "./jobs.js";
 import { registerInstanceCommands } from "./instances.js";
 import { registerSecretsCommands } from "./secrets.js";
 import { registerPlanCommand } from "./plan.js";
+import { registerRelayCommands } from "./relay.js";
 import { registerServeCommand } from "./serve.js";
 import { registerSimCommand } from "./sim.js";
+import { registerVolumeCommands } from "./volumes.js";
 
 /** Registers every subcommand on the program. */
 export function registerCommands(program: Command): void {
@@ -27,9 +30,11 @@ export function registerCommands(program: Command): void {
   registerServeCommand(program);
   registerAgentCommand(program);
   registerJobsCommand(program);
+  registerRelayCommands(program);
   registerInstanceCommands(program);
   registerSecretsCommands(program);
   registerFleetCommands(program);
+  registerVolumeCommands(program);
   registerGpuModelCommands(program);
   registerTrustCommands(program);
   registerNodeTrustCommands(program);
@@ -45,4 +50,5 @@ export function registerCommands(program: Command): void {
   registerBenchSchedulerCommand(bench);
   registerBenchIngestCommand(bench);
   registerBenchFleetCommand(bench);
+  registerBenchRelayCommand(bench);
 }

@@ -3,6 +3,8 @@ import type { Job, JobView } from "../../contract/index.js";
 import { parseMajor } from "../../domain/index.js";
 import { action, clientFor, money, output, table, time, UsageError } from "../context.js";
 import { repeat, secretEnvFrom } from "./secrets.js";
+import { readSshKeys } from "./relay.js";
+import { volumeMounts } from "./volumes.js";
 import { addInstanceOptions, describeInstance, instanceBody } from "./instances.js";
 
 /** A job as the list answers it, with the view's leases, usage and placements when shown one by one. */
@@ -73,7 +75,21 @@ export function registerJobsCommand(program: Command): void {
       "--registry-secret <name>",
       "your registry secret to pull --image with (zumbido secrets create-registry)",
     )
+    .option(
+      "--volume <NAME:/path[:ro]>",
+      "mount your volume NAME at /path (read-only with :ro; repeatable); the job then runs only at the volume's site",
+      repeat,
+    )
+    .option(
+      "--fresh-if-checkpoint-lost",
+      "interruptible jobs: start from an empty checkpoint folder if the checkpoint cannot be copied to the new node (default: wait for it)",
+    )
     .option("--name <name>", "a name for the job")
+    .option(
+      "--ssh-key <file>",
+      "OpenSSH public key file (e.g. ~/.ssh/id_ed25519.pub) the container gets as authorized_keys, for zumbido ssh (repeatable)",
+      repeat,
+    )
     .option("--follow", "wait for the job to end, printing its logs");
   addInstanceOptions(submit)
     .argument("[command...]", "the program and its arguments (after --); an instance without one waits idle")
@@ -105,12 +121,15 @@ export function registerJobsCommand(program: Command): void {
           ...(o.maxCarbon ? { maxCarbonGPerKwh: o.maxCarbon } : {}),
           ...(o.runtime ? { runtimeEstimateS: o.runtime } : {}),
           ...(o.grace !== undefined ? { gracePeriodS: o.grace } : {}),
+          ...(o.freshIfCheckpointLost ? { freshIfCheckpointLost: true } : {}),
           ...(o.shell ? { shell: true } : {}),
           ...(o.image ? { image: o.image } : {}),
           ...(o.network ? { network: true } : {}),
           ...(Object.keys(env).length ? { env } : {}),
           ...(Object.keys(secretEnv).length ? { secretEnv } : {}),
           ...(o.registrySecret ? { registrySecret: o.registrySecret } : {}),
+          ...(o.sshKey ? { sshKeys: readSshKeys(o.sshKey as string[]) } : {}),
+          ...(o.volume ? { volumes: volumeMounts(o.volume as string[]) } : {}),
         };
         const c = clientFor(cmd);
         const job = await c.post<JobOut>("/v1/jobs", body);

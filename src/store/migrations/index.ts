@@ -13,7 +13,9 @@ import { widenReals } from "./0010-widen-reals.js";
 import { gpuModels } from "./0013-gpu-models.js";
 import { multinode } from "./0014-multinode.js";
 import { units } from "./0015-units.js";
+import { volumes } from "./0016-volumes.js";
 import { instances } from "./0017-instances.js";
+import { checkpointCopy } from "./0018-checkpoint-copy.js";
 import type { MigrationContext } from "./context.js";
 
 export type { MigrationContext } from "./context.js";
@@ -35,6 +37,8 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0013_gpu_models": gpuModels(ctx),
     "0014_multinode": multinode(ctx),
     "0015_units": units(ctx),
+    "0016_volumes": volumes(ctx),
     "0017_instances": instances(ctx),
+    "0018_checkpoint_copy": checkpointCopy(ctx),
   };
 }

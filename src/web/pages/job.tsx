@@ -6,6 +6,7 @@ import type { JobEvent, JobView, LogLine, Me, Site } from "../lib/types.js";
 import { useApi } from "../lib/use-api.js";
 import { Badge, Card, Empty, ErrorBox, Loading, PageHeader, Stat } from "../components/ui.js";
 import { constraints } from "./jobs.js";
+import { InstancePanel } from "./instance-panel.js";
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
@@ -95,6 +96,7 @@ export function JobPage({ id, me }: { id: string; me: Me }): ReactNode {
           hint={j.startedAt ? `from ${when(j.startedAt)}` : "not started"}
         />
       </div>
+      <InstancePanel job={j} />
       {j.state === "pending" || j.state === "preempted" ? (
         <Card title="Why it is waiting" className="reasons">
           {j.reasons.length ? (

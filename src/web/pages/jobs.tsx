@@ -4,6 +4,7 @@ import { duration, when } from "../lib/format.js";
 import { Link } from "../lib/router.js";
 import type { Job, Me } from "../lib/types.js";
 import { useApi } from "../lib/use-api.js";
+import { InstanceRowExtras } from "./instance-panel.js";
 
 /** Tenant: its jobs (admin: everyone's), newest first, refreshed every 3 s. */
 export function JobsPage({ me }: { me: Me }): ReactNode {
@@ -58,6 +59,10 @@ export function JobsPage({ me }: { me: Me }): ReactNode {
                           </td>
                           <td>
                             <Badge state={j.state} />
+                            {j.spec.instance ? <span className="badge muted">instance</span> : null}
+                            {j.spec.instance && j.state === "running" ? (
+                              <InstanceRowExtras jobId={j.id} />
+                            ) : null}
                             {j.state === "pending" && j.reasons.length ? (
                               <div className="sub">{j.reasons[0]}</div>
                             ) : null}

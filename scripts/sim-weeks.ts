@@ -1,0 +1,200 @@
+// Replays every Philly week (Mondays of the full trace) at the given loads with fifo-backfill, las,
+// srtf-oracle and zumbido, default overheads, and prints the README's "Scheduling quality" table rows
+// (issue 17 targets checked per row). Usage:
+//   npx tsx scripts/sim-weeks.ts [--data DIR] [--gpus 256,384,512] [--weeks 2017-10-09,...]
+//                                [--gittins '{"preemptMargin":3}'] [--json FILE] [--html FILE]
+//   npx tsx scripts/sim-weeks.ts --from-json FILE [--html FILE]   (render saved rows, no replay)
+// DIR defaults to $ZUMBIDO_DATA_DIR (the shared data folder, never copied into the repo).
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { cutWindow, parseTraceCsv, uniformFleet } from "../src/sim/index.js";
+import { runSimulation } from "../src/sim/run.js";
+import type { SimResult } from "../src/sim/result.js";
+import { barChart, esc } from "../src/sim/svg.js";
+
+const { values } = parseArgs({
+  options: {
+    data: { type: "string" },
+    gpus: { type: "string", default: "256,384,512" },
+    weeks: { type: "string" },
+    gittins: { type: "string", default: "{}" },
+    json: { type: "string" },
+    html: { type: "string" },
+    "from-json": { type: "string" },
+  },
+});
+
+/** One week at one load: the four policies' results and the issue 17 targets. */
+interface Row {
+  week: string;
+  gpus: number;
+  jobs: number;
+  fb: SimResult;
+  las: SimResult;
+  oracle: SimResult;
+  z: SimResult;
+  /** (las - zumbido) / (las - srtf-oracle); null when las is within 0.5% of the oracle (nothing to close). */
+  gapClosed: number | null;
+  misses: string[];
+}
+
+function judge(week: string, gpus: number, jobs: number, r: Record<string, SimResult>): Row {
+  const fb = r["fifo-backfill"]!;
+  const las = r.las!;
+  const oracle = r["srtf-oracle"]!;
+  const z = r.zumbido!;
+  const gapS = las.avgJctS - oracle.avgJctS;
+  const gapClosed = gapS > 0.005 * las.avgJctS ? (las.avgJctS - z.avgJctS) / gapS : null;
+  const misses: string[] = [];
+  if ([fb, las, oracle, z].some((x) => x.violations > 0)) misses.push("violations");
+  if (gpus >= 512) {
+    if (z.avgJctS > oracle.avgJctS * 1.02) misses.push("avg > oracle+2%");
+  } else {
+    if (gapClosed !== null && gapClosed < 0.6) misses.push("gap < 60%");
+    if (z.p99JctS > fb.p99JctS) misses.push("p99 > fifo-backfill");
+    if (z.preemptions > las.preemptions) misses.push("preemptions > las");
+  }
+  return { week, gpus, jobs, fb, las, oracle, z, gapClosed, misses };
+}
+
+function replayAll(): Row[] {
+  const dir = values.data ?? process.env.ZUMBIDO_DATA_DIR;
+  if (!dir)
+    throw new Error("give --data DIR or set ZUMBIDO_DATA_DIR (the folder holding traces/philly-pollux)");
+  const gittins = JSON.parse(values.gittins) as Record<string, number>;
+  const loads = values.gpus.split(",").map(Number);
+  if (loads.some((g) => !(g > 0 && g % 8 === 0)))
+    throw new Error(`--gpus: multiples of 8, got ${values.gpus}`);
+  const traceStartS = Date.parse("2017-09-04T10:30:41Z") / 1000;
+  const all = parseTraceCsv(readFileSync(join(dir, "traces/philly-pollux/philly.csv"), "utf8"));
+  const mondays: string[] = [];
+  for (
+    let d = Date.parse("2017-09-04T00:00:00Z");
+    d <= Date.parse("2017-12-18T00:00:00Z");
+    d += 7 * 86_400_000
+  )
+    mondays.push(new Date(d).toISOString().slice(0, 10));
+  const rows: Row[] = [];
+  console.log(MD_HEAD);
+  for (const week of values.weeks ? values.weeks.split(",") : mondays) {
+    const s = Date.parse(`${week}T00:00:00Z`) / 1000 - traceStartS;
+    if (!Number.isFinite(s)) throw new Error(`--weeks: "${week}" is not a date (YYYY-MM-DD)`);
+    const trace = cutWindow(all, s, s + 7 * 86_400);
+    if (trace.length === 0) continue;
+    for (const gpus of loads) {
+      const out = runSimulation({
+        trace,
+        fleet: uniformFleet(gpus),
+        policies: ["fifo-backfill", "las", "srtf-oracle", "zumbido"],
+        gittins,
+      });
+      const row = judge(
+        week,
+        gpus,
+        trace.length,
+        Object.fromEntries(out.map((o) => [o.result.policy, o.result])),
+      );
+      rows.push(row);
+      console.log(mdRow(row));
+    }
+  }
+  return rows;
+}
+
+const n0 = (x: number): string => Math.round(x).toLocaleString("en-US");
+const pct = (x: number): string => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`;
+const gapText = (r: Row): string => (r.gapClosed === null ? "no gap" : `${Math.round(r.gapClosed * 100)}%`);
+const verdict = (r: Row): string =>
+  r.misses.length > 0
+    ? `MISS: ${r.misses.join(", ")}`
+    : r.gapClosed === null && r.gpus < 512
+      ? "met (no gap to close)"
+      : "met";
+const MD_HEAD =
+  "| week | GPUs | jobs | fifo-backfill avg / p99 | las avg / p99 / preempt | srtf-oracle avg / preempt | zumbido avg / p99 / preempt | gap closed | vs oracle | wasted GPU-h (z / las) | targets |\n" +
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
+const cells = (r: Row): string[] => [
+  r.week,
+  String(r.gpus),
+  String(r.jobs),
+  `${n0(r.fb.avgJctS)} / ${n0(r.fb.p99JctS)}`,
+  `${n0(r.las.avgJctS)} / ${n0(r.las.p99JctS)} / ${r.las.preemptions}`,
+  `${n0(r.oracle.avgJctS)} / ${r.oracle.preemptions}`,
+  `${n0(r.z.avgJctS)} / ${n0(r.z.p99JctS)} / ${r.z.preemptions}`,
+  gapText(r),
+  pct(r.z.avgJctS / r.oracle.avgJctS - 1),
+  `${n0(r.z.wastedGpuS / 3600)} / ${n0(r.las.wastedGpuS / 3600)}`,
+  verdict(r),
+];
+const mdRow = (r: Row): string => `| ${cells(r).join(" | ")} |`;
+
+function summary(rows: Row[]): string {
+  const heavy = rows.filter((x) => x.gpus < 512 && x.gapClosed !== null);
+  return (
+    `rows met: ${rows.filter((x) => x.misses.length === 0).length} of ${rows.length}; ` +
+    `at 256/384 GPUs with a gap: ${heavy.filter((x) => x.misses.length === 0).length} of ${heavy.length} met, ` +
+    `${heavy.filter((x) => x.gapClosed! >= 0.6).length} close >= 60%, ` +
+    `${rows.filter((x) => x.gpus < 512 && x.z.p99JctS > x.fb.p99JctS).length} p99 > fifo-backfill, ` +
+    `${rows.filter((x) => x.gpus < 512 && x.z.preemptions > x.las.preemptions).length} preempt more than las; ` +
+    `at 512: ${rows.filter((x) => x.gpus >= 512 && x.z.avgJctS > x.oracle.avgJctS * 1.02).length} above oracle+2%; ` +
+    `violations: ${rows.filter((x) => x.misses.includes("violations")).length} rows`
+  );
+}
+
+/** A self-contained HTML page (no scripts): the table, misses marked, and gap closed per week. */
+function renderHtml(rows: Row[]): string {
+  const head = MD_HEAD.split("\n")[0]!
+    .split("|")
+    .slice(1, -1)
+    .map((h) => `<th>${esc(h.trim())}</th>`)
+    .join("");
+  const body = rows
+    .map(
+      (r) =>
+        `<tr class="${r.misses.length ? "miss" : "met"}">${cells(r)
+          .map((c) => `<td>${esc(c)}</td>`)
+          .join("")}</tr>`,
+    )
+    .join("\n");
+  const charts = [256, 384]
+    .map((g) => {
+      const rs = rows.filter((r) => r.gpus === g && r.gapClosed !== null);
+      if (rs.length === 0) return "";
+      return barChart(
+        `Gap closed at ${g} GPUs (target 60%)`,
+        "% of las to srtf-oracle",
+        rs.map((r) => r.week.slice(5)),
+        [
+          { name: "zumbido", values: rs.map((r) => Math.max(0, Math.round(r.gapClosed! * 100))) },
+          { name: "target", values: rs.map(() => 60) },
+        ],
+      );
+    })
+    .join("\n");
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Zumbido: Philly weeks, issue 17 targets</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
+tr.miss td:last-child{color:#a00}tr.met td:last-child{color:#070}td:first-child,td:last-child{text-align:left}</style></head><body>
+<h1>Philly weeks: fifo-backfill, las, srtf-oracle, zumbido</h1>
+<p>Every Monday week of the full Philly trace at each load; default overheads (grace, 60 s restore, checkpoints every 1,800 s).
+JCTs in seconds. Gap closed = (las &minus; zumbido) / (las &minus; srtf-oracle). Targets at 256 and 384 GPUs: gap closed &ge; 60%,
+p99 &le; fifo-backfill, preemptions &le; las, 0 violations; at 512 GPUs: average within 2% of srtf-oracle.
+Generated by <code>scripts/sim-weeks.ts</code>.</p>
+<p>${esc(summary(rows))}</p>
+<table><tr>${head}</tr>
+${body}</table>
+${charts}
+</body></html>
+`;
+}
+
+const rows: Row[] = values["from-json"]
+  ? (JSON.parse(readFileSync(values["from-json"], "utf8")) as Row[])
+  : replayAll();
+if (values["from-json"]) {
+  console.log(MD_HEAD);
+  for (const r of rows) console.log(mdRow(r));
+}
+console.log(`\n${summary(rows)}`);
+if (values.json) writeFileSync(values.json, JSON.stringify(rows));
+if (values.html) writeFileSync(values.html, renderHtml(rows));
