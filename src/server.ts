@@ -8,6 +8,7 @@ import {
   PgAdvisoryLeadership,
   resealSecrets,
   SchedulerLoop,
+  ClusterView,
   randomIds,
   soleLeader,
   type Ctx,
@@ -82,6 +83,9 @@ export async function startServer(
     nudge: () => loop.nudge(),
     secrets: secretKeys.box,
   };
+  // Every replica keeps a cluster view: the leader schedules on it, heartbeats and long-polls read it.
+  const view = new ClusterView(store, log.child({ part: "view" }));
+  ctx.view = view;
   const metrics = new Metrics();
   const services = makeServices(ctx, metrics, apiSettingsOf(config));
   const storeConfig = parseStoreUrl(config.store);
@@ -129,6 +133,7 @@ export async function startServer(
   const addr = app.server.address() as AddressInfo;
   const url = `${config.tlsCert ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${addr.port}`;
   loop.start(config.scheduleIntervalMs);
+  view.follow(250, () => ctx.clock.now());
   return {
     url,
     services,
@@ -138,6 +143,7 @@ export async function startServer(
     secretKeyNote: secretKeys.note,
     ...(bootstrapAdminKey ? { bootstrapAdminKey } : {}),
     async close() {
+      view.unfollow();
       await loop.stop();
       await app.close();
       await store.close();

@@ -9,10 +9,11 @@ import type { GpuUtilisation } from "./gpu/utilisation.js";
 import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
 import { AgentStore } from "./outbox.js";
+import { OrdersPoll } from "./orders-poll.js";
 import { RelayClient } from "./relay-client.js";
 import { serveStream, type StreamTargets } from "./relay-streams.js";
 import { realSleep } from "./volume-io.js";
-import { resolveMounts, VolumeWorker } from "./volumes.js";
+import { mountsFor, VolumeLoop, VolumeWorker } from "./volumes.js";
 
 /** Where the agent's GPUs come from (nvidia-smi on real nodes, a spec when simulated). */
 export interface GpuSource {
@@ -35,6 +36,8 @@ export interface AgentOptions {
   utilisation?: GpuUtilisation;
   clock: Clock;
   heartbeatMs?: number;
+  /** Keep the orders long-poll open (default true): assignments and stops arrive without waiting for a beat. */
+  ordersPoll?: boolean;
   meterMs?: number;
   usageBatch?: number;
   /** This node on the site's cluster network (address, fabric, switch group), as the operator configured it. */
@@ -71,8 +74,11 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   private lastMeter = 0;
   private busy: Promise<void> | undefined;
-  private volumeTimer: NodeJS.Timeout | undefined;
-  private volumeBusy: Promise<void> | undefined;
+  /** A beat was asked for while one was in flight. */
+  private again = false;
+  private orders: OrdersPoll | undefined;
+  /** The volume relay loop, on a node with a volume root. */
+  private readonly volumes: VolumeLoop | undefined;
   /** The heartbeat interval now: the configured one until the server names another. */
   private intervalMs = 1000;
   private stopping = new Set<string>();
@@ -93,6 +99,18 @@ export class Agent {
     this.store = new AgentStore(o.stateDir);
     this.client = new ApiClient(o.server, null, 10_000, o.ca ? { ca: o.ca } : {});
     this.offsetMs = Number(this.store.getMeta("clockOffsetMs") ?? 0);
+    this.volumes = o.volumeRoot
+      ? new VolumeLoop(
+          new VolumeWorker(
+            this.client,
+            o.volumeRoot,
+            realSleep,
+            () => o.clock.now(),
+            (m, f) => this.log(m, f),
+          ),
+          (m, f) => this.log(m, f),
+        )
+      : undefined;
     this.copyClient = new ApiClient(o.server, null, 30_000, o.ca ? { ca: o.ca } : {});
     this.checkpoints = new CheckpointKeeper(
       this.copyClient,
@@ -172,18 +190,20 @@ export class Agent {
     return { nodeId: this.nodeId };
   }
 
-  /** Starts the loop. */
+  /** Starts the loop, and the orders long-poll that runs a beat at once when work is assigned or stopped. */
   start(): void {
     this.intervalMs = this.o.heartbeatMs ?? 1000;
-    const run = (): void => {
-      this.busy = this.tick()
-        .catch((err: unknown) => this.log("tick failed", { err: (err as Error).message }))
-        .finally(() => {
-          this.busy = undefined;
-          if (this.timer !== undefined) this.timer = setTimeout(run, this.intervalMs);
-        });
-    };
-    this.timer = setTimeout(run, 0);
+    this.timer = setTimeout(this.run, 0);
+    if (this.o.ordersPoll !== false) {
+      this.orders = new OrdersPoll(
+        this.o.server,
+        this.o.ca,
+        () => this.key,
+        () => this.kick(),
+        (m, x) => this.log(m, x),
+      );
+      this.orders.start();
+    }
     if (this.o.relay) {
       const r = this.o.relay;
       this.relay = new RelayClient({
@@ -204,31 +224,15 @@ export class Agent {
       });
       this.relay.start();
     }
-    if (this.o.volumeRoot) this.startVolumeLoop(this.o.volumeRoot);
+    this.volumes?.start(
+      () => this.timer !== undefined,
+      () => this.intervalMs,
+    );
   }
 
-  /** Serves the volume relay beside the heartbeat loop: at once while there is work, else every interval. */
-  private startVolumeLoop(root: string): void {
-    const worker = new VolumeWorker(
-      this.client,
-      root,
-      realSleep,
-      () => this.o.clock.now(),
-      (m, f) => this.log(m, f),
-    );
-    const run = (): void => {
-      this.volumeBusy = worker
-        .pass()
-        .catch((err: unknown) => {
-          this.log("volume relay pass failed", { err: (err as Error).message });
-          return 0;
-        })
-        .then((n) => {
-          this.volumeBusy = undefined;
-          if (this.timer !== undefined) this.volumeTimer = setTimeout(run, n > 0 ? 50 : this.intervalMs);
-        });
-    };
-    this.volumeTimer = setTimeout(run, 0);
+  /** One pass over the volume copies this node serves (the loop's step; tests drive it directly). */
+  volumePass(): Promise<number> {
+    return this.volumes?.pass() ?? Promise.resolve(0);
   }
 
   /** The relay connection, when the agent runs one. */
@@ -236,15 +240,37 @@ export class Agent {
     return this.relay;
   }
 
+  private readonly run = (): void => {
+    this.busy = this.tick()
+      .catch((err: unknown) => this.log("tick failed", { err: (err as Error).message }))
+      .finally(() => {
+        this.busy = undefined;
+        const again = this.again;
+        this.again = false;
+        if (this.timer !== undefined) this.timer = setTimeout(this.run, again ? 0 : this.intervalMs);
+      });
+  };
+
+  /** A beat now (the orders long-poll answered with work): after the one in flight, or at once. */
+  private kick(): void {
+    if (this.timer === undefined) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.run, 0);
+  }
+
   /** Stops the loop (workloads keep running). */
   async stop(): Promise<void> {
     const t = this.timer;
     this.timer = undefined;
     if (t) clearTimeout(t);
+    await this.orders?.stop();
     await this.relay?.stop();
-    if (this.volumeTimer) clearTimeout(this.volumeTimer);
     await this.busy;
-    await this.volumeBusy;
+    await this.volumes?.stop();
     await this.checkpoints.close();
     await this.o.executor.close();
     await this.client.close();
@@ -422,19 +448,10 @@ export class Agent {
 
   private async startAssignment(a: Assignment): Promise<void> {
     if (this.store.leases().some((l) => l.leaseId === a.leaseId) || this.refused.has(a.leaseId)) return;
-    let volumes: WorkloadSpec["volumes"];
-    try {
-      const rt = this.o.executor.runtime;
-      if (a.spec.volumes?.length && (!rt.images || rt.executor === "kubernetes"))
-        throw new Error(
-          `volumes are mounted by container executors (podman, or Slurm running podman); this node runs ${rt.executor} workloads without them`,
-        );
-      volumes = resolveMounts(this.o.volumeRoot, a.spec.volumes);
-    } catch (err) {
-      // Reported failed with the reason on the next heartbeat (the lease ends; nothing started).
-      this.refused.set(a.leaseId, { reason: (err as Error).message });
-      return;
-    }
+    const mounts = mountsFor(this.o.executor.runtime, this.o.volumeRoot, a.spec.volumes);
+    // Volumes that cannot be mounted: reported failed on the next heartbeat (nothing started).
+    if ("problem" in mounts) return void this.refused.set(a.leaseId, { reason: mounts.problem });
+    const volumes = mounts.volumes;
     if (a.gang && !a.gang.go) {
       // Start barrier: nothing runs until every rank of the gang is ready; prepare, report ready, wait.
       if (this.waiting.has(a.leaseId) || this.preparing.has(a.leaseId) || this.refused.has(a.leaseId)) return;

@@ -43,12 +43,13 @@ export class ApiClient {
     this.token = token;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const { text, res } = await this.send(
       method,
       path,
       body !== undefined ? JSON.stringify(body) : undefined,
       "application/json",
+      signal,
     );
     return this.parse<T>(res, text);
   }
@@ -116,8 +117,9 @@ export class ApiClient {
     path: string,
     body: string | undefined,
     contentType: string,
+    signal?: AbortSignal,
   ): Promise<{ res: Response; text: string }> {
-    const { res, raw } = await this.exchange(method, path, body, contentType, {});
+    const { res, raw } = await this.exchange(method, path, body, contentType, signal ? { signal } : {});
     return { res, text: Buffer.from(raw).toString("utf8") };
   }
 
@@ -126,7 +128,7 @@ export class ApiClient {
     path: string,
     body: string | Uint8Array | undefined,
     contentType: string,
-    o: { headers?: Record<string, string>; timeoutMs?: number },
+    o: { headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal },
   ): Promise<{ res: Response; raw: ArrayBuffer }> {
     let res: Response;
     const init = {
@@ -138,7 +140,9 @@ export class ApiClient {
       },
       // Bytes go as they are (fetch takes a Uint8Array; its typing wants an ArrayBuffer-backed one).
       ...(body !== undefined ? { body: body as string } : {}),
-      signal: AbortSignal.timeout(o.timeoutMs ?? this.timeoutMs),
+      signal: o.signal
+        ? AbortSignal.any([o.signal, AbortSignal.timeout(o.timeoutMs ?? this.timeoutMs)])
+        : AbortSignal.timeout(o.timeoutMs ?? this.timeoutMs),
     };
     try {
       const url = new URL(path, this.baseUrl);

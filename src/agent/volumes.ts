@@ -5,7 +5,7 @@
 import { chownSync, lstatSync, mkdirSync, renameSync, rmSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import type { AgentVolumeTransfer, JobSpecView } from "../contract/index.js";
-import { volumeFilePathProblem } from "../domain/index.js";
+import { volumeFilePathProblem, type NodeRuntime } from "../domain/index.js";
 import { scanCheckpoint } from "./checkpoints.js";
 import type { ApiClient } from "./client.js";
 import type { WorkloadVolume } from "./executor.js";
@@ -37,6 +37,65 @@ export function resolveMounts(root: string | undefined, volumes: JobSpecView["vo
     mkdirSync(hostPath, { recursive: true });
     return { hostPath, mountPath: v.mountPath, readOnly: v.readOnly };
   });
+}
+
+/**
+ * The mounts of an assignment's volumes on this node, or why they cannot be mounted: only container
+ * executors mount volumes (podman, or Slurm running podman), and the node needs a volume root.
+ */
+export function mountsFor(
+  runtime: NodeRuntime,
+  root: string | undefined,
+  volumes: JobSpecView["volumes"],
+): { volumes: WorkloadVolume[] } | { problem: string } {
+  if (volumes?.length && (!runtime.images || runtime.executor === "kubernetes"))
+    return {
+      problem: `volumes are mounted by container executors (podman, or Slurm running podman); this node runs ${runtime.executor} workloads without them`,
+    };
+  try {
+    return { volumes: resolveMounts(root, volumes) };
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+}
+
+/** Runs a VolumeWorker beside the heartbeat loop: at once while copies move, else every interval. */
+export class VolumeLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private busy: Promise<void> | undefined;
+
+  constructor(
+    private readonly worker: VolumeWorker,
+    private readonly log: (msg: string, fields?: Record<string, unknown>) => void,
+  ) {}
+
+  /** One pass (the loop's step). */
+  pass(): Promise<number> {
+    return this.worker.pass();
+  }
+
+  /** Starts passes while `running()`, waiting `intervalMs()` when idle. */
+  start(running: () => boolean, intervalMs: () => number): void {
+    const run = (): void => {
+      this.busy = this.pass()
+        .catch((err: unknown) => {
+          this.log("volume relay pass failed", { err: (err as Error).message });
+          return 0;
+        })
+        .then((n) => {
+          this.busy = undefined;
+          if (running()) this.timer = setTimeout(run, n > 0 ? 50 : intervalMs());
+        });
+    };
+    this.timer = setTimeout(run, 0);
+  }
+
+  /** Stops the loop after the pass in progress. */
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.busy;
+  }
 }
 
 /** Walks `rel` under `dir` refusing symlinks and non-folders on the way (a workload may have planted them); makes folders when `make`. */

@@ -1,6 +1,12 @@
 import type { Role } from "../domain/index.js";
 import { DomainError, invalid, isKnownCountry, notFound } from "../domain/index.js";
-import type { ApiKeyRecord, InventoryApprover, OperatorRecord, TenantRecord } from "../store/index.js";
+import {
+  hashSecret,
+  type ApiKeyRecord,
+  type InventoryApprover,
+  type OperatorRecord,
+  type TenantRecord,
+} from "../store/index.js";
 import { requireRole, type Ctx, type Principal } from "./context.js";
 
 /** Platform fee setting key; value is basis points of gross. */
@@ -10,6 +16,10 @@ export const INVENTORY_APPROVER_SETTING = "inventory_approver_default";
 
 /** Admin's side: operators, tenants, keys, the platform fee. */
 export class AccountsService {
+  /** Node keys by the secret's SHA-256, with the process's api_keys write epoch they were read at. */
+  private readonly nodeKeys = new Map<string, { key: ApiKeyRecord; epoch: number }>();
+  private keyCacheHooked = false;
+
   constructor(private readonly ctx: Ctx) {}
 
   async createOperator(
@@ -117,7 +127,7 @@ export class AccountsService {
 
   /** The principal of an API key's secret; 401 with the fix when it is unknown, revoked or expired. */
   async authenticate(secret: string): Promise<Principal> {
-    const key = await this.ctx.store.accounts.findKeyBySecret(secret);
+    const key = await this.findKey(secret);
     if (!key)
       throw new DomainError(
         "unauthorized",
@@ -128,6 +138,33 @@ export class AccountsService {
     if (key.expiresAt !== null && key.expiresAt <= this.ctx.clock.now())
       throw new DomainError("unauthorized", "this API key has expired; ask for a new one");
     return { role: key.role, ownerId: key.ownerId, keyId: key.id };
+  }
+
+  /**
+   * Node keys are cached while the replica's cluster view follows the store (a heartbeat then reads
+   * no key row): an entry lasts until this process writes any key, or the view's change feed names
+   * the key (another replica revoked or rotated it; within one feed poll). Other keys are read each time.
+   */
+  private async findKey(secret: string): Promise<ApiKeyRecord | undefined> {
+    const view = this.ctx.view;
+    if (!view?.ready()) return this.ctx.store.accounts.findKeyBySecret(secret);
+    if (!this.keyCacheHooked) {
+      this.keyCacheHooked = true;
+      view.onChange((c) => {
+        for (const id of c.keys)
+          for (const [h, e] of this.nodeKeys) if (e.key.id === id) this.nodeKeys.delete(h);
+      });
+    }
+    const epoch = this.ctx.store.db.writes.of("api_keys");
+    const h = hashSecret(secret);
+    const hit = this.nodeKeys.get(h);
+    if (hit && hit.epoch === epoch) return hit.key;
+    const key = await this.ctx.store.accounts.findKeyBySecret(secret);
+    if (key?.role === "node") {
+      if (this.nodeKeys.size >= 200_000) this.nodeKeys.clear();
+      this.nodeKeys.set(h, { key, epoch });
+    }
+    return key;
   }
 
   /** "Who am I": the caller's role, account id and account name (null for admin and node keys). */

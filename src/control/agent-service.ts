@@ -1,4 +1,12 @@
-import type { Gpu, Node, NodeCluster, NodeRuntime, Site, UsageRecord } from "../domain/index.js";
+import type {
+  Gpu,
+  GpuCatalogue,
+  Node,
+  NodeCluster,
+  NodeRuntime,
+  Site,
+  UsageRecord,
+} from "../domain/index.js";
 import { DomainError, effectiveImage, forbidden, gpuPowerW, invalid } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
 import { leaseUsageBounds, USAGE_TOLERANCE_MS, type LeaseUsageBounds } from "../ledger/index.js";
@@ -11,6 +19,8 @@ import { recordCheckpointReport } from "./checkpoint-events.js";
 import { removableCheckpoints, transferOrders, waitsForCopy, type TransferOrder } from "./checkpoint-copy.js";
 import { recordGpuActivity } from "./instance-guard.js";
 import { SecretsService } from "./secrets-service.js";
+import type { ClusterView } from "./cluster-view.js";
+import { MAX_ORDERS_WAIT_MS, OrderWaiters } from "./orders.js";
 
 export { MAX_REPORT_REASON } from "./lease-end.js";
 
@@ -20,6 +30,8 @@ export type { Assignment, StopOrder, WorkloadReport };
 /** The node side of the API: heartbeats, assignments, workload reports, usage and logs. */
 export class AgentService {
   private readonly secrets: SecretsService;
+  private readonly waiters = new OrderWaiters();
+  private waitersHooked = false;
 
   constructor(private readonly ctx: Ctx) {
     this.secrets = new SecretsService(ctx);
@@ -58,7 +70,10 @@ export class AgentService {
   }> {
     const nodeId = this.nodeId(p);
     const now = this.ctx.clock.now();
-    const catalogue = await loadGpuCatalogue(this.ctx.store);
+    // The cluster view (every replica keeps one) answers a steady heartbeat without a read: the GPU
+    // catalogue, the node's status to compare with, its leases. Without one, the store answers.
+    const view = await this.ctx.view?.current(now);
+    const catalogue = view?.catalogue() ?? (await loadGpuCatalogue(this.ctx.store));
     const gpus = resolveReportedGpus(hb.gpus, catalogue);
     await this.ctx.store.fleet.heartbeat(
       nodeId,
@@ -68,11 +83,16 @@ export class AgentService {
       hb.health,
       hb.runtime,
       hb.cluster,
+      view?.node(nodeId),
     );
-    for (const w of hb.workloads) await this.report(p, w);
+    for (const w of hb.workloads) await this.apply(nodeId, w, view);
     const reported = new Set(hb.workloads.map((w) => w.leaseId));
+    const leasesNow = async (): Promise<LeaseRecord[]> =>
+      view
+        ? ((await view.current(now)).leasesOn(nodeId) ?? (await this.ctx.store.jobs.activeLeases(nodeId)))
+        : this.ctx.store.jobs.activeLeases(nodeId);
     // A lease stopped before this node ever took it up has no workload to wait for: it ends now.
-    for (const l of await this.ctx.store.jobs.activeLeases(nodeId)) {
+    for (const l of await leasesNow()) {
       if (l.state !== "stopping" || l.startedAt !== null || reported.has(l.id)) continue;
       const before = await this.ctx.store.jobs.endLease(l.id, now);
       if (before)
@@ -84,9 +104,45 @@ export class AgentService {
         );
     }
     // Start barrier: gangs whose ranks are all ready now are released (the other nodes hear it next).
-    let active = await this.ctx.store.jobs.activeLeases(nodeId);
-    if ((await releaseReadyGangs(this.ctx, active, now)).length > 0)
-      active = await this.ctx.store.jobs.activeLeases(nodeId);
+    let active = await leasesNow();
+    if ((await releaseReadyGangs(this.ctx, active, now)).length > 0) active = await leasesNow();
+    const { assignments, stops } = await this.ordersFor(active, reported, gpus, catalogue, now);
+    // Workloads the agent still runs for leases that ended here (e.g. lost while offline) must stop.
+    const activeIds = new Set(active.map((l) => l.id));
+    for (const w of hb.workloads) {
+      if ((w.phase === "running" || w.phase === "starting") && !activeIds.has(w.leaseId))
+        stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
+    }
+    // No nudge here: a busy heartbeat changes nothing the scheduler needs (reports that end work nudge).
+    const transfers = await transferOrders(this.ctx, nodeId, view?.openTransfersOf(nodeId));
+    const changing =
+      assignments.length > 0 ||
+      stops.length > 0 ||
+      transfers.length > 0 ||
+      hb.workloads.some((w) => w.phase === "starting");
+    return {
+      assignments,
+      stops,
+      serverTime: now,
+      intervalMs: await this.intervalMs(changing),
+      transfers,
+      ...(hb.checkpoints
+        ? { removableCheckpoints: await removableCheckpoints(this.ctx, nodeId, hb.checkpoints) }
+        : {}),
+    };
+  }
+
+  /**
+   * What a node must start and stop, from its active leases: an assignment per lease it has not
+   * reported yet (a gang rank until it runs: first to prepare, then with its go), a stop per lease stopping.
+   */
+  private async ordersFor(
+    active: LeaseRecord[],
+    reported: Set<string>,
+    gpus: Gpu[],
+    catalogue: GpuCatalogue,
+    now: number,
+  ): Promise<{ assignments: Assignment[]; stops: StopOrder[] }> {
     const assignments: Assignment[] = [];
     const sites = new Map<string, Site | undefined>();
     const nodes = new Map<string, Node | undefined>();
@@ -143,29 +199,36 @@ export class AgentService {
         reason: l.stopReason ?? "stop",
         graceS: Math.max(0, Math.ceil(((l.stopDeadlineAt ?? now) - now) / 1000)),
       }));
-    // Workloads the agent still runs for leases that ended here (e.g. lost while offline) must stop.
-    const activeIds = new Set(active.map((l) => l.id));
-    for (const w of hb.workloads) {
-      if ((w.phase === "running" || w.phase === "starting") && !activeIds.has(w.leaseId))
-        stops.push({ leaseId: w.leaseId, reason: "lease ended", graceS: 0 });
+    return { assignments, stops };
+  }
+
+  /**
+   * The node's orders long-poll: answers at once when its orders changed since `since` (the
+   * `version` of its last answer), else when the scheduler assigns or stops something on it, or
+   * after `waitMs` (at most 30 s). The agent heartbeats at once when the answer has orders.
+   */
+  async orders(
+    p: Principal,
+    since: string | undefined,
+    waitMs: number,
+  ): Promise<{ assignments: Assignment[]; stops: StopOrder[]; version: string; serverTime: number }> {
+    const nodeId = this.nodeId(p);
+    let now = this.ctx.clock.now();
+    let view = await this.ctx.view?.current(now);
+    if (view && !this.waitersHooked) {
+      this.waitersHooked = true;
+      view.onChange((c) => this.waiters.wake(c.nodesWithLeaseChanges));
     }
-    // No nudge here: a busy heartbeat changes nothing the scheduler needs (reports that end work nudge).
-    const transfers = await transferOrders(this.ctx, nodeId);
-    const changing =
-      assignments.length > 0 ||
-      stops.length > 0 ||
-      transfers.length > 0 ||
-      hb.workloads.some((w) => w.phase === "starting");
-    return {
-      assignments,
-      stops,
-      serverTime: now,
-      intervalMs: await this.intervalMs(changing),
-      transfers,
-      ...(hb.checkpoints
-        ? { removableCheckpoints: await removableCheckpoints(this.ctx, nodeId, hb.checkpoints) }
-        : {}),
-    };
+    if (view && waitMs > 0 && since === view.orderVersion(nodeId)) {
+      await this.waiters.wait(nodeId, Math.min(waitMs, MAX_ORDERS_WAIT_MS));
+      now = this.ctx.clock.now();
+      view = await view.current(now);
+    }
+    const active = view?.leasesOn(nodeId) ?? (await this.ctx.store.jobs.activeLeases(nodeId));
+    const node = view?.node(nodeId) ?? (await this.ctx.store.fleet.getNode(nodeId));
+    const catalogue = view?.catalogue() ?? (await loadGpuCatalogue(this.ctx.store));
+    const orders = await this.ordersFor(active, new Set(), node?.gpus ?? [], catalogue, now);
+    return { ...orders, version: view?.orderVersion(nodeId) ?? "", serverTime: now };
   }
 
   private fleetSize = { n: 0, at: Number.NEGATIVE_INFINITY };
@@ -177,7 +240,9 @@ export class AgentService {
   private async intervalMs(changing: boolean): Promise<number> {
     if (changing) return 1000;
     const now = this.ctx.clock.now();
-    if (now - this.fleetSize.at > 30_000)
+    const known = this.ctx.view?.nodeCount();
+    if (known !== undefined) this.fleetSize = { n: known, at: now };
+    else if (now - this.fleetSize.at > 30_000)
       this.fleetSize = { n: await this.ctx.store.fleet.countNodes(), at: now };
     const ceiling = Math.max(1000, Math.floor(this.ctx.config.heartbeatTimeoutMs / 3));
     return Math.min(ceiling, Math.max(1000, Math.ceil(this.fleetSize.n / 1000) * 1000));
@@ -185,8 +250,13 @@ export class AgentService {
 
   /** Applies one workload report to its lease and job. Idempotent. */
   async report(p: Principal, w: WorkloadReport): Promise<void> {
-    const nodeId = this.nodeId(p);
-    const lease = await this.ownLease(nodeId, w.leaseId);
+    await this.apply(this.nodeId(p), w, await this.ctx.view?.current(this.ctx.clock.now()));
+  }
+
+  /** Applies one report; the lease comes from the view when it has it (every write below is conditional). */
+  private async apply(nodeId: string, w: WorkloadReport, view: ClusterView | undefined): Promise<void> {
+    const cached = view?.lease(w.leaseId);
+    const lease = cached?.nodeId === nodeId ? cached : await this.ownLease(nodeId, w.leaseId);
     const now = this.ctx.clock.now();
     if (lease.state === "ended") return;
     // Where the job's checkpoint is (the node's folder survives the lease): recorded, with events.

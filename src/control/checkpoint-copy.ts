@@ -74,6 +74,7 @@ export async function planResume(ctx: Ctx, jobId: string, leases: PlacedLease[],
     toSiteId: lease.siteId,
     createdAt: now,
   });
+  transfersChanged(ctx);
   const refusal = jurisdictionRefusal(job, lease.country);
   if (refusal) {
     await failTransfer(ctx, t, `refused: node ${lease.nodeId} at site ${lease.siteId} is in ${refusal}`, now);
@@ -101,6 +102,7 @@ export async function failTransfer(
 ): Promise<void> {
   if (!(await ctx.store.checkpoints.updateTransfer(t.id, OPEN_TRANSFER, { state: "failed", reason }, now)))
     return;
+  transfersChanged(ctx);
   const jobs = ctx.store.jobs;
   const job = await jobs.getJob(t.jobId);
   await jobs.addEvent(t.jobId, now, "scheduled", `checkpoint copy ${t.id} failed: ${reason}`);
@@ -133,13 +135,45 @@ export async function waitsForCopy(ctx: Ctx, lease: LeaseRecord): Promise<boolea
   return t !== undefined && OPEN_TRANSFER.includes(t.state);
 }
 
+/** Open transfers read at most once a second for all heartbeats (cleared by every change made here). */
+const openCache = new WeakMap<Ctx, { at: number; list: Promise<CheckpointTransfer[]> }>();
+const OPEN_CACHE_MS = 1000;
+
+/** Forgets the cached open transfers (a transfer was created or changed state). */
+export function transfersChanged(ctx: Ctx): void {
+  openCache.delete(ctx);
+}
+
 /** The copy orders for a node's heartbeat answer. */
-export async function transferOrders(ctx: Ctx, nodeId: string): Promise<TransferOrder[]> {
-  return (await ctx.store.checkpoints.openTransfersOf(nodeId)).map((t) => ({
-    id: t.id,
-    jobId: t.jobId,
-    role: t.fromNodeId === nodeId ? "send" : "receive",
-  }));
+export async function transferOrders(
+  ctx: Ctx,
+  nodeId: string,
+  /** The node's open transfers when the caller has them (the cluster view); else read (cached). */
+  known?: CheckpointTransfer[],
+): Promise<TransferOrder[]> {
+  if (known)
+    return known.map((t) => ({
+      id: t.id,
+      jobId: t.jobId,
+      role: t.fromNodeId === nodeId ? "send" : "receive",
+    }));
+  const now = ctx.clock.now();
+  let c = openCache.get(ctx);
+  if (!c || now - c.at >= OPEN_CACHE_MS || now < c.at) {
+    c = { at: now, list: ctx.store.checkpoints.openTransfers() };
+    openCache.set(ctx, c);
+  }
+  const open = await c.list.catch((err: unknown) => {
+    openCache.delete(ctx);
+    throw err;
+  });
+  return open
+    .filter((t) => t.fromNodeId === nodeId || t.toNodeId === nodeId)
+    .map((t) => ({
+      id: t.id,
+      jobId: t.jobId,
+      role: t.fromNodeId === nodeId ? "send" : "receive",
+    }));
 }
 
 /**
@@ -153,6 +187,7 @@ export async function expireStalledCopies(ctx: Ctx, now: number): Promise<number
     const lease = await ctx.store.jobs.getLease(t.leaseId);
     if (!lease || lease.state === "ended") {
       const reason = `lease ${t.leaseId} ended before the copy completed`;
+      transfersChanged(ctx);
       if (await ctx.store.checkpoints.updateTransfer(t.id, OPEN_TRANSFER, { state: "failed", reason }, now))
         await ctx.store.jobs.addEvent(
           t.jobId,

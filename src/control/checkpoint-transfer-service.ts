@@ -7,7 +7,7 @@ import {
 } from "../domain/checkpoint-manifest.js";
 import { DomainError, forbidden, invalid, notFound } from "../domain/index.js";
 import type { CheckpointTransfer } from "../store/index.js";
-import { describeManifest, failTransfer, OPEN_TRANSFER } from "./checkpoint-copy.js";
+import { describeManifest, failTransfer, OPEN_TRANSFER, transfersChanged } from "./checkpoint-copy.js";
 import { formatBytes } from "./checkpoint-events.js";
 import { CheckpointRelay, type Chunk, type ChunkRequest } from "./checkpoint-relay.js";
 import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
@@ -197,6 +197,7 @@ export class CheckpointTransferService {
     )
       return;
     this.relay.close(id);
+    transfersChanged(this.ctx);
     await this.ctx.store.jobs.addEvent(
       t.jobId,
       now,

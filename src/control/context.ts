@@ -4,6 +4,7 @@ import type { Policy } from "../scheduler/index.js";
 import type { Store } from "../store/index.js";
 import type { IdGen } from "./ids.js";
 import type { SecretBox } from "./secret-box.js";
+import type { ClusterView } from "./cluster-view.js";
 
 /** Who is calling: resolved from an API key. */
 export interface Principal {
@@ -58,6 +59,8 @@ export interface Ctx {
   nudge: () => void;
   /** Seals and opens tenants' secrets; without it, jobs and requests that carry secrets are refused. */
   secrets?: SecretBox;
+  /** This replica's cluster view (src/control/cluster-view.ts): the cycle schedules on it, heartbeats read it. */
+  view?: ClusterView;
   /** The relay hub's traffic times (instances' idle stop); absent: no relay, so no relay traffic. */
   relayActivity?: RelayActivity;
 }

@@ -6,6 +6,8 @@ export * from "./jobs-service.js";
 export * from "./agent-service.js";
 export * from "./loop.js";
 export * from "./snapshot.js";
+export * from "./cluster-view.js";
+export * from "./orders.js";
 export * from "./accounts-service.js";
 export * from "./billing-service.js";
 export * from "./energy-service.js";

@@ -17,7 +17,8 @@ import { endOverdueStops, loseLease, stopTimeoutMs } from "./lease-end.js";
 import { enforceGangStart } from "./gang.js";
 import { expireStalledCopies, planResume } from "./checkpoint-copy.js";
 import { enforceInstanceGuardrails } from "./instance-guard.js";
-import { buildSnapshot, readWorld, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
+import { buildSnapshot, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
+import { ClusterView } from "./cluster-view.js";
 
 /** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
 const RESERVATION_SLACK_MS = 60_000;
@@ -77,6 +78,10 @@ export class SchedulerLoop {
   private nudgeTimer: NodeJS.Timeout | undefined;
   private lastSpendCheck = Number.NEGATIVE_INFINITY;
   private readonly noticed = new Set<string>();
+  /** The cluster view the cycle schedules on (src/control/cluster-view.ts), loaded fresh for each term. */
+  readonly view: ClusterView;
+  private viewTerm: number | undefined;
+  private lastDetection = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly ctx: Ctx,
@@ -84,7 +89,9 @@ export class SchedulerLoop {
     private readonly scheduleFn: ScheduleFn = defaultSchedule,
     private readonly onCycle?: (r: CycleReport) => void,
     private readonly leadership: Leadership = soleLeader,
-  ) {}
+  ) {
+    this.view = ctx.view ?? new ClusterView(ctx.store, log);
+  }
 
   /** Whether this replica led the last cycle it tried (several replicas share one PostgreSQL). */
   leading = false;
@@ -101,6 +108,7 @@ export class SchedulerLoop {
           { leader: lead },
           lead ? "this replica now runs the scheduler" : "another replica runs the scheduler",
         );
+      if (lead && !this.leading) this.view.reset(); // a replica that (again) leads loads it fresh
       this.leading = lead;
       return lead ? this.cycle().catch((err: unknown) => this.fenced(err)) : IDLE;
     });
@@ -119,6 +127,7 @@ export class SchedulerLoop {
   private fenced(err: unknown): CycleReport {
     if (!(err instanceof FencedError)) throw err;
     this.leading = false;
+    this.view.reset();
     this.log?.warn(
       { term: err.term, currentTerm: err.currentTerm },
       "leadership lost mid-cycle; cycle abandoned",
@@ -143,16 +152,23 @@ export class SchedulerLoop {
     const now = clock.now();
     const t0 = performance.now();
     const report: CycleReport = { ...IDLE, phasesMs: {}, failedSteps: [] };
+    if (fence?.term !== this.viewTerm) this.view.reset(); // a new term loads the view fresh
+    this.viewTerm = fence?.term;
 
-    // 1. Failure detection: nodes that stopped sending heartbeats go offline (no new work for them).
-    const offline = await this.step(report, "failureDetection", () =>
-      store.fleet.markStaleNodesOffline(now - config.heartbeatTimeoutMs),
-    );
+    // 1. Failure detection: nodes that stopped sending heartbeats go offline (no new work for them);
+    //    a scan of every node, so at most once a second (nudged cycles in between skip it).
+    const detect = now - this.lastDetection >= Math.min(1000, config.heartbeatTimeoutMs / 10);
+    if (detect) this.lastDetection = now;
+    const offline = detect
+      ? await this.step(report, "failureDetection", () =>
+          store.fleet.markStaleNodesOffline(now - config.heartbeatTimeoutMs),
+        )
+      : [];
     report.nodesOffline = offline?.length ?? 0;
 
-    // 2. Read the world once: sites, nodes, active leases, prices, the queue, curtailments, series.
-    //    Every later step works on these rows (and keeps them current with its own writes).
-    const world = await this.timed(report, "read", () => readWorld(store, now));
+    // 2. The world (sites, nodes, active leases, prices, queue, curtailments, series) from the cluster
+    //    view, the store's changes since the last cycle applied. Later steps work on these copies.
+    const world = await this.timed(report, "read", () => this.view.world(now));
     const gone = new Set(offline ?? []);
     for (const n of world.nodes) if (gone.has(n.id)) n.state = "offline";
 
@@ -223,6 +239,8 @@ export class SchedulerLoop {
 
     // 10. Commit each decision on its own (a conflict or an error leaves the job pending for the next cycle).
     await this.timed(report, "commit", () => this.commit(decisions, pending, snap, report, fence));
+    // The view learns this cycle's leases and stops now (heartbeats, long-polls answer from it).
+    if (report.placed + report.preempted > 0) await this.view.sync(clock.now());
     report.phasesMs.total = Math.round((performance.now() - t0) * 1000) / 1000;
 
     this.log?.debug({ cycle: report }, "scheduling cycle");

@@ -231,18 +231,6 @@ export class CheckpointsRepo {
     return rows.map(transferRow);
   }
 
-  /** Open transfers a node takes part in, as source or destination. */
-  async openTransfersOf(nodeId: string): Promise<CheckpointTransfer[]> {
-    const rows = await this.db
-      .selectFrom("checkpoint_transfers")
-      .selectAll()
-      .where((eb) => eb.or([eb("from_node_id", "=", nodeId), eb("to_node_id", "=", nodeId)]))
-      .where("state", "in", ["requested", "uploading", "staged"])
-      .orderBy("created_at")
-      .execute();
-    return rows.map(transferRow);
-  }
-
   /** Of `jobIds`, the jobs whose checkpoint this node has delivered to another node. */
   async deliveredFrom(nodeId: string, jobIds: string[]): Promise<Set<string>> {
     if (jobIds.length === 0) return new Set();

@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvide
 import pg from "pg";
 import type { Database } from "./schema.js";
 import { migrations } from "./migrations/index.js";
+import { WriteEpoch } from "./write-epoch.js";
 
 /** Where the control plane keeps its state. */
 export type StoreConfig =
@@ -19,6 +20,8 @@ export interface Db {
   sqlite?: BetterSqlite3.Database;
   /** The raw PostgreSQL pool Kysely runs on (bulk paths). */
   pgPool?: pg.Pool;
+  /** This process's writes to the tables the cluster view follows (src/store/write-epoch.ts). */
+  writes: WriteEpoch;
   close(): Promise<void>;
 }
 
@@ -40,6 +43,7 @@ pg.types.setTypeParser(20, (v: string) => {
 export async function openDb(config: StoreConfig): Promise<Db> {
   let kysely: Kysely<Database>;
   const raw: Pick<Db, "sqlite" | "pgPool"> = {};
+  const writes = new WriteEpoch();
   if (config.kind === "sqlite") {
     if (config.path !== ":memory:") mkdirSync(dirname(config.path), { recursive: true });
     const sqlite = new BetterSqlite3(config.path);
@@ -47,11 +51,14 @@ export async function openDb(config: StoreConfig): Promise<Db> {
     sqlite.pragma(`synchronous = ${config.synchronous ?? "NORMAL"}`);
     sqlite.pragma("foreign_keys = ON");
     sqlite.pragma("busy_timeout = 5000");
-    kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    kysely = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: sqlite }),
+      plugins: [writes],
+    });
     raw.sqlite = sqlite;
   } else {
     const pool = new pg.Pool({ connectionString: config.url, max: config.poolSize ?? 10 });
-    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [writes] });
     raw.pgPool = pool;
   }
   const dialect = config.kind;
@@ -67,7 +74,7 @@ export async function openDb(config: StoreConfig): Promise<Db> {
     );
   }
   rawHandles.set(kysely, raw);
-  return { kysely, dialect, ...raw, close: () => kysely.destroy() };
+  return { kysely, dialect, ...raw, writes, close: () => kysely.destroy() };
 }
 
 /** Parses a store URL: `sqlite:PATH` or a `postgres://` URL. */

@@ -276,6 +276,19 @@ export class FleetRepo {
     const r = await this.db.selectFrom("nodes").selectAll().where("id", "=", id).executeTakeFirst();
     return r && this.live(nodeRow(r));
   }
+  /** Nodes by id (the cluster view's re-reads), with this replica's buffered liveness. */
+  async nodesByIds(ids: string[]): Promise<Node[]> {
+    const out: Node[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db
+        .selectFrom("nodes")
+        .selectAll()
+        .where("id", "in", ids.slice(i, i + 500))
+        .execute();
+      out.push(...rows.map((r) => this.live(nodeRow(r))));
+    }
+    return out;
+  }
   async listNodes(siteIds?: string[]): Promise<Node[]> {
     let q = this.db.selectFrom("nodes").selectAll();
     if (siteIds) {
@@ -296,8 +309,10 @@ export class FleetRepo {
     health: { healthy: boolean; reasons: string[] },
     runtime?: NodeRuntime,
     cluster?: NodeCluster,
+    known?: Node,
   ): Promise<void> {
-    const node = await this.getNode(id);
+    // `known`: the node as the caller's cluster view has it (its status is current; liveness is not compared).
+    const node = known ?? (await this.getNode(id));
     if (!node) return;
     let state: NodeState = node.state;
     let reason = node.stateReason ?? null;

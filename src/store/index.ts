@@ -11,5 +11,6 @@ export * from "./audit-repo.js";
 export * from "./checkpoints-repo.js";
 export * from "./gpu-models-repo.js";
 export * from "./secrets-repo.js";
+export * from "./view-repo.js";
 export * from "./volumes-repo.js";
 export * from "./instances-repo.js";

@@ -5,7 +5,7 @@ import { checkFence, type Fence } from "./fence.js";
 import { insertInstanceRow } from "./instances-repo.js";
 import type { Database } from "./schema.js";
 
-const jobRow = (r: Database["jobs"]): Job => ({
+export const jobRow = (r: Database["jobs"]): Job => ({
   id: r.id,
   tenantId: r.tenant_id,
   name: r.name,
@@ -26,7 +26,7 @@ export interface LeaseRecord extends Lease {
   stopRequestedAt: number | null;
 }
 
-const leaseRow = (r: Database["leases"]): LeaseRecord => ({
+export const leaseRow = (r: Database["leases"]): LeaseRecord => ({
   id: r.id,
   jobId: r.job_id,
   tenantId: r.tenant_id,

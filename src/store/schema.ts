@@ -207,6 +207,15 @@ export interface Database
   settings: SettingsTable;
   leader_terms: LeaderTermsTable;
   audit_log: AuditLogTable;
+  view_changes: ViewChangesTable;
+}
+
+/** The cluster view's change feed (migration 0019; rows written by triggers). */
+export interface ViewChangesTable {
+  id: Generated<Int>;
+  tbl: string;
+  row_id: string;
+  at: Int;
 }
 
 /** The append-only audit trail (migration 0005). */

@@ -10,6 +10,7 @@ import { JobsRepo } from "./jobs-repo.js";
 import { LedgerRepo } from "./ledger-repo.js";
 import { SecretsRepo } from "./secrets-repo.js";
 import { UsageRepo } from "./usage-repo.js";
+import { ViewRepo } from "./view-repo.js";
 import { VolumesRepo } from "./volumes-repo.js";
 
 /** The control plane's repositories over one database (SQLite or PostgreSQL). */
@@ -24,6 +25,8 @@ export class Store {
   readonly checkpoints: CheckpointsRepo;
   readonly gpuModels: GpuModelsRepo;
   readonly secrets: SecretsRepo;
+  /** The change feed and by-id re-reads of the scheduler's cluster view. */
+  readonly view: ViewRepo;
   readonly volumes: VolumesRepo;
   readonly instances: InstancesRepo;
 
@@ -42,6 +45,7 @@ export class Store {
     this.checkpoints = new CheckpointsRepo(db.kysely);
     this.gpuModels = new GpuModelsRepo(db.kysely);
     this.secrets = new SecretsRepo(db.kysely);
+    this.view = new ViewRepo(db.kysely);
     this.volumes = new VolumesRepo(db.kysely);
     this.instances = new InstancesRepo(db.kysely);
   }

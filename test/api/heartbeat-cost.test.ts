@@ -82,4 +82,41 @@ describe("heartbeat cost", () => {
     // Only the submission nudged; the busy heartbeat did not.
     expect(nudges - before).toBe(1);
   });
+
+  it("a steady heartbeat (a running workload, nothing changed) reads nothing: the view and the key cache answer", async () => {
+    const node = await enrolNode(h.app, w.operatorKey, w.sites.py, "hb-3");
+    await heartbeat(h.app, node.nodeKey);
+    await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
+      gpus: 1,
+      gpuModels: ["H100"],
+      countries: ["PY"],
+      command: ["train"],
+    });
+    await h.loop.tick();
+    const a = await heartbeat(h.app, node.nodeKey);
+    const leaseId = a.assignments.find((x) => x)!.leaseId;
+    const running = [{ leaseId, phase: "running", startedAt: h.clock.now() }];
+    await heartbeat(h.app, node.nodeKey, running);
+    await heartbeat(h.app, node.nodeKey, running);
+    // Every statement SQLite prepares from here on (Kysely prepares each query it runs).
+    const raw = h.store.db.sqlite!;
+    const statements: string[] = [];
+    const prepare = raw.prepare.bind(raw);
+    raw.prepare = ((sql: string) => {
+      statements.push(sql);
+      return prepare(sql);
+    }) as typeof raw.prepare;
+    try {
+      for (let i = 0; i < 3; i++) {
+        h.clock.advance(1000);
+        const r = await heartbeat(h.app, node.nodeKey, running);
+        expect(r.assignments).toEqual([]);
+      }
+    } finally {
+      raw.prepare = prepare;
+    }
+    // One liveness write each (this harness writes each heartbeat; the server batches them), no read.
+    expect(statements.filter((q) => !/^update "nodes" set "last_heartbeat_at"/i.test(q))).toEqual([]);
+    expect(statements).toHaveLength(3);
+  });
 });

@@ -46,6 +46,8 @@ export async function startHarness(
   };
   const services = makeServices(ctx, new Metrics(false), api);
   const loop = new SchedulerLoop(ctx);
+  // Heartbeats answer from the loop's cluster view, as in the server.
+  ctx.view = loop.view;
   const app = await buildApi(services, { plugins });
   const { key: adminKey } = await store.accounts.createKey({
     id: "key_admin",

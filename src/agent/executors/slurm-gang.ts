@@ -22,9 +22,11 @@ export interface SlurmGangShape {
   gpuNote?: string;
   /** Where failing ranks note "rank node code" (shared by the nodes; default: the hostfile's path + ".exits"). */
   rankExits?: string;
+  /** What each srun task runs instead of the spec's command (container mode: the rank's own podman script). */
+  rankArgv?: string[];
 }
 
-const RESERVED = new Set([
+export const RESERVED = new Set([
   "MASTER_ADDR",
   "MASTER_PORT",
   "WORLD_SIZE",
@@ -91,7 +93,7 @@ export function multiNodeBatchScript(w: WorkloadSpec, g: SlurmGangShape): string
     `printf "%s slots=${g.gpusPerNode}\\n" $addrs > "$ZUMBIDO_HOSTFILE"`,
     'export ZUMBIDO_HOSTS=$(printf "%s\\n" "$addrs" | paste -sd, -)',
   );
-  const argv = w.spec.shell ? ["/bin/sh", "-c", w.spec.command.join(" ")] : w.spec.command;
+  const argv = g.rankArgv ?? (w.spec.shell ? ["/bin/sh", "-c", w.spec.command.join(" ")] : w.spec.command);
   // Each task learns its ranks from srun; a rank that fails notes itself (the first note names the
   // culprit). The notice and stop signals reach the workload itself: the wrapper only outlives them.
   const rank =

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NodeRuntime } from "../../domain/index.js";
@@ -11,6 +10,9 @@ import { minimalEnv } from "./local.js";
 import { splitOverNodes } from "./backend-gang.js";
 import type { BackendSplit } from "./backend-gang.js";
 import { multiNodeBatchScript } from "./slurm-gang.js";
+import { batchScript, runSlurmCommand, slurmTime } from "./slurm-batch.js";
+import type { SlurmCommandResult } from "./slurm-batch.js";
+import { gangExitNote, gangStarted, rankDir, writeRankScripts } from "./slurm-gang-podman.js";
 import { checkUser, containerName, prepareContainerDirs, writeNoticeFile } from "./podman-args.js";
 import { containerOutcome, podmanBatchScript, readExitNote, readStartedNote } from "./slurm-podman.js";
 import type { SlurmPodmanOptions } from "./slurm-podman.js";
@@ -18,7 +20,6 @@ import {
   parseIndexList,
   parseScontrolJob,
   phaseOfSlurmState,
-  shQuote,
   signalName,
   slurmTimeLimit,
 } from "./slurm-parse.js";
@@ -73,6 +74,8 @@ interface SlurmLeaseRecord extends LeaseRecordBase {
   image?: string;
   /** Seconds between the checkpoint notice and the kill. */
   graceS?: number;
+  /** Multi-node allocation: its nodes (container mode keeps each rank's notes in rank-<i>/). */
+  nnodes?: number;
 }
 
 /** Why a Slurm node without container support refuses tenant jobs. */
@@ -81,36 +84,7 @@ export const SLURM_HOST_REFUSED =
 
 type Entry = FileEntry<SlurmLeaseRecord>;
 
-const RESERVED_ENV = new Set([
-  "CUDA_VISIBLE_DEVICES",
-  "NVIDIA_VISIBLE_DEVICES",
-  "CUDA_DEVICE_ORDER",
-  "ZUMBIDO_LEASE_ID",
-  "ZUMBIDO_JOB_ID",
-  "ZUMBIDO_GPU_MODEL",
-]);
-
-/** The batch script for one lease: tenant env, Zumbido's env, a note of the GPUs, then exec of the command. */
-export function batchScript(w: WorkloadSpec, dir: string): string {
-  const lines = ["#!/bin/sh", `# zumbido lease ${w.leaseId.replace(/\n/g, " ")}`];
-  for (const [k, v] of Object.entries(w.spec.env ?? {})) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
-      throw new Error(`spec.env: "${k}" is not a valid environment variable name; use letters, digits and _`);
-    if (!RESERVED_ENV.has(k)) lines.push(`export ${k}=${shQuote(v)}`);
-  }
-  lines.push(
-    `export ZUMBIDO_LEASE_ID=${shQuote(w.leaseId)} ZUMBIDO_JOB_ID=${shQuote(w.jobId)} ZUMBIDO_GPU_MODEL=${shQuote(w.gpuModel)} CUDA_DEVICE_ORDER=PCI_BUS_ID`,
-  );
-  lines.push(`export NVIDIA_VISIBLE_DEVICES="\${CUDA_VISIBLE_DEVICES:-void}"`);
-  // Slurm shows the GPU indices (IDX) only while the job holds them: note them for a job that ends between two polls.
-  lines.push(
-    `printf '%s\\n' "\${SLURM_JOB_GPUS:-\${CUDA_VISIBLE_DEVICES:-}}" > ${shQuote(join(dir, "gpus"))}`,
-  );
-  const argv = w.spec.shell ? ["/bin/sh", "-c", w.spec.command.join(" ")] : w.spec.command;
-  // exec: the workload becomes the batch step's process, so signals from scancel reach it directly.
-  lines.push(`exec ${argv.map(shQuote).join(" ")}`);
-  return lines.join("\n") + "\n";
-}
+export { batchScript };
 
 /**
  * Runs each lease as a Slurm batch job (sbatch --gres=gpu:<type>:<n>); Slurm chooses the GPU indices.
@@ -162,8 +136,6 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
       rec.mode = "podman";
       rec.image = image;
     }
-    const e = this.newEntry(rec, dir);
-    this.entries.set(w.leaseId, e);
     let split: BackendSplit | undefined;
     let unsplittable: string | undefined;
     try {
@@ -172,22 +144,23 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     } catch (err) {
       unsplittable = err instanceof Error ? err.message : String(err);
     }
+    if (split) rec.nnodes = split.nnodes; // before the entry: its log is rank 0's
+    const e = this.newEntry(rec, dir);
+    this.entries.set(w.leaseId, e);
     const refused =
       w.spec.command.length === 0
         ? "command is empty: give spec.command as [program, ...args]"
         : unsplittable
           ? unsplittable
-          : split && this.mode === "podman"
-            ? `this lease's ${w.gpuIndices.length} GPUs span ${split.nnodes} Slurm nodes, and multi-node allocations run in host mode only so far (--slurm-container none); ask for at most ${this.opts.gpusPerNode} GPUs`
-            : this.mode === "podman"
-              ? image
-                ? undefined
-                : "no container image: the job names none and this node has no default image (--default-image)"
-              : this.opts.unsafeHostProcesses !== true
-                ? SLURM_HOST_REFUSED
-                : (w.image ?? w.spec.image)
-                  ? `this Slurm node cannot run container images (it runs jobs as host processes); image ${w.image ?? w.spec.image} needs a node started with --slurm-container podman`
-                  : undefined;
+          : this.mode === "podman"
+            ? image
+              ? undefined
+              : "no container image: the job names none and this node has no default image (--default-image)"
+            : this.opts.unsafeHostProcesses !== true
+              ? SLURM_HOST_REFUSED
+              : (w.image ?? w.spec.image)
+                ? `this Slurm node cannot run container images (it runs jobs as host processes); image ${w.image ?? w.spec.image} needs a node started with --slurm-container podman`
+                : undefined;
     if (refused) {
       this.end(e, "failed", null, null, refused);
       return this.toStatus(e);
@@ -247,8 +220,8 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     const e = this.entries.get(leaseId);
     if (!e?.rec.slurmJobId || e.rec.ended) return;
     if (e.rec.mode === "podman") {
-      writeNoticeFile(e.dir, "checkpoint", this.graceOf(e), this.now());
-      await this.run("scancel", ["--batch", `--signal=${this.noticeSignal()}`, e.rec.slurmJobId]);
+      this.noticeFiles(e, "checkpoint", this.graceOf(e));
+      await this.run("scancel", [...this.scriptsOf(e), `--signal=${this.noticeSignal()}`, e.rec.slurmJobId]);
       return;
     }
     await this.run("scancel", [`--signal=${this.noticeSignal()}`, "--full", e.rec.slurmJobId]);
@@ -269,8 +242,8 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
       if (e.rec.mode === "podman") {
         // The notice file, then SIGTERM to the container (forwarded by the batch script); after the
         // grace, SIGKILL to the job: its watchdog then removes the container at once.
-        writeNoticeFile(e.dir, "stop", graceS, this.now());
-        await this.run("scancel", ["--batch", "--signal=TERM", id]);
+        this.noticeFiles(e, "stop", graceS);
+        await this.run("scancel", [...this.scriptsOf(e), "--signal=TERM", id]);
       } else await this.run("scancel", [`--signal=${this.noticeSignal()}`, "--full", id]);
       if (!(await this.waitEnd(e, graceS * 1000))) {
         await this.run("scancel", ["--signal=KILL", "--full", id]);
@@ -309,13 +282,23 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
 
   /** The batch script of a lease: the container mode's, or the host mode's. */
   private script(w: WorkloadSpec, dir: string, image: string | undefined, split?: BackendSplit): string {
-    if (split)
+    if (split) {
+      const hostfile = join(dir, "hostfile");
+      const o = this.opts.podman ?? { podmanEnv: {} };
+      const rankArgv =
+        this.mode === "podman" && image
+          ? writeRankScripts(w, dir, split, image, this.agentId, o, hostfile)
+          : undefined;
+      const gres = this.gresType(w.gpuModel);
+      const gpuNote = join(dir, "gpus");
       return multiNodeBatchScript(w, {
         ...split,
-        gresType: this.gresType(w.gpuModel),
-        hostfile: join(dir, "hostfile"),
-        gpuNote: join(dir, "gpus"),
+        gresType: gres,
+        hostfile,
+        gpuNote,
+        ...(rankArgv ? { rankArgv } : {}),
       });
+    }
     if (this.mode !== "podman" || !image) return batchScript(w, dir);
     const o = this.opts.podman ?? { podmanEnv: {} };
     prepareContainerDirs(dir, o, w.checkpointDir, w.volumes, w.spec.sshAuthorizedKeys);
@@ -333,8 +316,24 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
   /** Container mode: the container's log (k8s-file, both streams); host mode: the job's stdout/stderr files. */
   protected override makeLogTail(dir: string, rec: SlurmLeaseRecord): LogReader {
     return rec.mode === "podman"
-      ? new K8sFileLogTail(join(dir, "container.log"), this.logCapBytes, rec.leaseId, rec.logs)
+      ? new K8sFileLogTail(
+          join(rec.nnodes ? rankDir(dir, 0) : dir, "container.log"),
+          this.logCapBytes,
+          rec.leaseId,
+          rec.logs,
+        )
       : super.makeLogTail(dir, rec);
+  }
+
+  /** The notice file in the container's folder (every rank's, for a multi-node allocation). */
+  private noticeFiles(e: Entry, kind: "checkpoint" | "stop", graceS: number): void {
+    const dirs = e.rec.nnodes ? [...Array(e.rec.nnodes).keys()].map((r) => rankDir(e.dir, r)) : [e.dir];
+    for (const d of dirs) writeNoticeFile(d, kind, graceS, this.now());
+  }
+
+  /** Which scripts forward a signal to the containers: the batch script, or every rank's (job steps: scancel's default). */
+  private scriptsOf(e: Entry): string[] {
+    return e.rec.nnodes ? [] : ["--batch"];
   }
 
   private graceOf(e: Entry): number {
@@ -394,7 +393,7 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     const inContainer = e.rec.mode === "podman";
     if (inContainer) {
       // The container runs (and is billed) from the batch script's "started" note: not while it pulls.
-      const started = readStartedNote(e.dir);
+      const started = e.rec.nnodes ? gangStarted(e.dir, e.rec.nnodes) : readStartedNote(e.dir);
       if (started !== undefined && e.rec.startedAt === undefined) {
         e.rec.startedAt = started;
         dirty = true;
@@ -411,9 +410,17 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     }
     if (!e.rec.gpuIndices) e.rec.gpuIndices = this.noteOfGpus(e);
     const stopped = e.rec.stopRequested === true;
-    const note = inContainer ? readExitNote(e.dir) : undefined;
+    const gangNote = inContainer && e.rec.nnodes ? gangExitNote(e.dir, e.rec.nnodes) : undefined;
+    const note = gangNote?.note ?? (inContainer ? readExitNote(e.dir) : undefined);
     if (note) {
-      const out = containerOutcome(note, e.dir, e.rec.image, stopped || info.state === "TIMEOUT");
+      const out = containerOutcome(
+        note,
+        gangNote?.dir ?? e.dir,
+        e.rec.image,
+        stopped || info.state === "TIMEOUT",
+      );
+      if (gangNote && out.exitCode !== 0)
+        out.reason = `rank ${gangNote.rank} of ${e.rec.nnodes}: ${out.reason}`;
       const endedAt = note.stage === "exit" ? note.endedAt : undefined;
       this.end(
         e,
@@ -480,28 +487,7 @@ export class SlurmExecutor extends FileBackedExecutor<SlurmLeaseRecord> {
     return statusOf(e.rec, e.phase, e.rec.slurmJobId, startedAt);
   }
 
-  private run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(
-        cmd,
-        args,
-        { env: this.env, timeout: this.opts.commandTimeoutMs ?? 15_000, maxBuffer: 16 * 1024 * 1024 },
-        (err, stdout, stderr) => {
-          const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-          const why =
-            err && typeof err.code === "string"
-              ? `${cmd}: ${err.code === "ENOENT" ? "not installed (not on PATH)" : err.code}`
-              : "";
-          resolve({ code, stdout, stderr: stderr || why || (err?.killed ? `${cmd} timed out` : "") });
-        },
-      );
-    });
+  private run(cmd: string, args: string[]): Promise<SlurmCommandResult> {
+    return runSlurmCommand(cmd, args, this.env, this.opts.commandTimeoutMs ?? 15_000);
   }
-}
-
-/** Slurm prints local times without a zone ("2026-11-27T23:10:06"); Date parses that form as local time. */
-function slurmTime(s: string | undefined): number | undefined {
-  if (!s) return undefined;
-  const t = new Date(s).getTime();
-  return Number.isFinite(t) ? t : undefined;
 }

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { validateUsageBatch, usageBatchError } from "../../control/index.js";
+import { MAX_ORDERS_WAIT_MS, validateUsageBatch, usageBatchError } from "../../control/index.js";
+import { invalid } from "../../domain/index.js";
 import { who } from "../auth.js";
 import { Enrol, Heartbeat, LogChunks, UsageRecord, WorkloadReport } from "../schemas.js";
 import type { Services } from "../server.js";
@@ -26,6 +27,36 @@ export async function agentRoutes(app: FastifyInstance, s: Services): Promise<vo
     "/v1/agent/heartbeat",
     { config: { access: ["node"] }, schema: { tags: ["agent"], body: Heartbeat } },
     async (req) => s.agent.heartbeat(who(req), req.body),
+  );
+  r.get(
+    "/v1/agent/orders",
+    {
+      config: { access: ["node"] },
+      schema: {
+        tags: ["agent"],
+        summary:
+          "Long-poll for assignments and stop orders (answered as soon as the scheduler assigns or stops)",
+        querystring: z.object({
+          wait: z
+            .string()
+            .regex(/^\d{1,6}(ms|s)?$/, "wait is a duration like 25s or 25000ms (at most 30s)")
+            .optional(),
+          version: z.string().max(64).optional(),
+        }),
+      },
+    },
+    async (req) => {
+      const w = req.query.wait ?? "0";
+      const ms = w.endsWith("ms") ? Number(w.slice(0, -2)) : Number(w.replace(/s$/, "")) * 1000;
+      if (ms > MAX_ORDERS_WAIT_MS)
+        throw invalid(
+          `wait ${w} is longer than the ${MAX_ORDERS_WAIT_MS / 1000}s a long-poll is held; ask for 30s or less`,
+          {
+            field: "wait",
+          },
+        );
+      return s.agent.orders(who(req), req.query.version, ms);
+    },
   );
   r.post(
     "/v1/agent/workloads",

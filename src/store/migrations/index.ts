@@ -13,6 +13,7 @@ import { widenReals } from "./0010-widen-reals.js";
 import { gpuModels } from "./0013-gpu-models.js";
 import { multinode } from "./0014-multinode.js";
 import { units } from "./0015-units.js";
+import { viewChanges } from "./0019-view-changes.js";
 import { volumes } from "./0016-volumes.js";
 import { instances } from "./0017-instances.js";
 import { checkpointCopy } from "./0018-checkpoint-copy.js";
@@ -37,6 +38,7 @@ export function migrations(ctx: MigrationContext): Record<string, Migration> {
     "0013_gpu_models": gpuModels(ctx),
     "0014_multinode": multinode(ctx),
     "0015_units": units(ctx),
+    "0019_view_changes": viewChanges(ctx),
     "0016_volumes": volumes(ctx),
     "0017_instances": instances(ctx),
     "0018_checkpoint_copy": checkpointCopy(ctx),

@@ -16,14 +16,14 @@ export function perHourMinor(j: JobView): number {
     .reduce((a, l) => a + l.priceMinorPerGpuHour * l.gpuIndices.length, 0);
 }
 
-/** "stops after 8h or 30m idle" / "no guardrail". */
+/** "8h · 30m idle" / "none". */
 function guardrails(j: JobView): string {
   const i = j.spec.instance!;
   const g = [
-    ...(i.maxDurationS ? [`after ${formatDuration(i.maxDurationS)}`] : []),
-    ...(i.idleStopS ? [`after ${formatDuration(i.idleStopS)} idle`] : []),
+    ...(i.maxDurationS ? [formatDuration(i.maxDurationS)] : []),
+    ...(i.idleStopS ? [`${formatDuration(i.idleStopS)} idle`] : []),
   ];
-  return g.length ? `stops ${g.join(" or ")}` : "no guardrail: runs until you cancel it";
+  return g.length ? g.join(" · ") : "none";
 }
 
 /**
@@ -90,7 +90,11 @@ export function InstancePanel({ job: j }: { job: JobView }): ReactNode {
           }
           hint={running ? "billed per second while it runs" : "not running"}
         />
-        <Stat label="Guardrails" value={guardrails(j)} />
+        <Stat
+          label="Stops after"
+          value={<span data-testid="instance-guardrails">{guardrails(j)}</span>}
+          hint={guardrails(j) === "none" ? "runs until you cancel it" : "--max-duration · --idle-stop"}
+        />
       </div>
       <p>
         {ports.length === 0

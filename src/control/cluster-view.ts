@@ -1,0 +1,491 @@
+import type { Logger } from "pino";
+import type { GpuCatalogue, Job, Node, Price, Site } from "../domain/index.js";
+import type {
+  CheckpointRecord,
+  CheckpointTransfer,
+  Curtailment,
+  GpuReservation,
+  LeaseRecord,
+  Store,
+  ViewChange,
+} from "../store/index.js";
+import { loadGpuCatalogue } from "./gpu-models-service.js";
+import type { CycleWorld } from "./snapshot.js";
+
+/** As many queued jobs as one cycle considers (the store's pendingJobs limit). */
+const QUEUE_LIMIT = 10_000;
+/** How many of the feed's last ids a fresh load checks for uncommitted (missing) ones. */
+const LOOKBACK = 200;
+/** Real time a missing feed id is waited for (a transaction still open) before it counts as rolled back. */
+const GAP_MS = 10_000;
+/** A hole in the feed wider than this is not tracked id by id (a sequence jump, not open transactions). */
+const MAX_GAP = 1000;
+/** Feed rows kept behind the leader's position (the rest is pruned on reconcile). */
+const PRUNE_KEEP = 50_000;
+
+const QUEUED = new Set(["pending", "preempted"]);
+const ACTIVE = new Set(["assigned", "running", "stopping"]);
+
+/** Options of the cluster view. */
+export interface ClusterViewOptions {
+  /** Clock time between full reloads that check the view against the store (default 60 s). */
+  reconcileMs?: number;
+  /** Clock time between re-reads of the finished-job history once a job finished (default 5 s). */
+  finishedRefreshMs?: number;
+  /** Real time for the feed's gap timeout (default performance.now). */
+  realMs?: () => number;
+}
+
+/** What the view holds: the scheduling cycle's world, kept current from the change feed. */
+interface ViewState {
+  sites: Site[];
+  nodes: Map<string, Node>;
+  leases: Map<string, LeaseRecord>;
+  /** Active leases by node (the heartbeat's answer). */
+  byNode: Map<string, Map<string, LeaseRecord>>;
+  queue: Map<string, Job>;
+  prices: Price[];
+  curtailments: Curtailment[];
+  series: CycleWorld["series"];
+  reservations: GpuReservation[];
+  checkpoints: Map<string, CheckpointRecord>;
+  catalogue: GpuCatalogue;
+  finished: NonNullable<CycleWorld["finishedService"]>;
+  /** Checkpoint copies in progress (their nodes' heartbeats carry them). */
+  transfers: CheckpointTransfer[];
+  /** GPU-seconds of each tracked job's ended leases (the attained service that no longer grows). */
+  endedGpuS: Map<string, number>;
+}
+
+/** What one applied batch of changes touched (long-polls wake, key caches drop). */
+export interface ViewChanges {
+  nodesWithLeaseChanges: Set<string>;
+  keys: string[];
+}
+
+/** How a reconcile found the view against the store (rows that differed, by kind). */
+export interface ViewDrift {
+  nodes: number;
+  leases: number;
+  queue: number;
+}
+
+/**
+ * The scheduler's in-memory cluster view (kueue's cache and queue manager): nodes, active leases,
+ * the queue and the small tables the cycle reads, loaded once and then kept current from the change
+ * feed (migration 0019: every write to those tables, by any replica, appends the row's id), so a
+ * cycle over an unchanged fleet reads one empty page of the feed instead of the world. A full
+ * reload checks the view against the store every `reconcileMs` (differences are logged and
+ * counted in `drift`), and `reset()` (a new leader term) makes the next cycle load it fresh.
+ */
+export class ClusterView {
+  private state: ViewState | undefined;
+  /** The highest feed id applied. */
+  private high = 0;
+  /** Feed ids below `high` not seen yet (transactions still open, or rolled back): id -> first noticed. */
+  private readonly missing = new Map<number, number>();
+  private loadedAt = Number.NEGATIVE_INFINITY;
+  private finishedStale = false;
+  private finishedAt = Number.NEGATIVE_INFINITY;
+  private sortedLeases: LeaseRecord[] | undefined;
+  private sortedQueue: Job[] | undefined;
+  private syncing: Promise<void> = Promise.resolve();
+  private readonly versions = new Map<string, number>();
+  /** The process's write epoch (src/store/write-epoch.ts) the last sync started at. */
+  private syncedEpoch = -1;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly listeners: ((c: ViewChanges) => void)[] = [];
+  /** Counters for tests, logs and the bench. */
+  readonly stats = {
+    loads: 0,
+    changes: 0,
+    rowsRead: 0,
+    drift: { nodes: 0, leases: 0, queue: 0 } as ViewDrift,
+  };
+
+  constructor(
+    private readonly store: Store,
+    private readonly log?: Logger,
+    private readonly opts: ClusterViewOptions = {},
+  ) {}
+
+  /** Whether the view is loaded (heartbeats read the store directly until it is). */
+  ready(): boolean {
+    return this.state !== undefined;
+  }
+
+  /** A node as of the last sync (liveness excepted). */
+  node(id: string): Node | undefined {
+    return this.state?.nodes.get(id);
+  }
+
+  /** How many nodes are enrolled, as of the last sync. */
+  nodeCount(): number | undefined {
+    return this.state?.nodes.size;
+  }
+
+  /** An active lease as of the last sync. */
+  lease(id: string): LeaseRecord | undefined {
+    return this.state?.leases.get(id);
+  }
+
+  /** A node's active leases as of the last sync, oldest first (undefined before the first load). */
+  leasesOn(nodeId: string): LeaseRecord[] | undefined {
+    const s = this.state;
+    if (!s) return undefined;
+    return [...(s.byNode.get(nodeId)?.values() ?? [])].sort(
+      (a, b) => a.createdAt - b.createdAt || cmp(a.id, b.id),
+    );
+  }
+
+  /** Changes when the node's leases change in the view (or the view reloads): its orders long-poll's cursor. */
+  orderVersion(nodeId: string): string {
+    return `${this.stats.loads}.${this.versions.get(nodeId) ?? 0}`;
+  }
+
+  /** The checkpoint copies in progress to or from a node, as of the last sync. */
+  openTransfersOf(nodeId: string): CheckpointTransfer[] | undefined {
+    return this.state?.transfers.filter((t) => t.fromNodeId === nodeId || t.toNodeId === nodeId);
+  }
+
+  /** The GPU catalogue in force, as of the last sync. */
+  catalogue(): GpuCatalogue | undefined {
+    return this.state?.catalogue;
+  }
+
+  /** Calls `fn` after each applied batch of changes (nodes whose leases changed, keys that changed). */
+  onChange(fn: (c: ViewChanges) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Keeps the view current between cycles (every replica: heartbeats and long-polls read it). */
+  follow(intervalMs: number, now: () => number): void {
+    this.unfollow();
+    this.timer = setInterval(() => {
+      this.sync(now()).catch((err: unknown) => this.log?.error({ err }, "cluster view sync failed"));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  unfollow(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Forgets everything: the next sync loads the view fresh (leadership changed). */
+  reset(): void {
+    this.state = undefined;
+    this.syncedEpoch = -1;
+    this.missing.clear();
+    this.high = 0;
+  }
+
+  /**
+   * Brings the view up to date with the store: a fresh load, a reconcile, or the feed's new changes.
+   * Calls run one at a time (the cycle, the follower timer and heartbeats share one view).
+   */
+  sync(now: number): Promise<void> {
+    const run = this.syncing.then(() => this.syncNow(now));
+    this.syncing = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * The view, synced first when this process wrote to a followed table since the last sync (so a
+   * handler sees its own and earlier requests' writes); other replicas' writes arrive with the
+   * follower timer.
+   */
+  async current(now: number): Promise<ClusterView> {
+    if (!this.state || this.syncedEpoch < this.store.db.writes.value) await this.sync(now);
+    return this;
+  }
+
+  private async syncNow(now: number): Promise<void> {
+    const epoch = this.store.db.writes.value;
+    await this.syncOnce(now);
+    this.syncedEpoch = Math.max(this.syncedEpoch, epoch);
+  }
+
+  private async syncOnce(now: number): Promise<void> {
+    if (!this.state) {
+      this.state = await this.load(now);
+      return;
+    }
+    if (now - this.loadedAt >= (this.opts.reconcileMs ?? 60_000)) {
+      await this.reconcile(now);
+      return;
+    }
+    await this.applyFeed(this.state, now);
+    if (this.finishedStale && now - this.finishedAt >= (this.opts.finishedRefreshMs ?? 5000)) {
+      this.finishedStale = false;
+      this.finishedAt = now;
+      this.state.finished = await this.store.jobs.finishedService();
+    }
+  }
+
+  /** The cycle's world at `now` (after sync): copies, so the cycle may change them freely. */
+  async world(now: number): Promise<CycleWorld> {
+    await this.sync(now);
+    const s = this.state!;
+    this.sortedLeases ??= [...s.leases.values()].sort((a, b) => a.createdAt - b.createdAt || cmp(a.id, b.id));
+    this.sortedQueue ??= [...s.queue.values()]
+      .sort((a, b) => a.submittedAt - b.submittedAt || cmp(a.id, b.id))
+      .slice(0, QUEUE_LIMIT);
+    const leases = this.sortedLeases.map((l) => ({ ...l }));
+    const jobs = [...this.sortedQueue];
+    const preempted = jobs.filter((j) => j.state === "preempted");
+    // Attained service: ended leases (kept) plus the running ones up to now.
+    const attainedGpuS = new Map<string, number>();
+    for (const j of preempted) attainedGpuS.set(j.id, s.endedGpuS.get(j.id) ?? 0);
+    for (const l of leases) {
+      const base = attainedGpuS.get(l.jobId) ?? s.endedGpuS.get(l.jobId) ?? 0;
+      const run = l.startedAt == null ? 0 : (l.gpuIndices.length * Math.max(0, now - l.startedAt)) / 1000;
+      attainedGpuS.set(l.jobId, base + run);
+    }
+    return {
+      sites: s.sites.map((x) => ({ ...x })),
+      nodes: [...s.nodes.values()].map((n) => ({ ...n })),
+      leases,
+      prices: [...s.prices],
+      jobs,
+      curtailments: s.curtailments.filter((c) => c.endMs > now).map((c) => ({ ...c })),
+      series: [...s.series],
+      reservations: s.reservations.filter((r) => r.expiresAt > now),
+      finishedService: s.finished,
+      attainedGpuS,
+      checkpoints: preempted.flatMap((j) => {
+        const c = s.checkpoints.get(j.id);
+        return c ? [c] : [];
+      }),
+      catalogue: s.catalogue,
+    };
+  }
+
+  /** Reads everything the cycle needs, after noting the feed's position (later changes apply on top). */
+  private async load(now: number): Promise<ViewState> {
+    const store = this.store;
+    const last = await store.view.lastChangeIds(LOOKBACK);
+    this.high = last[0] ?? 0;
+    this.missing.clear();
+    if (last.length > 0) {
+      const have = new Set(last);
+      for (let id = last[last.length - 1]!; id < this.high; id++)
+        if (!have.has(id)) this.missing.set(id, this.realMs());
+    }
+    const [
+      sites,
+      nodes,
+      leases,
+      prices,
+      jobs,
+      curtailments,
+      series,
+      reservations,
+      finished,
+      catalogue,
+      transfers,
+    ] = await Promise.all([
+      store.fleet.listSites(),
+      store.fleet.listNodes(),
+      store.jobs.activeLeases(),
+      store.fleet.listPrices(),
+      store.jobs.pendingJobs(QUEUE_LIMIT),
+      store.energy.curtailments({ activeAt: now }),
+      store.energy.series(),
+      store.checkpoints.reservations(now),
+      store.jobs.finishedService(),
+      loadGpuCatalogue(store),
+      store.checkpoints.openTransfers(),
+    ]);
+    const state: ViewState = {
+      sites,
+      nodes: new Map(nodes.map((n) => [n.id, n])),
+      leases: new Map(),
+      byNode: new Map(),
+      queue: new Map(jobs.map((j) => [j.id, j])),
+      prices,
+      curtailments,
+      series,
+      reservations,
+      checkpoints: new Map(),
+      catalogue,
+      finished,
+      transfers,
+      endedGpuS: new Map(),
+    };
+    for (const l of leases) setLease(state, l);
+    await this.refreshJobs(state, new Set([...state.queue.keys(), ...leases.map((l) => l.jobId)]));
+    this.loadedAt = now;
+    this.finishedAt = now;
+    this.finishedStale = false;
+    this.sortedLeases = undefined;
+    this.sortedQueue = undefined;
+    this.stats.loads++;
+    this.log?.info(
+      { nodes: nodes.length, leases: leases.length, queued: jobs.length, feed: this.high },
+      "cluster view loaded",
+    );
+    return state;
+  }
+
+  /** Reloads the view and counts how far the kept one had drifted from the store (it should not). */
+  private async reconcile(now: number): Promise<void> {
+    const old = this.state!;
+    // The changes up to now apply first, so only real drift counts.
+    await this.applyFeed(old, now);
+    const fresh = await this.load(now);
+    const drift = {
+      nodes: diff(old.nodes, fresh.nodes, nodeKey),
+      leases: diff(old.leases, fresh.leases, (l) => JSON.stringify(l)),
+      queue: diff(old.queue, fresh.queue, (j) => j.state),
+    };
+    this.stats.drift.nodes += drift.nodes;
+    this.stats.drift.leases += drift.leases;
+    this.stats.drift.queue += drift.queue;
+    if (drift.nodes + drift.leases + drift.queue > 0)
+      this.log?.warn({ drift }, "cluster view had drifted from the store; reloaded");
+    this.state = fresh;
+    if (this.high > PRUNE_KEEP) await this.store.view.pruneChanges(this.high - PRUNE_KEEP);
+  }
+
+  /** Reads the feed's new entries (and fills of its gaps) and re-reads the rows they name. */
+  private async applyFeed(state: ViewState, now: number): Promise<void> {
+    const fresh = await this.store.view.changesSince(this.high);
+    const fills = this.missing.size > 0 ? await this.store.view.changesByIds([...this.missing.keys()]) : [];
+    const t = this.realMs();
+    for (const c of fresh) {
+      if (c.id - this.high - 1 <= MAX_GAP)
+        for (let id = this.high + 1; id < c.id; id++) this.missing.set(id, t);
+      this.high = c.id;
+    }
+    for (const c of fills) this.missing.delete(c.id);
+    for (const [id, since] of this.missing) if (t - since > GAP_MS) this.missing.delete(id);
+    const changes = [...fills, ...fresh];
+    if (changes.length > 0) await this.apply(state, changes, now);
+  }
+
+  /** Applies feed entries: re-reads the named rows (idempotent: the row's current state wins). */
+  private async apply(state: ViewState, changes: ViewChange[], now: number): Promise<void> {
+    const { store } = this;
+    this.stats.changes += changes.length;
+    const ids = (tbl: string): string[] => [
+      ...new Set(changes.filter((c) => c.tbl === tbl && c.rowId !== "*").map((c) => c.rowId)),
+    ];
+    const whole = new Set(changes.filter((c) => c.rowId === "*").map((c) => c.tbl));
+    const [jobIds, leaseIds, nodeIds, checkpointJobs] = [
+      ids("jobs"),
+      ids("leases"),
+      ids("nodes"),
+      ids("job_checkpoints"),
+    ];
+    const [jobs, leases, nodes] = await Promise.all([
+      store.view.jobsByIds(jobIds),
+      store.view.leasesByIds(leaseIds),
+      store.fleet.nodesByIds(nodeIds),
+    ]);
+    this.stats.rowsRead += jobs.length + leases.length + nodes.length;
+    const dirtyJobs = new Set(checkpointJobs);
+    const touched = new Set<string>();
+    const jobOf = new Map(jobs.map((j) => [j.id, j]));
+    for (const id of jobIds) {
+      const j = jobOf.get(id);
+      if (j && QUEUED.has(j.state)) state.queue.set(id, j);
+      else state.queue.delete(id);
+      if (j && (j.state === "succeeded" || j.state === "failed")) this.finishedStale = true;
+      dirtyJobs.add(id);
+    }
+    const leaseOf = new Map(leases.map((l) => [l.id, l]));
+    for (const id of leaseIds) {
+      const l = leaseOf.get(id);
+      const before = state.leases.get(id);
+      if (before) deleteLease(state, before);
+      if (l && ACTIVE.has(l.state)) setLease(state, l);
+      if (l) dirtyJobs.add(l.jobId);
+      const node = l?.nodeId ?? before?.nodeId;
+      if (node) touched.add(node);
+    }
+    const nodeOf = new Map(nodes.map((n) => [n.id, n]));
+    for (const id of nodeIds) {
+      const n = nodeOf.get(id);
+      if (n) state.nodes.set(id, n);
+      else state.nodes.delete(id);
+    }
+    if (jobIds.length > 0) this.sortedQueue = undefined;
+    if (leaseIds.length > 0) this.sortedLeases = undefined;
+    await Promise.all([
+      whole.has("sites") && store.fleet.listSites().then((x) => (state.sites = x)),
+      whole.has("prices") && store.fleet.listPrices().then((x) => (state.prices = x)),
+      whole.has("curtailments") &&
+        store.energy.curtailments({ activeAt: now }).then((x) => (state.curtailments = x)),
+      whole.has("energy_series") && store.energy.series().then((x) => (state.series = x)),
+      whole.has("gpu_reservations") &&
+        store.checkpoints.reservations(now).then((x) => (state.reservations = x)),
+      whole.has("gpu_models") && loadGpuCatalogue(store).then((x) => (state.catalogue = x)),
+      whole.has("checkpoint_transfers") &&
+        store.checkpoints.openTransfers().then((x) => (state.transfers = x)),
+    ]);
+    if (dirtyJobs.size > 0) await this.refreshJobs(state, dirtyJobs);
+    for (const id of touched) this.versions.set(id, (this.versions.get(id) ?? 0) + 1);
+    const keys = ids("api_keys");
+    for (const fn of this.listeners) fn({ nodesWithLeaseChanges: touched, keys });
+  }
+
+  /**
+   * Re-reads what the view keeps per job for the given ones: the ended part of the attained service
+   * (jobs queued or holding a lease) and the checkpoint location (preempted jobs); drops the rest.
+   */
+  private async refreshJobs(state: ViewState, jobIds: Set<string>): Promise<void> {
+    const holding = new Set<string>();
+    for (const l of state.leases.values()) if (jobIds.has(l.jobId)) holding.add(l.jobId);
+    const tracked = [...jobIds].filter((id) => state.queue.has(id) || holding.has(id));
+    const preempted = tracked.filter((id) => state.queue.get(id)?.state === "preempted");
+    const [ended, checkpoints] = await Promise.all([
+      this.store.view.endedGpuS(tracked),
+      this.store.checkpoints.checkpointsFor(preempted),
+    ]);
+    for (const id of jobIds) {
+      state.endedGpuS.delete(id);
+      state.checkpoints.delete(id);
+    }
+    for (const id of tracked) state.endedGpuS.set(id, ended.get(id) ?? 0);
+    for (const c of checkpoints) state.checkpoints.set(c.jobId, c);
+  }
+
+  private realMs(): number {
+    return (this.opts.realMs ?? (() => performance.now()))();
+  }
+}
+
+function setLease(s: ViewState, l: LeaseRecord): void {
+  s.leases.set(l.id, l);
+  let m = s.byNode.get(l.nodeId);
+  if (!m) s.byNode.set(l.nodeId, (m = new Map<string, LeaseRecord>()));
+  m.set(l.id, l);
+}
+
+function deleteLease(s: ViewState, l: LeaseRecord): void {
+  s.leases.delete(l.id);
+  const m = s.byNode.get(l.nodeId);
+  m?.delete(l.id);
+  if (m?.size === 0) s.byNode.delete(l.nodeId);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A node's fields the cycle uses; liveness only where it matters (offline nodes lose their leases). */
+function nodeKey(n: Node): string {
+  return JSON.stringify({ ...n, lastHeartbeatAt: n.state === "offline" ? n.lastHeartbeatAt : null });
+}
+
+/** How many keys differ between two maps (present in one only, or with another key). */
+function diff<T>(a: Map<string, T>, b: Map<string, T>, key: (x: T) => string): number {
+  let n = 0;
+  for (const [id, x] of a) {
+    const y = b.get(id);
+    if (y === undefined || key(x) !== key(y)) n++;
+  }
+  for (const id of b.keys()) if (!a.has(id)) n++;
+  return n;
+}

@@ -1,0 +1,83 @@
+import type {
+  KyselyPlugin,
+  PluginTransformQueryArgs,
+  PluginTransformResultArgs,
+  QueryResult,
+  RootOperationNode,
+  UnknownRow,
+} from "kysely";
+import { VIEW_TABLES } from "./migrations/0019-view-changes.js";
+
+type AnyNode = { kind?: string } & Record<string, unknown>;
+
+/** The first table a write names (INSERT INTO, UPDATE, DELETE FROM). */
+function tableOf(node: unknown, depth = 0): string | undefined {
+  if (!node || typeof node !== "object" || depth > 4) return undefined;
+  const n = node as AnyNode;
+  if (n.kind === "TableNode") {
+    const id = (n.table as AnyNode | undefined)?.identifier as AnyNode | undefined;
+    return typeof id?.name === "string" ? id.name : undefined;
+  }
+  for (const k of ["into", "table", "from", "froms", "node"]) {
+    const v = n[k];
+    for (const c of Array.isArray(v) ? v : [v]) {
+      const t = tableOf(c, depth + 1);
+      if (t) return t;
+    }
+  }
+  return undefined;
+}
+
+/** Whether an UPDATE sets liveness only (not a change the cluster view follows). */
+function livenessOnly(n: AnyNode): boolean {
+  const updates = n.updates as AnyNode[] | undefined;
+  return (
+    !!updates &&
+    updates.length > 0 &&
+    updates.every((u) => {
+      const col = ((u.column as AnyNode | undefined)?.column as AnyNode | undefined)?.name;
+      return col === "last_heartbeat_at";
+    })
+  );
+}
+
+/**
+ * Counts this process's writes to the tables the cluster view follows (a Kysely plugin; raw SQL
+ * writes are not seen). A reader that has synced the view at epoch E knows it has seen every such
+ * write of this process that finished before E was read; heartbeats sync first only when it moved.
+ */
+export class WriteEpoch implements KyselyPlugin {
+  private epoch = 0;
+  private readonly pending = new WeakMap<object, string>();
+  private readonly byTable = new Map<string, number>();
+
+  /** Writes to followed tables finished so far in this process. */
+  get value(): number {
+    return this.epoch;
+  }
+
+  /** Writes to one followed table finished so far in this process. */
+  of(table: string): number {
+    return this.byTable.get(table) ?? 0;
+  }
+
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    const n = args.node as unknown as AnyNode;
+    if (n.kind === "InsertQueryNode" || n.kind === "UpdateQueryNode" || n.kind === "DeleteQueryNode") {
+      const t = tableOf(n);
+      if (t && t in VIEW_TABLES && !(n.kind === "UpdateQueryNode" && livenessOnly(n)))
+        this.pending.set(args.queryId, t);
+    }
+    return args.node;
+  }
+
+  transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    const t = this.pending.get(args.queryId);
+    if (t !== undefined) {
+      this.pending.delete(args.queryId);
+      this.epoch++;
+      this.byTable.set(t, (this.byTable.get(t) ?? 0) + 1);
+    }
+    return Promise.resolve(args.result);
+  }
+}
