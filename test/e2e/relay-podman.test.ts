@@ -75,7 +75,7 @@ if (why) {
       waitFor(
         async () => (await tenant.get<{ state: string }>(`/v1/jobs/${id}`)).state === "running",
         `job ${id} to run`,
-        90_000,
+        180_000,
       );
 
     beforeAll(async () => {
@@ -118,7 +118,7 @@ if (why) {
         })
       ).id;
       await running(web);
-    }, 180_000);
+    }, 300_000);
 
     afterAll(async () => {
       for (const f of forwards) await kill(f);

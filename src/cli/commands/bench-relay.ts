@@ -19,7 +19,9 @@ import { HostStreams, serveStream } from "../../agent/relay-streams.js";
 import { BIN, buildIngestWorld, startBenchServer, stopProc } from "./bench-ingest.js";
 
 export interface RelayBenchResult {
+  /** Megabytes per transfer, and transfers (each on a new connection). */
   megabytes: number;
+  rounds: number;
   directMBps: number;
   relayMBps: number;
   /** relay / direct throughput. */
@@ -53,26 +55,38 @@ const connect = (port: number): Promise<net.Socket> =>
 
 const once = (s: net.Socket): Promise<Buffer> => new Promise((r) => s.once("data", r));
 
-/** Sends `bytes` through the echo and waits for all of them back; MB/s of the one-way payload. */
-async function throughput(port: number, bytes: number): Promise<number> {
+/** Sends `bytes` through the echo and waits for all of them back; seconds taken. Fails after 60 s saying how far it got. */
+async function echoSeconds(port: number, bytes: number): Promise<number> {
   const s = await connect(port);
   const chunk = Buffer.alloc(256 * 1024, 0x61);
   let got = 0;
   const t0 = process.hrtime.bigint();
-  const back = new Promise<void>((r) =>
+  let timer: NodeJS.Timeout | undefined;
+  const back = new Promise<void>((res, rej) => {
+    timer = setTimeout(() => rej(new Error(`stalled: ${got} of ${bytes} bytes came back in 60 s`)), 60_000);
     s.on("data", (c: Buffer) => {
       got += c.length;
-      if (got >= bytes) r();
-    }),
-  );
-  for (let sent = 0; sent < bytes; sent += chunk.length) {
-    const part = chunk.subarray(0, Math.min(chunk.length, bytes - sent));
-    if (!s.write(part)) await new Promise((r) => s.once("drain", r));
+      if (got >= bytes) res();
+    });
+  });
+  try {
+    for (let sent = 0; sent < bytes; sent += chunk.length) {
+      const part = chunk.subarray(0, Math.min(chunk.length, bytes - sent));
+      if (!s.write(part)) await Promise.race([new Promise((r) => s.once("drain", r)), back]);
+    }
+    await back;
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  } finally {
+    clearTimeout(timer);
+    s.destroy();
   }
-  await back;
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  s.destroy();
-  return bytes / 1e6 / secs;
+}
+
+/** MB/s of `rounds` echoed transfers of `bytes` each, one connection per round. */
+async function throughput(port: number, bytes: number, rounds: number): Promise<number> {
+  let secs = 0;
+  for (let i = 0; i < rounds; i++) secs += await echoSeconds(port, bytes);
+  return (bytes * rounds) / 1e6 / secs;
 }
 
 async function pings(port: number, n: number): Promise<number[]> {
@@ -95,7 +109,13 @@ const q = (xs: number[], p: number): number => {
 };
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-export async function runRelayBench(o: { megabytes: number; pings: number }): Promise<RelayBenchResult> {
+export async function runRelayBench(o: {
+  megabytes: number;
+  rounds: number;
+  pings: number;
+  progress?: (what: string) => void;
+}): Promise<RelayBenchResult> {
+  const step = o.progress ?? ((): void => undefined);
   const dir = mkdtempSync(join(tmpdir(), "zumbido-bench-relay-"));
   const server = await startBenchServer(`sqlite:${join(dir, "z.db")}`, { env: { ZUMBIDO_DATA: dir } });
   const target = await echoServer();
@@ -129,11 +149,16 @@ export async function runRelayBench(o: { megabytes: number; pings: number }): Pr
     const relayPort = Number(/:(\d+) ->/.exec(line)?.[1]);
     const bytes = o.megabytes * 1_000_000;
     // Warm both paths (JIT, the forwarder's start), then measure.
-    await throughput(targetPort, 1_000_000);
-    await throughput(relayPort, 1_000_000);
-    const directMBps = await throughput(targetPort, bytes);
-    const relayMBps = await throughput(relayPort, bytes);
+    step("warming up");
+    await throughput(targetPort, 1_000_000, 1);
+    await throughput(relayPort, 1_000_000, 1);
+    step("bulk transfer, direct");
+    const directMBps = await throughput(targetPort, bytes, o.rounds);
+    step("bulk transfer, through the relay");
+    const relayMBps = await throughput(relayPort, bytes, o.rounds);
+    step("round trips, direct");
     const direct = await pings(targetPort, o.pings);
+    step("round trips, through the relay");
     const relayed = await pings(relayPort, o.pings);
     const opens: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -143,6 +168,7 @@ export async function runRelayBench(o: { megabytes: number; pings: number }): Pr
     }
     return {
       megabytes: o.megabytes,
+      rounds: o.rounds,
       directMBps: r2(directMBps),
       relayMBps: r2(relayMBps),
       throughputRatio: r2(relayMBps / directMBps),
@@ -166,11 +192,17 @@ export function registerBenchRelayCommand(bench: Command): void {
   bench
     .command("relay")
     .description("relay throughput and round-trip latency through zumbido port-forward vs direct loopback")
-    .option("--mb <n>", "megabytes in the bulk transfer", (v) => Number(v), 64)
+    .option("--mb <n>", "megabytes per echoed transfer", (v) => Number(v), 1)
+    .option("--rounds <n>", "transfers, each on a new connection", (v) => Number(v), 8)
     .option("--pings <n>", "one-byte round trips", (v) => Number(v), 500)
     .option("--json", "print the figures as JSON")
-    .action(async (o: { mb: number; pings: number; json?: boolean }) => {
-      const r = await runRelayBench({ megabytes: o.mb, pings: o.pings });
+    .action(async (o: { mb: number; rounds: number; pings: number; json?: boolean }) => {
+      const r = await runRelayBench({
+        megabytes: o.mb,
+        rounds: o.rounds,
+        pings: o.pings,
+        progress: (w) => console.error(`bench relay: ${w}...`),
+      });
       if (o.json) return void console.log(JSON.stringify(r, null, 2));
       console.log(
         `relay bench (${r.megabytes} MB bulk, ${r.pings} one-byte round trips; loopback, one machine)`,
