@@ -7,38 +7,15 @@ import { billingWindow, chargeForLease, clipGpuMs } from "./billing.js";
 import type { UsageRecord } from "../domain/index.js";
 import type { LeaseRecord } from "../store/index.js";
 import {
-  boundUsageBatch,
   cover,
   leaseUsageBounds,
   longestUncovered,
   USAGE_TOLERANCE_MS,
   type Interval,
-  type StoredUsage,
-  type UsageVerdict,
 } from "../ledger/usage-bounds.js";
+import { IngestModel as Ingest } from "../../test/helpers/usage-model.js";
 
 const T0 = Date.UTC(2026, 11, 1, 10, 0, 0);
-
-/** A node's ingest state kept across batches, as the store keeps it. */
-class Ingest {
-  stored = new Map<number, StoredUsage>();
-  covered = new Map<string, Interval[]>();
-  accepted: UsageRecord[] = [];
-  verdicts: UsageVerdict[] = [];
-  constructor(readonly bounds: Map<string, ReturnType<typeof leaseUsageBounds>>) {}
-  send(batch: UsageRecord[]): UsageVerdict[] {
-    const v = boundUsageBatch(batch, this.bounds, this.stored, this.covered);
-    for (const x of v) {
-      if (x.kind !== "new") continue;
-      this.accepted.push(x.record);
-      const { nodeId: _n, seq: _s, ...acc } = x.record;
-      const claim = x.claim ? (({ nodeId: _a, seq: _b, ...c }) => c)(x.claim) : null;
-      this.stored.set(x.record.seq, { accepted: acc, claim });
-    }
-    this.verdicts.push(...v);
-    return v;
-  }
-}
 
 const rec = (seq: number, fromMs: number, toMs: number, gpuMs: number, energyMilliWh = 0): UsageRecord => ({
   nodeId: "n1",

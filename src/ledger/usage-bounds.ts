@@ -156,12 +156,23 @@ export function boundUsageBatch(
   covered: Map<string, Interval[]>,
 ): UsageVerdict[] {
   const out: UsageVerdict[] = new Array<UsageVerdict>(records.length);
-  // Records of this batch by seq (a record carries its claim; records are never mutated).
-  const inBatch = new Map<number, UsageClaim>();
+  // Records of this batch by seq (a record carries its claim; records are never mutated), built
+  // only when a seq is not above every seq before it: in a batch of increasing seqs (what agents
+  // send) no seq can repeat, so no map is needed.
+  let inBatch: Map<number, UsageClaim> | null = null;
+  let maxSeq = -Infinity;
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     const before = stored.size > 0 ? stored.get(r.seq) : undefined;
-    const earlier = before ? (before.claim ?? before.accepted) : inBatch.get(r.seq);
+    let earlier: UsageClaim | undefined = before ? (before.claim ?? before.accepted) : undefined;
+    if (!before && r.seq <= maxSeq) {
+      if (!inBatch) {
+        inBatch = new Map();
+        for (let j = 0; j < i; j++) if (out[j]!.kind === "new") inBatch.set(records[j]!.seq, records[j]!);
+      }
+      earlier = inBatch.get(r.seq);
+    }
+    if (r.seq > maxSeq) maxSeq = r.seq;
     if (earlier) {
       out[i] = sameClaim(earlier, r)
         ? { kind: "duplicate", seq: r.seq }
@@ -174,7 +185,7 @@ export function boundUsageBatch(
           };
       continue;
     }
-    inBatch.set(r.seq, r);
+    inBatch?.set(r.seq, r);
     out[i] = bound(r, bounds.get(r.leaseId)!, covered);
   }
   return out;

@@ -73,7 +73,11 @@ export class Store {
     try {
       await this.fleet.closeLiveness();
     } finally {
-      await this.db.close();
+      try {
+        await this.usage.close();
+      } finally {
+        await this.db.close();
+      }
     }
   }
 }

@@ -151,7 +151,8 @@ const claimJson = (r: UsageRecord): string =>
 /** What to write for a batch: rows as sent, clipped rows with their claim, anomalies, and the answer. */
 export interface IngestPlan {
   clean: UsageRecord[];
-  clippedRows: { r: UsageRecord; claim: string }[];
+  /** Clipped rows: the accepted record, its claim as stored (JSON) and as sent. */
+  clippedRows: { r: UsageRecord; claim: string; claimed: UsageRecord }[];
   anomalies: Omit<AnomalyRecord, "id">[];
   result: IngestResult;
 }
@@ -168,7 +169,7 @@ export function planIngest(
   const verdicts: UsageVerdict[] = boundUsageBatch(records, bounds, stored, covered);
   const nodeId = records[0]?.nodeId ?? "";
   const clean: UsageRecord[] = [];
-  const clippedRows: { r: UsageRecord; claim: string }[] = [];
+  const clippedRows: IngestPlan["clippedRows"] = [];
   const anomalies: Omit<AnomalyRecord, "id">[] = [];
   const result: IngestResult = { accepted: 0, duplicates: 0, clipped: 0, conflicts: [] };
   for (const v of verdicts) {
@@ -192,7 +193,7 @@ export function planIngest(
     } else {
       result.accepted++;
       result.clipped++;
-      clippedRows.push({ r: v.record, claim: claimJson(v.claim) });
+      clippedRows.push({ r: v.record, claim: claimJson(v.claim), claimed: v.claim });
       anomalies.push({
         at,
         nodeId,
@@ -207,6 +208,15 @@ export function planIngest(
     }
   }
   return { clean, clippedRows, anomalies, result };
+}
+
+/**
+ * Adds what a plan stores to `stored`, as a read of the table after its commit would give it, so
+ * that a later batch of the same transaction sees this one's seqs (replays and conflicts).
+ */
+export function rememberPlanned(p: IngestPlan, stored: Map<number, StoredUsage>): void {
+  for (const r of p.clean) stored.set(r.seq, { accepted: r, claim: null });
+  for (const x of p.clippedRows) stored.set(x.r.seq, { accepted: x.r, claim: x.claimed });
 }
 
 /** An anomaly as the anomalies table's columns. */

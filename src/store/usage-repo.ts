@@ -5,6 +5,7 @@ import { rawHandlesOf, type Db } from "./db.js";
 import type { Database } from "./schema.js";
 import { anomalyRow, type AnomalyRecord, type IngestResult } from "./usage-ingest.js";
 import { CHUNK, ingestKysely, insertPg, insertPortable, isPostgres } from "./usage-kysely.js";
+import { PgUsageIngest } from "./usage-pg-queue.js";
 import { SqliteUsage, type SqliteHandle } from "./usage-sqlite.js";
 
 export type { AnomalyRecord, IngestResult } from "./usage-ingest.js";
@@ -29,6 +30,7 @@ export interface LeaseMonthTotal {
 export class UsageRepo {
   private readonly raw: Pick<Db, "sqlite" | "pgPool">;
   private readonly sqlite: SqliteUsage | undefined;
+  private readonly pgIngest: PgUsageIngest | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -36,6 +38,7 @@ export class UsageRepo {
   ) {
     this.raw = raw ?? rawHandlesOf(db);
     if (this.raw.sqlite) this.sqlite = new SqliteUsage(this.raw.sqlite as unknown as SqliteHandle, db);
+    if (this.raw.pgPool) this.pgIngest = new PgUsageIngest(this.raw.pgPool);
   }
 
   /**
@@ -61,7 +64,8 @@ export class UsageRepo {
    * refused as conflicts, new records are stored as sent or clipped (keeping the claim), and every
    * clipped, refused or conflicting record leaves an anomaly. All records must be of `nodeId` and
    * of leases in `bounds`. Batches of one node are serialised (SQLite: one connection; PostgreSQL:
-   * an advisory lock per node), so two batches never both take the same interval.
+   * an advisory lock per node, and a node's concurrent batches in one process share one transaction:
+   * usage-pg.ts), so two batches never both take the same interval.
    */
   async ingest(
     nodeId: string,
@@ -72,7 +76,13 @@ export class UsageRepo {
   ): Promise<IngestResult> {
     if (records.length === 0) return { accepted: 0, duplicates: 0, clipped: 0, conflicts: [] };
     if (this.sqlite) return this.sqlite.ingest(records, receivedAt, bounds, operatorId);
+    if (this.pgIngest) return this.pgIngest.ingest(nodeId, operatorId, records, receivedAt, bounds);
     return ingestKysely(this.db, this.pg(), nodeId, operatorId, records, receivedAt, bounds);
+  }
+
+  /** Closes what the repo opened itself (PostgreSQL: the ingest's writer connections). */
+  async close(): Promise<void> {
+    await this.pgIngest?.close();
   }
 
   private pg(): boolean {
