@@ -26,8 +26,12 @@ export class MuxStream extends Duplex {
   readonly exit: Promise<ExitCode>;
   private resolveExit!: (c: ExitCode) => void;
   private sendCredit = WINDOW_BYTES;
-  private waiter: (() => void) | undefined;
+  /** Writers waiting for credit: stdout (_write) and stderr (writeStderr) may both wait at once. */
+  private readonly waiters = new Set<() => void>();
   private ungranted = 0;
+  /** Whether a reader's buffer is full: its last push returned false and it has not asked for more since. */
+  private outFull = false;
+  private errFull = false;
   private remoteEnded = false;
   private peerReset = false;
   private readonly opened: Promise<void>;
@@ -39,7 +43,12 @@ export class MuxStream extends Duplex {
     readonly request: OpenRequest,
   ) {
     super({ allowHalfOpen: true });
-    this.stderr = new Readable({ read: () => this.grant() });
+    this.stderr = new Readable({
+      read: () => {
+        this.errFull = false;
+        this.grant();
+      },
+    });
     this.exit = new Promise((r) => (this.resolveExit = r));
     this.opened = new Promise<void>((res, rej) => {
       this.settleOpen = (err) => (err ? rej(err) : res());
@@ -72,6 +81,10 @@ export class MuxStream extends Duplex {
   }
 
   override _read(): void {
+    // Node calls _read once this read leaves the buffer below its high-water mark (the chunk being
+    // read still counts in readableLength here), and not again until the next push: so this is
+    // the signal to grant, whatever readableLength says now.
+    this.outFull = false;
     this.grant();
   }
 
@@ -90,7 +103,7 @@ export class MuxStream extends Duplex {
     this.mux.forget(this.id);
     this.settleOpen(err ?? new Error("stream closed"));
     this.resolveExit(null);
-    this.waiter?.();
+    this.wake();
     if (!this.stderr.destroyed) {
       if (clean) this.stderr.push(null);
       else this.stderr.destroy();
@@ -103,8 +116,7 @@ export class MuxStream extends Duplex {
     while (off < chunk.length) {
       while (this.sendCredit <= 0) {
         if (this.destroyed) throw new Error("stream closed");
-        await new Promise<void>((r) => (this.waiter = r));
-        this.waiter = undefined;
+        await new Promise<void>((r) => this.waiters.add(r));
       }
       if (this.destroyed) throw new Error("stream closed");
       const n = Math.min(chunk.length - off, this.sendCredit, MAX_DATA_BYTES);
@@ -115,11 +127,15 @@ export class MuxStream extends Duplex {
     }
   }
 
+  private wake(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+
   /** Grants the far side credit for what the readers took, once neither reader is full. */
   private grant(): void {
-    if (this.ungranted === 0 || this.destroyed) return;
-    if (this.readableLength >= this.readableHighWaterMark) return;
-    if (this.stderr.readableLength >= this.stderr.readableHighWaterMark) return;
+    if (this.ungranted === 0 || this.destroyed || this.outFull || this.errFull) return;
     this.mux.send(credit(this.id, this.ungranted));
     this.ungranted = 0;
   }
@@ -137,7 +153,8 @@ export class MuxStream extends Duplex {
         if (this.ungranted > WINDOW_BYTES)
           return this.protocolError("the sender overran its flow-control window");
         this.mux.activity(this);
-        (type === F.DATA ? this : this.stderr).push(Buffer.from(payload));
+        if (type === F.DATA) this.outFull = !this.push(Buffer.from(payload));
+        else if (!this.stderr.destroyed) this.errFull = !this.stderr.push(Buffer.from(payload));
         this.grant();
         return;
       case F.END:
@@ -150,7 +167,7 @@ export class MuxStream extends Duplex {
         const n = payload.length === 4 ? payload.readUInt32BE(0) : -1;
         if (n <= 0 || this.sendCredit + n > WINDOW_BYTES) return this.protocolError("a bad credit grant");
         this.sendCredit += n;
-        this.waiter?.();
+        this.wake();
         return;
       }
       case F.EXIT: {

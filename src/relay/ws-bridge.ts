@@ -3,7 +3,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { WebSocket } from "ws";
 
-/** Bytes queued on a WebSocket before its sources are paused. */
+/** Bytes one source may have queued on a WebSocket before it is paused. */
 const SEND_HIGH_WATER = 1024 * 1024;
 
 /** The exec protocol's channel bytes (first byte of each binary message). */
@@ -12,13 +12,19 @@ export const CH = { STDIN: 0, STDOUT: 1, STDERR: 2, EXIT: 3, STDIN_EOF: 4 } as c
 /** Sends a readable's chunks as binary messages (each prefixed with `channel` if given); resolves at its end. */
 export function sendReadable(ws: WebSocket, src: Readable, channel?: number): Promise<void> {
   return new Promise((resolve, reject) => {
+    // This source's own bytes not yet written out: counted per source, so that its own send
+    // callbacks always see it fall and resume it, even while another source (stdout and stderr
+    // share one WebSocket) keeps the WebSocket's buffer full.
+    let queued = 0;
     const onData = (chunk: Buffer): void => {
       if (ws.readyState !== ws.OPEN) return;
       const msg = channel === undefined ? chunk : Buffer.concat([Buffer.of(channel), chunk]);
+      queued += msg.length;
       ws.send(msg, () => {
-        if (src.isPaused() && ws.bufferedAmount < SEND_HIGH_WATER / 2) src.resume();
+        queued -= msg.length;
+        if (src.isPaused() && queued < SEND_HIGH_WATER / 2) src.resume();
       });
-      if (ws.bufferedAmount >= SEND_HIGH_WATER) src.pause();
+      if (queued >= SEND_HIGH_WATER) src.pause();
     };
     src.on("data", onData);
     src.once("end", () => resolve());

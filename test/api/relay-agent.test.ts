@@ -107,16 +107,26 @@ describe("agent relay client (in-process control plane, SQLite)", () => {
     expect(r).toEqual({ stdout: "again", stderr: "", exitCode: 0 });
   });
 
-  // KNOWN BUG (docs/instances.md, "Known problems"): under load this transfer sometimes stops part way
-  // (a flow-control stall on the forwarder path); skipped so main stays green until it is fixed.
-  it.skip("KNOWN BUG: carries megabytes both ways through the TCP forwarder child", async () => {
+  it("carries megabytes both ways through the TCP forwarder child", async () => {
     const echo = net.createServer((c) => c.pipe(c));
     await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
     const port = (echo.address() as AddressInfo).port;
-    const big = Buffer.alloc(3 * 1024 * 1024, 9);
+    const big = Buffer.alloc(8 * 1024 * 1024, 9);
     const back = await rawOverWs(`${base}/v1/jobs/${job.jobId}/ports/${port}/tcp`, w.tenantKey, big);
     echo.close();
     expect(back.equals(big)).toBe(true);
+  });
+
+  it("carries a process flooding stdout and stderr at once (one credit window, two writers)", async () => {
+    const mb = 4 * 1024 * 1024;
+    const r = await execOverWs(
+      `${base}/v1/jobs/${job.jobId}/exec?argv=sh&argv=-c&argv=${encodeURIComponent(
+        `head -c ${mb} /dev/zero >&2 & head -c ${mb} /dev/zero; wait`,
+      )}`,
+      w.tenantKey,
+      "",
+    );
+    expect([r.stdout.length, r.stderr.length, r.exitCode]).toEqual([mb, mb, 0]);
   });
 
   it("answers 409 with the node's reason when it cannot open a stream", async () => {
