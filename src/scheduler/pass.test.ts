@@ -27,7 +27,7 @@ describe("the shared pass's queue order", () => {
       fc.property(
         fc.array(jobArb, { minLength: 1, maxLength: 12 }),
         fc.record({ a: fc.nat(20_000), b: fc.nat(20_000) }),
-        fc.constantFrom(undefined, { a: 3 }, { b: 2, c: 0.5 }),
+        fc.constantFrom<Record<string, number> | undefined>(undefined, { a: 3 }, { b: 2, c: 0.5 }),
         (js, usage, weights) => {
           const pending = js.map((x, k) =>
             job(`j${k}`).of(x.tenant).submitted(x.submitted).gpus(x.gpus).build(),
