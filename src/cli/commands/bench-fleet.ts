@@ -7,7 +7,7 @@
  * checks that nothing was placed twice, no GPU was leased twice and no usage record was lost.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -50,6 +50,10 @@ export interface FleetBenchResult {
   enrolPerS: number;
   /** Orders long-polls answered (0 with --no-orders-poll). */
   ordersPolls: number;
+  /** CPU the first server used over the measured seconds, % of one core (null off Linux). */
+  serverCpuPct: number | null;
+  /** CPU the driver (this process: nodes and tenants) used over the measured seconds, % of one core. */
+  driverCpuPct: number;
 }
 
 /** Options of runFleetBench. */
@@ -177,6 +181,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     const subLat: number[] = [];
     let stop = false;
     const t0 = Date.now();
+    const cpu0 = { server: procCpuMs(servers[0]!.proc.pid), driver: process.cpuUsage() };
     const deadline = t0 + o.seconds * 1000;
 
     // Tenants: jobsPerS submissions a second, 1-8 GPUs each.
@@ -257,6 +262,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     stop = true;
     fleet.stop();
     const seconds = (Date.now() - t0) / 1000;
+    const serverCpu = procCpuMs(servers[0]!.proc.pid);
+    const driverCpu = process.cpuUsage(cpu0.driver);
     // Let usage and submissions in flight land.
     await new Promise((r) => setTimeout(r, 1500));
     let cycleP99Ms: number | null = null;
@@ -349,12 +356,28 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       serverIntervalMs: f.serverIntervalMs,
       enrolPerS: f.enrolPerS,
       ordersPolls: f.ordersAnswered,
+      serverCpuPct:
+        serverCpu !== null && cpu0.server !== null
+          ? Math.round((serverCpu - cpu0.server) / seconds / 10)
+          : null,
+      driverCpuPct: Math.round((driverCpu.user + driverCpu.system) / 1000 / seconds / 10),
     };
   } finally {
     await fleet?.close();
     for (const p of pools) await p.close().catch(() => undefined);
     for (const s of servers) await stopProc(s.proc);
     await cleanup();
+  }
+}
+
+/** CPU time a process has used, ms (from /proc; null where there is none). */
+function procCpuMs(pid: number | undefined): number | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
   }
 }
 
