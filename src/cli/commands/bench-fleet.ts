@@ -17,6 +17,7 @@ import { LEADER_LOCK_KEY } from "../../control/leader.js";
 import { Store, parseStoreUrl } from "../../store/index.js";
 import { checkFleetStore, type FleetCheck, type SentUsage } from "./fleet-check.js";
 import { api, startBenchServer, stopProc, type BenchServer } from "./bench-ingest.js";
+import { NodeFleet } from "./bench-fleet-nodes.js";
 
 /** The figures `bench fleet --json` prints. */
 export interface FleetBenchResult {
@@ -56,6 +57,10 @@ export interface FleetBenchResult {
   resumeMs: number[];
   /** Heartbeat interval the server asked for at the end (ms; null when it names none). */
   serverIntervalMs: number | null;
+  /** Nodes enrolled a second (the enrolment phase, before the measured seconds). */
+  enrolPerS: number;
+  /** Orders long-polls answered (0 with --no-orders-poll). */
+  ordersPolls: number;
 }
 
 /** Options of runFleetBench. */
@@ -71,19 +76,11 @@ export interface FleetBenchOptions {
   pgUrl?: string;
   /** Server entry (e.g. another checkout's bin/zumbido.js) to measure a baseline. */
   serverEntry?: string;
+  /** Hold an orders long-poll per node as the agent does (default); false: heartbeats carry the orders. */
+  ordersPoll?: boolean;
   /** The servers' ZUMBIDO_LIVENESS_BATCH_MS (0: every heartbeat written at once); default theirs. */
   livenessBatchMs?: number;
 }
-
-const GPUS = Array.from({ length: 8 }, (_, i) => ({
-  index: i,
-  uuid: `GPU-fleet-${i}`,
-  model: "H100",
-  name: "NVIDIA H100",
-  memoryMb: 81_559,
-  powerLimitW: 700,
-  healthy: true,
-}));
 
 /** The q-quantile (default p99) of xs, 0 when empty. */
 const p99 = (xs: number[], q = 0.99): number => {
@@ -91,17 +88,6 @@ const p99 = (xs: number[], q = 0.99): number => {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.floor(s.length * q))]! * 10) / 10;
 };
-
-interface SimNode {
-  id: string;
-  key: string;
-  replica: number;
-  /** leaseId -> what runs */
-  running: Map<string, { jobId: string; gpus: number[]; startedAt: number; endsAt: number }>;
-  reports: { leaseId: string; phase: string; startedAt?: number; endedAt?: number; exitCode?: number }[];
-  usageSeq: number;
-  intervalMs: number;
-}
 
 /** Runs the fleet bench; every figure is measured, nothing is assumed. */
 export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchResult> {
@@ -137,6 +123,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   if (o.replicas === 2) servers.push(await startBenchServer(storeUrl, { ...entry, adminKey, env }));
   const pools = servers.map((s) => new Pool(s.url, { connections: 64, headersTimeout: 10_000 }));
   const errors = { n: 0 };
+  const submittedAt = new Map<string, number>();
+  let fleet: NodeFleet | undefined;
   const req = async <T>(
     replica: number,
     key: string | null,
@@ -187,144 +175,21 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       });
       sites.push(s.id);
     }
-    // Enrol the nodes, 32 at a time.
-    const nodes: SimNode[] = [];
-    for (let i = 0; i < o.nodes; i += 32) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(32, o.nodes - i) }, async (_, k) => {
-          const n = i + k;
-          const site = sites[Math.floor(n / 1000)]!;
-          const tok = await req<{ token: string }>(0, op.key, "POST", `/v1/sites/${site}/enrolment-tokens`);
-          const e = await req<{ key: string; nodeId: string }>(0, null, "POST", "/v1/agent/enrol", {
-            token: tok.token,
-            name: `fleet-${n}`,
-            gpus: GPUS,
-            executor: "local",
-          });
-          return {
-            id: e.nodeId,
-            key: e.key,
-            replica: n % servers.length,
-            running: new Map(),
-            reports: [],
-            usageSeq: 0,
-            intervalMs: o.heartbeatMs,
-          } satisfies SimNode;
-        }),
-      );
-      nodes.push(...batch);
-    }
+    // Enrol the nodes, then run them (src/cli/commands/bench-fleet-nodes.ts).
+    fleet = new NodeFleet({
+      urls: () => servers.map((x) => x.url),
+      heartbeatMs: o.heartbeatMs,
+      ordersPoll: o.ordersPoll !== false,
+      submittedAt,
+      onError: () => errors.n++,
+    });
+    await fleet.enrol(o.nodes, (n) => sites[Math.floor(n / 1000)]!, op.key);
 
-    const hbLat: number[] = [];
     const subLat: number[] = [];
-    const assignLat: number[] = [];
-    const submittedAt = new Map<string, number>();
-    const assignedJobs = new Set<string>();
-    const seenAt = new Map<string, number>();
-    let nodeConflicts = 0;
-    let usageSent = 0;
-    const sentUsage: SentUsage[] = [];
-    let serverIntervalMs: number | null = null;
     let stop = false;
     const t0 = Date.now();
     const deadline = t0 + o.seconds * 1000;
-    const other = (r: number): number => (servers.length === 2 ? 1 - r : r);
 
-    // A node's life: heartbeat, run what it is given for 5-20 s, report, send usage.
-    const live = async (n: SimNode): Promise<void> => {
-      await new Promise((r) => setTimeout(r, Math.random() * n.intervalMs));
-      while (!stop && Date.now() < deadline) {
-        const now = Date.now();
-        const workloads = [...n.reports];
-        for (const [leaseId, w] of n.running) {
-          if (w.endsAt <= now) {
-            workloads.push({
-              leaseId,
-              phase: "succeeded",
-              startedAt: w.startedAt,
-              endedAt: now,
-              exitCode: 0,
-            });
-            n.usageSeq++;
-            usageSent++;
-            sentUsage.push({ nodeId: n.id, seq: n.usageSeq });
-            const rec = {
-              nodeId: n.id,
-              seq: n.usageSeq,
-              leaseId,
-              fromMs: w.startedAt,
-              toMs: now,
-              gpuMs: (now - w.startedAt) * w.gpus.length,
-              energyMilliWh: 1,
-              energySource: "modelled" as const,
-            };
-            n.running.delete(leaseId);
-            void sendUsage(n, rec);
-          } else workloads.push({ leaseId, phase: "running", startedAt: w.startedAt });
-        }
-        n.reports = [];
-        const s = performance.now();
-        try {
-          const a = await req<{
-            assignments: { leaseId: string; jobId: string; gpuIndices: number[] }[];
-            stops: { leaseId: string }[];
-            intervalMs?: number;
-          }>(n.replica, n.key, "POST", "/v1/agent/heartbeat", {
-            gpus: GPUS,
-            health: { healthy: true, reasons: [] },
-            workloads,
-          });
-          hbLat.push(performance.now() - s);
-          if (a.intervalMs) n.intervalMs = serverIntervalMs = a.intervalMs;
-          for (const x of a.assignments) {
-            if (n.running.has(x.leaseId)) continue;
-            const busy = new Set([...n.running.values()].flatMap((w) => w.gpus));
-            if (x.gpuIndices.some((g) => busy.has(g))) nodeConflicts++;
-            if (!assignedJobs.has(x.jobId)) {
-              assignedJobs.add(x.jobId);
-              seenAt.set(x.jobId, Date.now());
-              const at = submittedAt.get(x.jobId);
-              if (at !== undefined) assignLat.push(Date.now() - at);
-            }
-            const t = Date.now();
-            n.running.set(x.leaseId, {
-              jobId: x.jobId,
-              gpus: x.gpuIndices,
-              startedAt: t,
-              endsAt: t + 5000 + Math.random() * 15_000,
-            });
-            n.reports.push({ leaseId: x.leaseId, phase: "running", startedAt: t });
-          }
-          for (const x of a.stops) {
-            const w = n.running.get(x.leaseId);
-            n.running.delete(x.leaseId);
-            n.reports.push({
-              leaseId: x.leaseId,
-              phase: "cancelled",
-              endedAt: Date.now(),
-              startedAt: w?.startedAt,
-            });
-          }
-        } catch {
-          errors.n++;
-          n.replica = other(n.replica);
-          n.reports = workloads.filter((w) => w.phase !== "running");
-        }
-        await new Promise((r) => setTimeout(r, Math.max(0, n.intervalMs - (performance.now() - s))));
-      }
-    };
-    const sendUsage = async (n: SimNode, rec: unknown): Promise<void> => {
-      for (let i = 0; i < 5; i++) {
-        try {
-          await req(n.replica, n.key, "POST", "/v1/agent/usage", { records: [rec] });
-          return;
-        } catch {
-          errors.n++;
-          n.replica = other(n.replica);
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
-    };
     // Tenants: jobsPerS submissions a second, 1-8 GPUs each.
     const submit = async (): Promise<void> => {
       let i = 0;
@@ -422,8 +287,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         await c.end();
       }
     };
-    await Promise.all([...nodes.map(live), submit(), failovers()]);
+    await Promise.all([fleet.run(deadline), submit(), failovers()]);
     stop = true;
+    fleet.stop();
     const seconds = (Date.now() - t0) / 1000;
     // Let usage and submissions in flight land.
     await new Promise((r) => setTimeout(r, 1500));
@@ -434,8 +300,12 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     } catch {
       cycleP99Ms = null;
     }
+    const f = fleet.figures;
     // Checks in the store (src/cli/commands/fleet-check.ts): jobs placed twice, GPUs leased twice,
-    // usage lost; read from the rows, not asked of the servers.
+    // usage lost; read from the rows, not asked of the servers. A node's usage seqs run 1, 2, ...
+    const sentUsage: SentUsage[] = fleet.nodes.flatMap((n) =>
+      Array.from({ length: n.usageSeq }, (_, i) => ({ nodeId: n.id, seq: i + 1 })),
+    );
     const store = await Store.open(parseStoreUrl(storeUrl));
     let check: FleetCheck;
     try {
@@ -448,7 +318,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     for (const [job, at] of check.firstLeaseAt) {
       const sub = submittedAt.get(job);
       if (sub !== undefined) placeLat.push(at - sub);
-      const seen = seenAt.get(job);
+      const seen = f.seenAt.get(job);
       if (seen !== undefined) deliverLat.push(seen - at);
     }
     return {
@@ -456,29 +326,32 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       nodes: o.nodes,
       replicas: o.replicas,
       seconds: Math.round(seconds * 10) / 10,
-      heartbeatsPerS: Math.round(hbLat.length / seconds),
-      heartbeatP99Ms: p99(hbLat),
+      heartbeatsPerS: Math.round(f.hbLat.length / seconds),
+      heartbeatP99Ms: p99(f.hbLat),
       submitP99Ms: p99(subLat),
-      submitToAssignP99Ms: assignLat.length ? p99(assignLat) : null,
+      submitToAssignP99Ms: f.assignLat.length ? p99(f.assignLat) : null,
       cycleP99Ms,
       errors: errors.n,
       jobsSubmitted: submittedAt.size,
-      jobsAssigned: assignedJobs.size,
+      jobsAssigned: f.assignedJobs.size,
       jobsPlaced: check.jobsPlaced,
       submitToPlaceP50Ms: placeLat.length ? p99(placeLat, 0.5) : null,
       submitToPlaceP99Ms: placeLat.length ? p99(placeLat) : null,
       placeToAssignP99Ms: deliverLat.length ? p99(deliverLat) : null,
       jobsPlacedTwice: check.jobsPlacedTwice,
-      gpuDoubleLeased: check.gpuDoubleLeased + nodeConflicts,
+      gpuDoubleLeased: check.gpuDoubleLeased + f.nodeConflicts,
       lostUsageRecords: check.lostUsageRecords,
-      usageSent,
+      usageSent: sentUsage.length,
       checkExamples: check.examples,
       kills,
       takeoverMs,
       resumeMs,
-      serverIntervalMs,
+      serverIntervalMs: f.serverIntervalMs,
+      enrolPerS: f.enrolPerS,
+      ordersPolls: f.ordersAnswered,
     };
   } finally {
+    await fleet?.close();
     for (const p of pools) await p.close().catch(() => undefined);
     for (const s of servers) await stopProc(s.proc);
     await cleanup();
@@ -522,6 +395,7 @@ export function registerBenchFleetCommand(bench: Command): void {
     .option("--replicas <n>", "1 or 2 server processes on one store (2 needs postgres)", "1")
     .option("--kill-leader <how>", "with 2 replicas: process (SIGKILL) or lock (terminate its lock session)")
     .option("--kills <n>", "failovers during the run, 1-50", "10")
+    .option("--no-orders-poll", "nodes hold no orders long-poll (assignments wait for the next heartbeat)")
     .option("--liveness-batch-ms <n>", "the servers' liveness batch interval, 0 (off) to 5000")
     .option("--server-entry <path>", "run another checkout's bin/zumbido.js (a baseline)")
     .option("--pg-url <url>", "PostgreSQL server to create the bench database on (ZUMBIDO_TEST_PG_URL)")
@@ -549,6 +423,7 @@ export function registerBenchFleetCommand(bench: Command): void {
           ...(kill ? { killLeader: kill } : {}),
           kills: int("--kills", String(o.kills), 1, 50),
           ...(pgUrl ? { pgUrl } : {}),
+          ordersPoll: (o.ordersPoll as boolean | undefined) !== false,
           ...(typeof o.serverEntry === "string" ? { serverEntry: o.serverEntry } : {}),
           ...(o.livenessBatchMs !== undefined
             ? { livenessBatchMs: int("--liveness-batch-ms", String(o.livenessBatchMs), 0, 5000) }
