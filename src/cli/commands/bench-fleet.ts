@@ -7,13 +7,15 @@
  * checks that nothing was placed twice, no GPU was leased twice and no usage record was lost.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import pg from "pg";
 import { Pool } from "undici";
+import { LEADER_LOCK_KEY } from "../../control/leader.js";
 import { Store, parseStoreUrl } from "../../store/index.js";
+import { checkFleetStore, type FleetCheck, type SentUsage } from "./fleet-check.js";
 import { api, startBenchServer, stopProc, type BenchServer } from "./bench-ingest.js";
 import { NodeFleet } from "./bench-fleet-nodes.js";
 
@@ -39,17 +41,32 @@ export interface FleetBenchResult {
   submitToPlaceP99Ms: number | null;
   /** Placement to a node seeing the assignment in a heartbeat answer, p99 (ms; null when none was seen). */
   placeToAssignP99Ms: number | null;
+  /** Jobs with two placements alive at once, from the store's rows (fleet-check.ts). */
   jobsPlacedTwice: number;
+  /** Leases overlapping on one GPU in the store, plus assignments a node got onto a GPU it was running. */
   gpuDoubleLeased: number;
+  /** Usage records the nodes sent that are not in the store. */
   lostUsageRecords: number;
+  usageSent: number;
+  /** The first few offenders the checks found (empty when all is well). */
+  checkExamples: string[];
   kills: number;
+  /** Each kill to the next leader term in leader_terms (ms). */
   takeoverMs: number[];
+  /** Each kill to the first placement the new term committed (lease commit time, ms). */
+  resumeMs: number[];
   /** Heartbeat interval the server asked for at the end (ms; null when it names none). */
   serverIntervalMs: number | null;
+  /** Warm-up before the measured seconds (nodes starting, spread over 1 s per 500 nodes, then 5 s), s. */
+  warmUpS: number;
   /** Nodes enrolled a second (the enrolment phase, before the measured seconds). */
   enrolPerS: number;
   /** Orders long-polls answered (0 with --no-orders-poll). */
   ordersPolls: number;
+  /** CPU the first server used over the measured seconds, % of one core (null off Linux). */
+  serverCpuPct: number | null;
+  /** CPU the driver (this process: nodes and tenants) used over the measured seconds, % of one core. */
+  driverCpuPct: number;
 }
 
 /** Options of runFleetBench. */
@@ -173,10 +190,14 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       onError: () => errors.n++,
     });
     await fleet.enrol(o.nodes, (n) => sites[Math.floor(n / 1000)]!, op.key);
+    // Warm-up (not measured): the nodes start spread over a second per 500 nodes, then settle 5 s.
+    const spreadMs = Math.max(1000, o.nodes * 2);
+    await fleet.warmUp(spreadMs, spreadMs + 5000);
 
     const subLat: number[] = [];
     let stop = false;
     const t0 = Date.now();
+    const cpu0 = { server: procCpuMs(servers[0]!.proc.pid), driver: process.cpuUsage() };
     const deadline = t0 + o.seconds * 1000;
 
     // Tenants: jobsPerS submissions a second, 1-8 GPUs each.
@@ -204,18 +225,28 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         );
       }
     };
-    // Failovers: kill the leader (process or lock session) evenly over the run; time the new term.
+    // Failovers: kill the leader (process or lock session) evenly over the run. takeoverMs: the kill to
+    // the next term in leader_terms; resumeMs: the kill to the first lease the new term commits.
     const takeoverMs: number[] = [];
+    const resumeMs: number[] = [];
     let kills = 0;
     const failovers = async (): Promise<void> => {
       if (o.replicas !== 2 || !o.killLeader || o.store !== "postgres") return;
       const c = new pg.Client({ connectionString: storeUrl });
       await c.connect();
-      const term = async (): Promise<{ term: number; holder: string } | undefined> => {
-        const r = await c.query<{ term: string; holder: string }>(
-          "select term, holder from leader_terms where name = 'scheduler'",
+      const term = async (): Promise<{ term: number; holder: string; at: number } | undefined> => {
+        const r = await c.query<{ term: string; holder: string; acquired_at: string }>(
+          "select term, holder, acquired_at from leader_terms where name = 'scheduler'",
         );
-        return r.rows[0] && { term: Number(r.rows[0].term), holder: r.rows[0].holder };
+        const x = r.rows[0];
+        return x && { term: Number(x.term), holder: x.holder, at: Number(x.acquired_at) };
+      };
+      const poll = async <T>(since: number, f: () => Promise<T | undefined>): Promise<T | undefined> => {
+        for (;;) {
+          const v = await f();
+          if (v !== undefined || performance.now() - since > 30_000) return v;
+          await new Promise((r) => setTimeout(r, 5));
+        }
       };
       try {
         for (let k = 0; k < o.kills && !stop; k++) {
@@ -223,31 +254,44 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           const before = await term();
           if (!before) continue;
           const killedAt = performance.now();
+          const killedWall = Date.now();
+          let restart = (): Promise<void> => Promise.resolve();
           if (o.killLeader === "lock") {
             await c.query(
               "select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and granted and objid = $1",
-              [0x7a756d62],
+              [LEADER_LOCK_KEY],
             );
           } else {
             const idx = servers.findIndex((s) => before.holder.endsWith(`pid ${s.proc.pid}`));
             if (idx < 0) continue;
             await stopProc(servers[idx]!.proc, "SIGKILL");
-            // The killed replica comes back as a follower on the same port's role (a new port).
-            const again = await startBenchServer(storeUrl, { ...entry, adminKey, env });
-            servers[idx] = again;
-            await pools[idx]!.close();
-            pools[idx] = new Pool(again.url, { connections: 64, headersTimeout: 10_000 });
+            // The killed replica comes back as a follower (on a new port) once the other has taken over
+            // and placed again: starting a server (tsx) takes seconds of CPU that would skew the timing.
+            restart = async () => {
+              const again = await startBenchServer(storeUrl, { ...entry, adminKey, env });
+              servers[idx] = again;
+              const old = pools[idx]!;
+              pools[idx] = new Pool(again.url, { connections: 64, headersTimeout: 10_000 });
+              await old.close();
+            };
           }
           kills++;
-          for (;;) {
-            const now = await term();
-            if (now && now.term > before.term) {
-              takeoverMs.push(Math.round(performance.now() - killedAt));
-              break;
-            }
-            if (performance.now() - killedAt > 30_000) break;
-            await new Promise((r) => setTimeout(r, 5));
+          const next = await poll(killedAt, async () => {
+            const t = await term();
+            return t && t.term > before.term ? t : undefined;
+          });
+          if (next) {
+            takeoverMs.push(Math.round(performance.now() - killedAt));
+            const first = await poll(killedAt, async () => {
+              const r = await c.query<{ at: string | null }>(
+                "select min(created_at) as at from leases where created_at >= $1",
+                [next.at],
+              );
+              return r.rows[0]?.at == null ? undefined : Number(r.rows[0].at);
+            });
+            if (first !== undefined) resumeMs.push(first - killedWall);
           }
+          await restart();
         }
       } finally {
         await c.end();
@@ -257,6 +301,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     stop = true;
     fleet.stop();
     const seconds = (Date.now() - t0) / 1000;
+    const serverCpu = procCpuMs(servers[0]!.proc.pid);
+    const driverCpu = process.cpuUsage(cpu0.driver);
     // Let usage and submissions in flight land.
     await new Promise((r) => setTimeout(r, 1500));
     let cycleP99Ms: number | null = null;
@@ -267,62 +313,25 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       cycleP99Ms = null;
     }
     const f = fleet.figures;
-    // Checks in the store: jobs placed twice, GPUs leased twice, usage lost.
+    // Checks in the store (src/cli/commands/fleet-check.ts): jobs placed twice, GPUs leased twice,
+    // usage lost; read from the rows, not asked of the servers. A node's usage seqs run 1, 2, ...
+    const sentUsage: SentUsage[] = fleet.nodes.flatMap((n) =>
+      Array.from({ length: n.usageSeq }, (_, i) => ({ nodeId: n.id, seq: i + 1 })),
+    );
     const store = await Store.open(parseStoreUrl(storeUrl));
-    let placedTwice = 0;
-    let doubleLeased = 0;
-    let storedUsage = 0;
-    let jobsPlaced = 0;
-    const placeLat: number[] = [];
-    const deliverLat: number[] = [];
+    let check: FleetCheck;
     try {
-      const db = store.db.kysely;
-      const ev = await db
-        .selectFrom("job_events")
-        .select(["job_id", "state"])
-        .where("state", "in", ["scheduled", "preempted"])
-        .execute();
-      const per = new Map<string, { s: number; p: number }>();
-      for (const e of ev) {
-        const x = per.get(e.job_id) ?? { s: 0, p: 0 };
-        if (e.state === "scheduled") x.s++;
-        else x.p++;
-        per.set(e.job_id, x);
-      }
-      for (const x of per.values()) if (x.s > x.p + 1) placedTwice++;
-      const leases = await db
-        .selectFrom("leases")
-        .select(["node_id", "gpu_indices_json", "created_at", "ended_at"])
-        .execute();
-      const firstLease = new Map<string, number>();
-      for (const l of await db.selectFrom("leases").select(["job_id", "created_at"]).execute())
-        firstLease.set(l.job_id, Math.min(firstLease.get(l.job_id) ?? Infinity, Number(l.created_at)));
-      jobsPlaced = firstLease.size;
-      for (const [job, at] of firstLease) {
-        const sub = submittedAt.get(job);
-        if (sub !== undefined) placeLat.push(at - sub);
-        const seen = f.seenAt.get(job);
-        if (seen !== undefined) deliverLat.push(seen - at);
-      }
-      const byGpu = new Map<string, { from: number; to: number }[]>();
-      for (const l of leases)
-        for (const g of JSON.parse(l.gpu_indices_json) as number[]) {
-          const k = `${l.node_id}/${g}`;
-          const list = byGpu.get(k) ?? [];
-          list.push({ from: l.created_at, to: l.ended_at ?? Number.POSITIVE_INFINITY });
-          byGpu.set(k, list);
-        }
-      for (const list of byGpu.values()) {
-        list.sort((a, b) => a.from - b.from);
-        for (let i = 1; i < list.length; i++) if (list[i]!.from < list[i - 1]!.to) doubleLeased++;
-      }
-      const u = await db
-        .selectFrom("usage")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .executeTakeFirst();
-      storedUsage = Number(u?.n ?? 0);
+      check = await checkFleetStore(store.db.kysely, sentUsage);
     } finally {
       await store.close();
+    }
+    const placeLat: number[] = [];
+    const deliverLat: number[] = [];
+    for (const [job, at] of check.firstLeaseAt) {
+      const sub = submittedAt.get(job);
+      if (sub !== undefined) placeLat.push(at - sub);
+      const seen = f.seenAt.get(job);
+      if (seen !== undefined) deliverLat.push(seen - at);
     }
     return {
       store: o.store,
@@ -337,24 +346,44 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       errors: errors.n,
       jobsSubmitted: submittedAt.size,
       jobsAssigned: f.assignedJobs.size,
-      jobsPlaced,
+      jobsPlaced: check.jobsPlaced,
       submitToPlaceP50Ms: placeLat.length ? p99(placeLat, 0.5) : null,
       submitToPlaceP99Ms: placeLat.length ? p99(placeLat) : null,
       placeToAssignP99Ms: deliverLat.length ? p99(deliverLat) : null,
-      jobsPlacedTwice: placedTwice,
-      gpuDoubleLeased: doubleLeased + f.nodeConflicts,
-      lostUsageRecords: Math.max(0, f.usageSent - storedUsage),
+      jobsPlacedTwice: check.jobsPlacedTwice,
+      gpuDoubleLeased: check.gpuDoubleLeased + f.nodeConflicts,
+      lostUsageRecords: check.lostUsageRecords,
+      usageSent: sentUsage.length,
+      checkExamples: check.examples,
       kills,
       takeoverMs,
+      resumeMs,
       serverIntervalMs: f.serverIntervalMs,
+      warmUpS: (spreadMs + 5000) / 1000,
       enrolPerS: f.enrolPerS,
       ordersPolls: f.ordersAnswered,
+      serverCpuPct:
+        serverCpu !== null && cpu0.server !== null
+          ? Math.round((serverCpu - cpu0.server) / seconds / 10)
+          : null,
+      driverCpuPct: Math.round((driverCpu.user + driverCpu.system) / 1000 / seconds / 10),
     };
   } finally {
     await fleet?.close();
     for (const p of pools) await p.close().catch(() => undefined);
     for (const s of servers) await stopProc(s.proc);
     await cleanup();
+  }
+}
+
+/** CPU time a process has used, ms (from /proc; null where there is none). */
+function procCpuMs(pid: number | undefined): number | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
   }
 }
 
@@ -432,7 +461,7 @@ export function registerBenchFleetCommand(bench: Command): void {
         if (json) console.log(JSON.stringify(r));
         else
           console.log(
-            `${r.store}, ${r.nodes} nodes, ${r.replicas} replica(s), ${r.seconds} s: ${r.heartbeatsPerS} heartbeats/s, heartbeat p99 ${r.heartbeatP99Ms} ms, submit p99 ${r.submitP99Ms} ms, submit->assign p99 ${r.submitToAssignP99Ms ?? "-"} ms, cycle p99 ${r.cycleP99Ms ?? "-"} ms, errors ${r.errors}, placed twice ${r.jobsPlacedTwice}, GPUs double-leased ${r.gpuDoubleLeased}, usage lost ${r.lostUsageRecords}, takeover ${r.takeoverMs.join("/") || "-"} ms`,
+            `${r.store}, ${r.nodes} nodes, ${r.replicas} replica(s), ${r.seconds} s: ${r.heartbeatsPerS} heartbeats/s, heartbeat p99 ${r.heartbeatP99Ms} ms, submit p99 ${r.submitP99Ms} ms, submit->assign p99 ${r.submitToAssignP99Ms ?? "-"} ms, cycle p99 ${r.cycleP99Ms ?? "-"} ms, errors ${r.errors}, placed twice ${r.jobsPlacedTwice}, GPUs double-leased ${r.gpuDoubleLeased}, usage lost ${r.lostUsageRecords}, takeover ${r.takeoverMs.join("/") || "-"} ms, first placement after ${r.resumeMs.join("/") || "-"} ms`,
           );
       } catch (err) {
         console.error(`zumbido: bench fleet: ${(err as Error).message}`);
