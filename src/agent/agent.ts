@@ -1,19 +1,23 @@
 import type { Clock, Gpu, NodeCluster } from "../domain/index.js";
 import type { Assignment, StopOrder, WorkloadReport } from "../contract/index.js";
-import { checkpointDirFor, prepareCheckpointDir, scanCheckpoint, writeNotice } from "./checkpoints.js";
+import { checkpointDirFor, prepareCheckpointDir, writeNotice } from "./checkpoints.js";
 import { CheckpointKeeper } from "./checkpoint-cleanup.js";
 import type { CopyOrder } from "./checkpoint-copy.js";
 import { ApiClient, ApiError } from "./client.js";
+import { ClockOffset } from "./clock-offset.js";
 import type { EnergyMeter } from "./energy-model.js";
 import type { GpuUtilisation } from "./gpu/utilisation.js";
-import type { Executor, WorkloadGang, WorkloadSpec, WorkloadStatus } from "./executor.js";
+import type { Executor, WorkloadStatus } from "./executor.js";
 import { forgetGang, gangWorkload } from "./gang.js";
+import { meterLeases } from "./metering.js";
 import { AgentStore } from "./outbox.js";
+import { shipOutbox } from "./outbox-shipper.js";
 import { OrdersPoll } from "./orders-poll.js";
-import { RelayClient } from "./relay-client.js";
-import { serveStream, type StreamTargets } from "./relay-streams.js";
-import { realSleep } from "./volume-io.js";
-import { mountsFor, VolumeLoop, VolumeWorker } from "./volumes.js";
+import type { RelayClient } from "./relay-client.js";
+import { startRelay, type AgentRelayOptions } from "./relay-wiring.js";
+import { StartBarrier } from "./start-barrier.js";
+import { agentVolumeLoop, mountsFor, type VolumeLoop } from "./volumes.js";
+import { checkpointOf, reportOf, workloadOf } from "./workload-reports.js";
 
 /** Where the agent's GPUs come from (nvidia-smi on real nodes, a spec when simulated). */
 export interface GpuSource {
@@ -48,7 +52,7 @@ export interface AgentOptions {
   checkpointKeepMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
   /** The relay (tenants' exec and TCP streams into running workloads): where streams open, and the proxy environment. */
-  relay?: { targets: StreamTargets; env?: Record<string, string | undefined>; random?: () => number };
+  relay?: AgentRelayOptions;
 }
 
 /** Bounds on the heartbeat interval the server may ask for, ms. */
@@ -82,32 +86,24 @@ export class Agent {
   /** The heartbeat interval now: the configured one until the server names another. */
   private intervalMs = 1000;
   private stopping = new Set<string>();
-  /** Gang ranks prepared and waiting at the start barrier for the control plane's go (not started, not billed). */
-  private readonly waiting = new Map<string, Assignment>();
-  /** Gang ranks being prepared (image pulled) before they report ready. */
-  private readonly preparing = new Set<string>();
-  /** Gang ranks whose preparation failed: reported failed once, then forgotten. */
-  private readonly refused = new Map<string, { reason: string; cause?: "image-pull" }>();
+  /** Assignments not started yet: gang ranks at the start barrier, and refusals to report. */
+  private readonly barrier = new StartBarrier((m, f) => this.log(m, f));
   private connected: boolean | undefined;
   private healthy = true;
   private gpuCache: { gpus: Gpu[]; driverVersion: string | null } | undefined;
   /** Server time minus this agent's clock (ms), from the heartbeat's serverTime at the round trip's midpoint. */
-  private offsetMs: number;
+  private readonly offset: ClockOffset;
   private relay: RelayClient | undefined;
 
   constructor(private readonly o: AgentOptions) {
     this.store = new AgentStore(o.stateDir);
     this.client = new ApiClient(o.server, null, 10_000, o.ca ? { ca: o.ca } : {});
-    this.offsetMs = Number(this.store.getMeta("clockOffsetMs") ?? 0);
+    this.offset = new ClockOffset(this.store, (m, f) => this.log(m, f));
     this.volumes = o.volumeRoot
-      ? new VolumeLoop(
-          new VolumeWorker(
-            this.client,
-            o.volumeRoot,
-            realSleep,
-            () => o.clock.now(),
-            (m, f) => this.log(m, f),
-          ),
+      ? agentVolumeLoop(
+          this.client,
+          o.volumeRoot,
+          () => o.clock.now(),
           (m, f) => this.log(m, f),
         )
       : undefined;
@@ -128,24 +124,12 @@ export class Agent {
 
   /** The control plane's time now, as this agent estimates it: every time it reports is in server time. */
   serverNow(): number {
-    return this.o.clock.now() + this.offsetMs;
+    return this.o.clock.now() + this.offset.ms;
   }
 
   /** The current estimate of (server time - agent clock), in ms. */
   clockOffsetMs(): number {
-    return this.offsetMs;
-  }
-
-  /** Updates the offset from one heartbeat: sent at t0, answered at t1 (agent clock), stamped serverTime. */
-  private measureOffset(t0: number, t1: number, serverTime: number | undefined): void {
-    if (typeof serverTime !== "number" || !Number.isFinite(serverTime) || t1 < t0) return;
-    const offset = Math.round(serverTime - (t0 + t1) / 2);
-    const moved = Math.abs(offset - this.offsetMs);
-    this.offsetMs = offset;
-    // Persisted (so a restart converts recovered workloads' times) when it moved noticeably.
-    if (moved > 50 || this.store.getMeta("clockOffsetMs") === undefined)
-      this.store.setMeta("clockOffsetMs", String(offset));
-    if (moved > 1000) this.log("clock offset from the control plane", { offsetMs: offset, rttMs: t1 - t0 });
+    return this.offset.ms;
   }
 
   private log(msg: string, fields?: Record<string, unknown>): void {
@@ -204,26 +188,15 @@ export class Agent {
       );
       this.orders.start();
     }
-    if (this.o.relay) {
-      const r = this.o.relay;
-      this.relay = new RelayClient({
+    if (this.o.relay)
+      this.relay = startRelay({
         server: this.o.server,
-        ...(this.o.ca ? { ca: this.o.ca } : {}),
+        ca: this.o.ca,
+        relay: this.o.relay,
         key: () => this.key,
-        env: r.env ?? {},
-        ...(r.random ? { random: r.random } : {}),
+        store: this.store,
         log: (msg, f) => this.log(msg, f),
-        onStream: (st) =>
-          serveStream(st, r.targets, (leaseId, jobId) =>
-            this.store
-              .leases()
-              .some(
-                (l) => l.leaseId === leaseId && l.jobId === jobId && l.startedAt != null && l.endedAt == null,
-              ),
-          ),
       });
-      this.relay.start();
-    }
     this.volumes?.start(
       () => this.timer !== undefined,
       () => this.intervalMs,
@@ -282,12 +255,12 @@ export class Agent {
   private observe(w: WorkloadStatus): void {
     if (!this.store.leases().some((l) => l.leaseId === w.leaseId)) return;
     if (w.startedAt !== undefined)
-      this.store.setStarted(w.leaseId, w.startedAt + this.offsetMs, w.gpuIndices);
+      this.store.setStarted(w.leaseId, w.startedAt + this.offset.ms, w.gpuIndices);
     if (
       w.endedAt !== undefined &&
       (w.phase === "succeeded" || w.phase === "failed" || w.phase === "cancelled")
     ) {
-      this.store.setEnded(w.leaseId, w.endedAt + this.offsetMs);
+      this.store.setEnded(w.leaseId, w.endedAt + this.offset.ms);
     }
   }
 
@@ -320,23 +293,7 @@ export class Agent {
     // 2. Meter: running leases every meterMs, ended ones once, up to their end. Intervals are in
     // server time (contiguous: each starts where the last ended); the energy meter reads its own clock.
     const meterDue = now - this.lastMeter >= (this.o.meterMs ?? 5000);
-    const serverNow = now + this.offsetMs;
-    const offset = this.offsetMs;
-    for (const l of this.store.leases()) {
-      if (l.startedAt == null) continue;
-      if (l.endedAt == null && !meterDue) continue;
-      const to = l.endedAt ?? serverNow;
-      this.store.appendUsage(this.nodeId, l.leaseId, to, (from, until) => ({
-        gpuMs: l.gpuIndices.length * (until - from),
-        ...this.o.meter.energyMilliWh(
-          l.gpuIndices,
-          l.gpuModel,
-          from - offset,
-          until - offset,
-          l.gpuPowerW ?? undefined,
-        ),
-      }));
-    }
+    meterLeases(this.store, this.nodeId, this.o.meter, now + this.offset.ms, this.offset.ms, meterDue);
     if (meterDue) this.lastMeter = now;
     // 3. Logs into the outbox.
     for (const l of this.store.leases()) {
@@ -350,27 +307,14 @@ export class Agent {
       const tracked = new Map(this.store.leases().map((l) => [l.leaseId, l]));
       const reports: WorkloadReport[] = statuses.map((s) => {
         const t = tracked.get(s.leaseId);
-        const startedAt =
-          t?.startedAt ?? (s.startedAt !== undefined ? s.startedAt + this.offsetMs : undefined);
-        const endedAt = t?.endedAt ?? (s.endedAt !== undefined ? s.endedAt + this.offsetMs : undefined);
-        return {
-          leaseId: s.leaseId,
-          phase: s.phase,
-          ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}),
-          ...(s.signal !== undefined ? { signal: s.signal } : {}),
-          ...(s.reason !== undefined ? { reason: s.reason } : {}),
-          ...(startedAt != null ? { startedAt } : {}),
-          ...(endedAt != null && s.endedAt !== undefined ? { endedAt } : {}),
-          ...this.checkpointOf(t?.jobId),
+        return reportOf(s, t, this.offset.ms, {
+          ...checkpointOf(this.o.stateDir, t?.jobId),
           ...this.utilisationOf(s.leaseId, s.phase, t?.gpuIndices),
-        };
+        });
       });
       // Gang ranks at the start barrier: prepared, waiting for the others (the server releases them).
-      for (const leaseId of this.waiting.keys()) reports.push({ leaseId, phase: "starting", ready: true });
-      for (const leaseId of this.preparing) reports.push({ leaseId, phase: "starting" });
-      const refusedNow = [...this.refused];
-      for (const [leaseId, r] of refusedNow)
-        reports.push({ leaseId, phase: "failed", reason: r.reason, ...(r.cause ? { cause: r.cause } : {}) });
+      const held = this.barrier.reports();
+      reports.push(...held.reports);
       const gpus = this.gpuCache ?? (await this.o.gpus.discover());
       const health = await this.o.gpus.health();
       if (this.healthy && !health.healthy) {
@@ -381,7 +325,7 @@ export class Agent {
       }
       this.healthy = health.healthy;
       const sentAt = this.o.clock.now();
-      const held = this.checkpoints.held(now);
+      const checkpoints = this.checkpoints.held(now);
       const res = await this.client.post<{
         assignments: Assignment[];
         stops: StopOrder[];
@@ -396,15 +340,15 @@ export class Agent {
         ...(this.o.cluster ? { cluster: this.o.cluster } : {}),
         health,
         workloads: reports,
-        ...(held ? { checkpoints: held } : {}),
+        ...(checkpoints ? { checkpoints } : {}),
       });
-      this.measureOffset(sentAt, this.o.clock.now(), res.serverTime);
+      this.offset.measure(sentAt, this.o.clock.now(), res.serverTime);
       if (this.connected !== true) this.log("connected to control plane", { server: this.o.server });
       // The server sets the pace (slower for a large fleet, faster while work starts or stops), within bounds.
       if (typeof res.intervalMs === "number" && Number.isFinite(res.intervalMs))
         this.intervalMs = Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, Math.round(res.intervalMs)));
       this.connected = true;
-      for (const [leaseId] of refusedNow) this.refused.delete(leaseId);
+      this.barrier.forgetRefused(held.refused);
       // 5. Forget ended workloads the server has now heard of, once their usage is shipped.
       for (const s of statuses) {
         const ended = s.phase === "succeeded" || s.phase === "failed" || s.phase === "cancelled";
@@ -422,7 +366,7 @@ export class Agent {
       // 7. Checkpoint copies this node takes part in; folders no longer needed here are removed.
       this.checkpoints.apply(res.transfers ?? [], res.removableCheckpoints, now, [
         ...this.store.leases().map((l) => l.jobId),
-        ...[...this.waiting.values()].map((a) => a.jobId),
+        ...this.barrier.waitingJobIds(),
       ]);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
@@ -447,36 +391,17 @@ export class Agent {
   }
 
   private async startAssignment(a: Assignment): Promise<void> {
-    if (this.store.leases().some((l) => l.leaseId === a.leaseId) || this.refused.has(a.leaseId)) return;
+    if (this.store.leases().some((l) => l.leaseId === a.leaseId) || this.barrier.isRefused(a.leaseId)) return;
     const mounts = mountsFor(this.o.executor.runtime, this.o.volumeRoot, a.spec.volumes);
     // Volumes that cannot be mounted: reported failed on the next heartbeat (nothing started).
-    if ("problem" in mounts) return void this.refused.set(a.leaseId, { reason: mounts.problem });
+    if ("problem" in mounts) return void this.barrier.refuse(a.leaseId, { reason: mounts.problem });
     const volumes = mounts.volumes;
     if (a.gang && !a.gang.go) {
       // Start barrier: nothing runs until every rank of the gang is ready; prepare, report ready, wait.
-      if (this.waiting.has(a.leaseId) || this.preparing.has(a.leaseId) || this.refused.has(a.leaseId)) return;
-      this.preparing.add(a.leaseId);
-      const gang = a.gang;
-      void (this.o.executor.prepare?.(this.workloadOf(a)) ?? Promise.resolve({}))
-        .then((r: { problem?: string; cause?: "image-pull" }) => {
-          if (!this.preparing.has(a.leaseId)) return; // stopped meanwhile
-          if (r.problem) {
-            this.refused.set(a.leaseId, { reason: r.problem, ...(r.cause ? { cause: r.cause } : {}) });
-            this.log("gang rank could not be prepared", { leaseId: a.leaseId, reason: r.problem });
-          } else {
-            this.waiting.set(a.leaseId, a);
-            this.log("gang rank ready; waiting for the other ranks", {
-              leaseId: a.leaseId,
-              nodeRank: gang.nodeRank,
-              nnodes: gang.nnodes,
-            });
-          }
-        })
-        .catch((err: unknown) => this.refused.set(a.leaseId, { reason: (err as Error).message }))
-        .finally(() => this.preparing.delete(a.leaseId));
+      this.barrier.hold(a, a.gang, () => this.o.executor.prepare?.(workloadOf(a)) ?? Promise.resolve({}));
       return;
     }
-    this.waiting.delete(a.leaseId);
+    this.barrier.release(a.leaseId);
     if (a.spec.instance) this.instances.add(a.leaseId);
     this.store.track({
       leaseId: a.leaseId,
@@ -490,48 +415,16 @@ export class Agent {
     prepareCheckpointDir(checkpointDir);
     const gang = a.gang ? gangWorkload(this.o.stateDir, a.leaseId, a.gang) : undefined;
     const st = await this.o.executor.start({
-      ...this.workloadOf(a, gang, checkpointDir),
+      ...workloadOf(a, gang, checkpointDir),
       ...(volumes?.length ? { volumes } : {}),
     });
     this.observe(st);
     this.log("started workload", { leaseId: a.leaseId, phase: st.phase, gpus: a.gpuIndices.join(",") });
   }
 
-  /**
-   * The workload of an assignment. A gang rank's rendezvous environment goes into the spec (after the
-   * tenant's: it wins), so every executor passes it on; the hostfile is exposed by the executors
-   * that can mount it.
-   */
-  private workloadOf(a: Assignment, gang?: WorkloadGang, checkpointDir?: string): WorkloadSpec {
-    return {
-      leaseId: a.leaseId,
-      jobId: a.jobId,
-      spec: gang ? { ...a.spec, env: { ...(a.spec.env ?? {}), ...gang.env } } : a.spec,
-      gpuModel: a.gpuModel,
-      gpuIndices: a.gpuIndices,
-      ...(a.image !== undefined ? { image: a.image } : {}),
-      network: a.network,
-      ...(a.registryAuth !== undefined ? { registryAuth: a.registryAuth } : {}),
-      // The agent picks the host folder (never the server): it is under the agent's own state.
-      ...(checkpointDir !== undefined ? { checkpointDir } : {}),
-      ...(gang ? { gang } : {}),
-    };
-  }
-
-  /** The checkpoint folder of a job as reported to the server (nothing when it holds no file). */
-  private checkpointOf(jobId: string | undefined): { checkpoint?: WorkloadReport["checkpoint"] } {
-    if (jobId === undefined) return {};
-    const c = scanCheckpoint(checkpointDirFor(this.o.stateDir, jobId));
-    return c ? { checkpoint: c } : {};
-  }
-
   private stopLease(s: StopOrder): void {
     // A rank still at the start barrier never started: it is dropped (the server ends its lease).
-    if (
-      this.waiting.delete(s.leaseId) ||
-      this.preparing.delete(s.leaseId) ||
-      this.refused.delete(s.leaseId)
-    ) {
+    if (this.barrier.drop(s.leaseId)) {
       this.log("gang rank stopped before its gang started", { leaseId: s.leaseId, reason: s.reason });
       return;
     }
@@ -549,44 +442,7 @@ export class Agent {
   }
 
   /** Sends the outbox: usage in batches, then logs. */
-  async flush(): Promise<{ usage: number }> {
-    let sent = 0;
-    for (;;) {
-      const batch = this.store.pendingUsage(this.o.usageBatch ?? 1000);
-      if (batch.length === 0) break;
-      const res = await this.client.post<{
-        accepted: number;
-        duplicates: number;
-        clipped?: number;
-        conflicts?: { seq: number; message: string }[];
-      }>("/v1/agent/usage", { records: batch });
-      // The batch is acknowledged: what the server clipped or refused is its record, not a retry.
-      if (res.clipped || res.conflicts?.length)
-        this.log("the control plane clipped or refused usage records", {
-          clipped: res.clipped ?? 0,
-          conflicts: res.conflicts?.slice(0, 5),
-        });
-      this.store.ackUsage(batch.map((r) => r.seq));
-      sent += batch.length;
-      if (batch.length < (this.o.usageBatch ?? 1000)) break;
-    }
-    for (;;) {
-      const logs = this.store.pendingLogs(200);
-      if (logs.length === 0) break;
-      try {
-        await this.client.post("/v1/agent/logs", {
-          chunks: logs.map(({ leaseId, stream, text }) => ({ leaseId, stream, text })),
-        });
-      } catch (err) {
-        // Logs for a lease this node no longer holds are dropped; anything else is retried later.
-        if (err instanceof ApiError && err.status === 403) {
-          for (const l of logs) this.store.dropLogsFor(l.leaseId);
-          continue;
-        }
-        throw err;
-      }
-      this.store.ackLogs(logs[logs.length - 1]!.id);
-    }
-    return { usage: sent };
+  flush(): Promise<{ usage: number }> {
+    return shipOutbox(this.client, this.store, this.o.usageBatch ?? 1000, (m, f) => this.log(m, f));
   }
 }

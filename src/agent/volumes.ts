@@ -9,7 +9,7 @@ import { volumeFilePathProblem, type NodeRuntime } from "../domain/index.js";
 import { scanCheckpoint } from "./checkpoints.js";
 import type { ApiClient } from "./client.js";
 import type { WorkloadVolume } from "./executor.js";
-import { fileSha256, receiveChunks, sendChunks, type Sleep } from "./volume-io.js";
+import { fileSha256, realSleep, receiveChunks, sendChunks, type Sleep } from "./volume-io.js";
 
 const PARTIAL_DIR = ".zumbido-partial";
 /** Longest one transfer holds a pass before the others get a turn (it resumes on the next pass). */
@@ -220,4 +220,14 @@ export class VolumeWorker {
       t.receivedBytes
     );
   }
+}
+
+/** The agent's volume loop: a worker serving the volumes under `root`, waiting in real time between retries. */
+export function agentVolumeLoop(
+  client: ApiClient,
+  root: string,
+  now: () => number,
+  log: (msg: string, fields?: Record<string, unknown>) => void,
+): VolumeLoop {
+  return new VolumeLoop(new VolumeWorker(client, root, realSleep, now, log), log);
 }

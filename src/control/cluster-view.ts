@@ -10,7 +10,8 @@ import type {
   ViewChange,
 } from "../store/index.js";
 import { loadGpuCatalogue } from "./gpu-models-service.js";
-import type { CycleWorld } from "./snapshot.js";
+import { KeptSnapshot } from "./kept-snapshot.js";
+import { buildSnapshot, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
 
 /** As many queued jobs as one cycle considers (the store's pendingJobs limit). */
 const QUEUE_LIMIT = 10_000;
@@ -34,6 +35,11 @@ export interface ClusterViewOptions {
   finishedRefreshMs?: number;
   /** Real time for the feed's gap timeout (default performance.now). */
   realMs?: () => number;
+  /**
+   * Keep the scheduler's snapshot from the changes (default true); false rebuilds it from the whole
+   * world every cycle (the old path: the bench's baseline).
+   */
+  keepSnapshot?: boolean;
 }
 
 /** What the view holds: the scheduling cycle's world, kept current from the change feed. */
@@ -95,6 +101,8 @@ export class ClusterView {
   private syncedEpoch = -1;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly listeners: ((c: ViewChanges) => void)[] = [];
+  /** The scheduler's input kept from the same changes (src/control/kept-snapshot.ts). */
+  readonly kept = new KeptSnapshot();
   /** Counters for tests, logs and the bench. */
   readonly stats = {
     loads: 0,
@@ -223,28 +231,27 @@ export class ClusterView {
     }
   }
 
-  /** The cycle's world at `now` (after sync): copies, so the cycle may change them freely. */
-  async world(now: number): Promise<CycleWorld> {
+  /**
+   * The cycle's world at `now` (after sync). Arrays are the cycle's own; nodes and leases are the
+   * view's records, shared (a step that stops a lease may mark it stopping: the store already says so,
+   * and the feed brings the row). `attained: false` leaves out the queue policy's attained service
+   * (the kept snapshot computes it for the leases the scheduler asks about).
+   */
+  async world(now: number, opts: { attained?: boolean } = {}): Promise<CycleWorld> {
     await this.sync(now);
-    const s = this.state!;
-    this.sortedLeases ??= [...s.leases.values()].sort((a, b) => a.createdAt - b.createdAt || cmp(a.id, b.id));
+    return this.worldOf(this.state!, now, opts.attained !== false);
+  }
+
+  private worldOf(s: ViewState, now: number, attained: boolean): CycleWorld {
     this.sortedQueue ??= [...s.queue.values()]
       .sort((a, b) => a.submittedAt - b.submittedAt || cmp(a.id, b.id))
       .slice(0, QUEUE_LIMIT);
-    const leases = this.sortedLeases.map((l) => ({ ...l }));
+    const leases = [...this.sortedLeasesOf(s)];
     const jobs = [...this.sortedQueue];
     const preempted = jobs.filter((j) => j.state === "preempted");
-    // Attained service: ended leases (kept) plus the running ones up to now.
-    const attainedGpuS = new Map<string, number>();
-    for (const j of preempted) attainedGpuS.set(j.id, s.endedGpuS.get(j.id) ?? 0);
-    for (const l of leases) {
-      const base = attainedGpuS.get(l.jobId) ?? s.endedGpuS.get(l.jobId) ?? 0;
-      const run = l.startedAt == null ? 0 : (l.gpuIndices.length * Math.max(0, now - l.startedAt)) / 1000;
-      attainedGpuS.set(l.jobId, base + run);
-    }
     return {
       sites: s.sites.map((x) => ({ ...x })),
-      nodes: [...s.nodes.values()].map((n) => ({ ...n })),
+      nodes: s.nodes,
       leases,
       prices: [...s.prices],
       jobs,
@@ -252,13 +259,32 @@ export class ClusterView {
       series: [...s.series],
       reservations: s.reservations.filter((r) => r.expiresAt > now),
       finishedService: s.finished,
-      attainedGpuS,
+      ...(attained ? { attainedGpuS: attainedOf(s, preempted, leases, now) } : {}),
       checkpoints: preempted.flatMap((j) => {
         const c = s.checkpoints.get(j.id);
         return c ? [c] : [];
       }),
       catalogue: s.catalogue,
     };
+  }
+
+  /**
+   * The scheduler's snapshot at `now`, synced first when this process wrote since (the cycle's own
+   * stops and lease ends): the kept one (nodes and leases updated from the changes, the rest per
+   * cycle), rebuilt in full after a load; or rebuilt from the whole world with `keepSnapshot: false`.
+   */
+  async snapshot(now: number): Promise<CycleSnapshot> {
+    await this.current(now);
+    const s = this.state!;
+    if (this.opts.keepSnapshot === false) return buildSnapshot(this.worldOf(s, now, true), now);
+    if (!this.kept.live()) this.kept.rebuild(s.nodes.values(), this.sortedLeasesOf(s), s.catalogue);
+    return this.kept.snapshot({ ...this.worldOf(s, now, false), endedGpuS: s.endedGpuS }, now);
+  }
+
+  private sortedLeasesOf(s: ViewState): LeaseRecord[] {
+    return (this.sortedLeases ??= [...s.leases.values()].sort(
+      (a, b) => a.createdAt - b.createdAt || cmp(a.id, b.id),
+    ));
   }
 
   /** Reads everything the cycle needs, after noting the feed's position (later changes apply on top). */
@@ -320,6 +346,7 @@ export class ClusterView {
     this.finishedStale = false;
     this.sortedLeases = undefined;
     this.sortedQueue = undefined;
+    this.kept.invalidate(); // the full path: the next snapshot rebuilds from this load
     this.stats.loads++;
     this.log?.info(
       { nodes: nodes.length, leases: leases.length, queued: jobs.length, feed: this.high },
@@ -395,11 +422,15 @@ export class ClusterView {
       dirtyJobs.add(id);
     }
     const leaseOf = new Map(leases.map((l) => [l.id, l]));
+    const kept = this.kept.live() && state === this.state ? this.kept : undefined;
     for (const id of leaseIds) {
       const l = leaseOf.get(id);
       const before = state.leases.get(id);
       if (before) deleteLease(state, before);
-      if (l && ACTIVE.has(l.state)) setLease(state, l);
+      if (l && ACTIVE.has(l.state)) {
+        setLease(state, l);
+        kept?.setLease(l);
+      } else if (before) kept?.removeLease(id);
       if (l) dirtyJobs.add(l.jobId);
       const node = l?.nodeId ?? before?.nodeId;
       if (node) touched.add(node);
@@ -407,8 +438,10 @@ export class ClusterView {
     const nodeOf = new Map(nodes.map((n) => [n.id, n]));
     for (const id of nodeIds) {
       const n = nodeOf.get(id);
-      if (n) state.nodes.set(id, n);
-      else state.nodes.delete(id);
+      if (n) {
+        state.nodes.set(id, n);
+        kept?.setNode(n);
+      } else if (state.nodes.delete(id)) kept?.removeNode(id);
     }
     if (jobIds.length > 0) this.sortedQueue = undefined;
     if (leaseIds.length > 0) this.sortedLeases = undefined;
@@ -420,7 +453,11 @@ export class ClusterView {
       whole.has("energy_series") && store.energy.series().then((x) => (state.series = x)),
       whole.has("gpu_reservations") &&
         store.checkpoints.reservations(now).then((x) => (state.reservations = x)),
-      whole.has("gpu_models") && loadGpuCatalogue(store).then((x) => (state.catalogue = x)),
+      whole.has("gpu_models") &&
+        loadGpuCatalogue(store).then((x) => {
+          state.catalogue = x;
+          this.kept.invalidate(); // node views follow the catalogue: rebuild
+        }),
       whole.has("checkpoint_transfers") &&
         store.checkpoints.openTransfers().then((x) => (state.transfers = x)),
     ]);
@@ -454,6 +491,19 @@ export class ClusterView {
   private realMs(): number {
     return (this.opts.realMs ?? (() => performance.now()))();
   }
+}
+
+/** Attained service (GPU-seconds so far) of requeued jobs and of jobs holding leases, at `now`. */
+function attainedOf(s: ViewState, preempted: Job[], leases: LeaseRecord[], now: number): Map<string, number> {
+  // Ended leases (kept) plus the running ones up to now.
+  const attainedGpuS = new Map<string, number>();
+  for (const j of preempted) attainedGpuS.set(j.id, s.endedGpuS.get(j.id) ?? 0);
+  for (const l of leases) {
+    const base = attainedGpuS.get(l.jobId) ?? s.endedGpuS.get(l.jobId) ?? 0;
+    const run = l.startedAt == null ? 0 : (l.gpuIndices.length * Math.max(0, now - l.startedAt)) / 1000;
+    attainedGpuS.set(l.jobId, base + run);
+  }
+  return attainedGpuS;
 }
 
 function setLease(s: ViewState, l: LeaseRecord): void {

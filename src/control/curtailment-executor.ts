@@ -27,10 +27,13 @@ export async function enforceCurtailments(
     return { noticesSent: 0 };
   }
   // The scheduling cycle passes the rows it already read (each table once per cycle).
-  const [sites, nodes, leases] = world
+  const [sites, nodeMap, leases] = world
     ? [world.sites, world.nodes, world.leases]
-    : await Promise.all([store.fleet.listSites(), store.fleet.listNodes(), store.jobs.activeLeases()]);
-  const nodeMap = new Map<string, Node>(nodes.map((n) => [n.id, n]));
+    : await Promise.all([
+        store.fleet.listSites(),
+        store.fleet.listNodes().then((ns) => new Map<string, Node>(ns.map((n) => [n.id, n]))),
+        store.jobs.activeLeases(),
+      ]);
   // GPU power by the one rule over the catalogue in force (approved operator-defined models included).
   const lookup = (world?.catalogue ?? (await loadGpuCatalogue(store))).find;
   let noticesSent = 0;

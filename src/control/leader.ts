@@ -1,5 +1,5 @@
 import pg from "pg";
-import { BUMP_TERM_SQL, type Fence } from "../store/index.js";
+import { BUMP_TERM_SQL, SCHEDULER_TERM, type Fence } from "../store/index.js";
 
 /** Decides which control-plane replica runs the scheduling loop. */
 export interface Leadership {
@@ -31,7 +31,28 @@ export interface PgLeadershipOptions {
   holder?: string;
   /** Wall clock for the term's acquisition time. */
   now?: () => number;
+  /** How often the leader checks its lock session and term, cycles or not (ms; default 1000). */
+  checkMs?: number;
+  /** A lock-session query that takes longer than this counts as a lost session (ms; default 2000). */
+  queryTimeoutMs?: number;
+  /** The server ends the lock session after this long without a word from it (ms; default 10000). */
+  serverIdleMs?: number;
 }
+
+/**
+ * Server-side deadlines of the lock session, so a leader cut off without a FIN (a partition, a dead
+ * host) loses the lock after a bounded time: TCP keepalive (idle 5 s, then 3 probes 1 s apart: about
+ * 8 s of silence) and idle_session_timeout (PostgreSQL 14+; serverIdleMs). docs/fleet.md has the
+ * timing argument: the leader itself gives up after checkMs + queryTimeoutMs, well before either.
+ */
+const SESSION_SETTINGS = (serverIdleMs: number): string =>
+  `select set_config('tcp_keepalives_idle', '5', false), set_config('tcp_keepalives_interval', '1', false),
+     set_config('tcp_keepalives_count', '3', false),
+     case when current_setting('server_version_num')::int >= 140000
+       then set_config('idle_session_timeout', '${Math.round(serverIdleMs)}', false) end`;
+
+/** The current term, read on the lock session (a live session that still sees its own term leads). */
+const TERM_SQL = `select term from leader_terms where name = '${SCHEDULER_TERM}'`;
 
 /**
  * PostgreSQL leadership: a session-level advisory lock held on a dedicated connection, plus a term
@@ -39,15 +60,25 @@ export interface PgLeadershipOptions {
  * holds the lock schedules; the others serve the API and retry. Every placement and preemption
  * commit checks the term in its own transaction, so a leader whose lock session was lost (terminated,
  * partitioned) cannot commit once the next leader has started: its writes fail with FencedError.
+ *
+ * The leader learns of a lost session from the connection's `error`/`end` (a terminated backend, a
+ * closed socket) and, for a half-dead connection that never says so, from a check every `checkMs`
+ * (independent of the scheduling cycles) that must answer within `queryTimeoutMs` and still see
+ * this replica's term. `holds()` is false from then on; the cycle in flight stops at its next write.
  */
 export class PgAdvisoryLeadership implements Leadership {
   private client: pg.Client | undefined;
   private held = false;
   private term: number | undefined;
   private pid: number | undefined;
+  private checker: NodeJS.Timeout | undefined;
+  private checking: Promise<boolean> | undefined;
   private readonly key: number;
   private readonly holder: string;
   private readonly now: () => number;
+  private readonly checkMs: number;
+  private readonly queryTimeoutMs: number;
+  private readonly serverIdleMs: number;
 
   constructor(
     private readonly url: string,
@@ -57,6 +88,9 @@ export class PgAdvisoryLeadership implements Leadership {
     this.key = o.key ?? LEADER_LOCK_KEY;
     this.holder = o.holder ?? `pid ${process.pid}`;
     this.now = o.now ?? Date.now;
+    this.checkMs = o.checkMs ?? 1000;
+    this.queryTimeoutMs = o.queryTimeoutMs ?? 2000;
+    this.serverIdleMs = o.serverIdleMs ?? 10_000;
   }
 
   private lost(c: pg.Client): void {
@@ -64,33 +98,68 @@ export class PgAdvisoryLeadership implements Leadership {
     this.held = false;
     this.pid = undefined;
     this.client = undefined;
+    this.stopChecks();
     c.end().catch(() => undefined);
+  }
+
+  private stopChecks(): void {
+    if (this.checker) clearInterval(this.checker);
+    this.checker = undefined;
+  }
+
+  /** One lock check: the session answers in time and still sees this replica's term; else it is lost. */
+  private check(): Promise<boolean> {
+    const c = this.client;
+    if (!c || !this.held) return Promise.resolve(false);
+    this.checking ??= c
+      .query<{ term: string | number }>(TERM_SQL)
+      .then(
+        (r) => {
+          if (Number(r.rows[0]?.term) !== this.term) this.lost(c); // another replica started a term
+        },
+        () => this.lost(c),
+      )
+      .then(() => {
+        this.checking = undefined;
+        return this.held && this.client === c;
+      });
+    return this.checking;
   }
 
   async isLeader(): Promise<boolean> {
     try {
       if (!this.client) {
-        const c = new pg.Client({ connectionString: this.url, keepAlive: true });
+        const c = new pg.Client({
+          connectionString: this.url,
+          keepAlive: true,
+          keepAliveInitialDelayMillis: 1000,
+          // A half-dead session (no FIN, no answer) fails its next query after this long.
+          query_timeout: this.queryTimeoutMs,
+          connectionTimeoutMillis: this.queryTimeoutMs * 2,
+        });
         // A terminated or broken lock session: stop leading at once (the in-flight cycle checks holds()).
         c.on("error", () => this.lost(c));
         c.on("end", () => this.lost(c));
         await c.connect();
         this.client = c;
         const r = await c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+        await c.query(SESSION_SETTINGS(this.serverIdleMs));
         this.pid = r.rows[0]?.pid;
       }
       const c = this.client;
-      if (this.held) {
-        // Still connected means still holding it; a lost connection clears `held` above.
-        await c.query("SELECT 1");
-        return this.held;
-      }
+      if (this.held) return await this.check();
       const r = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [this.key]);
       if (r.rows[0]?.ok !== true) return false;
-      // A new term: commits of any older leader that are not yet in fail from here on.
+      // A new term: commits of any older leader that are not yet in fail from here on (the bump
+      // waits for an older leader's commit in flight: it holds the term row FOR SHARE).
       const t = await c.query<{ term: string | number }>(BUMP_TERM_SQL, [this.holder, this.now()]);
       this.term = Number(t.rows[0]?.term);
       this.held = this.client === c;
+      if (this.held) {
+        this.stopChecks();
+        this.checker = setInterval(() => void this.check(), this.checkMs);
+        this.checker.unref();
+      }
       return this.held;
     } catch {
       const c = this.client;
@@ -117,6 +186,7 @@ export class PgAdvisoryLeadership implements Leadership {
     const c = this.client;
     this.client = undefined;
     this.held = false;
+    this.stopChecks();
     await c?.end().catch(() => undefined);
   }
 }

@@ -14,10 +14,8 @@ import {
   type BillableLease,
   type Invoice,
   type PayoutStatement,
-  type RunningBurn,
   type SpendDecision,
   type SpendPolicy,
-  type TenantFunds,
   type TenantTaxProfile,
   type Transaction,
 } from "../ledger/index.js";
@@ -27,8 +25,8 @@ import { ownerOf, requireRole, type Ctx, type Principal } from "./context.js";
 import { InvoiceReads, type InvoiceReadOptions } from "./invoice-reads.js";
 import { nodeReliability } from "./reliability.js";
 import { chargeStorage } from "./storage-billing.js";
+import { fundsAndBurns } from "./tenant-funds.js";
 
-/** What one charge run did. */
 /** What one charge run looks at: everything, named leases, or (default) what changed; `active` reuses a read. */
 interface ChargeOpts {
   all?: boolean;
@@ -36,6 +34,7 @@ interface ChargeOpts {
   active?: readonly LeaseRecord[];
 }
 
+/** What one charge run did. */
 export interface ChargeRunSummary {
   at: number;
   /** Whether the run looked at every lease with usage (else only those with recent usage or window changes). */
@@ -99,8 +98,6 @@ export interface LedgerServiceOptions {
 export const MAX_TOPUP_MINOR = 1_000_000_000_000;
 /** No account's balance may pass this (minor units), so every ledger sum stays a safe integer. */
 export const ACCOUNT_LIMIT_MINOR = 1_000_000_000_000_000;
-
-const LIVE_LEASE_STATES = new Set(["assigned", "running"]);
 
 /**
  * The product's billing: turns stored usage into ledger transactions (chargeTotals), and serves
@@ -257,8 +254,8 @@ export class LedgerService {
         notes: result.notes,
       });
     }
-    // Storage (volumes) is charged by the hour on every periodic or full run.
     if (!opts.leaseIds) {
+      // Storage (volumes) is charged by the hour on every periodic or full run.
       const st = await chargeStorage(
         this.ctx,
         at,
@@ -268,8 +265,6 @@ export class LedgerService {
       summary.posted += st.posted;
       summary.duplicates += st.duplicates;
       summary.conflicts += st.conflicts;
-    }
-    if (!opts.leaseIds) {
       this.lastRunStart = at;
       this.wasActive = new Set(active.map((l) => l.id));
     }
@@ -471,51 +466,6 @@ export class LedgerService {
     };
   }
 
-  /** Funds and running burns of tenants (all tenants with live leases, plus those named). */
-  private async fundsAndBurns(
-    tenantIds?: readonly string[],
-    active?: readonly LeaseRecord[],
-  ): Promise<{ funds: TenantFunds[]; burns: Map<string, RunningBurn[]> }> {
-    const live = (active ?? (await this.ctx.store.jobs.activeLeases())).filter(
-      (l) =>
-        LIVE_LEASE_STATES.has(l.state) &&
-        l.stopRequestedAt == null &&
-        (!tenantIds || tenantIds.includes(l.tenantId)),
-    );
-    const ids = new Set([...(tenantIds ?? []), ...live.map((l) => l.tenantId)]);
-    const tenants = new Map<string, TenantRecord>();
-    for (const id of ids) {
-      const t = await this.ctx.store.accounts.getTenant(id);
-      if (t) tenants.set(id, t);
-    }
-    const accounts = [...tenants.keys()].map(tenantAccount);
-    const raw = new Map(
-      (await this.ctx.store.ledger.balances(accounts))
-        .filter((b) => b.currency === this.ctx.config.currency)
-        .map((b) => [b.account, b.rawMinor]),
-    );
-    const funds = [...tenants.values()].map((t) => ({
-      tenantId: t.id,
-      balanceMinor: displayBalance(tenantAccount(t.id), raw.get(tenantAccount(t.id)) ?? 0),
-      creditLimitMinor: t.creditLimitMinor,
-    }));
-    const burns = new Map<string, RunningBurn[]>();
-    for (const l of live) {
-      const t = tenants.get(l.tenantId);
-      if (!t) continue;
-      const vat = vatTreatment({ siteCountry: l.country, tenantCountry: t.country, tenantVatId: t.vatId });
-      const list = burns.get(l.tenantId) ?? [];
-      list.push({
-        leaseId: l.id,
-        gpus: Math.max(1, l.gpuIndices.length),
-        priceMinorPerGpuHour: l.priceMinorPerGpuHour,
-        vatRateBps: vat.rateBps,
-      });
-      burns.set(l.tenantId, list);
-    }
-    return { funds, burns };
-  }
-
   /**
    * Spend-limit decisions for every tenant with live leases (charging fresh usage first): `notice`
    * lists the leases to warn, `stop` the leases to stop. The scheduling loop acts on them.
@@ -524,7 +474,7 @@ export class LedgerService {
     // One read of the active leases serves the charge run and the funds (the loop's read budget).
     const active = await this.ctx.store.jobs.activeLeases();
     await this.charge({ active });
-    const { funds, burns } = await this.fundsAndBurns(undefined, active);
+    const { funds, burns } = await fundsAndBurns(this.ctx, undefined, active);
     return decideSpendAll(
       funds.filter((f) => burns.has(f.tenantId)),
       burns,
@@ -534,7 +484,7 @@ export class LedgerService {
 
   /** Whether a tenant can pay for a new job's first hour after its running leases' next hour. */
   async canAdmit(tenantId: string, firstHourCostMinor: number): Promise<AdmissionDecision> {
-    const { funds, burns } = await this.fundsAndBurns([tenantId]);
+    const { funds, burns } = await fundsAndBurns(this.ctx, [tenantId]);
     const f = funds.find((x) => x.tenantId === tenantId);
     if (!f) throw notFound("tenant", tenantId);
     const running = (burns.get(tenantId) ?? []).reduce((s, b) => s + hourCostMinor(b), 0);
@@ -568,7 +518,7 @@ export class LedgerService {
     const tid = this.tenantOf(p, tenantId, "balance");
     await this.tenant(tid);
     await this.charge();
-    const { funds, burns } = await this.fundsAndBurns([tid]);
+    const { funds, burns } = await fundsAndBurns(this.ctx, [tid]);
     const f = funds[0]!;
     const running = burns.get(tid) ?? [];
     const [d] = decideSpendAll([f], burns, this.spend);

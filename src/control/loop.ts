@@ -17,7 +17,7 @@ import { endOverdueStops, loseLease, stopTimeoutMs } from "./lease-end.js";
 import { enforceGangStart } from "./gang.js";
 import { expireStalledCopies, planResume } from "./checkpoint-copy.js";
 import { enforceInstanceGuardrails } from "./instance-guard.js";
-import { buildSnapshot, type CycleSnapshot, type CycleWorld } from "./snapshot.js";
+import type { CycleSnapshot, CycleWorld } from "./snapshot.js";
 import { ClusterView } from "./cluster-view.js";
 
 /** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
@@ -167,10 +167,9 @@ export class SchedulerLoop {
     report.nodesOffline = offline?.length ?? 0;
 
     // 2. The world (sites, nodes, active leases, prices, queue, curtailments, series) from the cluster
-    //    view, the store's changes since the last cycle applied. Later steps work on these copies.
-    const world = await this.timed(report, "read", () => this.view.world(now));
-    const gone = new Set(offline ?? []);
-    for (const n of world.nodes) if (gone.has(n.id)) n.state = "offline";
+    //    view, the store's changes since the last cycle applied (step 1's among them). Later steps
+    //    work on these arrays; nodes and leases are the view's records (src/control/cluster-view.ts).
+    const world = await this.timed(report, "read", () => this.view.world(now, { attained: false }));
 
     // 3. Lost leases: nodes silent past the lease-loss timeout lose their leases; jobs are requeued.
     await this.step(report, "lostLeases", () => this.reclaimLostLeases(now, world, fence));
@@ -219,8 +218,9 @@ export class SchedulerLoop {
         this.log?.info({ jobId: s.jobId, guardrail: s.kind }, "instance stopped by its guardrail");
     });
 
-    // 7. Build the snapshot from the rows of step 2 (pure).
-    const snap = await this.timed(report, "snapshot", () => Promise.resolve(buildSnapshot(world, now)));
+    // 7. The scheduler's snapshot: kept from the view's changes (the writes of steps 3-6b applied
+    //    first), not rebuilt from the whole fleet (src/control/kept-snapshot.ts).
+    const snap = await this.timed(report, "snapshot", () => this.view.snapshot(now));
 
     // 8. Flexible jobs wait for the cleanest hour their deadline allows.
     const { ready: pending, deferred } = config.deferFlexible
@@ -430,7 +430,7 @@ export class SchedulerLoop {
     const { config } = this.ctx;
     const cutoff = now - (config.leaseLossTimeoutMs ?? 5 * 60_000);
     if (world.leases.length === 0) return;
-    const nodes = new Map(world.nodes.map((n) => [n.id, n]));
+    const nodes = world.nodes;
     const ended = new Set<string>();
     for (const l of world.leases) {
       const n = nodes.get(l.nodeId);

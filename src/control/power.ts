@@ -22,7 +22,7 @@ export function leaseFacilityKw(
 export function siteDrawKw(
   site: Pick<Site, "id" | "pue" | "nodeOverheadW">,
   leases: LeaseRecord[],
-  nodes: Map<string, Node>,
+  nodes: ReadonlyMap<string, Node>,
   lookup: GpuModelLookup = findGpuModel,
 ): number {
   let kw = 0;

@@ -13,13 +13,14 @@ import {
 import { powerBudgetAt, valueAt, type HourlySeries } from "../energy/index.js";
 import { loadGpuCatalogue } from "./gpu-models-service.js";
 import { interruptiblePriceNow } from "./spot-price.js";
-import type { PendingJob, Snapshot } from "../scheduler/index.js";
+import type { LeaseView, NodeView, PendingJob, Snapshot } from "../scheduler/index.js";
 import type { CheckpointRecord, Curtailment, GpuReservation, LeaseRecord, Store } from "../store/index.js";
 
 /** The rows a scheduling cycle reads, each table once; every step of the cycle works on these. */
 export interface CycleWorld {
   sites: Site[];
-  nodes: Node[];
+  /** Nodes by id (the cluster view's own records: read them, never change them). */
+  nodes: ReadonlyMap<string, Node>;
   leases: LeaseRecord[];
   prices: Price[];
   jobs: Awaited<ReturnType<Store["jobs"]["pendingJobs"]>>;
@@ -80,7 +81,7 @@ export async function readWorld(store: Store, now: number): Promise<CycleWorld> 
   return {
     sites,
     checkpoints,
-    nodes,
+    nodes: new Map(nodes.map((n) => [n.id, n])),
     leases,
     prices,
     jobs,
@@ -98,13 +99,47 @@ export async function readSnapshot(store: Store, now: number): Promise<CycleSnap
   return buildSnapshot(await readWorld(store, now), now);
 }
 
-/** Builds the scheduler's snapshot from the rows the cycle read (pure). */
+/** Builds the scheduler's snapshot from the rows the cycle read (pure): the full-rebuild path. */
 export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
-  const { sites, nodes, leases, prices, jobs, curtailments, series } = world;
+  const { nodes, leases, jobs } = world;
   const attained = world.attainedGpuS ?? new Map<string, number>();
   const catalogue = world.catalogue ?? gpuCatalogue();
   const jobGpus = new Map<string, number>();
   for (const l of leases) jobGpus.set(l.jobId, (jobGpus.get(l.jobId) ?? 0) + l.gpuIndices.length);
+  const sites = siteParts(world, now);
+  const nodeList = [...nodes.values()];
+  const snapshot: Snapshot = {
+    sites: sites.sites,
+    nodes: nodeList.flatMap((n) => nodeViewOf(n, catalogue) ?? []),
+    leases: leases.map((l) =>
+      leaseViewOf(l, world.attainedGpuS ? (attained.get(l.jobId) ?? 0) : undefined, jobGpus.get(l.jobId)),
+    ),
+    ...(world.finishedService ? { finishedService: world.finishedService } : {}),
+    reservations: reservationViews(world.reservations, jobs),
+  };
+  const nodeState = new Map(nodeList.map((n) => [n.id, n.state as string]));
+  return {
+    snapshot,
+    ...pendingOf(
+      jobs,
+      world.checkpoints,
+      (id) => nodeState.get(id),
+      (id) => attained.get(id) ?? 0,
+    ),
+    siteOperator: sites.siteOperator,
+    siteCountry: sites.siteCountry,
+    carbon: sites.carbon,
+    gangPorts: new Set(leases.filter((l) => l.gang?.rank === 0).map((l) => `${l.nodeId}:${l.gang!.port}`)),
+  };
+}
+
+/** The sites' part of a snapshot at `now` (caps under curtailment, carbon and prices now) and its lookups. */
+export function siteParts(
+  world: Pick<CycleWorld, "sites" | "prices" | "curtailments" | "series" | "catalogue">,
+  now: number,
+): Pick<CycleSnapshot, "siteOperator" | "siteCountry" | "carbon"> & { sites: Snapshot["sites"] } {
+  const { sites, prices, curtailments, series } = world;
+  const catalogue = world.catalogue ?? gpuCatalogue();
   // A cap applies from its notice time: no new work is placed that would have to stop at its start.
   const capKw = (siteId: string, contracted: number): number =>
     powerBudgetAt(
@@ -135,7 +170,7 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
     };
     priceMap.set(p.siteId, m);
   }
-  const snapshot: Snapshot = {
+  return {
     sites: sites.map((s) => ({
       id: s.id,
       name: s.name,
@@ -153,53 +188,82 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
       ...(s.allowImages?.length ? { allowImages: s.allowImages } : {}),
       ...(s.denyImages?.length ? { denyImages: s.denyImages } : {}),
     })),
-    // Placement sees approved inventory only; a node whose reported GPUs await approval takes no new work.
-    nodes: nodes
-      .map((n) => ({ n, gpus: approvedGpusOf(n) }))
-      .filter(({ gpus }) => gpus.length > 0 && gpus.length <= MAX_GPUS_PER_NODE)
-      .map(({ n, gpus }) => {
-        const model = gpus[0]!.model;
-        const cat = catalogue.find(model);
-        return {
-          id: n.id,
-          siteId: n.siteId,
-          gpuModel: model,
-          gpuMemoryGb: cat?.memoryGb ?? Math.round(gpus[0]!.memoryMb / 1024),
-          gpuIndices: gpus.filter((g) => g.healthy).map((g) => g.index),
-          gpuPowerW: nodeGpuPowerW({ gpus }, catalogue.find),
-          schedulable: n.state === "ready" && !inventoryPending(n),
-          // An agent that predates the runtime advertisement: Kubernetes and podman run images.
-          runsImages: n.runtime?.images ?? (n.executor === "kubernetes" || n.executor === "podman"),
-          ...(n.cluster?.fabric ? { fabric: n.cluster.fabric } : {}),
-          ...(n.cluster?.switchGroup ? { switchGroup: n.cluster.switchGroup } : {}),
-        };
-      }),
-    leases: leases.map((l) => ({
-      id: l.id,
-      jobId: l.jobId,
-      tenantId: l.tenantId,
-      nodeId: l.nodeId,
-      siteId: l.siteId,
-      gpuIndices: l.gpuIndices,
-      class: l.class,
-      priceMinorPerGpuHour: l.priceMinorPerGpuHour,
-      startedAt: l.startedAt ?? l.createdAt,
-      stopping: l.state === "stopping",
-      ...(world.attainedGpuS ? { attainedGpuS: attained.get(l.jobId) ?? 0 } : {}),
-      jobGpus: jobGpus.get(l.jobId) ?? l.gpuIndices.length,
-    })),
-    ...(world.finishedService ? { finishedService: world.finishedService } : {}),
-    // GPUs held for pending preemptors (a claim whose job is no longer pending holds nothing).
-    reservations: (world.reservations ?? [])
-      .filter((r) => jobs.some((j) => j.id === r.jobId))
-      .map((r) => ({ jobId: r.jobId, nodeId: r.nodeId, gpuIndices: r.gpuIndices })),
+    siteOperator: new Map(sites.map((s) => [s.id, s.operatorId])),
+    siteCountry: new Map(sites.map((s) => [s.id, s.country])),
+    carbon: new Map(series.filter((x) => x.kind === "carbon").map((x) => [x.siteId, x.series])),
   };
-  const checkpointOf = new Map((world.checkpoints ?? []).map((c) => [c.jobId, c]));
-  const nodeState = new Map(nodes.map((n) => [n.id, n.state as string]));
+}
+
+/**
+ * A node as placement sees it, or undefined when it takes no part: placement sees approved inventory
+ * only, so a node whose reported GPUs await approval (or with none) is left out.
+ */
+export function nodeViewOf(n: Node, catalogue: GpuCatalogue): NodeView | undefined {
+  const gpus = approvedGpusOf(n);
+  if (gpus.length === 0 || gpus.length > MAX_GPUS_PER_NODE) return undefined;
+  const model = gpus[0]!.model;
+  const cat = catalogue.find(model);
+  return {
+    id: n.id,
+    siteId: n.siteId,
+    gpuModel: model,
+    gpuMemoryGb: cat?.memoryGb ?? Math.round(gpus[0]!.memoryMb / 1024),
+    gpuIndices: gpus.filter((g) => g.healthy).map((g) => g.index),
+    gpuPowerW: nodeGpuPowerW({ gpus }, catalogue.find),
+    schedulable: n.state === "ready" && !inventoryPending(n),
+    // An agent that predates the runtime advertisement: Kubernetes and podman run images.
+    runsImages: n.runtime?.images ?? (n.executor === "kubernetes" || n.executor === "podman"),
+    ...(n.cluster?.fabric ? { fabric: n.cluster.fabric } : {}),
+    ...(n.cluster?.switchGroup ? { switchGroup: n.cluster.switchGroup } : {}),
+  };
+}
+
+/** A lease as the scheduler sees it; `attainedGpuS` is its job's service so far (absent: unknown). */
+export function leaseViewOf(
+  l: LeaseRecord,
+  attainedGpuS: number | undefined,
+  jobGpus: number | undefined,
+): LeaseView {
+  return {
+    id: l.id,
+    jobId: l.jobId,
+    tenantId: l.tenantId,
+    nodeId: l.nodeId,
+    siteId: l.siteId,
+    gpuIndices: l.gpuIndices,
+    class: l.class,
+    priceMinorPerGpuHour: l.priceMinorPerGpuHour,
+    startedAt: l.startedAt ?? l.createdAt,
+    stopping: l.state === "stopping",
+    ...(attainedGpuS !== undefined ? { attainedGpuS } : {}),
+    jobGpus: jobGpus ?? l.gpuIndices.length,
+  };
+}
+
+/** GPUs held for pending preemptors (a claim whose job is no longer pending holds nothing). */
+export function reservationViews(
+  reservations: GpuReservation[] | undefined,
+  jobs: CycleWorld["jobs"],
+): NonNullable<Snapshot["reservations"]> {
+  if (!reservations?.length) return [];
+  const queued = new Set(jobs.map((j) => j.id));
+  return reservations
+    .filter((r) => queued.has(r.jobId))
+    .map((r) => ({ jobId: r.jobId, nodeId: r.nodeId, gpuIndices: r.gpuIndices }));
+}
+
+/** The queue as the scheduler sees it, less requeued jobs held back for their checkpoint's offline node. */
+export function pendingOf(
+  jobs: CycleWorld["jobs"],
+  checkpoints: CheckpointRecord[] | undefined,
+  nodeState: (nodeId: string) => string | undefined,
+  attained: (jobId: string) => number,
+): Pick<CycleSnapshot, "pending" | "waitingForCheckpoint"> {
+  const checkpointOf = new Map((checkpoints ?? []).map((c) => [c.jobId, c]));
   const waitingForCheckpoint: { jobId: string; reason: string }[] = [];
   const placeable = jobs.filter((j) => {
     const c = checkpointOf.get(j.id);
-    if (!waitsForCheckpoint(j, c, (id) => nodeState.get(id))) return true;
+    if (!waitsForCheckpoint(j, c, nodeState)) return true;
     waitingForCheckpoint.push({
       jobId: j.id,
       reason: `its checkpoint is on node ${c!.nodeId}, which is offline; it waits for that node (submit with freshIfCheckpointLost to start from an empty folder instead)`,
@@ -213,17 +277,9 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
       tenantId: j.tenantId,
       submittedAt: j.submittedAt,
       request: j.spec.image ? { ...j.request, image: j.spec.image } : j.request,
-      attainedGpuS: attained.get(j.id) ?? 0,
+      attainedGpuS: attained(j.id),
       ...(c ? { checkpoint: { siteId: c.siteId, nodeId: c.nodeId } } : {}),
     };
   });
-  return {
-    snapshot,
-    pending,
-    siteOperator: new Map(sites.map((s) => [s.id, s.operatorId])),
-    siteCountry: new Map(sites.map((s) => [s.id, s.country])),
-    carbon: new Map(series.filter((x) => x.kind === "carbon").map((x) => [x.siteId, x.series])),
-    gangPorts: new Set(leases.filter((l) => l.gang?.rank === 0).map((l) => `${l.nodeId}:${l.gang!.port}`)),
-    ...(waitingForCheckpoint.length > 0 ? { waitingForCheckpoint } : {}),
-  };
+  return { pending, ...(waitingForCheckpoint.length > 0 ? { waitingForCheckpoint } : {}) };
 }

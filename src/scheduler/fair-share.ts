@@ -5,8 +5,10 @@ export const FAIR_SHARE_HORIZON_S = 3600;
 
 /**
  * Weighted fair-share order (attained service): repeatedly takes the oldest job of the tenant with
- * the least (GPU-seconds used + GPUs already ordered this cycle × 1 h) / weight. Ties: tenant id.
- * Within a tenant: submit time, then job id.
+ * the least (GPU-seconds used + GPUs already ordered this cycle × 1 h) / weight. Ties: the tenant
+ * whose next job is oldest (submit time, then job id), so that with equal keys the order is FIFO.
+ * Within a tenant: submit time, then job id. The obvious form of the order that the shared pass
+ * (src/scheduler/pass.ts) computes incrementally; the reference scheduler uses this one.
  */
 export function fairShareOrder(
   pending: readonly PendingJob[],
@@ -35,7 +37,10 @@ export function fairShareOrder(
     for (let t = 0; t < tenants.length; t++) {
       if (pos[t]! >= queues[t]!.length) continue;
       const key = load[t]! / w[t]!;
-      if (key < bestKey) {
+      if (
+        key < bestKey ||
+        (key === bestKey && bySubmit(queues[t]![pos[t]!]!, queues[best]![pos[best]!]!) < 0)
+      ) {
         bestKey = key;
         best = t;
       }

@@ -2,7 +2,8 @@ import { formatMajor, type JobRequest } from "../domain/index.js";
 import { ClusterState, type Candidate } from "./cluster-state.js";
 import { classRuns, fabricFits, perNodeFor, siteAllows } from "./placement-rules.js";
 import { explainNoFit } from "./explain.js";
-import { fairShareOrder } from "./fair-share.js";
+import { FAIR_SHARE_HORIZON_S } from "./fair-share.js";
+import { NO_FIT, PASSED, PLACED, runPass, WaitQueue } from "./pass.js";
 import { chooseVictims, queueRuleFromHistory } from "./queue-policy.js";
 import type { QueueRule, VictimView } from "./queue-policy.js";
 import type { Decision, LeaseView, PendingJob, Policy, Snapshot } from "./types.js";
@@ -73,115 +74,138 @@ export function scheduleFast(
   // 1b. GPUs vacated for a preemptor are held for it: no other job (the preempted one least of all) takes them.
   const held = holdReservations(state, snapshot);
   const decisions: Decision[] = [];
-  let reservedForHead = false;
-  // 2. Order the queue: the shared policy's levels, weighted fair share inside a level.
+  // 2. The shared policy's rule; jobs as handles in FIFO order (submit time, then id).
   const rule = queueRuleFromHistory(policy.queue ?? "zumbido", snapshot.finishedService);
-  const levelOf = new Map<string, number>();
-  for (const p of pending)
-    levelOf.set(
-      p.id,
-      rule.level({
-        job: -1,
-        tenant: p.tenantId,
-        gpus: p.request.gpus,
-        submittedAt: p.submittedAt,
-        attainedGpuS: p.attainedGpuS ?? 0,
-      }),
-    );
+  const jobs = [...pending].sort(bySubmit);
   const lease = new Map<string, number>();
   const leaseLevelOf = (l: LeaseView): number => {
     let x = lease.get(l.id);
     if (x === undefined) lease.set(l.id, (x = leaseLevel(rule, l, now)));
     return x;
   };
-  const ordered = fairShareOrder(pending, snapshot.tenantUsageGpuS, policy.tenantWeights).sort(
-    (a, b) => levelOf.get(a.id)! - levelOf.get(b.id)!,
-  );
-  let blockedBy: string | undefined;
-  for (const job of ordered) {
-    const r = job.request;
-    if (blockedBy !== undefined) {
+  // 3. The shared queue: the rule's levels, weighted fair share by tenant inside a level.
+  const tenantIds = [...new Set(jobs.map((j) => j.tenantId))].sort();
+  const tenantIdx = new Map(tenantIds.map((t, k) => [t, k]));
+  const tenantOf = Int32Array.from(jobs, (j) => tenantIdx.get(j.tenantId)!);
+  const queue = new WaitQueue(rule.levels, {
+    tenants: tenantIds.length,
+    tenantOf: (h) => tenantOf[h]!,
+    gpusOf: (h) => jobs[h]!.request.gpus,
+    usageGpuS: tenantIds.map((t) => snapshot.tenantUsageGpuS?.[t] ?? 0),
+    weight: tenantIds.map((t) => policy.tenantWeights?.[t] ?? 1),
+    horizonS: FAIR_SHARE_HORIZON_S,
+  });
+  const levelOf = new Int32Array(jobs.length);
+  jobs.forEach((p, h) => {
+    levelOf[h] = rule.level({
+      job: -1,
+      tenant: p.tenantId,
+      gpus: p.request.gpus,
+      submittedAt: p.submittedAt,
+      attainedGpuS: p.attainedGpuS ?? 0,
+    });
+    queue.insert(h, levelOf[h]!);
+  });
+  // 4. The shared pass, on this side of the cluster: sites, power, checkpoints, interruptible victims.
+  runPass(rule, queue, {
+    waiting: () => true,
+    place: (h) => {
+      const job = jobs[h]!;
+      for (const x of held.get(job.id) ?? []) {
+        state.releaseMask(x.node, x.mask);
+        state.unreserve(x.node); // its claim came before any backfill reservation made this cycle
+      }
+      held.delete(job.id);
+      const problem = requestProblem(job.request);
+      if (problem) {
+        decisions.push({ kind: "wait", jobId: job.id, reasons: [problem] });
+        return PASSED;
+      }
+      return placeJob(state, job, decisions) ? PLACED : NO_FIT;
+    },
+    // On-demand work may preempt interruptible work whatever the rule; so may work the rule ranks far above it.
+    preemptsAnyway: (h) => jobs[h]!.request.class === "on-demand",
+    preempt: (h, level) => {
+      if (!policy.preemption) return false;
+      const job = jobs[h]!;
+      const r = job.request;
+      const plan = planPreemption(state, leasesByNode, stopping, r, now, {
+        rule,
+        level: r.class === "on-demand" ? Number.NEGATIVE_INFINITY : level,
+        leaseLevel: leaseLevelOf,
+      });
+      if (!plan) return false;
+      for (const l of plan.victims) {
+        stopping.add(l.id);
+        decisions.push({
+          kind: "preempt",
+          leaseId: l.id,
+          forJobId: job.id,
+          graceS: policy.preemptionGraceS,
+          reason: `${r.class === "on-demand" ? "on-demand" : "higher-priority"} job ${job.id} needs ${r.gpus} GPU(s) on node ${state.nodes[plan.node]!.id}; interruptible lease stopped after a ${policy.preemptionGraceS} s checkpoint notice`,
+        });
+      }
+      state.reserve(plan.node);
       decisions.push({
         kind: "wait",
         jobId: job.id,
-        reasons: [`queued behind job ${blockedBy} (strict FIFO)`],
-      });
-      continue;
-    }
-    for (const h of held.get(job.id) ?? []) {
-      state.releaseMask(h.node, h.mask);
-      state.unreserve(h.node); // its claim came before any backfill reservation made this cycle
-    }
-    held.delete(job.id);
-    const problem = requestProblem(r);
-    if (problem) {
-      decisions.push({ kind: "wait", jobId: job.id, reasons: [problem] });
-      continue;
-    }
-    // 3. Place where it fits best: at the site (and node) holding its checkpoint when it fits there.
-    const atCheckpoint = checkpointPlacement(state, job);
-    const c = atCheckpoint ?? state.findPlacement(r);
-    if (c) {
-      const masks = state.commit(c);
-      const site = state.sites[c.siteIdx]!;
-      decisions.push({
-        kind: "place",
-        jobId: job.id,
-        siteId: site.id,
-        gpuModel: c.model,
-        placements: c.nodes.map((i, k) => ({
-          nodeId: state.nodes[i]!.id,
-          gpuIndices: gpusOfMask(state, i, masks[k]!),
-        })),
-        priceMinorPerGpuHour: c.price,
         reasons: [
-          atCheckpoint
-            ? `${c.model} at ${site.name} (${site.country}) at ${formatMajor(c.price)}/GPU-h: the site${atCheckpoint.nodes[0] === state.nodeIndex.get(job.checkpoint!.nodeId) ? " and node" : ""} holding the job's checkpoint`
-            : `${c.model} at ${site.name} (${site.country}) at ${formatMajor(c.price)}/GPU-h: best price, carbon and packing score among eligible sites`,
+          plan.victims.length > 0
+            ? `preempting ${plan.victims.length} interruptible lease(s) on node ${state.nodes[plan.node]!.id} (checkpoint notice, ${policy.preemptionGraceS} s grace)`
+            : `waiting for preempted work on node ${state.nodes[plan.node]!.id} to stop`,
         ],
       });
-      continue;
-    }
-    // 4. On-demand work may preempt interruptible work; so may work the policy ranks far above it.
-    if (policy.preemption && (r.class === "on-demand" || rule.preemptive)) {
-      const plan = planPreemption(state, leasesByNode, stopping, r, now, {
-        rule,
-        level: r.class === "on-demand" ? Number.NEGATIVE_INFINITY : levelOf.get(job.id)!,
-        leaseLevel: leaseLevelOf,
+      return true;
+    },
+    // Say why it waits.
+    blocked: (h) => {
+      decisions.push({ kind: "wait", jobId: jobs[h]!.id, reasons: explainNoFit(state, jobs[h]!.request) });
+    },
+    // Keep the first blocked job's best nodes for it (backfill never delays it).
+    reserveForHead: (h) => {
+      if (policy.backfill === false) return false;
+      reserveForHead(state, jobs[h]!.request);
+      return true;
+    },
+    behind: (h, head) => {
+      decisions.push({
+        kind: "wait",
+        jobId: jobs[h]!.id,
+        reasons: [`queued behind job ${jobs[head]!.id} (strict FIFO)`],
       });
-      if (plan) {
-        for (const l of plan.victims) {
-          stopping.add(l.id);
-          decisions.push({
-            kind: "preempt",
-            leaseId: l.id,
-            forJobId: job.id,
-            graceS: policy.preemptionGraceS,
-            reason: `${r.class === "on-demand" ? "on-demand" : "higher-priority"} job ${job.id} needs ${r.gpus} GPU(s) on node ${state.nodes[plan.node]!.id}; interruptible lease stopped after a ${policy.preemptionGraceS} s checkpoint notice`,
-          });
-        }
-        state.reserve(plan.node);
-        decisions.push({
-          kind: "wait",
-          jobId: job.id,
-          reasons: [
-            plan.victims.length > 0
-              ? `preempting ${plan.victims.length} interruptible lease(s) on node ${state.nodes[plan.node]!.id} (checkpoint notice, ${policy.preemptionGraceS} s grace)`
-              : `waiting for preempted work on node ${state.nodes[plan.node]!.id} to stop`,
-          ],
-        });
-        continue;
-      }
-    }
-    // 5. Say why it waits; keep the first blocked job's best nodes for it (backfill never delays it).
-    decisions.push({ kind: "wait", jobId: job.id, reasons: explainNoFit(state, r) });
-    if (rule.strict) blockedBy = job.id;
-    if (!reservedForHead && rule.reserveHead && policy.backfill !== false) {
-      reservedForHead = true;
-      reserveForHead(state, r);
-    }
-  }
+    },
+  });
   return decisions;
+}
+
+function bySubmit(a: PendingJob, b: PendingJob): number {
+  return a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Places a job where it fits best (at the site, and node, holding its checkpoint when it fits there); false when it fits nowhere. */
+function placeJob(state: ClusterState, job: PendingJob, decisions: Decision[]): boolean {
+  const atCheckpoint = checkpointPlacement(state, job);
+  const c = atCheckpoint ?? state.findPlacement(job.request);
+  if (!c) return false;
+  const masks = state.commit(c);
+  const site = state.sites[c.siteIdx]!;
+  decisions.push({
+    kind: "place",
+    jobId: job.id,
+    siteId: site.id,
+    gpuModel: c.model,
+    placements: c.nodes.map((i, k) => ({
+      nodeId: state.nodes[i]!.id,
+      gpuIndices: gpusOfMask(state, i, masks[k]!),
+    })),
+    priceMinorPerGpuHour: c.price,
+    reasons: [
+      atCheckpoint
+        ? `${c.model} at ${site.name} (${site.country}) at ${formatMajor(c.price)}/GPU-h: the site${atCheckpoint.nodes[0] === state.nodeIndex.get(job.checkpoint!.nodeId) ? " and node" : ""} holding the job's checkpoint`
+        : `${c.model} at ${site.name} (${site.country}) at ${formatMajor(c.price)}/GPU-h: best price, carbon and packing score among eligible sites`,
+    ],
+  });
+  return true;
 }
 
 /** The placement at the site (and node) that holds a requeued job's checkpoint, or null (none, or it does not fit there). */

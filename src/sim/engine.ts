@@ -1,6 +1,16 @@
 import type { JobRequest } from "../domain/index.js";
-import { chooseVictims, ClusterState, DEFAULT_POLICY, reserveForHead } from "../scheduler/index.js";
-import type { GittinsOptions, Policy, QueueJobView, VictimView } from "../scheduler/index.js";
+import {
+  chooseVictims,
+  ClusterState,
+  DEFAULT_POLICY,
+  NO_FIT,
+  PASSED,
+  PLACED,
+  reserveForHead,
+  runPass,
+  WaitQueue,
+} from "../scheduler/index.js";
+import type { GittinsOptions, PassCluster, Policy, QueueJobView, VictimView } from "../scheduler/index.js";
 import type { Fleet } from "./fleet.js";
 import { EventHeap } from "./heap.js";
 import { levelRule } from "./policies.js";
@@ -123,7 +133,6 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   const done = new Float64Array(n); // progress (seconds of the job's work) saved so far
   const held = new Float64Array(n); // seconds the job held its GPUs in finished stints
   const restoreOf = new Float64Array(n); // restore overhead of the current stint
-  const lvl = new Int32Array(n); // new level of a waiting job being moved
   const runStart = new Float64Array(n);
   const start = new Float64Array(n).fill(-1);
   const finish = new Float64Array(n).fill(-1);
@@ -135,7 +144,8 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   const jobMasks: number[][] = new Array<number[]>(n);
   const nodeJobs: number[][] = fleet.nodes.map(() => []);
   const runningGpusByLevel = new Float64Array(rule.levels);
-  const waitQ: number[][] = Array.from({ length: rule.levels }, () => []);
+  // The shared queue (src/scheduler/pass.ts): levels, FIFO inside (no tenant shares in a trace).
+  const queue = new WaitQueue(rule.levels);
   const runningSet = new Set<number>();
   const heap = new EventHeap();
   const evJob: number[] = [];
@@ -195,46 +205,17 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     for (const si of seen) hooks.onBusyChange(t, si, state.siteDrawMilliW[si]!);
   };
 
-  const insertWaiting = (j: number, l: number): void => {
-    const q = waitQ[l]!;
-    if (q.length === 0 || q[q.length - 1]! < j) q.push(j);
-    else {
-      let lo = 0;
-      let hi = q.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (q[mid]! < j) lo = mid + 1;
-        else hi = mid;
-      }
-      q.splice(lo, 0, j);
-    }
-  };
   const enqueue = (j: number, t: number): void => {
-    insertWaiting(j, levelOf(j, t));
+    queue.insert(j, levelOf(j, t));
     st[j] = 1;
     waiting++;
   };
   /** The learned distribution changed: the waiting and running jobs it concerns get their level anew. */
   const relevel = (t: number, concerns: (tenant: string, gpus: number) => boolean): void => {
-    const moved: number[] = [];
-    for (let l = 0; l < waitQ.length; l++) {
-      const q = waitQ[l]!;
-      if (q.length === 0) continue;
-      let w = 0;
-      for (const j of q) {
-        if (st[j] === 1 && concerns(trace[j]!.tenant, trace[j]!.gpus)) {
-          const nl = levelOf(j, t);
-          if (nl !== l) {
-            moved.push(j);
-            lvl[j] = nl;
-            continue;
-          }
-        }
-        q[w++] = j;
-      }
-      if (w !== q.length) q.length = w;
-    }
-    for (const j of moved) insertWaiting(j, lvl[j]!);
+    queue.relevel(
+      (j) => st[j] === 1 && concerns(trace[j]!.tenant, trace[j]!.gpus),
+      (j) => levelOf(j, t),
+    );
     for (const j of runningSet) {
       if (!concerns(trace[j]!.tenant, trace[j]!.gpus)) continue;
       const nl = levelOf(j, t);
@@ -374,6 +355,41 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     return true;
   };
 
+  // The simulator's side of the shared pass: its fleet (one ClusterState), its claims, its clock.
+  let passT = 0;
+  // GPUs running at levels a job of level l may preempt (l + margin and beyond), at the pass's start.
+  const below = new Float64Array(rule.levels + rule.preemptMargin + 1);
+  // Preemption failed for this many GPUs this pass: bigger (and later, lower-priority) jobs fail too.
+  let failPreemptFrom = Infinity;
+  const deferred = (j: number): boolean => hooks.defer?.(j, passT, trace[j]!.durationS - done[j]!) === true;
+  const simCluster: PassCluster = {
+    waiting: (j) => st[j] === 1,
+    exhausted: (l) => state.maxOpenFree() === 0 && (!rule.preemptive || below[l + rule.preemptMargin]! <= 0),
+    place: (j) => {
+      if (claimOf[j]! >= 0) return PASSED; // placed in step 1
+      const mof = state.maxOpenFree();
+      const g = trace[j]!.gpus;
+      if (g <= maxCap ? mof < g : mof < maxCap) return NO_FIT;
+      return tryPlace(j, passT) ? PLACED : NO_FIT;
+    },
+    preempt: (j, l) => {
+      const g = trace[j]!.gpus;
+      if (below[l + rule.preemptMargin]! <= 0 || g >= failPreemptFrom || deferred(j)) return false;
+      if (planPreempt(j, l, passT)) {
+        claimants.push(j);
+        state.reserve(claimOf[j]!);
+        return true;
+      }
+      failPreemptFrom = g;
+      return false;
+    },
+    reserveForHead: (j) => {
+      if (deferred(j)) return false;
+      reserveForHead(state, reqs[j]!);
+      return true;
+    },
+  };
+
   const claimants: number[] = [];
   const pass = (t: number): void => {
     hooks.beforePass?.(t, state);
@@ -392,58 +408,11 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
       }
     }
     for (const j of claimants) state.reserve(claimOf[j]!);
-    // 2. Levels in order, FIFO inside; preempt lower levels when the policy says so.
-    let headReserved = false;
-    // GPUs running at levels a job of level l may preempt (l + margin and beyond).
-    const below = new Float64Array(rule.levels + rule.preemptMargin + 1);
+    // 2. The shared pass: levels in order, FIFO inside; preempt lower levels when the policy says so.
+    passT = t;
     for (let l = rule.levels - 1; l >= 0; l--) below[l] = below[l + 1]! + runningGpusByLevel[l]!;
-    let failPreemptFrom = Infinity;
-    outer: for (let l = 0; l < rule.levels; l++) {
-      const lowerGpus = below[l + rule.preemptMargin]!;
-      const q = waitQ[l]!;
-      let w = 0;
-      for (let r = 0; r < q.length; r++) {
-        const j = q[r]!;
-        if (st[j] !== 1) continue;
-        q[w++] = j;
-        if (claimOf[j]! >= 0) continue;
-        const mof = state.maxOpenFree();
-        const g = trace[j]!.gpus;
-        const noRoom = g <= maxCap ? mof < g : mof < maxCap;
-        if (mof === 0 && (!rule.preemptive || lowerGpus <= 0)) {
-          for (r++; r < q.length; r++) q[w++] = q[r]!;
-          q.length = w;
-          break outer;
-        }
-        if (!noRoom && tryPlace(j, t)) {
-          w--;
-          continue;
-        }
-        if (
-          rule.preemptive &&
-          lowerGpus > 0 &&
-          trace[j]!.gpus < failPreemptFrom &&
-          !hooks.defer?.(j, t, trace[j]!.durationS - done[j]!)
-        ) {
-          if (planPreempt(j, l, t)) {
-            claimants.push(j);
-            state.reserve(claimOf[j]!);
-            continue;
-          }
-          failPreemptFrom = trace[j]!.gpus;
-        }
-        if (rule.strict) {
-          for (r++; r < q.length; r++) q[w++] = q[r]!;
-          q.length = w;
-          break outer;
-        }
-        if (rule.reserveHead && !headReserved && !hooks.defer?.(j, t, trace[j]!.durationS - done[j]!)) {
-          headReserved = true;
-          reserveForHead(state, reqs[j]!);
-        }
-      }
-      q.length = w;
-    }
+    failPreemptFrom = Infinity;
+    runPass(rule, queue, simCluster);
     state.clearReservations();
   };
 
@@ -516,7 +485,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     }
     if (next >= n && heap.size === 0 && waiting > 0) {
       // Nothing left to wake the queue: jobs that can never fit.
-      const stuck = waitQ.flat().filter((j) => st[j] === 1);
+      const stuck = queue.entries().filter((j) => st[j] === 1);
       throw new Error(
         `${stuck.length} job(s) can never be placed on this fleet (e.g. ${trace[stuck[0]!]?.id} needs ${trace[stuck[0]!]?.gpus} GPUs)`,
       );

@@ -23,6 +23,13 @@ export class FencedError extends Error {
 }
 
 /**
+ * How long a fenced transaction on PostgreSQL may sit idle (its client silent) before the server ends
+ * it: a leader cut off mid-commit holds the term row FOR SHARE, and the next leader's term bump waits
+ * for it; this bounds that wait (docs/fleet.md, "Losing the lock").
+ */
+export const FENCED_TX_IDLE_MS = 5000;
+
+/**
  * Checks the fence inside a transaction. On PostgreSQL the term row is read FOR SHARE, so a new
  * leader's term bump waits for this transaction, and this transaction sees a bump committed before it.
  */
@@ -32,9 +39,14 @@ export async function checkFence(
   fence: Fence | undefined,
 ): Promise<void> {
   if (!fence) return;
-  const q = sql<{ term: number | string }>`select term from leader_terms where name = ${SCHEDULER_TERM}${
-    dialect === "postgres" ? sql` for share` : sql``
-  }`;
+  const q =
+    dialect === "postgres"
+      ? sql<{
+          term: number | string;
+        }>`select term, set_config('idle_in_transaction_session_timeout', ${String(
+          FENCED_TX_IDLE_MS,
+        )}, true) as idle from leader_terms where name = ${SCHEDULER_TERM} for share`
+      : sql<{ term: number | string }>`select term from leader_terms where name = ${SCHEDULER_TERM}`;
   const row = (await q.execute(trx)).rows[0];
   const current = row === undefined ? undefined : Number(row.term);
   if (current !== fence.term) throw new FencedError(fence.term, current);

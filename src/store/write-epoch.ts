@@ -75,6 +75,8 @@ export class WriteEpoch implements KyselyPlugin {
     const t = this.pending.get(args.queryId);
     if (t !== undefined) {
       this.pending.delete(args.queryId);
+      // A write that changed no row changed nothing the view holds (the cycle's idle steps do such writes).
+      if (args.result.numAffectedRows === 0n) return Promise.resolve(args.result);
       this.epoch++;
       this.byTable.set(t, (this.byTable.get(t) ?? 0) + 1);
     }

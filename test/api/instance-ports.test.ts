@@ -7,17 +7,16 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
-import { Mux, type MuxStream } from "../../src/relay/mux.js";
-import { buildWorld, simGpus, type World } from "../helpers/fixtures.js";
-import { call, startHarness, type Harness } from "../helpers/harness.js";
-import { STORES } from "../helpers/stores.js";
+import type { MuxStream } from "../../src/relay/mux.js";
+import type { World } from "../helpers/fixtures.js";
+import { call, type Harness } from "../helpers/harness.js";
+import { startRelayHub } from "../helpers/relay.js";
 
 describe("instance ports through the control plane (SQLite)", () => {
   let h: Harness;
   let w: World;
   let base: string;
   let jobId: string;
-  let nodeKey: string;
   let agentWs: WebSocket;
   let app: Server;
   let wss: WebSocketServer;
@@ -43,41 +42,9 @@ describe("instance ports through the control plane (SQLite)", () => {
     await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
     const appPort = (app.address() as AddressInfo).port;
 
-    h = await startHarness(STORES[0]!);
-    w = await buildWorld(h.app, h.adminKey);
-    await h.app.listen({ host: "127.0.0.1", port: 0 });
-    base = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
-    const tok = await call(h.app, w.operatorKey, "POST", `/v1/sites/${w.sites.es}/enrolment-tokens`);
-    const e = await call(h.app, null, "POST", "/v1/agent/enrol", {
-      token: tok.json.token,
-      name: "n1",
-      gpus: simGpus("H100", 8),
-    });
-    nodeKey = e.json.key;
-    const beat = (workloads: unknown[] = []) =>
-      call(h.app, nodeKey, "POST", "/v1/agent/heartbeat", {
-        gpus: simGpus("H100", 8),
-        health: { healthy: true, reasons: [] },
-        workloads,
-      });
-    await beat();
-    const j = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
-      gpus: 1,
-      gpuModels: ["H100"],
-      kind: "instance",
-      ports: [8888, 8889],
-    });
-    expect(j.status).toBe(201);
-    jobId = j.json.id;
-    await h.loop.tick();
-    const a = (await beat()).json.assignments[0];
-    await beat([{ leaseId: a.leaseId, phase: "running", startedAt: h.clock.now() }]);
     // The scripted agent: every TCP stream goes to the stand-in app.
-    agentWs = new WebSocket(`${base.replace("http", "ws")}/v1/agent/relay`, {
-      headers: { authorization: `Bearer ${nodeKey}` },
-    });
-    new Mux(agentWs, {
-      onOpen: (s: MuxStream) => {
+    ({ h, w, base, jobId, agentWs } = await startRelayHub(
+      (s: MuxStream) => {
         const sock = connect(appPort, "127.0.0.1", () => {
           s.accept();
           s.pipe(sock).pipe(s);
@@ -85,8 +52,8 @@ describe("instance ports through the control plane (SQLite)", () => {
         sock.on("error", (err) => s.destroy(err));
         s.on("close", () => sock.destroy());
       },
-    });
-    await new Promise<void>((res, rej) => agentWs.once("open", () => res()).once("error", rej));
+      { kind: "instance", ports: [8888, 8889] },
+    ));
   });
   afterAll(async () => {
     agentWs?.terminate();

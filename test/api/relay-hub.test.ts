@@ -1,16 +1,12 @@
 // The relay hub over real HTTP and WebSockets with a real store: a scripted agent (the real Mux on
 // the node side) serves streams; tenants reach their own running job's exec and TCP streams, and
 // everyone else (another tenant, the operator, an admin) gets 404 before any upgrade.
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WebSocket } from "ws";
-import { Mux, type MuxStream } from "../../src/relay/mux.js";
-import { buildWorld, simGpus, type World } from "../helpers/fixtures.js";
-import { call, startHarness, type Harness } from "../helpers/harness.js";
-import { STORES } from "../helpers/stores.js";
-import { wsStatus, execOverWs, rawOverWs } from "../helpers/relay.js";
-
-const factory = STORES[0]!;
+import type { WebSocket } from "ws";
+import type { MuxStream } from "../../src/relay/mux.js";
+import type { World } from "../helpers/fixtures.js";
+import { call, type Harness } from "../helpers/harness.js";
+import { connectScriptedAgent, execOverWs, rawOverWs, startRelayHub, wsStatus } from "../helpers/relay.js";
 
 describe("relay hub (scripted agent, SQLite)", () => {
   let h: Harness;
@@ -39,47 +35,10 @@ describe("relay hub (scripted agent, SQLite)", () => {
     });
   };
 
-  const connectAgent = async (): Promise<WebSocket> => {
-    const ws = new WebSocket(`${base.replace("http", "ws")}/v1/agent/relay`, {
-      headers: { authorization: `Bearer ${nodeKey}` },
-    });
-    new Mux(ws, { onOpen: serve });
-    await new Promise<void>((res, rej) => {
-      ws.once("open", () => res());
-      ws.once("error", rej);
-    });
-    return ws;
-  };
+  const connectAgent = (): Promise<WebSocket> => connectScriptedAgent(base, nodeKey, serve);
 
   beforeAll(async () => {
-    h = await startHarness(factory);
-    w = await buildWorld(h.app, h.adminKey);
-    await h.app.listen({ host: "127.0.0.1", port: 0 });
-    base = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
-    const tok = await call(h.app, w.operatorKey, "POST", `/v1/sites/${w.sites.es}/enrolment-tokens`);
-    const e = await call(h.app, null, "POST", "/v1/agent/enrol", {
-      token: tok.json.token,
-      name: "n1",
-      gpus: simGpus("H100", 8),
-    });
-    nodeKey = e.json.key;
-    const beat = (workloads: unknown[] = []) =>
-      call(h.app, nodeKey, "POST", "/v1/agent/heartbeat", {
-        gpus: simGpus("H100", 8),
-        health: { healthy: true, reasons: [] },
-        workloads,
-      });
-    await beat();
-    const j = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
-      gpus: 1,
-      gpuModels: ["H100"],
-      command: ["sleep", "infinity"],
-    });
-    jobId = j.json.id;
-    await h.loop.tick();
-    const a = (await beat()).json.assignments[0];
-    await beat([{ leaseId: a.leaseId, phase: "running", startedAt: h.clock.now() }]);
-    agentWs = await connectAgent();
+    ({ h, w, base, jobId, nodeKey, agentWs } = await startRelayHub(serve));
   });
   let closed = false;
   afterAll(async () => {

@@ -13,8 +13,11 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import pg from "pg";
 import { Pool } from "undici";
+import { LEADER_LOCK_KEY } from "../../control/leader.js";
 import { Store, parseStoreUrl } from "../../store/index.js";
+import { checkFleetStore, type FleetCheck, type SentUsage } from "./fleet-check.js";
 import { api, startBenchServer, stopProc, type BenchServer } from "./bench-ingest.js";
+import { NodeFleet } from "./bench-fleet-nodes.js";
 
 /** The figures `bench fleet --json` prints. */
 export interface FleetBenchResult {
@@ -38,13 +41,26 @@ export interface FleetBenchResult {
   submitToPlaceP99Ms: number | null;
   /** Placement to a node seeing the assignment in a heartbeat answer, p99 (ms; null when none was seen). */
   placeToAssignP99Ms: number | null;
+  /** Jobs with two placements alive at once, from the store's rows (fleet-check.ts). */
   jobsPlacedTwice: number;
+  /** Leases overlapping on one GPU in the store, plus assignments a node got onto a GPU it was running. */
   gpuDoubleLeased: number;
+  /** Usage records the nodes sent that are not in the store. */
   lostUsageRecords: number;
+  usageSent: number;
+  /** The first few offenders the checks found (empty when all is well). */
+  checkExamples: string[];
   kills: number;
+  /** Each kill to the next leader term in leader_terms (ms). */
   takeoverMs: number[];
+  /** Each kill to the first placement the new term committed (lease commit time, ms). */
+  resumeMs: number[];
   /** Heartbeat interval the server asked for at the end (ms; null when it names none). */
   serverIntervalMs: number | null;
+  /** Nodes enrolled a second (the enrolment phase, before the measured seconds). */
+  enrolPerS: number;
+  /** Orders long-polls answered (0 with --no-orders-poll). */
+  ordersPolls: number;
 }
 
 /** Options of runFleetBench. */
@@ -60,19 +76,11 @@ export interface FleetBenchOptions {
   pgUrl?: string;
   /** Server entry (e.g. another checkout's bin/zumbido.js) to measure a baseline. */
   serverEntry?: string;
+  /** Hold an orders long-poll per node as the agent does (default); false: heartbeats carry the orders. */
+  ordersPoll?: boolean;
   /** The servers' ZUMBIDO_LIVENESS_BATCH_MS (0: every heartbeat written at once); default theirs. */
   livenessBatchMs?: number;
 }
-
-const GPUS = Array.from({ length: 8 }, (_, i) => ({
-  index: i,
-  uuid: `GPU-fleet-${i}`,
-  model: "H100",
-  name: "NVIDIA H100",
-  memoryMb: 81_559,
-  powerLimitW: 700,
-  healthy: true,
-}));
 
 /** The q-quantile (default p99) of xs, 0 when empty. */
 const p99 = (xs: number[], q = 0.99): number => {
@@ -80,17 +88,6 @@ const p99 = (xs: number[], q = 0.99): number => {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.floor(s.length * q))]! * 10) / 10;
 };
-
-interface SimNode {
-  id: string;
-  key: string;
-  replica: number;
-  /** leaseId -> what runs */
-  running: Map<string, { jobId: string; gpus: number[]; startedAt: number; endsAt: number }>;
-  reports: { leaseId: string; phase: string; startedAt?: number; endedAt?: number; exitCode?: number }[];
-  usageSeq: number;
-  intervalMs: number;
-}
 
 /** Runs the fleet bench; every figure is measured, nothing is assumed. */
 export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchResult> {
@@ -126,6 +123,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   if (o.replicas === 2) servers.push(await startBenchServer(storeUrl, { ...entry, adminKey, env }));
   const pools = servers.map((s) => new Pool(s.url, { connections: 64, headersTimeout: 10_000 }));
   const errors = { n: 0 };
+  const submittedAt = new Map<string, number>();
+  let fleet: NodeFleet | undefined;
   const req = async <T>(
     replica: number,
     key: string | null,
@@ -176,142 +175,21 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       });
       sites.push(s.id);
     }
-    // Enrol the nodes, 32 at a time.
-    const nodes: SimNode[] = [];
-    for (let i = 0; i < o.nodes; i += 32) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(32, o.nodes - i) }, async (_, k) => {
-          const n = i + k;
-          const site = sites[Math.floor(n / 1000)]!;
-          const tok = await req<{ token: string }>(0, op.key, "POST", `/v1/sites/${site}/enrolment-tokens`);
-          const e = await req<{ key: string; nodeId: string }>(0, null, "POST", "/v1/agent/enrol", {
-            token: tok.token,
-            name: `fleet-${n}`,
-            gpus: GPUS,
-            executor: "local",
-          });
-          return {
-            id: e.nodeId,
-            key: e.key,
-            replica: n % servers.length,
-            running: new Map(),
-            reports: [],
-            usageSeq: 0,
-            intervalMs: o.heartbeatMs,
-          } satisfies SimNode;
-        }),
-      );
-      nodes.push(...batch);
-    }
+    // Enrol the nodes, then run them (src/cli/commands/bench-fleet-nodes.ts).
+    fleet = new NodeFleet({
+      urls: () => servers.map((x) => x.url),
+      heartbeatMs: o.heartbeatMs,
+      ordersPoll: o.ordersPoll !== false,
+      submittedAt,
+      onError: () => errors.n++,
+    });
+    await fleet.enrol(o.nodes, (n) => sites[Math.floor(n / 1000)]!, op.key);
 
-    const hbLat: number[] = [];
     const subLat: number[] = [];
-    const assignLat: number[] = [];
-    const submittedAt = new Map<string, number>();
-    const assignedJobs = new Set<string>();
-    const seenAt = new Map<string, number>();
-    let nodeConflicts = 0;
-    let usageSent = 0;
-    let serverIntervalMs: number | null = null;
     let stop = false;
     const t0 = Date.now();
     const deadline = t0 + o.seconds * 1000;
-    const other = (r: number): number => (servers.length === 2 ? 1 - r : r);
 
-    // A node's life: heartbeat, run what it is given for 5-20 s, report, send usage.
-    const live = async (n: SimNode): Promise<void> => {
-      await new Promise((r) => setTimeout(r, Math.random() * n.intervalMs));
-      while (!stop && Date.now() < deadline) {
-        const now = Date.now();
-        const workloads = [...n.reports];
-        for (const [leaseId, w] of n.running) {
-          if (w.endsAt <= now) {
-            workloads.push({
-              leaseId,
-              phase: "succeeded",
-              startedAt: w.startedAt,
-              endedAt: now,
-              exitCode: 0,
-            });
-            n.usageSeq++;
-            usageSent++;
-            const rec = {
-              nodeId: n.id,
-              seq: n.usageSeq,
-              leaseId,
-              fromMs: w.startedAt,
-              toMs: now,
-              gpuMs: (now - w.startedAt) * w.gpus.length,
-              energyMilliWh: 1,
-              energySource: "modelled" as const,
-            };
-            n.running.delete(leaseId);
-            void sendUsage(n, rec);
-          } else workloads.push({ leaseId, phase: "running", startedAt: w.startedAt });
-        }
-        n.reports = [];
-        const s = performance.now();
-        try {
-          const a = await req<{
-            assignments: { leaseId: string; jobId: string; gpuIndices: number[] }[];
-            stops: { leaseId: string }[];
-            intervalMs?: number;
-          }>(n.replica, n.key, "POST", "/v1/agent/heartbeat", {
-            gpus: GPUS,
-            health: { healthy: true, reasons: [] },
-            workloads,
-          });
-          hbLat.push(performance.now() - s);
-          if (a.intervalMs) n.intervalMs = serverIntervalMs = a.intervalMs;
-          for (const x of a.assignments) {
-            if (n.running.has(x.leaseId)) continue;
-            const busy = new Set([...n.running.values()].flatMap((w) => w.gpus));
-            if (x.gpuIndices.some((g) => busy.has(g))) nodeConflicts++;
-            if (!assignedJobs.has(x.jobId)) {
-              assignedJobs.add(x.jobId);
-              seenAt.set(x.jobId, Date.now());
-              const at = submittedAt.get(x.jobId);
-              if (at !== undefined) assignLat.push(Date.now() - at);
-            }
-            const t = Date.now();
-            n.running.set(x.leaseId, {
-              jobId: x.jobId,
-              gpus: x.gpuIndices,
-              startedAt: t,
-              endsAt: t + 5000 + Math.random() * 15_000,
-            });
-            n.reports.push({ leaseId: x.leaseId, phase: "running", startedAt: t });
-          }
-          for (const x of a.stops) {
-            const w = n.running.get(x.leaseId);
-            n.running.delete(x.leaseId);
-            n.reports.push({
-              leaseId: x.leaseId,
-              phase: "cancelled",
-              endedAt: Date.now(),
-              startedAt: w?.startedAt,
-            });
-          }
-        } catch {
-          errors.n++;
-          n.replica = other(n.replica);
-          n.reports = workloads.filter((w) => w.phase !== "running");
-        }
-        await new Promise((r) => setTimeout(r, Math.max(0, n.intervalMs - (performance.now() - s))));
-      }
-    };
-    const sendUsage = async (n: SimNode, rec: unknown): Promise<void> => {
-      for (let i = 0; i < 5; i++) {
-        try {
-          await req(n.replica, n.key, "POST", "/v1/agent/usage", { records: [rec] });
-          return;
-        } catch {
-          errors.n++;
-          n.replica = other(n.replica);
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
-    };
     // Tenants: jobsPerS submissions a second, 1-8 GPUs each.
     const submit = async (): Promise<void> => {
       let i = 0;
@@ -337,18 +215,28 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         );
       }
     };
-    // Failovers: kill the leader (process or lock session) evenly over the run; time the new term.
+    // Failovers: kill the leader (process or lock session) evenly over the run. takeoverMs: the kill to
+    // the next term in leader_terms; resumeMs: the kill to the first lease the new term commits.
     const takeoverMs: number[] = [];
+    const resumeMs: number[] = [];
     let kills = 0;
     const failovers = async (): Promise<void> => {
       if (o.replicas !== 2 || !o.killLeader || o.store !== "postgres") return;
       const c = new pg.Client({ connectionString: storeUrl });
       await c.connect();
-      const term = async (): Promise<{ term: number; holder: string } | undefined> => {
-        const r = await c.query<{ term: string; holder: string }>(
-          "select term, holder from leader_terms where name = 'scheduler'",
+      const term = async (): Promise<{ term: number; holder: string; at: number } | undefined> => {
+        const r = await c.query<{ term: string; holder: string; acquired_at: string }>(
+          "select term, holder, acquired_at from leader_terms where name = 'scheduler'",
         );
-        return r.rows[0] && { term: Number(r.rows[0].term), holder: r.rows[0].holder };
+        const x = r.rows[0];
+        return x && { term: Number(x.term), holder: x.holder, at: Number(x.acquired_at) };
+      };
+      const poll = async <T>(since: number, f: () => Promise<T | undefined>): Promise<T | undefined> => {
+        for (;;) {
+          const v = await f();
+          if (v !== undefined || performance.now() - since > 30_000) return v;
+          await new Promise((r) => setTimeout(r, 5));
+        }
       };
       try {
         for (let k = 0; k < o.kills && !stop; k++) {
@@ -356,38 +244,52 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           const before = await term();
           if (!before) continue;
           const killedAt = performance.now();
+          const killedWall = Date.now();
+          let restart = (): Promise<void> => Promise.resolve();
           if (o.killLeader === "lock") {
             await c.query(
               "select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and granted and objid = $1",
-              [0x7a756d62],
+              [LEADER_LOCK_KEY],
             );
           } else {
             const idx = servers.findIndex((s) => before.holder.endsWith(`pid ${s.proc.pid}`));
             if (idx < 0) continue;
             await stopProc(servers[idx]!.proc, "SIGKILL");
-            // The killed replica comes back as a follower on the same port's role (a new port).
-            const again = await startBenchServer(storeUrl, { ...entry, adminKey, env });
-            servers[idx] = again;
-            await pools[idx]!.close();
-            pools[idx] = new Pool(again.url, { connections: 64, headersTimeout: 10_000 });
+            // The killed replica comes back as a follower (on a new port) once the other has taken over
+            // and placed again: starting a server (tsx) takes seconds of CPU that would skew the timing.
+            restart = async () => {
+              const again = await startBenchServer(storeUrl, { ...entry, adminKey, env });
+              servers[idx] = again;
+              const old = pools[idx]!;
+              pools[idx] = new Pool(again.url, { connections: 64, headersTimeout: 10_000 });
+              await old.close();
+            };
           }
           kills++;
-          for (;;) {
-            const now = await term();
-            if (now && now.term > before.term) {
-              takeoverMs.push(Math.round(performance.now() - killedAt));
-              break;
-            }
-            if (performance.now() - killedAt > 30_000) break;
-            await new Promise((r) => setTimeout(r, 5));
+          const next = await poll(killedAt, async () => {
+            const t = await term();
+            return t && t.term > before.term ? t : undefined;
+          });
+          if (next) {
+            takeoverMs.push(Math.round(performance.now() - killedAt));
+            const first = await poll(killedAt, async () => {
+              const r = await c.query<{ at: string | null }>(
+                "select min(created_at) as at from leases where created_at >= $1",
+                [next.at],
+              );
+              return r.rows[0]?.at == null ? undefined : Number(r.rows[0].at);
+            });
+            if (first !== undefined) resumeMs.push(first - killedWall);
           }
+          await restart();
         }
       } finally {
         await c.end();
       }
     };
-    await Promise.all([...nodes.map(live), submit(), failovers()]);
+    await Promise.all([fleet.run(deadline), submit(), failovers()]);
     stop = true;
+    fleet.stop();
     const seconds = (Date.now() - t0) / 1000;
     // Let usage and submissions in flight land.
     await new Promise((r) => setTimeout(r, 1500));
@@ -398,88 +300,58 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     } catch {
       cycleP99Ms = null;
     }
-    // Checks in the store: jobs placed twice, GPUs leased twice, usage lost.
+    const f = fleet.figures;
+    // Checks in the store (src/cli/commands/fleet-check.ts): jobs placed twice, GPUs leased twice,
+    // usage lost; read from the rows, not asked of the servers. A node's usage seqs run 1, 2, ...
+    const sentUsage: SentUsage[] = fleet.nodes.flatMap((n) =>
+      Array.from({ length: n.usageSeq }, (_, i) => ({ nodeId: n.id, seq: i + 1 })),
+    );
     const store = await Store.open(parseStoreUrl(storeUrl));
-    let placedTwice = 0;
-    let doubleLeased = 0;
-    let storedUsage = 0;
-    let jobsPlaced = 0;
-    const placeLat: number[] = [];
-    const deliverLat: number[] = [];
+    let check: FleetCheck;
     try {
-      const db = store.db.kysely;
-      const ev = await db
-        .selectFrom("job_events")
-        .select(["job_id", "state"])
-        .where("state", "in", ["scheduled", "preempted"])
-        .execute();
-      const per = new Map<string, { s: number; p: number }>();
-      for (const e of ev) {
-        const x = per.get(e.job_id) ?? { s: 0, p: 0 };
-        if (e.state === "scheduled") x.s++;
-        else x.p++;
-        per.set(e.job_id, x);
-      }
-      for (const x of per.values()) if (x.s > x.p + 1) placedTwice++;
-      const leases = await db
-        .selectFrom("leases")
-        .select(["node_id", "gpu_indices_json", "created_at", "ended_at"])
-        .execute();
-      const firstLease = new Map<string, number>();
-      for (const l of await db.selectFrom("leases").select(["job_id", "created_at"]).execute())
-        firstLease.set(l.job_id, Math.min(firstLease.get(l.job_id) ?? Infinity, Number(l.created_at)));
-      jobsPlaced = firstLease.size;
-      for (const [job, at] of firstLease) {
-        const sub = submittedAt.get(job);
-        if (sub !== undefined) placeLat.push(at - sub);
-        const seen = seenAt.get(job);
-        if (seen !== undefined) deliverLat.push(seen - at);
-      }
-      const byGpu = new Map<string, { from: number; to: number }[]>();
-      for (const l of leases)
-        for (const g of JSON.parse(l.gpu_indices_json) as number[]) {
-          const k = `${l.node_id}/${g}`;
-          const list = byGpu.get(k) ?? [];
-          list.push({ from: l.created_at, to: l.ended_at ?? Number.POSITIVE_INFINITY });
-          byGpu.set(k, list);
-        }
-      for (const list of byGpu.values()) {
-        list.sort((a, b) => a.from - b.from);
-        for (let i = 1; i < list.length; i++) if (list[i]!.from < list[i - 1]!.to) doubleLeased++;
-      }
-      const u = await db
-        .selectFrom("usage")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .executeTakeFirst();
-      storedUsage = Number(u?.n ?? 0);
+      check = await checkFleetStore(store.db.kysely, sentUsage);
     } finally {
       await store.close();
+    }
+    const placeLat: number[] = [];
+    const deliverLat: number[] = [];
+    for (const [job, at] of check.firstLeaseAt) {
+      const sub = submittedAt.get(job);
+      if (sub !== undefined) placeLat.push(at - sub);
+      const seen = f.seenAt.get(job);
+      if (seen !== undefined) deliverLat.push(seen - at);
     }
     return {
       store: o.store,
       nodes: o.nodes,
       replicas: o.replicas,
       seconds: Math.round(seconds * 10) / 10,
-      heartbeatsPerS: Math.round(hbLat.length / seconds),
-      heartbeatP99Ms: p99(hbLat),
+      heartbeatsPerS: Math.round(f.hbLat.length / seconds),
+      heartbeatP99Ms: p99(f.hbLat),
       submitP99Ms: p99(subLat),
-      submitToAssignP99Ms: assignLat.length ? p99(assignLat) : null,
+      submitToAssignP99Ms: f.assignLat.length ? p99(f.assignLat) : null,
       cycleP99Ms,
       errors: errors.n,
       jobsSubmitted: submittedAt.size,
-      jobsAssigned: assignedJobs.size,
-      jobsPlaced,
+      jobsAssigned: f.assignedJobs.size,
+      jobsPlaced: check.jobsPlaced,
       submitToPlaceP50Ms: placeLat.length ? p99(placeLat, 0.5) : null,
       submitToPlaceP99Ms: placeLat.length ? p99(placeLat) : null,
       placeToAssignP99Ms: deliverLat.length ? p99(deliverLat) : null,
-      jobsPlacedTwice: placedTwice,
-      gpuDoubleLeased: doubleLeased + nodeConflicts,
-      lostUsageRecords: Math.max(0, usageSent - storedUsage),
+      jobsPlacedTwice: check.jobsPlacedTwice,
+      gpuDoubleLeased: check.gpuDoubleLeased + f.nodeConflicts,
+      lostUsageRecords: check.lostUsageRecords,
+      usageSent: sentUsage.length,
+      checkExamples: check.examples,
       kills,
       takeoverMs,
-      serverIntervalMs,
+      resumeMs,
+      serverIntervalMs: f.serverIntervalMs,
+      enrolPerS: f.enrolPerS,
+      ordersPolls: f.ordersAnswered,
     };
   } finally {
+    await fleet?.close();
     for (const p of pools) await p.close().catch(() => undefined);
     for (const s of servers) await stopProc(s.proc);
     await cleanup();
@@ -523,6 +395,7 @@ export function registerBenchFleetCommand(bench: Command): void {
     .option("--replicas <n>", "1 or 2 server processes on one store (2 needs postgres)", "1")
     .option("--kill-leader <how>", "with 2 replicas: process (SIGKILL) or lock (terminate its lock session)")
     .option("--kills <n>", "failovers during the run, 1-50", "10")
+    .option("--no-orders-poll", "nodes hold no orders long-poll (assignments wait for the next heartbeat)")
     .option("--liveness-batch-ms <n>", "the servers' liveness batch interval, 0 (off) to 5000")
     .option("--server-entry <path>", "run another checkout's bin/zumbido.js (a baseline)")
     .option("--pg-url <url>", "PostgreSQL server to create the bench database on (ZUMBIDO_TEST_PG_URL)")
@@ -550,6 +423,7 @@ export function registerBenchFleetCommand(bench: Command): void {
           ...(kill ? { killLeader: kill } : {}),
           kills: int("--kills", String(o.kills), 1, 50),
           ...(pgUrl ? { pgUrl } : {}),
+          ordersPoll: (o.ordersPoll as boolean | undefined) !== false,
           ...(typeof o.serverEntry === "string" ? { serverEntry: o.serverEntry } : {}),
           ...(o.livenessBatchMs !== undefined
             ? { livenessBatchMs: int("--liveness-batch-ms", String(o.livenessBatchMs), 0, 5000) }
@@ -558,7 +432,7 @@ export function registerBenchFleetCommand(bench: Command): void {
         if (json) console.log(JSON.stringify(r));
         else
           console.log(
-            `${r.store}, ${r.nodes} nodes, ${r.replicas} replica(s), ${r.seconds} s: ${r.heartbeatsPerS} heartbeats/s, heartbeat p99 ${r.heartbeatP99Ms} ms, submit p99 ${r.submitP99Ms} ms, submit->assign p99 ${r.submitToAssignP99Ms ?? "-"} ms, cycle p99 ${r.cycleP99Ms ?? "-"} ms, errors ${r.errors}, placed twice ${r.jobsPlacedTwice}, GPUs double-leased ${r.gpuDoubleLeased}, usage lost ${r.lostUsageRecords}, takeover ${r.takeoverMs.join("/") || "-"} ms`,
+            `${r.store}, ${r.nodes} nodes, ${r.replicas} replica(s), ${r.seconds} s: ${r.heartbeatsPerS} heartbeats/s, heartbeat p99 ${r.heartbeatP99Ms} ms, submit p99 ${r.submitP99Ms} ms, submit->assign p99 ${r.submitToAssignP99Ms ?? "-"} ms, cycle p99 ${r.cycleP99Ms ?? "-"} ms, errors ${r.errors}, placed twice ${r.jobsPlacedTwice}, GPUs double-leased ${r.gpuDoubleLeased}, usage lost ${r.lostUsageRecords}, takeover ${r.takeoverMs.join("/") || "-"} ms, first placement after ${r.resumeMs.join("/") || "-"} ms`,
           );
       } catch (err) {
         console.error(`zumbido: bench fleet: ${(err as Error).message}`);

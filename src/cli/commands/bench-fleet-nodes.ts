@@ -1,0 +1,386 @@
+/**
+ * The simulated nodes of `zumbido bench fleet`: N 8-GPU nodes that speak the agent protocol the way
+ * the real agent does (src/agent/agent.ts): enrol, heartbeat at the interval the server names, hold
+ * an orders long-poll (`GET /v1/agent/orders?wait=25s`, like src/agent/orders-poll.ts) and beat at
+ * once when it answers with work, run what they are given for 5-20 s, report, send usage.
+ */
+import { setMaxListeners } from "node:events";
+import { Pool } from "undici";
+
+/** The GPUs every simulated node reports. */
+export const FLEET_GPUS = Array.from({ length: 8 }, (_, i) => ({
+  index: i,
+  uuid: `GPU-fleet-${i}`,
+  model: "H100",
+  name: "NVIDIA H100",
+  memoryMb: 81_559,
+  powerLimitW: 700,
+  healthy: true,
+}));
+
+/** How long a simulated node asks the server to hold its orders long-poll, seconds (the agent's). */
+const ORDERS_WAIT_S = 25;
+
+interface Running {
+  jobId: string;
+  gpus: number[];
+  startedAt: number;
+  endsAt: number;
+}
+
+interface WorkloadOut {
+  leaseId: string;
+  phase: string;
+  startedAt?: number;
+  endedAt?: number;
+  exitCode?: number;
+}
+
+interface Orders {
+  assignments: { leaseId: string; jobId: string; gpuIndices: number[] }[];
+  stops: { leaseId: string }[];
+  intervalMs?: number;
+  version?: string;
+}
+
+/** One simulated node. */
+export interface SimNode {
+  id: string;
+  key: string;
+  replica: number;
+  running: Map<string, Running>;
+  reports: WorkloadOut[];
+  usageSeq: number;
+  intervalMs: number;
+  /** Cuts the node's wait for its next beat short (the orders long-poll answered with work). */
+  kick: () => void;
+  /** A beat is wanted right after the one in flight. */
+  again: boolean;
+  beating: boolean;
+}
+
+/** What the simulated nodes measured. */
+export interface NodeFigures {
+  /** Heartbeat round trips, ms. */
+  hbLat: number[];
+  /** Submission to a node acting on the assignment (its heartbeat answer carried it), ms. */
+  assignLat: number[];
+  assignedJobs: Set<string>;
+  /** jobId -> when a node first acted on it (epoch ms). */
+  seenAt: Map<string, number>;
+  /** Assignments naming a GPU the node was already running something on. */
+  nodeConflicts: number;
+  usageSent: number;
+  serverIntervalMs: number | null;
+  /** Orders long-polls answered (with or without orders). */
+  ordersAnswered: number;
+  /** Orders long-poll answers that carried work. */
+  ordersWithWork: number;
+  /** Enrolled nodes a second (wall clock of the enrolment phase). */
+  enrolPerS: number;
+}
+
+/** How the simulation reaches the servers: their current URLs (a restarted replica has a new one). */
+export interface NodeFleetOptions {
+  /** The servers' base URLs now, by replica index. */
+  urls: () => string[];
+  /** The nodes' heartbeat interval until the server names one, ms. */
+  heartbeatMs: number;
+  /** Hold an orders long-poll per node (the real agent does); off: heartbeats carry the orders. */
+  ordersPoll: boolean;
+  /** Submission time of each job (epoch ms), filled by the tenants' side. */
+  submittedAt: Map<string, number>;
+  /** Counts a failed request. */
+  onError: () => void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** N simulated nodes over their own HTTP pools: short requests on a few sockets, long-polls one socket each. */
+export class NodeFleet {
+  readonly nodes: SimNode[] = [];
+  readonly figures: NodeFigures = {
+    hbLat: [],
+    assignLat: [],
+    assignedJobs: new Set(),
+    seenAt: new Map(),
+    nodeConflicts: 0,
+    usageSent: 0,
+    serverIntervalMs: null,
+    ordersAnswered: 0,
+    ordersWithWork: 0,
+    enrolPerS: 0,
+  };
+  private readonly pools = new Map<string, { short: Pool; long: Pool }>();
+  private readonly abort = new AbortController();
+  private stopped = false;
+
+  constructor(private readonly o: NodeFleetOptions) {
+    // Every parked long-poll listens on the one abort signal.
+    setMaxListeners(0, this.abort.signal);
+  }
+
+  private pool(replica: number, long: boolean): Pool {
+    const urls = this.o.urls();
+    const url = urls[replica % urls.length]!;
+    let p = this.pools.get(url);
+    if (!p) {
+      p = {
+        short: new Pool(url, { connections: 64, headersTimeout: 10_000, keepAliveTimeout: 60_000 }),
+        // One socket per parked long-poll; held up to the wait plus the server's work.
+        long: new Pool(url, {
+          connections: null,
+          headersTimeout: (ORDERS_WAIT_S + 10) * 1000,
+          bodyTimeout: (ORDERS_WAIT_S + 10) * 1000,
+          keepAliveTimeout: 60_000,
+        }),
+      };
+      this.pools.set(url, p);
+    }
+    return long ? p.long : p.short;
+  }
+
+  private async req<T>(
+    replica: number,
+    key: string | null,
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    long = false,
+  ): Promise<T> {
+    const r = await this.pool(replica, long).request({
+      path,
+      method,
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(long ? { signal: this.abort.signal } : {}),
+    });
+    const text = await r.body.text();
+    if (r.statusCode >= 300) throw new Error(`${method} ${path}: ${r.statusCode} ${text.slice(0, 200)}`);
+    return JSON.parse(text) as T;
+  }
+
+  /**
+   * Enrols `count` nodes, node n on `siteOf(n)`: `concurrency` at a time, each one an enrolment
+   * token (as the operator) and an enrolment (as the node).
+   */
+  async enrol(
+    count: number,
+    siteOf: (n: number) => string,
+    operatorKey: string,
+    concurrency = 32,
+  ): Promise<void> {
+    const t0 = performance.now();
+    const replicas = this.o.urls().length;
+    let next = 0;
+    const out: SimNode[] = new Array<SimNode>(count);
+    const worker = async (): Promise<void> => {
+      for (let n = next++; n < count; n = next++) {
+        const site = siteOf(n);
+        const tok = await this.req<{ token: string }>(
+          0,
+          operatorKey,
+          "POST",
+          `/v1/sites/${site}/enrolment-tokens`,
+        );
+        const e = await this.req<{ key: string; nodeId: string }>(0, null, "POST", "/v1/agent/enrol", {
+          token: tok.token,
+          name: `fleet-${n}`,
+          gpus: FLEET_GPUS,
+          executor: "local",
+        });
+        out[n] = {
+          id: e.nodeId,
+          key: e.key,
+          replica: n % replicas,
+          running: new Map(),
+          reports: [],
+          usageSeq: 0,
+          intervalMs: this.o.heartbeatMs,
+          kick: () => undefined,
+          again: false,
+          beating: false,
+        };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+    this.nodes.push(...out);
+    this.figures.enrolPerS = Math.round(count / ((performance.now() - t0) / 1000));
+  }
+
+  /** Runs every node until `deadline` (epoch ms) or stop(). */
+  async run(deadline: number): Promise<void> {
+    // At the deadline the parked long-polls are ended too (else the run waits out their 25 s).
+    const end = setTimeout(() => this.stop(), Math.max(0, deadline - Date.now()));
+    await Promise.all(
+      this.nodes.flatMap((n) => [
+        this.live(n, deadline),
+        ...(this.o.ordersPoll ? [this.poll(n, deadline)] : []),
+      ]),
+    ).finally(() => clearTimeout(end));
+  }
+
+  /** Stops the nodes and ends their parked long-polls. */
+  stop(): void {
+    this.stopped = true;
+    this.abort.abort();
+    for (const n of this.nodes) n.kick();
+  }
+
+  /** Closes the HTTP pools. */
+  async close(): Promise<void> {
+    this.stop();
+    for (const p of this.pools.values()) {
+      await p.short.close().catch(() => undefined);
+      await p.long.destroy().catch(() => undefined);
+    }
+  }
+
+  private other(r: number): number {
+    return this.o.urls().length === 2 ? 1 - r : r;
+  }
+
+  /** A node's beats: at its interval, or at once when kicked. */
+  private async live(n: SimNode, deadline: number): Promise<void> {
+    await this.wait(n, Math.random() * n.intervalMs);
+    while (!this.stopped && Date.now() < deadline) {
+      const s = performance.now();
+      await this.beat(n);
+      if (n.again) {
+        n.again = false;
+        continue;
+      }
+      await this.wait(n, Math.max(0, n.intervalMs - (performance.now() - s)));
+    }
+  }
+
+  /** Waits `ms`, or less when the node is kicked. */
+  private wait(n: SimNode, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        n.kick = () => undefined;
+        resolve();
+      }, ms);
+      n.kick = () => {
+        clearTimeout(t);
+        n.kick = () => undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** The node's orders long-poll: when it answers with work, the node beats at once (as the agent does). */
+  private async poll(n: SimNode, deadline: number): Promise<void> {
+    let version: string | undefined;
+    let failures = 0;
+    while (!this.stopped && Date.now() < deadline) {
+      try {
+        const q = `wait=${ORDERS_WAIT_S}s${version !== undefined ? `&version=${encodeURIComponent(version)}` : ""}`;
+        const r = await this.req<Orders>(n.replica, n.key, "GET", `/v1/agent/orders?${q}`, undefined, true);
+        failures = 0;
+        this.figures.ordersAnswered++;
+        if (!r.version) return; // a server without a cluster view: heartbeats carry the orders
+        version = r.version;
+        if (r.assignments.length > 0 || r.stops.length > 0) {
+          this.figures.ordersWithWork++;
+          if (n.beating) n.again = true;
+          else n.kick();
+        }
+      } catch {
+        if (this.stopped) return;
+        this.o.onError();
+        failures++;
+        await sleep(Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
+      }
+    }
+  }
+
+  /** One heartbeat: reports what runs and what ended, acts on the answer. */
+  private async beat(n: SimNode): Promise<void> {
+    const f = this.figures;
+    const now = Date.now();
+    const workloads = [...n.reports];
+    for (const [leaseId, w] of n.running) {
+      if (w.endsAt <= now) {
+        workloads.push({ leaseId, phase: "succeeded", startedAt: w.startedAt, endedAt: now, exitCode: 0 });
+        n.usageSeq++;
+        f.usageSent++;
+        const rec = {
+          nodeId: n.id,
+          seq: n.usageSeq,
+          leaseId,
+          fromMs: w.startedAt,
+          toMs: now,
+          gpuMs: (now - w.startedAt) * w.gpus.length,
+          energyMilliWh: 1,
+          energySource: "modelled" as const,
+        };
+        n.running.delete(leaseId);
+        void this.sendUsage(n, rec);
+      } else workloads.push({ leaseId, phase: "running", startedAt: w.startedAt });
+    }
+    n.reports = [];
+    const s = performance.now();
+    n.beating = true;
+    try {
+      const a = await this.req<Orders>(n.replica, n.key, "POST", "/v1/agent/heartbeat", {
+        gpus: FLEET_GPUS,
+        health: { healthy: true, reasons: [] },
+        workloads,
+      });
+      f.hbLat.push(performance.now() - s);
+      if (a.intervalMs) n.intervalMs = f.serverIntervalMs = a.intervalMs;
+      for (const x of a.assignments) {
+        if (n.running.has(x.leaseId)) continue;
+        const busy = new Set([...n.running.values()].flatMap((w) => w.gpus));
+        if (x.gpuIndices.some((g) => busy.has(g))) f.nodeConflicts++;
+        if (!f.assignedJobs.has(x.jobId)) {
+          f.assignedJobs.add(x.jobId);
+          f.seenAt.set(x.jobId, Date.now());
+          const at = this.o.submittedAt.get(x.jobId);
+          if (at !== undefined) f.assignLat.push(Date.now() - at);
+        }
+        const t = Date.now();
+        n.running.set(x.leaseId, {
+          jobId: x.jobId,
+          gpus: x.gpuIndices,
+          startedAt: t,
+          endsAt: t + 5000 + Math.random() * 15_000,
+        });
+        n.reports.push({ leaseId: x.leaseId, phase: "running", startedAt: t });
+      }
+      for (const x of a.stops) {
+        const w = n.running.get(x.leaseId);
+        n.running.delete(x.leaseId);
+        n.reports.push({
+          leaseId: x.leaseId,
+          phase: "cancelled",
+          endedAt: Date.now(),
+          ...(w ? { startedAt: w.startedAt } : {}),
+        });
+      }
+    } catch {
+      this.o.onError();
+      n.replica = this.other(n.replica);
+      n.reports = workloads.filter((w) => w.phase !== "running");
+    } finally {
+      n.beating = false;
+    }
+  }
+
+  private async sendUsage(n: SimNode, rec: unknown): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      try {
+        await this.req(n.replica, n.key, "POST", "/v1/agent/usage", { records: [rec] });
+        return;
+      } catch {
+        this.o.onError();
+        n.replica = this.other(n.replica);
+        await sleep(200);
+      }
+    }
+  }
+}
