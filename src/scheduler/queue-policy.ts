@@ -87,7 +87,7 @@ export const GITTINS_DEFAULTS: GittinsOptions = {
   preemptMargin: 3,
   minRunS: 0,
   reserveHead: false,
-  victimCostK: 2,
+  victimCostK: 8,
   graceS: 30,
   restoreS: 60,
   checkpointS: 1800,

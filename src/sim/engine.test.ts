@@ -144,16 +144,20 @@ describe("replay", () => {
     expect(o.b).not.toEqual(o.a);
   });
 
-  it("the oracle is a lower bound on average JCT in practice; zumbido beats FIFO on a loaded cluster", () => {
+  it("the oracle bounds a cost-blind rule on average JCT in practice; zumbido beats FIFO on a loaded cluster", () => {
     const trace = synthetic(800, 11, 8);
     const fleet = uniformFleet(16);
-    const avg = (p: (typeof SIM_POLICIES)[number]) =>
-      summarise(replay(trace, fleet, { policy: p }), 0).avgJctS;
+    const avg = (p: (typeof SIM_POLICIES)[number], gittins: Partial<GittinsOptions> = {}) =>
+      summarise(replay(trace, fleet, { policy: p, gittins }), 0).avgJctS;
     const fifo = avg("fifo");
     const zumbido = avg("zumbido");
     const oracle = avg("srtf-oracle");
     expect(zumbido).toBeLessThan(fifo);
-    expect(oracle).toBeLessThanOrEqual(zumbido * 1.05);
+    // srtf-oracle preempts whatever the restart costs; so does zumbido without its cost test.
+    expect(oracle).toBeLessThanOrEqual(avg("zumbido", { victimCostK: 0 }) * 1.05);
+    // With it, on these jobs of about two minutes (a restart costs 90 s and more), zumbido does
+    // better than the cost-blind oracle (318 s against 348 s); it stays a plausible figure.
+    expect(zumbido).toBeGreaterThan(oracle * 0.8);
   });
 
   it("property: any small trace replays with zero violations under every policy", () => {
