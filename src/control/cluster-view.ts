@@ -430,7 +430,11 @@ export class ClusterView {
       if (l && ACTIVE.has(l.state)) {
         setLease(state, l);
         kept?.setLease(l);
-      } else if (before) kept?.removeLease(id);
+      } else if (before) {
+        kept?.removeLease(id);
+        // A gang's last rank may end after its job finished: the finished job's service grew.
+        this.finishedStale = true;
+      }
       if (l) dirtyJobs.add(l.jobId);
       const node = l?.nodeId ?? before?.nodeId;
       if (node) touched.add(node);

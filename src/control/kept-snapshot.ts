@@ -40,8 +40,9 @@ interface KeptLease {
  * The scheduler's input (nodes and leases as the scheduler sees them), kept current from the
  * cluster view's changes instead of rebuilt every cycle: a node or lease change costs O(1) (a
  * lease's job's other leases aside; a node leaving placement costs a shift of the node list, rare),
- * and a cycle's snapshot costs O(sites + queue), not O(fleet). Node order is the cluster view's
- * (load order, then arrival), so the scheduler's tie-breaks equal a rebuild's from the same view.
+ * and a cycle's snapshot costs O(sites + queue) plus a copy of the lease references, not a rebuild
+ * of every node. Nodes keep their order (load order, then arrival; a node that leaves placement and
+ * comes back goes last), so the scheduler's tie-breaks match a rebuild's from the same view.
  * `rebuild()` is the full path (a new load, a reconcile, a new GPU catalogue).
  */
 export class KeptSnapshot {
@@ -159,10 +160,13 @@ export class KeptSnapshot {
   }
 
   /**
-   * The cycle's snapshot: the kept nodes and leases (shared, read-only: the scheduler never changes
-   * its snapshot) with this cycle's sites, queue and reservations.
+   * The cycle's snapshot: the kept nodes and leases with this cycle's sites, queue and reservations.
+   * The node list is the kept one, shared (the scheduler reads it synchronously and never changes
+   * it; a later change moves it on); the lease list is a copy of references, since the commit step
+   * looks victims up in it across awaits while heartbeats may sync the view.
    */
   snapshot(parts: SnapshotParts, now: number): CycleSnapshot {
+    if (!this.catalogue) throw new Error("kept snapshot: rebuild() first (nothing is kept yet)");
     this.now = now;
     this.endedGpuS = parts.endedGpuS;
     this.fixPositions();
@@ -175,7 +179,7 @@ export class KeptSnapshot {
       snapshot: {
         sites: sites.sites,
         nodes: this.nodeViews,
-        leases: this.leaseViews,
+        leases: this.leaseViews.slice(),
         ...(parts.finishedService ? { finishedService: parts.finishedService } : {}),
         reservations: reservationViews(parts.reservations, parts.jobs),
       },

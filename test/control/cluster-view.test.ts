@@ -160,25 +160,27 @@ for (const factory of STORES) {
           const node = pick(nodes, op.node);
           if (!job || !node) return;
           const gpuIndices = Array.from({ length: op.n }, (_, i) => (op.gpu + i) % 8);
+          // Every third placement is a two-node gang (ranks, a rendezvous port) when it can be.
+          const other = op.job % 3 === 0 ? pick(nodes, op.node + 1) : undefined;
+          const ranks = other && other.id !== node.id ? [node, other] : [node];
           await store.jobs.commitPlacement(
             job.id,
-            [
-              {
-                id: `lease_v${n++}`,
-                jobId: job.id,
-                tenantId: job.tenantId,
-                siteId: node.siteId,
-                operatorId: w.operatorId,
-                nodeId: node.id,
-                country: "ES",
-                gpuModel: "H100",
-                gpuIndices,
-                class: "on-demand",
-                priceMinorPerGpuHour: 240,
-                currency: "EUR",
-                createdAt: now,
-              },
-            ],
+            ranks.map((rn, rank) => ({
+              id: `lease_v${n++}`,
+              jobId: job.id,
+              tenantId: job.tenantId,
+              siteId: rn.siteId,
+              operatorId: w.operatorId,
+              nodeId: rn.id,
+              country: "ES",
+              gpuModel: "H100",
+              gpuIndices,
+              class: "on-demand" as const,
+              priceMinorPerGpuHour: 240,
+              currency: "EUR",
+              createdAt: now,
+              ...(ranks.length > 1 ? { gang: { rank, size: ranks.length, port: 29500 + op.gpu } } : {}),
+            })),
             now,
             "placed",
           );

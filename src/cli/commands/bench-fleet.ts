@@ -7,7 +7,7 @@
  * checks that nothing was placed twice, no GPU was leased twice and no usage record was lost.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -57,10 +57,16 @@ export interface FleetBenchResult {
   resumeMs: number[];
   /** Heartbeat interval the server asked for at the end (ms; null when it names none). */
   serverIntervalMs: number | null;
+  /** Warm-up before the measured seconds (nodes starting, spread over 1 s per 500 nodes, then 5 s), s. */
+  warmUpS: number;
   /** Nodes enrolled a second (the enrolment phase, before the measured seconds). */
   enrolPerS: number;
   /** Orders long-polls answered (0 with --no-orders-poll). */
   ordersPolls: number;
+  /** CPU the first server used over the measured seconds, % of one core (null off Linux). */
+  serverCpuPct: number | null;
+  /** CPU the driver (this process: nodes and tenants) used over the measured seconds, % of one core. */
+  driverCpuPct: number;
 }
 
 /** Options of runFleetBench. */
@@ -184,10 +190,14 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       onError: () => errors.n++,
     });
     await fleet.enrol(o.nodes, (n) => sites[Math.floor(n / 1000)]!, op.key);
+    // Warm-up (not measured): the nodes start spread over a second per 500 nodes, then settle 5 s.
+    const spreadMs = Math.max(1000, o.nodes * 2);
+    await fleet.warmUp(spreadMs, spreadMs + 5000);
 
     const subLat: number[] = [];
     let stop = false;
     const t0 = Date.now();
+    const cpu0 = { server: procCpuMs(servers[0]!.proc.pid), driver: process.cpuUsage() };
     const deadline = t0 + o.seconds * 1000;
 
     // Tenants: jobsPerS submissions a second, 1-8 GPUs each.
@@ -291,6 +301,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     stop = true;
     fleet.stop();
     const seconds = (Date.now() - t0) / 1000;
+    const serverCpu = procCpuMs(servers[0]!.proc.pid);
+    const driverCpu = process.cpuUsage(cpu0.driver);
     // Let usage and submissions in flight land.
     await new Promise((r) => setTimeout(r, 1500));
     let cycleP99Ms: number | null = null;
@@ -347,14 +359,31 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       takeoverMs,
       resumeMs,
       serverIntervalMs: f.serverIntervalMs,
+      warmUpS: (spreadMs + 5000) / 1000,
       enrolPerS: f.enrolPerS,
       ordersPolls: f.ordersAnswered,
+      serverCpuPct:
+        serverCpu !== null && cpu0.server !== null
+          ? Math.round((serverCpu - cpu0.server) / seconds / 10)
+          : null,
+      driverCpuPct: Math.round((driverCpu.user + driverCpu.system) / 1000 / seconds / 10),
     };
   } finally {
     await fleet?.close();
     for (const p of pools) await p.close().catch(() => undefined);
     for (const s of servers) await stopProc(s.proc);
     await cleanup();
+  }
+}
+
+/** CPU time a process has used, ms (from /proc; null where there is none). */
+function procCpuMs(pid: number | undefined): number | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
   }
 }
 
