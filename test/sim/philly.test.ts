@@ -100,7 +100,7 @@ describe("Philly replays (ZUMBIDO_DATA_DIR)", () => {
     ["2017-10-02", 0.55],
   ] as const) {
     it(
-      `week ${monday} at 256 GPUs: zumbido closes >= ${atLeast * 100}% of the las-to-oracle gap, p99 within fifo-backfill's, preemptions <= las`,
+      `week ${monday} at 256 GPUs: zumbido closes >= ${Math.round(atLeast * 100)}% of the las-to-oracle gap, p99 within fifo-backfill's, preemptions <= las`,
       () => {
         const c = compare(weekOf(philly(), monday), 256);
         expect(gapClosed(c)).toBeGreaterThanOrEqual(atLeast);
