@@ -12,7 +12,7 @@ export {
 } from "./schedule.js";
 export { scheduleReference, referencePlacement } from "./reference.js";
 export { explainNoFit } from "./explain.js";
-export { fairShareOrder } from "./fair-share.js";
+export { fairShareOrder, FAIR_SHARE_HORIZON_S } from "./fair-share.js";
 import { scheduleFast } from "./schedule.js";
 import type { ScheduleFn } from "./types.js";
 

@@ -91,7 +91,7 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
   });
 
   it("preemption choice: lowest priority first, then the latest started; hysteresis margin and minimum run", () => {
-    const rule = { ...gittinsRule(), preemptMargin: 2, minRunS: 100 };
+    const rule = { ...gittinsRule({ victimCostK: 0 }), preemptMargin: 2, minRunS: 100 };
     const running: VictimView[] = [
       { level: 9, gpus: 2, runStart: 0, order: 0 },
       { level: 12, gpus: 2, runStart: 10, order: 1 },
@@ -103,6 +103,24 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
     expect(chooseVictims(rule, 8, 6, 0, running, 1_000)).toBeNull(); // level 9 is within the margin
     expect(chooseVictims(rule, 7, 6, 0, running, 1_000)).toEqual([2, 1, 0]);
     expect(chooseVictims(rule, 8, 2, 0, running, 2_000)).toEqual([3]);
+  });
+
+  it("cost-aware preemption: a victim is stopped only when the gain repays K times its restart cost", () => {
+    // K = 2, grace 30 s + restore 60 s + work since its last checkpoint (every 1,800 s from its start).
+    const rule = gittinsRule({ victimCostK: 2 });
+    const one = (level: number, gpus: number, runStart: number): VictimView[] => [
+      { level, gpus, runStart, order: 0 },
+    ];
+    // 2^13.5 - 2^8.5 = 11,223 GPU-s of gain; a 1-GPU victim 1,000 s after a checkpoint costs 2 x 1,090.
+    expect(chooseVictims(rule, 8, 1, 0, one(13, 1, 0), 1_000)).toEqual([0]);
+    // The same victim on 8 GPUs costs 2 x 8,720 GPU-s: not worth it.
+    expect(chooseVictims(rule, 8, 1, 0, one(13, 8, 0), 1_000)).toBeNull();
+    // ... until it has just checkpointed (1,810 s after its start: 10 s of work to lose).
+    expect(chooseVictims(rule, 8, 1, 0, one(13, 8, 0), 1_810)).toEqual([0]);
+    // A waiting job that may stop anything (the control plane's on-demand jobs) pays no cost test.
+    expect(chooseVictims(rule, Number.NEGATIVE_INFINITY, 1, 0, one(0, 8, 0), 1_000)).toEqual([0]);
+    // las has no cost test.
+    expect(chooseVictims(queueRule("las"), 0, 1, 0, one(1, 8, 0), 1_000)).toEqual([0]);
   });
 
   it("the control plane orders its queue by the learned levels: a job of a short-job tenant goes first", () => {

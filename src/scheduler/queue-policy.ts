@@ -35,6 +35,11 @@ export interface QueueRule {
    * changed, else which jobs (by tenant and GPU count) may have a new level.
    */
   onFinish(v: QueueJobView): ((tenant: string, gpus: number) => boolean) | null;
+  /**
+   * Optional test of a victim on top of the margin: is stopping it worth its restart cost to a
+   * waiting job of `level`? (The zumbido rule; fifo and las have none.)
+   */
+  worthPreempting?(level: number, victim: VictimView, now: number): boolean;
 }
 
 /** The queue policies the control plane and the simulator share (srtf-oracle is simulator-only). */
@@ -61,6 +66,16 @@ export interface GittinsOptions {
   minRunS: number;
   /** Keep nodes for the first blocked job (backfill that never delays it). */
   reserveHead: boolean;
+  /**
+   * Cost-aware preemption: besides the margin, a victim is stopped only when its expected remaining
+   * work exceeds the waiting job's by at least `victimCostK` times its restart cost (0 = no test).
+   */
+  victimCostK: number;
+  /** The restart cost the policy assumes per victim GPU: grace + restore overhead + work since its last checkpoint. */
+  graceS: number;
+  restoreS: number;
+  /** Seconds between checkpoints (work since the last one, estimated from the victim's start, is lost; 0 = none lost). */
+  checkpointS: number;
 }
 
 /** Defaults of the zumbido policy. */
@@ -72,6 +87,10 @@ export const GITTINS_DEFAULTS: GittinsOptions = {
   preemptMargin: 3,
   minRunS: 0,
   reserveHead: false,
+  victimCostK: 8,
+  graceS: 30,
+  restoreS: 60,
+  checkpointS: 1800,
 };
 
 interface ClassStats {
@@ -240,7 +259,25 @@ export function gittinsRule(opts: Partial<GittinsOptions> = {}): QueueRule & { l
     level: (v) => indexLevel(learner.index(v.tenant, v.gpus, v.attainedGpuS)),
     nextCheck: (v) => learner.grid[learner.gridPoint(v.attainedGpuS) + 1] ?? Infinity,
     onFinish: (v) => learner.add(v.tenant, v.gpus, v.attainedGpuS),
+    ...(o.victimCostK > 0 ? { worthPreempting: (level, v, now) => worthPreempting(o, level, v, now) } : {}),
   };
+}
+
+/** Middle of a level's range of expected remaining GPU-seconds ([2^l, 2^(l+1))). */
+const levelWork = (l: number): number => 2 ** (l + 0.5);
+
+/**
+ * Cost-aware preemption: stopping `v` for a waiting job of `level` gains about the difference of
+ * their expected remaining work (the waiter runs first instead of after), and costs the victim its
+ * grace period, restore overhead and the work since its last checkpoint (estimated from its start,
+ * as if it checkpointed every `checkpointS` since), on each of its GPUs. Preempt when gain >= K x cost.
+ */
+function worthPreempting(o: GittinsOptions, level: number, v: VictimView, now: number): boolean {
+  // A waiting job that may stop anything (the control plane's on-demand jobs) pays no such test.
+  if (level === Number.NEGATIVE_INFINITY) return true;
+  const sinceCkpt = o.checkpointS > 0 ? Math.max(0, now - v.runStart) % o.checkpointS : 0;
+  const costGpuS = v.gpus * (o.graceS + o.restoreS + sinceCkpt);
+  return levelWork(v.level) - levelWork(level) >= o.victimCostK * costGpuS;
 }
 
 const never = (): null => null;
@@ -288,9 +325,10 @@ export function queueRule(p: QueuePolicyName, opts: Partial<GittinsOptions> = {}
 export function queueRuleFromHistory(
   p: QueuePolicyName,
   finished: { tenantId: string; gpus: number; serviceGpuS: number }[] = [],
+  opts: Partial<GittinsOptions> = {},
 ): QueueRule {
   if (p !== "zumbido") return queueRule(p);
-  const rule = gittinsRule();
+  const rule = gittinsRule(opts);
   rule.learner.addMany(
     finished.map((f) => ({ tenant: f.tenantId, gpus: f.gpus, serviceGpuS: f.serviceGpuS })),
   );
@@ -318,7 +356,8 @@ export interface VictimView {
 }
 
 /**
- * The preemption choice on one node: victims (level >= level + margin, held at least minRunS),
+ * The preemption choice on one node: victims (level >= level + margin, held at least minRunS, and
+ * worth their restart cost when the rule says what that is),
  * lowest priority first, then the most recently started (least work since its start to lose),
  * until `need` GPUs are freed on top of `free`. Returns the victims' positions, or null.
  */
@@ -332,7 +371,12 @@ export function chooseVictims(
 ): number[] | null {
   const cands: number[] = [];
   running.forEach((v, k) => {
-    if (v.level >= level + rule.preemptMargin && now - v.runStart >= rule.minRunS) cands.push(k);
+    if (
+      v.level >= level + rule.preemptMargin &&
+      now - v.runStart >= rule.minRunS &&
+      (!rule.worthPreempting || rule.worthPreempting(level, v, now))
+    )
+      cands.push(k);
   });
   if (cands.length === 0) return null;
   cands.sort(

@@ -7,6 +7,7 @@ import { uniformFleet } from "./fleet.js";
 import { SIM_POLICIES } from "./policies.js";
 import { summarise } from "./result.js";
 import type { TraceJob } from "./trace.js";
+import type { GittinsOptions } from "../scheduler/index.js";
 
 /** A small synthetic trace: mostly 1-GPU jobs with heavy-tailed durations, a few gangs. */
 function synthetic(n: number, seed: number, maxGpus = 16): TraceJob[] {
@@ -111,13 +112,13 @@ describe("replay", () => {
     // before the first changed job ends; any read of a duration by the policy would show up there.
     const a = synthetic(400, 9, 8);
     const fleet = uniformFleet(8); // loaded: jobs wait and are preempted, so the order matters
-    const compare = (policy: "zumbido" | "las" | "srtf-oracle") => {
-      const ra = replay(a, fleet, { policy });
+    const compare = (policy: "zumbido" | "las" | "srtf-oracle", gittins: Partial<GittinsOptions> = {}) => {
+      const ra = replay(a, fleet, { policy, gittins });
       const order = [...ra.finish.keys()].sort((x, y) => ra.finish[x]! - ra.finish[y]!);
       const late = order.slice(Math.floor(order.length * 0.7));
       const b = a.map((j) => ({ ...j }));
       for (const k of late) b[k]!.durationS *= 3;
-      const rb = replay(b, fleet, { policy });
+      const rb = replay(b, fleet, { policy, gittins });
       const until = Math.min(...late.map((k) => ra.finish[k]!));
       const upTo = (run: typeof ra) => run.log.filter((e) => e.t < until);
       return {
@@ -130,24 +131,33 @@ describe("replay", () => {
     for (const policy of ["zumbido", "las"] as const) {
       const c = compare(policy);
       expect(c.done, policy).toBeGreaterThan(250);
-      expect(c.pre, policy).toBeGreaterThan(0);
+      if (policy === "las") expect(c.pre, policy).toBeGreaterThan(0);
       expect(c.b, policy).toEqual(c.a);
     }
+    // Jobs of about two minutes rarely repay a restart (grace, restore, lost work), so the default
+    // zumbido rule hardly preempts here; without its cost test it preempts, and still reads no duration.
+    const free = compare("zumbido", { victimCostK: 0 });
+    expect(free.pre).toBeGreaterThan(0);
+    expect(free.b).toEqual(free.a);
     // The oracle reads durations: the same change alters its decisions before that point.
     const o = compare("srtf-oracle");
     expect(o.b).not.toEqual(o.a);
   });
 
-  it("the oracle is a lower bound on average JCT in practice; zumbido beats FIFO on a loaded cluster", () => {
+  it("the oracle bounds a cost-blind rule on average JCT in practice; zumbido beats FIFO on a loaded cluster", () => {
     const trace = synthetic(800, 11, 8);
     const fleet = uniformFleet(16);
-    const avg = (p: (typeof SIM_POLICIES)[number]) =>
-      summarise(replay(trace, fleet, { policy: p }), 0).avgJctS;
+    const avg = (p: (typeof SIM_POLICIES)[number], gittins: Partial<GittinsOptions> = {}) =>
+      summarise(replay(trace, fleet, { policy: p, gittins }), 0).avgJctS;
     const fifo = avg("fifo");
     const zumbido = avg("zumbido");
     const oracle = avg("srtf-oracle");
     expect(zumbido).toBeLessThan(fifo);
-    expect(oracle).toBeLessThanOrEqual(zumbido * 1.05);
+    // srtf-oracle preempts whatever the restart costs; so does zumbido without its cost test.
+    expect(oracle).toBeLessThanOrEqual(avg("zumbido", { victimCostK: 0 }) * 1.05);
+    // With it, on these jobs of about two minutes (a restart costs 90 s and more), zumbido does
+    // better than the cost-blind oracle (318 s against 348 s); it stays a plausible figure.
+    expect(zumbido).toBeGreaterThan(oracle * 0.8);
   });
 
   it("property: any small trace replays with zero violations under every policy", () => {

@@ -3,6 +3,7 @@ import {
   chooseVictims,
   ClusterState,
   DEFAULT_POLICY,
+  FAIR_SHARE_HORIZON_S,
   NO_FIT,
   PASSED,
   PLACED,
@@ -10,7 +11,14 @@ import {
   runPass,
   WaitQueue,
 } from "../scheduler/index.js";
-import type { GittinsOptions, PassCluster, Policy, QueueJobView, VictimView } from "../scheduler/index.js";
+import type {
+  FairShare,
+  GittinsOptions,
+  PassCluster,
+  Policy,
+  QueueJobView,
+  VictimView,
+} from "../scheduler/index.js";
 import type { Fleet } from "./fleet.js";
 import { EventHeap } from "./heap.js";
 import { levelRule } from "./policies.js";
@@ -69,6 +77,12 @@ export interface SimOptions {
   restoreOverheadS?: number;
   /** Seconds of progress between a job's checkpoints; a preempted job loses the work since its last one (default 1800; 0 = perfect checkpoints). */
   checkpointIntervalS?: number;
+  /**
+   * Order inside a level as the control plane does: weighted fair share by tenant (equal weights, no
+   * past usage, as the control loop's snapshot has today; each GPU ordered in a round charges its
+   * tenant 1 h). Default false: FIFO inside a level, the equal-keys case of the same rule.
+   */
+  fairShare?: boolean;
   /** Knobs of the zumbido policy (tuning experiments only; the defaults are the product's). */
   gittins?: Partial<GittinsOptions>;
   /** Number of time-series samples for the report. */
@@ -107,6 +121,21 @@ const FREE = 1;
 const PRIO = 2;
 const WAKE = 3;
 
+/** The control plane's fair share over a trace's tenants: equal weights, no past usage, 1 h per GPU ordered. */
+function traceFairShare(trace: TraceJob[]): FairShare {
+  const ids = [...new Set(trace.map((j) => j.tenant))].sort();
+  const idx = new Map(ids.map((t, k) => [t, k]));
+  const tenantOf = Int32Array.from(trace, (j) => idx.get(j.tenant)!);
+  return {
+    tenants: ids.length,
+    tenantOf: (j) => tenantOf[j]!,
+    gpusOf: (j) => trace[j]!.gpus,
+    usageGpuS: new Float64Array(ids.length),
+    weight: new Float64Array(ids.length).fill(1),
+    horizonS: FAIR_SHARE_HORIZON_S,
+  };
+}
+
 /** Replays a trace on a fleet through the scheduler's ClusterState, in simulated time. */
 export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRun {
   const t0 = performance.now();
@@ -144,8 +173,8 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   const jobMasks: number[][] = new Array<number[]>(n);
   const nodeJobs: number[][] = fleet.nodes.map(() => []);
   const runningGpusByLevel = new Float64Array(rule.levels);
-  // The shared queue (src/scheduler/pass.ts): levels, FIFO inside (no tenant shares in a trace).
-  const queue = new WaitQueue(rule.levels);
+  // The shared queue (src/scheduler/pass.ts): levels, FIFO inside unless asked for fair share.
+  const queue = new WaitQueue(rule.levels, opts.fairShare ? traceFairShare(trace) : null);
   const runningSet = new Set<number>();
   const heap = new EventHeap();
   const evJob: number[] = [];

@@ -10,12 +10,12 @@ import { uniformFleet } from "./fleet.js";
 import type { Fleet } from "./fleet.js";
 import type { TraceJob } from "./trace.js";
 
-const tj = (id: string, submitS: number, gpus: number, durationS = 100_000): TraceJob => ({
+const tj = (id: string, submitS: number, gpus: number, durationS = 100_000, tenant = "vc"): TraceJob => ({
   id,
   submitS,
   durationS,
   gpus,
-  tenant: "vc",
+  tenant,
 });
 
 const pendingOf = (j: TraceJob, k: number): PendingJob => ({
@@ -33,12 +33,19 @@ describe("one pass for the simulator and the control plane", () => {
   // Sizes chosen so that strict FIFO stops early, backfill keeps room for the blocked 24-GPU job,
   // and best fit packs the small ones.
   const sizes = [8, 4, 24, 2, 8, 1, 16, 4, 2, 8];
-  const trace = sizes.map((g, k) => tj(`t${k}`, 0, g));
+  const single = sizes.map((g, k) => tj(`t${k}`, 0, g));
 
-  for (const policy of QUEUE_POLICIES) {
-    it(`${policy}: the first round starts the same jobs on the same nodes, in the same order`, () => {
+  // The same sizes from three tenants: the control plane's fair share interleaves them.
+  const tenants = ["a", "a", "a", "a", "b", "b", "c", "a", "b", "c"];
+  const shared = sizes.map((g, k) => tj(`t${k}`, 0, g, 100_000, tenants[k]));
+
+  for (const [policy, trace, fairShare] of [
+    ...QUEUE_POLICIES.map((p) => [p, single, false] as const),
+    ...QUEUE_POLICIES.map((p) => [p, shared, true] as const),
+  ]) {
+    it(`${policy}${fairShare ? ", three tenants, fair share" : ""}: the first round starts the same jobs on the same nodes, in the same order`, () => {
       const fleet = uniformFleet(32);
-      const run = replay(trace, fleet, { policy });
+      const run = replay(trace, fleet, { policy, fairShare });
       const sim = run.log
         .filter((e) => e.t === 0 && e.start)
         .map((e) => ({

@@ -37,6 +37,8 @@ export interface SimRequest {
   restoreOverheadS?: number;
   /** Seconds of progress between checkpoints; preemption loses the work since the last one (default 1800, 0 = perfect). */
   checkpointIntervalS?: number;
+  /** Fair share by tenant inside a level, as the control plane orders (default: FIFO inside a level). */
+  fairShare?: boolean;
   /** Knobs of the zumbido policy (tuning experiments only). */
   gittins?: Partial<GittinsOptions>;
   onProgress?: (policy: SimPolicyName, finished: number, total: number) => void;
@@ -112,6 +114,7 @@ export function runSimulation(req: SimRequest): { result: SimResult; run: SimRun
       hooks,
       ...(req.restoreOverheadS !== undefined ? { restoreOverheadS: req.restoreOverheadS } : {}),
       ...(req.checkpointIntervalS !== undefined ? { checkpointIntervalS: req.checkpointIntervalS } : {}),
+      ...(req.fairShare ? { fairShare: true } : {}),
       ...(req.gittins ? { gittins: req.gittins } : {}),
       onProgress: (f, t) => req.onProgress?.(policy, f, t),
     });

@@ -4,8 +4,16 @@
 // submitted with freshIfCheckpointLost starts from an empty folder on the new node. Real store
 // (SQLite file and PostgreSQL), the real API and scheduler loop, a manual clock.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWorld, enrolNode, heartbeat, simGpus, type World } from "../helpers/fixtures.js";
-import { call, startHarness, type Harness } from "../helpers/harness.js";
+import {
+  enrolNode,
+  heartbeat,
+  jobEvents,
+  simGpus,
+  submitJob,
+  worldOn,
+  type World,
+} from "../helpers/fixtures.js";
+import { call, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
 for (const factory of STORES) {
@@ -14,34 +22,18 @@ for (const factory of STORES) {
     let w: World;
     let skip = false;
     beforeAll(async () => {
-      if (!(await factory.available())) {
-        if (process.env.CI === "true") throw new Error(`${factory.name} is not available but CI=true`);
-        console.warn(`checkpoint copy fallback: ${factory.name} not available, suite not run`);
-        skip = true;
-        return;
-      }
-      h = await startHarness(factory);
-      // Node A's leases outlive the copy wait here (so its on-demand job is not requeued onto node B).
-      h.services.ctx.config.leaseLossTimeoutMs = 3_600_000;
-      w = await buildWorld(h.app, h.adminKey);
+      const on = await worldOn(factory, "checkpoint copy fallback");
+      if (on) {
+        ({ h, w } = on);
+        // Node A's leases outlive the copy wait here (so its on-demand job is not requeued onto node B).
+        h.services.ctx.config.leaseLossTimeoutMs = 3_600_000;
+      } else skip = true;
     });
     afterAll(async () => h?.close());
 
-    const submit = async (cls: "on-demand" | "interruptible", extra: Record<string, unknown>) => {
-      const r = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
-        gpus: 8,
-        gpuModels: ["H100"],
-        class: cls,
-        command: ["train"],
-        ...extra,
-      });
-      expect(r.status, JSON.stringify(r.json)).toBe(201);
-      return r.json.id as string;
-    };
-    const events = async (id: string) =>
-      ((await call(h.app, w.tenantKey, "GET", `/v1/jobs/${id}/events`)).json as { message: string }[]).map(
-        (e) => e.message,
-      );
+    const submit = (cls: "on-demand" | "interruptible", extra: Record<string, unknown>) =>
+      submitJob(h, w, cls, extra);
+    const events = (id: string) => jobEvents(h, w, id);
     const hb = async (key: string, body: Record<string, unknown> = {}) =>
       (
         await call(h.app, key, "POST", "/v1/agent/heartbeat", {

@@ -6,8 +6,16 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { manifestDigest } from "../../src/domain/checkpoint-manifest.js";
 import { planResume } from "../../src/control/checkpoint-copy.js";
-import { buildWorld, enrolNode, heartbeat, simGpus, type World } from "../helpers/fixtures.js";
-import { call, startHarness, type Harness } from "../helpers/harness.js";
+import {
+  enrolNode,
+  heartbeat,
+  jobEvents,
+  simGpus,
+  submitJob,
+  worldOn,
+  type World,
+} from "../helpers/fixtures.js";
+import { call, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
 const sha = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");
@@ -18,32 +26,15 @@ for (const factory of STORES) {
     let w: World;
     let skip = false;
     beforeAll(async () => {
-      if (!(await factory.available())) {
-        if (process.env.CI === "true") throw new Error(`${factory.name} is not available but CI=true`);
-        console.warn(`checkpoint copy: ${factory.name} not available, suite not run`);
-        skip = true;
-        return;
-      }
-      h = await startHarness(factory);
-      w = await buildWorld(h.app, h.adminKey);
+      const on = await worldOn(factory, "checkpoint copy");
+      if (on) ({ h, w } = on);
+      else skip = true;
     });
     afterAll(async () => h?.close());
 
-    const submit = async (cls: "on-demand" | "interruptible", extra: Record<string, unknown> = {}) => {
-      const r = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
-        gpus: 8,
-        gpuModels: ["H100"],
-        class: cls,
-        command: ["train"],
-        ...extra,
-      });
-      expect(r.status, JSON.stringify(r.json)).toBe(201);
-      return r.json.id as string;
-    };
-    const events = async (id: string) =>
-      ((await call(h.app, w.tenantKey, "GET", `/v1/jobs/${id}/events`)).json as { message: string }[]).map(
-        (e) => e.message,
-      );
+    const submit = (cls: "on-demand" | "interruptible", extra: Record<string, unknown> = {}) =>
+      submitJob(h, w, cls, extra);
+    const events = (id: string) => jobEvents(h, w, id);
     const hbFull = async (key: string, body: Record<string, unknown> = {}) =>
       (
         await call(h.app, key, "POST", "/v1/agent/heartbeat", {

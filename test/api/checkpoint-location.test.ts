@@ -2,8 +2,8 @@
 // job's events show the checkpoint, the notice, the preemption and the resume, and a requeued job
 // goes back to the node that holds its checkpoint.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWorld, enrolNode, heartbeat, type World } from "../helpers/fixtures.js";
-import { call, startHarness, type Harness } from "../helpers/harness.js";
+import { enrolNode, heartbeat, jobEvents, submitJob, worldOn, type World } from "../helpers/fixtures.js";
+import { call, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
 for (const factory of STORES) {
@@ -12,32 +12,14 @@ for (const factory of STORES) {
     let w: World;
     let skip = false;
     beforeAll(async () => {
-      if (!(await factory.available())) {
-        if (process.env.CI === "true") throw new Error(`${factory.name} is not available but CI=true`);
-        console.warn(`checkpoint location: ${factory.name} not available, suite not run`);
-        skip = true;
-        return;
-      }
-      h = await startHarness(factory);
-      w = await buildWorld(h.app, h.adminKey);
+      const on = await worldOn(factory, "checkpoint location");
+      if (on) ({ h, w } = on);
+      else skip = true;
     });
     afterAll(async () => h?.close());
 
-    const submit = async (cls: "on-demand" | "interruptible") => {
-      const r = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
-        gpus: 8,
-        gpuModels: ["H100"],
-        countries: ["ES"],
-        class: cls,
-        command: ["train"],
-      });
-      expect(r.status).toBe(201);
-      return r.json.id as string;
-    };
-    const events = async (id: string) =>
-      ((await call(h.app, w.tenantKey, "GET", `/v1/jobs/${id}/events`)).json as { message: string }[]).map(
-        (e) => e.message,
-      );
+    const submit = (cls: "on-demand" | "interruptible") => submitJob(h, w, cls, { countries: ["ES"] });
+    const events = (id: string) => jobEvents(h, w, id);
 
     it("records the checkpoint, and the events tell notice, preemption, checkpoint and resume on the same node", async () => {
       if (skip) return;

@@ -2,8 +2,8 @@
 // 8-GPU job at the same hall must not retake the GPUs being vacated for the on-demand job; a lease
 // in "stopping" ends by grace + a bounded timeout even if the node never reports; cancel always ends.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWorld, enrolNode, heartbeat, type World } from "../helpers/fixtures.js";
-import { call, startHarness, type Harness } from "../helpers/harness.js";
+import { enrolNode, heartbeat, submitJob, worldOn, type World } from "../helpers/fixtures.js";
+import { call, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
 interface Lease {
@@ -21,14 +21,9 @@ for (const factory of STORES) {
     let w: World;
     let skip = false;
     beforeAll(async () => {
-      if (!(await factory.available())) {
-        if (process.env.CI === "true") throw new Error(`${factory.name} is not available but CI=true`);
-        console.warn(`preemption wedge: ${factory.name} not available, suite not run`);
-        skip = true;
-        return;
-      }
-      h = await startHarness(factory);
-      w = await buildWorld(h.app, h.adminKey);
+      const on = await worldOn(factory, "preemption wedge");
+      if (on) ({ h, w } = on);
+      else skip = true;
     });
     afterAll(async () => h?.close());
 
@@ -38,17 +33,8 @@ for (const factory of STORES) {
         reasons: string[];
         leases: Lease[];
       };
-    const submit = async (cls: "on-demand" | "interruptible", site: "ES" | "FI" | "PY") => {
-      const r = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
-        gpus: 8,
-        gpuModels: ["H100"],
-        countries: [site],
-        class: cls,
-        command: ["train"],
-      });
-      expect(r.status).toBe(201);
-      return r.json.id as string;
-    };
+    const submit = (cls: "on-demand" | "interruptible", site: "ES" | "FI" | "PY") =>
+      submitJob(h, w, cls, { countries: [site] });
     /** No GPU of any node is held by two active leases. */
     const noGpuLeasedTwice = async () => {
       const held = new Map<string, string>();

@@ -4,8 +4,8 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWorld, enrolNode, heartbeat, type World } from "../helpers/fixtures.js";
-import { call, startHarness, type Harness } from "../helpers/harness.js";
+import { enrolNode, heartbeat, worldOn, type World } from "../helpers/fixtures.js";
+import { call, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
 const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
@@ -42,14 +42,9 @@ for (const factory of STORES) {
     let w: World;
     let skip = false;
     beforeAll(async () => {
-      if (!(await factory.available())) {
-        if (process.env.CI === "true") throw new Error(`${factory.name} is not available but CI=true`);
-        console.warn(`volumes: ${factory.name} not available, suite not run`);
-        skip = true;
-        return;
-      }
-      h = await startHarness(factory);
-      w = await buildWorld(h.app, h.adminKey);
+      const on = await worldOn(factory, "volumes");
+      if (on) ({ h, w } = on);
+      else skip = true;
     });
     afterAll(async () => h?.close());
 

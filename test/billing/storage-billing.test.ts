@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { billingRoutes } from "../../src/api/routes/billing.js";
 import { LedgerService } from "../../src/control/ledger-service.js";
 import { storageLineId } from "../../src/ledger/index.js";
-import { buildWorld, type World } from "../helpers/fixtures.js";
-import { call, startHarness, type Harness } from "../helpers/harness.js";
+import { worldOn, type World } from "../helpers/fixtures.js";
+import { call, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
 const MIN = 60_000;
@@ -16,14 +16,9 @@ for (const factory of STORES) {
     let w: World;
     let skip = false;
     beforeAll(async () => {
-      if (!(await factory.available())) {
-        if (process.env.CI === "true") throw new Error(`${factory.name} is not available but CI=true`);
-        console.warn(`storage billing: ${factory.name} not available, suite not run`);
-        skip = true;
-        return;
-      }
-      h = await startHarness(factory, [billingRoutes]);
-      w = await buildWorld(h.app, h.adminKey);
+      const on = await worldOn(factory, "storage billing", [billingRoutes]);
+      if (on) ({ h, w } = on);
+      else skip = true;
     });
     afterAll(async () => h?.close());
 

@@ -1,6 +1,8 @@
 // A small federation built through the public API, shared by API and end-to-end tests.
 import type { FastifyInstance } from "fastify";
-import { call } from "./harness.js";
+import type { RoutePlugin } from "../../src/api/server.js";
+import { call, startHarness, type Harness } from "./harness.js";
+import type { StoreFactory } from "./stores.js";
 
 export interface World {
   operatorKey: string;
@@ -119,4 +121,47 @@ export async function heartbeat(
     workloads,
   });
   return r.json as HeartbeatAnswer;
+}
+
+/**
+ * A harness on one store with buildWorld's federation, for suites run on every store; undefined
+ * (with a warning) where the store is not there, which fails under CI=true.
+ */
+export async function worldOn(
+  factory: StoreFactory,
+  suite: string,
+  plugins: RoutePlugin[] = [],
+): Promise<{ h: Harness; w: World } | undefined> {
+  if (!(await factory.available())) {
+    if (process.env.CI === "true") throw new Error(`${factory.name} is not available but CI=true`);
+    console.warn(`${suite}: ${factory.name} not available, suite not run`);
+    return undefined;
+  }
+  const h = await startHarness(factory, plugins);
+  return { h, w: await buildWorld(h.app, h.adminKey) };
+}
+
+/** Submits an 8-GPU H100 job of the world's tenant (`extra` adds to the request); throws unless it answers 201; returns the id. */
+export async function submitJob(
+  h: Harness,
+  w: World,
+  cls: "on-demand" | "interruptible",
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const r = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
+    gpus: 8,
+    gpuModels: ["H100"],
+    class: cls,
+    command: ["train"],
+    ...extra,
+  });
+  if (r.status !== 201) throw new Error(`submit: expected 201, got ${r.status}: ${JSON.stringify(r.json)}`);
+  return r.json.id as string;
+}
+
+/** The messages of a job's events, oldest first, as its tenant reads them. */
+export async function jobEvents(h: Harness, w: World, id: string): Promise<string[]> {
+  return ((await call(h.app, w.tenantKey, "GET", `/v1/jobs/${id}/events`)).json as { message: string }[]).map(
+    (e) => e.message,
+  );
 }

@@ -114,6 +114,10 @@ export class NodeFleet {
   private readonly pools = new Map<string, { short: Pool; long: Pool }>();
   private readonly abort = new AbortController();
   private stopped = false;
+  private deadline = Number.POSITIVE_INFINITY;
+  /** Latencies are recorded (off during the warm-up). */
+  private measuring = true;
+  private loops: Promise<void> | undefined;
 
   constructor(private readonly o: NodeFleetOptions) {
     // Every parked long-poll listens on the one abort signal.
@@ -211,16 +215,34 @@ export class NodeFleet {
     this.figures.enrolPerS = Math.round(count / ((performance.now() - t0) / 1000));
   }
 
-  /** Runs every node until `deadline` (epoch ms) or stop(). */
+  /**
+   * Starts the nodes, their first beats and long-polls spread evenly over `spreadMs` (a fleet in
+   * steady state has no phase), and resolves after `ms`: a warm-up whose latencies are not measured
+   * (first beats read each node's key; the server names its interval).
+   */
+  async warmUp(spreadMs: number, ms: number): Promise<void> {
+    this.measuring = false;
+    this.start(spreadMs);
+    await sleep(ms);
+    this.measuring = true;
+  }
+
+  /** Runs every node (starting them if warmUp did not) until `deadline` (epoch ms) or stop(). */
   async run(deadline: number): Promise<void> {
+    this.deadline = deadline;
+    this.start(this.o.heartbeatMs);
     // At the deadline the parked long-polls are ended too (else the run waits out their 25 s).
     const end = setTimeout(() => this.stop(), Math.max(0, deadline - Date.now()));
-    await Promise.all(
+    await this.loops!.finally(() => clearTimeout(end));
+  }
+
+  private start(spreadMs: number): void {
+    this.loops ??= Promise.all(
       this.nodes.flatMap((n) => [
-        this.live(n, deadline),
-        ...(this.o.ordersPoll ? [this.poll(n, deadline)] : []),
+        this.live(n, spreadMs),
+        ...(this.o.ordersPoll ? [this.poll(n, spreadMs)] : []),
       ]),
-    ).finally(() => clearTimeout(end));
+    ).then(() => undefined);
   }
 
   /** Stops the nodes and ends their parked long-polls. */
@@ -244,9 +266,9 @@ export class NodeFleet {
   }
 
   /** A node's beats: at its interval, or at once when kicked. */
-  private async live(n: SimNode, deadline: number): Promise<void> {
-    await this.wait(n, Math.random() * n.intervalMs);
-    while (!this.stopped && Date.now() < deadline) {
+  private async live(n: SimNode, spreadMs: number): Promise<void> {
+    await this.wait(n, Math.random() * spreadMs);
+    while (!this.stopped && Date.now() < this.deadline) {
       const s = performance.now();
       await this.beat(n);
       if (n.again) {
@@ -273,10 +295,11 @@ export class NodeFleet {
   }
 
   /** The node's orders long-poll: when it answers with work, the node beats at once (as the agent does). */
-  private async poll(n: SimNode, deadline: number): Promise<void> {
+  private async poll(n: SimNode, spreadMs: number): Promise<void> {
     let version: string | undefined;
     let failures = 0;
-    while (!this.stopped && Date.now() < deadline) {
+    await sleep(Math.random() * spreadMs);
+    while (!this.stopped && Date.now() < this.deadline) {
       try {
         const q = `wait=${ORDERS_WAIT_S}s${version !== undefined ? `&version=${encodeURIComponent(version)}` : ""}`;
         const r = await this.req<Orders>(n.replica, n.key, "GET", `/v1/agent/orders?${q}`, undefined, true);
@@ -331,7 +354,7 @@ export class NodeFleet {
         health: { healthy: true, reasons: [] },
         workloads,
       });
-      f.hbLat.push(performance.now() - s);
+      if (this.measuring) f.hbLat.push(performance.now() - s);
       if (a.intervalMs) n.intervalMs = f.serverIntervalMs = a.intervalMs;
       for (const x of a.assignments) {
         if (n.running.has(x.leaseId)) continue;

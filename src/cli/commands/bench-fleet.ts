@@ -57,6 +57,8 @@ export interface FleetBenchResult {
   resumeMs: number[];
   /** Heartbeat interval the server asked for at the end (ms; null when it names none). */
   serverIntervalMs: number | null;
+  /** Warm-up before the measured seconds (nodes starting, spread over 1 s per 500 nodes, then 5 s), s. */
+  warmUpS: number;
   /** Nodes enrolled a second (the enrolment phase, before the measured seconds). */
   enrolPerS: number;
   /** Orders long-polls answered (0 with --no-orders-poll). */
@@ -188,6 +190,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       onError: () => errors.n++,
     });
     await fleet.enrol(o.nodes, (n) => sites[Math.floor(n / 1000)]!, op.key);
+    // Warm-up (not measured): the nodes start spread over a second per 500 nodes, then settle 5 s.
+    const spreadMs = Math.max(1000, o.nodes * 2);
+    await fleet.warmUp(spreadMs, spreadMs + 5000);
 
     const subLat: number[] = [];
     let stop = false;
@@ -354,6 +359,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       takeoverMs,
       resumeMs,
       serverIntervalMs: f.serverIntervalMs,
+      warmUpS: (spreadMs + 5000) / 1000,
       enrolPerS: f.enrolPerS,
       ordersPolls: f.ordersAnswered,
       serverCpuPct:
