@@ -82,7 +82,7 @@ export interface ViewDrift {
  * feed (migration 0019: every write to those tables, by any replica, appends the row's id), so a
  * cycle over an unchanged fleet reads one empty page of the feed instead of the world. A full
  * reload checks the view against the store every `reconcileMs` (differences are logged and
- * counted in `drift`), and `reset()` (a new leader term) makes the next cycle load it fresh.
+ * counted in `drift`), and `reset()` makes the next sync load it fresh (a new leader term keeps it).
  */
 export class ClusterView {
   private state: ViewState | undefined;

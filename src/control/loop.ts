@@ -78,9 +78,8 @@ export class SchedulerLoop {
   private nudgeTimer: NodeJS.Timeout | undefined;
   private lastSpendCheck = Number.NEGATIVE_INFINITY;
   private readonly noticed = new Set<string>();
-  /** The cluster view the cycle schedules on (src/control/cluster-view.ts), loaded fresh for each term. */
+  /** The cluster view the cycle schedules on (src/control/cluster-view.ts), kept across leader terms. */
   readonly view: ClusterView;
-  private viewTerm: number | undefined;
   private lastDetection = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -108,7 +107,6 @@ export class SchedulerLoop {
           { leader: lead },
           lead ? "this replica now runs the scheduler" : "another replica runs the scheduler",
         );
-      if (lead && !this.leading) this.view.reset(); // a replica that (again) leads loads it fresh
       this.leading = lead;
       return lead ? this.cycle().catch((err: unknown) => this.fenced(err)) : IDLE;
     });
@@ -127,7 +125,6 @@ export class SchedulerLoop {
   private fenced(err: unknown): CycleReport {
     if (!(err instanceof FencedError)) throw err;
     this.leading = false;
-    this.view.reset();
     this.log?.warn(
       { term: err.term, currentTerm: err.currentTerm },
       "leadership lost mid-cycle; cycle abandoned",
@@ -152,8 +149,9 @@ export class SchedulerLoop {
     const now = clock.now();
     const t0 = performance.now();
     const report: CycleReport = { ...IDLE, phasesMs: {}, failedSteps: [] };
-    if (fence?.term !== this.viewTerm) this.view.reset(); // a new term loads the view fresh
-    this.viewTerm = fence?.term;
+    // A new term schedules on the view this replica kept as a follower (current from the change feed;
+    // a full reload here would delay the takeover by a read of the world). Fencing and the store's GPU
+    // check make a stale view cost a conflict, never a double lease; the reconcile checks it.
 
     // 1. Failure detection: nodes that stopped sending heartbeats go offline (no new work for them);
     //    a scan of every node, so at most once a second (nudged cycles in between skip it).

@@ -31,6 +31,8 @@ export interface FleetBenchResult {
   submitToAssignP99Ms: number | null;
   /** Scheduling cycle p99 from the leader's /metrics (phase "total"; null when the server has none). */
   cycleP99Ms: number | null;
+  /** Each cycle phase's p99 (ms, bucket upper bound; the larger over the replicas running at the end). */
+  cyclePhasesP99Ms: Record<string, number>;
   errors: number;
   jobsSubmitted: number;
   jobsAssigned: number;
@@ -55,6 +57,8 @@ export interface FleetBenchResult {
   takeoverMs: number[];
   /** Each kill to the first placement the new term committed (lease commit time, ms). */
   resumeMs: number[];
+  /** Leader terms started during the run (more than `kills`: a leader lost its lock unprovoked). */
+  termsStarted: number;
   /** Heartbeat interval the server asked for at the end (ms; null when it names none). */
   serverIntervalMs: number | null;
   /** Warm-up before the measured seconds (nodes starting, spread over 1 s per 500 nodes, then 5 s), s. */
@@ -203,7 +207,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     // Tenants: jobsPerS submissions a second, 1-8 GPUs each.
     const submit = async (): Promise<void> => {
       let i = 0;
-      while (!stop && Date.now() < deadline) {
+      while (!stop) {
         const due = t0 + (i * 1000) / o.jobsPerS;
         await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
         const replica = i % servers.length;
@@ -229,6 +233,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     // the next term in leader_terms; resumeMs: the kill to the first lease the new term commits.
     const takeoverMs: number[] = [];
     const resumeMs: number[] = [];
+    let termsStarted = 0;
     let kills = 0;
     const failovers = async (): Promise<void> => {
       if (o.replicas !== 2 || !o.killLeader || o.store !== "postgres") return;
@@ -248,6 +253,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           await new Promise((r) => setTimeout(r, 5));
         }
       };
+      const startTerm = await term();
       try {
         for (let k = 0; k < o.kills && !stop; k++) {
           await new Promise((r) => setTimeout(r, (o.seconds * 1000) / (o.kills + 1)));
@@ -293,13 +299,19 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           }
           await restart();
         }
+        // Terms started during the run: more than the kills means a leader lost its lock unprovoked.
+        termsStarted = ((await term())?.term ?? 0) - (startTerm?.term ?? 0);
       } finally {
         await c.end();
       }
     };
-    await Promise.all([fleet.run(deadline), submit(), failovers()]);
+    // The load runs for --seconds and on until the last failover has been timed (a restarted process
+    // takes seconds), so every kill lands under load and the new leader has jobs to place.
+    const load = Promise.all([fleet.run(deadline + 30 * 60_000), submit()]);
+    await Promise.all([new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()))), failovers()]);
     stop = true;
     fleet.stop();
+    await load;
     const seconds = (Date.now() - t0) / 1000;
     const serverCpu = procCpuMs(servers[0]!.proc.pid);
     const driverCpu = process.cpuUsage(cpu0.driver);
@@ -311,6 +323,22 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       cycleP99Ms = histogramP99(text, "zumbido_scheduler_cycle_seconds_bucket", 'phase="total"');
     } catch {
       cycleP99Ms = null;
+    }
+    // Each cycle phase's p99 over the replicas now running (the larger of the two), to see what a
+    // slow cycle spends its time on; a killed process's histograms went with it.
+    const cyclePhasesP99Ms: Record<string, number> = {};
+    for (const srv of servers) {
+      const text = await fetch(`${srv.url}/metrics`).then(
+        (r) => r.text(),
+        () => "",
+      );
+      const phases = new Set(
+        [...text.matchAll(/zumbido_scheduler_cycle_seconds_bucket\{[^}]*phase="([^"]+)"/g)].map((m) => m[1]!),
+      );
+      for (const ph of phases) {
+        const v = histogramP99(text, "zumbido_scheduler_cycle_seconds_bucket", `phase="${ph}"`);
+        if (v !== null) cyclePhasesP99Ms[ph] = Math.max(cyclePhasesP99Ms[ph] ?? 0, v);
+      }
     }
     const f = fleet.figures;
     // Checks in the store (src/cli/commands/fleet-check.ts): jobs placed twice, GPUs leased twice,
@@ -343,6 +371,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       submitP99Ms: p99(subLat),
       submitToAssignP99Ms: f.assignLat.length ? p99(f.assignLat) : null,
       cycleP99Ms,
+      cyclePhasesP99Ms,
       errors: errors.n,
       jobsSubmitted: submittedAt.size,
       jobsAssigned: f.assignedJobs.size,
@@ -358,6 +387,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       kills,
       takeoverMs,
       resumeMs,
+      termsStarted,
       serverIntervalMs: f.serverIntervalMs,
       warmUpS: (spreadMs + 5000) / 1000,
       enrolPerS: f.enrolPerS,
