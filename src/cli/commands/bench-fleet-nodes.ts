@@ -133,7 +133,10 @@ export class NodeFleet {
     let p = this.pools.get(url);
     if (!p) {
       p = {
-        short: new Pool(url, { connections: 64, headersTimeout: 10_000, keepAliveTimeout: 60_000 }),
+        // Beats, reports and usage: up to 2,048 sockets (opened as needed), so a slow server queues
+        // requests on its side as it would with one agent per node, not in the driver; with the
+        // long-polls' one each, 10,000 nodes stay within the ulimit of 20,000. 10 s: the agent's timeout.
+        short: new Pool(url, { connections: 2048, headersTimeout: 10_000, keepAliveTimeout: 60_000 }),
         // One socket per parked long-poll; held up to the wait plus the server's work.
         long: new Pool(url, {
           connections: null,
