@@ -277,7 +277,7 @@ export class ClusterView {
     await this.current(now);
     const s = this.state!;
     if (this.opts.keepSnapshot === false) return buildSnapshot(this.worldOf(s, now, true), now);
-    if (!this.kept.live()) this.kept.rebuild(s.nodes.values(), this.sortedLeasesOf(s), s.catalogue);
+    if (!this.kept.live()) this.kept.rebuild(s.nodes.values(), s.leases.values(), s.catalogue);
     return this.kept.snapshot({ ...this.worldOf(s, now, false), endedGpuS: s.endedGpuS }, now);
   }
 
@@ -346,7 +346,8 @@ export class ClusterView {
     this.finishedStale = false;
     this.sortedLeases = undefined;
     this.sortedQueue = undefined;
-    this.kept.invalidate(); // the full path: the next snapshot rebuilds from this load
+    // The full path, here rather than in the first cycle: a follower taking over schedules at once.
+    this.kept.rebuild(state.nodes.values(), state.leases.values(), catalogue);
     this.stats.loads++;
     this.log?.info(
       { nodes: nodes.length, leases: leases.length, queued: jobs.length, feed: this.high },
@@ -457,14 +458,13 @@ export class ClusterView {
       whole.has("energy_series") && store.energy.series().then((x) => (state.series = x)),
       whole.has("gpu_reservations") &&
         store.checkpoints.reservations(now).then((x) => (state.reservations = x)),
-      whole.has("gpu_models") &&
-        loadGpuCatalogue(store).then((x) => {
-          state.catalogue = x;
-          this.kept.invalidate(); // node views follow the catalogue: rebuild
-        }),
+      whole.has("gpu_models") && loadGpuCatalogue(store).then((x) => (state.catalogue = x)),
       whole.has("checkpoint_transfers") &&
         store.checkpoints.openTransfers().then((x) => (state.transfers = x)),
     ]);
+    // Node views follow the catalogue (model memory and power): a new one rebuilds them.
+    if (kept && whole.has("gpu_models"))
+      kept.rebuild(state.nodes.values(), state.leases.values(), state.catalogue);
     if (dirtyJobs.size > 0) await this.refreshJobs(state, dirtyJobs);
     for (const id of touched) this.versions.set(id, (this.versions.get(id) ?? 0) + 1);
     const keys = ids("api_keys");

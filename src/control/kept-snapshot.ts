@@ -43,7 +43,7 @@ interface KeptLease {
  * and a cycle's snapshot costs O(sites + queue) plus a copy of the lease references, not a rebuild
  * of every node. Nodes keep their order (load order, then arrival; a node that leaves placement and
  * comes back goes last), so the scheduler's tie-breaks match a rebuild's from the same view.
- * `rebuild()` is the full path (a new load, a reconcile, a new GPU catalogue).
+ * `rebuild()` is the full path (the view's every load and reconcile, a new GPU catalogue).
  */
 export class KeptSnapshot {
   private readonly nodeViews: NodeView[] = [];
@@ -80,14 +80,9 @@ export class KeptSnapshot {
     for (const l of leases) this.setLease(l);
   }
 
-  /** Whether a rebuild happened (the view calls the incremental updates only then). */
+  /** Whether a rebuild happened (incremental updates apply only on top of one). */
   live(): boolean {
     return this.catalogue !== undefined;
-  }
-
-  /** Forgets everything: the next snapshot rebuilds. */
-  invalidate(): void {
-    this.catalogue = undefined;
   }
 
   /** A node was added or changed. */

@@ -9,6 +9,8 @@ export interface Leadership {
   fence(): Fence | undefined;
   /** Whether this replica still believes it leads; false as soon as its lock session is known lost. */
   holds(): boolean;
+  /** Calls `fn` when this replica takes the lead between the loop's ticks (a standby's own retries). */
+  onAcquired?(fn: () => void): void;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,8 @@ export interface PgLeadershipOptions {
   queryTimeoutMs?: number;
   /** The server ends the lock session after this long without a word from it (ms; default 10000). */
   serverIdleMs?: number;
+  /** How often a standby tries the lock between scheduling ticks (ms; default 200). */
+  retryMs?: number;
 }
 
 /**
@@ -73,12 +77,17 @@ export class PgAdvisoryLeadership implements Leadership {
   private pid: number | undefined;
   private checker: NodeJS.Timeout | undefined;
   private checking: Promise<boolean> | undefined;
+  private attempt: Promise<boolean> | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private readonly acquired: (() => void)[] = [];
+  private closed = false;
   private readonly key: number;
   private readonly holder: string;
   private readonly now: () => number;
   private readonly checkMs: number;
   private readonly queryTimeoutMs: number;
   private readonly serverIdleMs: number;
+  private readonly retryMs: number;
 
   constructor(
     private readonly url: string,
@@ -91,6 +100,11 @@ export class PgAdvisoryLeadership implements Leadership {
     this.checkMs = o.checkMs ?? 1000;
     this.queryTimeoutMs = o.queryTimeoutMs ?? 2000;
     this.serverIdleMs = o.serverIdleMs ?? 10_000;
+    this.retryMs = o.retryMs ?? 200;
+  }
+
+  onAcquired(fn: () => void): void {
+    this.acquired.push(fn);
   }
 
   private lost(c: pg.Client): void {
@@ -126,7 +140,29 @@ export class PgAdvisoryLeadership implements Leadership {
     return this.checking;
   }
 
-  async isLeader(): Promise<boolean> {
+  /**
+   * Whether this replica leads now (taking the lock if it is free). A standby also retries every
+   * `retryMs` on its own and calls the onAcquired listeners when it gets the lock, so a takeover
+   * does not wait for the next scheduling tick. Calls share one attempt at a time.
+   */
+  isLeader(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    this.attempt ??= this.lead().finally(() => (this.attempt = undefined));
+    const r = this.attempt;
+    void r.then((lead) => {
+      if (lead || this.retry || this.closed) return;
+      this.retry = setInterval(() => {
+        if (this.held || this.attempt) return;
+        void this.isLeader().then((now) => {
+          if (now) for (const fn of this.acquired) fn();
+        });
+      }, this.retryMs);
+      this.retry.unref();
+    });
+    return r;
+  }
+
+  private async lead(): Promise<boolean> {
     try {
       if (!this.client) {
         const c = new pg.Client({
@@ -183,10 +219,14 @@ export class PgAdvisoryLeadership implements Leadership {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.attempt?.catch(() => undefined);
     const c = this.client;
     this.client = undefined;
     this.held = false;
     this.stopChecks();
+    if (this.retry) clearInterval(this.retry);
+    this.retry = undefined;
     await c?.end().catch(() => undefined);
   }
 }

@@ -90,6 +90,8 @@ export class SchedulerLoop {
     private readonly leadership: Leadership = soleLeader,
   ) {
     this.view = ctx.view ?? new ClusterView(ctx.store, log);
+    // A standby that takes the lock between ticks starts its first cycle at once.
+    leadership.onAcquired?.(() => this.nudge());
   }
 
   /** Whether this replica led the last cycle it tried (several replicas share one PostgreSQL). */

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   enrolNode,
   heartbeat,
+  heartbeatWith,
   jobEvents,
-  simGpus,
   submitJob,
   worldOn,
   type World,
@@ -34,19 +34,7 @@ for (const factory of STORES) {
     const submit = (cls: "on-demand" | "interruptible", extra: Record<string, unknown>) =>
       submitJob(h, w, cls, extra);
     const events = (id: string) => jobEvents(h, w, id);
-    const hb = async (key: string, body: Record<string, unknown> = {}) =>
-      (
-        await call(h.app, key, "POST", "/v1/agent/heartbeat", {
-          gpus: simGpus("H100", 8),
-          health: { healthy: true, reasons: [] },
-          workloads: [],
-          ...body,
-        })
-      ).json as {
-        assignments: { leaseId: string; jobId: string }[];
-        transfers: { id: string; role: string }[];
-        removableCheckpoints?: string[];
-      };
+    const hb = (key: string, body: Record<string, unknown> = {}) => heartbeatWith(h.app, key, body);
 
     /** A job preempted on node A with a checkpoint there, then placed on node B; A goes silent. */
     const placedAway = async (siteId: string, country: string, extra: Record<string, unknown>) => {

@@ -9,8 +9,8 @@ import { planResume } from "../../src/control/checkpoint-copy.js";
 import {
   enrolNode,
   heartbeat,
+  heartbeatWith,
   jobEvents,
-  simGpus,
   submitJob,
   worldOn,
   type World,
@@ -35,19 +35,7 @@ for (const factory of STORES) {
     const submit = (cls: "on-demand" | "interruptible", extra: Record<string, unknown> = {}) =>
       submitJob(h, w, cls, extra);
     const events = (id: string) => jobEvents(h, w, id);
-    const hbFull = async (key: string, body: Record<string, unknown> = {}) =>
-      (
-        await call(h.app, key, "POST", "/v1/agent/heartbeat", {
-          gpus: simGpus("H100", 8),
-          health: { healthy: true, reasons: [] },
-          workloads: [],
-          ...body,
-        })
-      ).json as {
-        assignments: { leaseId: string; jobId: string }[];
-        transfers: { id: string; jobId: string; role: string }[];
-        removableCheckpoints?: string[];
-      };
+    const hbFull = (key: string, body: Record<string, unknown> = {}) => heartbeatWith(h.app, key, body);
     const base = (id: string) => `/v1/agent/checkpoint-transfers/${id}`;
     const chunk = (key: string, id: string, reqId: string, bytes: Buffer, digest = sha(bytes)) =>
       h.app.inject({

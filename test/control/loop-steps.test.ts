@@ -76,6 +76,8 @@ for (const factory of STORES) {
       const nodes = vi.spyOn(h.store.fleet, "listNodes");
       const sites = vi.spyOn(h.store.fleet, "listSites");
       const leases = vi.spyOn(h.store.jobs, "activeLeases");
+      // A view loaded fresh (a new term keeps the one it has, which reads no table at all).
+      h.loop.view.reset();
       await h.loop.tick();
       expect(nodes).toHaveBeenCalledTimes(1);
       expect(sites).toHaveBeenCalledTimes(1);

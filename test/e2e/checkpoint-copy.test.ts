@@ -7,17 +7,16 @@
 // resumes on B (`RESUMED from N`, N > 0) with byte-identical files; A then removes its copy.
 import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkpointDirFor } from "../../src/agent/checkpoints.js";
-import { ApiClient } from "../../src/agent/client.js";
-import { enrolmentToken, seedDemo, type DemoSeed } from "../../src/cli/demo/federation.js";
-import { Store } from "../../src/store/index.js";
-import { kill, startAgentProc, startServerProc, waitFor, type ServerProc } from "../helpers/processes.js";
+import type { ApiClient } from "../../src/agent/client.js";
+import type { Store } from "../../src/store/index.js";
+import { startHall, type Hall } from "../helpers/hall.js";
+import { kill, waitFor, type ServerProc } from "../helpers/processes.js";
 
 const GRACE_S = 2;
 const BLOB_BYTES = 3_000_000;
@@ -90,67 +89,34 @@ class BadLink {
 }
 
 describe("a checkpoint copied between two real agents", () => {
+  let hall: Hall;
   let dir: string;
   let server: ServerProc;
-  const procs: ChildProcess[] = [];
-  let seed: DemoSeed;
   let tenant: ApiClient;
   let store: Store;
   let link: BadLink;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "zumbido-ckcopy-"));
-    const db = join(dir, "z.db");
-    server = await startServerProc(`sqlite:${db}`, 0, {
-      ZUMBIDO_STOP_GRACE_S: String(GRACE_S),
-      ZUMBIDO_STOP_TIMEOUT_S: "3",
+    hall = await startHall({
+      prefix: "zumbido-ckcopy-",
+      hall: "Copy Hall",
+      graceS: GRACE_S,
+      stopTimeoutS: 3,
     });
-    seed = await seedDemo(server.url, server.adminKey!, [
-      {
-        name: "Copy Hall",
-        country: "SE",
-        lat: 65,
-        lon: 21,
-        powerKw: 1000,
-        pue: 1.1,
-        cooling: "air",
-        carbonGPerKwh: 30,
-        gpus: "H100x8",
-        prices: { H100: [265, 140] },
-      },
-    ]);
-    tenant = new ApiClient(server.url, seed.tenantKey);
-    store = await Store.open({ kind: "sqlite", path: db });
+    ({ dir, server, tenant, store } = hall);
     link = new BadLink(server.url);
   }, 180_000);
   afterAll(async () => {
-    for (const p of procs) await kill(p, "SIGKILL");
-    if (server) await kill(server.proc);
     link?.server.close();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await hall?.close("SIGKILL");
   });
 
-  const agent = async (name: string, url: string, withToken: boolean): Promise<ChildProcess> => {
-    const token = withToken
-      ? await enrolmentToken(server.url, seed.operatorKey, seed.sites[0]!.id)
-      : undefined;
-    const p = startAgentProc(url, join(dir, name), "H100x8", token, name, ["--checkpoint-keep-s", "1"]);
-    procs.push(p);
-    return p;
-  };
-  const submit = (cls: "on-demand" | "interruptible", script: string) =>
-    tenant.post<{ id: string }>("/v1/jobs", {
-      gpus: 8,
-      gpuModels: ["H100"],
-      class: cls,
-      command: ["/bin/sh", "-c", script],
-    });
-  const job = (id: string) => tenant.get<JobView>(`/v1/jobs/${id}`);
-  const logs = async (id: string) =>
-    (await tenant.get<{ text: string }[]>(`/v1/jobs/${id}/logs`)).map((l) => l.text).join("");
-  const events = async (id: string) =>
-    (await tenant.get<{ message: string }[]>(`/v1/jobs/${id}/events`)).map((e) => e.message);
+  const agent = (name: string, url: string, withToken: boolean): Promise<ChildProcess> =>
+    hall.agent(name, { url, enrol: withToken, args: ["--checkpoint-keep-s", "1"] });
+  const submit = (cls: "on-demand" | "interruptible", script: string) => hall.submit(cls, script);
+  const job = (id: string) => hall.job<JobView>(id);
+  const logs = (id: string) => hall.logs(id);
+  const events = (id: string) => hall.events(id);
   const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
   it("preempted on A, resumed on B from the copied checkpoint after a corrupted chunk and an interrupted copy", async () => {

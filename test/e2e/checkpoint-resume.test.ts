@@ -3,15 +3,11 @@
 // preempts it; the on-demand job starts within the grace period plus a scheduling cycle (and a
 // heartbeat); the interruptible job resumes on the same node and logs `RESUMED from N` (N > 0); its
 // events list the notice, the preemption and the resume; no lease is left behind.
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiClient } from "../../src/agent/client.js";
-import { enrolmentToken, seedDemo, type DemoSeed } from "../../src/cli/demo/federation.js";
-import { Store } from "../../src/store/index.js";
-import { kill, startAgentProc, startServerProc, waitFor, type ServerProc } from "../helpers/processes.js";
+import type { ApiClient } from "../../src/agent/client.js";
+import type { Store } from "../../src/store/index.js";
+import { startHall, type Hall } from "../helpers/hall.js";
+import { waitFor } from "../helpers/processes.js";
 
 const GRACE_S = 2;
 const STOP_TIMEOUT_S = 3;
@@ -40,64 +36,27 @@ const COUNTER = [
 ].join("\n");
 
 describe("checkpoint and resume on real processes", () => {
-  let dir: string;
-  let server: ServerProc;
-  let agent: ChildProcess | undefined;
-  let seed: DemoSeed;
+  let hall: Hall;
   let tenant: ApiClient;
   let store: Store;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "zumbido-ckpt-"));
-    const db = join(dir, "z.db");
-    server = await startServerProc(`sqlite:${db}`, 0, {
-      ZUMBIDO_STOP_GRACE_S: String(GRACE_S),
-      ZUMBIDO_STOP_TIMEOUT_S: String(STOP_TIMEOUT_S),
+    hall = await startHall({
+      prefix: "zumbido-ckpt-",
+      hall: "Resume Hall",
+      graceS: GRACE_S,
+      stopTimeoutS: STOP_TIMEOUT_S,
     });
-    seed = await seedDemo(server.url, server.adminKey!, [
-      {
-        name: "Resume Hall",
-        country: "SE",
-        lat: 65,
-        lon: 21,
-        powerKw: 1000,
-        pue: 1.1,
-        cooling: "air",
-        carbonGPerKwh: 30,
-        gpus: "H100x8",
-        prices: { H100: [265, 140] },
-      },
-    ]);
-    const token = await enrolmentToken(server.url, seed.operatorKey, seed.sites[0]!.id);
-    agent = startAgentProc(server.url, join(dir, "agent"), "H100x8", token, "ckpt-a");
-    const operator = new ApiClient(server.url, seed.operatorKey);
-    await waitFor(
-      async () => (await operator.get<{ state: string }[]>("/v1/nodes")).some((n) => n.state === "ready"),
-      "the agent to enrol",
-      120_000,
-    );
-    tenant = new ApiClient(server.url, seed.tenantKey);
-    store = await Store.open({ kind: "sqlite", path: db });
+    await hall.agent("ckpt-a");
+    await hall.ready(1, "the agent to enrol");
+    ({ tenant, store } = hall);
   }, 180_000);
-  afterAll(async () => {
-    if (agent) await kill(agent);
-    if (server) await kill(server.proc);
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => hall?.close());
 
-  const submit = (cls: "on-demand" | "interruptible", script: string) =>
-    tenant.post<{ id: string }>("/v1/jobs", {
-      gpus: 8,
-      gpuModels: ["H100"],
-      class: cls,
-      command: ["/bin/sh", "-c", script],
-    });
-  const job = (id: string) => tenant.get<JobView>(`/v1/jobs/${id}`);
-  const logs = async (id: string) =>
-    (await tenant.get<{ text: string }[]>(`/v1/jobs/${id}/logs`)).map((l) => l.text).join("");
-  const events = async (id: string) =>
-    (await tenant.get<{ message: string }[]>(`/v1/jobs/${id}/events`)).map((e) => e.message);
+  const submit = (cls: "on-demand" | "interruptible", script: string) => hall.submit(cls, script);
+  const job = (id: string) => hall.job<JobView>(id);
+  const logs = (id: string) => hall.logs(id);
+  const events = (id: string) => hall.events(id);
 
   it("preempted, the interruptible job resumes on the same node from its checkpoint", async () => {
     const spot = (await submit("interruptible", COUNTER)).id;

@@ -2,15 +2,11 @@
 // executor at one hall, and a seeded stream of interruptible and on-demand 8-GPU jobs, preemptions and
 // cancels. A monitor reads the store throughout: no GPU is ever leased twice and no lease stays
 // "stopping" past its grace period plus the stop timeout. Bounded: ZUMBIDO_SOAK_MS (default 40 s).
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiClient, ApiError } from "../../src/agent/client.js";
-import { enrolmentToken, seedDemo, type DemoSeed } from "../../src/cli/demo/federation.js";
-import { Store } from "../../src/store/index.js";
-import { kill, startAgentProc, startServerProc, waitFor, type ServerProc } from "../helpers/processes.js";
+import { ApiError, type ApiClient } from "../../src/agent/client.js";
+import type { Store } from "../../src/store/index.js";
+import { startHall, type Hall } from "../helpers/hall.js";
+import { waitFor } from "../helpers/processes.js";
 
 const GRACE_S = 2;
 const STOP_TIMEOUT_S = 3;
@@ -40,10 +36,7 @@ function prng(seed: number): () => number {
 }
 
 describe("preemption soak on real processes", () => {
-  let dir: string;
-  let server: ServerProc;
-  let agents: ChildProcess[] = [];
-  let seed: DemoSeed;
+  let hall: Hall;
   let tenant: ApiClient;
   let store: Store;
   const violations: string[] = [];
@@ -52,40 +45,15 @@ describe("preemption soak on real processes", () => {
   let monitor: NodeJS.Timeout | undefined;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "zumbido-soak-"));
-    const db = join(dir, "z.db");
-    server = await startServerProc(`sqlite:${db}`, 0, {
-      ZUMBIDO_STOP_GRACE_S: String(GRACE_S),
-      ZUMBIDO_STOP_TIMEOUT_S: String(STOP_TIMEOUT_S),
+    hall = await startHall({
+      prefix: "zumbido-soak-",
+      hall: "Soak Hall",
+      graceS: GRACE_S,
+      stopTimeoutS: STOP_TIMEOUT_S,
     });
-    seed = await seedDemo(server.url, server.adminKey!, [
-      {
-        name: "Soak Hall",
-        country: "SE",
-        lat: 65,
-        lon: 21,
-        powerKw: 1000,
-        pue: 1.1,
-        cooling: "air",
-        carbonGPerKwh: 30,
-        gpus: "H100x8",
-        prices: { H100: [265, 140] },
-      },
-    ]);
-    for (const name of ["soak-a", "soak-b"]) {
-      const token = await enrolmentToken(server.url, seed.operatorKey, seed.sites[0]!.id);
-      agents.push(startAgentProc(server.url, join(dir, name), "H100x8", token, name));
-    }
-    const operator = new ApiClient(server.url, seed.operatorKey);
-    await waitFor(
-      async () =>
-        (await operator.get<{ state: string }[]>("/v1/nodes")).filter((n) => n.state === "ready").length ===
-        2,
-      "both agents to enrol",
-      120_000,
-    );
-    tenant = new ApiClient(server.url, seed.tenantKey);
-    store = await Store.open({ kind: "sqlite", path: db });
+    for (const name of ["soak-a", "soak-b"]) await hall.agent(name);
+    await hall.ready(2, "both agents to enrol");
+    ({ tenant, store } = hall);
     const check = async (): Promise<void> => {
       const now = Date.now();
       const held = new Map<string, string>();
@@ -120,21 +88,12 @@ describe("preemption soak on real processes", () => {
     const m = monitor;
     monitor = undefined;
     if (m) clearTimeout(m);
-    for (const a of agents) await kill(a);
-    if (server) await kill(server.proc);
-    await store?.close();
-    agents = [];
-    rmSync(dir, { recursive: true, force: true });
+    await hall?.close();
   });
 
   const submit = (cls: "on-demand" | "interruptible", script: string, gpus = 8) =>
-    tenant.post<{ id: string }>("/v1/jobs", {
-      gpus,
-      gpuModels: ["H100"],
-      class: cls,
-      command: ["/bin/sh", "-c", script],
-    });
-  const job = (id: string) => tenant.get<JobView>(`/v1/jobs/${id}`);
+    hall.submit(cls, script, gpus);
+  const job = (id: string) => hall.job<JobView>(id);
   /** Cancels a job; one that ended meanwhile answers 409, which is fine here. */
   const cancel = async (id: string): Promise<boolean> => {
     try {

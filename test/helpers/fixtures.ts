@@ -165,3 +165,26 @@ export async function jobEvents(h: Harness, w: World, id: string): Promise<strin
     (e) => e.message,
   );
 }
+
+/** A heartbeat's answer with the checkpoint copies the node takes part in and the folders it may remove. */
+export interface CopyHeartbeatAnswer {
+  assignments: { leaseId: string; jobId: string }[];
+  transfers: { id: string; jobId: string; role: string }[];
+  removableCheckpoints?: string[];
+}
+
+/** A healthy heartbeat from a node with 8 simulated H100s and no workloads; `body` adds to or replaces fields. */
+export async function heartbeatWith(
+  app: FastifyInstance,
+  nodeKey: string,
+  body: Record<string, unknown> = {},
+): Promise<CopyHeartbeatAnswer> {
+  return (
+    await call(app, nodeKey, "POST", "/v1/agent/heartbeat", {
+      gpus: simGpus("H100", 8),
+      health: { healthy: true, reasons: [] },
+      workloads: [],
+      ...body,
+    })
+  ).json as CopyHeartbeatAnswer;
+}

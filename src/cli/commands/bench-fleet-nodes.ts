@@ -71,6 +71,8 @@ export interface NodeFigures {
   /** Assignments naming a GPU the node was already running something on. */
   nodeConflicts: number;
   usageSent: number;
+  /** Usage records no replica acknowledged within a minute of retries (the driver gave up on them). */
+  usageUnacked: number;
   serverIntervalMs: number | null;
   /** Orders long-polls answered (with or without orders). */
   ordersAnswered: number;
@@ -106,6 +108,7 @@ export class NodeFleet {
     seenAt: new Map(),
     nodeConflicts: 0,
     usageSent: 0,
+    usageUnacked: 0,
     serverIntervalMs: null,
     ordersAnswered: 0,
     ordersWithWork: 0,
@@ -397,16 +400,36 @@ export class NodeFleet {
     }
   }
 
+  /** Usage records sent and not yet acknowledged (the agent's outbox keeps them until then). */
+  private usageInFlight = 0;
+
+  /** Waits (up to `ms`) until every usage record sent has been acknowledged or given up on. */
+  async drainUsage(ms: number): Promise<void> {
+    const t0 = Date.now();
+    while (this.usageInFlight > 0 && Date.now() - t0 < ms) await sleep(50);
+  }
+
+  /** Sends one usage record until a replica acknowledges it (stored), for up to a minute, like the agent's outbox. */
   private async sendUsage(n: SimNode, rec: unknown): Promise<void> {
-    for (let i = 0; i < 5; i++) {
-      try {
-        await this.req(n.replica, n.key, "POST", "/v1/agent/usage", { records: [rec] });
-        return;
-      } catch {
-        this.o.onError();
-        n.replica = this.other(n.replica);
-        await sleep(200);
+    this.usageInFlight++;
+    const t0 = Date.now();
+    try {
+      for (let i = 0; ; i++) {
+        try {
+          await this.req(n.replica, n.key, "POST", "/v1/agent/usage", { records: [rec] });
+          return;
+        } catch {
+          this.o.onError();
+          n.replica = this.other(n.replica);
+          if (Date.now() - t0 > 60_000) {
+            this.figures.usageUnacked++;
+            return;
+          }
+          await sleep(Math.min(2000, 200 * 2 ** Math.min(i, 4)));
+        }
       }
+    } finally {
+      this.usageInFlight--;
     }
   }
 }

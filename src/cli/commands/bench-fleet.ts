@@ -50,6 +50,8 @@ export interface FleetBenchResult {
   /** Usage records the nodes sent that are not in the store. */
   lostUsageRecords: number;
   usageSent: number;
+  /** Of the lost records, those no replica ever acknowledged (the driver gave up after a minute). */
+  usageUnacked: number;
   /** The first few offenders the checks found (empty when all is well). */
   checkExamples: string[];
   kills: number;
@@ -312,6 +314,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     stop = true;
     fleet.stop();
     await load;
+    // Usage records still being retried land (or are given up on) before the store is checked.
+    await fleet.drainUsage(65_000);
     const seconds = (Date.now() - t0) / 1000;
     const serverCpu = procCpuMs(servers[0]!.proc.pid);
     const driverCpu = process.cpuUsage(cpu0.driver);
@@ -383,6 +387,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       gpuDoubleLeased: check.gpuDoubleLeased + f.nodeConflicts,
       lostUsageRecords: check.lostUsageRecords,
       usageSent: sentUsage.length,
+      usageUnacked: f.usageUnacked,
       checkExamples: check.examples,
       kills,
       takeoverMs,
