@@ -120,7 +120,9 @@ export class NodeFleet {
   private deadline = Number.POSITIVE_INFINITY;
   /** Latencies are recorded (off during the warm-up). */
   private measuring = true;
-  private loops: Promise<void> | undefined;
+  /** Each started node's beat and long-poll loops. */
+  private readonly loops: Promise<void>[] = [];
+  private readonly started = new Set<SimNode>();
 
   constructor(private readonly o: NodeFleetOptions) {
     // Every parked long-poll listens on the one abort signal.
@@ -184,6 +186,9 @@ export class NodeFleet {
     concurrency = 32,
   ): Promise<void> {
     const t0 = performance.now();
+    // Enrolment is not measured; each node starts beating as soon as it is enrolled, as the agent does
+    // (a node left silent until the whole fleet is enrolled goes offline and comes back with a full write).
+    this.measuring = false;
     const replicas = this.o.urls().length;
     let next = 0;
     const out: SimNode[] = new Array<SimNode>(count);
@@ -202,7 +207,7 @@ export class NodeFleet {
           gpus: FLEET_GPUS,
           executor: "local",
         });
-        out[n] = {
+        const node: SimNode = {
           id: e.nodeId,
           key: e.key,
           replica: n % replicas,
@@ -214,6 +219,8 @@ export class NodeFleet {
           again: false,
           beating: false,
         };
+        out[n] = node;
+        this.startNode(node, 0);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
@@ -222,7 +229,7 @@ export class NodeFleet {
   }
 
   /**
-   * Starts the nodes, their first beats and long-polls spread evenly over `spreadMs` (a fleet in
+   * Starts the nodes not started yet (enrol starts each at once), their first beats and long-polls spread evenly over `spreadMs` (a fleet in
    * steady state has no phase), and resolves after `ms`: a warm-up whose latencies are not measured
    * (first beats read each node's key; the server names its interval).
    */
@@ -239,16 +246,18 @@ export class NodeFleet {
     this.start(this.o.heartbeatMs);
     // At the deadline the parked long-polls are ended too (else the run waits out their 25 s).
     const end = setTimeout(() => this.stop(), Math.max(0, deadline - Date.now()));
-    await this.loops!.finally(() => clearTimeout(end));
+    await Promise.all(this.loops).finally(() => clearTimeout(end));
   }
 
   private start(spreadMs: number): void {
-    this.loops ??= Promise.all(
-      this.nodes.flatMap((n) => [
-        this.live(n, spreadMs),
-        ...(this.o.ordersPoll ? [this.poll(n, spreadMs)] : []),
-      ]),
-    ).then(() => undefined);
+    for (const n of this.nodes) this.startNode(n, spreadMs);
+  }
+
+  private startNode(n: SimNode, spreadMs: number): void {
+    if (this.started.has(n)) return;
+    this.started.add(n);
+    this.loops.push(this.live(n, spreadMs));
+    if (this.o.ordersPoll) this.loops.push(this.poll(n, spreadMs));
   }
 
   /** Stops the nodes and ends their parked long-polls. */
