@@ -163,5 +163,11 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
     snap.leases[0]!.attainedGpuS = 0;
     const calm = scheduleFast(snap, [job("new").interruptible().gpus(4).build()], DEFAULT_POLICY, 10_000_000);
     expect(calm.map((d) => d.kind)).toEqual(["wait"]);
+    // The cost test charges the grace this control plane gives (policy.preemptionGraceS): a grace
+    // so long that no expected gain pays for it leaves the far-below lease running.
+    snap.leases[0]!.attainedGpuS = 40_000;
+    const costly = { ...DEFAULT_POLICY, preemptionGraceS: 1e15 };
+    const kept = scheduleFast(snap, [job("new").interruptible().gpus(4).build()], costly, 10_000_000);
+    expect(kept.map((d) => d.kind)).toEqual(["wait"]);
   });
 });

@@ -75,7 +75,10 @@ export function scheduleFast(
   const held = holdReservations(state, snapshot);
   const decisions: Decision[] = [];
   // 2. The shared policy's rule; jobs as handles in FIFO order (submit time, then id).
-  const rule = queueRuleFromHistory(policy.queue ?? "zumbido", snapshot.finishedService);
+  // The cost test charges a victim the grace period this control plane actually gives.
+  const rule = queueRuleFromHistory(policy.queue ?? "zumbido", snapshot.finishedService, {
+    graceS: policy.preemptionGraceS,
+  });
   const jobs = [...pending].sort(bySubmit);
   const lease = new Map<string, number>();
   const leaseLevelOf = (l: LeaseView): number => {
