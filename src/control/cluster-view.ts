@@ -223,7 +223,13 @@ export class ClusterView {
       await this.reconcile(now);
       return;
     }
-    await this.applyFeed(this.state, now);
+    if (!(await this.applyFeed(this.state, now))) {
+      // Behind the pruned end of the feed (a follower that did not sync for a long time): the changes
+      // in between are gone, so the view reloads rather than miss them until the next reconcile.
+      this.log?.warn({ feed: this.high }, "cluster view fell behind the pruned change feed; reloading");
+      this.state = await this.load(now);
+      return;
+    }
     if (this.finishedStale && now - this.finishedAt >= (this.opts.finishedRefreshMs ?? 5000)) {
       this.finishedStale = false;
       this.finishedAt = now;
@@ -376,9 +382,14 @@ export class ClusterView {
     if (this.high > PRUNE_KEEP) await this.store.view.pruneChanges(this.high - PRUNE_KEEP);
   }
 
-  /** Reads the feed's new entries (and fills of its gaps) and re-reads the rows they name. */
-  private async applyFeed(state: ViewState, now: number): Promise<void> {
+  /**
+   * Reads the feed's new entries (and fills of its gaps) and re-reads the rows they name. False (and
+   * nothing applied) when the next entry lies more than MAX_GAP past the view's position: the feed
+   * was pruned past it, and only a reload is right.
+   */
+  private async applyFeed(state: ViewState, now: number): Promise<boolean> {
     const fresh = await this.store.view.changesSince(this.high);
+    if (fresh.length > 0 && fresh[0]!.id - this.high - 1 > MAX_GAP) return false;
     const fills = this.missing.size > 0 ? await this.store.view.changesByIds([...this.missing.keys()]) : [];
     const t = this.realMs();
     for (const c of fresh) {
@@ -390,6 +401,7 @@ export class ClusterView {
     for (const [id, since] of this.missing) if (t - since > GAP_MS) this.missing.delete(id);
     const changes = [...fills, ...fresh];
     if (changes.length > 0) await this.apply(state, changes, now);
+    return true;
   }
 
   /** Applies feed entries: re-reads the named rows (idempotent: the row's current state wins). */

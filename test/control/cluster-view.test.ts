@@ -361,6 +361,36 @@ for (const factory of STORES) {
       expect(kept.kept.stats.leaseUpdates).toBeGreaterThan(0);
     });
 
+    it("a view behind the pruned end of the feed reloads instead of missing the pruned changes", async () => {
+      await h.loop.tick();
+      const loads = h.loop.view.stats.loads;
+      // A submission, then more than a thousand other changes, all pruned but the last: the view
+      // (not synced meanwhile, as a follower that served no requests) never sees the submission's entry.
+      const job = await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
+        gpus: 1,
+        gpuModels: ["H100"],
+        countries: ["ES", "FI"],
+        command: ["train"],
+      });
+      expect(job.status).toBe(201);
+      for (let k = 0; k < 1_050; k++)
+        await h.store.fleet.setPrice(
+          {
+            siteId: w.sites.es,
+            gpuModel: "H100",
+            onDemandMinorPerGpuHour: 300 + (k % 2),
+            interruptibleMinorPerGpuHour: 150,
+          },
+          h.clock.now(),
+        );
+      const [last] = await h.store.view.lastChangeIds(1);
+      await h.store.view.pruneChanges(last! - 1);
+      h.clock.advance(100);
+      const r = await h.loop.tick();
+      expect(h.loop.view.stats.loads).toBe(loads + 1);
+      expect(r.placed + r.waiting).toBeGreaterThan(0);
+    });
+
     it("a cycle over an unchanged fleet reads the change feed only; a reconcile finds no drift", async () => {
       await h.loop.tick();
       await h.loop.tick();
