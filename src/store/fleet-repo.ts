@@ -355,21 +355,35 @@ export class FleetRepo {
       return;
     }
     this.liveness?.forget(id, now);
-    await this.db
+    const status = {
+      gpus_json: gpusJson,
+      driver_version: driverVersion,
+      state,
+      state_reason: reason,
+      inventory_changed_at: changedAt,
+      ...(node.approvedGpus ? {} : { approved_gpus_json: gpusJson }),
+      ...(newRuntime ? { runtime_json: JSON.stringify(runtime), executor: runtime.executor } : {}),
+      ...(newCluster ? { cluster_json: JSON.stringify(cluster) } : {}),
+    };
+    // Written only where the row differs: a caller's view of the node may lag the row (a status this
+    // node's earlier heartbeat already wrote), and rewriting the same status would cost a durable
+    // commit and a change-feed entry on every beat until the view caught up.
+    const r = await this.db
       .updateTable("nodes")
-      .set({
-        gpus_json: gpusJson,
-        driver_version: driverVersion,
-        last_heartbeat_at: now,
-        state,
-        state_reason: reason,
-        inventory_changed_at: changedAt,
-        ...(node.approvedGpus ? {} : { approved_gpus_json: gpusJson }),
-        ...(newRuntime ? { runtime_json: JSON.stringify(runtime), executor: runtime.executor } : {}),
-        ...(newCluster ? { cluster_json: JSON.stringify(cluster) } : {}),
-      })
+      .set({ ...status, last_heartbeat_at: now })
       .where("id", "=", id)
-      .execute();
+      .where((eb) =>
+        eb.or(
+          Object.entries(status).map(([col, v]) =>
+            eb(col as keyof typeof status, "is distinct from", v as string | number | null),
+          ),
+        ),
+      )
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) {
+      if (this.liveness) this.liveness.touch(id, now);
+      else await this.db.updateTable("nodes").set({ last_heartbeat_at: now }).where("id", "=", id).execute();
+    }
   }
   /** Sets (or clears, with null) a node's place on its site's cluster network. */
   async setNodeCluster(id: string, cluster: NodeCluster | null): Promise<void> {

@@ -116,6 +116,32 @@ for (const factory of STORES) {
       }
     });
 
+    it("a heartbeat judged against a stale view of the node writes no status the row already has", async () => {
+      await enrol(store, "stale-1", T0); // pending -> ready, written
+      const pending = { ...(await store.fleet.getNode("stale-1"))!, state: "pending" as const };
+      const feed = async (): Promise<number> =>
+        Number(
+          (
+            await store.db.kysely
+              .selectFrom("view_changes")
+              .select((eb) => eb.fn.countAll().as("n"))
+              .where("tbl", "=", "nodes")
+              .where("row_id", "=", "stale-1")
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      const before = await feed();
+      // The caller's view still says "pending": the status it would write is already the row's.
+      await store.fleet.heartbeat("stale-1", GPUS, null, T0 + 1000, OK, undefined, undefined, pending);
+      expect(await feed()).toBe(before);
+      await store.fleet.flushLiveness();
+      expect(await stored("stale-1")).toBe(T0 + 1000); // liveness renewed all the same
+      // A real change is still written (and reaches the feed).
+      await store.fleet.heartbeat("stale-1", GPUS, "550.54", T0 + 2000, OK, undefined, undefined, pending);
+      expect(await feed()).toBe(before + 1);
+      expect((await store.fleet.getNode("stale-1"))?.driverVersion).toBe("550.54");
+    });
+
     it("writes what is buffered when the store closes", async () => {
       const other = await Store.open(parseStoreUrl(url), { liveness: LIVENESS });
       const t = T0 + 300_000;

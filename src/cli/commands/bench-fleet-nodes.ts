@@ -92,8 +92,8 @@ export interface NodeFleetOptions {
   ordersPoll: boolean;
   /** Submission time of each job (epoch ms), filled by the tenants' side. */
   submittedAt: Map<string, number>;
-  /** Counts a failed request. */
-  onError: () => void;
+  /** Counts a failed request; `measured` false while enrolling and warming up. */
+  onError: (measured: boolean) => void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -329,7 +329,7 @@ export class NodeFleet {
         }
       } catch {
         if (this.stopped) return;
-        this.o.onError();
+        this.o.onError(this.measuring);
         failures++;
         await sleep(Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
       }
@@ -401,7 +401,7 @@ export class NodeFleet {
         });
       }
     } catch {
-      this.o.onError();
+      this.o.onError(this.measuring);
       n.replica = this.other(n.replica);
       n.reports = workloads.filter((w) => w.phase !== "running");
     } finally {
@@ -428,7 +428,7 @@ export class NodeFleet {
           await this.req(n.replica, n.key, "POST", "/v1/agent/usage", { records: [rec] });
           return;
         } catch {
-          this.o.onError();
+          this.o.onError(this.measuring);
           n.replica = this.other(n.replica);
           if (Date.now() - t0 > 60_000) {
             this.figures.usageUnacked++;

@@ -33,7 +33,10 @@ export interface FleetBenchResult {
   cycleP99Ms: number | null;
   /** Each cycle phase's p99 (ms, bucket upper bound; the larger over the replicas running at the end). */
   cyclePhasesP99Ms: Record<string, number>;
+  /** Failed requests in the measured seconds. */
   errors: number;
+  /** Failed requests while the nodes enrolled and warmed up (not measured, reported). */
+  warmUpErrors: number;
   jobsSubmitted: number;
   jobsAssigned: number;
   /** Jobs the scheduler placed (a lease in the store), whether or not a node has seen it yet. */
@@ -134,7 +137,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
   const servers: BenchServer[] = [await startBenchServer(storeUrl, { ...entry, adminKey, env })];
   if (o.replicas === 2) servers.push(await startBenchServer(storeUrl, { ...entry, adminKey, env }));
   const pools = servers.map((s) => new Pool(s.url, { connections: 64, headersTimeout: 10_000 }));
-  const errors = { n: 0 };
+  const errors = { n: 0, warm: 0 };
   const submittedAt = new Map<string, number>();
   let fleet: NodeFleet | undefined;
   const req = async <T>(
@@ -193,7 +196,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       heartbeatMs: o.heartbeatMs,
       ordersPoll: o.ordersPoll !== false,
       submittedAt,
-      onError: () => errors.n++,
+      onError: (measured) => (measured ? errors.n++ : errors.warm++),
     });
     await fleet.enrol(o.nodes, (n) => sites[Math.floor(n / 1000)]!, op.key);
     // Warm-up (not measured): each node has beaten since its enrolment; the fleet settles 5 s.
@@ -377,6 +380,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       cycleP99Ms,
       cyclePhasesP99Ms,
       errors: errors.n,
+      warmUpErrors: errors.warm,
       jobsSubmitted: submittedAt.size,
       jobsAssigned: f.assignedJobs.size,
       jobsPlaced: check.jobsPlaced,
@@ -496,7 +500,7 @@ export function registerBenchFleetCommand(bench: Command): void {
         if (json) console.log(JSON.stringify(r));
         else
           console.log(
-            `${r.store}, ${r.nodes} nodes, ${r.replicas} replica(s), ${r.seconds} s: ${r.heartbeatsPerS} heartbeats/s, heartbeat p99 ${r.heartbeatP99Ms} ms, submit p99 ${r.submitP99Ms} ms, submit->assign p99 ${r.submitToAssignP99Ms ?? "-"} ms, cycle p99 ${r.cycleP99Ms ?? "-"} ms, errors ${r.errors}, placed twice ${r.jobsPlacedTwice}, GPUs double-leased ${r.gpuDoubleLeased}, usage lost ${r.lostUsageRecords}, takeover ${r.takeoverMs.join("/") || "-"} ms, first placement after ${r.resumeMs.join("/") || "-"} ms`,
+            `${r.store}, ${r.nodes} nodes, ${r.replicas} replica(s), ${r.seconds} s: ${r.heartbeatsPerS} heartbeats/s, heartbeat p99 ${r.heartbeatP99Ms} ms, submit p99 ${r.submitP99Ms} ms, submit->assign p99 ${r.submitToAssignP99Ms ?? "-"} ms, cycle p99 ${r.cycleP99Ms ?? "-"} ms, errors ${r.errors} (${r.warmUpErrors} while enrolling), placed twice ${r.jobsPlacedTwice}, GPUs double-leased ${r.gpuDoubleLeased}, usage lost ${r.lostUsageRecords}, takeover ${r.takeoverMs.join("/") || "-"} ms, first placement after ${r.resumeMs.join("/") || "-"} ms`,
           );
       } catch (err) {
         console.error(`zumbido: bench fleet: ${(err as Error).message}`);
