@@ -96,6 +96,8 @@ export class ClusterView {
   private sortedLeases: LeaseRecord[] | undefined;
   private sortedQueue: Job[] | undefined;
   private syncing: Promise<void> = Promise.resolve();
+  /** The sync waiting for the running one to end (callers arriving meanwhile join it). */
+  private queued: { now: number; run: Promise<void> } | undefined;
   private readonly versions = new Map<string, number>();
   /** The process's write epoch (src/store/write-epoch.ts) the last sync started at. */
   private syncedEpoch = -1;
@@ -193,9 +195,21 @@ export class ClusterView {
    * Calls run one at a time (the cycle, the follower timer and heartbeats share one view).
    */
   sync(now: number): Promise<void> {
-    const run = this.syncing.then(() => this.syncNow(now));
-    this.syncing = run.catch(() => undefined);
-    return run;
+    // A caller that arrives while a sync waits to start joins it: that sync starts after the call, so
+    // it sees the caller's writes. At most one runs and one waits, however many requests ask (a chain
+    // of one sync per heartbeat queued seconds of round trips on PostgreSQL).
+    if (this.queued) {
+      this.queued.now = Math.max(this.queued.now, now);
+      return this.queued.run;
+    }
+    const q: { now: number; run: Promise<void> } = { now, run: Promise.resolve() };
+    q.run = this.syncing.then(() => {
+      if (this.queued === q) this.queued = undefined;
+      return this.syncNow(q.now);
+    });
+    this.queued = q;
+    this.syncing = q.run.catch(() => undefined);
+    return q.run;
   }
 
   /**

@@ -361,6 +361,21 @@ for (const factory of STORES) {
       expect(kept.kept.stats.leaseUpdates).toBeGreaterThan(0);
     });
 
+    it("syncs asked for while one runs share the next one (at most one runs and one waits)", async () => {
+      await h.loop.tick();
+      const feed = vi.spyOn(h.store.view, "changesSince");
+      const view = h.loop.view;
+      const all = Array.from({ length: 50 }, (_, k) => view.sync(h.clock.now() + k));
+      await Promise.all(all);
+      expect(feed.mock.calls.length).toBeGreaterThanOrEqual(1);
+      expect(feed.mock.calls.length).toBeLessThanOrEqual(2);
+      // A sync asked for after those ended runs again (it may have writes to see).
+      await view.sync(h.clock.now());
+      expect(feed.mock.calls.length).toBeLessThanOrEqual(3);
+      expect(feed.mock.calls.length).toBeGreaterThanOrEqual(2);
+      vi.restoreAllMocks();
+    });
+
     it("a view behind the pruned end of the feed reloads instead of missing the pruned changes", async () => {
       await h.loop.tick();
       const loads = h.loop.view.stats.loads;
