@@ -142,7 +142,7 @@ export class AccountsService {
 
   /**
    * Node keys are cached while the replica's cluster view follows the store (a heartbeat then reads
-   * no key row): an entry lasts until this process writes any key, or the view's change feed names
+   * no key row): an entry lasts until this process changes any key (revokes, rotates; a new key changes none), or the view's change feed names
    * the key (another replica revoked or rotated it; within one feed poll). Other keys are read each time.
    */
   private async findKey(secret: string): Promise<ApiKeyRecord | undefined> {
@@ -155,7 +155,8 @@ export class AccountsService {
           for (const [h, e] of this.nodeKeys) if (e.key.id === id) this.nodeKeys.delete(h);
       });
     }
-    const epoch = this.ctx.store.db.writes.of("api_keys");
+    // Only a write that may change a key already there counts (a new node's key does not).
+    const epoch = this.ctx.store.db.writes.changesOf("api_keys");
     const h = hashSecret(secret);
     const hit = this.nodeKeys.get(h);
     if (hit && hit.epoch === epoch) return hit.key;
