@@ -18,6 +18,8 @@ export const INVENTORY_APPROVER_SETTING = "inventory_approver_default";
 export class AccountsService {
   /** Node keys by the secret's SHA-256, with the process's api_keys write epoch they were read at. */
   private readonly nodeKeys = new Map<string, { key: ApiKeyRecord; epoch: number }>();
+  /** The same entries' secret hashes by key id (a changed key is dropped without a scan of the cache). */
+  private readonly nodeKeyHashes = new Map<string, string>();
   private keyCacheHooked = false;
 
   constructor(private readonly ctx: Ctx) {}
@@ -151,8 +153,12 @@ export class AccountsService {
     if (!this.keyCacheHooked) {
       this.keyCacheHooked = true;
       view.onChange((c) => {
-        for (const id of c.keys)
-          for (const [h, e] of this.nodeKeys) if (e.key.id === id) this.nodeKeys.delete(h);
+        for (const id of c.keys) {
+          const h = this.nodeKeyHashes.get(id);
+          if (h === undefined) continue;
+          this.nodeKeys.delete(h);
+          this.nodeKeyHashes.delete(id);
+        }
       });
     }
     // Only a write that may change a key already there counts (a new node's key does not).
@@ -162,8 +168,12 @@ export class AccountsService {
     if (hit && hit.epoch === epoch) return hit.key;
     const key = await this.ctx.store.accounts.findKeyBySecret(secret);
     if (key?.role === "node") {
-      if (this.nodeKeys.size >= 200_000) this.nodeKeys.clear();
+      if (this.nodeKeys.size >= 200_000) {
+        this.nodeKeys.clear();
+        this.nodeKeyHashes.clear();
+      }
       this.nodeKeys.set(h, { key, epoch });
+      this.nodeKeyHashes.set(key.id, h);
     }
     return key;
   }
