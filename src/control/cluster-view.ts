@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { GpuCatalogue, Job, Node, Price, Site } from "../domain/index.js";
+import { sameValue, type GpuCatalogue, type Job, type Node, type Price, type Site } from "../domain/index.js";
 import type {
   CheckpointRecord,
   CheckpointTransfer,
@@ -626,33 +626,6 @@ function cmp(a: string, b: string): number {
 function sameNode(a: Node, b: Node): boolean {
   const live = (n: Node): number | null | undefined => (n.state === "offline" ? n.lastHeartbeatAt : null);
   return live(a) === live(b) && sameValue({ ...a, lastHeartbeatAt: null }, { ...b, lastHeartbeatAt: null });
-}
-
-/**
- * Structural equality of plain data (what JSON would say: a property set to undefined counts as
- * absent), without building strings.
- */
-export function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const y = b as unknown[];
-    if (a.length !== y.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], y[i])) return false;
-    return true;
-  }
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  let nx = 0;
-  for (const k in x) {
-    if (x[k] === undefined) continue;
-    nx++;
-    if (!sameValue(x[k], y[k])) return false;
-  }
-  let ny = 0;
-  for (const k in y) if (y[k] !== undefined) ny++;
-  return nx === ny;
 }
 
 /** How many keys differ between two maps (present in one only, or not the same). */
