@@ -18,6 +18,8 @@ export const INVENTORY_APPROVER_SETTING = "inventory_approver_default";
 export class AccountsService {
   /** Node keys by the secret's SHA-256, with the process's api_keys write epoch they were read at. */
   private readonly nodeKeys = new Map<string, { key: ApiKeyRecord; epoch: number }>();
+  /** The same entries' secret hashes by key id (a changed key is dropped without a scan of the cache). */
+  private readonly nodeKeyHashes = new Map<string, string>();
   private keyCacheHooked = false;
 
   constructor(private readonly ctx: Ctx) {}
@@ -142,7 +144,7 @@ export class AccountsService {
 
   /**
    * Node keys are cached while the replica's cluster view follows the store (a heartbeat then reads
-   * no key row): an entry lasts until this process writes any key, or the view's change feed names
+   * no key row): an entry lasts until this process changes any key (revokes, rotates; a new key changes none), or the view's change feed names
    * the key (another replica revoked or rotated it; within one feed poll). Other keys are read each time.
    */
   private async findKey(secret: string): Promise<ApiKeyRecord | undefined> {
@@ -151,18 +153,27 @@ export class AccountsService {
     if (!this.keyCacheHooked) {
       this.keyCacheHooked = true;
       view.onChange((c) => {
-        for (const id of c.keys)
-          for (const [h, e] of this.nodeKeys) if (e.key.id === id) this.nodeKeys.delete(h);
+        for (const id of c.keys) {
+          const h = this.nodeKeyHashes.get(id);
+          if (h === undefined) continue;
+          this.nodeKeys.delete(h);
+          this.nodeKeyHashes.delete(id);
+        }
       });
     }
-    const epoch = this.ctx.store.db.writes.of("api_keys");
+    // Only a write that may change a key already there counts (a new node's key does not).
+    const epoch = this.ctx.store.db.writes.changesOf("api_keys");
     const h = hashSecret(secret);
     const hit = this.nodeKeys.get(h);
     if (hit && hit.epoch === epoch) return hit.key;
     const key = await this.ctx.store.accounts.findKeyBySecret(secret);
     if (key?.role === "node") {
-      if (this.nodeKeys.size >= 200_000) this.nodeKeys.clear();
+      if (this.nodeKeys.size >= 200_000) {
+        this.nodeKeys.clear();
+        this.nodeKeyHashes.clear();
+      }
       this.nodeKeys.set(h, { key, epoch });
+      this.nodeKeyHashes.set(key.id, h);
     }
     return key;
   }

@@ -21,6 +21,7 @@ import { recordGpuActivity } from "./instance-guard.js";
 import { SecretsService } from "./secrets-service.js";
 import type { ClusterView } from "./cluster-view.js";
 import { MAX_ORDERS_WAIT_MS, OrderWaiters } from "./orders.js";
+import { heartbeatIntervalMs } from "./heartbeat-policy.js";
 
 export { MAX_REPORT_REASON } from "./lease-end.js";
 
@@ -233,19 +234,15 @@ export class AgentService {
 
   private fleetSize = { n: 0, at: Number.NEGATIVE_INFINITY };
 
-  /**
-   * The heartbeat interval the node should keep: 1 s while work starts or stops on it, else one
-   * second per 1,000 nodes in the fleet (at least 1 s, at most a third of the offline timeout).
-   */
+  /** The heartbeat interval the node should keep (src/control/heartbeat-policy.ts), from the fleet's size. */
   private async intervalMs(changing: boolean): Promise<number> {
-    if (changing) return 1000;
+    if (changing) return heartbeatIntervalMs(0, true);
     const now = this.ctx.clock.now();
     const known = this.ctx.view?.nodeCount();
     if (known !== undefined) this.fleetSize = { n: known, at: now };
     else if (now - this.fleetSize.at > 30_000)
       this.fleetSize = { n: await this.ctx.store.fleet.countNodes(), at: now };
-    const ceiling = Math.max(1000, Math.floor(this.ctx.config.heartbeatTimeoutMs / 3));
-    return Math.min(ceiling, Math.max(1000, Math.ceil(this.fleetSize.n / 1000) * 1000));
+    return heartbeatIntervalMs(this.fleetSize.n, false);
   }
 
   /** Applies one workload report to its lease and job. Idempotent. */

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { GpuCatalogue, Job, Node, Price, Site } from "../domain/index.js";
+import { sameValue, type GpuCatalogue, type Job, type Node, type Price, type Site } from "../domain/index.js";
 import type {
   CheckpointRecord,
   CheckpointTransfer,
@@ -40,6 +40,12 @@ export interface ClusterViewOptions {
    * world every cycle (the old path: the bench's baseline).
    */
   keepSnapshot?: boolean;
+}
+
+/** A position in the change feed: the highest id applied, and the ids below it not seen yet (transactions still open, or rolled back: id -> first noticed, real ms). */
+interface FeedCursor {
+  high: number;
+  missing: Map<number, number>;
 }
 
 /** What the view holds: the scheduling cycle's world, kept current from the change feed. */
@@ -86,10 +92,8 @@ export interface ViewDrift {
  */
 export class ClusterView {
   private state: ViewState | undefined;
-  /** The highest feed id applied. */
-  private high = 0;
-  /** Feed ids below `high` not seen yet (transactions still open, or rolled back): id -> first noticed. */
-  private readonly missing = new Map<number, number>();
+  /** Where the view is in the change feed. */
+  private cursor: FeedCursor = { high: 0, missing: new Map() };
   private loadedAt = Number.NEGATIVE_INFINITY;
   private finishedStale = false;
   private finishedAt = Number.NEGATIVE_INFINITY;
@@ -186,8 +190,7 @@ export class ClusterView {
   reset(): void {
     this.state = undefined;
     this.syncedEpoch = -1;
-    this.missing.clear();
-    this.high = 0;
+    this.cursor = { high: 0, missing: new Map() };
   }
 
   /**
@@ -237,10 +240,13 @@ export class ClusterView {
       await this.reconcile(now);
       return;
     }
-    if (!(await this.applyFeed(this.state, now))) {
+    if (!(await this.applyFeed(this.state, this.cursor, now))) {
       // Behind the pruned end of the feed (a follower that did not sync for a long time): the changes
       // in between are gone, so the view reloads rather than miss them until the next reconcile.
-      this.log?.warn({ feed: this.high }, "cluster view fell behind the pruned change feed; reloading");
+      this.log?.warn(
+        { feed: this.cursor.high },
+        "cluster view fell behind the pruned change feed; reloading",
+      );
       this.state = await this.load(now);
       return;
     }
@@ -307,16 +313,20 @@ export class ClusterView {
     ));
   }
 
-  /** Reads everything the cycle needs, after noting the feed's position (later changes apply on top). */
+  /** Reads everything the cycle needs and makes it the view. */
   private async load(now: number): Promise<ViewState> {
+    return this.adopt(await this.read(now), now);
+  }
+
+  /** Reads everything the cycle needs, after noting the feed's position (later changes apply on top); changes nothing. */
+  private async read(now: number): Promise<{ state: ViewState; cursor: FeedCursor }> {
     const store = this.store;
     const last = await store.view.lastChangeIds(LOOKBACK);
-    this.high = last[0] ?? 0;
-    this.missing.clear();
+    const cursor: FeedCursor = { high: last[0] ?? 0, missing: new Map() };
     if (last.length > 0) {
       const have = new Set(last);
-      for (let id = last[last.length - 1]!; id < this.high; id++)
-        if (!have.has(id)) this.missing.set(id, this.realMs());
+      for (let id = last[last.length - 1]!; id < cursor.high; id++)
+        if (!have.has(id)) cursor.missing.set(id, this.realMs());
     }
     const [
       sites,
@@ -361,39 +371,93 @@ export class ClusterView {
     };
     for (const l of leases) setLease(state, l);
     await this.refreshJobs(state, new Set([...state.queue.keys(), ...leases.map((l) => l.jobId)]));
+    return { state, cursor };
+  }
+
+  /** Makes a fresh read the view: the kept snapshot is rebuilt and every node's orders version moves. */
+  private adopt(r: { state: ViewState; cursor: FeedCursor }, now: number): ViewState {
+    const { state, cursor } = r;
+    this.cursor = cursor;
     this.loadedAt = now;
     this.finishedAt = now;
     this.finishedStale = false;
     this.sortedLeases = undefined;
     this.sortedQueue = undefined;
     // The full path, here rather than in the first cycle: a follower taking over schedules at once.
-    this.kept.rebuild(state.nodes.values(), state.leases.values(), catalogue);
+    this.kept.rebuild(state.nodes.values(), state.leases.values(), state.catalogue);
     this.stats.loads++;
     this.log?.info(
-      { nodes: nodes.length, leases: leases.length, queued: jobs.length, feed: this.high },
+      { nodes: state.nodes.size, leases: state.leases.size, queued: state.queue.size, feed: cursor.high },
       "cluster view loaded",
     );
     return state;
   }
 
-  /** Reloads the view and counts how far the kept one had drifted from the store (it should not). */
+  /**
+   * Reads the view fresh and counts how far the kept one had drifted from the store (it should not).
+   * Both are brought to one feed position first, so writes made meanwhile are not drift. The fresh read
+   * replaces the view only where they differ: otherwise the kept one (and the scheduler's input kept
+   * from it, and every node's orders version) stays, so a reconcile of a large fleet costs its reads
+   * and one comparison, not a rebuild.
+   */
   private async reconcile(now: number): Promise<void> {
     const old = this.state!;
-    // The changes up to now apply first, so only real drift counts.
-    await this.applyFeed(old, now);
-    const fresh = await this.load(now);
+    const fresh = await this.read(now);
+    let caughtUp = false;
+    for (let i = 0; i < 3 && !caughtUp; i++) {
+      if (
+        !(await this.applyFeed(old, this.cursor, now)) ||
+        !(await this.applyFeed(fresh.state, fresh.cursor, now))
+      )
+        break;
+      caughtUp = fresh.cursor.high === this.cursor.high;
+    }
+    this.loadedAt = now;
+    if (!caughtUp) {
+      // The feed moved on between the two (or was pruned past one): nothing to compare; the fresh read wins.
+      this.state = this.adopt(fresh, now);
+      return this.prune();
+    }
     const drift = {
-      nodes: diff(old.nodes, fresh.nodes, nodeKey),
-      leases: diff(old.leases, fresh.leases, (l) => JSON.stringify(l)),
-      queue: diff(old.queue, fresh.queue, (j) => j.state),
+      nodes: diff(old.nodes, fresh.state.nodes, sameNode),
+      leases: diff(old.leases, fresh.state.leases, sameValue),
+      queue: diff(old.queue, fresh.state.queue, (a, b) => a.state === b.state),
     };
     this.stats.drift.nodes += drift.nodes;
     this.stats.drift.leases += drift.leases;
     this.stats.drift.queue += drift.queue;
-    if (drift.nodes + drift.leases + drift.queue > 0)
+    if (drift.nodes + drift.leases + drift.queue > 0) {
       this.log?.warn({ drift }, "cluster view had drifted from the store; reloaded");
-    this.state = fresh;
-    if (this.high > PRUNE_KEEP) await this.store.view.pruneChanges(this.high - PRUNE_KEEP);
+      this.state = this.adopt(fresh, now);
+    } else {
+      // The tables the comparison does not cover are taken from the fresh read (same feed position).
+      const f = fresh.state;
+      Object.assign(old, {
+        sites: f.sites,
+        prices: f.prices,
+        curtailments: f.curtailments,
+        series: f.series,
+        reservations: f.reservations,
+        finished: f.finished,
+        transfers: f.transfers,
+        checkpoints: f.checkpoints,
+        endedGpuS: f.endedGpuS,
+        queue: f.queue,
+      });
+      this.sortedQueue = undefined;
+      if (JSON.stringify(f.catalogue) !== JSON.stringify(old.catalogue)) {
+        old.catalogue = f.catalogue;
+        this.kept.rebuild(old.nodes.values(), old.leases.values(), old.catalogue);
+      }
+      this.finishedAt = now;
+      this.finishedStale = false;
+    }
+    return this.prune();
+  }
+
+  private async prune(): Promise<void> {
+    const high = this.cursor.high;
+    if (high > PRUNE_KEEP) await this.store.view.pruneChanges(high - PRUNE_KEEP);
   }
 
   /**
@@ -401,18 +465,19 @@ export class ClusterView {
    * nothing applied) when the next entry lies more than MAX_GAP past the view's position: the feed
    * was pruned past it, and only a reload is right.
    */
-  private async applyFeed(state: ViewState, now: number): Promise<boolean> {
-    const fresh = await this.store.view.changesSince(this.high);
-    if (fresh.length > 0 && fresh[0]!.id - this.high - 1 > MAX_GAP) return false;
-    const fills = this.missing.size > 0 ? await this.store.view.changesByIds([...this.missing.keys()]) : [];
+  private async applyFeed(state: ViewState, cursor: FeedCursor, now: number): Promise<boolean> {
+    const fresh = await this.store.view.changesSince(cursor.high);
+    if (fresh.length > 0 && fresh[0]!.id - cursor.high - 1 > MAX_GAP) return false;
+    const { missing } = cursor;
+    const fills = missing.size > 0 ? await this.store.view.changesByIds([...missing.keys()]) : [];
     const t = this.realMs();
     for (const c of fresh) {
-      if (c.id - this.high - 1 <= MAX_GAP)
-        for (let id = this.high + 1; id < c.id; id++) this.missing.set(id, t);
-      this.high = c.id;
+      if (c.id - cursor.high - 1 <= MAX_GAP)
+        for (let id = cursor.high + 1; id < c.id; id++) missing.set(id, t);
+      cursor.high = c.id;
     }
-    for (const c of fills) this.missing.delete(c.id);
-    for (const [id, since] of this.missing) if (t - since > GAP_MS) this.missing.delete(id);
+    for (const c of fills) missing.delete(c.id);
+    for (const [id, since] of missing) if (t - since > GAP_MS) missing.delete(id);
     const changes = [...fills, ...fresh];
     if (changes.length > 0) await this.apply(state, changes, now);
     return true;
@@ -492,6 +557,8 @@ export class ClusterView {
     if (kept && whole.has("gpu_models"))
       kept.rebuild(state.nodes.values(), state.leases.values(), state.catalogue);
     if (dirtyJobs.size > 0) await this.refreshJobs(state, dirtyJobs);
+    // A fresh read being caught up for a reconcile (not the view yet) tells no one.
+    if (state !== this.state) return;
     for (const id of touched) this.versions.set(id, (this.versions.get(id) ?? 0) + 1);
     const keys = ids("api_keys");
     for (const fn of this.listeners) fn({ nodesWithLeaseChanges: touched, keys });
@@ -555,16 +622,18 @@ function cmp(a: string, b: string): number {
 }
 
 /** A node's fields the cycle uses; liveness only where it matters (offline nodes lose their leases). */
-function nodeKey(n: Node): string {
-  return JSON.stringify({ ...n, lastHeartbeatAt: n.state === "offline" ? n.lastHeartbeatAt : null });
+/** Whether two nodes agree on everything but liveness (an offline node's last heartbeat counts). */
+function sameNode(a: Node, b: Node): boolean {
+  const live = (n: Node): number | null | undefined => (n.state === "offline" ? n.lastHeartbeatAt : null);
+  return live(a) === live(b) && sameValue({ ...a, lastHeartbeatAt: null }, { ...b, lastHeartbeatAt: null });
 }
 
-/** How many keys differ between two maps (present in one only, or with another key). */
-function diff<T>(a: Map<string, T>, b: Map<string, T>, key: (x: T) => string): number {
+/** How many keys differ between two maps (present in one only, or not the same). */
+function diff<T>(a: Map<string, T>, b: Map<string, T>, same: (x: T, y: T) => boolean): number {
   let n = 0;
   for (const [id, x] of a) {
     const y = b.get(id);
-    if (y === undefined || key(x) !== key(y)) n++;
+    if (y === undefined || !same(x, y)) n++;
   }
   for (const id of b.keys()) if (!a.has(id)) n++;
   return n;

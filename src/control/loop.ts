@@ -19,6 +19,7 @@ import { expireStalledCopies, planResume } from "./checkpoint-copy.js";
 import { enforceInstanceGuardrails } from "./instance-guard.js";
 import type { CycleSnapshot, CycleWorld } from "./snapshot.js";
 import { ClusterView } from "./cluster-view.js";
+import { OfflineTimeout } from "./heartbeat-policy.js";
 
 /** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
 const RESERVATION_SLACK_MS = 60_000;
@@ -81,6 +82,7 @@ export class SchedulerLoop {
   /** The cluster view the cycle schedules on (src/control/cluster-view.ts), kept across leader terms. */
   readonly view: ClusterView;
   private lastDetection = Number.NEGATIVE_INFINITY;
+  private readonly offlineTimeout = new OfflineTimeout();
 
   constructor(
     private readonly ctx: Ctx,
@@ -159,10 +161,14 @@ export class SchedulerLoop {
     //    a scan of every node, so at most once a second (nudged cycles in between skip it).
     const detect = now - this.lastDetection >= Math.min(1000, config.heartbeatTimeoutMs / 10);
     if (detect) this.lastDetection = now;
+    //    The timeout grows with the heartbeat interval the fleet's size calls for (heartbeat-policy.ts).
     const offline = detect
-      ? await this.step(report, "failureDetection", () =>
-          store.fleet.markStaleNodesOffline(now - config.heartbeatTimeoutMs),
-        )
+      ? await this.step(report, "failureDetection", async () => {
+          const nodes = this.view.nodeCount() ?? (await store.fleet.countNodes());
+          return store.fleet.markStaleNodesOffline(
+            now - this.offlineTimeout.at(now, nodes, config.heartbeatTimeoutMs),
+          );
+        })
       : [];
     report.nodesOffline = offline?.length ?? 0;
 

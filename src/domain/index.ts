@@ -12,3 +12,4 @@ export * from "./secrets.js";
 export * from "./inventory.js";
 export * from "./volumes.js";
 export * from "./instances.js";
+export * from "./equal.js";

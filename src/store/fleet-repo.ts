@@ -9,7 +9,7 @@ import type {
   Price,
   Site,
 } from "../domain/index.js";
-import { sameInventory } from "../domain/index.js";
+import { sameInventory, sameValue } from "../domain/index.js";
 import { hashSecret } from "./accounts-repo.js";
 import { LivenessBatch } from "./liveness-batch.js";
 import type { Database } from "./schema.js";
@@ -327,7 +327,6 @@ export class FleetRepo {
       state = "ready";
       reason = null;
     }
-    const gpusJson = JSON.stringify(gpus);
     // Inventory other than the approved one holds the node out of placement until it is approved.
     const approved = node.approvedGpus ?? gpus;
     // The change's time is when the node started to report what it reports now (an approval names it).
@@ -338,7 +337,7 @@ export class FleetRepo {
         : now;
     const newRuntime = runtime && !sameRuntime(node.runtime, runtime);
     // The agent's config states its cluster network when it names one; a change there wins.
-    const newCluster = cluster && JSON.stringify(cluster) !== JSON.stringify(node.cluster ?? null);
+    const newCluster = cluster && !sameValue(cluster, node.cluster ?? null);
     // The node's status is written only when it changes; otherwise a heartbeat renews liveness only.
     const changed =
       newRuntime ||
@@ -347,7 +346,7 @@ export class FleetRepo {
       reason !== (node.stateReason ?? null) ||
       driverVersion !== (node.driverVersion ?? null) ||
       changedAt !== (node.inventoryChangedAt ?? null) ||
-      gpusJson !== JSON.stringify(node.gpus);
+      !sameValue(gpus, node.gpus);
     if (!changed) {
       // A liveness renewal only: batched with the others when batching is on.
       if (this.liveness) this.liveness.touch(id, now);
@@ -355,6 +354,7 @@ export class FleetRepo {
       return;
     }
     this.liveness?.forget(id, now);
+    const gpusJson = JSON.stringify(gpus);
     const status = {
       gpus_json: gpusJson,
       driver_version: driverVersion,

@@ -48,17 +48,21 @@ function livenessOnly(n: AnyNode): boolean {
  */
 export class WriteEpoch implements KyselyPlugin {
   private epoch = 0;
-  private readonly pending = new WeakMap<object, string>();
-  private readonly byTable = new Map<string, number>();
+  private readonly pending = new WeakMap<object, { table: string; changesRows: boolean }>();
+  private readonly changedByTable = new Map<string, number>();
 
   /** Writes to followed tables finished so far in this process. */
   get value(): number {
     return this.epoch;
   }
 
-  /** Writes to one followed table finished so far in this process. */
-  of(table: string): number {
-    return this.byTable.get(table) ?? 0;
+  /**
+   * Writes to one followed table finished so far that may have changed a row already there (UPDATE,
+   * DELETE, an INSERT with ON CONFLICT); a plain INSERT only adds rows, so what a reader kept of the
+   * other rows stays true (a cache of node keys survives the next node's enrolment).
+   */
+  changesOf(table: string): number {
+    return this.changedByTable.get(table) ?? 0;
   }
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
@@ -66,19 +70,23 @@ export class WriteEpoch implements KyselyPlugin {
     if (n.kind === "InsertQueryNode" || n.kind === "UpdateQueryNode" || n.kind === "DeleteQueryNode") {
       const t = tableOf(n);
       if (t && t in VIEW_TABLES && !(n.kind === "UpdateQueryNode" && livenessOnly(n)))
-        this.pending.set(args.queryId, t);
+        this.pending.set(args.queryId, {
+          table: t,
+          changesRows: n.kind !== "InsertQueryNode" || n.onConflict != null || n.replace === true,
+        });
     }
     return args.node;
   }
 
   transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    const t = this.pending.get(args.queryId);
-    if (t !== undefined) {
+    const w = this.pending.get(args.queryId);
+    if (w !== undefined) {
+      const t = w.table;
       this.pending.delete(args.queryId);
       // A write that changed no row changed nothing the view holds (the cycle's idle steps do such writes).
       if (args.result.numAffectedRows === 0n) return Promise.resolve(args.result);
       this.epoch++;
-      this.byTable.set(t, (this.byTable.get(t) ?? 0) + 1);
+      if (w.changesRows) this.changedByTable.set(t, (this.changedByTable.get(t) ?? 0) + 1);
     }
     return Promise.resolve(args.result);
   }

@@ -119,4 +119,43 @@ describe("heartbeat cost", () => {
     expect(statements.filter((q) => !/^update "nodes" set "last_heartbeat_at"/i.test(q))).toEqual([]);
     expect(statements).toHaveLength(3);
   });
+  it("a node enrolling does not send the other nodes' heartbeats back to the key table (a new key changes no cached one)", async () => {
+    const node = await enrolNode(h.app, w.operatorKey, w.sites.es, "hb-4");
+    // The first beat caches the key; the view then applies the key's own insertion and drops it, so
+    // the second reads it again (once per node).
+    await heartbeat(h.app, node.nodeKey);
+    await heartbeat(h.app, node.nodeKey);
+    const raw = h.store.db.sqlite!;
+    const statements: string[] = [];
+    const prepare = raw.prepare.bind(raw);
+    raw.prepare = ((sql: string) => {
+      statements.push(sql);
+      return prepare(sql);
+    }) as typeof raw.prepare;
+    try {
+      for (let i = 0; i < 3; i++) {
+        await enrolNode(h.app, w.operatorKey, w.sites.es, `hb-4-next-${i}`);
+        h.clock.advance(1000);
+        expect((await heartbeat(h.app, node.nodeKey)).assignments).toEqual([]);
+      }
+    } finally {
+      raw.prepare = prepare;
+    }
+    // Each enrolment reads the operator's key once (for its token); the heartbeats read none.
+    // (The view reads each new key's row by id: it follows the table.)
+    expect(
+      statements.filter((q) => /^select \* from "api_keys" where \(\("hash_kind"/i.test(q)),
+    ).toHaveLength(3);
+    // A change to a key still reaches the cache at once: rotating with no overlap revokes the old key.
+    const rotated = await call(h.app, w.operatorKey, "POST", `/v1/nodes/${node.nodeId}/keys/rotate`, {
+      overlapS: 0,
+    });
+    expect(rotated.status).toBeLessThan(300);
+    const old = await call(h.app, node.nodeKey, "POST", "/v1/agent/heartbeat", {
+      gpus: simGpus("H100", 8),
+      health: { healthy: true, reasons: [] },
+      workloads: [],
+    });
+    expect(old.status).toBe(401);
+  });
 });

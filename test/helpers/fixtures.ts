@@ -107,6 +107,7 @@ export async function enrolNode(
 export interface HeartbeatAnswer {
   assignments: { leaseId: string; jobId: string; gpuIndices: number[] }[];
   stops: { leaseId: string; reason: string; graceS: number }[];
+  intervalMs: number;
 }
 
 /** A healthy heartbeat from a node with 8 simulated H100s, reporting the given workloads. */

@@ -58,8 +58,16 @@ describe("bench fleet's simulated nodes", () => {
       onError: () => errors++,
     });
     try {
-      await fleet.enrol(3, () => site.id, op.key, 2);
+      const progress: number[] = [];
+      await fleet.enrol(
+        3,
+        () => site.id,
+        op.key,
+        (done) => progress.push(done),
+        2,
+      );
       expect(fleet.nodes).toHaveLength(3);
+      expect(progress.at(-1)).toBe(3);
       expect(new Set(fleet.nodes.map((n) => n.id)).size).toBe(3);
       expect(fleet.figures.enrolPerS).toBeGreaterThan(0);
       await fleet.warmUp(200, 1500);

@@ -183,9 +183,13 @@ export class NodeFleet {
     count: number,
     siteOf: (n: number) => string,
     operatorKey: string,
+    progress?: (done: number, perS: number) => void,
     concurrency = 32,
   ): Promise<void> {
     const t0 = performance.now();
+    let done = 0;
+    const perS = (): number => Math.round(done / Math.max(0.001, (performance.now() - t0) / 1000));
+    const ticker = progress ? setInterval(() => progress(done, perS()), 5000) : undefined;
     // Enrolment is not measured; each node starts beating as soon as it is enrolled, as the agent does
     // (a node left silent until the whole fleet is enrolled goes offline and comes back with a full write).
     this.measuring = false;
@@ -221,11 +225,17 @@ export class NodeFleet {
         };
         out[n] = node;
         this.startNode(node, 0);
+        done++;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+    try {
+      await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+    } finally {
+      clearInterval(ticker);
+    }
     this.nodes.push(...out);
-    this.figures.enrolPerS = Math.round(count / ((performance.now() - t0) / 1000));
+    this.figures.enrolPerS = perS();
+    progress?.(done, this.figures.enrolPerS);
   }
 
   /**

@@ -95,6 +95,8 @@ export interface FleetBenchOptions {
   ordersPoll?: boolean;
   /** The servers' ZUMBIDO_LIVENESS_BATCH_MS (0: every heartbeat written at once); default theirs. */
   livenessBatchMs?: number;
+  /** Progress lines (enrolment, warm-up, the measured run); the command prints them on stderr. */
+  progress?: (line: string) => void;
 }
 
 /** The q-quantile (default p99) of xs, 0 when empty. */
@@ -198,10 +200,17 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       submittedAt,
       onError: (measured) => (measured ? errors.n++ : errors.warm++),
     });
-    await fleet.enrol(o.nodes, (n) => sites[Math.floor(n / 1000)]!, op.key);
+    await fleet.enrol(
+      o.nodes,
+      (n) => sites[Math.floor(n / 1000)]!,
+      op.key,
+      (done, perS) => o.progress?.(`enrolled ${done} of ${o.nodes} nodes (${perS}/s)`),
+    );
     // Warm-up (not measured): each node has beaten since its enrolment; the fleet settles 5 s.
     const spreadMs = 0;
+    o.progress?.("warm-up, 5 s");
     await fleet.warmUp(spreadMs, spreadMs + 5000);
+    o.progress?.(`measuring, ${o.seconds} s`);
 
     const subLat: number[] = [];
     let stop = false;
@@ -496,6 +505,7 @@ export function registerBenchFleetCommand(bench: Command): void {
           ...(o.livenessBatchMs !== undefined
             ? { livenessBatchMs: int("--liveness-batch-ms", String(o.livenessBatchMs), 0, 5000) }
             : {}),
+          progress: (line) => console.error(`bench fleet: ${line}`),
         });
         if (json) console.log(JSON.stringify(r));
         else

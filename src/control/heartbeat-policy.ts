@@ -1,0 +1,40 @@
+// How often nodes heartbeat and when a silent node counts as offline, from the size of the fleet.
+// A heartbeat is a lease renewal (compare Kubernetes' node Lease: renewed every 10 s, a node is
+// unhealthy after 40 s of silence): a large fleet renews less often, so the control plane's load
+// stays near 1,000 renewals a second up to 10,000 nodes, and the offline timeout grows with the
+// interval (at least three intervals, as before: the configured timeout holds while the interval is
+// at most a third of it, 15 s up to 5,000 nodes at the defaults; 30 s at 10,000).
+
+/** The longest interval the server names (and the agent accepts). */
+export const MAX_HEARTBEAT_INTERVAL_MS = 10_000;
+/** A node is offline after this many intervals of silence (at least the configured timeout). */
+export const INTERVALS_BEFORE_OFFLINE = 3;
+/** How long an interval named once still counts for the offline timeout (nodes that heard it keep it until their next beat). */
+const REMEMBER_MS = 60_000;
+
+/**
+ * The interval to name: 1 s while work starts or stops on the node (its orders and reports matter
+ * now), else 1 s per 1,000 enrolled nodes, from 1 s to 10 s.
+ */
+export function heartbeatIntervalMs(nodes: number, changing: boolean): number {
+  if (changing) return 1000;
+  return Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.max(1000, Math.ceil(nodes / 1000) * 1000));
+}
+
+/**
+ * The offline timeout in force: the configured one, or three intervals of a fleet this size when that
+ * is longer. The largest interval of the last minute counts (a fleet that shrank named a longer
+ * interval to nodes that have not beaten since), so the timeout never drops below what a node may
+ * still keep.
+ */
+export class OfflineTimeout {
+  private recent = { intervalMs: 0, at: Number.NEGATIVE_INFINITY };
+
+  /** The timeout at `now` for a fleet of `nodes`, with `configuredMs` the operator's setting. */
+  at(now: number, nodes: number, configuredMs: number): number {
+    const interval = heartbeatIntervalMs(nodes, false);
+    if (interval >= this.recent.intervalMs || now - this.recent.at > REMEMBER_MS)
+      this.recent = { intervalMs: interval, at: now };
+    return Math.max(configuredMs, INTERVALS_BEFORE_OFFLINE * this.recent.intervalMs);
+  }
+}
