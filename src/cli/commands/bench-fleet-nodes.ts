@@ -4,8 +4,7 @@
  * an orders long-poll (`GET /v1/agent/orders?wait=25s`, like src/agent/orders-poll.ts) and beat at
  * once when it answers with work, run what they are given for 5-20 s, report, send usage.
  */
-import { setMaxListeners } from "node:events";
-import { Pool } from "undici";
+import { Client, Pool } from "undici";
 
 /** The GPUs every simulated node reports. */
 export const FLEET_GPUS = Array.from({ length: 8 }, (_, i) => ({
@@ -114,8 +113,19 @@ export class NodeFleet {
     ordersWithWork: 0,
     enrolPerS: 0,
   };
-  private readonly pools = new Map<string, { short: Pool; long: Pool }>();
-  private readonly abort = new AbortController();
+  private readonly pools = new Map<string, Pool>();
+  /**
+   * Each node's long-poll connection per server, its own as the agent's is. Not one pool of 10,000
+   * sockets: a pool looks for a free connection by walking its list, which at 10,000 parked polls
+   * cost the driver more than the server spent answering.
+   */
+  private readonly longClients = new Map<SimNode, Map<string, Client>>();
+  /**
+   * One abort controller per parked long-poll (stop() aborts them). Not one signal shared by all: an
+   * AbortSignal's listeners are a list that every add and remove walks, so 10,000 parked polls made
+   * each poll cost 10,000 steps twice (the driver, not the server, saturated at 10,000 nodes).
+   */
+  private readonly polls = new Set<AbortController>();
   private stopped = false;
   private deadline = Number.POSITIVE_INFINITY;
   /** Latencies are recorded (off during the warm-up). */
@@ -124,32 +134,35 @@ export class NodeFleet {
   private readonly loops: Promise<void>[] = [];
   private readonly started = new Set<SimNode>();
 
-  constructor(private readonly o: NodeFleetOptions) {
-    // Every parked long-poll listens on the one abort signal.
-    setMaxListeners(0, this.abort.signal);
-  }
+  constructor(private readonly o: NodeFleetOptions) {}
 
-  private pool(replica: number, long: boolean): Pool {
+  private dispatcher(replica: number, longFor: SimNode | undefined): Pool | Client {
     const urls = this.o.urls();
     const url = urls[replica % urls.length]!;
-    let p = this.pools.get(url);
-    if (!p) {
-      p = {
-        // Beats, reports and usage: up to 2,048 sockets (opened as needed), so a slow server queues
-        // requests on its side as it would with one agent per node, not in the driver; with the
-        // long-polls' one each, 10,000 nodes stay within the ulimit of 20,000. 10 s: the agent's timeout.
-        short: new Pool(url, { connections: 2048, headersTimeout: 10_000, keepAliveTimeout: 60_000 }),
-        // One socket per parked long-poll; held up to the wait plus the server's work.
-        long: new Pool(url, {
-          connections: null,
+    if (longFor) {
+      let mine = this.longClients.get(longFor);
+      if (!mine) this.longClients.set(longFor, (mine = new Map<string, Client>()));
+      let c = mine.get(url);
+      if (!c) {
+        // One socket per node's parked long-poll; held up to the wait plus the server's work.
+        c = new Client(url, {
           headersTimeout: (ORDERS_WAIT_S + 10) * 1000,
           bodyTimeout: (ORDERS_WAIT_S + 10) * 1000,
           keepAliveTimeout: 60_000,
-        }),
-      };
+        });
+        mine.set(url, c);
+      }
+      return c;
+    }
+    let p = this.pools.get(url);
+    if (!p) {
+      // Beats, reports and usage: up to 2,048 sockets (opened as needed), so a slow server queues
+      // requests on its side as it would with one agent per node, not in the driver; with the
+      // long-polls' one each, 10,000 nodes stay within the ulimit of 20,000. 10 s: the agent's timeout.
+      p = new Pool(url, { connections: 2048, headersTimeout: 10_000, keepAliveTimeout: 60_000 });
       this.pools.set(url, p);
     }
-    return long ? p.long : p.short;
+    return p;
   }
 
   private async req<T>(
@@ -158,21 +171,30 @@ export class NodeFleet {
     method: "GET" | "POST",
     path: string,
     body?: unknown,
-    long = false,
+    longFor?: SimNode,
   ): Promise<T> {
-    const r = await this.pool(replica, long).request({
-      path,
-      method,
-      headers: {
-        ...(key ? { authorization: `Bearer ${key}` } : {}),
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      ...(long ? { signal: this.abort.signal } : {}),
-    });
-    const text = await r.body.text();
-    if (r.statusCode >= 300) throw new Error(`${method} ${path}: ${r.statusCode} ${text.slice(0, 200)}`);
-    return JSON.parse(text) as T;
+    const ac = longFor ? new AbortController() : undefined;
+    if (ac) {
+      if (this.stopped) ac.abort();
+      this.polls.add(ac);
+    }
+    try {
+      const r = await this.dispatcher(replica, longFor).request({
+        path,
+        method,
+        headers: {
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(ac ? { signal: ac.signal } : {}),
+      });
+      const text = await r.body.text();
+      if (r.statusCode >= 300) throw new Error(`${method} ${path}: ${r.statusCode} ${text.slice(0, 200)}`);
+      return JSON.parse(text) as T;
+    } finally {
+      if (ac) this.polls.delete(ac);
+    }
   }
 
   /**
@@ -273,16 +295,17 @@ export class NodeFleet {
   /** Stops the nodes and ends their parked long-polls. */
   stop(): void {
     this.stopped = true;
-    this.abort.abort();
+    for (const ac of this.polls) ac.abort();
     for (const n of this.nodes) n.kick();
   }
 
   /** Closes the HTTP pools. */
   async close(): Promise<void> {
     this.stop();
+    for (const mine of this.longClients.values())
+      for (const c of mine.values()) await c.destroy().catch(() => undefined);
     for (const p of this.pools.values()) {
-      await p.short.close().catch(() => undefined);
-      await p.long.destroy().catch(() => undefined);
+      await p.close().catch(() => undefined);
     }
   }
 
@@ -327,7 +350,7 @@ export class NodeFleet {
     while (!this.stopped && Date.now() < this.deadline) {
       try {
         const q = `wait=${ORDERS_WAIT_S}s${version !== undefined ? `&version=${encodeURIComponent(version)}` : ""}`;
-        const r = await this.req<Orders>(n.replica, n.key, "GET", `/v1/agent/orders?${q}`, undefined, true);
+        const r = await this.req<Orders>(n.replica, n.key, "GET", `/v1/agent/orders?${q}`, undefined, n);
         failures = 0;
         this.figures.ordersAnswered++;
         if (!r.version) return; // a server without a cluster view: heartbeats carry the orders
