@@ -58,10 +58,10 @@ export interface AgentOptions {
 /** Bounds on the heartbeat interval the server may ask for, ms. */
 export const MIN_HEARTBEAT_MS = 250;
 /**
- * The slowest heartbeat the agent accepts: the server names up to 10 s for a fleet of 10,000 nodes
+ * The slowest heartbeat the agent accepts: the server names up to 30 s for a fleet of 15,000 nodes
  * and more, and its offline timeout is then at least three intervals (src/control/heartbeat-policy.ts).
  */
-export const MAX_HEARTBEAT_MS = 10_000;
+export const MAX_HEARTBEAT_MS = 30_000;
 
 /**
  * The node agent: enrols once, then loops: meter running workloads into the durable outbox,

@@ -1,12 +1,15 @@
 // How often nodes heartbeat and when a silent node counts as offline, from the size of the fleet.
-// A heartbeat is a lease renewal (compare Kubernetes' node Lease: renewed every 10 s, a node is
-// unhealthy after 40 s of silence): a large fleet renews less often, so the control plane's load
-// stays near 1,000 renewals a second up to 10,000 nodes, and the offline timeout grows with the
-// interval (at least three intervals, as before: the configured timeout holds while the interval is
-// at most a third of it, 15 s up to 5,000 nodes at the defaults; 30 s at 10,000).
+// A heartbeat is a lease renewal: a large fleet renews less often, so the control plane's load stays
+// near a fixed rate of renewals however many nodes there are (Nomad's servers do the same: each
+// client's heartbeat TTL is the fleet's size over `max_heartbeats_per_second`, within bounds). The
+// offline timeout grows with the interval (at least three intervals, as before: the configured
+// timeout holds while the interval is at most a third of it, 15 s up to 2,500 nodes at the
+// defaults; 60 s at 10,000).
 
-/** The longest interval the server names (and the agent accepts). */
-export const MAX_HEARTBEAT_INTERVAL_MS = 10_000;
+/** The renewals a second the interval aims at (the whole fleet's), while it is within its bounds. */
+export const HEARTBEATS_PER_S = 500;
+/** The longest interval the server names (and the agent accepts): reached at 15,000 nodes. */
+export const MAX_HEARTBEAT_INTERVAL_MS = 30_000;
 /** A node is offline after this many intervals of silence (at least the configured timeout). */
 export const INTERVALS_BEFORE_OFFLINE = 3;
 /** How long an interval named once still counts for the offline timeout (nodes that heard it keep it until their next beat). */
@@ -14,11 +17,13 @@ const REMEMBER_MS = 60_000;
 
 /**
  * The interval to name: 1 s while work starts or stops on the node (its orders and reports matter
- * now), else 1 s per 1,000 enrolled nodes, from 1 s to 10 s.
+ * now), else the enrolled nodes over 500 renewals a second in whole seconds (1 s up to 500 nodes,
+ * 4 s at 2,000, 20 s at 10,000), at most 30 s.
  */
 export function heartbeatIntervalMs(nodes: number, changing: boolean): number {
   if (changing) return 1000;
-  return Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.max(1000, Math.ceil(nodes / 1000) * 1000));
+  const s = Math.ceil(nodes / HEARTBEATS_PER_S);
+  return Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.max(1000, s * 1000));
 }
 
 /**
