@@ -95,6 +95,11 @@ export class ClusterView {
   /** Where the view is in the change feed. */
   private cursor: FeedCursor = { high: 0, missing: new Map() };
   private loadedAt = Number.NEGATIVE_INFINITY;
+  /** A reconcile's fresh read in flight (outside the sync chain), and the one done, waiting to be compared. */
+  private reading: Promise<void> | undefined;
+  private freshRead: { state: ViewState; cursor: FeedCursor; generation: number } | undefined;
+  /** Bumped by reset(): a fresh read started before it is dropped. */
+  private generation = 0;
   private finishedStale = false;
   private finishedAt = Number.NEGATIVE_INFINITY;
   private sortedLeases: LeaseRecord[] | undefined;
@@ -191,6 +196,14 @@ export class ClusterView {
     this.state = undefined;
     this.syncedEpoch = -1;
     this.cursor = { high: 0, missing: new Map() };
+    this.generation++;
+    this.freshRead = undefined;
+  }
+
+  /** Settles a reconcile in flight (tests): its fresh read ends and the next sync compares it. */
+  async settleReconcile(now: number): Promise<void> {
+    await this.reading;
+    await this.sync(now);
   }
 
   /**
@@ -236,9 +249,29 @@ export class ClusterView {
       this.state = await this.load(now);
       return;
     }
-    if (now - this.loadedAt >= (this.opts.reconcileMs ?? 60_000)) {
-      await this.reconcile(now);
-      return;
+    // A reconcile reads the store fresh outside the chain (a read of a large fleet takes long enough
+    // to hold up every heartbeat queued behind it); a later sync compares it at one feed position.
+    const fresh = this.freshRead;
+    if (fresh) {
+      this.freshRead = undefined;
+      if (fresh.generation === this.generation) {
+        await this.reconcile(fresh, now);
+        return;
+      }
+    }
+    if (now - this.loadedAt >= (this.opts.reconcileMs ?? 60_000) && !this.reading) {
+      this.loadedAt = now;
+      const generation = this.generation;
+      this.reading = this.read(now).then(
+        (r) => {
+          this.freshRead = { ...r, generation };
+          this.reading = undefined;
+        },
+        (err: unknown) => {
+          this.reading = undefined;
+          this.log?.error({ err }, "cluster view reconcile read failed");
+        },
+      );
     }
     if (!(await this.applyFeed(this.state, this.cursor, now))) {
       // Behind the pruned end of the feed (a follower that did not sync for a long time): the changes
@@ -400,9 +433,8 @@ export class ClusterView {
    * from it, and every node's orders version) stays, so a reconcile of a large fleet costs its reads
    * and one comparison, not a rebuild.
    */
-  private async reconcile(now: number): Promise<void> {
+  private async reconcile(fresh: { state: ViewState; cursor: FeedCursor }, now: number): Promise<void> {
     const old = this.state!;
-    const fresh = await this.read(now);
     let caughtUp = false;
     for (let i = 0; i < 3 && !caughtUp; i++) {
       if (
