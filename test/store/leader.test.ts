@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApi, makeServices } from "../../src/api/server.js";
 import { Metrics } from "../../src/api/metrics.js";
 import { PgAdvisoryLeadership, SchedulerLoop, sequentialIds, type Ctx } from "../../src/control/index.js";
-import { ManualClock, type Job } from "../../src/domain/index.js";
+import { ManualClock } from "../../src/domain/index.js";
 import { DEFAULT_POLICY } from "../../src/scheduler/index.js";
-import { FencedError, Store, type NewLease } from "../../src/store/index.js";
+import { FencedError, Store } from "../../src/store/index.js";
 import { buildWorld, enrolNode, heartbeat } from "../helpers/fixtures.js";
 import { call } from "../helpers/harness.js";
+import { leaseOn, pendingJob, seedOneNode } from "../helpers/one-node-world.js";
 import { freshPostgresDb, postgresAvailable } from "../helpers/services.js";
 
 const available = await postgresAvailable();
@@ -81,68 +82,14 @@ describe.skipIf(!available)("PostgreSQL leadership (advisory lock + fencing term
   it("refuses a placement from the old term after the leader's lock session is terminated (the GPU is leased once)", async () => {
     // Before fencing: both replicas committed onto GPU 0 in the same moment (197 of 200 rounds in the finding).
     const key = 0x5b000000 + Math.floor(Math.random() * 0xffff);
-    await a.accounts.createOperator({ id: "op1", name: "Hall", createdAt: 1 });
-    await a.accounts.createTenant({
-      id: "t1",
-      name: "Lab",
-      country: "ES",
-      vatId: null,
-      creditLimitMinor: 0,
-      createdAt: 1,
-    });
-    await a.fleet.createSite({
-      id: "s1",
-      operatorId: "op1",
-      name: "Asturias",
-      country: "ES",
-      lat: 43.36,
-      lon: -5.84,
-      powerKw: 2000,
-      pue: 1.2,
-      cooling: "air",
-      nodeOverheadW: 800,
-      carbonGPerKwh: 120,
-      createdAt: 1,
-    });
-    await a.fleet.createEnrolmentToken("s1", "tok", 1, 10_000);
-    const node = await a.fleet.consumeEnrolmentToken(
-      "tok",
-      { id: "n1", name: "n1", state: "ready", gpus: [], executor: "local" },
-      2,
-    );
-    expect(node.ok).toBe(true);
-    const job = (id: string): Job => ({
-      id,
-      tenantId: "t1",
-      name: id,
-      request: { gpuModels: ["H100"], gpus: 1, class: "on-demand" },
-      spec: { command: ["true"] },
-      state: "pending",
-      reasons: [],
-      submittedAt: 200,
-    });
-    const lease = (id: string, jobId: string): NewLease => ({
-      id,
-      jobId,
-      tenantId: "t1",
-      siteId: "s1",
-      operatorId: "op1",
-      nodeId: "n1",
-      country: "ES",
-      gpuModel: "H100",
-      gpuIndices: [0],
-      class: "on-demand",
-      priceMinorPerGpuHour: 240,
-      currency: "EUR",
-      createdAt: 210,
-    });
+    await seedOneNode(a);
     const la = new PgAdvisoryLeadership(url, { key, holder: "a" });
     const lb = new PgAdvisoryLeadership(url, { key, holder: "b" });
     try {
       for (let round = 0; round < 10; round++) {
         const [ja, jb] = [`ja${round}`, `jb${round}`];
-        await a.jobs.createJob(job(ja));
-        await a.jobs.createJob(job(jb));
+        await a.jobs.createJob(pendingJob(ja));
+        await a.jobs.createJob(pendingJob(jb));
         const [leader, follower, ls, fs] = (await la.isLeader()) ? [la, lb, a, b] : [lb, la, b, a];
         expect(await follower.isLeader()).toBe(false);
         const oldFence = leader.fence();
@@ -152,8 +99,14 @@ describe.skipIf(!available)("PostgreSQL leadership (advisory lock + fencing term
           await new Promise((r) => setTimeout(r, 20));
         expect(follower.holds()).toBe(true);
         const [oldCommit, newCommit] = await Promise.allSettled([
-          ls.jobs.commitPlacement(ja, [lease(`la${round}`, ja)], 210, "old leader", oldFence),
-          fs.jobs.commitPlacement(jb, [lease(`lb${round}`, jb)], 210, "new leader", follower.fence()),
+          ls.jobs.commitPlacement(ja, [leaseOn(`la${round}`, ja, [0], 210)], 210, "old leader", oldFence),
+          fs.jobs.commitPlacement(
+            jb,
+            [leaseOn(`lb${round}`, jb, [0], 210)],
+            210,
+            "new leader",
+            follower.fence(),
+          ),
         ]);
         expect(oldCommit.status).toBe("rejected");
         expect((oldCommit as PromiseRejectedResult).reason).toBeInstanceOf(FencedError);
