@@ -5,6 +5,23 @@ import { buildWorld, enrolNode, heartbeat, simGpus, type World } from "../helper
 import { call, startHarness, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
+/** Every statement SQLite prepares while `fn` runs (Kysely prepares each query it runs). */
+async function statementsOf(h: Harness, fn: () => Promise<void>): Promise<string[]> {
+  const raw = h.store.db.sqlite!;
+  const statements: string[] = [];
+  const prepare = raw.prepare.bind(raw);
+  raw.prepare = ((sql: string) => {
+    statements.push(sql);
+    return prepare(sql);
+  }) as typeof raw.prepare;
+  try {
+    await fn();
+  } finally {
+    raw.prepare = prepare;
+  }
+  return statements;
+}
+
 describe("heartbeat cost", () => {
   let h: Harness;
   let w: World;
@@ -98,23 +115,13 @@ describe("heartbeat cost", () => {
     const running = [{ leaseId, phase: "running", startedAt: h.clock.now() }];
     await heartbeat(h.app, node.nodeKey, running);
     await heartbeat(h.app, node.nodeKey, running);
-    // Every statement SQLite prepares from here on (Kysely prepares each query it runs).
-    const raw = h.store.db.sqlite!;
-    const statements: string[] = [];
-    const prepare = raw.prepare.bind(raw);
-    raw.prepare = ((sql: string) => {
-      statements.push(sql);
-      return prepare(sql);
-    }) as typeof raw.prepare;
-    try {
+    const statements = await statementsOf(h, async () => {
       for (let i = 0; i < 3; i++) {
         h.clock.advance(1000);
         const r = await heartbeat(h.app, node.nodeKey, running);
         expect(r.assignments).toEqual([]);
       }
-    } finally {
-      raw.prepare = prepare;
-    }
+    });
     // One liveness write each (this harness writes each heartbeat; the server batches them), no read.
     expect(statements.filter((q) => !/^update "nodes" set "last_heartbeat_at"/i.test(q))).toEqual([]);
     expect(statements).toHaveLength(3);
@@ -125,22 +132,13 @@ describe("heartbeat cost", () => {
     // the second reads it again (once per node).
     await heartbeat(h.app, node.nodeKey);
     await heartbeat(h.app, node.nodeKey);
-    const raw = h.store.db.sqlite!;
-    const statements: string[] = [];
-    const prepare = raw.prepare.bind(raw);
-    raw.prepare = ((sql: string) => {
-      statements.push(sql);
-      return prepare(sql);
-    }) as typeof raw.prepare;
-    try {
+    const statements = await statementsOf(h, async () => {
       for (let i = 0; i < 3; i++) {
         await enrolNode(h.app, w.operatorKey, w.sites.es, `hb-4-next-${i}`);
         h.clock.advance(1000);
         expect((await heartbeat(h.app, node.nodeKey)).assignments).toEqual([]);
       }
-    } finally {
-      raw.prepare = prepare;
-    }
+    });
     // Each enrolment reads the operator's key once (for its token); the heartbeats read none.
     // (The view reads each new key's row by id: it follows the table.)
     expect(
