@@ -30,7 +30,12 @@ export interface ServerHandle {
   secretKeyNote: string;
   /** The admin key, when this start created it (first start). */
   bootstrapAdminKey?: string;
-  close(): Promise<void>;
+  /**
+   * Stops the loop, then the API: requests in flight get `graceMs` (default 10 s) to finish, and the
+   * connections still open after it are cut (a client that connected and sent nothing would otherwise
+   * hold the close forever); then the store.
+   */
+  close(opts?: { graceMs?: number }): Promise<void>;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -142,10 +147,15 @@ export async function startServer(
     log,
     secretKeyNote: secretKeys.note,
     ...(bootstrapAdminKey ? { bootstrapAdminKey } : {}),
-    async close() {
+    async close(opts = {}) {
       view.unfollow();
       await loop.stop();
-      await app.close();
+      const cut = setTimeout(() => app.server.closeAllConnections(), opts.graceMs ?? 10_000);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
       await store.close();
     },
   };
