@@ -62,6 +62,10 @@ export interface SimNode {
 export interface NodeFigures {
   /** Heartbeat round trips, ms. */
   hbLat: number[];
+  /** Of those, the beats that carried no change (every workload still running, nothing new): renewals only. */
+  hbSteadyLat: number[];
+  /** The beats that reported a start or an end. */
+  hbBusyLat: number[];
   /** Submission to a node acting on the assignment (its heartbeat answer carried it), ms. */
   assignLat: number[];
   assignedJobs: Set<string>;
@@ -102,6 +106,8 @@ export class NodeFleet {
   readonly nodes: SimNode[] = [];
   readonly figures: NodeFigures = {
     hbLat: [],
+    hbSteadyLat: [],
+    hbBusyLat: [],
     assignLat: [],
     assignedJobs: new Set(),
     seenAt: new Map(),
@@ -393,6 +399,8 @@ export class NodeFleet {
         void this.sendUsage(n, rec);
       } else workloads.push({ leaseId, phase: "running", startedAt: w.startedAt });
     }
+    // A steady beat reports nothing new: no workload started or ended since the last one.
+    const steady = n.reports.length === 0 && workloads.every((w) => w.phase === "running");
     n.reports = [];
     const s = performance.now();
     n.beating = true;
@@ -402,7 +410,10 @@ export class NodeFleet {
         health: { healthy: true, reasons: [] },
         workloads,
       });
-      if (this.measuring) f.hbLat.push(performance.now() - s);
+      if (this.measuring) {
+        f.hbLat.push(performance.now() - s);
+        (steady ? f.hbSteadyLat : f.hbBusyLat).push(performance.now() - s);
+      }
       if (a.intervalMs) n.intervalMs = f.serverIntervalMs = a.intervalMs;
       for (const x of a.assignments) {
         if (n.running.has(x.leaseId)) continue;

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Command } from "commander";
 import pg from "pg";
 import { Pool } from "undici";
@@ -27,6 +28,11 @@ export interface FleetBenchResult {
   seconds: number;
   heartbeatsPerS: number;
   heartbeatP99Ms: number;
+  /** Heartbeat p99 of the steady beats only (renewals that report no change), and how many there were. */
+  heartbeatSteadyP99Ms: number;
+  heartbeatSteadyShare: number;
+  /** Heartbeat p99 of the beats that reported a start or an end. */
+  heartbeatBusyP99Ms: number;
   submitP99Ms: number;
   submitToAssignP99Ms: number | null;
   /** Scheduling cycle p99 from the leader's /metrics (phase "total"; null when the server has none). */
@@ -74,6 +80,12 @@ export interface FleetBenchResult {
   ordersPolls: number;
   /** CPU the first server used over the measured seconds, % of one core (null off Linux). */
   serverCpuPct: number | null;
+  /** The first server's event-loop delay over the measured seconds, p99 and max (ms; null without /metrics). */
+  serverLoopDelayP99Ms: number | null;
+  serverLoopDelayMaxMs: number | null;
+  /** The driver's own event-loop delay over the measured seconds, p99 and max (ms): a late driver inflates every latency. */
+  driverLoopDelayP99Ms: number;
+  driverLoopDelayMaxMs: number;
   /** CPU the driver (this process: nodes and tenants) used over the measured seconds, % of one core. */
   driverCpuPct: number;
 }
@@ -216,6 +228,10 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     let stop = false;
     const t0 = Date.now();
     const cpu0 = { server: procCpuMs(servers[0]!.proc.pid), driver: process.cpuUsage() };
+    // Event-loop delay over the measured seconds: the server's monitor restarts at each /metrics read.
+    await serverLoopDelay(url0);
+    const driverLoop = monitorEventLoopDelay({ resolution: 10 });
+    driverLoop.enable();
     const deadline = t0 + o.seconds * 1000;
 
     // Tenants: jobsPerS submissions a second, 1-8 GPUs each.
@@ -323,14 +339,17 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     // takes seconds), so every kill lands under load and the new leader has jobs to place.
     const load = Promise.all([fleet.run(deadline + 30 * 60_000), submit()]);
     await Promise.all([new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()))), failovers()]);
+    driverLoop.disable();
+    const serverLoop = await serverLoopDelay(servers[0]!.url);
     stop = true;
     fleet.stop();
-    await load;
-    // Usage records still being retried land (or are given up on) before the store is checked.
-    await fleet.drainUsage(65_000);
+    // The measured window ends here; rates and CPU shares are over it, not over the drain below.
     const seconds = (Date.now() - t0) / 1000;
     const serverCpu = procCpuMs(servers[0]!.proc.pid);
     const driverCpu = process.cpuUsage(cpu0.driver);
+    await load;
+    // Usage records still being retried land (or are given up on) before the store is checked.
+    await fleet.drainUsage(65_000);
     // Let usage and submissions in flight land.
     await new Promise((r) => setTimeout(r, 1500));
     let cycleP99Ms: number | null = null;
@@ -384,6 +403,11 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       seconds: Math.round(seconds * 10) / 10,
       heartbeatsPerS: Math.round(f.hbLat.length / seconds),
       heartbeatP99Ms: p99(f.hbLat),
+      heartbeatSteadyP99Ms: p99(f.hbSteadyLat),
+      heartbeatSteadyShare: f.hbLat.length
+        ? Math.round((f.hbSteadyLat.length / f.hbLat.length) * 100) / 100
+        : 0,
+      heartbeatBusyP99Ms: p99(f.hbBusyLat),
       submitP99Ms: p99(subLat),
       submitToAssignP99Ms: f.assignLat.length ? p99(f.assignLat) : null,
       cycleP99Ms,
@@ -414,6 +438,10 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         serverCpu !== null && cpu0.server !== null
           ? Math.round((serverCpu - cpu0.server) / seconds / 10)
           : null,
+      serverLoopDelayP99Ms: serverLoop?.p99 ?? null,
+      serverLoopDelayMaxMs: serverLoop?.max ?? null,
+      driverLoopDelayP99Ms: Math.round(driverLoop.percentile(99) / 1e5) / 10,
+      driverLoopDelayMaxMs: Math.round(driverLoop.max / 1e5) / 10,
       driverCpuPct: Math.round((driverCpu.user + driverCpu.system) / 1000 / seconds / 10),
     };
   } finally {
@@ -436,6 +464,21 @@ function procCpuMs(pid: number | undefined): number | null {
 }
 
 /** The p99 of a Prometheus histogram (upper bound of the bucket holding it, ms), or null without data. */
+/** The server's event-loop delay p99 and max (ms) since the last /metrics read (prom-client restarts it). */
+async function serverLoopDelay(url: string): Promise<{ p99: number; max: number } | null> {
+  const text = await fetch(`${url}/metrics`).then(
+    (r) => r.text(),
+    () => "",
+  );
+  const gauge = (name: string): number | null => {
+    const m = new RegExp(`^zumbido_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, "m").exec(text);
+    return m ? Math.round(Number(m[1]) * 10_000) / 10 : null;
+  };
+  const p99 = gauge("p99");
+  const max = gauge("max");
+  return p99 === null || max === null ? null : { p99, max };
+}
+
 function histogramP99(text: string, prefix: string, label: string): number | null {
   const rows = text
     .split("\n")
@@ -510,7 +553,7 @@ export function registerBenchFleetCommand(bench: Command): void {
         if (json) console.log(JSON.stringify(r));
         else
           console.log(
-            `${r.store}, ${r.nodes} nodes, ${r.replicas} replica(s), ${r.seconds} s: ${r.heartbeatsPerS} heartbeats/s, heartbeat p99 ${r.heartbeatP99Ms} ms, submit p99 ${r.submitP99Ms} ms, submit->assign p99 ${r.submitToAssignP99Ms ?? "-"} ms, cycle p99 ${r.cycleP99Ms ?? "-"} ms, errors ${r.errors} (${r.warmUpErrors} while enrolling), placed twice ${r.jobsPlacedTwice}, GPUs double-leased ${r.gpuDoubleLeased}, usage lost ${r.lostUsageRecords}, takeover ${r.takeoverMs.join("/") || "-"} ms, first placement after ${r.resumeMs.join("/") || "-"} ms`,
+            `${r.store}, ${r.nodes} nodes, ${r.replicas} replica(s), ${r.seconds} s: ${r.heartbeatsPerS} heartbeats/s, heartbeat p99 ${r.heartbeatP99Ms} ms (steady ${r.heartbeatSteadyP99Ms}, busy ${r.heartbeatBusyP99Ms}), submit p99 ${r.submitP99Ms} ms, submit->assign p99 ${r.submitToAssignP99Ms ?? "-"} ms, cycle p99 ${r.cycleP99Ms ?? "-"} ms, errors ${r.errors} (${r.warmUpErrors} while enrolling), placed twice ${r.jobsPlacedTwice}, GPUs double-leased ${r.gpuDoubleLeased}, usage lost ${r.lostUsageRecords}, takeover ${r.takeoverMs.join("/") || "-"} ms, first placement after ${r.resumeMs.join("/") || "-"} ms, event-loop delay p99/max server ${r.serverLoopDelayP99Ms ?? "-"}/${r.serverLoopDelayMaxMs ?? "-"} ms, driver ${r.driverLoopDelayP99Ms}/${r.driverLoopDelayMaxMs} ms`,
           );
       } catch (err) {
         console.error(`zumbido: bench fleet: ${(err as Error).message}`);

@@ -69,7 +69,12 @@ export async function startBenchServer(
 export async function stopProc(proc: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   await new Promise<void>((res) => {
-    proc.once("exit", () => res());
+    // A process that has not exited 30 s after the signal is killed: a bench never hangs on a server.
+    const kill = setTimeout(() => proc.kill("SIGKILL"), 30_000);
+    proc.once("exit", () => {
+      clearTimeout(kill);
+      res();
+    });
     proc.kill(signal);
   });
 }
