@@ -15,6 +15,7 @@ import { shipOutbox } from "./outbox-shipper.js";
 import { OrdersPoll } from "./orders-poll.js";
 import type { RelayClient } from "./relay-client.js";
 import { startRelay, type AgentRelayOptions } from "./relay-wiring.js";
+import { nextHeartbeatWaitMs } from "./heartbeat-pace.js";
 import { StartBarrier } from "./start-barrier.js";
 import { agentVolumeLoop, mountsFor, type VolumeLoop } from "./volumes.js";
 import { checkpointOf, reportOf, workloadOf } from "./workload-reports.js";
@@ -27,6 +28,8 @@ export interface GpuSource {
 
 export interface AgentOptions {
   server: string;
+  /** Randomness (heartbeat pacing); Math.random unless a test injects one. */
+  random?: () => number;
   /** PEM certificate(s) of the private CA that signed the server's TLS certificate. */
   ca?: string;
   /** One-time enrolment token; needed only the first time (the node key is kept in stateDir). */
@@ -88,6 +91,8 @@ export class Agent {
   private readonly volumes: VolumeLoop | undefined;
   /** The heartbeat interval now: the configured one until the server names another. */
   private intervalMs = 1000;
+  /** The wait before the next beat (heartbeat-pace.ts: a random part of a new interval). */
+  private nextWaitMs = 1000;
   private stopping = new Set<string>();
   /** Assignments not started yet: gang ranks at the start barrier, and refusals to report. */
   private readonly barrier = new StartBarrier((m, f) => this.log(m, f));
@@ -179,7 +184,7 @@ export class Agent {
 
   /** Starts the loop, and the orders long-poll that runs a beat at once when work is assigned or stopped. */
   start(): void {
-    this.intervalMs = this.o.heartbeatMs ?? 1000;
+    this.intervalMs = this.nextWaitMs = this.o.heartbeatMs ?? 1000;
     this.timer = setTimeout(this.run, 0);
     if (this.o.ordersPoll !== false) {
       this.orders = new OrdersPoll(
@@ -223,7 +228,8 @@ export class Agent {
         this.busy = undefined;
         const again = this.again;
         this.again = false;
-        if (this.timer !== undefined) this.timer = setTimeout(this.run, again ? 0 : this.intervalMs);
+        if (this.timer !== undefined) this.timer = setTimeout(this.run, again ? 0 : this.nextWaitMs);
+        this.nextWaitMs = this.intervalMs;
       });
   };
 
@@ -348,8 +354,11 @@ export class Agent {
       this.offset.measure(sentAt, this.o.clock.now(), res.serverTime);
       if (this.connected !== true) this.log("connected to control plane", { server: this.o.server });
       // The server sets the pace (slower for a large fleet, faster while work starts or stops), within bounds.
-      if (typeof res.intervalMs === "number" && Number.isFinite(res.intervalMs))
-        this.intervalMs = Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, Math.round(res.intervalMs)));
+      if (typeof res.intervalMs === "number" && Number.isFinite(res.intervalMs)) {
+        const named = Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, Math.round(res.intervalMs)));
+        this.nextWaitMs = nextHeartbeatWaitMs(this.intervalMs, named, this.o.random ?? Math.random);
+        this.intervalMs = named;
+      }
       this.connected = true;
       this.barrier.forgetRefused(held.refused);
       // 5. Forget ended workloads the server has now heard of, once their usage is shipped.

@@ -21,7 +21,7 @@ import { recordGpuActivity } from "./instance-guard.js";
 import { SecretsService } from "./secrets-service.js";
 import type { ClusterView } from "./cluster-view.js";
 import { MAX_ORDERS_WAIT_MS, OrderWaiters } from "./orders.js";
-import { heartbeatIntervalMs } from "./heartbeat-policy.js";
+import { heartbeatIntervalMs, steadyLagMs } from "./heartbeat-policy.js";
 
 export { MAX_REPORT_REASON } from "./lease-end.js";
 
@@ -73,10 +73,22 @@ export class AgentService {
     const now = this.ctx.clock.now();
     // The cluster view (every replica keeps one) answers a steady heartbeat without a read: the GPU
     // catalogue, the node's status to compare with, its leases. Without one, the store answers.
-    const view = await this.ctx.view?.current(now);
+    // In a large fleet a steady beat (every workload it reports runs on a lease the view has running,
+    // so the reports write nothing) may be answered from a view a little behind this replica's
+    // latest writes (heartbeat-policy.ts, steadyLagMs): it does not wait for a sync of the feed.
+    const kept = this.ctx.view;
+    const lagMs = kept?.ready() ? steadyLagMs(kept.nodeCount() ?? 0) : 0;
+    const steady =
+      lagMs > 0 &&
+      hb.workloads.every((w) => {
+        const l = w.phase === "running" ? kept!.lease(w.leaseId) : undefined;
+        return l !== undefined && l.nodeId === nodeId && l.state === "running";
+      });
+    let lag = steady ? { lagMs } : {};
+    const view = await this.ctx.view?.current(now, lag);
     const catalogue = view?.catalogue() ?? (await loadGpuCatalogue(this.ctx.store));
     const gpus = resolveReportedGpus(hb.gpus, catalogue);
-    await this.ctx.store.fleet.heartbeat(
+    const statusWritten = await this.ctx.store.fleet.heartbeat(
       nodeId,
       gpus,
       hb.driverVersion ?? null,
@@ -86,11 +98,14 @@ export class AgentService {
       hb.cluster,
       view?.node(nodeId),
     );
+    // A beat that wrote the node's status reads its own write from here on.
+    if (statusWritten) lag = {};
     for (const w of hb.workloads) await this.apply(nodeId, w, view);
     const reported = new Set(hb.workloads.map((w) => w.leaseId));
     const leasesNow = async (): Promise<LeaseRecord[]> =>
       view
-        ? ((await view.current(now)).leasesOn(nodeId) ?? (await this.ctx.store.jobs.activeLeases(nodeId)))
+        ? ((await view.current(now, lag)).leasesOn(nodeId) ??
+          (await this.ctx.store.jobs.activeLeases(nodeId)))
         : this.ctx.store.jobs.activeLeases(nodeId);
     // A lease stopped before this node ever took it up has no workload to wait for: it ends now.
     for (const l of await leasesNow()) {

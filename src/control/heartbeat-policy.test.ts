@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { heartbeatIntervalMs, MAX_HEARTBEAT_INTERVAL_MS, OfflineTimeout } from "./heartbeat-policy.js";
+import {
+  heartbeatIntervalMs,
+  MAX_HEARTBEAT_INTERVAL_MS,
+  OfflineTimeout,
+  steadyLagMs,
+} from "./heartbeat-policy.js";
 import { MAX_HEARTBEAT_MS } from "../agent/agent.js";
 
 describe("heartbeat policy", () => {
@@ -14,6 +19,13 @@ describe("heartbeat policy", () => {
     expect(heartbeatIntervalMs(50_000, true)).toBe(1000);
     // The agent accepts every interval the server names.
     expect(MAX_HEARTBEAT_MS).toBeGreaterThanOrEqual(MAX_HEARTBEAT_INTERVAL_MS);
+  });
+
+  it("lets a steady beat's view lag half a second only in a fleet of more than 1,000 nodes", () => {
+    expect(steadyLagMs(0)).toBe(0);
+    expect(steadyLagMs(1000)).toBe(0);
+    expect(steadyLagMs(1001)).toBe(500);
+    expect(steadyLagMs(10_000)).toBe(500);
   });
 
   it("keeps the configured offline timeout while it spans three intervals, else three intervals", () => {

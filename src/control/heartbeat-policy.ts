@@ -26,6 +26,24 @@ export function heartbeatIntervalMs(nodes: number, changing: boolean): number {
   return Math.min(MAX_HEARTBEAT_INTERVAL_MS, Math.max(1000, s * 1000));
 }
 
+/** Fleets larger than this answer steady heartbeats from a view that may lag (steadyLagMs). */
+export const STEADY_LAG_FROM_NODES = 1000;
+/** How far a steady heartbeat's view may lag this replica's own writes in a large fleet, ms. */
+export const STEADY_LAG_MS = 500;
+
+/**
+ * How far behind this replica's latest writes the cluster view that answers a steady heartbeat (one
+ * that reports no change) may be: 0 up to 1,000 nodes, 500 ms beyond. A large fleet's nodes beat
+ * every few seconds and get their orders by long-poll, so an answer that misses the last half second
+ * of writes delays nothing a node waits for (the next sync, at most 250 ms away, wakes its long-poll);
+ * waiting instead queued every beat behind a sync of the change feed, and at 10,000 nodes on
+ * PostgreSQL that wait was the heartbeat's p99 (0.5 s). A small fleet keeps read-your-writes: its
+ * syncs are cheap and its heartbeats still carry orders within the second.
+ */
+export function steadyLagMs(nodes: number): number {
+  return nodes > STEADY_LAG_FROM_NODES ? STEADY_LAG_MS : 0;
+}
+
 /**
  * The offline timeout in force: the configured one, or three intervals of a fleet this size when that
  * is longer. The largest interval of the last minute counts (a fleet that shrank named a longer

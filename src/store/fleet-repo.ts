@@ -299,7 +299,8 @@ export class FleetRepo {
   }
   /**
    * Records a heartbeat: GPUs as seen now, and the state the agent's health check implies. The
-   * advertised runtime, when given, is written only when it differs from the stored one.
+   * advertised runtime, when given, is written only when it differs from the stored one. True when
+   * the node's status was written (false: a liveness renewal only).
    */
   async heartbeat(
     id: string,
@@ -310,10 +311,10 @@ export class FleetRepo {
     runtime?: NodeRuntime,
     cluster?: NodeCluster,
     known?: Node,
-  ): Promise<void> {
+  ): Promise<boolean> {
     // `known`: the node as the caller's cluster view has it (its status is current; liveness is not compared).
     const node = known ?? (await this.getNode(id));
-    if (!node) return;
+    if (!node) return false;
     let state: NodeState = node.state;
     let reason = node.stateReason ?? null;
     if (!health.healthy) {
@@ -351,7 +352,7 @@ export class FleetRepo {
       // A liveness renewal only: batched with the others when batching is on.
       if (this.liveness) this.liveness.touch(id, now);
       else await this.db.updateTable("nodes").set({ last_heartbeat_at: now }).where("id", "=", id).execute();
-      return;
+      return false;
     }
     this.liveness?.forget(id, now);
     const gpusJson = JSON.stringify(gpus);
@@ -383,7 +384,9 @@ export class FleetRepo {
     if (Number(r.numUpdatedRows) === 0) {
       if (this.liveness) this.liveness.touch(id, now);
       else await this.db.updateTable("nodes").set({ last_heartbeat_at: now }).where("id", "=", id).execute();
+      return false;
     }
+    return true;
   }
   /** Sets (or clears, with null) a node's place on its site's cluster network. */
   async setNodeCluster(id: string, cluster: NodeCluster | null): Promise<void> {

@@ -41,6 +41,9 @@ function livenessOnly(n: AnyNode): boolean {
   );
 }
 
+/** How many recent writes' finishing times a WriteEpoch remembers. */
+const RING = 4096;
+
 /**
  * Counts this process's writes to the tables the cluster view follows (a Kysely plugin; raw SQL
  * writes are not seen). A reader that has synced the view at epoch E knows it has seen every such
@@ -50,10 +53,25 @@ export class WriteEpoch implements KyselyPlugin {
   private epoch = 0;
   private readonly pending = new WeakMap<object, { table: string; changesRows: boolean }>();
   private readonly changedByTable = new Map<string, number>();
+  /** When each of the last RING writes finished (this.now(), by epoch modulo RING). */
+  private readonly finishedAt = new Float64Array(RING);
 
   /** Writes to followed tables finished so far in this process. */
   get value(): number {
     return this.epoch;
+  }
+
+  /** The monotonic time source of ageOf, ms (tests replace it). */
+  now: () => number = () => performance.now();
+
+  /**
+   * How long ago write number `epoch` finished, ms: 0 for one not done yet, Infinity for one too far
+   * back to be remembered (more than RING writes ago), so a reader treats it as old.
+   */
+  ageOf(epoch: number): number {
+    if (epoch > this.epoch) return 0;
+    if (this.epoch - epoch >= RING) return Number.POSITIVE_INFINITY;
+    return this.now() - this.finishedAt[epoch % RING]!;
   }
 
   /**
@@ -86,6 +104,7 @@ export class WriteEpoch implements KyselyPlugin {
       // A write that changed no row changed nothing the view holds (the cycle's idle steps do such writes).
       if (args.result.numAffectedRows === 0n) return Promise.resolve(args.result);
       this.epoch++;
+      this.finishedAt[this.epoch % RING] = this.now();
       if (w.changesRows) this.changedByTable.set(t, (this.changedByTable.get(t) ?? 0) + 1);
     }
     return Promise.resolve(args.result);

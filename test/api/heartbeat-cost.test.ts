@@ -157,3 +157,82 @@ describe("heartbeat cost", () => {
     expect(old.status).toBe(401);
   });
 });
+
+describe("heartbeat cost in a large fleet (more than 1,000 nodes)", () => {
+  let h: Harness;
+  let w: World;
+  /** The write epoch's monotonic time, moved by hand (how old a write the view has not seen is). */
+  let mono = 0;
+  beforeAll(async () => {
+    h = await startHarness(STORES[0]!);
+    w = await buildWorld(h.app, h.adminKey);
+    h.store.db.writes.now = () => mono;
+  });
+  afterAll(async () => h.close());
+
+  /** Copies node `id`'s row `n` times under new ids (raw SQL: the feed's triggers see the rows). */
+  function cloneNode(id: string, n: number): void {
+    const raw = h.store.db.sqlite!;
+    const cols = (raw.prepare("select name from pragma_table_info('nodes')").all() as { name: string }[]).map(
+      (c) => c.name,
+    );
+    const pick = cols
+      .map((c) => (c === "id" ? "'bulk-' || x" : c === "name" ? "'bulk-' || x" : c))
+      .join(", ");
+    raw
+      .prepare(
+        `with recursive c(x) as (select 1 union all select x + 1 from c where x < ?)
+         insert into nodes (${cols.join(", ")}) select ${pick} from nodes, c where nodes.id = ?`,
+      )
+      .run(n, id);
+  }
+
+  it("a steady beat answers from the view without waiting for this replica's last half second of writes; a beat with news still reads its own", async () => {
+    const node = await enrolNode(h.app, w.operatorKey, w.sites.py, "big-1");
+    await heartbeat(h.app, node.nodeKey);
+    cloneNode(node.nodeId, 1000);
+    await h.services.ctx.view!.sync(h.clock.now());
+    expect(h.services.ctx.view!.nodeCount()).toBeGreaterThan(1000);
+    const submit = () =>
+      call(h.app, w.tenantKey, "POST", "/v1/jobs", {
+        gpus: 1,
+        gpuModels: ["H100"],
+        countries: ["PY"],
+        command: ["train"],
+      });
+    await submit();
+    await h.loop.tick();
+    const a = await heartbeat(h.app, node.nodeKey);
+    const leaseId = a.assignments.find((x) => x.jobId)?.leaseId;
+    expect(leaseId).toBeDefined();
+    const running = [{ leaseId, phase: "running", startedAt: h.clock.now() }];
+    await heartbeat(h.app, node.nodeKey, running);
+
+    // A write this replica made a moment ago (a submission): the steady beat does not sync the feed.
+    await submit();
+    const fresh = await statementsOf(h, async () => {
+      h.clock.advance(1000);
+      await heartbeat(h.app, node.nodeKey, running);
+    });
+    expect(fresh.filter((q) => /view_changes/i.test(q))).toEqual([]);
+
+    // Half a second later the beat waits for the sync: the view never lags more than that.
+    mono += 500;
+    const later = await statementsOf(h, async () => {
+      h.clock.advance(1000);
+      await heartbeat(h.app, node.nodeKey, running);
+    });
+    expect(later.filter((q) => /view_changes/i.test(q)).length).toBeGreaterThan(0);
+
+    // A beat that reports news (its workload ended) writes, and reads the view synced past its write.
+    await submit();
+    const news = await statementsOf(h, async () => {
+      h.clock.advance(1000);
+      await heartbeat(h.app, node.nodeKey, [
+        { leaseId, phase: "succeeded", startedAt: h.clock.now() - 2000, endedAt: h.clock.now(), exitCode: 0 },
+      ]);
+    });
+    expect(news.filter((q) => /view_changes/i.test(q)).length).toBeGreaterThan(0);
+    expect((await h.store.jobs.getLease(leaseId!))?.state).toBe("ended");
+  });
+});

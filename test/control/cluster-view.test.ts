@@ -452,6 +452,8 @@ for (const factory of STORES) {
       expect(r.placed + r.waiting).toBeGreaterThan(0);
       h.clock.advance(61_000);
       await h.loop.tick();
+      // The tick started the reconcile's read; it ends, and the next sync compares.
+      await h.loop.view.settleReconcile(h.clock.now());
       expect(h.loop.view.stats.drift).toEqual({ nodes: 0, leases: 0, queue: 0 });
     });
 
@@ -505,6 +507,54 @@ for (const factory of STORES) {
       expect(view.stats.drift.nodes).toBe(drift0.nodes + 1);
       expect(view.stats.loads).toBe(loads + 1);
       expect(view.node(node.id)?.name).toBe("renamed-behind-the-feed");
+    });
+
+    it("a fleet of more than 2,000 nodes is reconciled every 30 ms a node, not every minute", async () => {
+      const view = h.loop.view;
+      const db = h.store.db.kysely;
+      // Copies of one node under new ids, until the fleet has 2,500 nodes (the feed names them all).
+      const row = await db.selectFrom("nodes").selectAll().limit(1).executeTakeFirstOrThrow();
+      const have = (await view.world(h.clock.now())).nodes.size;
+      const copies = Array.from({ length: 2500 - have }, (_, i) => ({
+        ...row,
+        id: `bulk_${i}`,
+        name: `bulk-${i}`,
+      }));
+      for (let i = 0; i < copies.length; i += 250)
+        await db
+          .insertInto("nodes")
+          .values(copies.slice(i, i + 250))
+          .execute();
+      h.clock.advance(61_000);
+      await view.sync(h.clock.now());
+      await view.settleReconcile(h.clock.now());
+      expect(view.nodeCount()).toBe(2500);
+      const loads = view.stats.loads;
+      const drifted = view.stats.drift.nodes;
+      // A change the feed never names: found by the next reconcile, which comes 75 s (2,500 x 30 ms) on.
+      const high = await db
+        .selectFrom("view_changes")
+        .select((e) => e.fn.max("id").as("id"))
+        .executeTakeFirst();
+      await db
+        .updateTable("nodes")
+        .set({ name: "renamed-in-a-large-fleet" })
+        .where("id", "=", "bulk_7")
+        .execute();
+      await db
+        .deleteFrom("view_changes")
+        .where("id", ">", Number(high?.id ?? 0))
+        .execute();
+      h.clock.advance(61_000);
+      await view.sync(h.clock.now());
+      await view.settleReconcile(h.clock.now());
+      expect(view.node("bulk_7")?.name).toBe("bulk-7");
+      h.clock.advance(15_000);
+      await view.sync(h.clock.now());
+      await view.settleReconcile(h.clock.now());
+      expect(view.stats.drift.nodes).toBe(drifted + 1);
+      expect(view.stats.loads).toBe(loads + 1);
+      expect(view.node("bulk_7")?.name).toBe("renamed-in-a-large-fleet");
     });
   });
 }

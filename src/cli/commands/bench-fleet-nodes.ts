@@ -4,6 +4,7 @@
  * an orders long-poll (`GET /v1/agent/orders?wait=25s`, like src/agent/orders-poll.ts) and beat at
  * once when it answers with work, run what they are given for 5-20 s, report, send usage.
  */
+import { nextHeartbeatWaitMs } from "../../agent/heartbeat-pace.js";
 import { Client, Pool } from "undici";
 
 /** The GPUs every simulated node reports. */
@@ -51,6 +52,8 @@ export interface SimNode {
   reports: WorkloadOut[];
   usageSeq: number;
   intervalMs: number;
+  /** The wait before its next beat (a random part of a new interval, as the agent does). */
+  nextWaitMs: number;
   /** Cuts the node's wait for its next beat short (the orders long-poll answered with work). */
   kick: () => void;
   /** A beat is wanted right after the one in flight. */
@@ -247,6 +250,7 @@ export class NodeFleet {
           reports: [],
           usageSeq: 0,
           intervalMs: this.o.heartbeatMs,
+          nextWaitMs: this.o.heartbeatMs,
           kick: () => undefined,
           again: false,
           beating: false,
@@ -319,17 +323,18 @@ export class NodeFleet {
     return this.o.urls().length === 2 ? 1 - r : r;
   }
 
-  /** A node's beats: at its interval, or at once when kicked. */
+  /** A node's beats: its interval after each (as the agent paces them), or at once when kicked. */
   private async live(n: SimNode, spreadMs: number): Promise<void> {
     await this.wait(n, Math.random() * spreadMs);
     while (!this.stopped && Date.now() < this.deadline) {
-      const s = performance.now();
       await this.beat(n);
       if (n.again) {
         n.again = false;
         continue;
       }
-      await this.wait(n, Math.max(0, n.intervalMs - (performance.now() - s)));
+      const ms = n.nextWaitMs;
+      n.nextWaitMs = n.intervalMs;
+      await this.wait(n, ms);
     }
   }
 
@@ -414,7 +419,10 @@ export class NodeFleet {
         f.hbLat.push(performance.now() - s);
         (steady ? f.hbSteadyLat : f.hbBusyLat).push(performance.now() - s);
       }
-      if (a.intervalMs) n.intervalMs = f.serverIntervalMs = a.intervalMs;
+      if (a.intervalMs) {
+        n.nextWaitMs = nextHeartbeatWaitMs(n.intervalMs, a.intervalMs, Math.random);
+        n.intervalMs = f.serverIntervalMs = a.intervalMs;
+      }
       for (const x of a.assignments) {
         if (n.running.has(x.leaseId)) continue;
         const busy = new Set([...n.running.values()].flatMap((w) => w.gpus));
