@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  detectionEveryMs,
   heartbeatIntervalMs,
   MAX_HEARTBEAT_INTERVAL_MS,
   OfflineTimeout,
@@ -26,6 +27,13 @@ describe("heartbeat policy", () => {
     expect(steadyLagMs(1000)).toBe(0);
     expect(steadyLagMs(1001)).toBe(500);
     expect(steadyLagMs(10_000)).toBe(500);
+  });
+
+  it("detects failures once a second, or every fifteenth of a longer timeout in force", () => {
+    expect(detectionEveryMs(15_000, 0)).toBe(1000);
+    expect(detectionEveryMs(15_000, 15_000)).toBe(1000);
+    expect(detectionEveryMs(5000, 5000)).toBe(500);
+    expect(detectionEveryMs(15_000, 60_000)).toBe(4000);
   });
 
   it("keeps the configured offline timeout while it spans three intervals, else three intervals", () => {

@@ -45,6 +45,16 @@ export function steadyLagMs(nodes: number): number {
 }
 
 /**
+ * How often failure detection (a scan of every node) runs: every tenth of the configured timeout, at
+ * most once a second, or every fifteenth of the timeout in force when that is longer (4 s at 10,000
+ * nodes, where the timeout is 60 s). Its cost grows with the fleet, and a large fleet's timeout is
+ * longer in proportion, so its lateness stays the same share of the timeout.
+ */
+export function detectionEveryMs(configuredTimeoutMs: number, timeoutInForceMs: number): number {
+  return Math.max(Math.min(1000, configuredTimeoutMs / 10), timeoutInForceMs / 15);
+}
+
+/**
  * The offline timeout in force: the configured one, or three intervals of a fleet this size when that
  * is longer. The largest interval of the last minute counts (a fleet that shrank named a longer
  * interval to nodes that have not beaten since), so the timeout never drops below what a node may

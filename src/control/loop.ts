@@ -19,7 +19,7 @@ import { expireStalledCopies, planResume } from "./checkpoint-copy.js";
 import { enforceInstanceGuardrails } from "./instance-guard.js";
 import type { CycleSnapshot, CycleWorld } from "./snapshot.js";
 import { ClusterView } from "./cluster-view.js";
-import { OfflineTimeout } from "./heartbeat-policy.js";
+import { detectionEveryMs, OfflineTimeout } from "./heartbeat-policy.js";
 
 /** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
 const RESERVATION_SLACK_MS = 60_000;
@@ -82,6 +82,8 @@ export class SchedulerLoop {
   /** The cluster view the cycle schedules on (src/control/cluster-view.ts), kept across leader terms. */
   readonly view: ClusterView;
   private lastDetection = Number.NEGATIVE_INFINITY;
+  /** The offline timeout the last detection used (ms; 0 before the first). */
+  private timeoutInForceMs = 0;
   private readonly offlineTimeout = new OfflineTimeout();
 
   constructor(
@@ -158,16 +160,17 @@ export class SchedulerLoop {
     // check make a stale view cost a conflict, never a double lease; the reconcile checks it.
 
     // 1. Failure detection: nodes that stopped sending heartbeats go offline (no new work for them);
-    //    a scan of every node, so at most once a second (nudged cycles in between skip it).
-    const detect = now - this.lastDetection >= Math.min(1000, config.heartbeatTimeoutMs / 10);
+    //    a scan of every node, so at most once a second, and less often in a large fleet whose
+    //    timeout is longer (heartbeat-policy.ts, detectionEveryMs); nudged cycles in between skip it.
+    const detect =
+      now - this.lastDetection >= detectionEveryMs(config.heartbeatTimeoutMs, this.timeoutInForceMs);
     if (detect) this.lastDetection = now;
     //    The timeout grows with the heartbeat interval the fleet's size calls for (heartbeat-policy.ts).
     const offline = detect
       ? await this.step(report, "failureDetection", async () => {
           const nodes = this.view.nodeCount() ?? (await store.fleet.countNodes());
-          return store.fleet.markStaleNodesOffline(
-            now - this.offlineTimeout.at(now, nodes, config.heartbeatTimeoutMs),
-          );
+          this.timeoutInForceMs = this.offlineTimeout.at(now, nodes, config.heartbeatTimeoutMs);
+          return store.fleet.markStaleNodesOffline(now - this.timeoutInForceMs);
         })
       : [];
     report.nodesOffline = offline?.length ?? 0;

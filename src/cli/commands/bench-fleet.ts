@@ -427,8 +427,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
       errors: errors.n,
       warmUpErrors: errors.warm,
       jobsSubmitted: submittedAt.size,
-      jobsAssigned: f.assignedJobs.size,
-      jobsPlaced: check.jobsPlaced,
+      // Of the measured submissions (the warm-up's are placed and run too, but not counted).
+      jobsAssigned: [...f.assignedJobs].filter((j) => submittedAt.has(j)).length,
+      jobsPlaced: [...check.firstLeaseAt.keys()].filter((j) => submittedAt.has(j)).length,
       submitToPlaceP50Ms: placeLat.length ? p99(placeLat, 0.5) : null,
       submitToPlaceP99Ms: placeLat.length ? p99(placeLat) : null,
       placeToAssignP99Ms: deliverLat.length ? p99(deliverLat) : null,
