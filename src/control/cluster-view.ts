@@ -113,6 +113,8 @@ export class ClusterView {
   private readonly versions = new Map<string, number>();
   /** The process's write epoch (src/store/write-epoch.ts) the last sync started at. */
   private syncedEpoch = -1;
+  /** This process's writes to gpu_models when the last sync started (currentCatalogue). */
+  private syncedModelWrites = -1;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly listeners: ((c: ViewChanges) => void)[] = [];
   /** The scheduler's input kept from the same changes (src/control/kept-snapshot.ts). */
@@ -175,6 +177,17 @@ export class ClusterView {
     return this.state?.catalogue;
   }
 
+  /**
+   * The catalogue when it holds every write this process made to it (a model approved here is in it;
+   * another replica's change arrives with the next feed poll), else undefined: the caller reads the
+   * store. Lets a submission skip a read without waiting for a sync.
+   */
+  currentCatalogue(): GpuCatalogue | undefined {
+    return this.state && this.syncedModelWrites >= this.store.db.writes.writesOf("gpu_models")
+      ? this.state.catalogue
+      : undefined;
+  }
+
   /** Calls `fn` after each applied batch of changes (nodes whose leases changed, keys that changed). */
   onChange(fn: (c: ViewChanges) => void): void {
     this.listeners.push(fn);
@@ -198,6 +211,7 @@ export class ClusterView {
   reset(): void {
     this.state = undefined;
     this.syncedEpoch = -1;
+    this.syncedModelWrites = -1;
     this.cursor = { high: 0, missing: new Map() };
     this.generation++;
     this.freshRead = undefined;
@@ -261,8 +275,10 @@ export class ClusterView {
 
   private async syncNow(now: number): Promise<void> {
     const epoch = this.store.db.writes.value;
+    const models = this.store.db.writes.writesOf("gpu_models");
     await this.syncOnce(now);
     this.syncedEpoch = Math.max(this.syncedEpoch, epoch);
+    this.syncedModelWrites = Math.max(this.syncedModelWrites, models);
   }
 
   private async syncOnce(now: number): Promise<void> {

@@ -64,7 +64,9 @@ export class JobsService {
   ): Promise<Job> {
     requireRole(p, "tenant");
     const tenantId = ownerOf(p);
-    let request = normaliseRequest(input.request, (await loadGpuCatalogue(this.ctx.store)).find);
+    // The view's catalogue when it holds this process's writes to it (no read), else the store's.
+    const catalogue = this.ctx.view?.currentCatalogue() ?? (await loadGpuCatalogue(this.ctx.store));
+    let request = normaliseRequest(input.request, catalogue.find);
     // Volumes pin the job to their site (a volume's bytes never leave it).
     const mounts = await new VolumesService(this.ctx).forJob(tenantId, input.volumes ?? [], request, (c) =>
       siteCountryAllowed(request, c),

@@ -53,6 +53,7 @@ export class WriteEpoch implements KyselyPlugin {
   private epoch = 0;
   private readonly pending = new WeakMap<object, { table: string; changesRows: boolean }>();
   private readonly changedByTable = new Map<string, number>();
+  private readonly writtenByTable = new Map<string, number>();
   /** When each of the last RING writes finished (this.now(), by epoch modulo RING). */
   private readonly finishedAt = new Float64Array(RING);
 
@@ -72,6 +73,11 @@ export class WriteEpoch implements KyselyPlugin {
     if (epoch > this.epoch) return 0;
     if (this.epoch - epoch >= RING) return Number.POSITIVE_INFINITY;
     return this.now() - this.finishedAt[epoch % RING]!;
+  }
+
+  /** Writes to one followed table finished so far (inserts too). */
+  writesOf(table: string): number {
+    return this.writtenByTable.get(table) ?? 0;
   }
 
   /**
@@ -104,6 +110,7 @@ export class WriteEpoch implements KyselyPlugin {
       // A write that changed no row changed nothing the view holds (the cycle's idle steps do such writes).
       if (args.result.numAffectedRows === 0n) return Promise.resolve(args.result);
       this.epoch++;
+      this.writtenByTable.set(t, (this.writtenByTable.get(t) ?? 0) + 1);
       this.finishedAt[this.epoch % RING] = this.now();
       if (w.changesRows) this.changedByTable.set(t, (this.changedByTable.get(t) ?? 0) + 1);
     }

@@ -126,6 +126,40 @@ describe("heartbeat cost", () => {
     expect(statements.filter((q) => !/^update "nodes" set "last_heartbeat_at"/i.test(q))).toEqual([]);
     expect(statements).toHaveLength(3);
   });
+  it("a submission reads the GPU catalogue from the view, unless this replica wrote to it since the view's last sync", async () => {
+    const submit = () =>
+      call(h.app, w.tenantKey, "POST", "/v1/jobs", {
+        gpus: 1,
+        gpuModels: ["H100"],
+        countries: ["ES"],
+        command: ["train"],
+      });
+    await h.services.ctx.view!.sync(h.clock.now());
+    const catalogueReads = (q: string[]) => q.filter((x) => /from "gpu_models"/i.test(x)).length;
+    expect(catalogueReads(await statementsOf(h, async () => void (await submit())))).toBe(0);
+    // A model added here (not yet in the view): the next submission reads the store's catalogue.
+    await h.store.db.kysely
+      .insertInto("gpu_models")
+      .values({
+        id: "X1",
+        vendor: "Acme",
+        name: "Acme X1",
+        memory_gb: 80,
+        tdp_w: 500,
+        rel_throughput_milli: 1000,
+        match_json: "[]",
+        state: "approved",
+        proposed_by: null,
+        proposed_at: h.clock.now(),
+        decided_at: h.clock.now(),
+        reason: null,
+      })
+      .execute();
+    expect(catalogueReads(await statementsOf(h, async () => void (await submit())))).toBe(1);
+    await h.services.ctx.view!.sync(h.clock.now());
+    expect(catalogueReads(await statementsOf(h, async () => void (await submit())))).toBe(0);
+  });
+
   it("a node enrolling does not send the other nodes' heartbeats back to the key table (a new key changes no cached one)", async () => {
     const node = await enrolNode(h.app, w.operatorKey, w.sites.es, "hb-4");
     // The first beat caches the key; the view then applies the key's own insertion and drops it, so
