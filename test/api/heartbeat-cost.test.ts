@@ -1,7 +1,7 @@
 // Heartbeats that cost little: the node row is rewritten only when the node's status changes, a busy
 // heartbeat does not wake the scheduler, and the server names the heartbeat interval.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWorld, enrolNode, heartbeat, simGpus, type World } from "../helpers/fixtures.js";
+import { buildWorld, cloneNode, enrolNode, heartbeat, simGpus, type World } from "../helpers/fixtures.js";
 import { call, startHarness, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
@@ -21,6 +21,15 @@ async function statementsOf(h: Harness, fn: () => Promise<void>): Promise<string
   }
   return statements;
 }
+
+/** A tenant's one-GPU H100 job, to run in `country`. */
+const submitOne = (h: Harness, w: World, country: string) =>
+  call(h.app, w.tenantKey, "POST", "/v1/jobs", {
+    gpus: 1,
+    gpuModels: ["H100"],
+    countries: [country],
+    command: ["train"],
+  });
 
 describe("heartbeat cost", () => {
   let h: Harness;
@@ -80,12 +89,7 @@ describe("heartbeat cost", () => {
     expect(hb.json.intervalMs).toBeGreaterThanOrEqual(1000);
     expect(hb.json.intervalMs).toBeLessThanOrEqual(5000);
     const before = nudges;
-    await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
-      gpus: 1,
-      gpuModels: ["H100"],
-      countries: ["FI"],
-      command: ["train"],
-    });
+    await submitOne(h, w, "FI");
     await h.loop.tick();
     const a = await heartbeat(h.app, node.nodeKey);
     expect(a.assignments).toHaveLength(1);
@@ -103,12 +107,7 @@ describe("heartbeat cost", () => {
   it("a steady heartbeat (a running workload, nothing changed) reads nothing: the view and the key cache answer", async () => {
     const node = await enrolNode(h.app, w.operatorKey, w.sites.py, "hb-3");
     await heartbeat(h.app, node.nodeKey);
-    await call(h.app, w.tenantKey, "POST", "/v1/jobs", {
-      gpus: 1,
-      gpuModels: ["H100"],
-      countries: ["PY"],
-      command: ["train"],
-    });
+    await submitOne(h, w, "PY");
     await h.loop.tick();
     const a = await heartbeat(h.app, node.nodeKey);
     const leaseId = a.assignments.find((x) => x)!.leaseId;
@@ -127,13 +126,7 @@ describe("heartbeat cost", () => {
     expect(statements).toHaveLength(3);
   });
   it("a submission reads the GPU catalogue from the view, unless this replica wrote to it since the view's last sync", async () => {
-    const submit = () =>
-      call(h.app, w.tenantKey, "POST", "/v1/jobs", {
-        gpus: 1,
-        gpuModels: ["H100"],
-        countries: ["ES"],
-        command: ["train"],
-      });
+    const submit = () => submitOne(h, w, "ES");
     await h.services.ctx.view!.sync(h.clock.now());
     const catalogueReads = (q: string[]) => q.filter((x) => /from "gpu_models"/i.test(x)).length;
     expect(catalogueReads(await statementsOf(h, async () => void (await submit())))).toBe(0);
@@ -204,36 +197,13 @@ describe("heartbeat cost in a large fleet (more than 1,000 nodes)", () => {
   });
   afterAll(async () => h.close());
 
-  /** Copies node `id`'s row `n` times under new ids (raw SQL: the feed's triggers see the rows). */
-  function cloneNode(id: string, n: number): void {
-    const raw = h.store.db.sqlite!;
-    const cols = (raw.prepare("select name from pragma_table_info('nodes')").all() as { name: string }[]).map(
-      (c) => c.name,
-    );
-    const pick = cols
-      .map((c) => (c === "id" ? "'bulk-' || x" : c === "name" ? "'bulk-' || x" : c))
-      .join(", ");
-    raw
-      .prepare(
-        `with recursive c(x) as (select 1 union all select x + 1 from c where x < ?)
-         insert into nodes (${cols.join(", ")}) select ${pick} from nodes, c where nodes.id = ?`,
-      )
-      .run(n, id);
-  }
-
   it("a steady beat answers from the view without waiting for this replica's last half second of writes; a beat with news still reads its own", async () => {
     const node = await enrolNode(h.app, w.operatorKey, w.sites.py, "big-1");
     await heartbeat(h.app, node.nodeKey);
-    cloneNode(node.nodeId, 1000);
+    await cloneNode(h.store, node.nodeId, 1000);
     await h.services.ctx.view!.sync(h.clock.now());
     expect(h.services.ctx.view!.nodeCount()).toBeGreaterThan(1000);
-    const submit = () =>
-      call(h.app, w.tenantKey, "POST", "/v1/jobs", {
-        gpus: 1,
-        gpuModels: ["H100"],
-        countries: ["PY"],
-        command: ["train"],
-      });
+    const submit = () => submitOne(h, w, "PY");
     await submit();
     await h.loop.tick();
     const a = await heartbeat(h.app, node.nodeKey);

@@ -11,7 +11,7 @@ import {
   type CycleWorld,
 } from "../../src/control/index.js";
 import type { Job } from "../../src/domain/index.js";
-import { buildWorld, enrolNode, heartbeat, simGpus, type World } from "../helpers/fixtures.js";
+import { buildWorld, cloneNode, enrolNode, heartbeat, simGpus, type World } from "../helpers/fixtures.js";
 import { call, startHarness, type Harness } from "../helpers/harness.js";
 import { STORES } from "../helpers/stores.js";
 
@@ -422,6 +422,20 @@ for (const factory of STORES) {
     });
     afterAll(async () => h.close());
 
+    /** Renames a node and removes the feed's entry for it: a change only a reconcile can find. */
+    async function renameBehindTheFeed(nodeId: string, name: string): Promise<void> {
+      const db = h.store.db.kysely;
+      const high = await db
+        .selectFrom("view_changes")
+        .select((e) => e.fn.max("id").as("id"))
+        .executeTakeFirst();
+      await db.updateTable("nodes").set({ name }).where("id", "=", nodeId).execute();
+      await db
+        .deleteFrom("view_changes")
+        .where("id", ">", Number(high?.id ?? 0))
+        .execute();
+    }
+
     it("a cycle over an unchanged fleet reads the change feed only; a reconcile finds no drift", async () => {
       await h.loop.tick();
       await h.loop.tick();
@@ -487,20 +501,7 @@ for (const factory of STORES) {
       expect((await view.world(h.clock.now())).jobs.map((j) => j.id)).toContain(submitted);
       // A change the feed never names (its entry removed) is drift: the fresh read replaces the view.
       const node = [...(await view.world(h.clock.now())).nodes.values()][0]!;
-      const db = h.store.db.kysely;
-      const high = await db
-        .selectFrom("view_changes")
-        .select((e) => e.fn.max("id").as("id"))
-        .executeTakeFirst();
-      await db
-        .updateTable("nodes")
-        .set({ name: "renamed-behind-the-feed" })
-        .where("id", "=", node.id)
-        .execute();
-      await db
-        .deleteFrom("view_changes")
-        .where("id", ">", Number(high?.id ?? 0))
-        .execute();
+      await renameBehindTheFeed(node.id, "renamed-behind-the-feed");
       h.clock.advance(61_000);
       await view.sync(h.clock.now());
       await view.settleReconcile(h.clock.now());
@@ -511,20 +512,9 @@ for (const factory of STORES) {
 
     it("a fleet of more than 2,000 nodes is reconciled every 30 ms a node, not every minute", async () => {
       const view = h.loop.view;
-      const db = h.store.db.kysely;
       // Copies of one node under new ids, until the fleet has 2,500 nodes (the feed names them all).
-      const row = await db.selectFrom("nodes").selectAll().limit(1).executeTakeFirstOrThrow();
-      const have = (await view.world(h.clock.now())).nodes.size;
-      const copies = Array.from({ length: 2500 - have }, (_, i) => ({
-        ...row,
-        id: `bulk_${i}`,
-        name: `bulk-${i}`,
-      }));
-      for (let i = 0; i < copies.length; i += 250)
-        await db
-          .insertInto("nodes")
-          .values(copies.slice(i, i + 250))
-          .execute();
+      const nodes = (await view.world(h.clock.now())).nodes;
+      await cloneNode(h.store, [...nodes.keys()][0]!, 2500 - nodes.size);
       h.clock.advance(61_000);
       await view.sync(h.clock.now());
       await view.settleReconcile(h.clock.now());
@@ -532,23 +522,11 @@ for (const factory of STORES) {
       const loads = view.stats.loads;
       const drifted = view.stats.drift.nodes;
       // A change the feed never names: found by the next reconcile, which comes 75 s (2,500 x 30 ms) on.
-      const high = await db
-        .selectFrom("view_changes")
-        .select((e) => e.fn.max("id").as("id"))
-        .executeTakeFirst();
-      await db
-        .updateTable("nodes")
-        .set({ name: "renamed-in-a-large-fleet" })
-        .where("id", "=", "bulk_7")
-        .execute();
-      await db
-        .deleteFrom("view_changes")
-        .where("id", ">", Number(high?.id ?? 0))
-        .execute();
+      await renameBehindTheFeed("bulk_7", "renamed-in-a-large-fleet");
       h.clock.advance(61_000);
       await view.sync(h.clock.now());
       await view.settleReconcile(h.clock.now());
-      expect(view.node("bulk_7")?.name).toBe("bulk-7");
+      expect(view.node("bulk_7")?.name).toBe("bulk_7");
       h.clock.advance(15_000);
       await view.sync(h.clock.now());
       await view.settleReconcile(h.clock.now());

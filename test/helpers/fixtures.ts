@@ -1,6 +1,7 @@
 // A small federation built through the public API, shared by API and end-to-end tests.
 import type { FastifyInstance } from "fastify";
 import type { RoutePlugin } from "../../src/api/server.js";
+import type { Store } from "../../src/store/index.js";
 import { call, startHarness, type Harness } from "./harness.js";
 import type { StoreFactory } from "./stores.js";
 
@@ -82,6 +83,25 @@ export function simGpus(
     powerLimitW: 700,
     healthy: true,
   }));
+}
+
+/**
+ * Copies node `id`'s row `n` times under ids and names `${prefix}${i}` (a large fleet without
+ * enrolling it; the change feed's triggers name every copy, so a view syncs them in).
+ */
+export async function cloneNode(store: Store, id: string, n: number, prefix = "bulk_"): Promise<void> {
+  const db = store.db.kysely;
+  const row = await db.selectFrom("nodes").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+  const copies = Array.from({ length: n }, (_, i) => ({
+    ...row,
+    id: `${prefix}${i}`,
+    name: `${prefix}${i}`,
+  }));
+  for (let i = 0; i < copies.length; i += 250)
+    await db
+      .insertInto("nodes")
+      .values(copies.slice(i, i + 250))
+      .execute();
 }
 
 /** Enrols a node at a site through the API and returns its key and id. */
