@@ -16,10 +16,10 @@ export const INVENTORY_APPROVER_SETTING = "inventory_approver_default";
 
 /** Admin's side: operators, tenants, keys, the platform fee. */
 export class AccountsService {
-  /** Node keys by the secret's SHA-256, with the process's api_keys write epoch they were read at. */
-  private readonly nodeKeys = new Map<string, { key: ApiKeyRecord; epoch: number }>();
+  /** Keys by the secret's SHA-256, with the process's api_keys write epoch they were read at. */
+  private readonly cachedKeys = new Map<string, { key: ApiKeyRecord; epoch: number }>();
   /** The same entries' secret hashes by key id (a changed key is dropped without a scan of the cache). */
-  private readonly nodeKeyHashes = new Map<string, string>();
+  private readonly cachedKeyHashes = new Map<string, string>();
   private keyCacheHooked = false;
 
   constructor(private readonly ctx: Ctx) {}
@@ -143,9 +143,10 @@ export class AccountsService {
   }
 
   /**
-   * Node keys are cached while the replica's cluster view follows the store (a heartbeat then reads
-   * no key row): an entry lasts until this process changes any key (revokes, rotates; a new key changes none), or the view's change feed names
-   * the key (another replica revoked or rotated it; within one feed poll). Other keys are read each time.
+   * Keys are cached while the replica's cluster view follows the store (a heartbeat or a submission
+   * then reads no key row): an entry lasts until this process changes any key (revokes, rotates; a
+   * new key changes none), or the view's change feed names the key (another replica revoked or
+   * rotated it; within one feed poll). Expiry is checked on every call, from the cached record.
    */
   private async findKey(secret: string): Promise<ApiKeyRecord | undefined> {
     const view = this.ctx.view;
@@ -154,26 +155,26 @@ export class AccountsService {
       this.keyCacheHooked = true;
       view.onChange((c) => {
         for (const id of c.keys) {
-          const h = this.nodeKeyHashes.get(id);
+          const h = this.cachedKeyHashes.get(id);
           if (h === undefined) continue;
-          this.nodeKeys.delete(h);
-          this.nodeKeyHashes.delete(id);
+          this.cachedKeys.delete(h);
+          this.cachedKeyHashes.delete(id);
         }
       });
     }
     // Only a write that may change a key already there counts (a new node's key does not).
     const epoch = this.ctx.store.db.writes.changesOf("api_keys");
     const h = hashSecret(secret);
-    const hit = this.nodeKeys.get(h);
+    const hit = this.cachedKeys.get(h);
     if (hit && hit.epoch === epoch) return hit.key;
     const key = await this.ctx.store.accounts.findKeyBySecret(secret);
-    if (key?.role === "node") {
-      if (this.nodeKeys.size >= 200_000) {
-        this.nodeKeys.clear();
-        this.nodeKeyHashes.clear();
+    if (key) {
+      if (this.cachedKeys.size >= 200_000) {
+        this.cachedKeys.clear();
+        this.cachedKeyHashes.clear();
       }
-      this.nodeKeys.set(h, { key, epoch });
-      this.nodeKeyHashes.set(key.id, h);
+      this.cachedKeys.set(h, { key, epoch });
+      this.cachedKeyHashes.set(key.id, h);
     }
     return key;
   }

@@ -88,36 +88,47 @@ export class JobsRepo {
     private readonly dialect: "sqlite" | "postgres" = "sqlite",
   ) {}
 
-  /** Stores a new job with its sealed secret env values (all or nothing). */
+  /**
+   * Stores a new job with its sealed secret env values (all or nothing). On PostgreSQL a job with no
+   * secrets and no instance row is one statement, the job and its first event together (one round
+   * trip instead of four: a submission's latency at fleet scale is mostly waits between round trips).
+   */
   async createJob(
     job: Job,
     secrets: readonly { name: string; keyId: string; sealed: string }[] = [],
   ): Promise<Job> {
-    await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto("jobs")
-        .values({
-          id: job.id,
-          tenant_id: job.tenantId,
-          name: job.name,
-          request_json: JSON.stringify(job.request),
-          spec_json: JSON.stringify(job.spec),
-          state: job.state,
-          state_reason: job.stateReason ?? null,
-          reasons_json: JSON.stringify(job.reasons),
-          submitted_at: job.submittedAt,
-          started_at: null,
-          ended_at: null,
-          exit_code: null,
-        })
+    const row = {
+      id: job.id,
+      tenant_id: job.tenantId,
+      name: job.name,
+      request_json: JSON.stringify(job.request),
+      spec_json: JSON.stringify(job.spec),
+      state: job.state,
+      state_reason: job.stateReason ?? null,
+      reasons_json: JSON.stringify(job.reasons),
+      submitted_at: job.submittedAt,
+      started_at: null,
+      ended_at: null,
+      exit_code: null,
+    };
+    const event = { job_id: job.id, at: job.submittedAt, state: job.state, message: "submitted" };
+    if (this.dialect === "postgres" && secrets.length === 0 && !job.spec.instance) {
+      await this.db
+        .with("job", (db) => db.insertInto("jobs").values(row))
+        .insertInto("job_events")
+        .values(event)
         .execute();
+      return job;
+    }
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto("jobs").values(row).execute();
       if (secrets.length > 0)
         await trx
           .insertInto("job_secrets")
           .values(secrets.map((x) => ({ job_id: job.id, name: x.name, key_id: x.keyId, sealed: x.sealed })))
           .execute();
       await insertInstanceRow(trx, job);
-      await addEvent(trx, job.id, job.submittedAt, job.state, "submitted");
+      await trx.insertInto("job_events").values(event).execute();
     });
     return job;
   }

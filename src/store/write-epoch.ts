@@ -41,6 +41,27 @@ function livenessOnly(n: AnyNode): boolean {
   );
 }
 
+type FollowedWrite = { table: string; changesRows: boolean };
+
+/**
+ * The writes of one statement to tables the view follows: the statement's own, and those of its
+ * data-modifying common table expressions (`WITH j AS (INSERT INTO jobs ...) INSERT INTO job_events`).
+ */
+function followedWrites(n: AnyNode): FollowedWrite[] {
+  const out: FollowedWrite[] = [];
+  if (n.kind === "InsertQueryNode" || n.kind === "UpdateQueryNode" || n.kind === "DeleteQueryNode") {
+    const t = tableOf(n);
+    if (t && t in VIEW_TABLES && !(n.kind === "UpdateQueryNode" && livenessOnly(n)))
+      out.push({
+        table: t,
+        changesRows: n.kind !== "InsertQueryNode" || n.onConflict != null || n.replace === true,
+      });
+  }
+  const ctes = ((n.with as AnyNode | undefined)?.expressions ?? []) as AnyNode[];
+  for (const c of ctes) out.push(...followedWrites((c.expression ?? {}) as AnyNode));
+  return out;
+}
+
 /** How many recent writes' finishing times a WriteEpoch remembers. */
 const RING = 4096;
 
@@ -51,7 +72,7 @@ const RING = 4096;
  */
 export class WriteEpoch implements KyselyPlugin {
   private epoch = 0;
-  private readonly pending = new WeakMap<object, { table: string; changesRows: boolean }>();
+  private readonly pending = new WeakMap<object, FollowedWrite[]>();
   private readonly changedByTable = new Map<string, number>();
   private readonly writtenByTable = new Map<string, number>();
   /** When each of the last RING writes finished (this.now(), by epoch modulo RING). */
@@ -90,29 +111,23 @@ export class WriteEpoch implements KyselyPlugin {
   }
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    const n = args.node as unknown as AnyNode;
-    if (n.kind === "InsertQueryNode" || n.kind === "UpdateQueryNode" || n.kind === "DeleteQueryNode") {
-      const t = tableOf(n);
-      if (t && t in VIEW_TABLES && !(n.kind === "UpdateQueryNode" && livenessOnly(n)))
-        this.pending.set(args.queryId, {
-          table: t,
-          changesRows: n.kind !== "InsertQueryNode" || n.onConflict != null || n.replace === true,
-        });
-    }
+    const writes = followedWrites(args.node as unknown as AnyNode);
+    if (writes.length > 0) this.pending.set(args.queryId, writes);
     return args.node;
   }
 
   transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    const w = this.pending.get(args.queryId);
-    if (w !== undefined) {
-      const t = w.table;
+    const writes = this.pending.get(args.queryId);
+    if (writes !== undefined) {
       this.pending.delete(args.queryId);
       // A write that changed no row changed nothing the view holds (the cycle's idle steps do such writes).
       if (args.result.numAffectedRows === 0n) return Promise.resolve(args.result);
       this.epoch++;
-      this.writtenByTable.set(t, (this.writtenByTable.get(t) ?? 0) + 1);
       this.finishedAt[this.epoch % RING] = this.now();
-      if (w.changesRows) this.changedByTable.set(t, (this.changedByTable.get(t) ?? 0) + 1);
+      for (const w of writes) {
+        this.writtenByTable.set(w.table, (this.writtenByTable.get(w.table) ?? 0) + 1);
+        if (w.changesRows) this.changedByTable.set(w.table, (this.changedByTable.get(w.table) ?? 0) + 1);
+      }
     }
     return Promise.resolve(args.result);
   }

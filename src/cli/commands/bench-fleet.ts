@@ -224,6 +224,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     // submits too (not measured), so the first measured submissions do not pay the server's first
     // run of the path (a cold path in a 150-submission sample is its p99).
     const subLat: number[] = [];
+    /** Submissions sent and not answered yet (the window's last ones are awaited before the fleet stops). */
+    const inFlight = new Set<Promise<unknown>>();
     let stop = false;
     let measured = false;
     const submit = async (from: number, until: () => boolean): Promise<void> => {
@@ -238,7 +240,7 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
         const s = performance.now();
         const at = Date.now();
         const counted = measured;
-        void req<{ id: string }>(replica, key, "POST", "/v1/jobs", {
+        const sent = req<{ id: string }>(replica, key, "POST", "/v1/jobs", {
           gpus: 1 + (i % 8),
           gpuModels: ["H100"],
           countries: ["ES"],
@@ -252,6 +254,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
           },
           () => (counted ? errors.n++ : errors.warm++),
         );
+        inFlight.add(sent);
+        void sent.finally(() => inFlight.delete(sent));
       }
     };
     o.progress?.("warm-up, 5 s");
@@ -354,6 +358,9 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     driverLoop.disable();
     const serverLoop = await serverLoopDelay(servers[0]!.url);
     stop = true;
+    // Submissions sent inside the window finish under the window's load, not under the teardown
+    // (stopping 10,000 nodes' long-polls at once holds the server's event loop for seconds).
+    await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 30_000))]);
     fleet.stop();
     // The measured window ends here; rates and CPU shares are over it, not over the drain below.
     const seconds = (Date.now() - t0) / 1000;
