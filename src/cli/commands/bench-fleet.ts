@@ -78,7 +78,7 @@ export interface FleetBenchResult {
   enrolPerS: number;
   /** Orders long-polls answered (0 with --no-orders-poll). */
   ordersPolls: number;
-  /** CPU the first server used over the measured seconds, % of one core (null off Linux). */
+  /** CPU the first server used over the measured seconds, % of one core (null off Linux, or when it was restarted). */
   serverCpuPct: number | null;
   /** The first server's event-loop delay over the measured seconds, p99 and max (ms; null without /metrics). */
   serverLoopDelayP99Ms: number | null;
@@ -268,7 +268,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
 
     measured = true;
     const t0 = Date.now();
-    const cpu0 = { server: procCpuMs(servers[0]!.proc.pid), driver: process.cpuUsage() };
+    const pid0 = servers[0]!.proc.pid;
+    const cpu0 = { server: procCpuMs(pid0), driver: process.cpuUsage() };
     // Event-loop delay over the measured seconds: the server's monitor restarts at each /metrics read.
     await serverLoopDelay(url0);
     const driverLoop = monitorEventLoopDelay({ resolution: 10 });
@@ -364,7 +365,8 @@ export async function runFleetBench(o: FleetBenchOptions): Promise<FleetBenchRes
     fleet.stop();
     // The measured window ends here; rates and CPU shares are over it, not over the drain below.
     const seconds = (Date.now() - t0) / 1000;
-    const serverCpu = procCpuMs(servers[0]!.proc.pid);
+    // A replica killed and restarted in the window is another process: its CPU is not comparable.
+    const serverCpu = servers[0]!.proc.pid === pid0 ? procCpuMs(pid0) : null;
     const driverCpu = process.cpuUsage(cpu0.driver);
     await load;
     // Usage records still being retried land (or are given up on) before the store is checked.
