@@ -507,8 +507,8 @@ export class ClusterView {
       // Nodes in slices (a large fleet's comparison held the event loop for 50-70 ms at 10,000 nodes);
       // only the chain changes node records, and it waits for this.
       nodes: await diffInSlices(old.nodes, fresh.state.nodes, sameNode),
-      leases: diff(old.leases, fresh.state.leases, sameValue),
-      queue: diff(old.queue, fresh.state.queue, (a, b) => a.state === b.state),
+      leases: await diffInSlices(old.leases, fresh.state.leases, sameValue),
+      queue: await diffInSlices(old.queue, fresh.state.queue, (a, b) => a.state === b.state),
     };
     this.stats.drift.nodes += drift.nodes;
     this.stats.drift.leases += drift.leases;
@@ -708,14 +708,13 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A node's fields the cycle uses; liveness only where it matters (offline nodes lose their leases). */
 /** Whether two nodes agree on everything but liveness (an offline node's last heartbeat counts). */
 function sameNode(a: Node, b: Node): boolean {
   const live = (n: Node): number | null | undefined => (n.state === "offline" ? n.lastHeartbeatAt : null);
   return live(a) === live(b) && sameValue({ ...a, lastHeartbeatAt: null }, { ...b, lastHeartbeatAt: null });
 }
 
-/** diff, yielding to other work every DIFF_SLICE entries. */
+/** How many keys differ between two maps (present in one only, or not the same), yielding to other work every DIFF_SLICE entries. */
 async function diffInSlices<T>(
   a: Map<string, T>,
   b: Map<string, T>,
@@ -734,14 +733,3 @@ async function diffInSlices<T>(
 
 /** Entries compared between yields in a reconcile (about 5 ms of work). */
 const DIFF_SLICE = 1000;
-
-/** How many keys differ between two maps (present in one only, or not the same). */
-function diff<T>(a: Map<string, T>, b: Map<string, T>, same: (x: T, y: T) => boolean): number {
-  let n = 0;
-  for (const [id, x] of a) {
-    const y = b.get(id);
-    if (y === undefined || !same(x, y)) n++;
-  }
-  for (const id of b.keys()) if (!a.has(id)) n++;
-  return n;
-}
