@@ -23,6 +23,8 @@ import { detectionEveryMs, OfflineTimeout } from "./heartbeat-policy.js";
 
 /** How long a preemptor's hold on vacated GPUs outlives the victim's stop deadline (a few cycles). */
 const RESERVATION_SLACK_MS = 60_000;
+/** The least time between two runs of the housekeeping steps that read the store (copy expiry, instance guardrails). */
+const HOUSEKEEPING_EVERY_MS = 1000;
 
 const IDLE: CycleReport = {
   pending: 0,
@@ -82,6 +84,8 @@ export class SchedulerLoop {
   /** The cluster view the cycle schedules on (src/control/cluster-view.ts), kept across leader terms. */
   readonly view: ClusterView;
   private lastDetection = Number.NEGATIVE_INFINITY;
+  /** When the store-reading housekeeping steps (3d, 6b) last ran (clock ms). */
+  private lastHousekeeping = Number.NEGATIVE_INFINITY;
   /** The offline timeout the last detection used (ms; 0 before the first). */
   private timeoutInForceMs = 0;
   private readonly offlineTimeout = new OfflineTimeout();
@@ -201,10 +205,15 @@ export class SchedulerLoop {
     });
 
     // 3d. Checkpoint copies with no progress for the copy wait fail (their job's fallback applies).
-    await this.step(report, "checkpointCopies", async () => {
-      this.guard(fence);
-      await expireStalledCopies(this.ctx, now);
-    });
+    //     This and 6b read the store and act on minutes (a copy wait, a max duration, an idle stop):
+    //     at most once a second; the cycles a submission nudges in between skip them.
+    const housekeeping = now - this.lastHousekeeping >= HOUSEKEEPING_EVERY_MS;
+    if (housekeeping) this.lastHousekeeping = now;
+    if (housekeeping)
+      await this.step(report, "checkpointCopies", async () => {
+        this.guard(fence);
+        await expireStalledCopies(this.ctx, now);
+      });
 
     // 4. Curtailment: sites with a cap in force (or within its notice) shed load, interruptible first.
     const curtailed = await this.step(report, "curtailment", () =>
@@ -222,10 +231,11 @@ export class SchedulerLoop {
     }
 
     // 6b. Instances: those past their --max-duration or idle for their --idle-stop get a notice and stop.
-    await this.step(report, "instanceGuardrails", async () => {
-      for (const s of await enforceInstanceGuardrails(this.ctx, now, this.guard(fence)))
-        this.log?.info({ jobId: s.jobId, guardrail: s.kind }, "instance stopped by its guardrail");
-    });
+    if (housekeeping)
+      await this.step(report, "instanceGuardrails", async () => {
+        for (const s of await enforceInstanceGuardrails(this.ctx, now, this.guard(fence)))
+          this.log?.info({ jobId: s.jobId, guardrail: s.kind }, "instance stopped by its guardrail");
+      });
 
     // 7. The scheduler's snapshot: kept from the view's changes (the writes of steps 3-6b applied
     //    first), not rebuilt from the whole fleet (src/control/kept-snapshot.ts).

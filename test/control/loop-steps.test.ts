@@ -71,6 +71,24 @@ for (const factory of STORES) {
         expect(r.phasesMs[phase], phase).toBeGreaterThanOrEqual(0);
     });
 
+    it("runs the housekeeping reads (copy expiry, instance guardrails) at most once a second", async () => {
+      const copies = vi.spyOn(h.store.checkpoints, "openTransfers");
+      const guarded = vi.spyOn(h.store.instances, "guardedRunning");
+      const first = await h.loop.tick();
+      expect(first.phasesMs.checkpointCopies).toBeGreaterThanOrEqual(0);
+      // The cycles submissions nudge within the same second skip them (and still schedule).
+      h.clock.advance(400);
+      await submit(w.tenantKey);
+      const nudged = await h.loop.tick();
+      expect(nudged.placed).toBe(1);
+      expect(nudged.phasesMs.checkpointCopies).toBeUndefined();
+      expect(nudged.phasesMs.instanceGuardrails).toBeUndefined();
+      expect([copies.mock.calls.length, guarded.mock.calls.length]).toEqual([1, 1]);
+      h.clock.advance(600);
+      await h.loop.tick();
+      expect([copies.mock.calls.length, guarded.mock.calls.length]).toEqual([2, 2]);
+    });
+
     it("reads each table once per cycle", async () => {
       await submit(w.tenantKey);
       const nodes = vi.spyOn(h.store.fleet, "listNodes");
