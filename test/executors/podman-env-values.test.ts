@@ -104,7 +104,13 @@ function envCase(name: string, make: () => Executor, why: string | undefined, pr
         // From the start until it runs, no process (podman, conmon, the batch script and its
         // children, the workload) ever showed it.
         expect(await watch.stop()).toEqual([]);
-        // The podman secrets that carried the values are gone once the container runs.
+        // The podman secrets that carried the values are removed as soon as `podman run` returns
+        // (the workload may print before that under load: CI once saw both secrets still there).
+        await until(
+          "the podman secrets to be removed",
+          () => Promise.resolve(secretsNamed("zumbido-" + prefix).length === 0),
+          10_000,
+        );
         expect(secretsNamed("zumbido-" + prefix)).toEqual([]);
         const s = await until(
           "the workload to end",
