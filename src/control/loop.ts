@@ -208,12 +208,13 @@ export class SchedulerLoop {
     //     This and 6b read the store and act on minutes (a copy wait, a max duration, an idle stop):
     //     at most once a second; the cycles a submission nudges in between skip them.
     const housekeeping = now - this.lastHousekeeping >= HOUSEKEEPING_EVERY_MS;
-    if (housekeeping) this.lastHousekeeping = now;
-    if (housekeeping)
+    if (housekeeping) {
+      this.lastHousekeeping = now;
       await this.step(report, "checkpointCopies", async () => {
         this.guard(fence);
         await expireStalledCopies(this.ctx, now);
       });
+    }
 
     // 4. Curtailment: sites with a cap in force (or within its notice) shed load, interruptible first.
     const curtailed = await this.step(report, "curtailment", () =>
