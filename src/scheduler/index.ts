@@ -30,6 +30,13 @@ export {
   orderByRule,
   chooseVictims,
 } from "./queue-policy.js";
-export type { QueueJobView, QueueRule, QueuePolicyName, GittinsOptions, VictimView } from "./queue-policy.js";
+export type {
+  QueueJobView,
+  QueueRule,
+  QueuePolicyName,
+  GittinsOptions,
+  UnfinishedJob,
+  VictimView,
+} from "./queue-policy.js";
 export { runPass, WaitQueue, PLACED, NO_FIT, PASSED } from "./pass.js";
 export type { PassCluster, FairShare, Turn } from "./pass.js";

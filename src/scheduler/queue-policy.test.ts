@@ -10,7 +10,7 @@ import {
 } from "./queue-policy.js";
 import type { QueueJobView, VictimView } from "./queue-policy.js";
 import { job, site, snapshot } from "./testkit.js";
-import { scheduleFast } from "./schedule.js";
+import { scheduleFast, unfinishedJobs } from "./schedule.js";
 import { DEFAULT_POLICY } from "./types.js";
 
 const view = (tenant: string, gpus: number, attainedGpuS: number): QueueJobView => ({
@@ -76,6 +76,61 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
     const online = new ServiceLearner({ ...GITTINS_DEFAULTS, minSamples: 1 });
     online.addMany(hist);
     for (const a of [0, 100, 5_000, 50_000]) expect(batch.index("t1", 1, a)).toBe(online.index("t1", 1, a));
+  });
+
+  it("counts unfinished jobs as censored samples (Kaplan-Meier): finished jobs alone are biased short", () => {
+    const finished = Array.from({ length: 16 }, () => ({ tenant: "vc", gpus: 1, serviceGpuS: 100 }));
+    const plain = new ServiceLearner();
+    plain.addMany(finished);
+    // Every finished job took 100 GPU-s: a new job expects to be done in 100.
+    expect(plain.index("vc", 1, 0)).toBeCloseTo(1 / 100, 12);
+    // As many jobs of the class are still running, past 1,000 GPU-s: half the class outlives 100
+    // GPU-s (Kaplan-Meier: 16 ends among 32 at risk), so the chance per GPU-second halves.
+    const km = new ServiceLearner();
+    km.unfinished = () => [
+      ...Array.from({ length: 16 }, () => ({ tenant: "vc", gpus: 1, attainedGpuS: 1_000 })),
+      // Jobs that have had no service yet say nothing; another tenant's jobs are not this class.
+      ...Array.from({ length: 50 }, () => ({ tenant: "vc", gpus: 1, attainedGpuS: 0 })),
+      ...Array.from({ length: 50 }, () => ({ tenant: "other", gpus: 1, attainedGpuS: 5_000 })),
+    ];
+    km.addMany(finished);
+    expect(km.index("vc", 1, 0)).toBeCloseTo(0.5 / 100, 12);
+    expect(indexLevel(km.index("vc", 1, 0))).toBe(indexLevel(plain.index("vc", 1, 0)) + 1);
+    // Past every finished job the estimate says nothing: the LAS-like guess, as before.
+    const k = km.gridPoint(600);
+    expect(km.index("vc", 1, 600)).toBe(1 / (km.grid[k]! + GITTINS_DEFAULTS.gridBaseGpuS));
+    // Learning online reads the unfinished jobs at each rebuild, and a rule passes them on.
+    const rule = gittinsRule();
+    rule.watchUnfinished!(() => [{ tenant: "vc", gpus: 1, attainedGpuS: 1_000 }]);
+    for (let n = 0; n < 16; n++) rule.onFinish(view("vc", 1, 100));
+    // 16 ends among 17 at risk.
+    expect(rule.learner.index("vc", 1, 0)).toBeCloseTo(16 / 17 / 100, 12);
+  });
+
+  it("the control plane's censored samples: pending jobs with service and running jobs, each once", () => {
+    const snap = snapshot(site("a").node("a1").gpus("H100", 8).node("a2").gpus("H100", 8))
+      .lease("multi", "a1", [0, 1, 2, 3], { tenant: "t1", startedAt: 0 })
+      .lease("multi", "a2", [0, 1, 2, 3], { tenant: "t1", startedAt: 0 })
+      .lease("single", "a1", [4], { tenant: "t2", startedAt: 1_000_000 })
+      .build();
+    snap.leases[0]!.jobGpus = 8;
+    snap.leases[1]!.jobGpus = 8;
+    snap.leases[0]!.attainedGpuS = 16_000;
+    snap.leases[1]!.attainedGpuS = 16_000;
+    const requeued = { ...job("again").of("t3").gpus(2).build(), attainedGpuS: 700 };
+    const out = unfinishedJobs([requeued, job("new").of("t3").gpus(1).build()], snap.leases, 2_000_000);
+    expect(out).toEqual([
+      { tenant: "t3", gpus: 2, attainedGpuS: 700 },
+      { tenant: "t3", gpus: 1, attainedGpuS: 0 },
+      { tenant: "t1", gpus: 8, attainedGpuS: 16_000 },
+      { tenant: "t2", gpus: 1, attainedGpuS: 1_000 },
+    ]);
+    // The rule the control plane builds reads them: long-running jobs of a class push its new jobs down.
+    const finished = Array.from({ length: 16 }, () => ({ tenantId: "t1", gpus: 8, serviceGpuS: 1_000 }));
+    const longRunning = Array.from({ length: 48 }, () => ({ tenant: "t1", gpus: 8, attainedGpuS: 50_000 }));
+    const without = queueRuleFromHistory("zumbido", finished);
+    const withRunning = queueRuleFromHistory("zumbido", finished, {}, longRunning);
+    expect(withRunning.level(view("t1", 8, 0))).toBe(without.level(view("t1", 8, 0)) + 2);
   });
 
   it("levels change only at grid points of attained service", () => {

@@ -40,6 +40,12 @@ export interface QueueRule {
    * waiting job of `level`? (The zumbido rule; fifo and las have none.)
    */
   worthPreempting?(level: number, victim: VictimView, now: number): boolean;
+  /**
+   * Optional: where a learning rule reads the jobs that have not finished (waiting with service,
+   * or running), as censored samples of their classes' service. The caller's jobs, read when the
+   * rule relearns.
+   */
+  watchUnfinished?(read: () => Iterable<UnfinishedJob>): void;
 }
 
 /** The queue policies the control plane and the simulator share (srtf-oracle is simulator-only). */
@@ -93,7 +99,20 @@ export const GITTINS_DEFAULTS: GittinsOptions = {
   checkpointS: 1800,
 };
 
+/**
+ * A job that has not finished (waiting after a preemption, or running): its service so far is a
+ * lower bound on its service, a right-censored sample of the class's distribution.
+ */
+export interface UnfinishedJob {
+  tenant: string;
+  gpus: number;
+  attainedGpuS: number;
+}
+
 interface ClassStats {
+  /** The class's tenant and GPU count (null: any). */
+  tenant: string | null;
+  gpus: number | null;
   ring: Float64Array;
   n: number;
   pos: number;
@@ -103,16 +122,26 @@ interface ClassStats {
 }
 
 /**
- * Online Gittins index over the attained-service distribution of finished jobs, per class:
- * tenant and GPU count, tenant, GPU count, all (the most specific class with enough samples wins).
+ * Online Gittins index over the attained-service distribution, per class: tenant and GPU count,
+ * tenant, GPU count, all (the most specific class with enough finished jobs wins).
  * The index at attained service a is max over d of P(S - a <= d | S > a) / E[min(S - a, d) | S > a]
  * (completion probability per GPU-second invested), evaluated at grid points of a.
+ *
+ * The distribution is the Kaplan-Meier estimate from the class's recently finished jobs (events)
+ * and its unfinished ones (right-censored at their service so far). Finished jobs alone are a
+ * biased sample: under load the long jobs are the ones still running, so a window of finished
+ * jobs holds mostly short ones and promises a long-running job an end that is not coming.
  */
 export class ServiceLearner {
   readonly grid: number[];
   private readonly classes = new Map<string, ClassStats>();
   /** Per tenant and GPU count, its four classes (most specific first), without building strings per call. */
   private readonly chains = new Map<string, Map<number, ClassStats[]>>();
+  /**
+   * The jobs not finished now (read when tables are rebuilt): the censored samples. The simulator
+   * points it at its active jobs; the control plane at the cycle's pending jobs and leases.
+   */
+  unfinished: () => Iterable<UnfinishedJob> = () => [];
 
   constructor(private readonly opts: GittinsOptions = GITTINS_DEFAULTS) {
     this.grid = [0];
@@ -124,10 +153,25 @@ export class ServiceLearner {
     if (!byGpus) this.chains.set(tenant, (byGpus = new Map<number, ClassStats[]>()));
     let ch = byGpus.get(gpus);
     if (!ch) {
-      ch = keysOf(tenant, gpus).map((key) => {
+      const parts: [string | null, number | null][] = [
+        [tenant, gpus],
+        [tenant, null],
+        [null, gpus],
+        [null, null],
+      ];
+      ch = parts.map(([t, g]) => {
+        const key = `${t ?? "*"}|${g ?? "*"}`;
         let c = this.classes.get(key);
         if (!c) {
-          c = { ring: new Float64Array(this.opts.window), n: 0, pos: 0, sinceRefresh: 0, table: null };
+          c = {
+            tenant: t,
+            gpus: g,
+            ring: new Float64Array(this.opts.window),
+            n: 0,
+            pos: 0,
+            sinceRefresh: 0,
+            table: null,
+          };
           this.classes.set(key, c);
         }
         return c;
@@ -147,9 +191,10 @@ export class ServiceLearner {
         c.sinceRefresh++;
       }
     }
+    const open = [...this.unfinished()];
     for (const c of this.classes.values()) {
       if (c.n < this.opts.minSamples || c.sinceRefresh === 0) continue;
-      c.table = this.buildTable(c);
+      c.table = this.buildTable(c, open);
       c.sinceRefresh = 0;
     }
   }
@@ -173,6 +218,7 @@ export class ServiceLearner {
   add(tenant: string, gpus: number, serviceGpuS: number): ((tenant: string, gpus: number) => boolean) | null {
     const changed: number[] = [];
     const ch = this.chain(tenant, gpus);
+    let open: UnfinishedJob[] | null = null;
     for (let k = 0; k < ch.length; k++) {
       const c = ch[k]!;
       c.ring[c.pos] = serviceGpuS;
@@ -180,7 +226,7 @@ export class ServiceLearner {
       if (c.n < this.opts.window) c.n++;
       c.sinceRefresh++;
       if (c.n >= this.opts.minSamples && c.sinceRefresh >= Math.max(4, Math.floor(c.n / 10))) {
-        c.table = this.buildTable(c);
+        c.table = this.buildTable(c, (open ??= [...this.unfinished()]));
         c.sinceRefresh = 0;
         changed.push(k);
       }
@@ -206,35 +252,61 @@ export class ServiceLearner {
     return 1 / (this.grid[k]! + this.opts.gridBaseGpuS);
   }
 
-  private buildTable(c: ClassStats): Float64Array {
-    const s = Float64Array.from(c.ring.subarray(0, c.n)).sort();
+  /** The Gittins index at every grid point from the Kaplan-Meier estimate of the class's service. */
+  private buildTable(c: ClassStats, open: UnfinishedJob[]): Float64Array {
+    const f = Float64Array.from(c.ring.subarray(0, c.n)).sort();
+    const cens: number[] = [];
+    for (const u of open)
+      if (
+        u.attainedGpuS > 0 &&
+        (c.tenant === null || u.tenant === c.tenant) &&
+        (c.gpus === null || u.gpus === c.gpus)
+      )
+        cens.push(u.attainedGpuS);
+    const u = Float64Array.from(cens).sort();
     const out = new Float64Array(this.grid.length).fill(Number.NaN);
-    let first = 0;
+    let fi0 = 0;
+    let ui0 = 0;
     for (let k = 0; k < this.grid.length; k++) {
       const a = this.grid[k]!;
-      while (first < s.length && s[first]! <= a) first++;
-      const n = s.length - first;
-      if (n === 0) break;
+      while (fi0 < f.length && f[fi0]! <= a) fi0++;
+      while (ui0 < u.length && u[ui0]! <= a) ui0++;
+      // No finished job got past a: nothing to estimate from (the caller falls back to LAS-like).
+      if (fi0 === f.length) break;
+      // Walk the events (ends) and censorings past a in order: survival S (given S > a), the
+      // expected service invested up to each point (integral of S), and the best ratio.
+      let risk = f.length - fi0 + (u.length - ui0);
+      let surv = 1;
+      let invested = 0;
+      let prev = a;
       let best = 0;
-      let prefix = 0;
-      for (let i = first; i < s.length; i++) {
-        const r = s[i]! - a;
-        prefix += r;
-        const done = i - first + 1;
-        // Skip ties: evaluate d only at the last of equal values.
-        if (i + 1 < s.length && s[i + 1] === s[i]) continue;
-        const cost = prefix + (n - done) * r;
-        const x = cost > 0 ? done / cost : Infinity;
-        if (x > best) best = x;
+      let i = fi0;
+      let j = ui0;
+      while (i < f.length) {
+        const v = j < u.length && u[j]! < f[i]! ? u[j]! : f[i]!;
+        invested += surv * (v - prev);
+        prev = v;
+        let ends = 0;
+        while (i < f.length && f[i] === v) {
+          ends++;
+          i++;
+        }
+        let cut = 0;
+        while (j < u.length && u[j] === v) {
+          cut++;
+          j++;
+        }
+        if (ends > 0) {
+          surv *= 1 - ends / risk;
+          const x = invested > 0 ? (1 - surv) / invested : Infinity;
+          if (x > best) best = x;
+        }
+        risk -= ends + cut;
       }
       out[k] = best;
     }
     return out;
   }
-}
-
-function keysOf(tenant: string, gpus: number): string[] {
-  return [`${tenant}|${gpus}`, `${tenant}|*`, `*|${gpus}`, "*|*"];
 }
 
 /** Level of an index (1 / GPU-seconds): floor(log2(1 / index)), 0 .. INDEX_LEVELS - 1. */
@@ -259,6 +331,9 @@ export function gittinsRule(opts: Partial<GittinsOptions> = {}): QueueRule & { l
     level: (v) => indexLevel(learner.index(v.tenant, v.gpus, v.attainedGpuS)),
     nextCheck: (v) => learner.grid[learner.gridPoint(v.attainedGpuS) + 1] ?? Infinity,
     onFinish: (v) => learner.add(v.tenant, v.gpus, v.attainedGpuS),
+    watchUnfinished: (read) => {
+      learner.unfinished = read;
+    },
     ...(o.victimCostK > 0 ? { worthPreempting: (level, v, now) => worthPreempting(o, level, v, now) } : {}),
   };
 }
@@ -326,9 +401,11 @@ export function queueRuleFromHistory(
   p: QueuePolicyName,
   finished: { tenantId: string; gpus: number; serviceGpuS: number }[] = [],
   opts: Partial<GittinsOptions> = {},
+  unfinished: UnfinishedJob[] = [],
 ): QueueRule {
   if (p !== "zumbido") return queueRule(p);
   const rule = gittinsRule(opts);
+  rule.learner.unfinished = () => unfinished;
   rule.learner.addMany(
     finished.map((f) => ({ tenant: f.tenantId, gpus: f.gpus, serviceGpuS: f.serviceGpuS })),
   );

@@ -5,7 +5,7 @@ import { explainNoFit } from "./explain.js";
 import { FAIR_SHARE_HORIZON_S } from "./fair-share.js";
 import { NO_FIT, PASSED, PLACED, runPass, WaitQueue } from "./pass.js";
 import { chooseVictims, queueRuleFromHistory } from "./queue-policy.js";
-import type { QueueRule, VictimView } from "./queue-policy.js";
+import type { QueueRule, UnfinishedJob, VictimView } from "./queue-policy.js";
 import type { Decision, LeaseView, PendingJob, Policy, Snapshot } from "./types.js";
 
 /** Builds the incremental state for a snapshot: its sites and nodes, with every lease's GPUs taken. */
@@ -43,6 +43,30 @@ export function requestProblem(r: JobRequest): string | null {
   return null;
 }
 
+/**
+ * The jobs that have not finished, once each: the pending ones (a requeued job has service) and
+ * the ones holding leases (a multi-node job has one lease per node). The learning rule's censored samples.
+ */
+export function unfinishedJobs(pending: PendingJob[], leases: LeaseView[], now: number): UnfinishedJob[] {
+  const seen = new Set<string>();
+  const out: UnfinishedJob[] = [];
+  for (const p of pending) {
+    if (seen.has(p.id)) continue;
+    seen.add(p.id);
+    out.push({ tenant: p.tenantId, gpus: p.request.gpus, attainedGpuS: p.attainedGpuS ?? 0 });
+  }
+  for (const l of leases) {
+    if (seen.has(l.jobId)) continue;
+    seen.add(l.jobId);
+    out.push({
+      tenant: l.tenantId,
+      gpus: l.jobGpus ?? l.gpuIndices.length,
+      attainedGpuS: l.attainedGpuS ?? (l.gpuIndices.length * Math.max(0, now - l.startedAt)) / 1000,
+    });
+  }
+  return out;
+}
+
 /** Level of a lease's job under the rule (attained service: what its job has held so far). */
 export function leaseLevel(rule: QueueRule, l: LeaseView, now: number): number {
   return rule.level({
@@ -76,9 +100,12 @@ export function scheduleFast(
   const decisions: Decision[] = [];
   // 2. The shared policy's rule; jobs as handles in FIFO order (submit time, then id).
   // The cost test charges a victim the grace period this control plane actually gives.
-  const rule = queueRuleFromHistory(policy.queue ?? "zumbido", snapshot.finishedService, {
-    graceS: policy.preemptionGraceS,
-  });
+  const rule = queueRuleFromHistory(
+    policy.queue ?? "zumbido",
+    snapshot.finishedService,
+    { graceS: policy.preemptionGraceS },
+    unfinishedJobs(pending, snapshot.leases, now),
+  );
   const jobs = [...pending].sort(bySubmit);
   const lease = new Map<string, number>();
   const leaseLevelOf = (l: LeaseView): number => {

@@ -177,6 +177,12 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   // The shared queue (src/scheduler/pass.ts): levels, FIFO inside unless asked for fair share.
   const queue = new WaitQueue(rule.levels, opts.fairShare ? traceFairShare(trace) : null);
   const runningSet = new Set<number>();
+  // Jobs submitted and not finished: a learning rule's censored samples (service so far, no durations).
+  const activeSet = new Set<number>();
+  rule.watchUnfinished?.(function* () {
+    for (const j of activeSet)
+      yield { tenant: trace[j]!.tenant, gpus: trace[j]!.gpus, attainedGpuS: attained(j, now) };
+  });
   const heap = new EventHeap();
   const evJob: number[] = [];
   const evType: number[] = [];
@@ -236,6 +242,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   };
 
   const enqueue = (j: number, t: number): void => {
+    activeSet.add(j);
     queue.insert(j, levelOf(j, t));
     st[j] = 1;
     waiting++;
@@ -483,6 +490,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
       if (type === FINISH) {
         leaveRunning(j, t, false);
         st[j] = 4;
+        activeSet.delete(j);
         finish[j] = t;
         finished++;
         releaseJob(j, t);

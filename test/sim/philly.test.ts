@@ -68,7 +68,7 @@ describe("Philly replays (ZUMBIDO_DATA_DIR)", () => {
     LONG,
   );
 
-  // The 60% gap target is met on this week at 256 GPUs (67%) and MISSED at 384 (45%); what holds is asserted.
+  // The 60% gap target is met on this week at 256 GPUs (64%) and MISSED at 384 (49%); what holds is asserted.
   it(
     "week 2017-10-09 at 256 GPUs: zumbido closes >= 60% of the las-to-oracle gap, p99 within fifo-backfill's, preemptions <= las",
     () => {
@@ -85,7 +85,7 @@ describe("Philly replays (ZUMBIDO_DATA_DIR)", () => {
       () => {
         const c = compare(parseTraceCsv(readFileSync(week, "utf8")), gpus);
         expect(c.z.avgJctS).toBeLessThan(c.las.avgJctS);
-        expect(gapClosed(c)).toBeGreaterThan(0.3);
+        expect(gapClosed(c)).toBeGreaterThan(0.45);
         expect(c.z.p99JctS).toBeLessThanOrEqual(c.fb.p99JctS);
         expect(c.z.preemptions).toBeLessThanOrEqual(c.las.preemptions);
       },
@@ -93,11 +93,10 @@ describe("Philly replays (ZUMBIDO_DATA_DIR)", () => {
     );
   }
 
-  // 2017-11-06 meets the target at 256 GPUs (73%); 2017-10-02 did (63%) before cost-aware
-  // preemption and now closes 57%: asserted as what holds.
+  // 2017-11-06 (68%) and 2017-10-02 (64%) meet the target at 256 GPUs.
   for (const [monday, atLeast] of [
     ["2017-11-06", 0.6],
-    ["2017-10-02", 0.55],
+    ["2017-10-02", 0.6],
   ] as const) {
     it(
       `week ${monday} at 256 GPUs: zumbido closes >= ${Math.round(atLeast * 100)}% of the las-to-oracle gap, p99 within fifo-backfill's, preemptions <= las`,
@@ -110,6 +109,16 @@ describe("Philly replays (ZUMBIDO_DATA_DIR)", () => {
       LONG,
     );
   }
+
+  it(
+    "week 2017-10-02 at 512 GPUs: zumbido within 2% of srtf-oracle (the censored samples brought it from +2.2% to +1.2%)",
+    () => {
+      const c = compare(weekOf(philly(), "2017-10-02"), 512);
+      expect(c.z.avgJctS).toBeLessThanOrEqual(c.oracle.avgJctS * 1.02);
+      expect(c.z.preemptions).toBeLessThanOrEqual(c.las.preemptions);
+    },
+    LONG,
+  );
 
   it(
     "full trace (82,247 jobs) on 1,024 GPUs: every job completes with 0 violations",
