@@ -191,10 +191,19 @@ export class ServiceLearner {
         c.sinceRefresh++;
       }
     }
-    const open = [...this.unfinished()];
-    for (const c of this.classes.values()) {
+    // The censored samples by class, in one pass over the unfinished jobs.
+    const cens = new Map<string, number[]>();
+    for (const u of this.unfinished()) {
+      if (!(u.attainedGpuS > 0)) continue;
+      for (const key of [`${u.tenant}|${u.gpus}`, `${u.tenant}|*`, `*|${u.gpus}`, "*|*"]) {
+        const list = cens.get(key);
+        if (list) list.push(u.attainedGpuS);
+        else cens.set(key, [u.attainedGpuS]);
+      }
+    }
+    for (const [key, c] of this.classes) {
       if (c.n < this.opts.minSamples || c.sinceRefresh === 0) continue;
-      c.table = this.buildTable(c, open);
+      c.table = this.buildTable(c, cens.get(key) ?? []);
       c.sinceRefresh = 0;
     }
   }
@@ -226,7 +235,7 @@ export class ServiceLearner {
       if (c.n < this.opts.window) c.n++;
       c.sinceRefresh++;
       if (c.n >= this.opts.minSamples && c.sinceRefresh >= Math.max(4, Math.floor(c.n / 10))) {
-        c.table = this.buildTable(c, (open ??= [...this.unfinished()]));
+        c.table = this.buildTable(c, censoredOf(c, (open ??= [...this.unfinished()])));
         c.sinceRefresh = 0;
         changed.push(k);
       }
@@ -253,16 +262,8 @@ export class ServiceLearner {
   }
 
   /** The Gittins index at every grid point from the Kaplan-Meier estimate of the class's service. */
-  private buildTable(c: ClassStats, open: UnfinishedJob[]): Float64Array {
+  private buildTable(c: ClassStats, cens: number[]): Float64Array {
     const f = Float64Array.from(c.ring.subarray(0, c.n)).sort();
-    const cens: number[] = [];
-    for (const u of open)
-      if (
-        u.attainedGpuS > 0 &&
-        (c.tenant === null || u.tenant === c.tenant) &&
-        (c.gpus === null || u.gpus === c.gpus)
-      )
-        cens.push(u.attainedGpuS);
     const u = Float64Array.from(cens).sort();
     const out = new Float64Array(this.grid.length).fill(Number.NaN);
     let fi0 = 0;
@@ -307,6 +308,19 @@ export class ServiceLearner {
     }
     return out;
   }
+}
+
+/** The service so far of the unfinished jobs of a class (jobs with none say nothing). */
+function censoredOf(c: ClassStats, open: UnfinishedJob[]): number[] {
+  const out: number[] = [];
+  for (const u of open)
+    if (
+      u.attainedGpuS > 0 &&
+      (c.tenant === null || u.tenant === c.tenant) &&
+      (c.gpus === null || u.gpus === c.gpus)
+    )
+      out.push(u.attainedGpuS);
+  return out;
 }
 
 /** Level of an index (1 / GPU-seconds): floor(log2(1 / index)), 0 .. INDEX_LEVELS - 1. */
