@@ -160,6 +160,36 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
     expect(chooseVictims(rule, 8, 2, 0, running, 2_000)).toEqual([3]);
   });
 
+  it("return margin: a preempted gang of a whole node preempts at 1 level, every other job at 3", () => {
+    const r = gittinsRule();
+    expect(r.minMargin).toBe(1);
+    expect(r.marginFor!(view("a", 8, 10_000))).toBe(1); // held GPUs before: a preempted gang
+    expect(r.marginFor!(view("a", 8, 0))).toBe(3); // a new gang
+    expect(r.marginFor!(view("a", 4, 10_000))).toBe(3); // less than a node
+    expect("marginFor" in gittinsRule({ returnMargin: 3 })).toBe(false);
+    // chooseVictims takes the waiting job's margin.
+    const running: VictimView[] = [{ level: 15, gpus: 8, runStart: 0, order: 0 }];
+    const noCost = gittinsRule({ victimCostK: 0 });
+    expect(chooseVictims(noCost, 13, 8, 0, running, 10)).toBeNull();
+    expect(chooseVictims(noCost, 13, 8, 0, running, 10, 1)).toEqual([0]);
+  });
+
+  it("the control plane: a preempted 8-GPU job takes a node back from a lease 2 levels below it; a 4-GPU one does not", () => {
+    const now = 10_000_000;
+    const snap = snapshot(site("a").node("a1").gpus("H100", 8))
+      .lease("low", "a1", [0, 1, 2, 3, 4, 5, 6, 7], { class: "interruptible", startedAt: now - 1_900_000 })
+      .build();
+    // No history: levels are the LAS-like guess, floor(log2(grid point + 300)): 13 at 10,000 GPU-s
+    // attained, 15 at 40,000. The lease checkpointed 100 s ago, so the cost test passes.
+    snap.leases[0]!.attainedGpuS = 40_000;
+    const back = { ...job("back").interruptible().gpus(8).build(), attainedGpuS: 10_000 };
+    const ds = scheduleFast(snap, [back], DEFAULT_POLICY, now);
+    expect(ds.map((d) => d.kind)).toEqual(["preempt", "wait"]);
+    expect(ds[0]).toMatchObject({ leaseId: "lease-low-a1", forJobId: "back" });
+    const half = { ...job("half").interruptible().gpus(4).build(), attainedGpuS: 10_000 };
+    expect(scheduleFast(snap, [half], DEFAULT_POLICY, now).map((d) => d.kind)).toEqual(["wait"]);
+  });
+
   it("cost-aware preemption: a victim is stopped only when the gain repays K times its restart cost", () => {
     // K = 2, grace 30 s + restore 60 s + work since its last checkpoint (every 1,800 s from its start).
     const rule = gittinsRule({ victimCostK: 2 });

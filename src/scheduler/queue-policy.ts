@@ -24,6 +24,13 @@ export interface QueueRule {
   levels: number;
   /** A victim's level must be at least the waiting job's level plus this (hysteresis; >= 1). */
   preemptMargin: number;
+  /**
+   * Optional: the margin for this waiting job when it is not `preemptMargin` (the zumbido rule's
+   * return margin for a preempted gang). Never below `minMargin`.
+   */
+  marginFor?(v: QueueJobView): number;
+  /** The smallest margin `marginFor` gives (the callers' shortcuts use it); `preemptMargin` without one. */
+  minMargin?: number;
   /** A running job is not preempted until it has held its GPUs this long since it (re)started, seconds. */
   minRunS: number;
   /** Priority level of a job now. */
@@ -69,6 +76,15 @@ export interface GittinsOptions {
   /** Finished jobs a class needs before its own distribution is used (else a coarser class). */
   minSamples: number;
   preemptMargin: number;
+  /**
+   * The margin of a waiting job that has held GPUs before (it was preempted) and needs at least
+   * `returnMinGpus`: a whole node on the usual 8-GPU nodes. Such a gang's level only fell while it
+   * ran, and after a preemption it needs a whole node while 1-GPU jobs take every GPU that frees;
+   * with the smaller margin it takes a node back once the jobs there rank `returnMargin` levels
+   * below it (and pass the cost test). Equal to `preemptMargin`: no return margin.
+   */
+  returnMargin: number;
+  returnMinGpus: number;
   minRunS: number;
   /** Keep nodes for the first blocked job (backfill that never delays it). */
   reserveHead: boolean;
@@ -91,6 +107,8 @@ export const GITTINS_DEFAULTS: GittinsOptions = {
   window: 1000,
   minSamples: 16,
   preemptMargin: 3,
+  returnMargin: 1,
+  returnMinGpus: 8,
   minRunS: 0,
   reserveHead: false,
   victimCostK: 8,
@@ -330,7 +348,10 @@ export function indexLevel(index: number): number {
   return Math.min(INDEX_LEVELS - 1, Math.max(0, Math.floor(-Math.log2(index))));
 }
 
-/** The zumbido rule: Gittins-index levels learned online, preemption with hysteresis, head reservation. */
+/**
+ * The zumbido rule: Gittins-index levels learned online, preemption with hysteresis (a smaller
+ * margin for a preempted gang coming back), a cost test, optional head reservation.
+ */
 export function gittinsRule(opts: Partial<GittinsOptions> = {}): QueueRule & { learner: ServiceLearner } {
   const o = { ...GITTINS_DEFAULTS, ...opts };
   const learner = new ServiceLearner(o);
@@ -341,6 +362,13 @@ export function gittinsRule(opts: Partial<GittinsOptions> = {}): QueueRule & { l
     strict: false,
     levels: INDEX_LEVELS,
     preemptMargin: o.preemptMargin,
+    ...(o.returnMargin < o.preemptMargin
+      ? {
+          marginFor: (v: QueueJobView) =>
+            v.attainedGpuS > 0 && v.gpus >= o.returnMinGpus ? o.returnMargin : o.preemptMargin,
+          minMargin: o.returnMargin,
+        }
+      : {}),
     minRunS: o.minRunS,
     level: (v) => indexLevel(learner.index(v.tenant, v.gpus, v.attainedGpuS)),
     nextCheck: (v) => learner.grid[learner.gridPoint(v.attainedGpuS) + 1] ?? Infinity,
@@ -450,7 +478,8 @@ export interface VictimView {
  * The preemption choice on one node: victims (level >= level + margin, held at least minRunS, and
  * worth their restart cost when the rule says what that is),
  * lowest priority first, then the most recently started (least work since its start to lose),
- * until `need` GPUs are freed on top of `free`. Returns the victims' positions, or null.
+ * until `need` GPUs are freed on top of `free`. `margin` is the waiting job's (the rule's
+ * `marginFor`, else `preemptMargin`). Returns the victims' positions, or null.
  */
 export function chooseVictims(
   rule: QueueRule,
@@ -459,11 +488,12 @@ export function chooseVictims(
   free: number,
   running: VictimView[],
   now: number,
+  margin: number = rule.preemptMargin,
 ): number[] | null {
   const cands: number[] = [];
   running.forEach((v, k) => {
     if (
-      v.level >= level + rule.preemptMargin &&
+      v.level >= level + margin &&
       now - v.runStart >= rule.minRunS &&
       (!rule.worthPreempting || rule.worthPreempting(level, v, now))
     )

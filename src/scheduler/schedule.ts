@@ -5,7 +5,7 @@ import { explainNoFit } from "./explain.js";
 import { FAIR_SHARE_HORIZON_S } from "./fair-share.js";
 import { NO_FIT, PASSED, PLACED, runPass, WaitQueue } from "./pass.js";
 import { chooseVictims, queueRuleFromHistory } from "./queue-policy.js";
-import type { QueueRule, UnfinishedJob, VictimView } from "./queue-policy.js";
+import type { QueueJobView, QueueRule, UnfinishedJob, VictimView } from "./queue-policy.js";
 import type { Decision, LeaseView, PendingJob, Policy, Snapshot } from "./types.js";
 
 /** Builds the incremental state for a snapshot: its sites and nodes, with every lease's GPUs taken. */
@@ -126,14 +126,18 @@ export function scheduleFast(
     horizonS: FAIR_SHARE_HORIZON_S,
   });
   const levelOf = new Int32Array(jobs.length);
-  jobs.forEach((p, h) => {
-    levelOf[h] = rule.level({
+  const viewOf = (h: number): QueueJobView => {
+    const p = jobs[h]!;
+    return {
       job: -1,
       tenant: p.tenantId,
       gpus: p.request.gpus,
       submittedAt: p.submittedAt,
       attainedGpuS: p.attainedGpuS ?? 0,
-    });
+    };
+  };
+  jobs.forEach((_, h) => {
+    levelOf[h] = rule.level(viewOf(h));
     queue.insert(h, levelOf[h]!);
   });
   // 4. The shared pass, on this side of the cluster: sites, power, checkpoints, interruptible victims.
@@ -163,6 +167,7 @@ export function scheduleFast(
         rule,
         level: r.class === "on-demand" ? Number.NEGATIVE_INFINITY : level,
         leaseLevel: leaseLevelOf,
+        margin: rule.marginFor ? rule.marginFor(viewOf(h)) : rule.preemptMargin,
       });
       if (!plan) return false;
       for (const l of plan.victims) {
@@ -337,7 +342,7 @@ export function planPreemption(
   stopping: Set<string>,
   r: JobRequest,
   now: number,
-  choice: { rule: QueueRule; level: number; leaseLevel: (l: LeaseView) => number } = {
+  choice: { rule: QueueRule; level: number; leaseLevel: (l: LeaseView) => number; margin?: number } = {
     rule: queueRuleFromHistory("zumbido"),
     level: Number.NEGATIVE_INFINITY,
     leaseLevel: () => 0,
@@ -376,7 +381,15 @@ export function planPreemption(
             runStart: l.startedAt / 1000,
             order: -k,
           }));
-          const pick = chooseVictims(choice.rule, choice.level, r.gpus, have, views, now / 1000);
+          const pick = chooseVictims(
+            choice.rule,
+            choice.level,
+            r.gpus,
+            have,
+            views,
+            now / 1000,
+            choice.margin ?? choice.rule.preemptMargin,
+          );
           if (!pick) continue;
           for (const k of pick) {
             const l = cands[k]!;

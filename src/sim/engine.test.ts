@@ -27,6 +27,20 @@ function synthetic(n: number, seed: number, maxGpus = 16): TraceJob[] {
   });
 }
 
+/** 1-GPU jobs with heavy-tailed durations and one job in ten an 8-GPU gang of 2,000-42,000 s. */
+function gangTrace(n: number, seed: number): TraceJob[] {
+  const rng = seededRng(seed);
+  let t = 0;
+  return Array.from({ length: n }, (_, k) => {
+    t += Math.floor(rng.next() * 60);
+    const gang = rng.next() < 0.1;
+    const durationS = gang
+      ? 2_000 + Math.floor(rng.next() * 40_000)
+      : 1 + Math.floor(60 / (rng.next() + 0.01));
+    return { id: `j${k}`, submitS: t, durationS, gpus: gang ? 8 : 1, tenant: `t${k % 3}` };
+  });
+}
+
 describe("replay", () => {
   for (const policy of SIM_POLICIES) {
     it(`${policy}: every job runs to completion with no broken invariant`, () => {
@@ -158,6 +172,24 @@ describe("replay", () => {
     // With it, on these jobs of about two minutes (a restart costs 90 s and more), zumbido does
     // better than the cost-blind oracle (318 s against 348 s); it stays a plausible figure.
     expect(zumbido).toBeGreaterThan(oracle * 0.8);
+  });
+
+  it("the pass's shortcuts never change a decision: with and without them every policy replays alike", () => {
+    for (const seed of [1, 2]) {
+      // Heavy load with long 8-GPU gangs: gangs are preempted and come back at the return margin.
+      const trace = gangTrace(600, seed);
+      const fleet = uniformFleet(24);
+      for (const policy of SIM_POLICIES) {
+        const fast = replay(trace, fleet, { policy });
+        const slow = replay(trace, fleet, { policy, noShortcuts: true });
+        expect(fast.log, `${policy}, seed ${seed}`).toEqual(slow.log);
+        expect(fast.preemptions).toBe(slow.preemptions);
+      }
+      const run = replay(trace, fleet, { policy: "zumbido" });
+      const starts = new Map<number, number>();
+      for (const e of run.log) if (e.start) starts.set(e.job, (starts.get(e.job) ?? 0) + 1);
+      expect(trace.filter((j, k) => j.gpus === 8 && (starts.get(k) ?? 0) > 1).length).toBeGreaterThan(10);
+    }
   });
 
   it("property: any small trace replays with zero violations under every policy", () => {

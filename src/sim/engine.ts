@@ -91,6 +91,8 @@ export interface SimOptions {
   interruptible?: Uint8Array;
   hooks?: SimHooks;
   onProgress?: (finished: number, total: number) => void;
+  /** Tests only: turn off the pass's shortcuts (they must never change a decision, only save work). */
+  noShortcuts?: boolean;
 }
 
 /** Raw outcome of a replay. */
@@ -241,8 +243,11 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     for (const si of seen) hooks.onBusyChange(t, si, state.siteDrawMilliW[si]!);
   };
 
+  // Waiting jobs with a margin below the rule's (preempted gangs), for the pass's shortcut.
+  const smallMargin = new Set<number>();
   const enqueue = (j: number, t: number): void => {
     activeSet.add(j);
+    if (rule.marginFor && rule.marginFor(view(j, t)) < rule.preemptMargin) smallMargin.add(j);
     queue.insert(j, levelOf(j, t));
     st[j] = 1;
     waiting++;
@@ -265,6 +270,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
 
   const startJob = (j: number, t: number, nodes: number[], masks: number[]): void => {
     st[j] = 2;
+    smallMargin.delete(j);
     waiting--;
     runStart[j] = t;
     restoreOf[j] = start[j]! < 0 ? 0 : restoreS;
@@ -355,7 +361,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   };
 
   /** Node-aware preemption for a single-node job: the node needing the fewest lower-priority victim GPUs. */
-  const planPreempt = (j: number, l: number, t: number): boolean => {
+  const planPreempt = (j: number, l: number, t: number, margin: number): boolean => {
     const g = trace[j]!.gpus;
     if (g > maxCap) return false;
     let bestNode = -1;
@@ -374,7 +380,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
         runStart: runStart[v]!,
         order: v,
       }));
-      const pick = chooseVictims(rule, l, g, have, views, t);
+      const pick = chooseVictims(rule, l, g, have, views, t, margin);
       if (!pick) continue;
       const victims = pick.map((k) => on[k]!);
       let vg = 0;
@@ -395,13 +401,25 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   // The simulator's side of the shared pass: its fleet (one ClusterState), its claims, its clock.
   let passT = 0;
   // GPUs running at levels a job of level l may preempt (l + margin and beyond), at the pass's start.
+  // The smallest margin any waiting job has (a preempted gang's return margin) bounds the shortcuts.
+  const minMargin = Math.min(rule.preemptMargin, rule.minMargin ?? rule.preemptMargin);
+  // The highest level of a waiting job with a smaller margin, at the pass's start (-1: none).
+  let smallTop = -1;
   const below = new Float64Array(rule.levels + rule.preemptMargin + 1);
   // Preemption failed for this many GPUs this pass: bigger (and later, lower-priority) jobs fail too.
   let failPreemptFrom = Infinity;
+  // The same for the jobs with a smaller margin (preempted gangs), among themselves.
+  let failSmallFrom = Infinity;
   const deferred = (j: number): boolean => hooks.defer?.(j, passT, trace[j]!.durationS - done[j]!) === true;
   const simCluster: PassCluster = {
     waiting: (j) => st[j] === 1,
-    exhausted: (l) => state.maxOpenFree() === 0 && (!rule.preemptive || below[l + rule.preemptMargin]! <= 0),
+    // No free GPU, and no job of level l or later can preempt: jobs at the rule's margin need running
+    // work at l + margin or beyond, preempted gangs (levels up to smallTop) at l + minMargin.
+    exhausted: (l) =>
+      !opts.noShortcuts &&
+      state.maxOpenFree() === 0 &&
+      (!rule.preemptive ||
+        (below[l + rule.preemptMargin]! <= 0 && (smallTop < l || below[l + minMargin]! <= 0))),
     place: (j) => {
       if (claimOf[j]! >= 0) return PASSED; // placed in step 1
       const mof = state.maxOpenFree();
@@ -411,13 +429,23 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     },
     preempt: (j, l) => {
       const g = trace[j]!.gpus;
-      if (below[l + rule.preemptMargin]! <= 0 || g >= failPreemptFrom || deferred(j)) return false;
-      if (planPreempt(j, l, passT)) {
+      const margin = rule.marginFor ? rule.marginFor(view(j, passT)) : rule.preemptMargin;
+      // A failure at the rule's margin says nothing about a job with a smaller one; a failure at
+      // the smaller margin holds for every later job at least as large.
+      const usual = margin >= rule.preemptMargin;
+      const failFrom = usual ? failPreemptFrom : failSmallFrom;
+      if (!opts.noShortcuts && (below[l + margin]! <= 0 || g >= failFrom)) return false;
+      if (deferred(j)) return false;
+      if (planPreempt(j, l, passT, margin)) {
         claimants.push(j);
         state.reserve(claimOf[j]!);
         return true;
       }
-      failPreemptFrom = g;
+      if (usual) failPreemptFrom = g;
+      else {
+        failSmallFrom = g;
+        failPreemptFrom = Math.min(failPreemptFrom, g);
+      }
       return false;
     },
     reserveForHead: (j) => {
@@ -449,6 +477,9 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     passT = t;
     for (let l = rule.levels - 1; l >= 0; l--) below[l] = below[l + 1]! + runningGpusByLevel[l]!;
     failPreemptFrom = Infinity;
+    failSmallFrom = Infinity;
+    smallTop = -1;
+    for (const j of smallMargin) if (st[j] === 1) smallTop = Math.max(smallTop, levelOf(j, t));
     runPass(rule, queue, simCluster);
     state.clearReservations();
   };
