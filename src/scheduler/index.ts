@@ -29,6 +29,8 @@ export {
   queueRuleFromHistory,
   orderByRule,
   chooseVictims,
+  marginOf,
+  minMarginOf,
 } from "./queue-policy.js";
 export type {
   QueueJobView,

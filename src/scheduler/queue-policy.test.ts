@@ -129,7 +129,7 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
     const finished = Array.from({ length: 16 }, () => ({ tenantId: "t1", gpus: 8, serviceGpuS: 1_000 }));
     const longRunning = Array.from({ length: 48 }, () => ({ tenant: "t1", gpus: 8, attainedGpuS: 50_000 }));
     const without = queueRuleFromHistory("zumbido", finished);
-    const withRunning = queueRuleFromHistory("zumbido", finished, {}, longRunning);
+    const withRunning = queueRuleFromHistory("zumbido", finished, {}, () => longRunning);
     expect(withRunning.level(view("t1", 8, 0))).toBe(without.level(view("t1", 8, 0)) + 2);
   });
 

@@ -55,6 +55,16 @@ export interface QueueRule {
   watchUnfinished?(read: () => Iterable<UnfinishedJob>): void;
 }
 
+/** The margin of a waiting job under the rule: its `marginFor`, else `preemptMargin`. */
+export function marginOf(rule: QueueRule, v: QueueJobView): number {
+  return rule.marginFor ? rule.marginFor(v) : rule.preemptMargin;
+}
+
+/** The smallest margin any waiting job may have under the rule (the callers' shortcuts use it). */
+export function minMarginOf(rule: QueueRule): number {
+  return Math.min(rule.preemptMargin, rule.minMargin ?? rule.preemptMargin);
+}
+
 /** The queue policies the control plane and the simulator share (srtf-oracle is simulator-only). */
 export const QUEUE_POLICIES = ["fifo", "fifo-backfill", "las", "zumbido"] as const;
 /** A shared queue policy name. */
@@ -443,11 +453,11 @@ export function queueRuleFromHistory(
   p: QueuePolicyName,
   finished: { tenantId: string; gpus: number; serviceGpuS: number }[] = [],
   opts: Partial<GittinsOptions> = {},
-  unfinished: UnfinishedJob[] = [],
+  unfinished: () => Iterable<UnfinishedJob> = () => [],
 ): QueueRule {
   if (p !== "zumbido") return queueRule(p);
   const rule = gittinsRule(opts);
-  rule.learner.unfinished = () => unfinished;
+  rule.learner.unfinished = unfinished;
   rule.learner.addMany(
     finished.map((f) => ({ tenant: f.tenantId, gpus: f.gpus, serviceGpuS: f.serviceGpuS })),
   );

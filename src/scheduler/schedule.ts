@@ -4,7 +4,7 @@ import { classRuns, fabricFits, perNodeFor, siteAllows } from "./placement-rules
 import { explainNoFit } from "./explain.js";
 import { FAIR_SHARE_HORIZON_S } from "./fair-share.js";
 import { NO_FIT, PASSED, PLACED, runPass, WaitQueue } from "./pass.js";
-import { chooseVictims, queueRuleFromHistory } from "./queue-policy.js";
+import { chooseVictims, marginOf, queueRuleFromHistory } from "./queue-policy.js";
 import type { QueueJobView, QueueRule, UnfinishedJob, VictimView } from "./queue-policy.js";
 import type { Decision, LeaseView, PendingJob, Policy, Snapshot } from "./types.js";
 
@@ -104,7 +104,7 @@ export function scheduleFast(
     policy.queue ?? "zumbido",
     snapshot.finishedService,
     { graceS: policy.preemptionGraceS },
-    unfinishedJobs(pending, snapshot.leases, now),
+    () => unfinishedJobs(pending, snapshot.leases, now),
   );
   const jobs = [...pending].sort(bySubmit);
   const lease = new Map<string, number>();
@@ -167,7 +167,7 @@ export function scheduleFast(
         rule,
         level: r.class === "on-demand" ? Number.NEGATIVE_INFINITY : level,
         leaseLevel: leaseLevelOf,
-        margin: rule.marginFor ? rule.marginFor(viewOf(h)) : rule.preemptMargin,
+        margin: marginOf(rule, viewOf(h)),
       });
       if (!plan) return false;
       for (const l of plan.victims) {

@@ -1,6 +1,8 @@
 import type { JobRequest } from "../domain/index.js";
 import {
   chooseVictims,
+  marginOf,
+  minMarginOf,
   ClusterState,
   DEFAULT_POLICY,
   FAIR_SHARE_HORIZON_S,
@@ -247,7 +249,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   const smallMargin = new Set<number>();
   const enqueue = (j: number, t: number): void => {
     activeSet.add(j);
-    if (rule.marginFor && rule.marginFor(view(j, t)) < rule.preemptMargin) smallMargin.add(j);
+    if (marginOf(rule, view(j, t)) < rule.preemptMargin) smallMargin.add(j);
     queue.insert(j, levelOf(j, t));
     st[j] = 1;
     waiting++;
@@ -400,11 +402,11 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
 
   // The simulator's side of the shared pass: its fleet (one ClusterState), its claims, its clock.
   let passT = 0;
-  // GPUs running at levels a job of level l may preempt (l + margin and beyond), at the pass's start.
   // The smallest margin any waiting job has (a preempted gang's return margin) bounds the shortcuts.
-  const minMargin = Math.min(rule.preemptMargin, rule.minMargin ?? rule.preemptMargin);
+  const minMargin = minMarginOf(rule);
   // The highest level of a waiting job with a smaller margin, at the pass's start (-1: none).
   let smallTop = -1;
+  // GPUs running at levels a job of level l may preempt (l + margin and beyond), at the pass's start.
   const below = new Float64Array(rule.levels + rule.preemptMargin + 1);
   // Preemption failed for this many GPUs this pass: bigger (and later, lower-priority) jobs fail too.
   let failPreemptFrom = Infinity;
@@ -429,7 +431,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     },
     preempt: (j, l) => {
       const g = trace[j]!.gpus;
-      const margin = rule.marginFor ? rule.marginFor(view(j, passT)) : rule.preemptMargin;
+      const margin = marginOf(rule, view(j, passT));
       // A failure at the rule's margin says nothing about a job with a smaller one; a failure at
       // the smaller margin holds for every later job at least as large.
       const usual = margin >= rule.preemptMargin;
