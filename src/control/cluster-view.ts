@@ -363,6 +363,7 @@ export class ClusterView {
         const c = s.checkpoints.get(j.id);
         return c ? [c] : [];
       }),
+      checkpointOf: s.checkpoints,
       catalogue: s.catalogue,
     };
   }
@@ -653,16 +654,16 @@ export class ClusterView {
 
   /**
    * Re-reads what the view keeps per job for the given ones: the ended part of the attained service
-   * (jobs queued or holding a lease) and the checkpoint location (preempted jobs); drops the rest.
+   * and the newest checkpoint (jobs queued or holding a lease: where a requeued job resumes, what a
+   * preemption of a running one loses); drops the rest.
    */
   private async refreshJobs(state: ViewState, jobIds: Set<string>): Promise<void> {
     const holding = new Set<string>();
     for (const l of state.leases.values()) if (jobIds.has(l.jobId)) holding.add(l.jobId);
     const tracked = [...jobIds].filter((id) => state.queue.has(id) || holding.has(id));
-    const preempted = tracked.filter((id) => state.queue.get(id)?.state === "preempted");
     const [ended, checkpoints] = await Promise.all([
       this.store.view.endedGpuS(tracked),
-      this.store.checkpoints.checkpointsFor(preempted),
+      this.store.checkpoints.checkpointsFor(tracked),
     ]);
     for (const id of jobIds) {
       state.endedGpuS.delete(id);

@@ -1,11 +1,12 @@
 import type { GpuCatalogue, Node } from "../domain/index.js";
 import type { LeaseView, NodeView } from "../scheduler/index.js";
-import type { LeaseRecord } from "../store/index.js";
+import type { CheckpointRecord, LeaseRecord } from "../store/index.js";
 import {
   leaseViewOf,
   nodeViewOf,
   pendingOf,
   reservationViews,
+  savedAtOf,
   siteParts,
   type CycleSnapshot,
   type CycleWorld,
@@ -22,6 +23,7 @@ export type SnapshotParts = Pick<
   | "finishedService"
   | "jobs"
   | "checkpoints"
+  | "checkpointOf"
   | "catalogue"
 > & {
   /** Nodes by id (for requeued jobs whose checkpoint's node is offline). */
@@ -61,6 +63,8 @@ export class KeptSnapshot {
   /** What attained-service getters read: the cycle's time and the ended GPU-seconds per job. */
   private now = 0;
   private endedGpuS: ReadonlyMap<string, number> = new Map();
+  /** What savedAt getters read: the newest checkpoint per job. */
+  private checkpointOf: ReadonlyMap<string, CheckpointRecord> | undefined;
   /** Counters for tests and the bench. */
   readonly stats = { rebuilds: 0, nodeUpdates: 0, leaseUpdates: 0 };
 
@@ -118,6 +122,12 @@ export class KeptSnapshot {
       configurable: true,
       get: () => this.attained(l.jobId),
     });
+    // When this lease last saved its job's work (read at scheduling time, as the checkpoints change).
+    Object.defineProperty(view, "savedAt", {
+      enumerable: true,
+      configurable: true,
+      get: () => savedAtOf(l, this.checkpointOf),
+    });
     const k: KeptLease = { view, record: l };
     this.leases.set(l.id, k);
     const at = this.leasePos.get(l.id);
@@ -164,6 +174,7 @@ export class KeptSnapshot {
     if (!this.catalogue) throw new Error("kept snapshot: rebuild() first (nothing is kept yet)");
     this.now = now;
     this.endedGpuS = parts.endedGpuS;
+    this.checkpointOf = parts.checkpointOf;
     this.fixPositions();
     const sites = siteParts(parts, now);
     // As the rebuild counts it: jobs holding leases, and requeued (preempted) jobs; a new job has none.

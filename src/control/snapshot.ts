@@ -34,6 +34,11 @@ export interface CycleWorld {
   reservations?: GpuReservation[];
   /** Where pending (requeued) jobs' checkpoints are: the scheduler prefers that site and node. */
   checkpoints?: CheckpointRecord[];
+  /**
+   * The newest checkpoint of jobs holding leases, by job id (others may be there too): a lease's
+   * `savedAt` (what a preemption of it loses) when that lease wrote it.
+   */
+  checkpointOf?: ReadonlyMap<string, CheckpointRecord>;
   /** The GPU catalogue in force (built-in plus approved operator-defined models); built-in only when absent. */
   catalogue?: GpuCatalogue;
 }
@@ -75,12 +80,14 @@ export async function readWorld(store: Store, now: number): Promise<CycleWorld> 
     ],
     now,
   );
-  const checkpoints = await store.checkpoints.checkpointsFor(
-    jobs.filter((j) => j.state === "preempted").map((j) => j.id),
-  );
+  const preempted = new Set(jobs.filter((j) => j.state === "preempted").map((j) => j.id));
+  const saved = await store.checkpoints.checkpointsFor([
+    ...new Set([...preempted, ...leases.map((l) => l.jobId)]),
+  ]);
   return {
     sites,
-    checkpoints,
+    checkpoints: saved.filter((c) => preempted.has(c.jobId)),
+    checkpointOf: new Map(saved.map((c) => [c.jobId, c])),
     nodes: new Map(nodes.map((n) => [n.id, n])),
     leases,
     prices,
@@ -112,7 +119,12 @@ export function buildSnapshot(world: CycleWorld, now: number): CycleSnapshot {
     sites: sites.sites,
     nodes: nodeList.flatMap((n) => nodeViewOf(n, catalogue) ?? []),
     leases: leases.map((l) =>
-      leaseViewOf(l, world.attainedGpuS ? (attained.get(l.jobId) ?? 0) : undefined, jobGpus.get(l.jobId)),
+      leaseViewOf(
+        l,
+        world.attainedGpuS ? (attained.get(l.jobId) ?? 0) : undefined,
+        jobGpus.get(l.jobId),
+        savedAtOf(l, world.checkpointOf),
+      ),
     ),
     ...(world.finishedService ? { finishedService: world.finishedService } : {}),
     reservations: reservationViews(world.reservations, jobs),
@@ -218,11 +230,24 @@ export function nodeViewOf(n: Node, catalogue: GpuCatalogue): NodeView | undefin
   };
 }
 
-/** A lease as the scheduler sees it; `attainedGpuS` is its job's service so far (absent: unknown). */
+/** When the lease last saved its job's work: the job's newest checkpoint, if this lease wrote it. */
+export function savedAtOf(
+  l: LeaseRecord,
+  checkpointOf: ReadonlyMap<string, CheckpointRecord> | undefined,
+): number | undefined {
+  const c = checkpointOf?.get(l.jobId);
+  return c && c.leaseId === l.id ? c.savedAt : undefined;
+}
+
+/**
+ * A lease as the scheduler sees it; `attainedGpuS` is its job's service so far (absent: unknown),
+ * `savedAt` when this lease last checkpointed it.
+ */
 export function leaseViewOf(
   l: LeaseRecord,
   attainedGpuS: number | undefined,
   jobGpus: number | undefined,
+  savedAt?: number,
 ): LeaseView {
   return {
     id: l.id,
@@ -237,6 +262,7 @@ export function leaseViewOf(
     stopping: l.state === "stopping",
     ...(attainedGpuS !== undefined ? { attainedGpuS } : {}),
     jobGpus: jobGpus ?? l.gpuIndices.length,
+    ...(savedAt !== undefined ? { savedAt } : {}),
   };
 }
 

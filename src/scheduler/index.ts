@@ -29,6 +29,8 @@ export {
   queueRuleFromHistory,
   orderByRule,
   chooseVictims,
+  cheaperPreemption,
+  preemptionCost,
   marginOf,
   minMarginOf,
 } from "./queue-policy.js";
@@ -39,6 +41,7 @@ export type {
   GittinsOptions,
   UnfinishedJob,
   VictimView,
+  PreemptionCost,
 } from "./queue-policy.js";
 export { runPass, WaitQueue, PLACED, NO_FIT, PASSED } from "./pass.js";
 export type { PassCluster, FairShare, Turn } from "./pass.js";

@@ -33,7 +33,8 @@ export interface PassCluster {
   preemptsAnyway?(h: number): boolean;
   /**
    * Frees room for the job by preemption, with the victims of `chooseVictims` (queue-policy.ts) among
-   * the cluster's candidates; true when it did (the job then waits for them).
+   * each node's candidates, on the node `cheaperPreemption` picks; true when it did (the job then
+   * waits for them).
    */
   preempt(h: number, level: number): boolean;
   /** Optional: the job waits (it neither fits nor preempts). */

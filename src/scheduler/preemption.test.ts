@@ -24,6 +24,35 @@ describe("preemption", () => {
     ]);
   });
 
+  it("preempts where the least work is lost: since each victim's last checkpoint, not since its start", () => {
+    // "saved" started long ago but checkpointed 0.1 s ago; "young" started 1 s ago and never saved.
+    const snap = snapshot(fed())
+      .lease("saved", "a1", [0, 1, 2, 3], { class: "interruptible", startedAt: 0, savedAt: 9_900 })
+      .lease("young", "a2", [0, 1, 2, 3], { class: "interruptible", startedAt: 9_000 })
+      .build();
+    for (const run of [schedule, scheduleFast]) {
+      const ds = run(snap, [job("od").gpus(4).build()], DEFAULT_POLICY, 10_000);
+      expect(ds.filter((d) => d.kind === "preempt").map((d) => d.kind === "preempt" && d.leaseId)).toEqual([
+        "lease-saved-a1",
+      ]);
+    }
+  });
+
+  it("stops the fewest GPUs first, then loses the least work (the simulator's node choice)", () => {
+    // a1: one 4-GPU victim started 0.1 s ago (0.4 GPU-s to lose); a2: two 2-GPU victims of 5 s (10 GPU-s each).
+    const snap = snapshot(fed())
+      .lease("x", "a1", [0, 1, 2, 3], { class: "interruptible", startedAt: 9_900 })
+      .lease("y1", "a2", [0, 1], { class: "interruptible", startedAt: 5_000 })
+      .lease("y2", "a2", [2, 3], { class: "interruptible", startedAt: 5_000 })
+      .build();
+    for (const run of [schedule, scheduleFast]) {
+      const ds = run(snap, [job("od").gpus(2).build()], DEFAULT_POLICY, 10_000);
+      expect(ds.filter((d) => d.kind === "preempt").map((d) => d.kind === "preempt" && d.leaseId)).toEqual([
+        "lease-y1-a2",
+      ]);
+    }
+  });
+
   it("takes only as many victims as needed", () => {
     const snap = snapshot(fed())
       .lease("i1", "a1", [0, 1], { class: "interruptible", startedAt: 5 })

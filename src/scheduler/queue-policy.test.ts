@@ -1,10 +1,12 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 import {
+  cheaperPreemption,
   chooseVictims,
   gittinsRule,
   indexLevel,
   queueRule,
   queueRuleFromHistory,
+  preemptionCost,
   ServiceLearner,
   GITTINS_DEFAULTS,
 } from "./queue-policy.js";
@@ -206,6 +208,28 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
     expect(chooseVictims(rule, Number.NEGATIVE_INFINITY, 1, 0, one(0, 8, 0), 1_000)).toEqual([0]);
     // las has no cost test.
     expect(chooseVictims(queueRule("las"), 0, 1, 0, one(1, 8, 0), 1_000)).toEqual([0]);
+    // When the victim reported its last checkpoint, the test charges the work since then instead.
+    const saved = (savedAt: number): VictimView[] => [{ level: 13, gpus: 8, runStart: 0, order: 0, savedAt }];
+    expect(chooseVictims(rule, 8, 1, 0, saved(990), 1_000)).toEqual([0]); // 10 s since it saved
+    expect(chooseVictims(rule, 8, 1, 0, saved(0), 1_810)).toBeNull(); // saved at its start: 1,810 s to lose
+  });
+
+  it("the node to preempt on (both loops): fewest GPUs stopped, then least work lost since the victims' checkpoints", () => {
+    const running: VictimView[] = [
+      { level: 9, gpus: 2, runStart: 0, order: 0, savedAt: 900 },
+      { level: 9, gpus: 1, runStart: 500, order: 1 },
+      { level: 9, gpus: 4, runStart: 0, order: 2, savedAt: 2_000 }, // a report from the future counts as now
+    ];
+    expect(preemptionCost(running, [0], 1_000)).toEqual({ gpus: 2, lostGpuS: 200 });
+    expect(preemptionCost(running, [1], 1_000)).toEqual({ gpus: 1, lostGpuS: 500 });
+    expect(preemptionCost(running, [0, 1], 1_000)).toEqual({ gpus: 3, lostGpuS: 700 });
+    expect(preemptionCost(running, [2], 1_000)).toEqual({ gpus: 4, lostGpuS: 0 });
+    const c = (gpus: number, lostGpuS: number) => ({ gpus, lostGpuS });
+    expect(cheaperPreemption(c(8, 1e9), null)).toBe(true);
+    expect(cheaperPreemption(c(1, 500), c(2, 200))).toBe(true); // fewer GPUs wins over less work
+    expect(cheaperPreemption(c(2, 100), c(2, 200))).toBe(true);
+    expect(cheaperPreemption(c(2, 200), c(2, 200))).toBe(false); // a tie keeps the node found first
+    expect(cheaperPreemption(c(4, 0), c(2, 200))).toBe(false);
   });
 
   it("the control plane orders its queue by the learned levels: a job of a short-job tenant goes first", () => {

@@ -402,7 +402,12 @@ const levelWork = (l: number): number => 2 ** (l + 0.5);
 function worthPreempting(o: GittinsOptions, level: number, v: VictimView, now: number): boolean {
   // A waiting job that may stop anything (the control plane's on-demand jobs) pays no such test.
   if (level === Number.NEGATIVE_INFINITY) return true;
-  const sinceCkpt = o.checkpointS > 0 ? Math.max(0, now - v.runStart) % o.checkpointS : 0;
+  const sinceCkpt =
+    v.savedAt !== undefined
+      ? Math.max(0, now - Math.max(v.runStart, v.savedAt))
+      : o.checkpointS > 0
+        ? Math.max(0, now - v.runStart) % o.checkpointS
+        : 0;
   const costGpuS = v.gpus * (o.graceS + o.restoreS + sinceCkpt);
   return levelWork(v.level) - levelWork(level) >= o.victimCostK * costGpuS;
 }
@@ -482,6 +487,40 @@ export interface VictimView {
   runStart: number;
   /** Stable tie-break (higher goes first). */
   order: number;
+  /**
+   * When its work was last saved (a checkpoint written during this run, same unit as runStart);
+   * a preemption loses the work since then. Absent: nothing saved since runStart.
+   */
+  savedAt?: number;
+}
+
+/** What preempting a set of victims on one node costs. */
+export interface PreemptionCost {
+  /** GPUs stopped. */
+  gpus: number;
+  /** GPU-seconds of work lost: each victim's GPUs × the time since its work was last saved. */
+  lostGpuS: number;
+}
+
+/** The cost of stopping `pick` (positions in `running`, as `chooseVictims` returns them) at `now`. */
+export function preemptionCost(running: VictimView[], pick: readonly number[], now: number): PreemptionCost {
+  let gpus = 0;
+  let lostGpuS = 0;
+  for (const k of pick) {
+    const v = running[k]!;
+    gpus += v.gpus;
+    lostGpuS += v.gpus * Math.max(0, now - Math.max(v.runStart, v.savedAt ?? v.runStart));
+  }
+  return { gpus, lostGpuS };
+}
+
+/**
+ * Which node to preempt on, the same rule in the control plane and the simulator: the node whose
+ * victims (each node's `chooseVictims`) stop the fewest GPUs, then lose the least work since their
+ * last checkpoints; equal costs keep the node found first. True when `a` beats the best so far.
+ */
+export function cheaperPreemption(a: PreemptionCost, best: PreemptionCost | null): boolean {
+  return best === null || a.gpus < best.gpus || (a.gpus === best.gpus && a.lostGpuS < best.lostGpuS);
 }
 
 /**

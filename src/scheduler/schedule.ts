@@ -4,7 +4,14 @@ import { classRuns, fabricFits, perNodeFor, siteAllows } from "./placement-rules
 import { explainNoFit } from "./explain.js";
 import { FAIR_SHARE_HORIZON_S } from "./fair-share.js";
 import { NO_FIT, PASSED, PLACED, runPass, WaitQueue } from "./pass.js";
-import { chooseVictims, marginOf, queueRuleFromHistory } from "./queue-policy.js";
+import {
+  cheaperPreemption,
+  chooseVictims,
+  marginOf,
+  preemptionCost,
+  queueRuleFromHistory,
+  type PreemptionCost,
+} from "./queue-policy.js";
 import type { QueueJobView, QueueRule, UnfinishedJob, VictimView } from "./queue-policy.js";
 import type { Decision, LeaseView, PendingJob, Policy, Snapshot } from "./types.js";
 
@@ -331,10 +338,11 @@ export function reserveForHead(state: ClusterState, r: JobRequest): void {
 }
 
 /**
- * The node whose preemption costs least (GPU-seconds of work since each victim started, i.e. what
- * a lost checkpoint would cost at most) for a single-node request; on each node the victims are
- * the shared policy's choice (chooseVictims) among interruptible leases. Nodes already being freed
- * by stopping leases are used first, with no new victims. Returns null when preemption cannot help.
+ * Where to preempt for a single-node request: on each node the shared policy's victims
+ * (`chooseVictims`) among interruptible leases, across nodes the shared node choice
+ * (`cheaperPreemption`: fewest GPUs stopped, then least work lost since each victim's last
+ * checkpoint, `LeaseView.savedAt`), as in the simulator. Nodes already being freed by stopping
+ * leases cost nothing and come first. Returns null when preemption cannot help.
  */
 export function planPreemption(
   state: ClusterState,
@@ -348,7 +356,7 @@ export function planPreemption(
     leaseLevel: () => 0,
   },
 ): { node: number; victims: LeaseView[] } | null {
-  let best: { node: number; victims: LeaseView[]; cost: number } | null = null;
+  let best: { node: number; victims: LeaseView[]; cost: PreemptionCost } | null = null;
   for (const model of r.gpuModels) {
     for (const grp of state.groups) {
       if (grp.model !== model) continue;
@@ -369,7 +377,7 @@ export function planPreemption(
         for (const l of leases) if (stopping.has(l.id)) freeing += l.gpuIndices.length;
         have += freeing;
         const victims: LeaseView[] = [];
-        let cost = 0;
+        let cost: PreemptionCost = { gpus: 0, lostGpuS: 0 };
         if (have >= r.gpus && freeing === 0) continue; // fits by count already: power or a reservation blocks it, not work
         if (have < r.gpus) {
           const cands = leases
@@ -380,6 +388,7 @@ export function planPreemption(
             gpus: l.gpuIndices.length,
             runStart: l.startedAt / 1000,
             order: -k,
+            ...(l.savedAt !== undefined ? { savedAt: l.savedAt / 1000 } : {}),
           }));
           const pick = chooseVictims(
             choice.rule,
@@ -395,14 +404,14 @@ export function planPreemption(
             const l = cands[k]!;
             victims.push(l);
             have += l.gpuIndices.length;
-            cost += Math.max(0, now - l.startedAt) * l.gpuIndices.length;
           }
+          cost = preemptionCost(views, pick, now / 1000);
         }
         // The site's budget must hold once the freed GPUs are reused (the node stays busy).
         const freed = have - state.nodeFree[i]!;
         const after = state.siteDrawMilliW[grp.siteIdx]! + (r.gpus - freed) * grp.powerMilliW;
         if (after > state.siteCapMilliW[grp.siteIdx]!) continue;
-        if (!best || cost < best.cost) best = { node: i, victims, cost };
+        if (cheaperPreemption(cost, best?.cost ?? null)) best = { node: i, victims, cost };
       }
     }
     const found = best as { node: number; victims: LeaseView[] } | null;

@@ -114,6 +114,8 @@ export interface LeaseOpts {
   startedAt?: number;
   stopping?: boolean;
   price?: number;
+  /** When the lease last checkpointed its job (epoch ms). */
+  savedAt?: number;
 }
 
 /** Builder of a snapshot from sites, leases and usage. */
@@ -142,6 +144,7 @@ export class SnapshotBuilder {
       priceMinorPerGpuHour: opts.price ?? 200,
       startedAt: opts.startedAt ?? 0,
       stopping: opts.stopping,
+      ...(opts.savedAt !== undefined ? { savedAt: opts.savedAt } : {}),
     });
     return this;
   }

@@ -60,6 +60,11 @@ export interface LeaseView {
   attainedGpuS?: number;
   /** GPUs of the lease's whole job (default: this lease's GPUs). */
   jobGpus?: number;
+  /**
+   * When this lease last saved the job's work (its newest checkpoint, written during this lease;
+   * epoch ms, at most now). A preemption loses the work since then; absent: since startedAt.
+   */
+  savedAt?: number;
 }
 
 /** GPUs being vacated for a preemptor: only that job may take them (a preempted job never retakes them). */

@@ -104,6 +104,25 @@ describe("replay", () => {
     expect(free.wastedGpuS).toBe(8 * 30);
   });
 
+  it("preempts on the node whose victims lose the least work since their last checkpoints (the control plane's choice)", () => {
+    // Two 8-GPU nodes, one long 8-GPU job on each; at 5,600 s a 1-GPU job arrives. "first" (node 0)
+    // has 5,600 s of progress, 600 s since its checkpoint at 5,000; "second" 5,100 s, 100 s since 5,000.
+    const trace: TraceJob[] = [
+      { id: "first", submitS: 0, durationS: 100_000, gpus: 8, tenant: "a" },
+      { id: "second", submitS: 500, durationS: 100_000, gpus: 8, tenant: "a" },
+      { id: "small", submitS: 5_600, durationS: 100, gpus: 1, tenant: "b" },
+    ];
+    const fleet = uniformFleet(16);
+    const run = replay(trace, fleet, { policy: "las", restoreOverheadS: 0, checkpointIntervalS: 1_000 });
+    // The victim hands its GPUs over after the grace period; the other long job runs on.
+    const stopped = run.log
+      .filter((e) => !e.start && e.job !== 2 && e.t < 10_000)
+      .map((e) => [trace[e.job]!.id, e.t]);
+    expect(stopped).toEqual([["second", 5_630]]);
+    expect(run.wasted.lostGpuS).toBe(8 * 100);
+    expect(checkReplay(fleet, trace, run.log)).toEqual([]);
+  });
+
   it("the zumbido policy never sees a job's duration: traces differing only in durations decide alike until the first completion", () => {
     const base = synthetic(150, 5, 8).map((j) => ({ ...j, durationS: j.durationS + 5_000 }));
     const other = base.map((j, k) => ({ ...j, durationS: j.durationS * (1 + (k % 7)) + 13 }));

@@ -1,6 +1,8 @@
 import type { JobRequest } from "../domain/index.js";
 import {
+  cheaperPreemption,
   chooseVictims,
+  preemptionCost,
   marginOf,
   minMarginOf,
   ClusterState,
@@ -18,6 +20,7 @@ import type {
   GittinsOptions,
   PassCluster,
   Policy,
+  PreemptionCost,
   QueueJobView,
   VictimView,
 } from "../scheduler/index.js";
@@ -310,6 +313,10 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   };
 
   /** Ends a stint: restore time is wasted; a preempted job keeps only the progress up to its last checkpoint. */
+  /** Progress a preempted job keeps: its last checkpoint (every ckptS of progress), never less than before this run. */
+  const savedOf = (j: number, reached: number): number =>
+    ckptS > 0 ? Math.max(done[j]!, Math.floor(reached / ckptS + 1e-9) * ckptS) : reached;
+
   const leaveRunning = (j: number, t: number, preempted: boolean): void => {
     const g = trace[j]!.gpus;
     const stint = t - runStart[j]!;
@@ -320,7 +327,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     held[j]! += stint;
     const reached = done[j]! + prog;
     if (preempted) {
-      const saved = ckptS > 0 ? Math.max(done[j]!, Math.floor(reached / ckptS + 1e-9) * ckptS) : reached;
+      const saved = savedOf(j, reached);
       wasted.lostGpuS += g * (reached - saved);
       done[j] = saved;
     } else done[j] = reached;
@@ -362,13 +369,16 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     return true;
   };
 
-  /** Node-aware preemption for a single-node job: the node needing the fewest lower-priority victim GPUs. */
+  /**
+   * Node-aware preemption for a single-node job: on each node the shared victim choice, across nodes
+   * the shared node choice (`cheaperPreemption`: fewest GPUs stopped, then least work lost).
+   */
   const planPreempt = (j: number, l: number, t: number, margin: number): boolean => {
     const g = trace[j]!.gpus;
     if (g > maxCap) return false;
     let bestNode = -1;
     let bestVictims: number[] = [];
-    let bestGpus = Infinity;
+    let best: PreemptionCost | null = null;
     for (let i = 0; i < fleet.nodes.length; i++) {
       if (nodeClaim[i] !== -1 || state.nodeOpen[i] !== 1 || state.nodeCap[i]! < g) continue;
       if (!reqs[j]!.gpuModels.includes(fleet.nodes[i]!.gpuModel)) continue;
@@ -376,22 +386,25 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
       if (have >= g) continue;
       const on = nodeJobs[i]!.filter((v) => st[v] === 2 && jobNodes[v]!.length === 1);
       if (on.length === 0) continue;
-      const views: VictimView[] = on.map((v) => ({
-        level: runLevel[v]!,
-        gpus: trace[v]!.gpus,
-        runStart: runStart[v]!,
-        order: v,
-      }));
+      const views: VictimView[] = on.map((v) => {
+        // The work a preemption would lose is the progress since its last checkpoint.
+        const reached = done[v]! + progress(v, t);
+        return {
+          level: runLevel[v]!,
+          gpus: trace[v]!.gpus,
+          runStart: runStart[v]!,
+          order: v,
+          savedAt: t - (reached - savedOf(v, reached)),
+        };
+      });
       const pick = chooseVictims(rule, l, g, have, views, t, margin);
       if (!pick) continue;
-      const victims = pick.map((k) => on[k]!);
-      let vg = 0;
-      for (const v of victims) vg += trace[v]!.gpus;
-      if (vg >= bestGpus) continue;
+      const cost = preemptionCost(views, pick, t);
+      if (!cheaperPreemption(cost, best)) continue;
       bestNode = i;
-      bestVictims = victims;
-      bestGpus = vg;
-      if (vg === 1) break;
+      bestVictims = pick.map((k) => on[k]!);
+      best = cost;
+      if (cost.gpus === 1 && cost.lostGpuS === 0) break; // nothing can cost less
     }
     if (bestNode < 0) return false;
     for (const v of bestVictims) preempt(v, t);

@@ -7,6 +7,7 @@ import {
   buildSnapshot,
   ClusterView,
   readWorld,
+  savedAtOf,
   type CycleSnapshot,
   type CycleWorld,
 } from "../../src/control/index.js";
@@ -27,6 +28,7 @@ type Op =
   | { k: "reserve"; job: number; node: number }
   | { k: "release"; job: number }
   | { k: "checkpoint"; job: number; node: number }
+  | { k: "saved"; lease: number }
   | { k: "curtail"; kw: number }
   | { k: "tick"; ms: number }
   | { k: "sync" };
@@ -52,6 +54,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constant("reserve" as const), job: idx, node: idx }),
   fc.record({ k: fc.constant("release" as const), job: idx }),
   fc.record({ k: fc.constant("checkpoint" as const), job: idx, node: idx }),
+  fc.record({ k: fc.constant("saved" as const), lease: idx }),
   fc.record({ k: fc.constant("curtail" as const), kw: fc.integer({ min: 10, max: 400 }) }),
   fc.record({ k: fc.constant("tick" as const), ms: fc.integer({ min: 1, max: 60_000 }) }),
   fc.constant({ k: "sync" as const }),
@@ -83,6 +86,8 @@ function normal(w: CycleWorld): unknown {
     series: w.series,
     reservations: [...(w.reservations ?? [])].sort((a, b) => (a.jobId < b.jobId ? -1 : 1)),
     checkpoints: [...(w.checkpoints ?? [])].sort((a, b) => (a.jobId < b.jobId ? -1 : 1)),
+    // What a preemption of each lease would lose: its own newest checkpoint.
+    savedAt: w.leases.map((l) => [l.id, savedAtOf(l, w.checkpointOf)]),
     finished: w.finishedService,
     attained,
   };
@@ -290,6 +295,23 @@ for (const factory of STORES) {
             });
           return;
         }
+        case "saved": {
+          // A running lease reports a checkpoint: a preemption of it now loses only the work since.
+          const l = pick(active, op.lease);
+          if (l)
+            await store.checkpoints.recordCheckpoint({
+              jobId: l.jobId,
+              leaseId: l.id,
+              nodeId: l.nodeId,
+              siteId: l.siteId,
+              country: "ES",
+              sizeBytes: 2000 + op.lease,
+              files: 1,
+              savedAt: now,
+              updatedAt: now,
+            });
+          return;
+        }
         case "curtail":
           await store.energy.createCurtailment({
             id: `curt_v${n++}`,
@@ -359,6 +381,41 @@ for (const factory of STORES) {
       expect(kept.kept.stats.rebuilds).toBe(1);
       expect(kept.kept.stats.nodeUpdates).toBeGreaterThan(0);
       expect(kept.kept.stats.leaseUpdates).toBeGreaterThan(0);
+    });
+
+    it("a lease that checkpointed carries when (what preempting it loses) in the kept snapshot and a rebuild", async () => {
+      const kept = new ClusterView(h.store, undefined, { reconcileMs: Number.POSITIVE_INFINITY });
+      await kept.snapshot(h.clock.now());
+      // Free GPUs for the placement: the earlier runs leave leases on every node.
+      for (const l of await h.store.jobs.activeLeases()) await h.store.jobs.endLease(l.id, h.clock.now());
+      // Indices as `apply` picks them (the stores list rows in their own order): the new job, its lease.
+      const queuedBefore = new Set((await h.store.jobs.pendingJobs()).map((j) => j.id));
+      await apply({ k: "submit", gpus: 1 }, kept);
+      const queued = await h.store.jobs.pendingJobs();
+      const jobAt = queued.findIndex((j) => !queuedBefore.has(j.id));
+      expect(jobAt).toBeGreaterThanOrEqual(0);
+      // (A job index of 3k places a two-node gang: one of its leases checkpoints, the same test.)
+      await apply({ k: "place", job: jobAt, node: 1, gpu: 7, n: 1 }, kept);
+      const leaseAt = async () =>
+        (await h.store.jobs.activeLeases()).findIndex((l) => l.jobId === queued[jobAt]!.id);
+      const at = await leaseAt();
+      expect(at).toBeGreaterThanOrEqual(0);
+      const lease = (await h.store.jobs.activeLeases())[at]!;
+      await apply({ k: "run", lease: at }, kept);
+      const before = h.clock.now();
+      expect(
+        (await kept.snapshot(before)).snapshot.leases.find((l) => l.id === lease.id)?.savedAt,
+      ).toBeUndefined();
+      await apply({ k: "tick", ms: 5_000 }, kept);
+      await apply({ k: "saved", lease: await leaseAt() }, kept);
+      const now = h.clock.now();
+      const viaKept = (await kept.snapshot(now)).snapshot.leases.find((l) => l.id === lease.id);
+      const viaRebuild = buildSnapshot(await readWorld(h.store, now), now).snapshot.leases.find(
+        (l) => l.id === lease.id,
+      );
+      expect(viaKept?.savedAt).toBe(now);
+      expect(viaRebuild?.savedAt).toBe(now);
+      await h.store.jobs.endLease(lease.id, now);
     });
 
     it("syncs asked for while one runs share the next one (at most one runs and one waits)", async () => {

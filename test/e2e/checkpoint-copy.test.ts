@@ -102,6 +102,11 @@ describe("a checkpoint copied between two real agents", () => {
       hall: "Copy Hall",
       graceS: GRACE_S,
       stopTimeoutS: 3,
+      // Node B is killed and restarted mid-copy. Under CI load its restart can take longer than the
+      // default 15 s heartbeat timeout: node B would go offline, its lease end and a fresh copy start
+      // from byte 0 (no "resumed at byte" event; one CI run failed that way). The restart, not the
+      // offline path, is what this suite tests.
+      env: { ZUMBIDO_HEARTBEAT_TIMEOUT_MS: "120000" },
     });
     ({ dir, server, tenant, store } = hall);
     link = new BadLink(server.url);

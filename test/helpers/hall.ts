@@ -45,12 +45,15 @@ export async function startHall(o: {
   hall: string;
   graceS: number;
   stopTimeoutS: number;
+  /** More server settings (ZUMBIDO_* variables). */
+  env?: Record<string, string>;
 }): Promise<Hall> {
   const dir = mkdtempSync(join(tmpdir(), o.prefix));
   const db = join(dir, "z.db");
   const server = await startServerProc(`sqlite:${db}`, 0, {
     ZUMBIDO_STOP_GRACE_S: String(o.graceS),
     ZUMBIDO_STOP_TIMEOUT_S: String(o.stopTimeoutS),
+    ...o.env,
   });
   try {
     return await seedHall(dir, db, server, o.hall);
