@@ -148,7 +148,7 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
   });
 
   it("preemption choice: lowest priority first, then the latest started; hysteresis margin and minimum run", () => {
-    const rule = { ...gittinsRule({ victimCostK: 0 }), preemptMargin: 2, minRunS: 100 };
+    const rule = { ...gittinsRule({ victimCostK: 0, victimMaxLostS: 0 }), preemptMargin: 2, minRunS: 100 };
     const running: VictimView[] = [
       { level: 9, gpus: 2, runStart: 0, order: 0 },
       { level: 12, gpus: 2, runStart: 10, order: 1 },
@@ -193,8 +193,9 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
   });
 
   it("cost-aware preemption: a victim is stopped only when the gain repays K times its restart cost", () => {
-    // K = 2, grace 30 s + restore 60 s + work since its last checkpoint (every 1,800 s from its start).
-    const rule = gittinsRule({ victimCostK: 2 });
+    // K = 2, grace 30 s + restore 60 s + work since its last checkpoint (every 1,800 s from its start);
+    // no bound on that work here (the next test has it).
+    const rule = gittinsRule({ victimCostK: 2, victimMaxLostS: 0 });
     const one = (level: number, gpus: number, runStart: number): VictimView[] => [
       { level, gpus, runStart, order: 0 },
     ];
@@ -212,6 +213,25 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
     const saved = (savedAt: number): VictimView[] => [{ level: 13, gpus: 8, runStart: 0, order: 0, savedAt }];
     expect(chooseVictims(rule, 8, 1, 0, saved(990), 1_000)).toEqual([0]); // 10 s since it saved
     expect(chooseVictims(rule, 8, 1, 0, saved(0), 1_810)).toBeNull(); // saved at its start: 1,810 s to lose
+  });
+
+  it("checkpoint-aligned preemption: a victim more than 600 s of work past its last checkpoint keeps running", () => {
+    const rule = gittinsRule({ victimCostK: 0 });
+    expect(GITTINS_DEFAULTS.victimMaxLostS).toBe(600);
+    const v = (runStart: number, savedAt?: number): VictimView[] => [
+      { level: 20, gpus: 1, runStart, order: 0, ...(savedAt !== undefined ? { savedAt } : {}) },
+    ];
+    expect(chooseVictims(rule, 8, 1, 0, v(0, 9_400), 10_000)).toEqual([0]); // 600 s since it saved
+    expect(chooseVictims(rule, 8, 1, 0, v(0, 9_399), 10_000)).toBeNull(); // 601 s
+    // Unknown: estimated from its start, a checkpoint every 1,800 s (10,000 mod 1,800 = 1,000 s).
+    expect(chooseVictims(rule, 8, 1, 0, v(0), 10_000)).toBeNull();
+    expect(chooseVictims(rule, 8, 1, 0, v(0), 9_500)).toEqual([0]); // 500 s
+    // A waiting job that may stop anything is exempt; 0 turns the bound off.
+    expect(chooseVictims(rule, Number.NEGATIVE_INFINITY, 1, 0, v(0), 10_000)).toEqual([0]);
+    expect(chooseVictims(gittinsRule({ victimCostK: 0, victimMaxLostS: 0 }), 8, 1, 0, v(0), 10_000)).toEqual([
+      0,
+    ]);
+    expect("worthPreempting" in gittinsRule({ victimCostK: 0, victimMaxLostS: 0 })).toBe(false);
   });
 
   it("the node to preempt on (both loops): fewest GPUs stopped, then least work lost since the victims' checkpoints", () => {
@@ -260,7 +280,8 @@ describe("queue policy (shared by the control plane and the simulator)", () => {
     }));
     const snap = {
       ...snapshot(site("a").node("a1").gpus("H100", 4))
-        .lease("old", "a1", [0, 1, 2, 3], { class: "interruptible", startedAt: 0 })
+        // It checkpointed 100 s ago: stopping it loses little (the rule stops nothing 600 s past one).
+        .lease("old", "a1", [0, 1, 2, 3], { class: "interruptible", startedAt: 0, savedAt: 9_900_000 })
         .build(),
       finishedService: finished,
     };

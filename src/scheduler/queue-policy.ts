@@ -108,6 +108,13 @@ export interface GittinsOptions {
   restoreS: number;
   /** Seconds between checkpoints (work since the last one, estimated from the victim's start, is lost; 0 = none lost). */
   checkpointS: number;
+  /**
+   * Checkpoint-aligned preemption: a victim is stopped only while the work since its last
+   * checkpoint (known, or estimated as above) is at most this many seconds; 0 = no bound. Bounds
+   * what an interruptible job loses to the rule; a waiting job of level -∞ (the control plane's
+   * on-demand jobs) is exempt.
+   */
+  victimMaxLostS: number;
 }
 
 /** Defaults of the zumbido policy. */
@@ -125,6 +132,7 @@ export const GITTINS_DEFAULTS: GittinsOptions = {
   graceS: 30,
   restoreS: 60,
   checkpointS: 1800,
+  victimMaxLostS: 600,
 };
 
 /**
@@ -386,7 +394,9 @@ export function gittinsRule(opts: Partial<GittinsOptions> = {}): QueueRule & { l
     watchUnfinished: (read) => {
       learner.unfinished = read;
     },
-    ...(o.victimCostK > 0 ? { worthPreempting: (level, v, now) => worthPreempting(o, level, v, now) } : {}),
+    ...(o.victimCostK > 0 || o.victimMaxLostS > 0
+      ? { worthPreempting: (level, v, now) => worthPreempting(o, level, v, now) }
+      : {}),
   };
 }
 
@@ -396,8 +406,9 @@ const levelWork = (l: number): number => 2 ** (l + 0.5);
 /**
  * Cost-aware preemption: stopping `v` for a waiting job of `level` gains about the difference of
  * their expected remaining work (the waiter runs first instead of after), and costs the victim its
- * grace period, restore overhead and the work since its last checkpoint (estimated from its start,
- * as if it checkpointed every `checkpointS` since), on each of its GPUs. Preempt when gain >= K x cost.
+ * grace period, restore overhead and the work since its last checkpoint (since `savedAt` when
+ * known, else estimated from its start, as if it checkpointed every `checkpointS` since), on each
+ * of its GPUs. Preempt when that work is at most `victimMaxLostS` and gain >= K x cost.
  */
 function worthPreempting(o: GittinsOptions, level: number, v: VictimView, now: number): boolean {
   // A waiting job that may stop anything (the control plane's on-demand jobs) pays no such test.
@@ -408,6 +419,8 @@ function worthPreempting(o: GittinsOptions, level: number, v: VictimView, now: n
       : o.checkpointS > 0
         ? Math.max(0, now - v.runStart) % o.checkpointS
         : 0;
+  // Checkpoint-aligned preemption: a victim far from its last checkpoint keeps running.
+  if (o.victimMaxLostS > 0 && sinceCkpt > o.victimMaxLostS) return false;
   const costGpuS = v.gpus * (o.graceS + o.restoreS + sinceCkpt);
   return levelWork(v.level) - levelWork(level) >= o.victimCostK * costGpuS;
 }

@@ -68,35 +68,20 @@ describe("Philly replays (ZUMBIDO_DATA_DIR)", () => {
     LONG,
   );
 
-  // Every heavy-load target is missed since both loops share the node choice (fewest GPUs stopped,
-  // then least work lost since the victims' checkpoints): the 2017-12-02 rows that met them were
-  // run with the simulator's old first-fit node choice, under which las and the oracle wasted more.
-  // What holds is asserted: on these rows the gap closed is >= 60% with fewer preemptions than
-  // las; their p99 is above fifo-backfill's (README.md "Scheduling quality" has every row).
+  // Every heavy-load target (gap closed >= 60%, p99 within fifo-backfill's, preemptions <= las) is
+  // met on the issue's week at both loads (63% at 256 GPUs, 71% at 384), on 2017-10-16 at 384 (68%)
+  // and on 2017-11-06 at 256 (61%).
   for (const [monday, gpus] of [
-    ["2017-10-23", 384],
-    ["2017-11-20", 384],
-    ["2017-12-04", 384],
+    ["2017-10-09", 256],
+    ["2017-10-09", 384],
+    ["2017-10-16", 384],
+    ["2017-11-06", 256],
   ] as const) {
     it(
-      `week ${monday} at ${gpus} GPUs: zumbido closes >= 60% of the las-to-oracle gap, preemptions <= las`,
+      `week ${monday} at ${gpus} GPUs: zumbido closes >= 60% of the las-to-oracle gap, p99 within fifo-backfill's, preemptions <= las`,
       () => {
         const c = compare(weekOf(philly(), monday), gpus);
         expect(gapClosed(c)).toBeGreaterThanOrEqual(0.6);
-        expect(c.z.preemptions).toBeLessThanOrEqual(c.las.preemptions);
-      },
-      LONG,
-    );
-  }
-
-  // The issue's week MISSES the gap target at both loads (42% at 256 GPUs, 52% at 384); what holds
-  // is asserted: more than 40% of the gap, p99 within fifo-backfill's, fewer preemptions than las.
-  for (const gpus of [256, 384]) {
-    it(
-      `week 2017-10-09 at ${gpus} GPUs: zumbido closes > 40% of the gap, p99 within fifo-backfill's, preemptions <= las`,
-      () => {
-        const c = compare(parseTraceCsv(readFileSync(week, "utf8")), gpus);
-        expect(gapClosed(c)).toBeGreaterThan(0.4);
         expect(c.z.p99JctS).toBeLessThanOrEqual(c.fb.p99JctS);
         expect(c.z.preemptions).toBeLessThanOrEqual(c.las.preemptions);
       },
@@ -104,7 +89,26 @@ describe("Philly replays (ZUMBIDO_DATA_DIR)", () => {
     );
   }
 
-  // At 512 GPUs every week but 2017-10-02 (+2.7%) is within 2% of the oracle.
+  // These close >= 60% with fewer preemptions than las, and waste less, but their p99 is above
+  // fifo-backfill's (README.md "Scheduling quality" has every row, misses included).
+  for (const [monday, gpus] of [
+    ["2017-10-30", 256],
+    ["2017-11-20", 256],
+    ["2017-12-04", 384],
+  ] as const) {
+    it(
+      `week ${monday} at ${gpus} GPUs: zumbido closes >= 60% of the gap, preemptions and wasted GPU time <= las`,
+      () => {
+        const c = compare(weekOf(philly(), monday), gpus);
+        expect(gapClosed(c)).toBeGreaterThanOrEqual(0.6);
+        expect(c.z.preemptions).toBeLessThanOrEqual(c.las.preemptions);
+        expect(c.z.wastedGpuS).toBeLessThanOrEqual(c.las.wastedGpuS);
+      },
+      LONG,
+    );
+  }
+
+  // At 512 GPUs every week but 2017-10-02 (+2.2%) is within 2% of the oracle.
   it(
     "week 2017-10-23 at 512 GPUs: zumbido within 2% of srtf-oracle, preemptions <= las",
     () => {
