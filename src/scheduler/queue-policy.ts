@@ -415,7 +415,7 @@ function worthPreempting(o: GittinsOptions, level: number, v: VictimView, now: n
   if (level === Number.NEGATIVE_INFINITY) return true;
   const sinceCkpt =
     v.savedAt !== undefined
-      ? Math.max(0, now - Math.max(v.runStart, v.savedAt))
+      ? workSinceSaveS(v, now)
       : o.checkpointS > 0
         ? Math.max(0, now - v.runStart) % o.checkpointS
         : 0;
@@ -507,6 +507,11 @@ export interface VictimView {
   savedAt?: number;
 }
 
+/** Seconds of a victim's work since it was last saved (its checkpoint, else its start); a report from the future counts as now. */
+export function workSinceSaveS(v: VictimView, now: number): number {
+  return Math.max(0, now - Math.max(v.runStart, v.savedAt ?? v.runStart));
+}
+
 /** What preempting a set of victims on one node costs. */
 export interface PreemptionCost {
   /** GPUs stopped. */
@@ -522,7 +527,7 @@ export function preemptionCost(running: VictimView[], pick: readonly number[], n
   for (const k of pick) {
     const v = running[k]!;
     gpus += v.gpus;
-    lostGpuS += v.gpus * Math.max(0, now - Math.max(v.runStart, v.savedAt ?? v.runStart));
+    lostGpuS += v.gpus * workSinceSaveS(v, now);
   }
   return { gpus, lostGpuS };
 }

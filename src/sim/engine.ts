@@ -312,11 +312,11 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     siteBusyChanged(t, nodes);
   };
 
-  /** Ends a stint: restore time is wasted; a preempted job keeps only the progress up to its last checkpoint. */
   /** Progress a preempted job keeps: its last checkpoint (every ckptS of progress), never less than before this run. */
   const savedOf = (j: number, reached: number): number =>
     ckptS > 0 ? Math.max(done[j]!, Math.floor(reached / ckptS + 1e-9) * ckptS) : reached;
 
+  /** Ends a stint: restore time is wasted; a preempted job keeps only the progress up to its last checkpoint. */
   const leaveRunning = (j: number, t: number, preempted: boolean): void => {
     const g = trace[j]!.gpus;
     const stint = t - runStart[j]!;

@@ -133,6 +133,20 @@ for (const factory of STORES) {
     });
     afterAll(async () => h.close());
 
+    /** Records a job's newest checkpoint as written by `leaseId` on that node, saved now. */
+    const checkpoint = (jobId: string, leaseId: string, nodeId: string, siteId: string, sizeBytes: number) =>
+      h.store.checkpoints.recordCheckpoint({
+        jobId,
+        leaseId,
+        nodeId,
+        siteId,
+        country: "ES",
+        sizeBytes,
+        files: 1,
+        savedAt: h.clock.now(),
+        updatedAt: h.clock.now(),
+      });
+
     /** Applies one op through the store's own write paths. */
     async function apply(op: Op, view: ClusterView): Promise<void> {
       const { store, clock } = h;
@@ -279,37 +293,16 @@ for (const factory of STORES) {
           return;
         }
         case "checkpoint": {
+          // A requeued job's checkpoint, written by a lease that is gone.
           const j = pick(queued, op.job);
           const node = pick(nodes, op.node);
-          if (j && node)
-            await store.checkpoints.recordCheckpoint({
-              jobId: j.id,
-              leaseId: "lease_gone",
-              nodeId: node.id,
-              siteId: node.siteId,
-              country: "ES",
-              sizeBytes: 1000 + op.node,
-              files: 1,
-              savedAt: now,
-              updatedAt: now,
-            });
+          if (j && node) await checkpoint(j.id, "lease_gone", node.id, node.siteId, 1000 + op.node);
           return;
         }
         case "saved": {
           // A running lease reports a checkpoint: a preemption of it now loses only the work since.
           const l = pick(active, op.lease);
-          if (l)
-            await store.checkpoints.recordCheckpoint({
-              jobId: l.jobId,
-              leaseId: l.id,
-              nodeId: l.nodeId,
-              siteId: l.siteId,
-              country: "ES",
-              sizeBytes: 2000 + op.lease,
-              files: 1,
-              savedAt: now,
-              updatedAt: now,
-            });
+          if (l) await checkpoint(l.jobId, l.id, l.nodeId, l.siteId, 2000 + op.lease);
           return;
         }
         case "curtail":
