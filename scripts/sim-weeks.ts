@@ -4,6 +4,9 @@
 //   npx tsx scripts/sim-weeks.ts [--data DIR] [--gpus 256,384,512] [--weeks 2017-10-09,...]
 //                                [--gittins '{"preemptMargin":3}'] [--json FILE] [--html FILE]
 //   npx tsx scripts/sim-weeks.ts --from-json FILE [--html FILE]   (render saved rows, no replay)
+//   npx tsx scripts/sim-weeks.ts --reuse FILE [--gittins '{...}'] [--weeks ...] [--gpus ...]
+//     (replay zumbido only, against the fifo-backfill, las and srtf-oracle rows FILE saved with
+//      --json: a knob of the zumbido rule changes none of them; about 20 s for 22 rows)
 // DIR defaults to $ZUMBIDO_DATA_DIR (the shared data folder, never copied into the repo).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,17 +14,19 @@ import { parseArgs } from "node:util";
 import { cutWindow, parseTraceCsv, uniformFleet } from "../src/sim/index.js";
 import { runSimulation } from "../src/sim/run.js";
 import type { SimResult } from "../src/sim/result.js";
+import type { TraceJob } from "../src/sim/trace.js";
 import { barChart, esc } from "../src/sim/svg.js";
 
 const { values } = parseArgs({
   options: {
     data: { type: "string" },
-    gpus: { type: "string", default: "256,384,512" },
+    gpus: { type: "string" },
     weeks: { type: "string" },
     gittins: { type: "string", default: "{}" },
     json: { type: "string" },
     html: { type: "string" },
     "from-json": { type: "string" },
+    reuse: { type: "string" },
   },
 });
 
@@ -58,16 +63,74 @@ function judge(week: string, gpus: number, jobs: number, r: Record<string, SimRe
   return { week, gpus, jobs, fb, las, oracle, z, gapClosed, misses };
 }
 
-function replayAll(): Row[] {
+const TRACE_START_S = Date.parse("2017-09-04T10:30:41Z") / 1000;
+
+/** The full Philly trace from --data or $ZUMBIDO_DATA_DIR. */
+function loadPhilly(): TraceJob[] {
   const dir = values.data ?? process.env.ZUMBIDO_DATA_DIR;
   if (!dir)
     throw new Error("give --data DIR or set ZUMBIDO_DATA_DIR (the folder holding traces/philly-pollux)");
-  const gittins = JSON.parse(values.gittins) as Record<string, number>;
-  const loads = values.gpus.split(",").map(Number);
-  if (loads.some((g) => !(g > 0 && g % 8 === 0)))
-    throw new Error(`--gpus: multiples of 8, got ${values.gpus}`);
-  const traceStartS = Date.parse("2017-09-04T10:30:41Z") / 1000;
-  const all = parseTraceCsv(readFileSync(join(dir, "traces/philly-pollux/philly.csv"), "utf8"));
+  return parseTraceCsv(readFileSync(join(dir, "traces/philly-pollux/philly.csv"), "utf8"));
+}
+
+/** The week starting on a Monday (YYYY-MM-DD) of the full trace. */
+function weekOf(all: TraceJob[], week: string): TraceJob[] {
+  const s = Date.parse(`${week}T00:00:00Z`) / 1000 - TRACE_START_S;
+  if (!Number.isFinite(s)) throw new Error(`--weeks: "${week}" is not a date (YYYY-MM-DD)`);
+  return cutWindow(all, s, s + 7 * 86_400);
+}
+
+function loadsOf(arg: string): number[] {
+  const loads = arg.split(",").map(Number);
+  if (loads.some((g) => !(g > 0 && g % 8 === 0))) throw new Error(`--gpus: multiples of 8, got ${arg}`);
+  return loads;
+}
+
+/** The zumbido rule's knobs from --gittins. */
+const gittinsKnobs = (): Record<string, number> => JSON.parse(values.gittins) as Record<string, number>;
+
+/**
+ * Replays zumbido alone on the rows of a file written with --json (narrowed by --weeks and
+ * --gpus when given), judged against that file's fifo-backfill, las and srtf-oracle results.
+ */
+function replayReusing(file: string): Row[] {
+  const saved = JSON.parse(readFileSync(file, "utf8")) as Row[];
+  const weeks = values.weeks ? new Set(values.weeks.split(",")) : null;
+  const loads = values.gpus ? new Set(loadsOf(values.gpus)) : null;
+  const all = loadPhilly();
+  const gittins = gittinsKnobs();
+  const rows: Row[] = [];
+  const traces = new Map<string, TraceJob[]>();
+  console.log(MD_HEAD);
+  for (const r of saved) {
+    if ((weeks && !weeks.has(r.week)) || (loads && !loads.has(r.gpus))) continue;
+    let trace = traces.get(r.week);
+    if (!trace) {
+      trace = weekOf(all, r.week);
+      traces.set(r.week, trace);
+    }
+    if (trace.length !== r.jobs)
+      throw new Error(
+        `--reuse ${file}: week ${r.week} has ${trace.length} jobs here but ${r.jobs} in the file; it was written from another trace, write it again with --json`,
+      );
+    const [z] = runSimulation({ trace, fleet: uniformFleet(r.gpus), policies: ["zumbido"], gittins });
+    const row = judge(r.week, r.gpus, r.jobs, {
+      "fifo-backfill": r.fb,
+      las: r.las,
+      "srtf-oracle": r.oracle,
+      zumbido: z!.result,
+    });
+    rows.push(row);
+    console.log(mdRow(row));
+  }
+  if (rows.length === 0) throw new Error(`--reuse ${file}: no saved row matches --weeks / --gpus`);
+  return rows;
+}
+
+function replayAll(): Row[] {
+  const gittins = gittinsKnobs();
+  const loads = loadsOf(values.gpus ?? "256,384,512");
+  const all = loadPhilly();
   const mondays: string[] = [];
   for (
     let d = Date.parse("2017-09-04T00:00:00Z");
@@ -78,9 +141,7 @@ function replayAll(): Row[] {
   const rows: Row[] = [];
   console.log(MD_HEAD);
   for (const week of values.weeks ? values.weeks.split(",") : mondays) {
-    const s = Date.parse(`${week}T00:00:00Z`) / 1000 - traceStartS;
-    if (!Number.isFinite(s)) throw new Error(`--weeks: "${week}" is not a date (YYYY-MM-DD)`);
-    const trace = cutWindow(all, s, s + 7 * 86_400);
+    const trace = weekOf(all, week);
     if (trace.length === 0) continue;
     for (const gpus of loads) {
       const out = runSimulation({
@@ -129,12 +190,23 @@ const cells = (r: Row): string[] => [
 ];
 const mdRow = (r: Row): string => `| ${cells(r).join(" | ")} |`;
 
+/** Geometric mean of a ratio over rows, as a signed percentage ("+3.1%"); "-" with no rows. */
+function geoMeanPct(rows: Row[], ratio: (r: Row) => number): string {
+  if (rows.length === 0) return "-";
+  return pct(Math.exp(rows.reduce((a, r) => a + Math.log(ratio(r)), 0) / rows.length) - 1);
+}
+
 function summary(rows: Row[]): string {
   const heavy = rows.filter((x) => x.gpus < 512 && x.gapClosed !== null);
+  const loaded = rows.filter((x) => x.gpus < 512);
+  const meanGap = heavy.length ? heavy.reduce((a, x) => a + x.gapClosed!, 0) / heavy.length : NaN;
   return (
     `rows met: ${rows.filter((x) => x.misses.length === 0).length} of ${rows.length}; ` +
     `at 256/384 GPUs with a gap: ${heavy.filter((x) => x.misses.length === 0).length} of ${heavy.length} met, ` +
+    `mean gap closed ${heavy.length ? `${(meanGap * 100).toFixed(1)}%` : "-"}, ` +
     `${heavy.filter((x) => x.gapClosed! >= 0.6).length} close >= 60%, ` +
+    `zumbido avg / srtf-oracle ${geoMeanPct(loaded, (x) => x.z.avgJctS / x.oracle.avgJctS)} and ` +
+    `p99 / fifo-backfill ${geoMeanPct(loaded, (x) => x.z.p99JctS / x.fb.p99JctS)} (geometric means), ` +
     `${rows.filter((x) => x.gpus < 512 && x.z.p99JctS > x.fb.p99JctS).length} p99 > fifo-backfill, ` +
     `${rows.filter((x) => x.gpus < 512 && x.z.preemptions > x.las.preemptions).length} preempt more than las; ` +
     `at 512: ${rows.filter((x) => x.gpus >= 512 && x.z.avgJctS > x.oracle.avgJctS * 1.02).length} above oracle+2%; ` +
@@ -190,7 +262,9 @@ ${charts}
 
 const rows: Row[] = values["from-json"]
   ? (JSON.parse(readFileSync(values["from-json"], "utf8")) as Row[])
-  : replayAll();
+  : values.reuse
+    ? replayReusing(values.reuse)
+    : replayAll();
 if (values["from-json"]) {
   console.log(MD_HEAD);
   for (const r of rows) console.log(mdRow(r));
