@@ -381,6 +381,20 @@ for (const factory of STORES) {
       await kept.snapshot(h.clock.now());
       // Free GPUs for the placement: the earlier runs leave leases on every node.
       for (const l of await h.store.jobs.activeLeases()) await h.store.jobs.endLease(l.id, h.clock.now());
+      // The random runs before may leave GPUs held for a preemptor (a `reserve` op, 20 s), which
+      // the placement below must not collide with (it did, now and then, on node 1's GPU 7): one is
+      // made here so that the wait is always exercised, then every hold is let expire.
+      await h.store.checkpoints.reserve({
+        jobId: "job_elsewhere",
+        nodeId: (await h.store.fleet.listNodes())[1]!.id,
+        leaseId: "lease_gone",
+        gpuIndices: [7],
+        createdAt: h.clock.now(),
+        expiresAt: h.clock.now() + 20_000,
+      });
+      const holds = await h.store.checkpoints.reservations(h.clock.now());
+      h.clock.advance(Math.max(0, ...holds.map((r) => r.expiresAt - h.clock.now())));
+      expect(await h.store.checkpoints.reservations(h.clock.now())).toEqual([]);
       // Indices as `apply` picks them (the stores list rows in their own order): the new job, its lease.
       const queuedBefore = new Set((await h.store.jobs.pendingJobs()).map((j) => j.id));
       await apply({ k: "submit", gpus: 1 }, kept);
