@@ -7,6 +7,8 @@
 //   npx tsx scripts/sim-weeks.ts --reuse FILE [--gittins '{...}'] [--weeks ...] [--gpus ...]
 //     (replay zumbido only, against the fifo-backfill, las and srtf-oracle rows FILE saved with
 //      --json: a knob of the zumbido rule changes none of them; about 20 s for 22 rows)
+//   --replicas K (with either): also replays zumbido under tie seeds 1..K-1 (equal victims and
+//     nodes chosen another way, a neutral change) and prints each row's spread; seed 0 is the table
 // DIR defaults to $ZUMBIDO_DATA_DIR (the shared data folder, never copied into the repo).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     html: { type: "string" },
     "from-json": { type: "string" },
     reuse: { type: "string" },
+    replicas: { type: "string", default: "1" },
   },
 });
 
@@ -42,6 +45,34 @@ interface Row {
   /** (las - zumbido) / (las - srtf-oracle); null when las is within 0.5% of the oracle (nothing to close). */
   gapClosed: number | null;
   misses: string[];
+  /** Zumbido under tie seeds 1..K-1 (--replicas K), judged against the same baselines. */
+  replicas?: { seed: number; z: SimResult; gapClosed: number | null; misses: string[] }[];
+}
+
+const replicas = Number(values.replicas);
+if (!Number.isInteger(replicas) || replicas < 1 || replicas > 32)
+  throw new Error(`--replicas: a whole number from 1 to 32, got ${values.replicas}`);
+
+/** Adds zumbido's replays under tie seeds 1..replicas-1 to a judged row (same trace and baselines). */
+function addReplicas(row: Row, trace: TraceJob[], gittins: Record<string, number>): void {
+  if (replicas <= 1) return;
+  row.replicas = [];
+  for (let seed = 1; seed < replicas; seed++) {
+    const [z] = runSimulation({
+      trace,
+      fleet: uniformFleet(row.gpus),
+      policies: ["zumbido"],
+      gittins,
+      tieSeed: seed,
+    });
+    const j = judge(row.week, row.gpus, row.jobs, {
+      "fifo-backfill": row.fb,
+      las: row.las,
+      "srtf-oracle": row.oracle,
+      zumbido: z!.result,
+    });
+    row.replicas.push({ seed, z: z!.result, gapClosed: j.gapClosed, misses: j.misses });
+  }
 }
 
 function judge(week: string, gpus: number, jobs: number, r: Record<string, SimResult>): Row {
@@ -120,6 +151,7 @@ function replayReusing(file: string): Row[] {
       "srtf-oracle": r.oracle,
       zumbido: z!.result,
     });
+    addReplicas(row, trace, gittins);
     rows.push(row);
     console.log(mdRow(row));
   }
@@ -156,6 +188,7 @@ function replayAll(): Row[] {
         trace.length,
         Object.fromEntries(out.map((o) => [o.result.policy, o.result])),
       );
+      addReplicas(row, trace, gittins);
       rows.push(row);
       console.log(mdRow(row));
     }
@@ -214,6 +247,74 @@ function summary(rows: Row[]): string {
   );
 }
 
+/** Every replay of a row's zumbido: seed 0 (the table) and the tie seeds. */
+const allSeeds = (r: Row): { seed: number; z: SimResult; gapClosed: number | null; misses: string[] }[] => [
+  { seed: 0, z: r.z, gapClosed: r.gapClosed, misses: r.misses },
+  ...(r.replicas ?? []),
+];
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * The spread of zumbido's figures over the tie seeds (--replicas): per row the gap closed (or, at
+ * 512 GPUs, the distance to the oracle) as median and range, and under how many seeds the row
+ * meets every target; then what holds under every seed.
+ */
+function spreadReport(rows: Row[]): string {
+  const k = replicas;
+  const out = [
+    `\nZumbido under ${k} tie seeds (0 = the table; equal victims and nodes chosen another way):\n`,
+    "| week | GPUs | gap closed / vs oracle, seed 0 | median | lowest - highest | p99 / fifo-backfill, lowest - highest | met under |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  const fig = (r: Row, x: { z: SimResult; gapClosed: number | null }): number | null =>
+    r.gpus >= 512 ? x.z.avgJctS / r.oracle.avgJctS - 1 : x.gapClosed;
+  const show = (r: Row, v: number): string => (r.gpus >= 512 ? pct(v) : `${Math.round(v * 100)}%`);
+  for (const r of rows) {
+    const seeds = allSeeds(r);
+    const figs = seeds.map((x) => fig(r, x)).filter((v): v is number => v !== null);
+    const p99 = seeds.map((x) => x.z.p99JctS / r.fb.p99JctS - 1);
+    const met = seeds.filter((x) => x.misses.length === 0).length;
+    out.push(
+      `| ${r.week} | ${r.gpus} | ${figs.length ? show(r, fig(r, seeds[0]!) ?? NaN) : "no gap"} | ` +
+        `${figs.length ? show(r, median(figs)) : "-"} | ` +
+        `${figs.length ? `${show(r, Math.min(...figs))} - ${show(r, Math.max(...figs))}` : "-"} | ` +
+        `${r.gpus >= 512 ? "-" : `${pct(Math.min(...p99))} - ${pct(Math.max(...p99))}`} | ${met} of ${seeds.length} |`,
+    );
+  }
+  const heavy = rows.filter((r) => r.gpus < 512 && r.gapClosed !== null);
+  const perSeed = Array.from({ length: k }, (_, s) => {
+    const gaps = heavy.map((r) => allSeeds(r)[s]!.gapClosed ?? 0);
+    return {
+      meanGap: gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : NaN,
+      met: heavy.filter((r) => allSeeds(r)[s]!.misses.length === 0).length,
+    };
+  });
+  const always = rows.filter((r) => allSeeds(r).every((x) => x.misses.length === 0));
+  const range = (xs: number[], f: (x: number) => string): string =>
+    `${f(Math.min(...xs))} - ${f(Math.max(...xs))}`;
+  const parts: string[] = [];
+  if (heavy.length)
+    parts.push(
+      `below 512 GPUs with a gap, mean gap closed ${range(
+        perSeed.map((p) => p.meanGap),
+        (x) => `${(x * 100).toFixed(1)}%`,
+      )} (seed 0: ${(perSeed[0]!.meanGap * 100).toFixed(1)}%), rows meeting every target ` +
+        `${range(
+          perSeed.map((p) => p.met),
+          String,
+        )} of ${heavy.length}`,
+    );
+  parts.push(
+    `rows met under every seed: ${always.length ? always.map((r) => `${r.week}@${r.gpus}`).join(", ") : "none"}`,
+  );
+  out.push(`\nover ${k} tie seeds: ${parts.join("; ")}`);
+  return out.join("\n");
+}
+
 /** A self-contained HTML page (no scripts): the table, misses marked, and gap closed per week. */
 function renderHtml(rows: Row[]): string {
   const head = MD_HEAD.split("\n")[0]!
@@ -270,5 +371,6 @@ if (values["from-json"]) {
   for (const r of rows) console.log(mdRow(r));
 }
 console.log(`\n${summary(rows)}`);
+if (rows.some((r) => r.replicas?.length)) console.log(spreadReport(rows));
 if (values.json) writeFileSync(values.json, JSON.stringify(rows));
 if (values.html) writeFileSync(values.html, renderHtml(rows));

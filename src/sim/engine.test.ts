@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { seededRng } from "../domain/index.js";
-import { replay } from "./engine.js";
+import { replay, tieKey } from "./engine.js";
 import { checkReplay } from "./checker.js";
 import { uniformFleet } from "./fleet.js";
 import { SIM_POLICIES } from "./policies.js";
@@ -240,6 +240,53 @@ describe("replay", () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it("a tie seed breaks equal victims another way, and seed 0 is the product's order", () => {
+    // Eight equal 1-GPU jobs fill one node; a short one arrives when they all rank alike (las level
+    // 1, started together), so which of them is stopped is a tie.
+    const trace: TraceJob[] = [
+      ...Array.from({ length: 8 }, (_, k) => ({
+        id: `long${k}`,
+        submitS: 0,
+        durationS: 20_000,
+        gpus: 1,
+        tenant: "a",
+      })),
+      { id: "short", submitS: 5_000, durationS: 100, gpus: 1, tenant: "a" },
+    ];
+    const fleet = uniformFleet(8);
+    const stopped = (seed?: number): number => {
+      const run = replay(trace, fleet, { policy: "las", ...(seed !== undefined ? { tieSeed: seed } : {}) });
+      expect(checkReplay(fleet, trace, run.log)).toEqual([]);
+      const stop = run.log.find((e) => !e.start && e.t < 20_000);
+      expect(stop).toBeDefined();
+      return stop!.job;
+    };
+    expect(stopped()).toBe(7); // the product's order: the latest submitted first
+    expect(stopped(0)).toBe(7);
+    const bySeed = [1, 2, 3, 4, 5, 6, 7, 8].map((s) => stopped(s));
+    expect(new Set(bySeed).size).toBeGreaterThan(1);
+    // Each seed's choice is the victim its key ranks first.
+    bySeed.forEach((v, k) => {
+      const keys = Array.from({ length: 8 }, (_, j) => tieKey(j, k + 1));
+      expect(v).toBe(keys.indexOf(Math.max(...keys)));
+    });
+    expect(() => replay(trace, fleet, { policy: "las", tieSeed: -1 })).toThrow(/tie seed must be/);
+  });
+
+  it("a tie seed changes only ties: a replay with one keeps every job's work and has no violations", () => {
+    const trace = gangTrace(300, 5);
+    const fleet = uniformFleet(32);
+    for (const policy of ["las", "zumbido"] as const) {
+      const base = replay(trace, fleet, { policy });
+      const seeded = replay(trace, fleet, { policy, tieSeed: 3 });
+      expect(checkReplay(fleet, trace, seeded.log)).toEqual([]);
+      trace.forEach((j, k) =>
+        expect(seeded.finish[k]! - j.submitS).toBeGreaterThanOrEqual(j.durationS - 1e-6),
+      );
+      expect(summarise(seeded, 0).jobs).toBe(summarise(base, 0).jobs);
+    }
   });
 
   it("refuses a job that can never fit, naming it", () => {

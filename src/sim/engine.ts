@@ -98,6 +98,22 @@ export interface SimOptions {
   onProgress?: (finished: number, total: number) => void;
   /** Tests only: turn off the pass's shortcuts (they must never change a decision, only save work). */
   noShortcuts?: boolean;
+  /**
+   * Breaks the preemption choice's ties another way (0 or absent: the product's order, the latest
+   * submitted victim first and the first node found). A seed orders equal victims by a hash of
+   * the job and scans the nodes from a seeded offset: a neutral change, to measure how much of a
+   * result is the luck of ties (scripts/sim-weeks.ts --replicas).
+   */
+  tieSeed?: number;
+}
+
+/** A well-mixed 32-bit hash of a job index under a tie seed (the seed's tie-break key). */
+export function tieKey(j: number, seed: number): number {
+  let h = Math.imul(j ^ Math.imul(seed, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 /** Raw outcome of a replay. */
@@ -155,6 +171,11 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   if (!(restoreS >= 0)) throw new Error(`restore overhead must be >= 0 seconds, got ${restoreS}`);
   if (!(ckptS >= 0)) throw new Error(`checkpoint interval must be >= 0 seconds, got ${ckptS}`);
   const policy: Policy = { ...DEFAULT_POLICY, preemptionGraceS: grace };
+  const tieSeed = opts.tieSeed ?? 0;
+  if (!Number.isInteger(tieSeed) || tieSeed < 0)
+    throw new Error(`tie seed must be a whole number >= 0, got ${tieSeed}`);
+  // Where the preemption's node scan starts (equal costs keep the node found first).
+  const scanFrom = tieSeed && fleet.nodes.length > 0 ? tieKey(0x5eed, tieSeed) % fleet.nodes.length : 0;
   const sites = fleet.sites.map((s) => ({ ...s, prices: { ...s.prices } }));
   const state = new ClusterState(sites, fleet.nodes, policy);
   const n = trace.length;
@@ -379,7 +400,8 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
     let bestNode = -1;
     let bestVictims: number[] = [];
     let best: PreemptionCost | null = null;
-    for (let i = 0; i < fleet.nodes.length; i++) {
+    for (let k = 0; k < fleet.nodes.length; k++) {
+      const i = (k + scanFrom) % fleet.nodes.length;
       if (nodeClaim[i] !== -1 || state.nodeOpen[i] !== 1 || state.nodeCap[i]! < g) continue;
       if (!reqs[j]!.gpuModels.includes(fleet.nodes[i]!.gpuModel)) continue;
       const have = state.nodeFree[i]!;
@@ -393,7 +415,7 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
           level: runLevel[v]!,
           gpus: trace[v]!.gpus,
           runStart: runStart[v]!,
-          order: v,
+          order: tieSeed ? tieKey(v, tieSeed) : v,
           savedAt: t - (reached - savedOf(v, reached)),
         };
       });

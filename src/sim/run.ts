@@ -41,6 +41,8 @@ export interface SimRequest {
   fairShare?: boolean;
   /** Knobs of the zumbido policy (tuning experiments only). */
   gittins?: Partial<GittinsOptions>;
+  /** Breaks the preemption choice's ties another way (SimOptions.tieSeed; 0 = the product's order). */
+  tieSeed?: number;
   onProgress?: (policy: SimPolicyName, finished: number, total: number) => void;
 }
 
@@ -116,6 +118,7 @@ export function runSimulation(req: SimRequest): { result: SimResult; run: SimRun
       ...(req.checkpointIntervalS !== undefined ? { checkpointIntervalS: req.checkpointIntervalS } : {}),
       ...(req.fairShare ? { fairShare: true } : {}),
       ...(req.gittins ? { gittins: req.gittins } : {}),
+      ...(req.tieSeed ? { tieSeed: req.tieSeed } : {}),
       onProgress: (f, t) => req.onProgress?.(policy, f, t),
     });
     const violations = checkReplay(req.fleet, req.trace, run.log, curtail?.capAt);
