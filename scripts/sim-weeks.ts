@@ -9,6 +9,8 @@
 //      --json: a knob of the zumbido rule changes none of them; about 20 s for 22 rows)
 //   --replicas K (with either): also replays zumbido under tie seeds 1..K-1 (equal victims and
 //     nodes chosen another way, a neutral change) and prints each row's spread; seed 0 is the table
+//   --policy zumbido-hindsight (with either): replays the perfect-learner bound in zumbido's column
+//     (the zumbido rule told each week's service distribution per class up front; simulator only)
 // DIR defaults to $ZUMBIDO_DATA_DIR (the shared data folder, never copied into the repo).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     "from-json": { type: "string" },
     reuse: { type: "string" },
     replicas: { type: "string", default: "1" },
+    policy: { type: "string", default: "zumbido" },
   },
 });
 
@@ -49,6 +52,11 @@ interface Row {
   replicas?: { seed: number; z: SimResult; gapClosed: number | null; misses: string[] }[];
 }
 
+/** The rule judged in zumbido's column: the product's, or its perfect-learner bound (--policy). */
+const zPolicy = values.policy as "zumbido" | "zumbido-hindsight";
+if (zPolicy !== "zumbido" && zPolicy !== "zumbido-hindsight")
+  throw new Error(`--policy: zumbido or zumbido-hindsight, got ${values.policy}`);
+
 const replicas = Number(values.replicas);
 if (!Number.isInteger(replicas) || replicas < 1 || replicas > 32)
   throw new Error(`--replicas: a whole number from 1 to 32, got ${values.replicas}`);
@@ -60,7 +68,7 @@ function replayZumbido(
   gittins: Record<string, number>,
   tieSeed = 0,
 ): SimResult {
-  const [z] = runSimulation({ trace, fleet: uniformFleet(gpus), policies: ["zumbido"], gittins, tieSeed });
+  const [z] = runSimulation({ trace, fleet: uniformFleet(gpus), policies: [zPolicy], gittins, tieSeed });
   return z!.result;
 }
 
@@ -176,14 +184,16 @@ function replayAll(): Row[] {
       const out = runSimulation({
         trace,
         fleet: uniformFleet(gpus),
-        policies: ["fifo-backfill", "las", "srtf-oracle", "zumbido"],
+        policies: ["fifo-backfill", "las", "srtf-oracle", zPolicy],
         gittins,
       });
       const row = judge(
         week,
         gpus,
         trace.length,
-        Object.fromEntries(out.map((o) => [o.result.policy, o.result])),
+        Object.fromEntries(
+          out.map((o) => [o.result.policy === zPolicy ? "zumbido" : o.result.policy, o.result]),
+        ),
       );
       addReplicas(row, trace, gittins);
       rows.push(row);
@@ -231,6 +241,7 @@ function summary(rows: Row[]): string {
   const loaded = rows.filter((x) => x.gpus < 512);
   const meanGap = heavy.length ? heavy.reduce((a, x) => a + x.gapClosed!, 0) / heavy.length : NaN;
   return (
+    (zPolicy === "zumbido" ? "" : `${zPolicy} in zumbido's column: `) +
     `rows met: ${rows.filter((x) => x.misses.length === 0).length} of ${rows.length}; ` +
     `below 512 GPUs with a gap: ${heavy.filter((x) => x.misses.length === 0).length} of ${heavy.length} met, ` +
     `mean gap closed ${heavy.length ? `${(meanGap * 100).toFixed(1)}%` : "-"}, ` +

@@ -177,6 +177,60 @@ describe("replay", () => {
     expect(o.b).not.toEqual(o.a);
   });
 
+  it("zumbido-hindsight knows each class's service distribution, not which job is which", () => {
+    const fleet = uniformFleet(16);
+    const base = synthetic(150, 5, 8).map((j) => ({ ...j, durationS: j.durationS + 5_000 }));
+    // The same durations dealt to other jobs of the same class (tenant and GPU count): rotated by one.
+    const byClass = new Map<string, number[]>();
+    base.forEach((j, k) => {
+      const key = `${j.tenant}|${j.gpus}`;
+      byClass.set(key, [...(byClass.get(key) ?? []), k]);
+    });
+    const dealt = base.map((j) => ({ ...j }));
+    let moved = 0;
+    for (const ks of byClass.values())
+      ks.forEach((k, i) => {
+        dealt[k]!.durationS = base[ks[(i + 1) % ks.length]!]!.durationS;
+        if (dealt[k]!.durationS !== base[k]!.durationS) moved++;
+      });
+    expect(moved).toBeGreaterThan(100);
+    const until = (a: ReturnType<typeof replay>, b: ReturnType<typeof replay>) => {
+      const first = Math.min(...a.finish, ...b.finish);
+      return [a.log.filter((e) => e.t < first), b.log.filter((e) => e.t < first)] as const;
+    };
+    const [a, b] = until(
+      replay(base, fleet, { policy: "zumbido-hindsight" }),
+      replay(dealt, fleet, { policy: "zumbido-hindsight" }),
+    );
+    expect(a.length).toBeGreaterThan(10);
+    expect(b).toEqual(a);
+    // Told that one tenant's jobs run long, it stops them for the other's from the start, before
+    // anything has finished; zumbido, which learns only from what finished, cannot yet.
+    const twoTenants = (long: string): TraceJob[] =>
+      Array.from({ length: 40 }, (_, k) => {
+        const tenant = k % 2 ? "b" : "a";
+        return {
+          id: `j${k}`,
+          submitS: k,
+          durationS: tenant === long ? 20_000 + k : 200 + k,
+          gpus: 1,
+          tenant,
+        };
+      });
+    const small = uniformFleet(8);
+    const stops = (run: ReturnType<typeof replay>) => {
+      const first = Math.min(...run.finish);
+      return run.log.filter((e) => e.t < first && !e.start).map((e) => e.job);
+    };
+    const aLong = stops(replay(twoTenants("a"), small, { policy: "zumbido-hindsight" }));
+    const bLong = stops(replay(twoTenants("b"), small, { policy: "zumbido-hindsight" }));
+    expect(aLong.length).toBeGreaterThan(0);
+    expect(aLong.every((j) => j % 2 === 0)).toBe(true); // only tenant a's jobs are stopped
+    expect(bLong.length).toBeGreaterThan(0);
+    expect(bLong.every((j) => j % 2 === 1)).toBe(true);
+    expect(stops(replay(twoTenants("a"), small, { policy: "zumbido" }))).toEqual([]);
+  });
+
   it("the oracle bounds a cost-blind rule on average JCT in practice; zumbido beats FIFO on a loaded cluster", () => {
     const trace = synthetic(800, 11, 8);
     const fleet = uniformFleet(16);

@@ -165,7 +165,12 @@ export function replay(trace: TraceJob[], fleet: Fleet, opts: SimOptions): SimRu
   let now = 0;
   const grace = opts.graceS ?? DEFAULT_POLICY.preemptionGraceS;
   // As in the control plane, the rule's cost test charges the grace period actually given.
-  const rule = levelRule(opts.policy, (j) => remaining(j, now), { graceS: grace, ...opts.gittins });
+  const rule = levelRule(
+    opts.policy,
+    (j) => remaining(j, now),
+    { graceS: grace, ...opts.gittins },
+    () => trace.map((j) => ({ tenant: j.tenant, gpus: j.gpus, serviceGpuS: j.gpus * j.durationS })),
+  );
   const restoreS = opts.restoreOverheadS ?? DEFAULT_RESTORE_OVERHEAD_S;
   const ckptS = opts.checkpointIntervalS ?? DEFAULT_CHECKPOINT_INTERVAL_S;
   if (!(restoreS >= 0)) throw new Error(`restore overhead must be >= 0 seconds, got ${restoreS}`);

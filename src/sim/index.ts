@@ -5,7 +5,7 @@ export type { Fleet, FleetSpec } from "./fleet.js";
 export { replay, DEFAULT_RESTORE_OVERHEAD_S, DEFAULT_CHECKPOINT_INTERVAL_S } from "./engine.js";
 export type { SimRun, SimOptions, SimHooks, LogEntry } from "./engine.js";
 export { SIM_POLICIES, levelRule } from "./policies.js";
-export type { SimPolicyName } from "./policies.js";
+export type { ServiceSample, SimPolicyName } from "./policies.js";
 export { checkReplay } from "./checker.js";
 export { summarise, tenantSlowdowns, jcts, percentile } from "./result.js";
 export type { SimResult } from "./result.js";

@@ -1,5 +1,12 @@
-import { INDEX_LEVELS, queueRule } from "../scheduler/index.js";
+import { gittinsRule, INDEX_LEVELS, queueRule } from "../scheduler/index.js";
 import type { GittinsOptions, QueueRule } from "../scheduler/index.js";
+
+/** A job's service as a distribution sample: its class and total GPU-seconds, not which job it is. */
+export interface ServiceSample {
+  tenant: string;
+  gpus: number;
+  serviceGpuS: number;
+}
 
 /** Simulator policies. */
 export const SIM_POLICIES = [
@@ -9,21 +16,36 @@ export const SIM_POLICIES = [
   "srtf-oracle",
   "zumbido",
   "zumbido-carbon",
+  "zumbido-hindsight",
 ] as const;
 /** A simulator policy name. */
 export type SimPolicyName = (typeof SIM_POLICIES)[number];
 
 /**
  * The rule a simulator policy runs: the control plane's own rule (src/scheduler/queue-policy.ts)
- * for every policy but srtf-oracle, the clairvoyant bound, which alone is given the remaining
- * GPU-seconds of a job (from the trace) through `remainingGpuS`.
+ * for every policy but the two bounds. srtf-oracle, the clairvoyant bound, alone is given the
+ * remaining GPU-seconds of a job (from the trace) through `remainingGpuS`. zumbido-hindsight is the
+ * zumbido rule told the whole trace's service distribution per class up front (`hindsight`: every
+ * job's class and GPU-seconds, none of them tied to a job), and learning nothing more: what a
+ * perfect learner of the distribution would give, still blind to which job is which.
  */
 export function levelRule(
   p: SimPolicyName,
   remainingGpuS?: (job: number) => number,
   opts: Partial<GittinsOptions> = {},
+  hindsight?: () => ServiceSample[],
 ): QueueRule {
   switch (p) {
+    case "zumbido-hindsight": {
+      if (!hindsight) throw new Error("zumbido-hindsight needs the trace's service distribution");
+      const samples = hindsight();
+      // Every sample is kept (no sliding window) and no censored sample is needed: nothing is unknown.
+      const rule = gittinsRule({ ...opts, window: Math.max(1, samples.length) });
+      rule.learner.addMany(samples);
+      const fixed: QueueRule = { ...rule, onFinish: () => null };
+      delete fixed.watchUnfinished;
+      return fixed;
+    }
     case "srtf-oracle": {
       if (!remainingGpuS) throw new Error("srtf-oracle needs the trace's remaining GPU-seconds");
       return {
