@@ -9,8 +9,9 @@
 //      --json: a knob of the zumbido rule changes none of them; about 20 s for 22 rows)
 //   --replicas K (with either): also replays zumbido under tie seeds 1..K-1 (equal victims and
 //     nodes chosen another way, a neutral change) and prints each row's spread; seed 0 is the table
-//   --policy zumbido-hindsight (with either): replays the perfect-learner bound in zumbido's column
-//     (the zumbido rule told each week's service distribution per class up front; simulator only)
+//   --policy zumbido-hindsight | zumbido-clairvoyant (with either): replays a bound in zumbido's
+//     column (simulator only): the zumbido rule told each week's service distribution per class up
+//     front, or given srtf-oracle's levels
 // DIR defaults to $ZUMBIDO_DATA_DIR (the shared data folder, never copied into the repo).
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -53,9 +54,10 @@ interface Row {
 }
 
 /** The rule judged in zumbido's column: the product's, or its perfect-learner bound (--policy). */
-const zPolicy = values.policy as "zumbido" | "zumbido-hindsight";
-if (zPolicy !== "zumbido" && zPolicy !== "zumbido-hindsight")
-  throw new Error(`--policy: zumbido or zumbido-hindsight, got ${values.policy}`);
+const Z_POLICIES = ["zumbido", "zumbido-hindsight", "zumbido-clairvoyant"] as const;
+const zPolicy = values.policy as (typeof Z_POLICIES)[number];
+if (!Z_POLICIES.includes(zPolicy))
+  throw new Error(`--policy: one of ${Z_POLICIES.join(", ")}, got ${values.policy}`);
 
 const replicas = Number(values.replicas);
 if (!Number.isInteger(replicas) || replicas < 1 || replicas > 32)

@@ -177,7 +177,7 @@ describe("replay", () => {
     expect(o.b).not.toEqual(o.a);
   });
 
-  it("zumbido-hindsight knows each class's service distribution, not which job is which", () => {
+  it("zumbido-hindsight knows each class's service distribution, not which job is which (zumbido-clairvoyant does)", () => {
     const fleet = uniformFleet(16);
     const base = synthetic(150, 5, 8).map((j) => ({ ...j, durationS: j.durationS + 5_000 }));
     // The same durations dealt to other jobs of the same class (tenant and GPU count): rotated by one.
@@ -204,6 +204,27 @@ describe("replay", () => {
     );
     expect(a.length).toBeGreaterThan(10);
     expect(b).toEqual(a);
+    // One tenant, long and short 1-GPU jobs in turn, and the same durations dealt one job on: the
+    // rule told the distribution decides alike; zumbido-clairvoyant, on srtf-oracle's levels (each
+    // job's remaining work), stops other jobs.
+    const turns: TraceJob[] = Array.from({ length: 40 }, (_, k) => ({
+      id: `j${k}`,
+      submitS: k,
+      durationS: k % 2 ? 20_000 + k : 200 + k,
+      gpus: 1,
+      tenant: "a",
+    }));
+    const turned = turns.map((j, k) => ({ ...j, durationS: turns[(k + 1) % turns.length]!.durationS }));
+    const eight = uniformFleet(8);
+    for (const policy of ["zumbido-hindsight", "zumbido-clairvoyant"] as const) {
+      const [x, y] = until(replay(turns, eight, { policy }), replay(turned, eight, { policy }));
+      const stopped = (log: typeof x) => log.filter((e) => !e.start).map((e) => e.job);
+      if (policy === "zumbido-hindsight") expect(y, policy).toEqual(x);
+      else {
+        expect(stopped(x).length, policy).toBeGreaterThan(0);
+        expect(stopped(y), policy).not.toEqual(stopped(x));
+      }
+    }
     // Told that one tenant's jobs run long, it stops them for the other's from the start, before
     // anything has finished; zumbido, which learns only from what finished, cannot yet.
     const twoTenants = (long: string): TraceJob[] =>

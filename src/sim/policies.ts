@@ -17,17 +17,21 @@ export const SIM_POLICIES = [
   "zumbido",
   "zumbido-carbon",
   "zumbido-hindsight",
+  "zumbido-clairvoyant",
 ] as const;
 /** A simulator policy name. */
 export type SimPolicyName = (typeof SIM_POLICIES)[number];
 
 /**
  * The rule a simulator policy runs: the control plane's own rule (src/scheduler/queue-policy.ts)
- * for every policy but the two bounds. srtf-oracle, the clairvoyant bound, alone is given the
- * remaining GPU-seconds of a job (from the trace) through `remainingGpuS`. zumbido-hindsight is the
+ * for every policy but the bounds. srtf-oracle, the clairvoyant bound, is given the remaining
+ * GPU-seconds of a job (from the trace) through `remainingGpuS`. zumbido-hindsight is the
  * zumbido rule told the whole trace's service distribution per class up front (`hindsight`: every
  * job's class and GPU-seconds, none of them tied to a job), and learning nothing more: what a
  * perfect learner of the distribution would give, still blind to which job is which.
+ * zumbido-clairvoyant is the zumbido rule (margins, cost test, checkpoint alignment, return
+ * margin) on srtf-oracle's levels, so also reads `remainingGpuS`: what the rule's machinery gives
+ * or costs when the levels are exact.
  */
 export function levelRule(
   p: SimPolicyName,
@@ -66,6 +70,18 @@ export function levelRule(
         },
         onFinish: () => null,
       };
+    }
+    case "zumbido-clairvoyant": {
+      // The zumbido rule's margins, cost test and checkpoint alignment on srtf-oracle's levels.
+      const oracle = levelRule("srtf-oracle", remainingGpuS, opts);
+      const told: QueueRule = {
+        ...gittinsRule(opts),
+        level: (v) => oracle.level(v),
+        nextCheck: (v) => oracle.nextCheck(v),
+        onFinish: () => null,
+      };
+      delete told.watchUnfinished;
+      return told;
     }
     case "zumbido-carbon":
       return queueRule("zumbido", opts);

@@ -43,7 +43,7 @@ export function registerSimCommand(program: Command): void {
     .option("--fleet <file>", "fleet description (JSON) instead of --gpus")
     .option(
       "--policy <p>",
-      "fifo | fifo-backfill | las | srtf-oracle | zumbido | zumbido-carbon | zumbido-hindsight (a bound: knows the trace's service distribution)",
+      "fifo | fifo-backfill | las | srtf-oracle | zumbido | zumbido-carbon | bounds: zumbido-hindsight (knows the trace's service distribution), zumbido-clairvoyant (srtf-oracle's levels)",
       "zumbido",
     )
     .option("--policies <list>", "comma-separated policies to compare in one run (overrides --policy)")
@@ -179,7 +179,7 @@ export function registerSimCommand(program: Command): void {
         );
       if (json) console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
       else {
-        // The policy column fits the longest name asked for (zumbido-hindsight is 17 characters).
+        // The policy column fits the longest name asked for (zumbido-clairvoyant is 19 characters).
         const w = Math.max(14, ...results.map((r) => r.policy.length));
         console.log(
           `${"policy".padEnd(w)}   jobs   avgJCT(s)   p50JCT(s)   p99JCT(s)  avgQueue(s)  util  preempt  wasted(GPU-h)  violations  wall(s)`,
