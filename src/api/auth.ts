@@ -7,6 +7,8 @@ declare module "fastify" {
     principal: Principal | null;
     /** What the audit entry names as the request's target when the path has no parameters (e.g. a new secret's name). */
     auditTarget: string | null;
+    /** The request's audit entry was written (before its answer was sent). */
+    audited: boolean;
   }
 }
 

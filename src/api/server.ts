@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
@@ -143,6 +143,7 @@ export async function buildApi(
 
   app.decorateRequest("principal", null);
   app.decorateRequest("auditTarget", null);
+  app.decorateRequest("audited", false);
   // Authentication is decided on the route the router matched (its declared access), never on the
   // raw URL: `/%76%31/plans` matches /v1/plans and needs what /v1/plans needs.
   // Rate limits: every request draws from its source address's bucket; calls without a valid key
@@ -191,24 +192,35 @@ export async function buildApi(
   });
   securityHeaders(app, { tls: opts.tls !== undefined });
   refuseBadStrings(app);
+  // The audit entry is written before the answer is sent: a client that has its answer finds the
+  // entry there, and entries follow the order of the answers. A route that answers by itself
+  // (hijacked: no onSend) is recorded once it has answered.
+  const writeAudit = async (req: FastifyRequest, status: number): Promise<void> => {
+    const route = req.routeOptions.url ?? "unmatched";
+    if (req.audited || !req.principal || !AuditService.records(req.principal, req.method, route)) return;
+    req.audited = true;
+    const params = req.params as Record<string, string> | undefined;
+    await services.audit
+      .record(req.principal, {
+        action: `${req.method} ${route}`,
+        target:
+          params && Object.keys(params).length
+            ? JSON.stringify(params)
+            : req.auditTarget !== null
+              ? JSON.stringify({ name: req.auditTarget })
+              : null,
+        status,
+        source: req.ip,
+      })
+      .catch((err: unknown) => req.log.error({ err }, "audit entry not written"));
+  };
+  app.addHook("onSend", async (req, reply, payload) => {
+    await writeAudit(req, reply.statusCode);
+    return payload;
+  });
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";
-    if (req.principal && AuditService.records(req.principal, req.method, route)) {
-      const params = req.params as Record<string, string> | undefined;
-      await services.audit
-        .record(req.principal, {
-          action: `${req.method} ${route}`,
-          target:
-            params && Object.keys(params).length
-              ? JSON.stringify(params)
-              : req.auditTarget !== null
-                ? JSON.stringify({ name: req.auditTarget })
-                : null,
-          status: reply.statusCode,
-          source: req.ip,
-        })
-        .catch((err: unknown) => req.log.error({ err }, "audit entry not written"));
-    }
+    await writeAudit(req, reply.statusCode);
     services.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
     const start = (req as { startNs?: bigint }).startNs;
     if (start)

@@ -54,6 +54,29 @@ for (const factory of STORES) {
       expect((await call(h.app, w.tenantKey, "GET", "/v1/audit")).status).toBe(403);
     });
 
+    it("writes an audited request's entry before it answers, so entries follow the answers' order", async () => {
+      // Before: the entry was written after the answer had gone (an onResponse hook), so a client's
+      // next request could be recorded first, and a crash in between lost the entry.
+      const audit = h.store.audit;
+      const append = audit.append.bind(audit);
+      audit.append = async (e) => {
+        await new Promise((r) => setTimeout(r, 30));
+        return append(e);
+      };
+      try {
+        for (const pue of [1.21, 1.22, 1.23]) {
+          const before = (await audit.list({ limit: 1 }))[0]?.id ?? 0;
+          const r = await call(h.app, w.operatorKey, "PATCH", `/v1/sites/${w.sites.es}`, { pue });
+          expect(r.status).toBe(200);
+          const [last] = await audit.list({ limit: 1 });
+          expect(last?.id).toBeGreaterThan(before);
+          expect(last).toMatchObject({ action: "PATCH /v1/sites/:id", role: "operator", status: 200 });
+        }
+      } finally {
+        audit.append = append;
+      }
+    });
+
     it("is append-only: the database refuses UPDATE and DELETE", async () => {
       const db = h.store.db.kysely;
       await expect(sql`UPDATE audit_log SET role = 'x'`.execute(db)).rejects.toThrow(/append-only/);
