@@ -53,7 +53,7 @@ interface Row {
   replicas?: { seed: number; z: SimResult; gapClosed: number | null; misses: string[] }[];
 }
 
-/** The rule judged in zumbido's column: the product's, or its perfect-learner bound (--policy). */
+/** The rule judged in zumbido's column (--policy): the product's, or one of its simulator-only bounds. */
 const Z_POLICIES = ["zumbido", "zumbido-hindsight", "zumbido-clairvoyant"] as const;
 const zPolicy = values.policy as (typeof Z_POLICIES)[number];
 if (!Z_POLICIES.includes(zPolicy))
