@@ -28,13 +28,15 @@ interface JobView {
   checkpoint?: { nodeId: string; sizeBytes: number; files: number };
 }
 
-// Writes a 3 MB file once, then counts steps (write then rename); on the notice it saves and leaves.
+// Writes a 3 MB file once, then counts steps (write then rename); on the notice it saves and leaves,
+// removing a step.tmp the notice may have caught between the write and the rename (the folder then
+// holds its two files, which the events below name).
 const COUNTER = [
   'd="$ZUMBIDO_CHECKPOINT_DIR"',
   `[ -f "$d/blob" ] || head -c ${BLOB_BYTES} /dev/urandom > "$d/blob"`,
   'n=$(cat "$d/step" 2>/dev/null || echo 0)',
   '[ "$n" -gt 0 ] && echo "RESUMED from $n"',
-  "trap 'echo $n > \"$d/step\"; exit 0' TERM",
+  'trap \'echo $n > "$d/step"; rm -f "$d/step.tmp"; exit 0\' TERM',
   'while :; do n=$((n+1)); echo $n > "$d/step.tmp" && mv "$d/step.tmp" "$d/step"; sleep 0.1; done',
 ].join("\n");
 
